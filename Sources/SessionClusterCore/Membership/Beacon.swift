@@ -1,0 +1,69 @@
+/// What a member says about itself: identity and where to reach it.
+public struct MemberInfo: Hashable, Sendable, CustomStringConvertible {
+    /// This incarnation's id.
+    public var id: NodeID
+    /// The configured node name (`n1`); stable across restarts, unlike `id`.
+    public var name: String
+    /// `host:port` of the replication (TCP) endpoint.
+    public var replication: String
+    /// `host:port` of the HTTP endpoint (empty when the embedder has none).
+    public var http: String
+
+    public init(id: NodeID, name: String, replication: String, http: String) {
+        self.id = id
+        self.name = name
+        self.replication = replication
+        self.http = http
+    }
+
+    public var description: String { "\(name)(\(id))" }
+}
+
+/// A member's state as the membership protocol sees it.
+public enum MemberStatus: UInt8, Hashable, Sendable, CustomStringConvertible {
+    case alive = 1
+    case suspect = 2
+    case leaving = 3
+    case dead = 4
+
+    public var description: String {
+        switch self {
+        case .alive: "alive"
+        case .suspect: "suspect"
+        case .leaving: "leaving"
+        case .dead: "dead"
+        }
+    }
+}
+
+/// One member as gossiped in a beacon.
+public struct GossipEntry: Hashable, Sendable {
+    public var member: MemberInfo
+    public var status: MemberStatus
+
+    public init(member: MemberInfo, status: MemberStatus) {
+        self.member = member
+        self.status = status
+    }
+}
+
+/// The periodic membership datagram (multicast, and unicast to seeds and known members).
+public struct Beacon: Hashable, Sendable {
+    /// The cluster name; beacons of other clusters are ignored.
+    public var cluster: String
+    public var sender: MemberInfo
+    /// `.alive`, or `.leaving` on graceful stop.
+    public var status: MemberStatus
+    /// Increases with every beacon of this incarnation; lets receivers ignore stale or replayed ones.
+    public var sequence: UInt64
+    /// The members the sender currently sees (gossip): a node that missed multicast learns of others here.
+    public var members: [GossipEntry]
+
+    public init(cluster: String, sender: MemberInfo, status: MemberStatus, sequence: UInt64, members: [GossipEntry]) {
+        self.cluster = cluster
+        self.sender = sender
+        self.status = status
+        self.sequence = sequence
+        self.members = members
+    }
+}

@@ -1,0 +1,79 @@
+/// The replicated form of one committed request: which session, which delta (`dot`), what the origin's copy
+/// held before it (`base`), and the stamped changes (`patch`, a partial `SessionContent`).
+///
+/// A receiver applies it only when its copy covers `base` (causal order); a delta whose dot it already
+/// covers is a duplicate; otherwise it holds the delta and pulls a full copy.
+public struct SessionDelta: Hashable, Sendable {
+    public var sessionID: SessionID
+    public var dot: Dot
+    public var base: VersionVector
+    public var patch: SessionContent
+
+    public init(sessionID: SessionID, dot: Dot, base: VersionVector, patch: SessionContent) {
+        self.sessionID = sessionID
+        self.dot = dot
+        self.base = base
+        self.patch = patch
+    }
+
+    /// The first delta of a session: nothing precedes it.
+    public var createsSession: Bool { base.isEmpty && dot.counter == 1 && patch.createdAt != nil }
+}
+
+/// Backup mode: who holds a session. Decided by the primary; a higher `(epoch, primary)` wins, so two nodes
+/// that took a session over at the same moment agree on one winner.
+public struct Placement: Hashable, Sendable, CustomStringConvertible {
+    public var epoch: UInt64
+    public var primary: NodeID
+    public var backup: NodeID?
+
+    public init(epoch: UInt64, primary: NodeID, backup: NodeID?) {
+        self.epoch = epoch
+        self.primary = primary
+        self.backup = backup
+    }
+
+    /// Whether this placement supersedes `other`.
+    public func supersedes(_ other: Placement) -> Bool {
+        (epoch, primary) > (other.epoch, other.primary)
+    }
+
+    /// The nodes that hold a copy under this placement.
+    public var holders: [NodeID] { backup.map { [primary, $0] } ?? [primary] }
+
+    public var description: String { "e\(epoch) p=\(primary) b=\(backup.map { "\($0)" } ?? "-")" }
+}
+
+/// One session's version in an anti-entropy digest.
+public struct DigestEntry: Hashable, Sendable {
+    public var sessionID: SessionID
+    public var version: VersionVector
+
+    public init(sessionID: SessionID, version: VersionVector) {
+        self.sessionID = sessionID
+        self.version = version
+    }
+}
+
+/// Everything replication peers say to each other over their links.
+public enum ReplicationMessage: Hashable, Sendable {
+    /// A committed delta. `ack` is set when the origin waits (`sync`) for an `.ack` with that id.
+    case delta(SessionDelta, ack: CommitID?)
+    /// The receiver holds the delta of the origin's commit `CommitID`.
+    case ack(CommitID)
+    /// Asks for a full copy. `takeover`: the requester becomes the primary (backup mode).
+    case fetch(RequestID, SessionID, takeover: Bool)
+    /// Answers `.fetch`: the copy and its placement, or nil when the sender holds none.
+    case fetchReply(RequestID, SessionID, Session?, Placement?)
+    /// Pushes a full copy (joined by the receiver). In backup mode it carries the sender's placement.
+    case snapshot(Session, Placement?)
+    /// Backup mode: the placement changed; receivers not named in it hand their copy to the primary and drop it.
+    case placement(SessionID, Placement)
+    /// Delta mode: a joining node asks a peer for every session it holds.
+    case transferRequest(RequestID)
+    /// One chunk of a state transfer; `last` ends it.
+    case transferChunk(RequestID, [Session], last: Bool)
+    /// Anti-entropy: the sender's versions of sessions the receiver should also hold. `round` groups chunks;
+    /// `last` ends a round.
+    case digest(round: UInt64, [DigestEntry], last: Bool)
+}

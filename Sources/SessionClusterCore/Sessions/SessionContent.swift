@@ -1,0 +1,100 @@
+/// One attribute's replicated register: a value, or a tombstone (`value == nil`) recording a removal.
+public struct AttributeSlot: Hashable, Sendable {
+    public var value: [UInt8]?
+    public var stamp: Stamp
+
+    public init(value: [UInt8]?, stamp: Stamp) {
+        self.value = value
+        self.stamp = stamp
+    }
+}
+
+/// Why a session ended. Kept in its tombstone so late deltas cannot bring it back.
+public enum InvalidationReason: UInt8, Hashable, Sendable {
+    case logout = 1
+    case expired = 2
+    /// The id was changed (session-fixation protection); the state lives on under `Invalidation.renamedTo`.
+    case renamed = 3
+}
+
+/// The end of a session: when (stamp), why, and for a rename the new id.
+public struct Invalidation: Hashable, Sendable {
+    public var stamp: Stamp
+    public var reason: InvalidationReason
+    public var renamedTo: SessionID?
+
+    public init(stamp: Stamp, reason: InvalidationReason, renamedTo: SessionID? = nil) {
+        self.stamp = stamp
+        self.reason = reason
+        self.renamedTo = renamedTo
+    }
+}
+
+/// The replicated part of a session, as a join-semilattice: `join` is commutative, associative and
+/// idempotent, so copies that have joined the same patches hold the same content in any delivery order.
+///
+/// A delta's patch is itself a `SessionContent` holding only what one request changed. The rules:
+/// attributes and max-inactive are last-writer-wins registers by `Stamp` (removal is a stamped tombstone);
+/// last access and creation take the max / min; an invalidation, once joined, stays (it wins over any
+/// concurrent change, and the earliest-stamped invalidation is the one kept so all copies agree).
+public struct SessionContent: Hashable, Sendable {
+    /// When the session was created; nil in patches that do not create it.
+    public var createdAt: Timestamp?
+    /// The latest replicated access time (local accesses refresh it only occasionally, see `ReplicationSettings`).
+    public var lastAccess: Timestamp
+    /// Max inactive interval in seconds, as a last-writer-wins register.
+    public var maxInactive: Int64?
+    public var maxInactiveStamp: Stamp?
+    public var attributes: [String: AttributeSlot]
+    public var invalidation: Invalidation?
+
+    public init(
+        createdAt: Timestamp? = nil, lastAccess: Timestamp = .zero, maxInactive: Int64? = nil,
+        maxInactiveStamp: Stamp? = nil, attributes: [String: AttributeSlot] = [:], invalidation: Invalidation? = nil
+    ) {
+        self.createdAt = createdAt
+        self.lastAccess = lastAccess
+        self.maxInactive = maxInactive
+        self.maxInactiveStamp = maxInactiveStamp
+        self.attributes = attributes
+        self.invalidation = invalidation
+    }
+
+    /// Joins `other` into this content (least upper bound).
+    public mutating func join(_ other: SessionContent) {
+        if let theirs = other.createdAt { createdAt = min(createdAt ?? theirs, theirs) }
+        lastAccess = max(lastAccess, other.lastAccess)
+        if let theirStamp = other.maxInactiveStamp, maxInactiveStamp.map({ theirStamp > $0 }) ?? true {
+            maxInactive = other.maxInactive
+            maxInactiveStamp = theirStamp
+        }
+        for (name, slot) in other.attributes {
+            if let mine = attributes[name], mine.stamp >= slot.stamp { continue }
+            attributes[name] = slot
+        }
+        if let theirs = other.invalidation, invalidation.map({ theirs.stamp < $0.stamp }) ?? true {
+            invalidation = theirs
+        }
+    }
+
+    /// Whether any attribute register was written by both sides with different stamps: a lost update under
+    /// last-writer-wins, which the replication layer counts as a conflict.
+    public func conflicts(with other: SessionContent) -> Bool {
+        for (name, slot) in other.attributes {
+            if let mine = attributes[name], mine.stamp != slot.stamp { return true }
+        }
+        return false
+    }
+
+    /// Live attributes (tombstones left out).
+    public var liveAttributes: [String: [UInt8]] {
+        var result = [String: [UInt8]]()
+        for (name, slot) in attributes { if let value = slot.value { result[name] = value } }
+        return result
+    }
+
+    /// Total bytes of live attribute names and values.
+    public var attributeBytes: Int {
+        attributes.reduce(0) { $0 + $1.key.utf8.count + ($1.value.value?.count ?? 0) }
+    }
+}
