@@ -1,0 +1,87 @@
+extension MembershipInstance {
+    /// Handles a beacon from the network: the sender's own news first, then its gossip.
+    ///
+    /// Ignored entirely: other clusters, my own id, a sequence not above the last one seen from that
+    /// incarnation (replay or reorder), and beacons from members that left or were replaced by a restart.
+    public mutating func onBeacon(_ beacon: Beacon, now: Timestamp) -> [MembershipDirective] {
+        let sender = beacon.sender
+        guard beacon.cluster == cluster, sender.id != me.id else { return [] }
+        if let record = records[sender.id] {
+            if let last = record.lastSequence, beacon.sequence <= last { return [] }
+            if record.member.status == .leaving || record.superseded { return [] }
+        }
+        var directives = onSenderNews(beacon, now: now)
+        for entry in beacon.members where entry.member.id != sender.id {
+            directives += onGossip(entry, now: now)
+        }
+        return directives
+    }
+
+    /// What the sender says about itself: join, restart, recovery, or leaving.
+    private mutating func onSenderNews(_ beacon: Beacon, now: Timestamp) -> [MembershipDirective] {
+        let sender = beacon.sender
+        guard var record = records[sender.id] else {
+            // Never seen, and already going: nothing to announce, it will not be around.
+            guard beacon.status != .leaving else { return [] }
+            // One name runs one process at a time, so a new id under a known name is a restart.
+            var directives: [MembershipDirective] = []
+            // Older incarnations that already died are marked too, so a late datagram cannot recover them.
+            for id in orderedIDs where records[id]?.member.info.name == sender.name {
+                directives += transition(id, to: .dead, now: now)
+                records[id]?.superseded = true
+            }
+            return directives + admit(sender, direct: true, sequence: beacon.sequence, now: now)
+        }
+        record.lastSequence = beacon.sequence
+        record.member.info = sender
+        record.member.lastHeard = now
+        record.member.heardDirectly = true
+        records[sender.id] = record
+        return transition(sender.id, to: beacon.status == .leaving ? .leaving : .alive, now: now)
+    }
+
+    /// Second-hand news. It introduces members this node missed and relays departures, but never overrides
+    /// what this node heard directly: it does not refresh `lastHeard` (a member known only by gossip still
+    /// times out), does not recover anyone, and cannot bring back a dead or left incarnation.
+    private mutating func onGossip(_ entry: GossipEntry, now: Timestamp) -> [MembershipDirective] {
+        let info = entry.member
+        guard info.id != me.id else { return [] }
+        if let known = records[info.id] {
+            // A departure is news only about a live member; a dead one already had its event.
+            return entry.status == .leaving && known.member.isPeer ? transition(info.id, to: .leaving, now: now) : []
+        }
+        // Only a member the gossiper sees as alive is worth introducing; a suspect one is likely on its way out.
+        guard entry.status == .alive else { return [] }
+        // A live member (or I) under the same name: gossip cannot tell which incarnation is newer; a direct
+        // beacon will (see the restart rule).
+        let nameTaken = records.values.contains { $0.member.info.name == info.name && $0.member.isPeer }
+        guard info.name != me.name, !nameTaken else { return [] }
+        return admit(info, direct: false, sequence: nil, now: now)
+    }
+
+    /// A beacon with the next sequence, addressed to the multicast group and to the unicast destinations.
+    ///
+    /// Gossip lists alive and suspect members, plus members known to have left (as `.leaving`) so peers that
+    /// missed the leaving beacon drop them too. Returns nothing when there is nowhere to send (a lone node).
+    mutating func beaconDirective(status: MemberStatus) -> [MembershipDirective] {
+        let destinations = unicastDestinations
+        guard settings.multicast || !destinations.isEmpty else { return [] }
+        sequence += 1
+        let gossip = members.compactMap { member -> GossipEntry? in
+            member.status == .dead ? nil : GossipEntry(member: member.info, status: member.status)
+        }
+        let beacon = Beacon(cluster: cluster, sender: me, status: status, sequence: sequence, members: gossip)
+        return [.sendBeacon(beacon, multicast: settings.multicast, unicast: destinations)]
+    }
+
+    /// Every seed, plus (when `unicastToMembers` is in effect) every live member's replication address;
+    /// never my own address; deduplicated and sorted.
+    var unicastDestinations: [String] {
+        var addresses = Set(settings.seeds)
+        if settings.effectiveUnicastToMembers {
+            addresses.formUnion(members.filter(\.isPeer).map(\.info.replication))
+        }
+        addresses.remove(me.replication)
+        return addresses.sorted()
+    }
+}

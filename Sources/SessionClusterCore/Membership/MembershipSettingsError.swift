@@ -1,0 +1,51 @@
+/// A `MembershipSettings` field out of range: names the field, its value and what it must satisfy.
+public struct MembershipSettingsError: Error, Hashable, Sendable, CustomStringConvertible {
+    private enum Code: Hashable, Sendable {
+        case notPositive
+        case notAbove(bound: String, boundValue: Int64)
+        case below(bound: String, boundValue: Int64)
+        case badAddress
+    }
+
+    /// The offending field, as spelled in `MembershipSettings` (`seeds[1]` for one seed).
+    public let field: String
+    /// The offending value, as text.
+    public let value: String
+    private let code: Code
+
+    private init(field: String, value: String, code: Code) {
+        self.field = field
+        self.value = value
+        self.code = code
+    }
+
+    static func notPositive(field: String, value: Int64) -> Self {
+        Self(field: field, value: String(value), code: .notPositive)
+    }
+
+    static func notAbove(field: String, value: Int64, bound: String, boundValue: Int64) -> Self {
+        Self(field: field, value: String(value), code: .notAbove(bound: bound, boundValue: boundValue))
+    }
+
+    static func below(field: String, value: Int64, bound: String, boundValue: Int64) -> Self {
+        Self(field: field, value: String(value), code: .below(bound: bound, boundValue: boundValue))
+    }
+
+    static func badAddress(field: String, value: String) -> Self {
+        Self(field: field, value: value, code: .badAddress)
+    }
+
+    /// One line naming the field, its value and the rule it breaks.
+    public var description: String {
+        switch code {
+        case .notPositive:
+            "membership setting \(field) = \(value) must be greater than 0"
+        case .notAbove(let bound, let boundValue):
+            "membership setting \(field) = \(value) must be greater than \(bound) (\(boundValue))"
+        case .below(let bound, let boundValue):
+            "membership setting \(field) = \(value) must be at least \(bound) (\(boundValue))"
+        case .badAddress:
+            "membership setting \(field) = \"\(value)\" is not host:port with a port in 1...65535"
+        }
+    }
+}

@@ -1,0 +1,146 @@
+/// What the shell must do after feeding an event to `NodeInstance`.
+public enum NodeDirective: Hashable, Sendable {
+    /// Send a membership beacon: to the multicast group when `multicast`, and to each `host:port` in `unicast`.
+    case beacon(Beacon, multicast: Bool, unicast: [String])
+    /// A replication directive (send to a peer, access ready / failed, sync commit completed, event).
+    case replication(ReplicationDirective)
+    /// A membership transition, for logs and the embedder's event stream.
+    case member(MembershipEvent)
+}
+
+/// One node's whole protocol: membership and replication composed, still without I/O.
+///
+/// Membership decides who the live peers are; every time that set changes the replication instance is told
+/// (ring rebuilt, backups re-placed, state transfer, anti-entropy). The shell and the simulator both drive
+/// this type, so what the simulator proves is what the running node does.
+public struct NodeInstance: Sendable {
+    public private(set) var membership: MembershipInstance
+    public private(set) var replication: ReplicationInstance
+    /// The current incarnation per node name, to recognise a restart (the old incarnation is gone for good).
+    private var incarnations: [String: NodeID] = [:]
+
+    public init(
+        cluster: String, me: MemberInfo, membership: MembershipSettings, replication: ReplicationSettings,
+        now: Timestamp
+    ) {
+        self.membership = MembershipInstance(settings: membership, cluster: cluster, me: me, now: now)
+        self.replication = ReplicationInstance(settings: replication, me: me.id, key: me.name, now: now)
+    }
+
+    public var me: MemberInfo { membership.me }
+
+    // MARK: Events
+
+    /// Timer tick: beacons and failure detection, then replication time-outs and sweeps.
+    public mutating func onTick(now: Timestamp) -> [NodeDirective] {
+        let membershipDirectives = membership.onTick(now: now)
+        return translate(membershipDirectives, now: now) + wrap(replication.onTick(now: now))
+    }
+
+    /// A membership beacon arrived (already authenticated and decoded by the shell).
+    public mutating func onBeacon(_ beacon: Beacon, now: Timestamp) -> [NodeDirective] {
+        translate(membership.onBeacon(beacon, now: now), now: now)
+    }
+
+    /// A replication message arrived from `peer` over its link.
+    public mutating func onMessage(_ message: ReplicationMessage, from peer: NodeID, now: Timestamp) -> [NodeDirective]
+    {
+        wrap(replication.onMessage(message, from: peer, now: now))
+    }
+
+    /// A connection to `peer` was refused: hard evidence it is gone.
+    public mutating func onLinkRefused(_ peer: NodeID, now: Timestamp) -> [NodeDirective] {
+        replication.onDeparted(peer)
+        return translate(membership.onLinkRefused(peer, now: now), now: now)
+    }
+
+    /// An established link to `peer` broke: soft evidence.
+    public mutating func onLinkLost(_ peer: NodeID, now: Timestamp) -> [NodeDirective] {
+        translate(membership.onLinkLost(peer, now: now), now: now)
+    }
+
+    /// Graceful stop: announce leaving. Peers drop this node at once (their replication re-places its sessions).
+    public mutating func leave(now: Timestamp) -> [NodeDirective] {
+        translate(membership.leave(now: now), now: now)
+    }
+
+    // MARK: Requests
+
+    /// See `ReplicationInstance.access(_:token:ticket:now:)`.
+    public mutating func access(_ id: SessionID, token: VersionVector?, ticket: AccessTicket, now: Timestamp)
+        -> [NodeDirective]
+    {
+        wrap(replication.access(id, token: token, ticket: ticket, now: now))
+    }
+
+    /// See `ReplicationInstance.release(_:)`.
+    public mutating func release(_ id: SessionID) {
+        replication.release(id)
+    }
+
+    /// See `ReplicationInstance.create(_:changes:now:)`.
+    public mutating func create(_ id: SessionID, changes: SessionChanges, now: Timestamp) -> NodeCommit {
+        NodeCommit(replication.create(id, changes: changes, now: now))
+    }
+
+    /// See `ReplicationInstance.commit(_:changes:now:)`.
+    public mutating func commit(_ id: SessionID, changes: SessionChanges, now: Timestamp) -> NodeCommit {
+        NodeCommit(replication.commit(id, changes: changes, now: now))
+    }
+
+    /// See `ReplicationInstance.changeID(of:to:now:)`.
+    public mutating func changeID(of id: SessionID, to newID: SessionID, now: Timestamp) -> NodeCommit {
+        NodeCommit(replication.changeID(of: id, to: newID, now: now))
+    }
+
+    // MARK: Plumbing
+
+    /// Carries membership directives over, and tells replication when the set of live peers changed.
+    private mutating func translate(_ directives: [MembershipDirective], now: Timestamp) -> [NodeDirective] {
+        var out = [NodeDirective]()
+        var changed = false
+        for directive in directives {
+            switch directive {
+            case .sendBeacon(let beacon, let multicast, let unicast):
+                out.append(.beacon(beacon, multicast: multicast, unicast: unicast))
+            case .event(let event):
+                out.append(.member(event))
+                changed = true
+                switch event {
+                case .joined(let info), .recovered(let info):
+                    if let previous = incarnations[info.name], previous != info.id { replication.onDeparted(previous) }
+                    incarnations[info.name] = info.id
+                case .left(let info):
+                    replication.onDeparted(info.id)
+                case .suspect, .dead:
+                    break
+                }
+            }
+        }
+        if changed {
+            var peers = [NodeID: String]()
+            for info in membership.peers where info.id != me.id { peers[info.id] = info.name }
+            out += wrap(replication.onMembersChanged(peers, now: now))
+        }
+        return out
+    }
+
+    private func wrap(_ directives: [ReplicationDirective]) -> [NodeDirective] { directives.map { .replication($0) } }
+}
+
+/// A commit's outcome at node level: the replication result with its directives wrapped.
+public struct NodeCommit: Hashable, Sendable {
+    public var outcome: CommitResult.Outcome
+    /// The client's new version token.
+    public var version: VersionVector
+    /// Set for `sync` commits still waiting for acknowledgements.
+    public var awaiting: CommitID?
+    public var directives: [NodeDirective]
+
+    init(_ result: CommitResult) {
+        outcome = result.outcome
+        version = result.version
+        awaiting = result.awaiting
+        directives = result.directives.map { .replication($0) }
+    }
+}

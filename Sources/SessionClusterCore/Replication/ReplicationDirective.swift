@@ -1,0 +1,97 @@
+/// Caller-chosen id of one session access (one HTTP request), echoed in `accessReady` / `accessFailed`.
+public typealias AccessTicket = UInt64
+
+/// Why an access could not be served.
+public enum AccessFailure: Hashable, Sendable {
+    /// No such session (never existed, logged out, expired or renamed): HTTP 401 / a new login.
+    case notFound
+    /// No reachable copy covers the client's version token in time: HTTP 503 with Retry-After, never stale.
+    case unavailable
+    /// Every node that held the session is gone (both holders failed in backup mode): counted and logged.
+    case lost
+}
+
+/// What the shell must do after feeding an event to `ReplicationInstance`.
+public enum ReplicationDirective: Hashable, Sendable {
+    /// Send `message` to the peer `to` over its link.
+    case send(ReplicationMessage, to: NodeID)
+    /// The access `ticket` may proceed with this copy. `lostWrites`: the client's token named writes whose
+    /// every holder died before replicating them (async mode); served loudly, never silently.
+    case accessReady(AccessTicket, Session, lostWrites: Bool)
+    case accessFailed(AccessTicket, AccessFailure)
+    /// A `sync` commit finished: acknowledged by every target, or not within the timeout.
+    case commitCompleted(CommitID, acknowledged: Bool)
+    /// Something worth a log line and a metric.
+    case event(ReplicationEvent)
+}
+
+/// Notable replication happenings, for logs and the embedder's event stream.
+public enum ReplicationEvent: Hashable, Sendable, CustomStringConvertible {
+    case sessionExpired(SessionID)
+    /// Concurrent deltas wrote the same attribute; last-writer-wins decided.
+    case conflict(SessionID)
+    /// A client's token named writes no live holder has (see `accessReady`).
+    case writesLost(SessionID)
+    /// A session's every holder is gone.
+    case sessionLost(SessionID)
+    case transferStarted(from: NodeID)
+    case transferCompleted(from: NodeID, sessions: Int, millis: Int64)
+
+    public var description: String {
+        switch self {
+        case .sessionExpired(let id): "session \(id) expired"
+        case .conflict(let id): "concurrent writes to session \(id) merged (last writer wins)"
+        case .writesLost(let id): "session \(id): writes named by the client's token were lost with their node"
+        case .sessionLost(let id): "session \(id) lost: every holder failed"
+        case .transferStarted(let from): "state transfer started from \(from)"
+        case .transferCompleted(let from, let sessions, let millis):
+            "state transfer from \(from) done: \(sessions) sessions in \(millis) ms"
+        }
+    }
+}
+
+/// What a commit did.
+public struct CommitResult: Hashable, Sendable {
+    public enum Outcome: Hashable, Sendable {
+        /// Applied locally (and, if a delta was produced, sent).
+        case committed
+        /// The session is not held here or is no longer valid; nothing changed.
+        case notFound
+    }
+
+    public var outcome: Outcome
+    /// The session's version after the commit: the client's new version token.
+    public var version: VersionVector
+    /// Set for `sync` commits that wait for acknowledgements (a later `commitCompleted` names it).
+    public var awaiting: CommitID?
+    public var directives: [ReplicationDirective]
+}
+
+/// Running totals, for metrics.
+public struct ReplicationCounters: Hashable, Sendable {
+    public var commits = 0
+    public var deltasSent = 0
+    public var deltasApplied = 0
+    public var duplicates = 0
+    public var gapsHeld = 0
+    public var heldDropped = 0
+    public var fetchesSent = 0
+    public var snapshotsSent = 0
+    public var snapshotsMerged = 0
+    public var conflicts = 0
+    public var concurrentMerges = 0
+    public var sessionsExpired = 0
+    public var tombstonesPurged = 0
+    public var staleCreatesRefused = 0
+    public var writesLost = 0
+    public var sessionsLost = 0
+    public var syncAcknowledged = 0
+    public var syncTimedOut = 0
+    public var takeovers = 0
+    public var promotions = 0
+    public var backupsMoved = 0
+    public var digestsSent = 0
+    public var transfersCompleted = 0
+
+    public init() {}
+}

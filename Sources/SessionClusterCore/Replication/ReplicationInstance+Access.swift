@@ -1,0 +1,188 @@
+extension ReplicationInstance {
+    /// Starts access `ticket` to session `id` for a request whose client presented version `token` (nil: none).
+    ///
+    /// Returns `accessReady` at once when the local copy covers the token; otherwise pulls a copy from the
+    /// holders (backup mode: the requesting node takes the session over as primary) and reports later, from
+    /// `onMessage` or `onTick`, within `accessWaitMillis`. Never serves a copy that does not cover the token,
+    /// except `lostWrites` when every holder of the missing writes is gone.
+    public mutating func access(_ id: SessionID, token: VersionVector?, ticket: AccessTicket, now: Timestamp)
+        -> [ReplicationDirective]
+    {
+        let token = requirement(id, token: token ?? VersionVector())
+        if let replica = replicas[id] {
+            guard replica.session.isValid else { return [.accessFailed(ticket, .notFound)] }
+            if replica.session.version.covers(token) || settings.plantedFault == .serveStale {
+                replicas[id]?.localAccess = max(replica.localAccess, now)
+                pin(id)
+                return [.accessReady(ticket, replica.session, lostWrites: false)]
+            }
+        } else if settings.mode == .delta && token.isEmpty && isTransferComplete {
+            // Every node holds every session in delta mode: an id nobody committed to here is unknown.
+            return [.accessFailed(ticket, .notFound)]
+        }
+        accesses[ticket] = PendingAccess(
+            ticket: ticket, sessionID: id, token: token, deadline: now.adding(millis: settings.accessWaitMillis))
+        let takeover = settings.mode == .backup && replicas[id] == nil
+        return ensureFetch(id, takeover: takeover, preferring: [], now: now)
+    }
+
+    /// The peers to ask for a session, best first: those that originated writes we lack, the known holders,
+    /// then the ring order (ring-first always holds a copy in backup mode).
+    func fetchCandidates(_ id: SessionID, preferring: [NodeID]) -> [NodeID] {
+        var ordered = preferring
+        let mine = replicas[id]?.session.version ?? VersionVector()
+        for access in accesses.values where access.sessionID == id {
+            for entry in access.token.entries where entry.counter > mine[entry.node] { ordered.append(entry.node) }
+        }
+        if let placement = replicas[id]?.placement { ordered += placement.holders }
+        ordered += ring.owners(of: id)
+        var seen = Set<NodeID>()
+        return ordered.filter { $0 != me && isPeer($0) && seen.insert($0).inserted }
+    }
+
+    /// Starts a fetch for `id` unless one is under way.
+    mutating func ensureFetch(_ id: SessionID, takeover: Bool, preferring: [NodeID], now: Timestamp)
+        -> [ReplicationDirective]
+    {
+        if fetchBySession[id] != nil { return [] }
+        let candidates = fetchCandidates(id, preferring: preferring)
+        guard let first = candidates.first else { return resolveAccesses(id, now: now, exhausted: true, timedOut: false) }
+        let request = allocateRequestID()
+        fetches[request] = PendingFetch(
+            sessionID: id, takeover: takeover, candidates: Array(candidates.dropFirst()), asking: first,
+            deadline: now.adding(millis: settings.fetchTimeoutMillis), timedOut: false)
+        fetchBySession[id] = request
+        counters.fetchesSent += 1
+        return [.send(.fetch(request, id, takeover: takeover), to: first)]
+    }
+
+    /// Moves a fetch to its next candidate, or ends it and settles the accesses waiting on it.
+    mutating func advanceFetch(_ request: RequestID, now: Timestamp, timedOut: Bool) -> [ReplicationDirective] {
+        guard var fetch = fetches[request] else { return [] }
+        fetch.timedOut = fetch.timedOut || timedOut
+        while let next = fetch.candidates.first {
+            fetch.candidates.removeFirst()
+            guard isPeer(next) else { continue }
+            fetch.asking = next
+            fetch.deadline = now.adding(millis: settings.fetchTimeoutMillis)
+            fetches[request] = fetch
+            counters.fetchesSent += 1
+            return [.send(.fetch(request, fetch.sessionID, takeover: fetch.takeover), to: next)]
+        }
+        fetches[request] = nil
+        fetchBySession[fetch.sessionID] = nil
+        return resolveAccesses(fetch.sessionID, now: now, exhausted: true, timedOut: fetch.timedOut)
+    }
+
+    /// A holder answered our fetch.
+    mutating func onFetchReply(
+        _ request: RequestID, _ id: SessionID, _ session: Session?, _ placement: Placement?, from peer: NodeID,
+        now: Timestamp
+    ) -> [ReplicationDirective] {
+        var directives = [ReplicationDirective]()
+        let fetch = fetches[request].flatMap { $0.sessionID == id ? $0 : nil }
+        let creates = replicas[id] == nil
+        let wanted =
+            !creates || (fetch != nil && (settings.mode == .delta || fetch!.takeover || accepts(id, placement: placement)))
+        if let session, wanted {
+            directives += mergeCopy(session, placementHint: placement, from: peer, now: now)
+        }
+        guard let fetch else { return directives }
+        if fetch.takeover, settings.mode == .backup, session != nil, let replica = replicas[id],
+            replica.session.isValid, replica.placement?.primary != me
+        {
+            var basis = replica.placement
+            if let placement, basis.map({ placement.supersedes($0) }) ?? true { basis = placement }
+            replicas[id]?.placement = basis
+            counters.takeovers += 1
+            let next = Placement(epoch: (basis?.epoch ?? 0) + 1, primary: me, backup: chooseBackup(id, previous: basis))
+            directives += changePlacement(id, to: next, alsoTell: [peer])
+        }
+        let stillWaiting = accesses.values.contains { $0.sessionID == id }
+        if stillWaiting || (session == nil && fetch.takeover) {
+            directives += advanceFetch(request, now: now, timedOut: false)
+        } else {
+            fetches[request] = nil
+            fetchBySession[id] = nil
+        }
+        return directives
+    }
+
+    /// Settles the accesses waiting on `id`: ready when the copy covers their token, not found when it ended;
+    /// once every holder was asked (`exhausted`), lost / unavailable / lost-writes as DESIGN.md says.
+    mutating func resolveAccesses(_ id: SessionID, now: Timestamp, exhausted: Bool, timedOut: Bool)
+        -> [ReplicationDirective]
+    {
+        let waiting = accesses.values.filter { $0.sessionID == id }.sorted { $0.ticket < $1.ticket }
+        guard !waiting.isEmpty else { return [] }
+        var directives = [ReplicationDirective]()
+        for access in waiting {
+            var outcome: ReplicationDirective?
+            if let replica = replicas[id] {
+                if !replica.session.isValid {
+                    outcome = .accessFailed(access.ticket, .notFound)
+                } else if replica.session.version.covers(access.token) {
+                    outcome = .accessReady(access.ticket, replica.session, lostWrites: false)
+                } else if exhausted {
+                    let missingFrom = access.token.entries.filter { $0.counter > replica.session.version[$0.node] }
+                    if !timedOut && missingFrom.allSatisfy({ departed.contains($0.node) }) {
+                        counters.writesLost += 1
+                        directives.append(.event(.writesLost(id)))
+                        outcome = .accessReady(access.ticket, replica.session, lostWrites: true)
+                    } else {
+                        outcome = .accessFailed(access.ticket, .unavailable)
+                    }
+                }
+                if case .accessReady = outcome {
+                    replicas[id]?.localAccess = max(replica.localAccess, now)
+                    pin(id)
+                }
+            } else if exhausted {
+                if access.token.isEmpty {
+                    outcome = .accessFailed(access.ticket, timedOut ? .unavailable : .notFound)
+                } else if timedOut || !access.token.entries.allSatisfy({ departed.contains($0.node) }) {
+                    // A writer may still hold it behind a partition: unavailable, not lost.
+                    outcome = .accessFailed(access.ticket, .unavailable)
+                } else {
+                    counters.sessionsLost += 1
+                    directives.append(.event(.sessionLost(id)))
+                    outcome = .accessFailed(access.ticket, .lost)
+                }
+            }
+            if let outcome {
+                accesses[access.ticket] = nil
+                directives.append(outcome)
+            }
+        }
+        return directives
+    }
+
+    /// Joins a full copy into the local one (creating it when absent), then applies held deltas it unblocks
+    /// and settles waiting accesses.
+    mutating func mergeCopy(_ session: Session, placementHint: Placement?, from peer: NodeID, now: Timestamp)
+        -> [ReplicationDirective]
+    {
+        let id = session.id
+        if var replica = replicas[id] {
+            if !replica.session.version.covers(session.version) {
+                if !session.version.covers(replica.session.version) {
+                    counters.concurrentMerges += 1
+                    if settings.plantedFault == .noMerge { replica.session = session }
+                }
+                replica.session.merge(session)
+                counters.snapshotsMerged += 1
+            }
+            if settings.mode == .backup, replica.placement == nil { replica.placement = placementHint }
+            replicas[id] = replica
+        } else {
+            guard !session.version.isEmpty else { return [] }
+            if !session.isValid && purgeTime(session) <= now { return [] }
+            replicas[id] = Replica(
+                session: session, localAccess: session.content.lastAccess,
+                placement: settings.mode == .backup ? placementHint : nil)
+            counters.snapshotsMerged += 1
+        }
+        observe(session.content)
+        return drainHeld(id, now: now) + resolveAccesses(id, now: now, exhausted: false, timedOut: false)
+    }
+}

@@ -1,0 +1,156 @@
+extension ReplicationInstance {
+    /// Creates session `id` here with `changes` as its first delta. In backup mode this node is its primary.
+    /// The id MUST be fresh (128 random bits); an id already held is refused with `.notFound`.
+    public mutating func create(_ id: SessionID, changes: SessionChanges = SessionChanges(), now: Timestamp)
+        -> CommitResult
+    {
+        guard replicas[id] == nil else { return refused(id) }
+        let stamp = Stamp(time: clock.tick(now: now), node: me)
+        var patch = SessionContent(createdAt: now, lastAccess: now)
+        patch.maxInactive = settings.defaultMaxInactiveSeconds
+        patch.maxInactiveStamp = stamp
+        apply(changes, to: &patch, stamp: stamp)
+        replicas[id] = Replica(
+            session: Session(id: id, content: SessionContent(), version: VersionVector()), localAccess: now,
+            placement: nil)
+        return commitPatch(id, patch: patch, now: now)
+    }
+
+    /// Commits the changes one request made to session `id` as one delta, applied here and sent to the peers
+    /// of the mode. A request that changed nothing produces a delta only when the replicated access time is
+    /// due for a refresh. The caller MUST have obtained the session through `access` in this request.
+    public mutating func commit(_ id: SessionID, changes: SessionChanges, now: Timestamp) -> CommitResult {
+        defer { unpin(id) }
+        guard let replica = replicas[id], replica.session.isValid else { return refused(id) }
+        replicas[id]?.localAccess = max(replica.localAccess, now)
+        if changes.isEmpty && !accessRefreshDue(replica, now: now) {
+            return CommitResult(outcome: .committed, version: replica.session.version, awaiting: nil, directives: [])
+        }
+        let stamp = Stamp(time: clock.tick(now: now), node: me)
+        var patch = SessionContent(lastAccess: now)
+        apply(changes, to: &patch, stamp: stamp)
+        return commitPatch(id, patch: patch, now: now)
+    }
+
+    /// Changes a session's id (session-fixation protection on login): the state moves to `newID`, created
+    /// here, and `id` is invalidated cluster-wide with reason `.renamed`. Returns the new session's commit.
+    public mutating func changeID(of id: SessionID, to newID: SessionID, now: Timestamp) -> CommitResult {
+        defer { unpin(id) }
+        guard let old = replicas[id], old.session.isValid, replicas[newID] == nil else { return refused(id) }
+        var patch = old.session.content
+        patch.lastAccess = max(patch.lastAccess, now)
+        patch.createdAt = patch.createdAt ?? now
+        replicas[newID] = Replica(
+            session: Session(id: newID, content: SessionContent(), version: VersionVector()), localAccess: now,
+            placement: nil)
+        var result = commitPatch(newID, patch: patch, now: now)
+        let stamp = Stamp(time: clock.tick(now: now), node: me)
+        let ending = SessionContent(invalidation: Invalidation(stamp: stamp, reason: .renamed, renamedTo: newID))
+        result.directives += commitPatch(id, patch: ending, now: now).directives
+        return result
+    }
+
+    /// Whether a read-only access should replicate the access time: at most every `accessRefreshMillis` and at
+    /// least four times per max-inactive interval.
+    func accessRefreshDue(_ replica: Replica, now: Timestamp) -> Bool {
+        let maxInactive = replica.session.maxInactiveSeconds(default: settings.defaultMaxInactiveSeconds)
+        var interval = settings.accessRefreshMillis
+        if maxInactive > 0 { interval = min(interval, maxInactive * 250) }
+        return now.millis(since: replica.session.content.lastAccess) >= interval
+    }
+
+    /// Stamps a request's recorded changes into a patch. Later changes to one attribute win within a request.
+    func apply(_ changes: SessionChanges, to patch: inout SessionContent, stamp: Stamp) {
+        for change in changes.changes {
+            switch change {
+            case .set(let name, let value): patch.attributes[name] = AttributeSlot(value: value, stamp: stamp)
+            case .remove(let name): patch.attributes[name] = AttributeSlot(value: nil, stamp: stamp)
+            case .setMaxInactive(let seconds):
+                patch.maxInactive = seconds
+                patch.maxInactiveStamp = stamp
+            case .invalidate:
+                patch.invalidation = Invalidation(stamp: stamp, reason: .logout)
+            }
+        }
+    }
+
+    /// Applies a locally made patch as the next delta of this node and replicates it.
+    /// `promote: false` (expiry by a backup) replicates to the current holders without taking the session over.
+    mutating func commitPatch(_ id: SessionID, patch: SessionContent, now: Timestamp, promote: Bool = true)
+        -> CommitResult
+    {
+        guard var replica = replicas[id] else { return refused(id) }
+        counters.commits += 1
+        let base = replica.session.version
+        let dot = Dot(origin: me, counter: base[me] + 1)
+        replica.session.content.join(patch)
+        replica.session.version.add(dot)
+        replica.localAccess = max(replica.localAccess, now)
+        replicas[id] = replica
+
+        var directives = [ReplicationDirective]()
+        let targets: [NodeID]
+        switch settings.mode {
+        case .delta:
+            targets = peerIDs
+        case .backup where !promote:
+            targets = (replica.placement?.holders ?? []).filter { isReachable($0) }
+        case .backup:
+            if replica.placement?.primary != me {
+                // Writing makes this node the primary: a takeover (non-holder) or promotion (backup).
+                counters.promotions += 1
+                dropWhenUnpinned.remove(id)
+                let next = Placement(
+                    epoch: (replica.placement?.epoch ?? 0) + 1, primary: me,
+                    backup: chooseBackup(id, previous: replica.placement))
+                directives += changePlacement(id, to: next)
+            }
+            targets = replicas[id]?.placement?.backup.map { [$0] } ?? []
+        }
+        let delta = SessionDelta(sessionID: id, dot: dot, base: base, patch: patch)
+        var awaiting: CommitID?
+        if settings.ack == .sync {
+            let commitID = nextCommitID
+            nextCommitID += 1
+            if targets.isEmpty {
+                directives.append(.commitCompleted(commitID, acknowledged: true))
+                counters.syncAcknowledged += 1
+            } else {
+                commits[commitID] = PendingCommit(
+                    awaiting: Set(targets), deadline: now.adding(millis: settings.syncAckTimeoutMillis))
+            }
+            awaiting = commitID
+        }
+        for target in targets {
+            directives.append(.send(.delta(delta, ack: awaiting), to: target))
+            counters.deltasSent += 1
+        }
+        return CommitResult(
+            outcome: .committed, version: replicas[id]?.session.version ?? VersionVector(), awaiting: awaiting,
+            directives: directives)
+    }
+
+    /// A peer acknowledged the delta of our sync commit `commitID`.
+    mutating func onAck(_ commitID: CommitID, from peer: NodeID) -> [ReplicationDirective] {
+        guard var pending = commits[commitID] else { return [] }
+        pending.awaiting.remove(peer)
+        return settle(commitID, pending)
+    }
+
+    /// Stores or completes a pending commit after its awaited set shrank.
+    mutating func settle(_ commitID: CommitID, _ pending: PendingCommit) -> [ReplicationDirective] {
+        guard pending.awaiting.isEmpty else {
+            commits[commitID] = pending
+            return []
+        }
+        commits[commitID] = nil
+        counters.syncAcknowledged += 1
+        return [.commitCompleted(commitID, acknowledged: true)]
+    }
+
+    private func refused(_ id: SessionID) -> CommitResult {
+        CommitResult(
+            outcome: .notFound, version: replicas[id]?.session.version ?? VersionVector(), awaiting: nil,
+            directives: [])
+    }
+}

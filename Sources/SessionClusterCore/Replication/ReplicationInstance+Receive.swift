@@ -1,0 +1,168 @@
+extension ReplicationInstance {
+    /// A message from peer `from` arrived. Messages from nodes not (yet) in the member list are processed too:
+    /// links are authenticated, and membership may lag the first frames of a joining node.
+    public mutating func onMessage(_ message: ReplicationMessage, from peer: NodeID, now: Timestamp)
+        -> [ReplicationDirective]
+    {
+        guard peer != me else { return [] }
+        switch message {
+        case .delta(let delta, let ack):
+            return onDelta(delta, ack: ack, from: peer, now: now)
+        case .ack(let commitID):
+            return onAck(commitID, from: peer)
+        case .fetch(let request, let id, _):
+            let replica = replicas[id]
+            return [.send(.fetchReply(request, id, replica?.session, replica?.placement), to: peer)]
+        case .fetchReply(let request, let id, let session, let placement):
+            return onFetchReply(request, id, session, placement, from: peer, now: now)
+        case .snapshot(let session, let placement):
+            return onSnapshot(session, placement: placement, from: peer, now: now)
+        case .placement(let id, let placement):
+            return adoptPlacement(id, placement, from: peer, now: now)
+        case .transferRequest(let request):
+            return onTransferRequest(request, from: peer)
+        case .transferChunk(let request, let sessions, let last):
+            return onTransferChunk(request, sessions, last: last, from: peer, now: now)
+        case .digest(let round, let entries, let last):
+            return onDigest(round: round, entries, last: last, from: peer, now: now)
+        }
+    }
+
+    /// A committed delta arrived: duplicate, in order (apply), or gap (hold, then pull).
+    mutating func onDelta(_ delta: SessionDelta, ack: CommitID?, from peer: NodeID, now: Timestamp)
+        -> [ReplicationDirective]
+    {
+        let id = delta.sessionID
+        if replicas[id] == nil {
+            if let moved = moved[id], isReachable(moved.placement.primary) {
+                // Backup mode: we handed this session off; its primary gets the stray delta.
+                return [.send(.delta(delta, ack: ack), to: moved.placement.primary)]
+            }
+            if delta.createsSession {
+                if let created = delta.patch.createdAt, now.millis(since: created) > settings.tombstoneRetentionMillis {
+                    // Older than any tombstone we keep: it may be a session that was invalidated and purged.
+                    counters.staleCreatesRefused += 1
+                    return []
+                }
+                replicas[id] = Replica(
+                    session: Session(id: id, content: SessionContent(), version: VersionVector()),
+                    localAccess: delta.patch.lastAccess, placement: nil)
+            }
+        }
+        guard let replica = replicas[id] else { return hold(delta, ack: ack, from: peer, now: now) }
+        if replica.session.version.covers(delta.dot) {
+            counters.duplicates += 1
+            return acknowledge(delta, ack)
+        }
+        guard replica.session.version.covers(delta.base) else { return hold(delta, ack: ack, from: peer, now: now) }
+        return apply(delta, ack: ack, from: peer, now: now)
+            + drainHeld(id, now: now) + resolveAccesses(id, now: now, exhausted: false, timedOut: false)
+    }
+
+    /// Applies a causally ready delta (its base covered, its dot not).
+    private mutating func apply(_ delta: SessionDelta, ack: CommitID?, from peer: NodeID, now: Timestamp)
+        -> [ReplicationDirective]
+    {
+        let id = delta.sessionID
+        guard var replica = replicas[id] else { return [] }
+        var directives = [ReplicationDirective]()
+        if !delta.base.covers(replica.session.version) {
+            // The copy holds deltas the origin had not seen: concurrent writes, merged by the join.
+            counters.concurrentMerges += 1
+            if writesConflict(delta, with: replica.session) {
+                counters.conflicts += 1
+                directives.append(.event(.conflict(id)))
+            }
+        }
+        let concurrent = !delta.base.covers(replica.session.version)
+        if !(concurrent && settings.plantedFault == .noMerge) { replica.session.content.join(delta.patch) }
+        replica.session.version.add(delta.dot)
+        replicas[id] = replica
+        observe(delta.patch)
+        counters.deltasApplied += 1
+        directives += acknowledge(delta, ack)
+        if settings.mode == .backup, let placement = replica.placement {
+            // A delta from a node that is no longer a holder (an old primary) reaches the current holders.
+            for holder in placement.holders where holder != me && holder != peer && holder != delta.dot.origin {
+                if isReachable(holder) { directives.append(.send(.delta(delta, ack: nil), to: holder)) }
+            }
+        }
+        return directives
+    }
+
+    /// Whether a concurrent delta overwrote an attribute that a write it had not seen also set.
+    private func writesConflict(_ delta: SessionDelta, with session: Session) -> Bool {
+        for (name, incoming) in delta.patch.attributes {
+            guard let local = session.content.attributes[name], local.stamp != incoming.stamp else { continue }
+            if local.stamp > incoming.stamp || delta.base[local.stamp.node] < session.version[local.stamp.node] {
+                return true
+            }
+        }
+        return false
+    }
+
+    private func acknowledge(_ delta: SessionDelta, _ ack: CommitID?) -> [ReplicationDirective] {
+        guard let ack, delta.dot.origin != me else { return [] }
+        return [.send(.ack(ack), to: delta.dot.origin)]
+    }
+
+    /// Keeps an out-of-order delta until its predecessors arrive or a pulled copy covers it.
+    private mutating func hold(_ delta: SessionDelta, ack: CommitID?, from peer: NodeID, now: Timestamp)
+        -> [ReplicationDirective]
+    {
+        counters.gapsHeld += 1
+        held[delta.sessionID, default: []].append(HeldDelta(delta: delta, ack: ack, from: peer, since: now))
+        return []
+    }
+
+    /// Applies every held delta of `id` that became ready; drops (and acknowledges) those now covered.
+    mutating func drainHeld(_ id: SessionID, now: Timestamp) -> [ReplicationDirective] {
+        guard var waiting = held[id] else { return [] }
+        var directives = [ReplicationDirective]()
+        var progressed = true
+        while progressed, replicas[id] != nil {
+            progressed = false
+            for (index, entry) in waiting.enumerated() {
+                let version = replicas[id]!.session.version
+                if version.covers(entry.delta.dot) {
+                    counters.duplicates += 1
+                    directives += acknowledge(entry.delta, entry.ack)
+                } else if version.covers(entry.delta.base) {
+                    directives += apply(entry.delta, ack: entry.ack, from: entry.from, now: now)
+                } else {
+                    continue
+                }
+                waiting.remove(at: index)
+                progressed = true
+                break
+            }
+        }
+        held[id] = waiting.isEmpty ? nil : waiting
+        return directives
+    }
+
+    /// A full copy was pushed to us: join it; in backup mode follow its placement; if we know more than the
+    /// sender, push our joined copy back so both converge.
+    mutating func onSnapshot(_ session: Session, placement: Placement?, from peer: NodeID, now: Timestamp)
+        -> [ReplicationDirective]
+    {
+        if settings.mode == .backup, replicas[session.id] == nil, !accepts(session.id, placement: placement) {
+            // Not (or no longer) a holder: pass the content on to the primary we know of, never keep it.
+            let known = [moved[session.id]?.placement, placement].compactMap { $0 }
+                .max { $1.supersedes($0) }
+            guard let known, known.primary != peer, isReachable(known.primary) else { return [] }
+            counters.snapshotsSent += 1
+            return [.send(.snapshot(session, known), to: known.primary)]
+        }
+        var directives = mergeCopy(session, placementHint: nil, from: peer, now: now)
+        if settings.mode == .backup, let placement {
+            directives += adoptPlacement(session.id, placement, from: peer, now: now)
+        }
+        if let replica = replicas[session.id], !session.version.covers(replica.session.version),
+            let push = snapshot(session.id, to: peer)
+        {
+            directives.append(push)
+        }
+        return directives
+    }
+}

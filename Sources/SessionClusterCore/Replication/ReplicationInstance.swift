@@ -1,0 +1,235 @@
+/// The replication protocol of one node, as a value type: events in, directives out, no I/O.
+///
+/// Events: the shell's requests (`access`, `commit`, `create`, `changeID`), messages from peers
+/// (`onMessage`), membership changes (`onMembersChanged`) and timer ticks (`onTick`). Each returns the
+/// directives to carry out: messages to send, accesses that may proceed or failed, sync commits completed.
+///
+/// Guarantees (checked by the simulator over thousands of seeded schedules):
+/// - a delta is applied only in causal order (its base covered); duplicates are ignored; gaps are held,
+///   then a full copy is pulled;
+/// - concurrent deltas merge attribute by attribute, last-writer-wins by (HLC, node), so every copy that
+///   joined the same deltas holds the same content in any arrival order;
+/// - an access whose version token the local copy does not cover pulls from a holder or fails — it is
+///   never served stale; an invalidated session never comes back.
+public struct ReplicationInstance: Sendable {
+    /// One held copy of a session and what this node knows about it locally.
+    struct Replica: Sendable {
+        var session: Session
+        /// The latest access this node served; replicated only occasionally (`accessRefreshMillis`).
+        var localAccess: Timestamp
+        /// Backup mode: who holds the session, as this node last learned.
+        var placement: Placement?
+    }
+
+    struct HeldDelta: Sendable {
+        var delta: SessionDelta
+        var ack: CommitID?
+        var from: NodeID
+        var since: Timestamp
+    }
+
+    struct PendingAccess: Sendable {
+        var ticket: AccessTicket
+        var sessionID: SessionID
+        var token: VersionVector
+        var deadline: Timestamp
+    }
+
+    struct PendingFetch: Sendable {
+        var sessionID: SessionID
+        var takeover: Bool
+        var candidates: [NodeID]
+        var asking: NodeID
+        var deadline: Timestamp
+        /// Whether some holder did not answer in time (then "nobody has it" cannot be concluded).
+        var timedOut: Bool
+    }
+
+    struct PendingCommit: Sendable {
+        var awaiting: Set<NodeID>
+        var deadline: Timestamp
+    }
+
+    enum Transfer: Sendable {
+        /// Delta mode, before any peer was seen: ask one for its sessions when one appears.
+        case waitingForPeers
+        case receiving(from: NodeID, request: RequestID, started: Timestamp, deadline: Timestamp, sessions: Int)
+        case done
+    }
+
+    public let settings: ReplicationSettings
+    /// This node's incarnation id.
+    public let me: NodeID
+    /// This node's ring key (its name).
+    public let myKey: String
+
+    var clock = HybridLogicalClock()
+    /// Live peers (alive or suspect; not self) and their ring keys.
+    var peers: [NodeID: String] = [:]
+    var ring: HashRing
+    var replicas: [SessionID: Replica] = [:]
+    var held: [SessionID: [HeldDelta]] = [:]
+    var accesses: [AccessTicket: PendingAccess] = [:]
+    var fetches: [RequestID: PendingFetch] = [:]
+    /// Which fetch is under way for a session (at most one).
+    var fetchBySession: [SessionID: RequestID] = [:]
+    var commits: [CommitID: PendingCommit] = [:]
+    /// Backup mode: a session this node handed off and dropped.
+    struct Moved: Sendable {
+        /// Where it went.
+        var placement: Placement
+        var until: Timestamp
+        /// The highest delta counter this node issued for it. A copy taken back later MUST cover it before
+        /// this node writes again: otherwise its next delta would reuse a dot, and peers would drop it as a
+        /// duplicate while believing they hold it.
+        var ownCounter: UInt64
+    }
+
+    var moved: [SessionID: Moved] = [:]
+    var transfer: Transfer
+    /// Incarnations known to be gone for good (restarted under the same name, left, or refusing connections).
+    /// Only their missing writes may be declared lost: a silent node may just be partitioned away.
+    var departed: Set<NodeID> = []
+    /// Anti-entropy digests being received, per peer: ids seen in the current round.
+    var digestRounds: [NodeID: (round: UInt64, seen: Set<SessionID>)] = [:]
+    /// Copies in use by a request (between `accessReady` and `commit` / `release`), and those to drop once
+    /// no request uses them: a placement change must not pull a copy from under a running request.
+    var pins: [SessionID: Int] = [:]
+    var dropWhenUnpinned: Set<SessionID> = []
+    var nextRequestID: RequestID = 1
+    var nextCommitID: CommitID = 1
+    var nextDigestRound: UInt64 = 1
+    var nextSweep: Timestamp
+    var nextAntiEntropy: Timestamp
+    var antiEntropyCursor = 0
+
+    public internal(set) var counters = ReplicationCounters()
+
+    /// A node with no sessions. `key` is its stable ring key (the node name).
+    public init(settings: ReplicationSettings, me: NodeID, key: String, now: Timestamp) {
+        self.settings = settings
+        self.me = me
+        self.myKey = key
+        self.ring = HashRing(members: [HashRing.Member(id: me, key: key)])
+        self.transfer = settings.mode == .delta ? .waitingForPeers : .done
+        self.nextSweep = now.adding(millis: settings.sweepIntervalMillis)
+        self.nextAntiEntropy = now.adding(millis: settings.antiEntropyIntervalMillis)
+    }
+
+    // MARK: Queries
+
+    /// The copy of a session held here, valid or not.
+    public func session(_ id: SessionID) -> Session? { replicas[id]?.session }
+
+    /// Backup mode: the placement this node knows for a held session.
+    public func placement(of id: SessionID) -> Placement? { replicas[id]?.placement }
+
+    /// Ids of every copy held here (including tombstones), sorted.
+    public var sessionIDs: [SessionID] { replicas.keys.sorted() }
+
+    /// How many valid sessions this node holds a copy of.
+    public var liveSessionCount: Int { replicas.values.reduce(0) { $0 + ($1.session.isValid ? 1 : 0) } }
+
+    /// How many copies (valid or tombstones) this node holds.
+    public var copyCount: Int { replicas.count }
+
+    /// Backup mode: valid sessions this node is primary for.
+    public var primaryCount: Int {
+        replicas.values.reduce(0) { $0 + ($1.session.isValid && $1.placement?.primary == me ? 1 : 0) }
+    }
+
+    /// The live peers this instance replicates to.
+    public var peerIDs: [NodeID] { peers.keys.sorted() }
+
+    /// Whether a delta-mode joiner has finished receiving existing sessions.
+    public var isTransferComplete: Bool {
+        if case .done = transfer { return true }
+        return false
+    }
+
+    /// Deltas held waiting for a predecessor.
+    public var heldDeltaCount: Int { held.values.reduce(0) { $0 + $1.count } }
+
+    /// Whether anything is in flight: held deltas, fetches, pending sync commits or accesses.
+    public var isQuiet: Bool { held.isEmpty && fetches.isEmpty && commits.isEmpty && accesses.isEmpty }
+
+    /// Records that incarnation `node` is gone for good (see `departed`).
+    public mutating func onDeparted(_ node: NodeID) {
+        if node != me { departed.insert(node) }
+    }
+
+    /// Ends a request that accessed `id` without committing (see `access`). Every `accessReady` MUST be
+    /// followed by exactly one `commit`, `changeID` or `release` of that session.
+    public mutating func release(_ id: SessionID) {
+        unpin(id)
+    }
+
+    // MARK: Shared helpers
+
+    /// Backup mode: forgets the copy of `id`, remembering where it went and this node's own counter.
+    /// `now` nil keeps the existing moved record's expiry (set when the drop was decided).
+    mutating func drop(_ id: SessionID, movedTo placement: Placement, now: Timestamp?) {
+        let ownCounter = max(replicas[id]?.session.version[me] ?? 0, moved[id]?.ownCounter ?? 0)
+        replicas[id] = nil
+        held[id] = nil
+        let until = now.map { $0.adding(millis: settings.movedRetentionMillis) } ?? moved[id]?.until ?? .zero
+        var record = Moved(placement: placement, until: until, ownCounter: ownCounter)
+        if let known = moved[id], known.placement.supersedes(placement) { record.placement = known.placement }
+        moved[id] = record
+    }
+
+    /// What a request on `id` must see: the client's token, plus every delta this node itself issued.
+    func requirement(_ id: SessionID, token: VersionVector) -> VersionVector {
+        guard let own = moved[id]?.ownCounter, own > 0 else { return token }
+        var required = token
+        required.raise(me, to: own)
+        return required
+    }
+
+    mutating func pin(_ id: SessionID) { pins[id, default: 0] += 1 }
+
+    mutating func unpin(_ id: SessionID) {
+        guard let count = pins[id] else { return }
+        pins[id] = count > 1 ? count - 1 : nil
+        if count == 1, dropWhenUnpinned.remove(id) != nil, let placement = replicas[id]?.placement,
+            !placement.holders.contains(me)
+        {
+            drop(id, movedTo: placement, now: nil)
+        }
+    }
+
+    mutating func allocateRequestID() -> RequestID {
+        defer { nextRequestID += 1 }
+        return nextRequestID
+    }
+
+    /// The ring-first live member for a session: its expiry owner in delta mode, the fetch target in backup mode.
+    func ringFirst(_ id: SessionID) -> NodeID { ring.first(of: id) ?? me }
+
+    func isPeer(_ node: NodeID) -> Bool { peers[node] != nil }
+
+    /// Whether messages to `node` are worth sending: not this node and not known to be gone for good. Hand-offs
+    /// use this rather than `isPeer`, since a node that just started may not have heard every beacon yet.
+    func isReachable(_ node: NodeID) -> Bool { node != me && !departed.contains(node) }
+
+    /// Backup mode: the backup this node (as primary) should use for `id`: the ring's choice, or — while the
+    /// ring knows no other member, e.g. just after a start — a holder of the previous placement, so that a
+    /// write is never acknowledged with no second copy while one is known.
+    func chooseBackup(_ id: SessionID, previous: Placement?) -> NodeID? {
+        ring.backup(of: id, primary: me) ?? previous?.holders.first { isReachable($0) }
+    }
+
+    /// Sends a full copy of `id` (with its placement in backup mode) to `node`.
+    mutating func snapshot(_ id: SessionID, to node: NodeID) -> ReplicationDirective? {
+        guard node != me, let replica = replicas[id] else { return nil }
+        counters.snapshotsSent += 1
+        return .send(.snapshot(replica.session, replica.placement), to: node)
+    }
+
+    /// Observes every stamp in a patch so later local writes are stamped after it.
+    mutating func observe(_ content: SessionContent) {
+        for slot in content.attributes.values { clock.observe(slot.stamp.time) }
+        if let stamp = content.maxInactiveStamp { clock.observe(stamp.time) }
+        if let invalidation = content.invalidation { clock.observe(invalidation.stamp.time) }
+    }
+}

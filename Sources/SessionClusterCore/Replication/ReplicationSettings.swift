@@ -1,0 +1,114 @@
+/// How committed deltas travel (DESIGN.md, "Replication modes").
+public enum ReplicationMode: String, Sendable, CaseIterable {
+    /// Every delta to every live peer (Tomcat's DeltaManager): N copies, N−1 messages per write.
+    case delta
+    /// A primary plus one backup chosen on the hash ring (Tomcat's BackupManager, but by consistent hashing).
+    case backup
+}
+
+/// When a commit counts as done.
+public enum AckMode: String, Sendable, CaseIterable {
+    /// The request returns at once; replication follows.
+    case async
+    /// The commit completes once the backup / every peer acknowledged, or fails after `syncAckTimeoutMillis`.
+    case sync
+}
+
+/// Deliberate bugs the simulator's tests plant to show its invariant checks fail when they should.
+public enum PlantedFault: String, Sendable, CaseIterable {
+    /// Concurrent deltas and copies are not merged: the later arrival is dropped or overwrites (Tomcat's
+    /// "the last request will override").
+    case noMerge
+    /// A copy is served whether or not it covers the client's version token.
+    case serveStale
+}
+
+/// Tunables of `ReplicationInstance`, with documented defaults.
+public struct ReplicationSettings: Sendable, Equatable {
+    public var mode: ReplicationMode = .delta
+    public var ack: AckMode = .async
+    /// Max inactive interval of new sessions, in seconds. 1800 s is the servlet default.
+    public var defaultMaxInactiveSeconds: Int64 = 1800
+    /// A read-only request replicates the access time at most this often (ms), and at least four times per
+    /// max-inactive interval, so idle copies elsewhere do not expire a session that is in use.
+    public var accessRefreshMillis: Int64 = 60_000
+    /// Extra time (ms) a copy whose node is not the session's expiry owner waits before expiring by itself,
+    /// so that normally the owner's invalidation arrives first and the cluster expires a session once.
+    public var expiryGraceMillis: Int64 = 30_000
+    /// How long (ms) a tombstone outlives its session's deadline; a creation delta older than this is refused,
+    /// so an invalidated session can never come back. Must exceed any replication delay.
+    public var tombstoneRetentionMillis: Int64 = 600_000
+    /// How often (ms) the expiry and tombstone sweep runs.
+    public var sweepIntervalMillis: Int64 = 1_000
+    /// How long (ms) an out-of-order delta is held, waiting for its predecessor, before a full copy is pulled.
+    public var gapHoldMillis: Int64 = 100
+    /// How long (ms) a held delta is kept at most; then it is dropped (the pulled copy or anti-entropy repairs).
+    public var maxHoldMillis: Int64 = 10_000
+    /// How long (ms) to wait for one holder's answer to a fetch before asking the next.
+    public var fetchTimeoutMillis: Int64 = 300
+    /// Bound (ms) on how long a request waits for a copy that covers its version token; then it fails
+    /// (HTTP 503 with Retry-After) rather than serving stale state.
+    public var accessWaitMillis: Int64 = 1_000
+    /// How long (ms) a `sync` commit waits for acknowledgements.
+    public var syncAckTimeoutMillis: Int64 = 2_000
+    /// Sessions per state-transfer chunk.
+    public var transferChunkSessions: Int = 256
+    /// How long (ms) a joining node waits for the next transfer chunk before asking another peer.
+    public var transferTimeoutMillis: Int64 = 5_000
+    /// Interval (ms) of background anti-entropy: one peer at a time gets a digest of the sessions it should
+    /// hold. Membership changes (a join, a healed partition) trigger a digest at once as well.
+    public var antiEntropyIntervalMillis: Int64 = 30_000
+    /// Entries per digest message.
+    public var digestChunkEntries: Int = 512
+    /// How long (ms) a node remembers where a session it dropped went, to forward stray deltas (backup mode).
+    public var movedRetentionMillis: Int64 = 60_000
+
+    /// A deliberate bug, for proving that the simulator's invariant checks catch one. MUST stay nil outside tests.
+    public var plantedFault: PlantedFault?
+
+    public init() {}
+
+    public init(mode: ReplicationMode, ack: AckMode) {
+        self.mode = mode
+        self.ack = ack
+    }
+
+    /// Checks every field; the error names the field and its value.
+    public func validate() throws(SettingsError) {
+        let positive: [(String, Int64)] = [
+            ("accessRefreshMillis", accessRefreshMillis), ("tombstoneRetentionMillis", tombstoneRetentionMillis),
+            ("sweepIntervalMillis", sweepIntervalMillis), ("gapHoldMillis", gapHoldMillis),
+            ("maxHoldMillis", maxHoldMillis), ("fetchTimeoutMillis", fetchTimeoutMillis),
+            ("accessWaitMillis", accessWaitMillis), ("syncAckTimeoutMillis", syncAckTimeoutMillis),
+            ("transferTimeoutMillis", transferTimeoutMillis), ("antiEntropyIntervalMillis", antiEntropyIntervalMillis),
+            ("movedRetentionMillis", movedRetentionMillis),
+            ("transferChunkSessions", Int64(transferChunkSessions)), ("digestChunkEntries", Int64(digestChunkEntries)),
+        ]
+        for (field, value) in positive where value <= 0 {
+            throw SettingsError(field: "replication.\(field)", value: "\(value)", expected: "a positive number")
+        }
+        if expiryGraceMillis < 0 {
+            throw SettingsError(field: "replication.expiryGraceMillis", value: "\(expiryGraceMillis)", expected: "≥ 0")
+        }
+        if gapHoldMillis >= maxHoldMillis {
+            throw SettingsError(
+                field: "replication.gapHoldMillis", value: "\(gapHoldMillis)",
+                expected: "less than maxHoldMillis (\(maxHoldMillis))")
+        }
+    }
+}
+
+/// A settings field with a value it cannot take.
+public struct SettingsError: Error, Equatable, CustomStringConvertible {
+    public var field: String
+    public var value: String
+    public var expected: String
+
+    public init(field: String, value: String, expected: String) {
+        self.field = field
+        self.value = value
+        self.expected = expected
+    }
+
+    public var description: String { "invalid value \(value) for \(field): expected \(expected)" }
+}

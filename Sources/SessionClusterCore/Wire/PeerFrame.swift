@@ -1,0 +1,21 @@
+/// One frame's content, as exchanged between peers: a link greeting, a replication message or a beacon.
+///
+/// `WireCodec.frame(_:)` writes it behind a `Frame` header; `WireCodec.decodeFrame(_:limit:)` and
+/// `FrameDecoder` read it back.
+public enum PeerFrame: Hashable, Sendable {
+    /// The first frame on a TCP link.
+    case hello(PeerHello)
+    /// Replication traffic on a TCP link.
+    case replication(ReplicationMessage)
+    /// A membership datagram.
+    case beacon(Beacon)
+
+    /// The header kind of this frame.
+    public var kind: Frame.Kind {
+        switch self {
+        case .hello: .hello
+        case .replication: .replication
+        case .beacon: .beacon
+        }
+    }
+}

@@ -1,0 +1,169 @@
+// Replication messages: a type byte, then the fields of the case in declaration order.
+//
+// SessionDelta   SessionID, Dot, VersionVector base, SessionContent patch
+// Placement      varint epoch, NodeID primary, optional NodeID backup
+// DigestEntry    SessionID, VersionVector
+//
+//  type  case             fields
+//   1    delta            SessionDelta, optional varint ack
+//   2    ack              varint commit id
+//   3    fetch            varint request id, SessionID, bool takeover
+//   4    fetchReply       varint request id, SessionID, optional Session, optional Placement
+//   5    snapshot         Session, optional Placement
+//   6    placement        SessionID, Placement
+//   7    transferRequest  varint request id
+//   8    transferChunk    varint request id, varint count + Sessions, bool last
+//   9    digest           varint round, varint count + DigestEntries, bool last
+
+/// The type byte of each `ReplicationMessage` case. Values are part of the wire format: never renumber.
+enum ReplicationMessageType: UInt8 {
+    case delta = 1
+    case ack = 2
+    case fetch = 3
+    case fetchReply = 4
+    case snapshot = 5
+    case placement = 6
+    case transferRequest = 7
+    case transferChunk = 8
+    case digest = 9
+}
+
+extension WireSize {
+    static let digestEntry = sessionID + 1
+}
+
+extension ByteWriter {
+    mutating func write(_ delta: SessionDelta) {
+        write(delta.sessionID)
+        write(delta.dot)
+        write(delta.base)
+        write(delta.patch)
+    }
+
+    mutating func write(_ placement: Placement) {
+        writeVarint(placement.epoch)
+        write(placement.primary)
+        writeOptional(placement.backup) { $0.write($1) }
+    }
+
+    mutating func write(_ message: ReplicationMessage) {
+        switch message {
+        case .delta(let delta, let ack):
+            writeUInt8(ReplicationMessageType.delta.rawValue)
+            write(delta)
+            writeOptional(ack) { $0.writeVarint($1) }
+        case .ack(let commit):
+            writeUInt8(ReplicationMessageType.ack.rawValue)
+            writeVarint(commit)
+        case .fetch(let request, let id, let takeover):
+            writeUInt8(ReplicationMessageType.fetch.rawValue)
+            writeVarint(request)
+            write(id)
+            writeBool(takeover)
+        case .fetchReply(let request, let id, let session, let placement):
+            writeUInt8(ReplicationMessageType.fetchReply.rawValue)
+            writeVarint(request)
+            write(id)
+            writeOptional(session) { $0.write($1) }
+            writeOptional(placement) { $0.write($1) }
+        case .snapshot(let session, let placement):
+            writeUInt8(ReplicationMessageType.snapshot.rawValue)
+            write(session)
+            writeOptional(placement) { $0.write($1) }
+        case .placement(let id, let placement):
+            writeUInt8(ReplicationMessageType.placement.rawValue)
+            write(id)
+            write(placement)
+        case .transferRequest(let request):
+            writeUInt8(ReplicationMessageType.transferRequest.rawValue)
+            writeVarint(request)
+        case .transferChunk(let request, let sessions, let last):
+            writeUInt8(ReplicationMessageType.transferChunk.rawValue)
+            writeVarint(request)
+            writeVarint(UInt64(sessions.count))
+            for session in sessions { write(session) }
+            writeBool(last)
+        case .digest(let round, let entries, let last):
+            writeUInt8(ReplicationMessageType.digest.rawValue)
+            writeVarint(round)
+            writeVarint(UInt64(entries.count))
+            for entry in entries {
+                write(entry.sessionID)
+                write(entry.version)
+            }
+            writeBool(last)
+        }
+    }
+}
+
+extension ByteReader {
+    mutating func readSessionDelta() throws(WireError) -> SessionDelta {
+        let id = try readSessionID()
+        let dot = try readDot()
+        let base = try readVersionVector(field: "delta.base")
+        return SessionDelta(sessionID: id, dot: dot, base: base, patch: try readSessionContent())
+    }
+
+    mutating func readPlacement() throws(WireError) -> Placement {
+        let epoch = try readVarint()
+        let primary = try readNodeID()
+        let backup = try readOptional(field: "placement.backup") { reader throws(WireError) in try reader.readNodeID() }
+        return Placement(epoch: epoch, primary: primary, backup: backup)
+    }
+
+    private mutating func readOptionalPlacement() throws(WireError) -> Placement? {
+        try readOptional(field: "placement") { reader throws(WireError) in try reader.readPlacement() }
+    }
+
+    mutating func readReplicationMessage() throws(WireError) -> ReplicationMessage {
+        let start = offset
+        let raw = try readUInt8()
+        guard let type = ReplicationMessageType(rawValue: raw) else {
+            throw failure(.unknownMessageType(raw), at: start)
+        }
+        switch type {
+        case .delta:
+            let delta = try readSessionDelta()
+            let ack = try readOptional(field: "delta.ack") { reader throws(WireError) in try reader.readVarint() }
+            return .delta(delta, ack: ack)
+        case .ack:
+            return .ack(try readVarint())
+        case .fetch:
+            let request = try readVarint()
+            let id = try readSessionID()
+            return .fetch(request, id, takeover: try readBool(field: "fetch.takeover"))
+        case .fetchReply:
+            let request = try readVarint()
+            let id = try readSessionID()
+            let session = try readOptional(field: "fetchReply.session") { reader throws(WireError) in
+                try reader.readSession()
+            }
+            return .fetchReply(request, id, session, try readOptionalPlacement())
+        case .snapshot:
+            let session = try readSession()
+            return .snapshot(session, try readOptionalPlacement())
+        case .placement:
+            let id = try readSessionID()
+            return .placement(id, try readPlacement())
+        case .transferRequest:
+            return .transferRequest(try readVarint())
+        case .transferChunk:
+            let request = try readVarint()
+            let count = try readCount(minimumElementSize: WireSize.session)
+            var sessions = [Session]()
+            sessions.reserveCapacity(count)
+            for _ in 0..<count { sessions.append(try readSession()) }
+            return .transferChunk(request, sessions, last: try readBool(field: "transferChunk.last"))
+        case .digest:
+            let round = try readVarint()
+            let count = try readCount(minimumElementSize: WireSize.digestEntry)
+            var entries = [DigestEntry]()
+            entries.reserveCapacity(count)
+            for _ in 0..<count {
+                let id = try readSessionID()
+                entries.append(DigestEntry(sessionID: id, version: try readVersionVector(field: "digest.version")))
+            }
+            return .digest(round: round, entries, last: try readBool(field: "digest.last"))
+        }
+    }
+}

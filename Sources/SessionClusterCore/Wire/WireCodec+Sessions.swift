@@ -1,0 +1,105 @@
+// Sessions and their replicated content.
+//
+// AttributeSlot   optional bytes value (absent = tombstone), Stamp
+// Invalidation    Stamp, reason byte (InvalidationReason raw value), optional SessionID renamedTo
+// SessionContent  optional Timestamp createdAt, Timestamp lastAccess, optional zig-zag maxInactive,
+//                 optional Stamp maxInactiveStamp, varint count + (string name, AttributeSlot) in ascending
+//                 name order (names unique), optional Invalidation
+// Session         SessionID, SessionContent, VersionVector
+
+extension WireSize {
+    static let attribute = 1 + 1 + stamp  // empty name, absent value, stamp
+    static let sessionContent = 6  // five absent-or-tiny fields and an empty attribute count
+    static let session = sessionID + sessionContent + 1
+}
+
+extension ByteWriter {
+    mutating func write(_ slot: AttributeSlot) {
+        writeOptional(slot.value) { $0.writeBytes($1) }
+        write(slot.stamp)
+    }
+
+    mutating func write(_ invalidation: Invalidation) {
+        write(invalidation.stamp)
+        writeUInt8(invalidation.reason.rawValue)
+        writeOptional(invalidation.renamedTo) { $0.write($1) }
+    }
+
+    mutating func write(_ content: SessionContent) {
+        writeOptional(content.createdAt) { $0.write($1) }
+        write(content.lastAccess)
+        writeOptional(content.maxInactive) { $0.writeSignedVarint($1) }
+        writeOptional(content.maxInactiveStamp) { $0.write($1) }
+        writeVarint(UInt64(content.attributes.count))
+        // Sorted so one content has one encoding, whatever the dictionary's per-process order.
+        for (name, slot) in content.attributes.sorted(by: { $0.key < $1.key }) {
+            writeString(name)
+            write(slot)
+        }
+        writeOptional(content.invalidation) { $0.write($1) }
+    }
+
+    mutating func write(_ session: Session) {
+        write(session.id)
+        write(session.content)
+        write(session.version)
+    }
+}
+
+extension ByteReader {
+    mutating func readAttributeSlot() throws(WireError) -> AttributeSlot {
+        let value = try readOptional(field: "attribute.value") { reader throws(WireError) in try reader.readBytes() }
+        return AttributeSlot(value: value, stamp: try readStamp())
+    }
+
+    mutating func readInvalidation() throws(WireError) -> Invalidation {
+        let stamp = try readStamp()
+        let start = offset
+        let raw = try readUInt8()
+        guard let reason = InvalidationReason(rawValue: raw) else {
+            throw failure(.invalidValue(field: "invalidation.reason", value: "\(raw)"), at: start)
+        }
+        let renamedTo = try readOptional(field: "invalidation.renamedTo") { reader throws(WireError) in
+            try reader.readSessionID()
+        }
+        return Invalidation(stamp: stamp, reason: reason, renamedTo: renamedTo)
+    }
+
+    mutating func readSessionContent() throws(WireError) -> SessionContent {
+        let createdAt = try readOptional(field: "content.createdAt") { reader throws(WireError) in
+            try reader.readTimestamp()
+        }
+        let lastAccess = try readTimestamp()
+        let maxInactive = try readOptional(field: "content.maxInactive") { reader throws(WireError) in
+            try reader.readSignedVarint()
+        }
+        let maxInactiveStamp = try readOptional(field: "content.maxInactiveStamp") { reader throws(WireError) in
+            try reader.readStamp()
+        }
+        let count = try readCount(minimumElementSize: WireSize.attribute)
+        var attributes = [String: AttributeSlot](minimumCapacity: count)
+        for _ in 0..<count {
+            let start = offset
+            let name = try readString(field: "attribute.name")
+            let slot = try readAttributeSlot()
+            // Canonically equivalent spellings are one dictionary key: a duplicate would silently lose a slot.
+            guard attributes.updateValue(slot, forKey: name) == nil else {
+                let shown = name.count > 64 ? name.prefix(64) + "…" : name[...]
+                throw failure(
+                    .invalidValue(field: "content.attributes", value: "duplicate name \"\(shown)\""), at: start)
+            }
+        }
+        let invalidation = try readOptional(field: "content.invalidation") { reader throws(WireError) in
+            try reader.readInvalidation()
+        }
+        return SessionContent(
+            createdAt: createdAt, lastAccess: lastAccess, maxInactive: maxInactive,
+            maxInactiveStamp: maxInactiveStamp, attributes: attributes, invalidation: invalidation)
+    }
+
+    mutating func readSession() throws(WireError) -> Session {
+        let id = try readSessionID()
+        let content = try readSessionContent()
+        return Session(id: id, content: content, version: try readVersionVector(field: "session.version"))
+    }
+}

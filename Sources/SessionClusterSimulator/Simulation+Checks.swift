@@ -1,0 +1,156 @@
+import SessionClusterCore
+
+extension Simulation {
+    /// The invariants, checked once the cluster settled (faults healed, crashed nodes restarted, no load):
+    /// membership agrees; every holder of a session holds the same state and version vector; in backup mode
+    /// each live session has one primary, one backup and a copy on its ring-first member; no logged-out
+    /// session is valid anywhere; every client's acknowledged writes are present (sync mode: always).
+    func checkInvariants() {
+        let live = liveSlots
+        let nodes = live.map { slots[$0].node! }
+        checkMembership(nodes)
+        var copies = [SessionID: [(node: NodeInstance, session: Session)]]()
+        for node in nodes {
+            for id in node.replication.sessionIDs {
+                copies[id, default: []].append((node, node.replication.session(id)!))
+            }
+        }
+        report.sessionsAtEnd = copies.values.filter { $0.contains { $0.session.isValid } }.count
+        for id in copies.keys.sorted() {
+            let holders = copies[id]!
+            let first = holders[0]
+            for other in holders.dropFirst()
+            where other.session.content != first.session.content || other.session.version != first.session.version {
+                violation(
+                    "not converged: session \(id) is \(first.session.version) at \(name(of: first.node.me.id)) but "
+                        + "\(other.session.version) at \(name(of: other.node.me.id))")
+                break
+            }
+            if config.mode == .delta && holders.count != nodes.count {
+                violation("delta mode: session \(id) held by \(holders.count) of \(nodes.count) nodes")
+            }
+        }
+        if config.mode == .backup { checkPlacement(copies, nodes: nodes) }
+        checkRetired(copies)
+        checkClients(copies)
+        for node in nodes {
+            report.concurrentMerges += node.replication.counters.concurrentMerges
+        }
+    }
+
+    private func checkMembership(_ nodes: [NodeInstance]) {
+        let everyone = Set(nodes.map(\.me.id))
+        for node in nodes {
+            let seen = Set(node.membership.peers.map(\.id)).union([node.me.id])
+            if seen != everyone {
+                violation("membership of \(name(of: node.me.id)) is \(seen.count) members, expected \(everyone.count)")
+            }
+        }
+    }
+
+    private func checkPlacement(_ copies: [SessionID: [(node: NodeInstance, session: Session)]], nodes: [NodeInstance]) {
+        let ring = HashRing(members: nodes.map { HashRing.Member(id: $0.me.id, key: $0.me.name) })
+        for id in copies.keys.sorted() {
+            let holders = copies[id]!.filter { $0.session.isValid }
+            guard !holders.isEmpty else { continue }
+            let primaries = holders.filter { $0.node.replication.placement(of: id)?.primary == $0.node.me.id }
+            let expected = min(2, nodes.count)
+            if primaries.count != 1 || holders.count != expected {
+                let where_ = holders.map { "\(name(of: $0.node.me.id)): \($0.node.replication.placement(of: id).map { "\($0)" } ?? "none")" }
+                violation("placement of \(id): \(primaries.count) primaries, \(holders.count) holders [\(where_.joined(separator: "; "))]")
+                continue
+            }
+            if let first = ring.first(of: id), !holders.contains(where: { $0.node.me.id == first }) {
+                violation("placement of \(id): ring-first member \(name(of: first)) holds no copy")
+            }
+            let placements = Set(holders.compactMap { $0.node.replication.placement(of: id) })
+            if placements.count != 1 {
+                violation("placement of \(id): holders disagree: \(placements)")
+            }
+        }
+    }
+
+    private func checkRetired(_ copies: [SessionID: [(node: NodeInstance, session: Session)]]) {
+        for client in clients {
+            for id in client.retired {
+                if let revived = copies[id]?.first(where: { $0.session.isValid }) {
+                    if config.ack == .async, let ender = client.retiredBy[id], crashed.contains(ender) {
+                        report.asyncWritesLost += 1  // the logout died with its node before replicating
+                        continue
+                    }
+                    violation("\(client.name): logged-out session \(id) is valid again at \(name(of: revived.node.me.id))")
+                }
+            }
+        }
+    }
+
+    private func checkClients(_ copies: [SessionID: [(node: NodeInstance, session: Session)]]) {
+        for client in clients where !client.busy {
+            guard let id = client.session else { continue }
+            let token = client.token ?? VersionVector()
+            guard let copy = copies[id]?.first(where: { $0.session.isValid && $0.session.version.covers(token) }) else {
+                if config.ack == .sync {
+                    violation("\(client.name): no copy of session \(id) covers the client's acknowledged writes \(token)")
+                } else {
+                    report.asyncWritesLost += 1
+                }
+                continue
+            }
+            for (key, expected) in client.model where !client.uncertain.contains(key) {
+                let actual = copy.session.attribute(key).map { String(decoding: $0, as: UTF8.self) }
+                if actual != expected {
+                    violation("\(client.name): final \(key) is \(actual ?? "absent"), expected \(expected ?? "absent")")
+                }
+            }
+        }
+    }
+
+    /// Backup mode: each live session's placement as its primary knows it.
+    public func placements() -> [SessionID: Placement] {
+        var result = [SessionID: Placement]()
+        for slot in liveSlots {
+            let node = slots[slot].node!
+            for id in node.replication.sessionIDs {
+                if let placement = node.replication.placement(of: id), placement.primary == node.me.id,
+                    node.replication.session(id)?.isValid == true
+                {
+                    result[id] = placement
+                }
+            }
+        }
+        return result
+    }
+
+    /// Stops the client load (requests in flight complete or time out).
+    public func stopWorkload() { workloadRunning = false }
+
+    /// Number of node slots.
+    public var slotCount: Int { slots.count }
+
+    /// Adds a node slot and starts it.
+    public func addNode() -> Int {
+        slots.append(Slot(name: "n\(slots.count + 1)", node: nil, skew: 0))
+        startNode(slots.count - 1)
+        return slots.count - 1
+    }
+
+    /// Gracefully stops the node in `slot`: a leaving beacon, then the process ends.
+    public func stopNode(_ slot: Int) {
+        guard let id = slots[slot].node?.me.id else { return }
+        withNode(id) { node, time in node.leave(now: time) }
+        crashed.insert(id)
+        slots[slot].node = nil
+    }
+
+    /// Starts nodes and clients without scheduled faults; drive it with `run(until:)`.
+    public func startCluster() {
+        for slot in slots.indices { startNode(slot) }
+        setUpClients()
+    }
+
+    /// Runs the invariant checks now and returns the report.
+    public func checkNow() -> SimulationReport {
+        checkInvariants()
+        return report
+    }
+}

@@ -1,0 +1,284 @@
+import SessionClusterCore
+
+/// A whole cluster of `NodeInstance`s on a simulated network, driven by one seeded generator.
+///
+/// Time is simulated (no sleeping); messages get random latency (so they reorder), may be dropped or
+/// duplicated; nodes crash (state lost, restart as a new incarnation), partitions split and heal, clocks are
+/// skewed. Clients log in, read, write and log out through random nodes as a round-robin balancer would,
+/// and every answer is checked against what the client already saw (`Simulation+Workload`). After the
+/// workload, faults heal and the cluster settles; then `Simulation+Checks` verifies the invariants.
+public final class Simulation {
+    enum Event {
+        case tick(slot: Int)
+        case beacon(Beacon, to: Int)
+        case message(ReplicationMessage, from: NodeID, to: NodeID)
+        case linkRefused(at: NodeID, peer: NodeID)
+        case clientStep(Int)
+        case crash(Int)
+        case restart(Int)
+        case partition([Int])
+        case heal
+        case endWorkload
+    }
+
+    struct Slot {
+        var name: String
+        var node: NodeInstance?
+        var skew: Int64
+    }
+
+    public let config: SimulationConfig
+    var random: SplitMix64
+    /// Simulated wall time (ms since the epoch) of the event being handled.
+    public internal(set) var now: Int64 = 1_767_225_600_000
+    let start: Int64
+    var queue = EventQueue<Event>()
+    var slots: [Slot] = []
+    var slotOf: [NodeID: Int] = [:]
+    /// Incarnations that crashed: the ground truth the checks use.
+    var crashed: Set<NodeID> = []
+    /// Partition side per slot; nil when the network is whole.
+    var sides: [Int]?
+    var workloadRunning = true
+    var clients: [Client] = []
+    var requests: [AccessTicket: Request] = [:]
+    var commitWaits: [NodeID: [CommitID: AccessTicket]] = [:]
+    var nextTicket: AccessTicket = 1
+    var pendingFinishes: [(AccessTicket, Outcome)] = []
+    public internal(set) var report: SimulationReport
+    /// A session to trace message by message (debugging a replayed run).
+    public var traced: SessionID?
+
+    static let tickMillis: Int64 = 25
+    static let cluster = "sim"
+
+    /// Settings scaled to simulated time: fast failure detection and anti-entropy so a run settles quickly.
+    public static func membershipSettings() -> MembershipSettings {
+        var settings = MembershipSettings()
+        settings.heartbeatMillis = 100
+        settings.suspectAfterMillis = 300
+        settings.deadAfterMillis = 600
+        settings.deadRetentionMillis = 5_000
+        return settings
+    }
+
+    public static func replicationSettings(_ config: SimulationConfig) -> ReplicationSettings {
+        var settings = ReplicationSettings(mode: config.mode, ack: config.ack)
+        settings.defaultMaxInactiveSeconds = 3_600
+        settings.gapHoldMillis = 30
+        settings.fetchTimeoutMillis = 100
+        settings.accessWaitMillis = 500
+        settings.syncAckTimeoutMillis = 400
+        settings.transferTimeoutMillis = 1_000
+        settings.antiEntropyIntervalMillis = 700
+        settings.sweepIntervalMillis = 500
+        settings.transferChunkSessions = 8
+        settings.digestChunkEntries = 16
+        settings.plantedFault = config.plantedFault
+        return settings
+    }
+
+    public init(config: SimulationConfig) {
+        self.config = config
+        self.random = SplitMix64(seed: config.seed)
+        self.report = SimulationReport(config: config)
+        self.start = now
+        for index in 0..<config.nodes {
+            let skew = config.maxClockSkewMillis == 0 ? 0 : Int64(random.next() % UInt64(2 * config.maxClockSkewMillis + 1)) - config.maxClockSkewMillis
+            slots.append(Slot(name: "n\(index + 1)", node: nil, skew: skew))
+        }
+    }
+
+    /// Runs the whole scenario: nodes start, workload with faults, heal and settle, then the checks.
+    public func run() -> SimulationReport {
+        for slot in slots.indices { startNode(slot) }
+        setUpClients()
+        scheduleFaults()
+        queue.push(.endWorkload, at: now + config.workloadMillis)
+        run(until: now + config.workloadMillis + config.settleMillis)
+        checkInvariants()
+        return report
+    }
+
+    /// Processes events up to simulated time `end`.
+    public func run(until end: Int64) {
+        while let next = queue.pop() {
+            if next.time > end {
+                queue.push(next.event, at: next.time)
+                break
+            }
+            now = max(now, next.time)
+            handle(next.event)
+        }
+        now = max(now, end)
+    }
+
+    // MARK: Nodes
+
+    func nodeTime(_ slot: Int) -> Timestamp { Timestamp(millis: now + slots[slot].skew) }
+
+    /// Starts (or restarts, as a new incarnation) the node in `slot`.
+    public func startNode(_ slot: Int) {
+        guard slots[slot].node == nil else { return }
+        let id = NodeID(using: &random)
+        let info = MemberInfo(id: id, name: slots[slot].name, replication: "sim:\(slot)", http: "")
+        slots[slot].node = NodeInstance(
+            cluster: Self.cluster, me: info, membership: Self.membershipSettings(),
+            replication: Self.replicationSettings(config), now: nodeTime(slot))
+        slotOf[id] = slot
+        queue.push(.tick(slot: slot), at: now + Int64(random.next() % UInt64(Self.tickMillis)))
+    }
+
+    /// Kills the node in `slot` (kill -9): its state is gone, its requests fail, its port refuses.
+    public func crashNode(_ slot: Int) {
+        guard let node = slots[slot].node else { return }
+        crashed.insert(node.me.id)
+        slots[slot].node = nil
+        report.crashes += 1
+        for ticket in requests.keys.sorted() where requests[ticket]?.node == node.me.id {
+            finish(ticket, .nodeFailed)
+        }
+        commitWaits[node.me.id] = nil
+    }
+
+    var liveSlots: [Int] { slots.indices.filter { slots[$0].node != nil } }
+
+    func reachable(_ a: Int, _ b: Int) -> Bool { sides.map { $0[a] == $0[b] } ?? true }
+
+    private func latency() -> Int64 {
+        let span = UInt64(config.latency.upperBound - config.latency.lowerBound + 1)
+        return config.latency.lowerBound + Int64(random.next() % span)
+    }
+
+    private func chance(_ probability: Double) -> Bool {
+        probability > 0 && Double(random.next() >> 11) / Double(1 << 53) < probability
+    }
+
+    /// Carries out a node's directives on the simulated network and workload.
+    func execute(_ directives: [NodeDirective], at slot: Int) {
+        guard let sender = slots[slot].node?.me.id else { return }
+        for directive in directives {
+            switch directive {
+            case .beacon(let beacon, _, _):
+                for other in liveSlots where other != slot && reachable(slot, other) {
+                    report.messagesSent += 1
+                    if chance(config.dropBeacon) {
+                        report.messagesDropped += 1
+                        continue
+                    }
+                    queue.push(.beacon(beacon, to: other), at: now + latency())
+                }
+            case .replication(.send(let message, let target)):
+                send(message, from: sender, fromSlot: slot, to: target)
+            case .replication(.accessReady(let ticket, let session, let lostWrites)):
+                accessReady(ticket, session, lostWrites: lostWrites)
+            case .replication(.accessFailed(let ticket, let failure)):
+                accessFailed(ticket, failure)
+            case .replication(.commitCompleted(let commitID, let acknowledged)):
+                if let ticket = commitWaits[sender]?.removeValue(forKey: commitID) {
+                    finish(ticket, acknowledged ? .committed : .commitUnacknowledged)
+                }
+            case .replication(.event(let event)):
+                if case .conflict = event { report.conflicts += 1 }
+            case .member:
+                break
+            }
+        }
+    }
+
+    private func send(_ message: ReplicationMessage, from sender: NodeID, fromSlot: Int, to target: NodeID) {
+        report.messagesSent += 1
+        guard let targetSlot = slotOf[target] else { return }
+        if crashed.contains(target) {
+            // The crashed process's port refuses the connection: hard evidence for the sender.
+            report.messagesDropped += 1
+            queue.push(.linkRefused(at: sender, peer: target), at: now + 2 * latency())
+            return
+        }
+        guard reachable(fromSlot, targetSlot), !chance(config.dropReplication) else {
+            trace("\(name(of: sender)) -> \(name(of: target)) DROPPED: \(describe(message))", about: message.sessionIDs)
+            report.messagesDropped += 1
+            return
+        }
+        trace("\(name(of: sender)) -> \(name(of: target)): \(describe(message))", about: message.sessionIDs)
+        queue.push(.message(message, from: sender, to: target), at: now + latency())
+        if chance(config.duplicate) {
+            queue.push(.message(message, from: sender, to: target), at: now + latency() + latency())
+        }
+    }
+
+    /// Runs `body` on the live node with incarnation `id` and executes what it returns.
+    func withNode(_ id: NodeID, _ body: (inout NodeInstance, Timestamp) -> [NodeDirective]) {
+        guard let slot = slotOf[id], slots[slot].node?.me.id == id else { return }
+        let directives = body(&slots[slot].node!, nodeTime(slot))
+        execute(directives, at: slot)
+        flushFinishes()
+    }
+
+    func handle(_ event: Event) {
+        switch event {
+        case .tick(let slot):
+            guard let id = slots[slot].node?.me.id else { return }
+            withNode(id) { node, time in node.onTick(now: time) }
+            queue.push(.tick(slot: slot), at: now + Self.tickMillis)
+        case .beacon(let beacon, let slot):
+            guard let id = slots[slot].node?.me.id else { return }
+            withNode(id) { node, time in node.onBeacon(beacon, now: time) }
+        case .message(let message, let from, let to):
+            withNode(to) { node, time in node.onMessage(message, from: from, now: time) }
+        case .linkRefused(let at, let peer):
+            withNode(at) { node, time in node.onLinkRefused(peer, now: time) }
+        case .clientStep(let index):
+            if index >= 0 { clientStep(index) }
+        case .crash(let slot):
+            if traced != nil { print("t+\(now - start) CRASH \(slots[slot].name)") }
+            crashNode(slot)
+        case .restart(let slot):
+            if workloadRunning { startNode(slot) }
+        case .partition(let newSides):
+            sides = newSides
+            report.partitions += 1
+        case .heal:
+            sides = nil
+        case .endWorkload:
+            workloadRunning = false
+            sides = nil
+            for slot in slots.indices where slots[slot].node == nil { startNode(slot) }
+        }
+    }
+
+    // MARK: Faults
+
+    /// Crashes (each followed by a restart) and partitions (each followed by a heal) at random times in the
+    /// workload. In sync mode faults never overlap, so at most one holder of a session fails at a time.
+    private func scheduleFaults() {
+        let window = config.workloadMillis
+        var busyUntil: Int64 = now + 800
+        var faults = Array(repeating: true, count: config.crashes) + Array(repeating: false, count: config.partitions)
+        for index in faults.indices.reversed() {
+            faults.swapAt(index, Int(random.next() % UInt64(index + 1)))
+        }
+        for isCrash in faults {
+            let earliest = config.ack == .sync ? busyUntil : now + 500
+            let latest = now + window - 2_000
+            guard earliest < latest else { break }
+            let at = earliest + Int64(random.next() % UInt64(latest - earliest))
+            let duration = 400 + Int64(random.next() % 1_200)
+            if isCrash {
+                let slot = Int(random.next() % UInt64(slots.count))
+                queue.push(.crash(slot), at: at)
+                queue.push(.restart(slot), at: at + duration)
+            } else {
+                var newSides = slots.indices.map { _ in 0 }
+                let minority = 1 + Int(random.next() % UInt64(max(1, slots.count / 2)))
+                var order = Array(slots.indices)
+                for index in order.indices.reversed() { order.swapAt(index, Int(random.next() % UInt64(index + 1))) }
+                for slot in order.prefix(minority) { newSides[slot] = 1 }
+                queue.push(.partition(newSides), at: at)
+                queue.push(.heal, at: at + duration)
+            }
+            // Leave time after each fault for detection, re-replication and state transfer.
+            busyUntil = at + duration + 2_000
+        }
+    }
+}
