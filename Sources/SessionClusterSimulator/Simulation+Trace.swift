@@ -23,7 +23,11 @@ extension Simulation {
 
     func describe(_ message: ReplicationMessage) -> String {
         switch message {
-        case .delta(let delta, let ack): "delta \(delta.dot) base \(delta.base) ack \(ack.map { "\($0)" } ?? "-") inv=\(delta.patch.invalidation != nil)"
+        case .delta(let delta, let ack):
+            "delta \(delta.dot) base \(delta.base) ack \(ack.map { "\($0)" } ?? "-") inv=\(delta.patch.invalidation != nil) "
+                + delta.patch.attributes.sorted { $0.key < $1.key }.map {
+                    "\($0.key)=\($0.value.value.map { String(decoding: $0, as: UTF8.self) } ?? "∅")@\($0.value.stamp)"
+                }.joined(separator: ",")
         case .fetch(let request, _, let takeover): "fetch #\(request) takeover=\(takeover)"
         case .fetchReply(let request, _, let session, let placement):
             "fetchReply #\(request) \(session.map { "\($0.version)" } ?? "nil") \(placement.map { "\($0)" } ?? "-")"

@@ -192,7 +192,7 @@ import Testing
         digest.writeVarint(1 << 40)
         digest.writeRaw(Array(repeating: 0, count: 100))
         let error = wireError { try WireCodec.decodeReplicationMessage(digest.bytes) }
-        #expect(error?.code == .truncated(needed: (1 << 40) * 17, remaining: 100))
+        #expect(error?.code == .truncated(needed: (1 << 40) * 18, remaining: 100))
     }
 
     @Test func hugeDeclaredAttributeValueLengthFailsWithoutAllocating() {

@@ -88,6 +88,8 @@ public struct ReplicationCounters: Hashable, Sendable {
     public var syncAcknowledged = 0
     public var syncTimedOut = 0
     public var takeovers = 0
+    /// Commits refused because the copy lacked this node's own earlier delta (must stay 0).
+    public var dotReuseRefused = 0
     public var promotions = 0
     public var backupsMoved = 0
     public var digestsSent = 0

@@ -82,8 +82,16 @@ extension ReplicationInstance {
         var directives = [ReplicationDirective]()
         let fetch = fetches[request].flatMap { $0.sessionID == id ? $0 : nil }
         let creates = replicas[id] == nil
+        // Backup mode keeps a new copy only as a named holder or to take a live session over.
+        let takesOver = fetch?.takeover == true && session?.isValid == true
         let wanted =
-            !creates || (fetch != nil && (settings.mode == .delta || fetch!.takeover || accepts(id, placement: placement)))
+            !creates || (fetch != nil && (settings.mode == .delta || takesOver || accepts(id, placement: placement)))
+        if let session, creates, fetch != nil, !wanted, !session.isValid {
+            // The session ended: answer the waiting requests without keeping a stray tombstone.
+            fetches[request] = nil
+            fetchBySession[id] = nil
+            return failAccesses(id, .notFound)
+        }
         if let session, wanted {
             directives += mergeCopy(session, placementHint: placement, from: peer, now: now)
         }
@@ -118,13 +126,15 @@ extension ReplicationInstance {
         var directives = [ReplicationDirective]()
         for access in waiting {
             var outcome: ReplicationDirective?
+            // Recomputed now: this node may have dropped and re-acquired the copy while the access waited.
+            let required = requirement(id, token: access.token)
             if let replica = replicas[id] {
                 if !replica.session.isValid {
                     outcome = .accessFailed(access.ticket, .notFound)
-                } else if replica.session.version.covers(access.token) {
+                } else if replica.session.version.covers(required) {
                     outcome = .accessReady(access.ticket, replica.session, lostWrites: false)
                 } else if exhausted {
-                    let missingFrom = access.token.entries.filter { $0.counter > replica.session.version[$0.node] }
+                    let missingFrom = required.entries.filter { $0.counter > replica.session.version[$0.node] }
                     if !timedOut && missingFrom.allSatisfy({ departed.contains($0.node) }) {
                         counters.writesLost += 1
                         directives.append(.event(.writesLost(id)))
@@ -155,6 +165,13 @@ extension ReplicationInstance {
             }
         }
         return directives
+    }
+
+    /// Fails every access waiting on `id` with `failure`.
+    mutating func failAccesses(_ id: SessionID, _ failure: AccessFailure) -> [ReplicationDirective] {
+        let tickets = accesses.values.filter { $0.sessionID == id }.map(\.ticket).sorted()
+        for ticket in tickets { accesses[ticket] = nil }
+        return tickets.map { .accessFailed($0, failure) }
     }
 
     /// Joins a full copy into the local one (creating it when absent), then applies held deltas it unblocks

@@ -80,6 +80,12 @@ extension ReplicationInstance {
         -> CommitResult
     {
         guard var replica = replicas[id] else { return refused(id) }
+        if let own = moved[id]?.ownCounter, replica.session.version[me] < own {
+            // The copy lacks a delta this node issued earlier; writing now would reuse its dot. Refuse: the
+            // caller answers 503 and the client retries once the copy caught up. (Access prevents this.)
+            counters.dotReuseRefused += 1
+            return refused(id)
+        }
         counters.commits += 1
         let base = replica.session.version
         let dot = Dot(origin: me, counter: base[me] + 1)

@@ -67,7 +67,15 @@ extension ReplicationInstance {
     mutating func sweep(now: Timestamp) -> [ReplicationDirective] {
         var expired = [SessionID]()
         var purged = [SessionID]()
+        var strays = [SessionID]()
         for (id, replica) in replicas {
+            if settings.mode == .backup, let placement = replica.placement, !placement.holders.contains(me),
+                pins[id] == nil
+            {
+                // A copy no placement names (a missed drop notice): hand it on and forget it.
+                strays.append(id)
+                continue
+            }
             if replica.session.isValid {
                 let deadline = replica.session.deadline(
                     lastAccess: replica.localAccess, defaultMaxInactive: settings.defaultMaxInactiveSeconds)
@@ -90,6 +98,13 @@ extension ReplicationInstance {
             counters.sessionsExpired += 1
             directives += commitPatch(id, patch: ending, now: now, promote: false).directives
             directives.append(.event(.sessionExpired(id)))
+        }
+        for id in strays.sorted() {
+            guard let placement = replicas[id]?.placement else { continue }
+            for holder in placement.holders where isReachable(holder) {
+                if let handoff = snapshot(id, to: holder) { directives.append(handoff) }
+            }
+            drop(id, movedTo: placement, now: now)
         }
         for id in purged {
             replicas[id] = nil

@@ -114,7 +114,7 @@ extension ReplicationInstance {
         repeat {
             let end = min(ids.count, start + settings.digestChunkEntries)
             let entries = ids[start..<end].compactMap { id in
-                replicas[id].map { DigestEntry(sessionID: id, version: $0.session.version) }
+                replicas[id].map { DigestEntry(sessionID: id, version: $0.session.version, placement: $0.placement) }
             }
             directives.append(.send(.digest(round: round, entries, last: end == ids.count), to: peer))
             start = end
@@ -137,9 +137,13 @@ extension ReplicationInstance {
                 // The sender believes we two hold this session. Where we know better, tell it; it adopts the
                 // newer placement or answers with its own (see `adoptPlacement`).
                 let known = replicas[entry.sessionID]?.placement ?? moved[entry.sessionID]?.placement
-                if let known, !(known.holders.contains(peer) && known.holders.contains(me)) {
-                    directives.append(.send(.placement(entry.sessionID, known), to: peer))
-                    continue
+                if let known, let theirs = entry.placement, known != theirs {
+                    if theirs.supersedes(known) {
+                        directives += adoptPlacement(entry.sessionID, theirs, from: peer, now: now)
+                    } else {
+                        directives.append(.send(.placement(entry.sessionID, known), to: peer))
+                        continue
+                    }
                 }
             }
             if let replica = replicas[entry.sessionID] {

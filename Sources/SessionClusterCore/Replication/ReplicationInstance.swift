@@ -138,6 +138,11 @@ public struct ReplicationInstance: Sendable {
         replicas.values.reduce(0) { $0 + ($1.session.isValid && $1.placement?.primary == me ? 1 : 0) }
     }
 
+    /// Requests currently using `id` and whether its drop is deferred (diagnostics).
+    public func debugPins(_ id: SessionID) -> String {
+        "\(pins[id] ?? 0)\(dropWhenUnpinned.contains(id) ? " drop-deferred" : "")"
+    }
+
     /// The live peers this instance replicates to.
     public var peerIDs: [NodeID] { peers.keys.sorted() }
 

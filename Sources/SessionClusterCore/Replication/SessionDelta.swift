@@ -48,10 +48,13 @@ public struct Placement: Hashable, Sendable, CustomStringConvertible {
 public struct DigestEntry: Hashable, Sendable {
     public var sessionID: SessionID
     public var version: VersionVector
+    /// Backup mode: the sender's placement, so diverged placements are reconciled too.
+    public var placement: Placement?
 
-    public init(sessionID: SessionID, version: VersionVector) {
+    public init(sessionID: SessionID, version: VersionVector, placement: Placement? = nil) {
         self.sessionID = sessionID
         self.version = version
+        self.placement = placement
     }
 }
 

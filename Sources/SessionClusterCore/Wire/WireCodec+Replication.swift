@@ -2,7 +2,7 @@
 //
 // SessionDelta   SessionID, Dot, VersionVector base, SessionContent patch
 // Placement      varint epoch, NodeID primary, optional NodeID backup
-// DigestEntry    SessionID, VersionVector
+// DigestEntry    SessionID, VersionVector, optional Placement
 //
 //  type  case             fields
 //   1    delta            SessionDelta, optional varint ack
@@ -29,7 +29,7 @@ enum ReplicationMessageType: UInt8 {
 }
 
 extension WireSize {
-    static let digestEntry = sessionID + 1
+    static let digestEntry = sessionID + 2
 }
 
 extension ByteWriter {
@@ -90,6 +90,7 @@ extension ByteWriter {
             for entry in entries {
                 write(entry.sessionID)
                 write(entry.version)
+                writeOptional(entry.placement) { $0.write($1) }
             }
             writeBool(last)
         }
@@ -161,7 +162,8 @@ extension ByteReader {
             entries.reserveCapacity(count)
             for _ in 0..<count {
                 let id = try readSessionID()
-                entries.append(DigestEntry(sessionID: id, version: try readVersionVector(field: "digest.version")))
+                let version = try readVersionVector(field: "digest.version")
+                entries.append(DigestEntry(sessionID: id, version: version, placement: try readOptionalPlacement()))
             }
             return .digest(round: round, entries, last: try readBool(field: "digest.last"))
         }
