@@ -10,8 +10,10 @@ extension Simulation {
             for slot in liveSlots {
                 let node = slots[slot].node!
                 let copy = node.replication.session(traced)
-                print("END \(name(of: node.me.id)): \(copy.map { "\($0.version) valid=\($0.isValid)" } ?? "no copy") "
-                    + "\(node.replication.placement(of: traced).map { "\($0)" } ?? "-") pins=\(node.replication.debugPins(traced))")
+                print(
+                    "END \(name(of: node.me.id)): \(copy.map { "\($0.version) valid=\($0.isValid)" } ?? "no copy") "
+                        + "\(node.replication.placement(of: traced).map { "\($0)" } ?? "-") pins=\(node.replication.debugPins(traced))"
+                )
             }
         }
         let live = liveSlots
@@ -56,7 +58,8 @@ extension Simulation {
         }
     }
 
-    private func checkPlacement(_ copies: [SessionID: [(node: NodeInstance, session: Session)]], nodes: [NodeInstance]) {
+    private func checkPlacement(_ copies: [SessionID: [(node: NodeInstance, session: Session)]], nodes: [NodeInstance])
+    {
         let ring = HashRing(members: nodes.map { HashRing.Member(id: $0.me.id, key: $0.me.name) })
         for id in copies.keys.sorted() {
             let holders = copies[id]!.filter { $0.session.isValid }
@@ -64,8 +67,12 @@ extension Simulation {
             let primaries = holders.filter { $0.node.replication.placement(of: id)?.primary == $0.node.me.id }
             let expected = min(2, nodes.count)
             if primaries.count != 1 || holders.count != expected {
-                let where_ = holders.map { "\(name(of: $0.node.me.id)): \($0.node.replication.placement(of: id).map { "\($0)" } ?? "none")" }
-                violation("placement of \(id): \(primaries.count) primaries, \(holders.count) holders [\(where_.joined(separator: "; "))]")
+                let locations = holders.map {
+                    "\(name(of: $0.node.me.id)): \($0.node.replication.placement(of: id).map { "\($0)" } ?? "none")"
+                }
+                violation(
+                    "placement of \(id): \(primaries.count) primaries, \(holders.count) holders [\(locations.joined(separator: "; "))]"
+                )
                 continue
             }
             if let first = ring.first(of: id), !holders.contains(where: { $0.node.me.id == first }) {
@@ -88,7 +95,8 @@ extension Simulation {
                         report.asyncWritesLost += 1
                         continue
                     }
-                    violation("\(client.name): logged-out session \(id) is valid again at \(name(of: revived.node.me.id))")
+                    violation(
+                        "\(client.name): logged-out session \(id) is valid again at \(name(of: revived.node.me.id))")
                 }
             }
         }
@@ -100,7 +108,8 @@ extension Simulation {
             let token = client.token ?? VersionVector()
             guard let copy = copies[id]?.first(where: { $0.session.isValid && $0.session.version.covers(token) }) else {
                 if config.ack == .sync {
-                    violation("\(client.name): no copy of session \(id) covers the client's acknowledged writes \(token)")
+                    violation(
+                        "\(client.name): no copy of session \(id) covers the client's acknowledged writes \(token)")
                 } else {
                     report.asyncWritesLost += 1
                 }
@@ -129,6 +138,20 @@ extension Simulation {
             }
         }
         return result
+    }
+
+    /// Creates `count` sessions directly on random live nodes (logins without a client), for placement
+    /// measurements that need many sessions.
+    public func createSessions(_ count: Int) {
+        for _ in 0..<count {
+            let live = liveSlots
+            guard !live.isEmpty else { return }
+            let slot = live[Int(random.next() % UInt64(live.count))]
+            let id = SessionID(using: &random)
+            var changes = SessionChanges()
+            changes.set("user", "bulk")
+            withNode(slots[slot].node!.me.id) { node, time in node.create(id, changes: changes, now: time).directives }
+        }
     }
 
     /// Stops the client load (requests in flight complete or time out).

@@ -24,13 +24,18 @@ struct Client {
 }
 
 enum Operation {
-    case login, read, write(String, String), remove(String), rotate, logout
+    case login, read
+    case write(String, String)
+    case remove(String)
+    case rotate, logout
     /// A request with a cookie the client already logged out of: must be refused.
     case replay(SessionID)
 }
 
 enum Outcome {
-    case committed, served, failed(AccessFailure), commitUnacknowledged, nodeFailed
+    case committed, served
+    case failed(AccessFailure)
+    case commitUnacknowledged, nodeFailed
 }
 
 struct Request {
@@ -218,7 +223,9 @@ extension Simulation {
         case .failed(.notFound):
             // Expected for a replayed logged-out cookie; for a live session it means it was wrongly ended.
             if case .replay = request.operation { return }
-            violation("\(clients[index].name): live session \(request.session.map { "\($0)" } ?? "?") not found at \(name(of: request.node))")
+            violation(
+                "\(clients[index].name): live session \(request.session.map { "\($0)" } ?? "?") not found at \(name(of: request.node))"
+            )
             detach(index)
         case .failed(.lost):
             if config.ack == .sync {
@@ -310,7 +317,9 @@ extension Simulation {
         for (key, expected) in client.model where !client.uncertain.contains(key) {
             let actual = session.attribute(key).map { String(decoding: $0, as: UTF8.self) }
             if actual != expected {
-                violation("\(client.name): \(key) of \(session.id) is \(actual ?? "absent") at \(name(of: node)), expected \(expected ?? "absent")")
+                violation(
+                    "\(client.name): \(key) of \(session.id) is \(actual ?? "absent") at \(name(of: node)), expected \(expected ?? "absent")"
+                )
             }
         }
         for key in session.content.liveAttributes.keys where key.hasPrefix(client.prefix) {

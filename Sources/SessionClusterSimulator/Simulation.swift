@@ -84,7 +84,9 @@ public final class Simulation {
         self.report = SimulationReport(config: config)
         self.start = now
         for index in 0..<config.nodes {
-            let skew = config.maxClockSkewMillis == 0 ? 0 : Int64(random.next() % UInt64(2 * config.maxClockSkewMillis + 1)) - config.maxClockSkewMillis
+            let skew =
+                config.maxClockSkewMillis == 0
+                ? 0 : Int64(random.next() % UInt64(2 * config.maxClockSkewMillis + 1)) - config.maxClockSkewMillis
             slots.append(Slot(name: "n\(index + 1)", node: nil, skew: skew))
         }
     }

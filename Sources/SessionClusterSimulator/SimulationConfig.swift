@@ -60,7 +60,9 @@ public struct SimulationConfig: Sendable, CustomStringConvertible {
     }
 
     /// The environment assignment that replays this run (see the README).
-    public var replayKey: String { "\(mode.rawValue)-\(ack.rawValue)-\(seed)" + (plantedFault.map { "-\($0.rawValue)" } ?? "") }
+    public var replayKey: String {
+        "\(mode.rawValue)-\(ack.rawValue)-\(seed)" + (plantedFault.map { "-\($0.rawValue)" } ?? "")
+    }
 
     /// Parses `replayKey` (`delta-async-123`, optionally `-noMerge`).
     public static func parse(replayKey: String) -> SimulationConfig? {

@@ -31,7 +31,8 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        var text = "\(config)\n  \(requests) requests (\(served) served, \(unavailable) unavailable/503), "
+        var text =
+            "\(config)\n  \(requests) requests (\(served) served, \(unavailable) unavailable/503), "
             + "\(writesAcknowledged) writes acknowledged, \(writesUncertain) uncertain, "
             + "\(messagesSent) messages (\(messagesDropped) dropped), \(concurrentMerges) concurrent merges, "
             + "\(conflicts) conflicts, \(crashes) crashes, \(partitions) partitions, \(sessionsAtEnd) sessions at end"
@@ -39,7 +40,9 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
             text += "\n  async losses (allowed): \(asyncWritesLost) writes, \(asyncSessionsLost) sessions"
         }
         if !violations.isEmpty {
-            text += "\n  VIOLATIONS (\(violations.count)):\n" + violations.prefix(12).map { "    - \($0)" }.joined(separator: "\n")
+            text +=
+                "\n  VIOLATIONS (\(violations.count)):\n"
+                + violations.prefix(12).map { "    - \($0)" }.joined(separator: "\n")
             text += "\n  replay: \(replayCommand)"
         }
         return text

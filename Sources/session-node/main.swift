@@ -4,7 +4,8 @@ import SessionCluster
 // The executable: `run`, `up` and the HTTP front end arrive with the runtime issue.
 let arguments = CommandLine.arguments.dropFirst()
 if arguments.first == "--help" || arguments.isEmpty {
-    print("""
+    print(
+        """
         usage: session-node <command>
 
         The runtime (run, up, HTTP front end) is coming; the cluster core and its simulator are in place.

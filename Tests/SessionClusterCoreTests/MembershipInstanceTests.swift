@@ -113,7 +113,9 @@ import Testing
 
     @Test func membersAreSortedByNameThenId() {
         var node = makeInstance()
-        let b = F.info(9, "b"), a2 = F.info(8, "a"), a1 = F.info(7, "a")
+        let b = F.info(9, "b")
+        let a2 = F.info(8, "a")
+        let a1 = F.info(7, "a")
         _ = node.onBeacon(F.beacon(from: b, sequence: 1, gossip: F.alive(a2)), now: clock.now)
         _ = node.onBeacon(F.beacon(from: F.info(10, "c"), sequence: 1), now: clock.now)
         #expect(node.members.map(\.info.name) == ["a", "b", "c"])

@@ -148,7 +148,8 @@ func joined(_ contents: SessionContent...) -> SessionContent {
         #expect(content.invalidation == logout)
         // Later joins (a later invalidation, later writes) leave it in place.
         content.join(SessionContent(invalidation: Invalidation(stamp: stamp(30, n1), reason: .expired)))
-        content.join(SessionContent(lastAccess: Timestamp(millis: 50), attributes: ["user": slot("eve", stamp(40, n2))]))
+        content.join(
+            SessionContent(lastAccess: Timestamp(millis: 50), attributes: ["user": slot("eve", stamp(40, n2))]))
         #expect(content.invalidation == logout)
         // Same in the other order.
         var other = SessionContent(invalidation: logout)

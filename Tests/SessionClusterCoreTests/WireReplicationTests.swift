@@ -140,7 +140,9 @@ import Testing
         for entries in cases {
             let bytes = snapshotBytes(
                 content: {
-                    writeContentHead(&$0); $0.writeVarint(0); $0.writeUInt8(0)
+                    writeContentHead(&$0)
+                    $0.writeVarint(0)
+                    $0.writeUInt8(0)
                 },
                 version: { writer in
                     writer.writeVarint(UInt64(entries.count))

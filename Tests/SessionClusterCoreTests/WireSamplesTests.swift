@@ -68,7 +68,13 @@ enum WireSamples {
         .transferChunk(5, [fullSession, emptySession, expiredSession], last: false),
         .transferChunk(6, [], last: true),
         .digest(
-            round: 9, [DigestEntry(sessionID: id1, version: vector), DigestEntry(sessionID: id2, version: .init(), placement: Placement(epoch: 3, primary: NodeID(rawValue: 9), backup: nil))],
+            round: 9,
+            [
+                DigestEntry(sessionID: id1, version: vector),
+                DigestEntry(
+                    sessionID: id2, version: .init(),
+                    placement: Placement(epoch: 3, primary: NodeID(rawValue: 9), backup: nil)),
+            ],
             last: true),
         .digest(round: 0, [], last: false),
     ]

@@ -37,3 +37,72 @@ import Testing
         #expect(report.passed, "\(report)")
     }
 }
+
+/// The checks themselves: a run with a deliberate bug must fail, or the green runs above prove nothing.
+@Suite struct InvariantCheckTests {
+    static func firstFailure(_ fault: PlantedFault, mode: ReplicationMode, seeds: ClosedRange<UInt64>)
+        -> SimulationReport?
+    {
+        for seed in seeds {
+            var config = SimulationConfig(seed: seed, mode: mode, ack: .async)
+            config.plantedFault = fault
+            let report = Simulation(config: config).run()
+            if !report.passed { return report }
+        }
+        return nil
+    }
+
+    @Test func convergenceCheckCatchesDisabledMerge() throws {
+        // Without the merge, concurrent writes of two tabs overwrite each other as in Tomcat.
+        let report = try #require(Self.firstFailure(.noMerge, mode: .delta, seeds: 1...40), "no run caught noMerge")
+        #expect(report.violations.contains { $0.contains("not converged") || $0.contains("expected") })
+        print("noMerge caught by \(report.config.replayKey): \(report.violations.first ?? "")")
+    }
+
+    @Test(arguments: ReplicationMode.allCases)
+    func readYourWritesCheckCatchesStaleReads(mode: ReplicationMode) throws {
+        let report = try #require(Self.firstFailure(.serveStale, mode: mode, seeds: 1...40), "no run caught serveStale")
+        #expect(report.violations.contains { $0.contains("older than token") || $0.contains("expected") })
+        print("serveStale caught by \(report.config.replayKey): \(report.violations.first ?? "")")
+    }
+}
+
+/// Backup mode: a join or a leave re-places about 1/N of the backups, not all of them.
+@Suite struct PlacementMovementTests {
+    @Test func joinAndLeaveRePlaceAboutOneNthOfBackups() {
+        var config = SimulationConfig(seed: 42, mode: .backup, ack: .async)
+        config.nodes = 4
+        config.crashes = 0
+        config.partitions = 0
+        config.dropReplication = 0
+        config.dropBeacon = 0
+        config.clients = 0
+        config.sharedSessionPairs = 0
+        let simulation = Simulation(config: config)
+        simulation.startCluster()
+        simulation.run(until: simulation.now + 1_500)
+        simulation.createSessions(2_000)
+        simulation.run(until: simulation.now + 3_000)
+        let before = simulation.placements()
+        #expect(before.count == 2_000)
+
+        let joined = simulation.addNode()
+        simulation.run(until: simulation.now + 4_000)
+        let afterJoin = simulation.placements()
+        let joinReport = simulation.checkNow()
+        #expect(joinReport.passed, "\(joinReport)")
+        let movedOnJoin = before.filter { afterJoin[$0.key]?.backup != $0.value.backup }.count
+        let joinFraction = Double(movedOnJoin) / Double(before.count)
+        print("join 4→5 nodes: \(movedOnJoin) of \(before.count) backups re-placed (\(joinFraction); 1/N = 0.20)")
+        #expect(joinFraction > 0.05 && joinFraction < 0.40)
+
+        simulation.stopNode(joined)
+        simulation.run(until: simulation.now + 4_000)
+        let afterLeave = simulation.placements()
+        let movedOnLeave = afterJoin.filter { afterLeave[$0.key]?.backup != $0.value.backup }.count
+        let leaveFraction = Double(movedOnLeave) / Double(afterJoin.count)
+        print("leave 5→4 nodes: \(movedOnLeave) of \(afterJoin.count) backups re-placed (\(leaveFraction); 1/N = 0.20)")
+        #expect(afterLeave.count == 2_000)
+        #expect(leaveFraction > 0.05 && leaveFraction < 0.40)
+    }
+}

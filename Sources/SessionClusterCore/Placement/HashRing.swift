@@ -38,7 +38,10 @@ public struct HashRing: Sendable, Equatable {
         for (index, member) in sorted.enumerated() {
             let key = Array(member.key.utf8)
             for virtual in 0..<UInt32(max(1, virtualNodes)) {
-                let suffix = [UInt8(virtual >> 24), UInt8(virtual >> 16 & 0xFF), UInt8(virtual >> 8 & 0xFF), UInt8(virtual & 0xFF)]
+                let suffix = [
+                    UInt8(virtual >> 24), UInt8(virtual >> 16 & 0xFF), UInt8(virtual >> 8 & 0xFF),
+                    UInt8(virtual & 0xFF),
+                ]
                 points.append(Point(position: StableHash.hash(key + suffix), member: index))
             }
         }

@@ -9,6 +9,7 @@ extension ReplicationInstance {
         -> [ReplicationDirective]
     {
         let token = requirement(id, token: token ?? VersionVector())
+        if ended[id] != nil { return [.accessFailed(ticket, .notFound)] }
         if let replica = replicas[id] {
             guard replica.session.isValid else { return [.accessFailed(ticket, .notFound)] }
             if replica.session.version.covers(token) || settings.plantedFault == .serveStale {
@@ -46,7 +47,9 @@ extension ReplicationInstance {
     {
         if fetchBySession[id] != nil { return [] }
         let candidates = fetchCandidates(id, preferring: preferring)
-        guard let first = candidates.first else { return resolveAccesses(id, now: now, exhausted: true, timedOut: false) }
+        guard let first = candidates.first else {
+            return resolveAccesses(id, now: now, exhausted: true, timedOut: false)
+        }
         let request = allocateRequestID()
         fetches[request] = PendingFetch(
             sessionID: id, takeover: takeover, candidates: Array(candidates.dropFirst()), asking: first,
@@ -128,7 +131,9 @@ extension ReplicationInstance {
             var outcome: ReplicationDirective?
             // Recomputed now: this node may have dropped and re-acquired the copy while the access waited.
             let required = requirement(id, token: access.token)
-            if let replica = replicas[id] {
+            if ended[id] != nil {
+                outcome = .accessFailed(access.ticket, .notFound)
+            } else if let replica = replicas[id] {
                 if !replica.session.isValid {
                     outcome = .accessFailed(access.ticket, .notFound)
                 } else if replica.session.version.covers(required) {

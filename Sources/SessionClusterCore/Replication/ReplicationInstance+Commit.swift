@@ -95,7 +95,7 @@ extension ReplicationInstance {
         replicas[id] = replica
 
         var directives = [ReplicationDirective]()
-        let targets: [NodeID]
+        var targets: [NodeID]
         switch settings.mode {
         case .delta:
             targets = peerIDs
@@ -112,6 +112,11 @@ extension ReplicationInstance {
                 directives += changePlacement(id, to: next)
             }
             targets = replicas[id]?.placement?.backup.map { [$0] } ?? []
+        }
+        if settings.mode == .backup && patch.invalidation != nil {
+            // Ending a session is rare and security-relevant: every node hears it, so a stale copy anywhere
+            // (a former holder whose drop notice is in flight) cannot serve a logged-out cookie.
+            targets = Array(Set(targets + peerIDs)).sorted()
         }
         let delta = SessionDelta(sessionID: id, dot: dot, base: base, patch: patch)
         var awaiting: CommitID?

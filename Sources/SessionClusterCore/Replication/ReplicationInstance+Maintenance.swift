@@ -111,6 +111,7 @@ extension ReplicationInstance {
             held[id] = nil
         }
         counters.tombstonesPurged += purged.count
+        ended = ended.filter { now.millis(since: $0.value) < settings.tombstoneRetentionMillis }
         moved = moved.filter { $0.value.until > now || replicas[$0.key] != nil }
         return directives
     }

@@ -86,7 +86,9 @@ extension ReplicationInstance {
             transfer = .done
             counters.transfersCompleted += 1
             directives.append(
-                .event(.transferCompleted(from: donor, sessions: count + sessions.count, millis: now.millis(since: started))))
+                .event(
+                    .transferCompleted(
+                        from: donor, sessions: count + sessions.count, millis: now.millis(since: started))))
         } else {
             transfer = .receiving(
                 from: donor, request: request, started: started,

@@ -33,13 +33,26 @@ extension ReplicationInstance {
         -> [ReplicationDirective]
     {
         let id = delta.sessionID
+        let ends = delta.patch.invalidation != nil
+        if ends { ended[id] = ended[id] ?? now }
         if replicas[id] == nil {
             if let moved = moved[id], isReachable(moved.placement.primary) {
-                // Backup mode: we handed this session off; its primary gets the stray delta.
-                return [.send(.delta(delta, ack: ack), to: moved.placement.primary)]
+                // Backup mode: we handed this session off; its primary gets the stray delta. An invalidation
+                // is acknowledged here too: this node will not serve the session again.
+                return [.send(.delta(delta, ack: ends ? nil : ack), to: moved.placement.primary)]
+                    + (ends ? acknowledge(delta, ack) : [])
+            }
+            if ends && !delta.createsSession {
+                // Acknowledged at once: this node will not serve the session. In delta mode the copy is still
+                // coming (every node holds every session), so the delta waits for it; a backup-mode non-holder
+                // only needs to remember the end.
+                let waits = settings.mode == .delta ? hold(delta, ack: nil, from: peer, now: now) : []
+                return acknowledge(delta, ack) + waits
             }
             if delta.createsSession {
-                if let created = delta.patch.createdAt, now.millis(since: created) > settings.tombstoneRetentionMillis {
+                // Judged by when the creating delta was committed (its access time), not `createdAt`, which a
+                // changed id carries over from the old session.
+                if now.millis(since: delta.patch.lastAccess) > settings.tombstoneRetentionMillis {
                     // Older than any tombstone we keep: it may be a session that was invalidated and purged.
                     counters.staleCreatesRefused += 1
                     return []
@@ -54,7 +67,11 @@ extension ReplicationInstance {
             counters.duplicates += 1
             return acknowledge(delta, ack)
         }
-        guard replica.session.version.covers(delta.base) else { return hold(delta, ack: ack, from: peer, now: now) }
+        guard replica.session.version.covers(delta.base) else {
+            // An invalidation is acknowledged at once (it wins whatever it waits for); it is applied later.
+            guard ends else { return hold(delta, ack: ack, from: peer, now: now) }
+            return acknowledge(delta, ack) + hold(delta, ack: nil, from: peer, now: now)
+        }
         return apply(delta, ack: ack, from: peer, now: now)
             + drainHeld(id, now: now) + resolveAccesses(id, now: now, exhausted: false, timedOut: false)
     }

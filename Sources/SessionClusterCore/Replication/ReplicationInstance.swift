@@ -92,6 +92,10 @@ public struct ReplicationInstance: Sendable {
     var departed: Set<NodeID> = []
     /// Anti-entropy digests being received, per peer: ids seen in the current round.
     var digestRounds: [NodeID: (round: UInt64, seen: Set<SessionID>)] = [:]
+    /// Sessions this node heard were ended (an invalidation delta arrived), with when. Never served again,
+    /// even before the invalidation is applied to a local copy (it may wait for a predecessor). Forgotten after
+    /// `tombstoneRetentionMillis`.
+    var ended: [SessionID: Timestamp] = [:]
     /// Copies in use by a request (between `accessReady` and `commit` / `release`), and those to drop once
     /// no request uses them: a placement change must not pull a copy from under a running request.
     var pins: [SessionID: Int] = [:]
