@@ -39,7 +39,7 @@ import Testing
     @Test func unicastGoesToSeedsAndKnownMembersWithoutMulticast() {
         var node = makeInstance {
             $0.multicast = false
-            $0.seeds = ["10.0.0.9:4000", F.n1.replication, "10.0.0.2:4000"]
+            $0.seeds = ["198.51.100.9:4000", F.n1.replication, "198.51.100.2:4000"]
         }
         _ = node.onBeacon(F.beacon(from: n2, sequence: 1), now: clock.now)
         _ = node.onBeacon(F.beacon(from: n3, sequence: 1), now: clock.now)
@@ -47,24 +47,26 @@ import Testing
         _ = node.onLinkRefused(n4.id, now: clock.now)
         let beacon = F.beacon(from: n1, sequence: 1, gossip: F.alive(n2, n3))
         let expected = MembershipDirective.sendBeacon(
-            beacon, multicast: false, unicast: ["10.0.0.2:4000", "10.0.0.3:4000", "10.0.0.9:4000"])
+            beacon, multicast: false, unicast: ["198.51.100.2:4000", "198.51.100.3:4000", "198.51.100.9:4000"])
         #expect(node.onTick(now: clock.now) == [expected])
     }
 
     @Test func multicastAloneDoesNotUnicastToMembersUnlessAskedTo() {
-        var node = makeInstance { $0.seeds = ["10.0.0.9:4000"] }
+        var node = makeInstance { $0.seeds = ["198.51.100.9:4000"] }
         _ = node.onBeacon(F.beacon(from: n2, sequence: 1), now: clock.now)
         #expect(
             node.onTick(now: clock.now) == [
                 .sendBeacon(
-                    F.beacon(from: n1, sequence: 1, gossip: F.alive(n2)), multicast: true, unicast: ["10.0.0.9:4000"])
+                    F.beacon(from: n1, sequence: 1, gossip: F.alive(n2)), multicast: true,
+                    unicast: ["198.51.100.9:4000"])
             ])
         var asked = makeInstance { $0.unicastToMembers = true }
         _ = asked.onBeacon(F.beacon(from: n2, sequence: 1), now: clock.now)
         #expect(
             asked.onTick(now: clock.now) == [
                 .sendBeacon(
-                    F.beacon(from: n1, sequence: 1, gossip: F.alive(n2)), multicast: true, unicast: ["10.0.0.2:4000"])
+                    F.beacon(from: n1, sequence: 1, gossip: F.alive(n2)), multicast: true,
+                    unicast: ["198.51.100.2:4000"])
             ])
     }
 
@@ -248,11 +250,11 @@ import Testing
 
     @Test func leaveSendsLeavingBeaconThenTicksSendNothing() {
         var clock = self.clock
-        var node = makeInstance { $0.seeds = ["10.0.0.9:4000"] }
+        var node = makeInstance { $0.seeds = ["198.51.100.9:4000"] }
         _ = node.onTick(now: clock.now)
         _ = node.onBeacon(F.beacon(from: n2, sequence: 1), now: clock.now)
         let leaving = F.beacon(from: n1, sequence: 2, status: .leaving, gossip: F.alive(n2))
-        #expect(node.leave(now: clock.now) == [.sendBeacon(leaving, multicast: true, unicast: ["10.0.0.9:4000"])])
+        #expect(node.leave(now: clock.now) == [.sendBeacon(leaving, multicast: true, unicast: ["198.51.100.9:4000"])])
         #expect(node.isLeaving)
         clock.advance(500)
         _ = node.onBeacon(F.beacon(from: n2, sequence: 2), now: clock.now)
@@ -364,7 +366,7 @@ import Testing
     @Test func eventDescriptionsReadAsLogLines() {
         #expect(
             MembershipEvent.joined(n2).description
-                == "member n2(0000000000000002) joined (replication 10.0.0.2:4000, http 10.0.0.2:8080)")
+                == "member n2(0000000000000002) joined (replication 198.51.100.2:4000, http 198.51.100.2:8080)")
         #expect(MembershipEvent.dead(n2).description == "member n2(0000000000000002) is dead")
         #expect(MembershipEvent.left(n2).member == n2)
     }

@@ -2,7 +2,7 @@ import SessionClusterCore
 import Testing
 
 @Suite struct MembershipSettingsTests {
-    private func validationError(_ change: (inout MembershipSettings) -> Void) -> MembershipSettingsError? {
+    private func validationError(_ change: (inout MembershipSettings) -> Void) -> SettingsError? {
         var settings = MembershipSettings()
         change(&settings)
         do {
@@ -42,38 +42,38 @@ import Testing
 
     @Test func nonPositiveHeartbeatNamesTheField() {
         let error = validationError { $0.heartbeatMillis = 0 }
-        #expect(error?.field == "heartbeatMillis")
+        #expect(error?.field == "membership.heartbeatMillis")
         #expect(error?.value == "0")
-        #expect(error?.description == "membership setting heartbeatMillis = 0 must be greater than 0")
+        #expect(error?.description == "setting membership.heartbeatMillis = 0 must be greater than 0")
     }
 
     @Test func suspectNotAboveHeartbeatNamesTheField() {
         let error = validationError { $0.suspectAfterMillis = 500 }
-        #expect(error?.field == "suspectAfterMillis")
+        #expect(error?.field == "membership.suspectAfterMillis")
         #expect(
             error?.description
-                == "membership setting suspectAfterMillis = 500 must be greater than heartbeatMillis (500)")
+                == "setting membership.suspectAfterMillis = 500 must be greater than membership.heartbeatMillis (500)")
     }
 
     @Test func suspectAtOrAfterDeadNamesTheField() {
         let error = validationError { $0.suspectAfterMillis = 3_000 }
-        #expect(error?.field == "deadAfterMillis")
+        #expect(error?.field == "membership.deadAfterMillis")
         #expect(error?.value == "3000")
         #expect(error?.description.contains("suspectAfterMillis (3000)") == true)
     }
 
     @Test func retentionShorterThanDeadTimeoutNamesTheField() {
         let error = validationError { $0.deadRetentionMillis = 2_000 }
-        #expect(error?.field == "deadRetentionMillis")
+        #expect(error?.field == "membership.deadRetentionMillis")
         #expect(error?.value == "2000")
     }
 
     @Test func malformedSeedNamesItsIndexAndValue() {
         for bad in ["", "host", ":4000", "host:", "host:0", "host:65536", "host:40a0", "::1:4000", "a b:4000"] {
-            let error = validationError { $0.seeds = ["10.0.0.1:4000", bad] }
-            #expect(error?.field == "seeds[1]", "\(bad)")
+            let error = validationError { $0.seeds = ["198.51.100.1:4000", bad] }
+            #expect(error?.field == "membership.seeds[1]", "\(bad)")
             #expect(error?.value == bad)
         }
-        #expect(validationError { $0.seeds = ["node-1.example:4000", "[::1]:4000", "10.0.0.1:65535"] } == nil)
+        #expect(validationError { $0.seeds = ["node-1.example:4000", "[::1]:4000", "198.51.100.1:65535"] } == nil)
     }
 }

@@ -9,7 +9,8 @@ enum MembershipFixture {
     static let n4 = info(4, "n4")
 
     static func info(_ id: UInt64, _ name: String) -> MemberInfo {
-        MemberInfo(id: NodeID(rawValue: id), name: name, replication: "10.0.0.\(id):4000", http: "10.0.0.\(id):8080")
+        MemberInfo(
+            id: NodeID(rawValue: id), name: name, replication: "198.51.100.\(id):4000", http: "198.51.100.\(id):8080")
     }
 
     static func beacon(

@@ -18,7 +18,7 @@ public enum MembershipEvent: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// One log line, e.g. `member n2(…) joined (replication 10.0.0.2:4000, http 10.0.0.2:8080)`.
+    /// One log line, e.g. `member n2(…) joined (replication 198.51.100.2:4000, http 198.51.100.2:8080)`.
     public var description: String {
         switch self {
         case .joined(let info):

@@ -38,29 +38,30 @@ public struct MembershipSettings: Sendable, Equatable {
     /// Checks the settings once, naming the first field that is out of range.
     ///
     /// Multicast off with no seeds is allowed: that is a lone node, which is legitimate (tests, a one-node start).
-    public func validate() throws(MembershipSettingsError) {
+    public func validate() throws(SettingsError) {
         guard heartbeatMillis > 0 else {
-            throw .notPositive(field: "heartbeatMillis", value: heartbeatMillis)
+            throw .notPositive(field: "membership.heartbeatMillis", value: heartbeatMillis)
         }
         guard suspectAfterMillis > heartbeatMillis else {
             throw .notAbove(
-                field: "suspectAfterMillis", value: suspectAfterMillis, bound: "heartbeatMillis",
+                field: "membership.suspectAfterMillis", value: suspectAfterMillis, bound: "membership.heartbeatMillis",
                 boundValue: heartbeatMillis)
         }
         guard deadAfterMillis > suspectAfterMillis else {
             throw .notAbove(
-                field: "deadAfterMillis", value: deadAfterMillis, bound: "suspectAfterMillis",
+                field: "membership.deadAfterMillis", value: deadAfterMillis, bound: "membership.suspectAfterMillis",
                 boundValue: suspectAfterMillis)
         }
         // Peers gossip a member until they time it out themselves; forgetting it sooner would let that
         // gossip bring it back.
         guard deadRetentionMillis >= deadAfterMillis else {
             throw .below(
-                field: "deadRetentionMillis", value: deadRetentionMillis, bound: "deadAfterMillis",
+                field: "membership.deadRetentionMillis", value: deadRetentionMillis,
+                bound: "membership.deadAfterMillis",
                 boundValue: deadAfterMillis)
         }
         for (index, seed) in seeds.enumerated() where !Self.isHostPort(seed) {
-            throw .badAddress(field: "seeds[\(index)]", value: seed)
+            throw .badAddress(field: "membership.seeds[\(index)]", value: seed)
         }
     }
 

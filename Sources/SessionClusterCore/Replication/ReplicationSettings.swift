@@ -85,30 +85,15 @@ public struct ReplicationSettings: Sendable, Equatable {
             ("transferChunkSessions", Int64(transferChunkSessions)), ("digestChunkEntries", Int64(digestChunkEntries)),
         ]
         for (field, value) in positive where value <= 0 {
-            throw SettingsError(field: "replication.\(field)", value: "\(value)", expected: "a positive number")
+            throw .notPositive(field: "replication.\(field)", value: value)
         }
         if expiryGraceMillis < 0 {
-            throw SettingsError(field: "replication.expiryGraceMillis", value: "\(expiryGraceMillis)", expected: "≥ 0")
+            throw .below(field: "replication.expiryGraceMillis", value: expiryGraceMillis, bound: "zero", boundValue: 0)
         }
         if gapHoldMillis >= maxHoldMillis {
-            throw SettingsError(
-                field: "replication.gapHoldMillis", value: "\(gapHoldMillis)",
-                expected: "less than maxHoldMillis (\(maxHoldMillis))")
+            throw .notBelow(
+                field: "replication.gapHoldMillis", value: gapHoldMillis, bound: "replication.maxHoldMillis",
+                boundValue: maxHoldMillis)
         }
     }
-}
-
-/// A settings field with a value it cannot take.
-public struct SettingsError: Error, Equatable, CustomStringConvertible {
-    public var field: String
-    public var value: String
-    public var expected: String
-
-    public init(field: String, value: String, expected: String) {
-        self.field = field
-        self.value = value
-        self.expected = expected
-    }
-
-    public var description: String { "invalid value \(value) for \(field): expected \(expected)" }
 }

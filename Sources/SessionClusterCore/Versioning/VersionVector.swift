@@ -87,7 +87,10 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
     /// Raises `node`'s counter to at least `counter`.
     public mutating func raise(_ node: NodeID, to counter: UInt64) {
         guard counter > 0 else { return }
-        if let index = position(of: node) {
+        if entries.last.map({ $0.node < node }) ?? true {
+            // Ascending input (decoding, merging sorted vectors) appends: building a vector stays linear.
+            entries.append(Entry(node: node, counter: counter))
+        } else if let index = position(of: node) {
             entries[index].counter = max(entries[index].counter, counter)
         } else {
             let insertAt = entries.firstIndex { $0.node > node } ?? entries.count

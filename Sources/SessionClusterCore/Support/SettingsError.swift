@@ -1,13 +1,14 @@
-/// A `MembershipSettings` field out of range: names the field, its value and what it must satisfy.
-public struct MembershipSettingsError: Error, Hashable, Sendable, CustomStringConvertible {
+/// A settings field (membership, replication) out of range: names the field, its value and the rule it breaks.
+public struct SettingsError: Error, Hashable, Sendable, CustomStringConvertible {
     private enum Code: Hashable, Sendable {
         case notPositive
         case notAbove(bound: String, boundValue: Int64)
         case below(bound: String, boundValue: Int64)
+        case notBelow(bound: String, boundValue: Int64)
         case badAddress
     }
 
-    /// The offending field, as spelled in `MembershipSettings` (`seeds[1]` for one seed).
+    /// The offending field, as spelled in its settings struct (`seeds[1]` for one seed).
     public let field: String
     /// The offending value, as text.
     public let value: String
@@ -31,6 +32,10 @@ public struct MembershipSettingsError: Error, Hashable, Sendable, CustomStringCo
         Self(field: field, value: String(value), code: .below(bound: bound, boundValue: boundValue))
     }
 
+    static func notBelow(field: String, value: Int64, bound: String, boundValue: Int64) -> Self {
+        Self(field: field, value: String(value), code: .notBelow(bound: bound, boundValue: boundValue))
+    }
+
     static func badAddress(field: String, value: String) -> Self {
         Self(field: field, value: value, code: .badAddress)
     }
@@ -39,13 +44,15 @@ public struct MembershipSettingsError: Error, Hashable, Sendable, CustomStringCo
     public var description: String {
         switch code {
         case .notPositive:
-            "membership setting \(field) = \(value) must be greater than 0"
+            "setting \(field) = \(value) must be greater than 0"
         case .notAbove(let bound, let boundValue):
-            "membership setting \(field) = \(value) must be greater than \(bound) (\(boundValue))"
+            "setting \(field) = \(value) must be greater than \(bound) (\(boundValue))"
         case .below(let bound, let boundValue):
-            "membership setting \(field) = \(value) must be at least \(bound) (\(boundValue))"
+            "setting \(field) = \(value) must be at least \(bound) (\(boundValue))"
+        case .notBelow(let bound, let boundValue):
+            "setting \(field) = \(value) must be less than \(bound) (\(boundValue))"
         case .badAddress:
-            "membership setting \(field) = \"\(value)\" is not host:port with a port in 1...65535"
+            "setting \(field) = \"\(value)\" is not host:port with a port in 1...65535"
         }
     }
 }
