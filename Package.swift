@@ -16,10 +16,16 @@ let package = Package(
         .target(name: "CLinuxShims"),
         // The I/O shell and the embeddable API.
         .target(name: "SessionCluster", dependencies: ["SessionClusterCore", "CLinuxShims"]),
-        .executableTarget(name: "session-node", dependencies: ["SessionCluster"]),
+        // HTTP/1.1 front end of `session-node`, built on the public `ClusterNode` API (the embedding example).
+        .target(name: "HTTPFrontEnd", dependencies: ["SessionCluster"]),
+        .executableTarget(name: "session-node", dependencies: ["SessionCluster", "HTTPFrontEnd"]),
         // Deterministic, seeded cluster simulator over the core (used by tests; replayable by seed).
         .target(name: "SessionClusterSimulator", dependencies: ["SessionClusterCore"]),
         .testTarget(name: "SessionClusterCoreTests", dependencies: ["SessionClusterCore"]),
+        .testTarget(name: "SessionClusterTests", dependencies: ["SessionCluster"]),
+        .testTarget(name: "HTTPFrontEndTests", dependencies: ["HTTPFrontEnd"]),
+        // Starts the real `session-node` executable (built because this target depends on it).
+        .testTarget(name: "SessionNodeTests", dependencies: ["session-node", "SessionCluster"]),
         .testTarget(name: "SimulationTests", dependencies: ["SessionClusterSimulator", "SessionClusterCore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,1 +1,9 @@
+#ifdef __linux__
+#define _GNU_SOURCE
+#include <sys/socket.h>
 #include "CLinuxShims.h"
+
+int csc_accept_nonblocking(int fd, void *addr, void *len) {
+    return accept4(fd, (struct sockaddr *)addr, (socklen_t *)len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+#endif

@@ -1,17 +1,146 @@
-import Foundation
+@preconcurrency import Foundation
+import HTTPFrontEnd
 import SessionCluster
 
-// The executable: `run`, `up` and the HTTP front end arrive with the runtime issue.
-let arguments = CommandLine.arguments.dropFirst()
-if arguments.first == "--help" || arguments.isEmpty {
-    print(
-        """
-        usage: session-node <command>
+/// Command line of `session-node`.
+enum Command {
+    case run(config: String, node: String, logLevel: LogLevel)
+    case up(config: String)
+    case help(String)
+}
 
-        The runtime (run, up, HTTP front end) is coming; the cluster core and its simulator are in place.
-        Run the tests with: swift test
-        """)
-} else {
-    print("session-node: unknown command '\(arguments.first!)' (the runtime is coming); try --help")
-    exit(2)
+enum LogLevel: Int, Comparable {
+    case debug = 0
+    case info = 1
+    case warning = 2
+    static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+let usage = """
+    usage:
+      session-node up FILE                          start every node of FILE as a local cluster
+      session-node run --config FILE --node NAME    run one node of FILE
+                       [--log-level debug|info|warning]
+      session-node --help
+
+    FILE is a cluster definition (see cluster-configs/). Exit status: 0 after a clean stop,
+    2 for bad arguments or configuration, 1 when a node fails.
+    """
+
+func fail(_ message: String, status: Int32 = 2) -> Never {
+    FileHandle.standardError.write(Data("session-node: \(message)\n".utf8))
+    exit(status)
+}
+
+func parse(_ arguments: [String]) -> Command {
+    guard let verb = arguments.first else { return .help(usage) }
+    var rest = Array(arguments.dropFirst())
+    if rest.contains("--help") || rest.contains("-h") || verb == "--help" || verb == "-h" || verb == "help" {
+        return .help(usage)
+    }
+    switch verb {
+    case "up":
+        guard rest.count == 1 else { fail("up takes exactly one FILE\n\(usage)") }
+        return .up(config: rest[0])
+    case "run":
+        var config: String?
+        var node: String?
+        var level = LogLevel.info
+        while !rest.isEmpty {
+            let flag = rest.removeFirst()
+            guard let value = rest.first else { fail("\(flag) needs a value") }
+            rest.removeFirst()
+            switch flag {
+            case "--config": config = value
+            case "--node": node = value
+            case "--log-level":
+                switch value {
+                case "debug": level = .debug
+                case "info": level = .info
+                case "warning": level = .warning
+                default: fail("--log-level must be debug, info or warning, not \(value)")
+                }
+            default: fail("unknown option \(flag)\n\(usage)")
+            }
+        }
+        guard let config, let node else { fail("run needs --config FILE and --node NAME\n\(usage)") }
+        return .run(config: config, node: node, logLevel: level)
+    default:
+        fail("unknown command '\(verb)'\n\(usage)")
+    }
+}
+
+func load(_ path: String) -> ClusterConfiguration {
+    do {
+        return try ClusterConfiguration.load(path: path)
+    } catch {
+        fail("\(path): \(error)")
+    }
+}
+
+/// The first SIGINT or SIGTERM.
+func terminationSignal() async -> Int32 {
+    signal(SIGINT, SIG_IGN)
+    signal(SIGTERM, SIG_IGN)
+    let (stream, continuation) = AsyncStream<Int32>.makeStream()
+    let sources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler { continuation.yield(number) }
+        source.resume()
+        return source
+    }
+    var iterator = stream.makeAsyncIterator()
+    let received = await iterator.next() ?? SIGTERM
+    withExtendedLifetime(sources) {}
+    return received
+}
+
+func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int32 {
+    let configuration = load(configPath)
+    guard var settings = ClusterNodeSettings(configuration: configuration, node: name),
+        let entry = configuration.node(named: name)
+    else {
+        fail("\(configPath) has no node \(name) (nodes: \(configuration.nodes.map(\.name).joined(separator: ", ")))")
+    }
+    let write: @Sendable (String) -> Void = { line in
+        let stamp = ISO8601DateFormatter().string(from: Date())
+        FileHandle.standardOutput.write(Data("\(stamp) \(line)\n".utf8))
+    }
+    if logLevel <= .info { settings.log = write }
+    let node: ClusterNode
+    do {
+        node = try await ClusterNode.start(settings)
+    } catch {
+        fail("cannot start node \(name): \(error)", status: 1)
+    }
+    var frontEnd = FrontEndSettings()
+    frontEnd.cookieName = configuration.sessions.cookieName
+    frontEnd.routeSuffix = configuration.sessions.routeSuffix
+    frontEnd.secureCookies = configuration.sessions.secureCookies
+    let routes = SessionRoutes(node: node, settings: frontEnd)
+    let server: HTTPServer
+    do {
+        server = try HTTPServer.start(host: entry.http.host, port: entry.http.port) { await routes.handle($0) }
+    } catch {
+        await node.shutdown()
+        fail("cannot serve HTTP on \(entry.http): \(error)", status: 1)
+    }
+    write(
+        "node \(name) (\(node.me.id)) up: http://\(server.address) replication \(node.me.replication) "
+            + "mode \(configuration.replication.mode.rawValue)/\(configuration.replication.ack.rawValue)")
+    let signal = await terminationSignal()
+    write("node \(name) stopping (signal \(signal)): leaving the cluster")
+    await server.stop()
+    await node.shutdown()
+    write("node \(name) stopped")
+    return 0
+}
+
+switch parse(Array(CommandLine.arguments.dropFirst())) {
+case .help(let text):
+    print(text)
+case .up(let config):
+    exit(Launcher.up(configPath: config, configuration: load(config)))
+case .run(let config, let node, let level):
+    exit(await runNode(configPath: config, name: node, logLevel: level))
 }

@@ -1,17 +1,12 @@
 #ifndef CLINUXSHIMS_H
 #define CLINUXSHIMS_H
-// Linux headers that Glibc's Swift overlay does not expose. The event loop (issue 3) uses them.
+// Linux headers that Glibc's Swift overlay does not expose, for the event loop.
 #ifdef __linux__
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
-#include <sys/socket.h>
 
-static inline int csc_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
-    return accept4(fd, addr, len, flags);
-}
+/// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC; `addr` is a `struct sockaddr *`, `len` a `socklen_t *`.
+int csc_accept_nonblocking(int fd, void *addr, void *len);
 #endif
 #endif

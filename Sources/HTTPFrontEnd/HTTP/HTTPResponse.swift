@@ -1,0 +1,128 @@
+/// An HTTP/1.1 response to write back: status, headers and a body held whole.
+///
+/// The framing headers are the writer's job: `serialized(keepAlive:)` always writes `Content-Length` (except
+/// where the RFC forbids a body) and `Connection`, and drops any the caller set, so a handler can never
+/// desynchronise the connection.
+public struct HTTPResponse: Sendable {
+    /// The status code, 100…599.
+    public var status: Int
+    /// The reason phrase; defaults to the standard one for `status` (`HTTPResponse.reasonPhrase(for:)`).
+    public var reason: String
+    /// Header lines in the order they will be written. `Content-Length`, `Connection` and `Transfer-Encoding`
+    /// here are ignored by `serialized(keepAlive:)`.
+    public var headers: [(name: String, value: String)]
+    /// The body. Not written for 1xx, 204 and 304, which cannot have one.
+    public var body: [UInt8]
+
+    /// The bytes of an interim `100 Continue`, for a client that sent `Expect: 100-continue`
+    /// (see `HTTPRequestParser.takeContinueRequest()`).
+    public static let continueInterim: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+
+    /// A response with the standard reason phrase for `status`.
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.reason = Self.reasonPhrase(for: status)
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON response; `body` MUST already be JSON text (build it with `JSONText`).
+    public static func json(_ status: Int, _ body: String) -> HTTPResponse {
+        HTTPResponse(
+            status: status, headers: [("Content-Type", "application/json")], body: Array(body.utf8))
+    }
+
+    /// A JSON response from a built value.
+    public static func json(_ status: Int, _ body: JSONText) -> HTTPResponse {
+        json(status, body.text)
+    }
+
+    /// A plain-text response, UTF-8.
+    public static func text(_ status: Int, _ body: String) -> HTTPResponse {
+        HTTPResponse(
+            status: status, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array(body.utf8))
+    }
+
+    /// A response without a body.
+    public static func empty(status: Int) -> HTTPResponse {
+        HTTPResponse(status: status)
+    }
+
+    /// The answer to a request that failed to parse: its status and the error's description as text. The
+    /// connection MUST be closed after writing it (serialize with `keepAlive: false`).
+    public static func error(_ error: HTTPParseError) -> HTTPResponse {
+        text(error.status, error.description + "\n")
+    }
+
+    /// The value of the first header named `name` (compared ignoring ASCII case), or nil.
+    public func header(_ name: String) -> String? {
+        headers.first { HTTPSyntax.equalsIgnoringASCIICase($0.name, name) }?.value
+    }
+
+    /// Replaces every header named `name` (ignoring ASCII case) with one line, where the first one was.
+    public mutating func setHeader(_ name: String, _ value: String) {
+        let first = headers.firstIndex { HTTPSyntax.equalsIgnoringASCIICase($0.name, name) }
+        headers.removeAll { HTTPSyntax.equalsIgnoringASCIICase($0.name, name) }
+        // Nothing before the first match was removed, so its index is still the right place.
+        headers.insert((name, value), at: first ?? headers.count)
+    }
+
+    /// Appends a header line, keeping any others of the same name (as `Set-Cookie` needs).
+    public mutating func addHeader(_ name: String, _ value: String) {
+        headers.append((name, value))
+    }
+
+    /// The response as bytes on the wire.
+    ///
+    /// Writes `HTTP/1.1`, the status line, the headers in order, then `Content-Length` (omitted for 1xx, 204 and
+    /// 304, where RFC 9110 §8.6 forbids it) and `Connection: close` when `keepAlive` is false — or
+    /// `Connection: keep-alive` when the connection stays open for an HTTP/1.0 client, which would otherwise
+    /// close it. CR, LF and NUL are removed from names, values and the reason, so no value can inject a header.
+    ///
+    /// - Parameters:
+    ///   - keepAlive: whether the connection stays open after this response (`HTTPRequest.keepAlive`, or false
+    ///     after a parse error or when shutting down).
+    ///   - requestVersion: the version of the request answered.
+    ///   - includeBody: false for a `HEAD` request: the headers describe the body that a `GET` would get.
+    public func serialized(
+        keepAlive: Bool, requestVersion: HTTPRequest.Version = .http1_1, includeBody: Bool = true
+    ) -> [UInt8] {
+        let allowsBody = !(100...199).contains(status) && status != 204 && status != 304
+        var out: [UInt8] = []
+        out.reserveCapacity(96 + headers.count * 40 + (allowsBody ? body.count : 0))
+        out += "HTTP/1.1 \(status) ".utf8
+        Self.appendSanitized(reason, to: &out)
+        out += [HTTPSyntax.carriageReturn, HTTPSyntax.lineFeed]
+        for (name, value) in headers where !Self.isFramingHeader(name) {
+            Self.appendSanitized(name, to: &out)
+            out += ": ".utf8
+            Self.appendSanitized(value, to: &out)
+            out += [HTTPSyntax.carriageReturn, HTTPSyntax.lineFeed]
+        }
+        if allowsBody {
+            out += "Content-Length: \(body.count)\r\n".utf8
+        }
+        if !keepAlive {
+            out += "Connection: close\r\n".utf8
+        } else if requestVersion == .http1_0 {
+            out += "Connection: keep-alive\r\n".utf8
+        }
+        out += [HTTPSyntax.carriageReturn, HTTPSyntax.lineFeed]
+        if allowsBody && includeBody {
+            out += body
+        }
+        return out
+    }
+
+    private static func isFramingHeader(_ name: String) -> Bool {
+        HTTPSyntax.equalsIgnoringASCIICase(name, "content-length")
+            || HTTPSyntax.equalsIgnoringASCIICase(name, "connection")
+            || HTTPSyntax.equalsIgnoringASCIICase(name, "transfer-encoding")
+    }
+
+    private static func appendSanitized(_ text: String, to out: inout [UInt8]) {
+        for byte in text.utf8 where byte != HTTPSyntax.carriageReturn && byte != HTTPSyntax.lineFeed && byte != 0 {
+            out.append(byte)
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import SessionCluster
+
+/// Node figures as JSON fields and as Prometheus text.
+enum MetricsText {
+    /// (name, value) pairs shared by `/cluster/stats` and `/metrics`.
+    static func fields(_ stats: NodeStats) -> [(name: String, value: Int)] {
+        let counters = stats.replication
+        return [
+            ("sessions", stats.sessions), ("primaries", stats.primaries), ("copies", stats.copies),
+            ("commits", counters.commits), ("deltas_sent", counters.deltasSent),
+            ("deltas_applied", counters.deltasApplied), ("duplicates", counters.duplicates),
+            ("gaps_held", counters.gapsHeld), ("fetches_sent", counters.fetchesSent),
+            ("snapshots_sent", counters.snapshotsSent), ("snapshots_merged", counters.snapshotsMerged),
+            ("concurrent_merges", counters.concurrentMerges), ("conflicts", counters.conflicts),
+            ("sessions_expired", counters.sessionsExpired), ("writes_lost", counters.writesLost),
+            ("sessions_lost", counters.sessionsLost), ("sync_acknowledged", counters.syncAcknowledged),
+            ("sync_timed_out", counters.syncTimedOut), ("takeovers", counters.takeovers),
+            ("promotions", counters.promotions), ("backups_moved", counters.backupsMoved),
+            ("transfers_completed", counters.transfersCompleted), ("frames_received", stats.framesReceived),
+            ("frames_sent", stats.framesSent), ("bytes_sent", stats.bytesSent),
+            ("malformed_dropped", stats.malformedDropped), ("links_refused", stats.linksRefused),
+        ]
+    }
+
+    static func prometheus(_ stats: NodeStats, node: String) -> String {
+        var text = ""
+        for (name, value) in fields(stats) {
+            let metric = "sessioncluster_\(name)"
+            let gauge = ["sessions", "primaries", "copies"].contains(name)
+            text += "# TYPE \(metric) \(gauge ? "gauge" : "counter")\n\(metric){node=\"\(node)\"} \(value)\n"
+        }
+        return text
+    }
+}

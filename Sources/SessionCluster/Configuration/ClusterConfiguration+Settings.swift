@@ -1,0 +1,25 @@
+extension ClusterConfiguration {
+    /// The core's membership settings for this cluster: heartbeat, suspect and dead timeouts (defaults resolved),
+    /// multicast on or off, and the seeds as `host:port` strings.
+    ///
+    /// `deadRetentionMillis` keeps its one-minute default unless `deadAfterMillis` is longer, in which case it
+    /// follows it (the core requires retention ≥ dead timeout, and no configuration key sets it).
+    public func membershipSettings() -> MembershipSettings {
+        var settings = MembershipSettings()
+        settings.heartbeatMillis = membership.heartbeatMillis
+        settings.suspectAfterMillis = membership.effectiveSuspectAfterMillis
+        settings.deadAfterMillis = membership.effectiveDeadAfterMillis
+        settings.deadRetentionMillis = max(settings.deadRetentionMillis, settings.deadAfterMillis)
+        settings.multicast = membership.multicast != nil
+        settings.seeds = membership.seeds.map(\.description)
+        return settings
+    }
+
+    /// The core's replication settings for this cluster: mode, acknowledgement and the default max inactive
+    /// interval; every other tunable keeps the core's default.
+    public func replicationSettings() -> ReplicationSettings {
+        var settings = ReplicationSettings(mode: replication.mode, ack: replication.ack)
+        settings.defaultMaxInactiveSeconds = sessions.maxInactiveSeconds
+        return settings
+    }
+}

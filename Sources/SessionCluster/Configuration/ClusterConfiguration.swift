@@ -1,0 +1,176 @@
+/// A cluster definition: its name and secret, how it replicates, how members find each other, how sessions look to
+/// browsers, and the nodes that make it up. Read from a JSON file with `load(path:)` or `parse(_:)`.
+///
+/// The full file, with every default spelled out (only `cluster`, `secret` and `nodes` are required):
+///
+/// ```json
+/// {
+///   "cluster": "demo",
+///   "secret": "at least 32 bytes, e.g. the output of: openssl rand -base64 33",
+///   "replication": { "mode": "delta", "ack": "async" },
+///   "membership": {
+///     "multicast": { "group": "239.255.77.1", "port": 47001, "interface": "127.0.0.1" },
+///     "heartbeatMillis": 500,
+///     "suspectAfterMillis": 1500,
+///     "deadAfterMillis": 3000,
+///     "seeds": []
+///   },
+///   "sessions": {
+///     "maxInactiveSeconds": 1800,
+///     "cookieName": "SESSIONID",
+///     "routeSuffix": true,
+///     "secureCookies": false
+///   },
+///   "nodes": [
+///     { "name": "n1", "replication": "127.0.0.1:47101", "http": "127.0.0.1:48101" }
+///   ]
+/// }
+/// ```
+///
+/// The rules, checked once by `parse(_:)` (and by `validate()` for a configuration built in code):
+///
+/// - `cluster`: 1–64 characters of `A-Z a-z 0-9 . _ -`. Nodes of different clusters ignore each other.
+/// - `secret`: at least 32 bytes; it keys the encryption and authentication of all cluster traffic.
+/// - `replication.mode`: `delta` (every node holds every session) or `backup` (a primary and one backup);
+///   `replication.ack`: `async` (the request returns at once) or `sync` (after peers acknowledged).
+/// - `membership.multicast`: `null` turns multicast beacons off (then list `seeds`). `group` is an IPv4 multicast
+///   address (224.0.0.0–239.255.255.255), `interface` an IPv4 address, `port` 1–65535.
+/// - `membership.heartbeatMillis`: 1–60000. `suspectAfterMillis` and `deadAfterMillis` default to 3× and 6× the
+///   heartbeat (either may be `null` for the default) and must grow: heartbeat < suspect < dead ≤ 3600000.
+/// - `membership.seeds`: `host:port` replication endpoints that beacons are also unicast to.
+/// - `sessions.maxInactiveSeconds`: 1–31536000 (a year). `cookieName`: an RFC 6265 token; a `__Secure-` or
+///   `__Host-` name requires `secureCookies: true`, or browsers drop the cookie.
+/// - `nodes`: at least one; `name` 1–64 characters of `A-Z a-z 0-9 _ -`, unique (it is the session id's route
+///   suffix); every `replication` and `http` endpoint distinct from every other (`localhost` counts as
+///   `127.0.0.1`).
+/// - Endpoints are `host:port` with an IPv4 address or `localhost` as host and a port in 1–65535.
+///
+/// Any other key is an error naming its path, so a typo never silently falls back to a default. JSON is strict: no
+/// comments, trailing commas or duplicate keys; at most 1 MiB.
+public struct ClusterConfiguration: Sendable, Equatable {
+    /// The cluster's name; beacons and frames of another cluster are ignored.
+    public var cluster: String
+    /// The shared secret all cluster traffic is encrypted and authenticated with. MUST NOT be logged.
+    public var secret: String
+    /// How committed changes travel.
+    public var replication: Replication
+    /// How members find each other and detect failures.
+    public var membership: Membership
+    /// How sessions appear to browsers.
+    public var sessions: Sessions
+    /// Every node of the cluster; a process runs as one of them (see `node(named:)`).
+    public var nodes: [NodeEntry]
+
+    /// A configuration with the required parts given and every section at its defaults. Not yet validated.
+    public init(
+        cluster: String, secret: String, nodes: [NodeEntry], replication: Replication = Replication(),
+        membership: Membership = Membership(), sessions: Sessions = Sessions()
+    ) {
+        self.cluster = cluster
+        self.secret = secret
+        self.nodes = nodes
+        self.replication = replication
+        self.membership = membership
+        self.sessions = sessions
+    }
+
+    /// The node called `name`, or nil when the cluster has none by that name.
+    public func node(named name: String) -> NodeEntry? {
+        nodes.first { $0.name == name }
+    }
+
+    /// The `replication` section.
+    public struct Replication: Sendable, Equatable {
+        /// `delta` (default: every node holds every session) or `backup` (a primary and one backup per session).
+        public var mode: ReplicationMode = .delta
+        /// `async` (default: the request returns at once) or `sync` (after the backup / all peers acknowledged).
+        public var ack: AckMode = .async
+
+        /// The defaults: delta replication, asynchronous acknowledgement.
+        public init() {}
+    }
+
+    /// The `membership` section.
+    public struct Membership: Sendable, Equatable {
+        /// Where multicast beacons go; nil (`"multicast": null`) turns multicast off, leaving `seeds` and gossip.
+        public var multicast: Multicast? = Multicast()
+        /// Interval between beacons, in ms. 500 ms is Tomcat's default.
+        public var heartbeatMillis: Int64 = 500
+        /// Silence (ms) after which a member is suspect; nil means 3 × `heartbeatMillis`.
+        public var suspectAfterMillis: Int64?
+        /// Silence (ms) after which a member is dead; nil means 6 × `heartbeatMillis`.
+        public var deadAfterMillis: Int64?
+        /// Replication endpoints beacons are always unicast to, for networks without multicast. Empty by default.
+        public var seeds: [Endpoint] = []
+
+        /// The defaults: multicast on 239.255.77.1:47001 via 127.0.0.1, 500 ms heartbeat, no seeds.
+        public init() {}
+
+        /// `suspectAfterMillis`, or its default of three missed heartbeats.
+        public var effectiveSuspectAfterMillis: Int64 { suspectAfterMillis ?? Self.saturating(heartbeatMillis, 3) }
+        /// `deadAfterMillis`, or its default of six missed heartbeats.
+        public var effectiveDeadAfterMillis: Int64 { deadAfterMillis ?? Self.saturating(heartbeatMillis, 6) }
+
+        private static func saturating(_ value: Int64, _ factor: Int64) -> Int64 {
+            let (product, overflow) = value.multipliedReportingOverflow(by: factor)
+            return overflow ? (value < 0 ? .min : .max) : product
+        }
+    }
+
+    /// The `membership.multicast` object.
+    public struct Multicast: Sendable, Equatable {
+        /// IPv4 multicast group beacons are sent to; 239.255.0.0/16 is the organisation-local scope.
+        public var group: String = "239.255.77.1"
+        /// UDP port of the group.
+        public var port: UInt16 = 47_001
+        /// IPv4 address of the interface beacons leave by; 127.0.0.1 keeps a local cluster off the network.
+        public var interface: String = "127.0.0.1"
+
+        /// The defaults: 239.255.77.1:47001 on 127.0.0.1.
+        public init() {}
+    }
+
+    /// The `sessions` section.
+    public struct Sessions: Sendable, Equatable {
+        /// Max inactive interval of new sessions, in seconds. 1800 s is the servlet default.
+        public var maxInactiveSeconds: Int64 = 1_800
+        /// Name of the session-id cookie. `SESSIONID` avoids advertising the stack (`JSESSIONID`).
+        public var cookieName: String = "SESSIONID"
+        /// Whether session ids carry a `.<node name>` suffix a sticky load balancer can route on.
+        public var routeSuffix: Bool = true
+        /// Whether cookies get the `Secure` attribute. Off by default so plain-HTTP local clusters work;
+        /// turn it on behind TLS.
+        public var secureCookies: Bool = false
+
+        /// The defaults: 1800 s, `SESSIONID`, route suffix on, no `Secure` attribute.
+        public init() {}
+    }
+
+    /// One entry of `nodes`.
+    public struct NodeEntry: Sendable, Equatable {
+        /// The node's name, unique in the cluster; also the route suffix of the session ids it creates.
+        public var name: String
+        /// Where the node accepts peer links (TCP) and unicast beacons.
+        public var replication: Endpoint
+        /// Where the node serves HTTP.
+        public var http: Endpoint
+
+        /// A node entry; not validated until the configuration is.
+        public init(name: String, replication: Endpoint, http: Endpoint) {
+            self.name = name
+            self.replication = replication
+            self.http = http
+        }
+    }
+}
+
+extension ClusterConfiguration: CustomStringConvertible {
+    /// A one-line summary with the secret left out, so logging a configuration cannot leak it.
+    public var description: String {
+        let multicast = membership.multicast.map { "\($0.group):\($0.port)" } ?? "off"
+        return "ClusterConfiguration(cluster: \(JSONValue.quoted(cluster)), replication: "
+            + "\(replication.mode.rawValue)/\(replication.ack.rawValue), multicast: \(multicast), "
+            + "seeds: \(membership.seeds.count), nodes: \(nodes.map(\.name).joined(separator: ", ")), "
+            + "secret: <\(secret.utf8.count) bytes, redacted>)"
+    }
+}

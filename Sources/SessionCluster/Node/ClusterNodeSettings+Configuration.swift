@@ -1,0 +1,18 @@
+import SessionClusterCore
+
+extension ClusterNodeSettings {
+    /// The settings of node `name` of a cluster file. Nil when the file has no such node.
+    public init?(configuration: ClusterConfiguration, node name: String) {
+        guard let entry = configuration.node(named: name) else { return nil }
+        self.init(cluster: configuration.cluster, name: name)
+        replicationHost = entry.replication.host
+        replicationPort = entry.replication.port
+        httpAddress = entry.http.description
+        if let multicast = configuration.membership.multicast {
+            self.multicast = MulticastSettings(
+                group: multicast.group, port: multicast.port, interface: multicast.interface)
+        }
+        membership = configuration.membershipSettings()
+        replication = configuration.replicationSettings()
+    }
+}

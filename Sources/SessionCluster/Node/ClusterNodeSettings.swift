@@ -1,0 +1,49 @@
+import SessionClusterCore
+
+/// Where membership beacons are multicast.
+public struct MulticastSettings: Sendable, Equatable {
+    /// An IPv4 multicast group, e.g. `239.255.77.1`. Give every cluster (and every test) its own group/port.
+    public var group: String
+    public var port: UInt16
+    /// The IPv4 address of the interface to join and send on (`127.0.0.1` on one machine): without it,
+    /// multicast would leave by the default route.
+    public var interface: String
+
+    public init(group: String, port: UInt16, interface: String) {
+        self.group = group
+        self.port = port
+        self.interface = interface
+    }
+}
+
+/// Everything a `ClusterNode` needs to start. Every field but `cluster` and `name` has a default.
+public struct ClusterNodeSettings: Sendable {
+    /// The cluster name; beacons and links of other clusters are ignored.
+    public var cluster: String
+    /// This node's stable name (`n1`); its ring position derives from it.
+    public var name: String
+    /// Host for the replication listener (TCP) and unicast beacons (UDP on the same port).
+    public var replicationHost = "127.0.0.1"
+    /// Port for replication; 0 picks a free one (tests).
+    public var replicationPort: UInt16 = 0
+    /// The HTTP address this node advertises to others (informational; may be empty).
+    public var httpAddress = ""
+    /// Multicast beacons; nil means unicast only (`membership.seeds` and known members).
+    public var multicast: MulticastSettings?
+    public var membership = MembershipSettings()
+    public var replication = ReplicationSettings()
+    /// How often (ms) the protocol's timers are checked. 50 ms keeps failure detection and sync time-outs
+    /// within a tick of their settings.
+    public var tickMillis: Int64 = 50
+    /// Largest frame accepted from a peer (bytes).
+    public var maxFrameBytes = 16 << 20
+    /// Bound on bytes queued to one peer; a peer that falls further behind is disconnected and re-synced.
+    public var maxQueuedBytesPerPeer = 64 << 20
+    /// Receives one line per notable event (member joined, state transfer done, …).
+    public var log: (@Sendable (String) -> Void)?
+
+    public init(cluster: String, name: String) {
+        self.cluster = cluster
+        self.name = name
+    }
+}

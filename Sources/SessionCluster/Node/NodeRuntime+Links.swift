@@ -1,0 +1,97 @@
+import SessionClusterCore
+
+extension NodeRuntime {
+    /// The replication address of `peer`: from membership, or from its hello when membership lags.
+    func address(of peer: NodeID) -> String? {
+        node.membership.member(peer)?.info.replication ?? introduced[peer]?.replication
+    }
+
+    /// Sends `message` over our link to `peer`, dialling it when there is none. Messages to an unknown or
+    /// recently refusing peer are dropped (the protocol retries, pulls or reconciles).
+    func send(_ message: ReplicationMessage, to peer: NodeID) {
+        guard let link = link(to: peer) else { return }
+        let frame = WireCodec.frame(.replication(message))
+        if link.enqueue(frame) {
+            stats.framesSent += 1
+            stats.bytesSent += frame.count
+        }
+    }
+
+    /// Opens our link to `peer` if there is none (a hello goes first).
+    func connect(to peer: NodeID) {
+        _ = link(to: peer)
+    }
+
+    private func link(to peer: NodeID) -> PeerConnection? {
+        if let link = outbound[peer], !link.isClosed { return link }
+        guard !stopping, let target = address(of: peer), let address = try? SocketAddress(parsing: target) else {
+            return nil
+        }
+        if let after = redialAfter[peer], EventLoop.monotonicMillis() < after { return nil }
+        let link: PeerConnection
+        do throws(SystemError) {
+            let stream = try TCPStream.connect(
+                to: address.description, loop: loop, maxQueuedBytes: settings.maxQueuedBytesPerPeer)
+            link = PeerConnection(stream, maxFrameBytes: settings.maxFrameBytes)
+        } catch {
+            log("cannot connect to \(target): \(error)")
+            return nil
+        }
+        link.peer = peer
+        link.onClose = { [unowned self, weak link] reason, malformed in
+            if let link, outbound[peer] === link { outbound[peer] = nil }
+            if malformed != nil { stats.malformed += 1 }
+            linkClosed(peer, reason: reason)
+        }
+        outbound[peer] = link
+        link.enqueue(WireCodec.frame(.hello(PeerHello(cluster: settings.cluster, member: node.me))))
+        return link
+    }
+
+    private func linkClosed(_ peer: NodeID, reason: StreamCloseReason) {
+        guard !stopping else { return }
+        switch reason {
+        case .refused:
+            stats.refused += 1
+            redialAfter[peer] = EventLoop.monotonicMillis() + 200
+            execute(node.onLinkRefused(peer, now: NodeRuntime.now()))
+        case .lost, .overflow:
+            execute(node.onLinkLost(peer, now: NodeRuntime.now()))
+            // Probe at once: a crashed process's port refuses, which is hard evidence (see `.refused`).
+            if node.membership.member(peer)?.isPeer == true { connect(to: peer) }
+        case .local:
+            break
+        }
+    }
+
+    /// Accepts every pending connection; each must open with a hello of this cluster.
+    func acceptAll() {
+        while let fd = try? listener.accept() {
+            guard
+                let stream = try? TCPStream.accepted(fd: fd, loop: loop, maxQueuedBytes: settings.maxQueuedBytesPerPeer)
+            else { continue }
+            let link = PeerConnection(stream, maxFrameBytes: settings.maxFrameBytes)
+            inbound[fd] = link
+            link.onFrame = { [unowned self, unowned link] frame in received(frame, on: link) }
+            link.onClose = { [unowned self] _, malformed in
+                if malformed != nil { stats.malformed += 1 }
+                inbound[fd] = nil
+            }
+        }
+    }
+
+    private func received(_ frame: PeerFrame, on link: PeerConnection) {
+        stats.framesReceived += 1
+        switch (frame, link.peer) {
+        case (.hello(let hello), nil) where hello.cluster == settings.cluster:
+            link.peer = hello.member.id
+            introduced[hello.member.id] = hello.member
+        case (.replication(let message), let peer?):
+            execute(node.onMessage(message, from: peer, now: NodeRuntime.now()))
+        default:
+            // A stranger, another cluster, or frames out of order: drop the link.
+            stats.malformed += 1
+            link.close()
+        }
+    }
+}

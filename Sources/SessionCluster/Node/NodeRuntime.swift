@@ -1,0 +1,151 @@
+import CLinuxShims
+import SessionClusterCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The node's engine, confined to its event loop: it owns the sockets and the `NodeInstance`, feeds events in
+/// and carries out the directives. `ClusterNode` is its thread-safe face.
+final class NodeRuntime {
+    enum AccessOutcome {
+        case ready(Session, lostWrites: Bool)
+        case failed(AccessFailure)
+        case shuttingDown
+    }
+
+    let settings: ClusterNodeSettings
+    let loop: EventLoop
+    var node: NodeInstance
+    let listener: Listener
+    let datagrams: DatagramSocket
+    let multicastReceiver: DatagramSocket?
+    let multicastGroup: SocketAddress?
+    let events: AsyncStream<ClusterEvent>.Continuation
+
+    /// Links we opened, used to send to each peer; links peers opened to us, used to receive.
+    var outbound: [NodeID: PeerConnection] = [:]
+    var inbound: [Int32: PeerConnection] = [:]
+    /// Peers' hello information (address) for peers membership does not know yet.
+    var introduced: [NodeID: MemberInfo] = [:]
+    /// When a refused peer may be dialled again.
+    var redialAfter: [NodeID: Int64] = [:]
+    var accessWaiters: [AccessTicket: (AccessOutcome) -> Void] = [:]
+    var commitWaiters: [CommitID: (Bool) -> Void] = [:]
+    var nextTicket: AccessTicket = 1
+    var stopping = false
+    var tickTimer: UInt64?
+    var datagramBuffer = [UInt8](repeating: 0, count: 65_536)
+    var stats = (framesReceived: 0, framesSent: 0, bytesSent: 0, malformed: 0, refused: 0)
+
+    init(settings: ClusterNodeSettings, loop: EventLoop, events: AsyncStream<ClusterEvent>.Continuation)
+        throws(SystemError)
+    {
+        self.settings = settings
+        self.loop = loop
+        self.events = events
+        listener = try Listener(host: settings.replicationHost, port: settings.replicationPort)
+        let bound = try SocketAddress(parsing: listener.address)
+        datagrams = try DatagramSocket.unicast(bind: bound, multicastInterface: settings.multicast?.interface)
+        if let multicast = settings.multicast {
+            multicastReceiver = try DatagramSocket.multicastReceiver(
+                group: multicast.group, port: multicast.port, interface: multicast.interface)
+            multicastGroup = try SocketAddress(host: multicast.group, port: multicast.port)
+        } else {
+            multicastReceiver = nil
+            multicastGroup = nil
+        }
+        var random = SystemRandomNumberGenerator()
+        let me = MemberInfo(
+            id: NodeID(using: &random), name: settings.name, replication: listener.address,
+            http: settings.httpAddress)
+        var membership = settings.membership
+        membership.multicast = settings.multicast != nil
+        node = NodeInstance(
+            cluster: settings.cluster, me: me, membership: membership, replication: settings.replication,
+            now: Self.now())
+    }
+
+    static func now() -> Timestamp { Timestamp(millis: EventLoop.wallMillis()) }
+
+    /// Registers the sockets and starts ticking (on the loop).
+    func begin() {
+        do throws(SystemError) {
+            try loop.register(listener.fd, events: EPOLLIN.rawValue) { [unowned self] _ in acceptAll() }
+            try loop.register(datagrams.fd, events: EPOLLIN.rawValue) { [unowned self] _ in receiveBeacons(datagrams) }
+            if let receiver = multicastReceiver {
+                try loop.register(receiver.fd, events: EPOLLIN.rawValue) { [unowned self] _ in receiveBeacons(receiver)
+                }
+            }
+        } catch {
+            log("cannot watch sockets: \(error)")
+        }
+        tick()
+    }
+
+    private func tick() {
+        guard !stopping else { return }
+        execute(node.onTick(now: Self.now()))
+        tickTimer = loop.schedule(afterMillis: settings.tickMillis) { [unowned self] in tick() }
+    }
+
+    func log(_ line: String) { settings.log?(line) }
+
+    // MARK: Directives
+
+    func execute(_ directives: [NodeDirective]) {
+        for directive in directives {
+            switch directive {
+            case .beacon(let beacon, let multicast, let unicast):
+                send(beacon, multicast: multicast, unicast: unicast)
+            case .replication(.send(let message, let peer)):
+                send(message, to: peer)
+            case .replication(.accessReady(let ticket, let session, let lostWrites)):
+                accessWaiters.removeValue(forKey: ticket)?(.ready(session, lostWrites: lostWrites))
+            case .replication(.accessFailed(let ticket, let failure)):
+                accessWaiters.removeValue(forKey: ticket)?(.failed(failure))
+            case .replication(.commitCompleted(let commitID, let acknowledged)):
+                commitWaiters.removeValue(forKey: commitID)?(acknowledged)
+            case .replication(.event(let event)):
+                log(event.description)
+                events.yield(.replication(event))
+            case .member(let event):
+                log(event.description)
+                events.yield(.member(event))
+                switch event {
+                case .dead(let info), .left(let info):
+                    outbound.removeValue(forKey: info.id)?.close()
+                case .joined(let info), .recovered(let info):
+                    // An open link turns a crash into hard evidence at once: it breaks, the redial is refused.
+                    connect(to: info.id)
+                case .suspect:
+                    break
+                }
+            }
+        }
+    }
+
+    // MARK: Beacons
+
+    private func send(_ beacon: Beacon, multicast: Bool, unicast: [String]) {
+        let frame = WireCodec.frame(.beacon(beacon))
+        if multicast, let group = multicastGroup { try? datagrams.send(frame, to: group) }
+        for target in unicast {
+            guard let address = try? SocketAddress(parsing: target) else { continue }
+            try? datagrams.send(frame, to: address)
+        }
+    }
+
+    private func receiveBeacons(_ socket: DatagramSocket) {
+        while let count = try? socket.receive(into: &datagramBuffer) {
+            guard
+                case .beacon(let beacon)? = try? WireCodec.decodeFrame(Array(datagramBuffer[0..<count]), limit: 65_536)
+            else {
+                stats.malformed += 1
+                continue
+            }
+            stats.framesReceived += 1
+            execute(node.onBeacon(beacon, now: Self.now()))
+        }
+    }
+}

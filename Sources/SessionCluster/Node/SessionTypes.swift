@@ -1,0 +1,85 @@
+import SessionClusterCore
+
+/// A read of a session, as one request sees it.
+public struct SessionSnapshot: Sendable, Equatable {
+    public var id: SessionID
+    public var attributes: [String: [UInt8]]
+    public var createdAt: Timestamp?
+    public var lastAccess: Timestamp
+    /// The version token to hand the client.
+    public var version: VersionVector
+    /// The client's token named writes whose every holder is gone: served loudly, never silently.
+    public var lostWrites: Bool
+
+    init(_ session: Session, lostWrites: Bool) {
+        id = session.id
+        attributes = session.content.liveAttributes
+        createdAt = session.content.createdAt
+        lastAccess = session.content.lastAccess
+        version = session.version
+        self.lostWrites = lostWrites
+    }
+
+    /// An attribute as UTF-8 text.
+    public func string(_ name: String) -> String? { attributes[name].map { String(decoding: $0, as: UTF8.self) } }
+}
+
+/// The result of a committed request: the session id (new after a change of id) and the client's new token.
+public struct SessionUpdate<Value: Sendable>: Sendable {
+    public var id: SessionID
+    public var version: VersionVector
+    public var value: Value
+}
+
+/// Why a session operation failed.
+public enum SessionError: Error, Equatable, CustomStringConvertible {
+    /// No such session (never existed, logged out, expired, renamed): a new login is needed (HTTP 401).
+    case notFound
+    /// No reachable copy covers the client's version token in time: retry later (HTTP 503 + Retry-After).
+    case unavailable
+    /// Every holder of the session failed.
+    case lost
+    /// `sync` mode: the change was applied here but not acknowledged by the backup / peers in time.
+    case notAcknowledged
+    /// The node is shutting down.
+    case shuttingDown
+
+    public var description: String {
+        switch self {
+        case .notFound: "no such session"
+        case .unavailable: "session temporarily unavailable (no up-to-date copy reachable)"
+        case .lost: "session lost: every node holding it failed"
+        case .notAcknowledged: "change not acknowledged by the cluster in time"
+        case .shuttingDown: "node is shutting down"
+        }
+    }
+}
+
+/// Something that happened in the cluster, for the embedder's event stream and logs.
+public enum ClusterEvent: Sendable, Equatable, CustomStringConvertible {
+    case member(MembershipEvent)
+    case replication(ReplicationEvent)
+
+    public var description: String {
+        switch self {
+        case .member(let event): event.description
+        case .replication(let event): event.description
+        }
+    }
+}
+
+/// A node's figures for stats and metrics.
+public struct NodeStats: Sendable, Equatable {
+    /// Valid sessions held here (backup mode: as primary or backup).
+    public var sessions: Int
+    /// Backup mode: sessions this node is primary for.
+    public var primaries: Int
+    /// Copies held, tombstones included.
+    public var copies: Int
+    public var replication: ReplicationCounters
+    public var framesReceived: Int
+    public var framesSent: Int
+    public var bytesSent: Int
+    public var malformedDropped: Int
+    public var linksRefused: Int
+}

@@ -1,0 +1,211 @@
+import CLinuxShims
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A single-threaded epoll event loop with an eventfd wake-up and millisecond timers.
+///
+/// Descriptors, handlers and timers are touched only on the loop thread; other threads hand work over with
+/// `execute(_:)`. `ClusterNode` runs all its protocol state on one loop, and an embedder may serve other
+/// sockets on it too (the HTTP front end of `session-node` does).
+// @unchecked: mutable state is confined to the loop thread; the only cross-thread entry is `inbox` (a Mutex).
+public final class EventLoop: @unchecked Sendable {
+    private let epollFD: Int32
+    private let wakeFD: Int32
+    private let inbox = Mutex<[@Sendable () -> Void]>([])
+    private let stopping = Atomic<Bool>(false)
+    private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
+    private var handlers: [Int32: (UInt32) -> Void] = [:]
+    private var endOfIteration: [() -> Void] = []
+    private var timers: [(deadline: Int64, id: UInt64, work: () -> Void)] = []
+    private var nextTimerID: UInt64 = 1
+    private let name: String
+    private var thread: Thread?
+    private let loopThreadID = Mutex<pthread_t?>(nil)
+
+    /// Creates the loop (not yet running). Throws when the kernel refuses epoll or eventfd.
+    public init(name: String) throws(SystemError) {
+        _ = System.ignoreSIGPIPE
+        self.name = name
+        epollFD = try System.call("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
+        do throws(SystemError) {
+            wakeFD = try System.call("eventfd") { eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC)) }
+        } catch {
+            System.close(epollFD)
+            throw error
+        }
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.fd = wakeFD
+        _ = epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &event)
+    }
+
+    deinit {
+        System.close(wakeFD)
+        System.close(epollFD)
+    }
+
+    /// Starts the loop thread.
+    public func start() {
+        let thread = Thread { [self] in
+            loopThreadID.withLock { $0 = pthread_self() }
+            run()
+        }
+        thread.name = name
+        thread.stackSize = 1 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Whether the caller runs on the loop thread.
+    public var inLoop: Bool {
+        loopThreadID.withLock { id in id.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+    }
+
+    /// Runs `work` on the loop thread, soon. Safe from any thread.
+    public func execute(_ work: @escaping @Sendable () -> Void) {
+        inbox.withLock { $0.append(work) }
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+    }
+
+    /// Stops the loop after the current iteration and waits until its thread has finished.
+    public func stop() async {
+        await withCheckedContinuation { continuation in
+            let done = finished.withLock { waiting -> Bool in
+                guard waiting != nil else { return true }
+                waiting!.append(continuation)
+                return false
+            }
+            if done {
+                continuation.resume()
+            } else {
+                stopping.store(true, ordering: .releasing)
+                execute {}
+            }
+        }
+    }
+
+    // MARK: Loop-thread API
+
+    /// Watches `fd` for `events` (EPOLLIN / EPOLLOUT bits); `handler` runs on the loop with the ready bits.
+    /// The caller keeps ownership of `fd` and MUST `deregister` it before closing it.
+    public func register(_ fd: Int32, events: UInt32, handler: @escaping (UInt32) -> Void) throws(SystemError) {
+        var event = epoll_event()
+        event.events = events
+        event.data.fd = fd
+        try System.call("epoll_ctl(ADD)") { epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) }
+        handlers[fd] = handler
+    }
+
+    /// Changes the events watched for `fd`.
+    public func modify(_ fd: Int32, events: UInt32) {
+        var event = epoll_event()
+        event.events = events
+        event.data.fd = fd
+        _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &event)
+    }
+
+    /// Stops watching `fd` (it is not closed).
+    public func deregister(_ fd: Int32) {
+        guard handlers.removeValue(forKey: fd) != nil else { return }
+        _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+    }
+
+    /// Runs `work` on the loop thread at the end of the current iteration (loop thread only): work queued while
+    /// handling one batch of events runs once, after all of them — how small frames get batched.
+    public func afterIteration(_ work: @escaping () -> Void) {
+        endOfIteration.append(work)
+    }
+
+    /// Runs `work` on the loop after `millis` milliseconds. Returns an id for `cancel`.
+    @discardableResult
+    public func schedule(afterMillis millis: Int64, _ work: @escaping () -> Void) -> UInt64 {
+        let id = nextTimerID
+        nextTimerID += 1
+        timers.append((Self.monotonicMillis() + max(0, millis), id, work))
+        return id
+    }
+
+    /// Cancels a timer that has not fired yet.
+    public func cancel(_ timer: UInt64) {
+        timers.removeAll { $0.id == timer }
+    }
+
+    // MARK: Clocks
+
+    /// Milliseconds of the monotonic clock (for timeouts).
+    public static func monotonicMillis() -> Int64 { clockMillis(CLOCK_MONOTONIC) }
+
+    /// Wall-clock milliseconds since the epoch (for the protocol's `Timestamp`).
+    public static func wallMillis() -> Int64 { clockMillis(CLOCK_REALTIME) }
+
+    private static func clockMillis(_ clock: clockid_t) -> Int64 {
+        var spec = timespec()
+        clock_gettime(clock, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+
+    // MARK: The loop
+
+    private func run() {
+        var events = [epoll_event](repeating: epoll_event(), count: 128)
+        while !stopping.load(ordering: .acquiring) {
+            let timeout = nextTimeout()
+            let count = events.withUnsafeMutableBufferPointer { buffer in
+                epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), timeout)
+            }
+            if count > 0 {
+                for index in 0..<Int(count) {
+                    let fd = events[index].data.fd
+                    if fd == wakeFD {
+                        var value: UInt64 = 0
+                        _ = read(wakeFD, &value, 8)
+                    } else {
+                        handlers[fd]?(events[index].events)
+                    }
+                }
+            }
+            runDueTimers()
+            drainInbox()
+            while !endOfIteration.isEmpty {
+                let work = endOfIteration
+                endOfIteration = []
+                for item in work { item() }
+            }
+        }
+        drainInbox()
+        let waiting = finished.withLock { waiting -> [CheckedContinuation<Void, Never>] in
+            defer { waiting = nil }
+            return waiting ?? []
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    private func nextTimeout() -> Int32 {
+        guard let earliest = timers.min(by: { $0.deadline < $1.deadline }) else { return 1_000 }
+        return Int32(clamping: max(0, earliest.deadline - Self.monotonicMillis()))
+    }
+
+    private func runDueTimers() {
+        let now = Self.monotonicMillis()
+        let due = timers.filter { $0.deadline <= now }.sorted { ($0.deadline, $0.id) < ($1.deadline, $1.id) }
+        guard !due.isEmpty else { return }
+        timers.removeAll { $0.deadline <= now }
+        for timer in due { timer.work() }
+    }
+
+    private func drainInbox() {
+        while true {
+            let work = inbox.withLock { queue -> [@Sendable () -> Void] in
+                defer { queue.removeAll(keepingCapacity: true) }
+                return queue
+            }
+            if work.isEmpty { return }
+            for item in work { item() }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import CLinuxShims
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A non-blocking TCP listening socket. Closed exactly once by `close()`.
+public final class Listener {
+    public let fd: Int32
+    /// The bound address (the real port when 0 was asked for).
+    public let address: String
+    private var closed = false
+
+    /// Binds and listens on `host:port` (port 0: any free port).
+    public init(host: String, port: UInt16, backlog: Int32 = 512) throws(SystemError) {
+        _ = System.ignoreSIGPIPE
+        let fd = try System.call("socket(TCP)") {
+            socket(
+                AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+        do throws(SystemError) {
+            try System.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR")
+            let requested = try SocketAddress(host: host, port: port)
+            let bound = requested.withSockaddr { pointer, length in bind(fd, pointer, length) }
+            if bound != 0 { throw SystemError(call: "bind(tcp \(requested))", errno: errno) }
+            try System.call("listen") { listen(fd, backlog) }
+            var actual = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &actual) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            }
+            self.fd = fd
+            self.address = SocketAddress(actual).description
+        } catch {
+            System.close(fd)
+            throw error
+        }
+    }
+
+    deinit { close() }
+
+    /// The next pending connection (already non-blocking), or nil when none is waiting.
+    public func accept() throws(SystemError) -> Int32? {
+        try System.nonBlocking("accept4") { csc_accept_nonblocking(fd, nil, nil) }
+    }
+
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        System.close(fd)
+    }
+}

@@ -1,0 +1,189 @@
+import CLinuxShims
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Why a TCP stream ended.
+public enum StreamCloseReason: Equatable, Sendable {
+    /// The peer's port refused the connection.
+    case refused
+    /// The connection broke or the peer closed it.
+    case lost
+    /// The queue to a slow peer exceeded its bound.
+    case overflow
+    /// The owner closed it (also after a protocol error).
+    case local
+}
+
+/// A non-blocking TCP connection owned by one event loop, closed exactly once.
+///
+/// Writes are appended to a bounded buffer and sent together at the end of the loop iteration, so many
+/// small messages leave in one `send`; received bytes are handed to `onBytes` as they arrive.
+public final class TCPStream {
+    public enum State: Sendable { case connecting, open, closed }
+
+    public let fd: Int32
+    public private(set) var state: State
+    /// Called on the loop with each chunk of received bytes.
+    public var onBytes: (ArraySlice<UInt8>) -> Void = { _ in }
+    /// Called once, on the loop, when the stream ends.
+    public var onClose: (StreamCloseReason) -> Void = { _ in }
+    /// Called when everything queued has been written (e.g. to close after a response).
+    public var onDrained: () -> Void = {}
+
+    private let loop: EventLoop
+    private var outbound: [UInt8] = []
+    private var written = 0
+    private let maxQueuedBytes: Int
+    private var flushScheduled = false
+    private var readBuffer: [UInt8]
+
+    private init(fd: Int32, state: State, loop: EventLoop, maxQueuedBytes: Int, readChunk: Int) {
+        self.fd = fd
+        self.state = state
+        self.loop = loop
+        self.maxQueuedBytes = maxQueuedBytes
+        self.readBuffer = [UInt8](repeating: 0, count: readChunk)
+    }
+
+    /// Starts connecting to `host:port`; the outcome arrives through `onClose` (`.refused`) or writes flowing.
+    public static func connect(
+        to address: String, loop: EventLoop, maxQueuedBytes: Int, readChunk: Int = 64 * 1024
+    ) throws(SystemError) -> TCPStream {
+        let target = try SocketAddress(parsing: address)
+        let fd = try System.call("socket(TCP)") {
+            socket(
+                AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+        try? System.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1, "TCP_NODELAY")
+        let result = target.withSockaddr { pointer, length in Glibc.connect(fd, pointer, length) }
+        let code = errno
+        if result != 0 && code != EINPROGRESS {
+            System.close(fd)
+            throw SystemError(call: "connect(\(address))", errno: code)
+        }
+        let stream = TCPStream(
+            fd: fd, state: result == 0 ? .open : .connecting, loop: loop, maxQueuedBytes: maxQueuedBytes,
+            readChunk: readChunk)
+        try stream.watch()
+        return stream
+    }
+
+    /// Wraps a descriptor returned by `Listener.accept()`.
+    public static func accepted(fd: Int32, loop: EventLoop, maxQueuedBytes: Int, readChunk: Int = 64 * 1024)
+        throws(SystemError) -> TCPStream
+    {
+        try? System.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1, "TCP_NODELAY")
+        let stream = TCPStream(fd: fd, state: .open, loop: loop, maxQueuedBytes: maxQueuedBytes, readChunk: readChunk)
+        try stream.watch()
+        return stream
+    }
+
+    private func watch() throws(SystemError) {
+        let events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | (state == .connecting ? EPOLLOUT.rawValue : 0)
+        do throws(SystemError) {
+            try loop.register(fd, events: events) { [weak self] ready in self?.handle(ready) }
+        } catch {
+            System.close(fd)
+            state = .closed
+            throw error
+        }
+    }
+
+    /// Bytes waiting to be written.
+    public var queuedBytes: Int { outbound.count - written }
+
+    /// Queues bytes. Returns false (and closes the stream with `.overflow`) when the bound is exceeded.
+    @discardableResult
+    public func write(_ bytes: [UInt8]) -> Bool {
+        guard state != .closed else { return false }
+        if queuedBytes + bytes.count > maxQueuedBytes {
+            close(.overflow)
+            return false
+        }
+        outbound += bytes
+        if !flushScheduled {
+            flushScheduled = true
+            loop.afterIteration { [weak self] in
+                self?.flushScheduled = false
+                self?.flush()
+            }
+        }
+        return true
+    }
+
+    private func flush() {
+        guard state == .open else { return }
+        while written < outbound.count {
+            let result = outbound.withUnsafeBytes { raw in
+                Result { () throws(SystemError) -> Int? in
+                    try System.send(fd, UnsafeRawBufferPointer(rebasing: raw[written...]))
+                }
+            }
+            switch result {
+            case .success(let count?):
+                written += count
+            case .success(nil):
+                loop.modify(fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLOUT.rawValue)
+                return
+            case .failure:
+                close(.lost)
+                return
+            }
+        }
+        outbound.removeAll(keepingCapacity: outbound.count < 1 << 20)
+        written = 0
+        loop.modify(fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
+        onDrained()
+    }
+
+    private func handle(_ ready: UInt32) {
+        if state == .connecting {
+            guard ready & (EPOLLOUT.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 else { return }
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+            guard error == 0 else {
+                close(error == ECONNREFUSED ? .refused : .lost)
+                return
+            }
+            state = .open
+            loop.modify(fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
+            flush()
+            return
+        }
+        if ready & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue | EPOLLERR.rawValue) != 0 {
+            readAvailable()
+        }
+        if state == .open, ready & EPOLLOUT.rawValue != 0 { flush() }
+    }
+
+    private func readAvailable() {
+        while state == .open {
+            let count: Int?
+            do throws(SystemError) {
+                count = try System.read(fd, into: &readBuffer)
+            } catch {
+                close(.lost)
+                return
+            }
+            guard let count else { return }
+            if count == 0 {
+                close(.lost)
+                return
+            }
+            onBytes(readBuffer[0..<count])
+        }
+    }
+
+    /// Closes the stream (once) and reports `reason`.
+    public func close(_ reason: StreamCloseReason = .local) {
+        guard state != .closed else { return }
+        state = .closed
+        loop.deregister(fd)
+        System.close(fd)
+        outbound = []
+        onClose(reason)
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import SessionCluster
+import Synchronization
+import Testing
+
+/// Real nodes in one process: sockets on loopback, port 0, a multicast group and port of each test's own.
+@Suite(.serialized) struct ClusterNodeTests {
+    static let counter = Mutex(0)
+
+    /// A multicast group and port no other test (or other run of this suite) uses.
+    static func uniqueMulticast() -> MulticastSettings {
+        let index = counter.withLock { value -> Int in
+            value += 1
+            return value
+        }
+        let salt = Int(ProcessInfo.processInfo.processIdentifier % 200)
+        return MulticastSettings(
+            group: "239.255.\(100 + salt % 50).\(10 + index)", port: UInt16(41_000 + salt * 20 + index),
+            interface: "127.0.0.1")
+    }
+
+    static func settings(
+        _ name: String, mode: ReplicationMode = .delta, ack: AckMode = .async, multicast: MulticastSettings?,
+        seeds: [String] = []
+    ) -> ClusterNodeSettings {
+        var settings = ClusterNodeSettings(cluster: "test", name: name)
+        settings.multicast = multicast
+        settings.membership.heartbeatMillis = 100
+        settings.membership.suspectAfterMillis = 400
+        settings.membership.deadAfterMillis = 800
+        settings.membership.seeds = seeds
+        settings.replication = ReplicationSettings(mode: mode, ack: ack)
+        return settings
+    }
+
+    static func startCluster(_ count: Int, mode: ReplicationMode = .delta, ack: AckMode = .async) async throws
+        -> [ClusterNode]
+    {
+        let multicast = uniqueMulticast()
+        var nodes = [ClusterNode]()
+        for index in 1...count {
+            nodes.append(try await ClusterNode.start(settings("n\(index)", mode: mode, ack: ack, multicast: multicast)))
+        }
+        return nodes
+    }
+
+    /// Polls until every node sees every other as alive; returns how long it took (ms).
+    static func awaitMembership(_ nodes: [ClusterNode], within millis: Int = 3_000) async throws -> Int {
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .milliseconds(millis) {
+            var complete = true
+            for node in nodes {
+                let alive = Set(await node.members().filter { $0.status == .alive }.map(\.info.id))
+                if alive != Set(nodes.filter { $0 !== node }.map(\.me.id)) { complete = false }
+            }
+            if complete { return Int((ContinuousClock.now - start) / .milliseconds(1)) }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ClusterTestError("membership did not form within \(millis) ms")
+    }
+
+    static func stopAll(_ nodes: [ClusterNode]) async {
+        for node in nodes { await node.shutdown() }
+    }
+
+    @Test(arguments: [ReplicationMode.delta, .backup])
+    func membershipFormsAndSessionsAreReadEverywhere(mode: ReplicationMode) async throws {
+        let nodes = try await Self.startCluster(mode == .delta ? 3 : 4, mode: mode)
+        defer { Task { await Self.stopAll(nodes) } }
+        let formed = try await Self.awaitMembership(nodes)
+        #expect(formed < 2_000, "membership took \(formed) ms")
+        print("\(mode): membership of \(nodes.count) nodes formed in \(formed) ms")
+
+        let login = try await nodes[0].create { $0.set("user", "alice") }
+        var token = login.version
+        for (index, node) in nodes.enumerated() {
+            let seen = try await node.read(login.id, token: token)
+            #expect(seen.string("user") == "alice")
+            let update = try await node.update(login.id, token: token) { _, changes in
+                changes.set("hop", "\(index)")
+            }
+            token = update.version
+            // The very next read, on the next node, must already see this write.
+            let next = nodes[(index + 1) % nodes.count]
+            #expect(try await next.read(login.id, token: token).string("hop") == "\(index)")
+        }
+        await Self.stopAll(nodes)
+    }
+
+    @Test func crashedNodeIsDeclaredDeadByThePeers() async throws {
+        let nodes = try await Self.startCluster(3)
+        _ = try await Self.awaitMembership(nodes)
+        let victim = nodes[2]
+        let start = ContinuousClock.now
+        await victim.crashForTesting()
+        var declared = false
+        while ContinuousClock.now - start < .seconds(3) {
+            var everyone = true
+            for node in nodes.prefix(2) {
+                let status = await node.members().first { $0.info.id == victim.me.id }?.status
+                if status != .dead { everyone = false }
+            }
+            if everyone {
+                declared = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(declared)
+        print("crash detected by every peer in \((ContinuousClock.now - start) / .milliseconds(1)) ms")
+        await Self.stopAll(Array(nodes.prefix(2)))
+    }
+
+    @Test(arguments: [ReplicationMode.delta, .backup])
+    func gracefulShutdownLosesNothing(mode: ReplicationMode) async throws {
+        let nodes = try await Self.startCluster(3, mode: mode, ack: .sync)
+        _ = try await Self.awaitMembership(nodes)
+        var sessions = [(id: SessionID, version: VersionVector)]()
+        for index in 0..<50 {
+            let created = try await nodes[0].create { $0.set("n", "\(index)") }
+            sessions.append((created.id, created.version))
+        }
+        await nodes[0].shutdown()
+        try await Task.sleep(for: .milliseconds(300))
+        for (index, session) in sessions.enumerated() {
+            let seen = try await nodes[1 + index % 2].read(session.id, token: session.version)
+            #expect(seen.string("n") == "\(index)")
+        }
+        await Self.stopAll(Array(nodes.dropFirst()))
+    }
+
+    @Test func seedsFormTheClusterWithoutMulticast() async throws {
+        let first = try await ClusterNode.start(Self.settings("n1", multicast: nil))
+        let seed = first.me.replication
+        let second = try await ClusterNode.start(Self.settings("n2", multicast: nil, seeds: [seed]))
+        let third = try await ClusterNode.start(Self.settings("n3", multicast: nil, seeds: [seed]))
+        let nodes = [first, second, third]
+        let formed = try await Self.awaitMembership(nodes)
+        print("seeds only: membership formed in \(formed) ms")
+        let login = try await third.create { $0.set("user", "bob") }
+        #expect(try await second.read(login.id, token: login.version).string("user") == "bob")
+        await Self.stopAll(nodes)
+    }
+}
+
+struct ClusterTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

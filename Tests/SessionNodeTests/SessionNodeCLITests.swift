@@ -1,0 +1,187 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Starts the real `session-node up` on a generated 3-node config and drives the HTTP contract like a browser.
+@Suite(.serialized) struct SessionNodeCLITests {
+    static var executable: URL {
+        // The test bundle sits in the build directory next to the executable it depends on.
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "session-node")
+    }
+
+    /// Free TCP ports (bound then released; each node also uses the UDP port of its replication port).
+    static func freePorts(_ count: Int) -> [UInt16] {
+        var descriptors = [Int32]()
+        var ports = [UInt16]()
+        for _ in 0..<count {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    _ = bind(fd, $0, length)
+                    _ = getsockname(fd, $0, &length)
+                }
+            }
+            ports.append(UInt16(bigEndian: address.sin_port))
+            descriptors.append(fd)
+        }
+        descriptors.forEach { close($0) }
+        return ports
+    }
+
+    static func writeConfig(mode: String, ack: String) throws -> (path: String, http: [String]) {
+        let ports = freePorts(7)
+        let salt = Int(getpid() % 200)
+        let nodes = (0..<3).map { index in
+            """
+            { "name": "n\(index + 1)", "replication": "127.0.0.1:\(ports[index])", "http": "127.0.0.1:\(ports[3 + index])" }
+            """
+        }
+        let json = """
+            {
+              "cluster": "cli-test",
+              "secret": "test secret of at least thirty-two bytes",
+              "replication": { "mode": "\(mode)", "ack": "\(ack)" },
+              "membership": {
+                "multicast": { "group": "239.255.\(200 + salt % 50).\(salt % 250 + 1)", "port": \(ports[6]), "interface": "127.0.0.1" },
+                "heartbeatMillis": 100
+              },
+              "nodes": [\(nodes.joined(separator: ",\n"))]
+            }
+            """
+        let path = NSTemporaryDirectory() + "session-node-\(getpid())-\(mode).json"
+        try json.write(toFile: path, atomically: true, encoding: .utf8)
+        return (path, (3..<6).map { "http://127.0.0.1:\(ports[$0])" })
+    }
+
+    /// Waits until every node reports the other two alive.
+    static func awaitCluster(_ urls: [String]) async throws {
+        for _ in 0..<100 {
+            var ready = true
+            for url in urls {
+                var client = TestHTTPClient()
+                guard let members = try? client.send("GET", url + "/cluster/members"),
+                    members.status == 200, members.body.components(separatedBy: "\"alive\"").count == 4
+                else {
+                    ready = false
+                    break
+                }
+            }
+            if ready { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ClientError("cluster did not form")
+    }
+
+    @Test(arguments: [("delta", "async"), ("backup", "sync")])
+    func upServesTheHTTPContractAcrossNodesWithReadYourWrites(mode: String, ack: String) async throws {
+        let (config, urls) = try Self.writeConfig(mode: mode, ack: ack)
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["up", config]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        defer {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        try await Self.awaitCluster(urls)
+
+        var browser = TestHTTPClient()
+        let login = try browser.send(
+            "POST", urls[0] + "/login", body: "user=alice", contentType: "application/x-www-form-urlencoded")
+        #expect(login.status == 200)
+        #expect(login.body.contains("\"user\":\"alice\"") && login.body.contains("\"node\":\"n1\""))
+        #expect(login.header("X-Served-By") == "n1")
+        let cookie = try #require(login.headers.first { $0.1.hasPrefix("SESSIONID=") }?.1)
+        #expect(cookie.contains("HttpOnly") && cookie.contains("Path=/") && cookie.contains("SameSite=Lax"))
+
+        // Write on one node, read on the next at once: every hop must see the previous write (no retries).
+        for hop in 0..<30 {
+            let writer = urls[hop % 3]
+            let reader = urls[(hop + 1) % 3]
+            let put = try browser.send("PUT", writer + "/session/attributes/step", body: "\(hop)")
+            #expect(put.status == 204, "hop \(hop): PUT answered \(put.status)")
+            let get = try browser.send("GET", reader + "/session")
+            #expect(
+                get.status == 200 && get.body.contains("\"step\":\"\(hop)\""), "hop \(hop): \(get.status) \(get.body)")
+        }
+        let delete = try browser.send("DELETE", urls[2] + "/session/attributes/step")
+        #expect(delete.status == 204)
+        #expect(!(try browser.send("GET", urls[0] + "/session")).body.contains("step"))
+
+        // A second login rotates the id; the old cookie is dead everywhere.
+        let oldCookie = browser.cookies["SESSIONID"]
+        let relogin = try browser.send(
+            "POST", urls[1] + "/login", body: "user=alice", contentType: "application/x-www-form-urlencoded")
+        #expect(relogin.status == 200 && browser.cookies["SESSIONID"] != oldCookie)
+        var attacker = TestHTTPClient(cookies: ["SESSIONID": oldCookie ?? ""])
+        #expect(try attacker.send("GET", urls[2] + "/session").status == 401)
+
+        #expect(try browser.send("POST", urls[2] + "/logout").status == 204)
+        #expect(browser.cookies["SESSIONID"] == nil)
+        var stale = TestHTTPClient(
+            cookies: relogin.headers.filter { $0.0 == "Set-Cookie" }.reduce(into: [:]) { jar, header in
+                let pair = header.1.split(separator: ";")[0].split(separator: "=", maxSplits: 1)
+                jar[String(pair[0])] = String(pair[1])
+            })
+        #expect(try stale.send("GET", urls[0] + "/session").status == 401)
+
+        // Contract odds and ends.
+        var anonymous = TestHTTPClient()
+        #expect(try anonymous.send("GET", urls[0] + "/session").status == 401)
+        #expect(try anonymous.send("GET", urls[0] + "/healthz").body == "ok\n")
+        #expect(try anonymous.send("GET", urls[0] + "/nope").status == 404)
+        #expect(try anonymous.send("DELETE", urls[0] + "/login").status == 405)
+        #expect(
+            try anonymous.send("POST", urls[0] + "/login", body: "", contentType: "application/x-www-form-urlencoded")
+                .status == 400)
+        #expect(try anonymous.send("GET", urls[1] + "/metrics").body.contains("sessioncluster_commits"))
+        #expect(try anonymous.send("GET", urls[1] + "/cluster/stats").body.contains("\"sessions\""))
+
+        // Graceful stop: SIGTERM to `up` stops every node and exits 0.
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let log = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(log.contains("[n1]") && log.contains("node n2 stopped"))
+        try? FileManager.default.removeItem(atPath: config)
+    }
+
+    @Test func badArgumentsAndConfigExitNonZeroWithAClearMessage() throws {
+        func run(_ arguments: [String]) throws -> (Int32, String) {
+            let process = Process()
+            process.executableURL = Self.executable
+            process.arguments = arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            process.waitUntilExit()
+            return (
+                process.terminationStatus,
+                String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            )
+        }
+        let help = try run(["--help"])
+        #expect(help.0 == 0 && help.1.contains("session-node up FILE"))
+        let unknown = try run(["frobnicate"])
+        #expect(unknown.0 == 2 && unknown.1.contains("unknown command"))
+        let missing = try run(["run", "--config", "/nonexistent.json", "--node", "n1"])
+        #expect(missing.0 == 2 && missing.1.contains("/nonexistent.json"))
+        let path = NSTemporaryDirectory() + "bad-\(getpid()).json"
+        try #"{"cluster": "x", "secret": "0123456789abcdef0123456789abcdef", "nodes": [], "extra": 1}"#
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let bad = try run(["up", path])
+        #expect(bad.0 == 2 && bad.1.contains("extra"), "\(bad.1)")
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
