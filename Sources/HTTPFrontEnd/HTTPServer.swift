@@ -67,7 +67,7 @@ final class ServerState {
     }
 
     func begin() {
-        try? loop.register(listener.fd, events: 1 /* EPOLLIN */) { [unowned self] _ in acceptAll() }
+        try? loop.register(listener.fd, events: EventLoop.readable) { [unowned self] _ in acceptAll() }
     }
 
     private func acceptAll() {
@@ -119,7 +119,7 @@ final class HTTPConnection {
         do throws(HTTPParseError) {
             request = try parser.next()
         } catch {
-            respond(.error(error), keepAlive: false, version: .http1_1)
+            respond(.error(error), keepAlive: false, version: .http11)
             return
         }
         if parser.takeContinueRequest() { stream.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }

@@ -14,7 +14,7 @@ import Testing
         #expect(request.queryItems.map(\.name) == ["x", "y"])
         #expect(request.queryItems.map(\.value) == ["1", "two words"])
         #expect(request.queryItem("y") == "two words")
-        #expect(request.version == .http1_1)
+        #expect(request.version == .http11)
         #expect(request.headers.map(\.name) == ["Host", "Accept"])
         #expect(request.header("host") == "node1")
         #expect(request.header("ACCEPT") == "*/*")
@@ -104,8 +104,8 @@ import Testing
     }
 
     @Test func higherMinorVersionIsReadAsHTTP11() throws {
-        #expect(HTTPTestSupport.single("GET / HTTP/1.2\r\n\r\n")?.version == .http1_1)
-        #expect(HTTPTestSupport.single("GET / HTTP/1.0\r\n\r\n")?.version == .http1_0)
+        #expect(HTTPTestSupport.single("GET / HTTP/1.2\r\n\r\n")?.version == .http11)
+        #expect(HTTPTestSupport.single("GET / HTTP/1.0\r\n\r\n")?.version == .http10)
     }
 
     @Test func expectContinueIsSignalledOnceWhileTheBodyIsPending() throws {
@@ -143,7 +143,7 @@ import Testing
 
     @Test func requestCanBeBuiltWithoutTheParser() throws {
         let request = try HTTPRequest(
-            method: "GET", target: "/a%2Fb?k=v", version: .http1_0, headers: [("Connection", "keep-alive")])
+            method: "GET", target: "/a%2Fb?k=v", version: .http10, headers: [("Connection", "keep-alive")])
         #expect(request.path == "/a/b")
         #expect(request.queryItem("k") == "v")
         #expect(request.keepAlive)

@@ -21,7 +21,7 @@ import Testing
     }
 
     @Test func keptAliveHTTP10ConnectionIsAnnounced() {
-        let bytes = HTTPResponse.empty(status: 401).serialized(keepAlive: true, requestVersion: .http1_0)
+        let bytes = HTTPResponse.empty(status: 401).serialized(keepAlive: true, requestVersion: .http10)
         #expect(text(bytes) == "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n")
     }
 

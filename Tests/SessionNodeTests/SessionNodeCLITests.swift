@@ -32,7 +32,7 @@ import Testing
             ports.append(UInt16(bigEndian: address.sin_port))
             descriptors.append(fd)
         }
-        descriptors.forEach { close($0) }
+        for fd in descriptors { close(fd) }
         return ports
     }
 

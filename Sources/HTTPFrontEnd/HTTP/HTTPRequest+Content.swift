@@ -30,8 +30,8 @@ extension HTTPRequest {
             }
         }
         switch version {
-        case .http1_1: return !sawClose
-        case .http1_0: return sawKeepAlive && !sawClose
+        case .http11: return !sawClose
+        case .http10: return sawKeepAlive && !sawClose
         }
     }
 

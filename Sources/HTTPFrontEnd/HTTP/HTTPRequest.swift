@@ -6,15 +6,15 @@ public struct HTTPRequest: Sendable {
     /// The protocol versions this server speaks. `HTTP/1.2`…`HTTP/1.9` are read as 1.1 (RFC 9110 §6.2).
     public enum Version: Hashable, Sendable, CustomStringConvertible {
         /// HTTP/1.0: one request per connection unless `Connection: keep-alive`.
-        case http1_0
+        case http10
         /// HTTP/1.1: persistent connections unless `Connection: close`.
-        case http1_1
+        case http11
 
         /// `HTTP/1.0` or `HTTP/1.1`, as on the wire.
         public var description: String {
             switch self {
-            case .http1_0: "HTTP/1.0"
-            case .http1_1: "HTTP/1.1"
+            case .http10: "HTTP/1.0"
+            case .http11: "HTTP/1.1"
             }
         }
     }
@@ -63,7 +63,7 @@ public struct HTTPRequest: Sendable {
     /// `target` is parsed as on the wire; it MUST be printable ASCII in origin-, absolute- or asterisk-form.
     /// Headers and body are taken as given: the caller MUST keep `Content-Length` consistent if it matters.
     public init(
-        method: String, target: String, version: Version = .http1_1,
+        method: String, target: String, version: Version = .http11,
         headers: [(name: String, value: String)] = [], body: [UInt8] = []
     ) throws(HTTPParseError) {
         let parsedTarget = try HTTPRequestTarget.parse(ArraySlice(target.utf8))

@@ -46,7 +46,7 @@ struct HTTPRequestHead: Sendable {
         guard chars[5] == UInt8(ascii: "1") else {
             throw HTTPParseError(.unsupportedVersion, detail: HTTPParseError.excerpt(bytes))
         }
-        return chars[7] == UInt8(ascii: "0") ? .http1_0 : .http1_1
+        return chars[7] == UInt8(ascii: "0") ? .http10 : .http11
     }
 
     /// Parses `field-name ":" OWS field-value OWS` (RFC 9112 §5) and appends it.
@@ -96,7 +96,7 @@ struct HTTPRequestHead: Sendable {
 
     /// Whether the client waits for `100 Continue` before sending the body (RFC 9110 §10.1.1; HTTP/1.1 only).
     var expectsContinue: Bool {
-        version == .http1_1
+        version == .http11
             && headers.contains {
                 HTTPSyntax.equalsIgnoringASCIICase($0.name, "expect")
                     && HTTPSyntax.equalsIgnoringASCIICase($0.value, "100-continue")

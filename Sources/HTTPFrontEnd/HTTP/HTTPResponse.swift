@@ -85,7 +85,7 @@ public struct HTTPResponse: Sendable {
     ///   - requestVersion: the version of the request answered.
     ///   - includeBody: false for a `HEAD` request: the headers describe the body that a `GET` would get.
     public func serialized(
-        keepAlive: Bool, requestVersion: HTTPRequest.Version = .http1_1, includeBody: Bool = true
+        keepAlive: Bool, requestVersion: HTTPRequest.Version = .http11, includeBody: Bool = true
     ) -> [UInt8] {
         let allowsBody = !(100...199).contains(status) && status != 204 && status != 304
         var out: [UInt8] = []
@@ -104,7 +104,7 @@ public struct HTTPResponse: Sendable {
         }
         if !keepAlive {
             out += "Connection: close\r\n".utf8
-        } else if requestVersion == .http1_0 {
+        } else if requestVersion == .http10 {
             out += "Connection: keep-alive\r\n".utf8
         }
         out += [HTTPSyntax.carriageReturn, HTTPSyntax.lineFeed]

@@ -91,6 +91,10 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Loop-thread API
 
+    /// The event bits for "readable" and "writable", for `register` / `modify` callers without epoll headers.
+    public static let readable: UInt32 = EPOLLIN.rawValue
+    public static let writable: UInt32 = EPOLLOUT.rawValue
+
     /// Watches `fd` for `events` (EPOLLIN / EPOLLOUT bits); `handler` runs on the loop with the ready bits.
     /// The caller keeps ownership of `fd` and MUST `deregister` it before closing it.
     public func register(_ fd: Int32, events: UInt32, handler: @escaping (UInt32) -> Void) throws(SystemError) {
