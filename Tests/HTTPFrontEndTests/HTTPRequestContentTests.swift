@@ -23,9 +23,10 @@ import Testing
     }
 
     @Test func cookiesFromSeveralHeadersAreTrimmedAndTheFirstOccurrenceWins() {
-        let cookies = request(
-            "1.1", "Cookie: SID=abc.node1;  theme = dark ;v=\"q1\"\r\nX: y\r\ncookie: SID=later; lang=en; flag; =x\r\n")?
-            .cookies
+        let headers =
+            "Cookie: SID=abc.node1;  theme = dark ;v=\"q1\"\r\nX: y\r\n"
+            + "cookie: SID=later; lang=en; flag; =x\r\n"
+        let cookies = request("1.1", headers)?.cookies
         #expect(cookies == ["SID": "abc.node1", "theme": "dark", "v": "q1", "lang": "en"])
         #expect(request("1.1")?.cookies == [:])
     }

@@ -113,8 +113,8 @@ import Testing
     }
 
     @Test func tooLargeHeadersAre431WhetherCompleteOrStillStreaming() {
-        let complete =
-            "GET / HTTP/1.1\r\nA: \(String(repeating: "x", count: 70))\r\nB: \(String(repeating: "y", count: 70))\r\n\r\n"
+        let value = String(repeating: "x", count: 70)
+        let complete = "GET / HTTP/1.1\r\nA: \(value)\r\nB: \(value)\r\n\r\n"
         #expect(HTTPTestSupport.error(complete, limits: small)?.code == .headersTooLarge)
         #expect(HTTPTestSupport.error(complete, limits: small)?.status == 431)
         let streaming = "GET / HTTP/1.1\r\nA: \(String(repeating: "x", count: 200))"

@@ -9,12 +9,14 @@ import Testing
     private static let seeds: [String] = [
         "GET / HTTP/1.1\r\nHost: node1\r\n\r\n",
         "GET /sessions/abc?x=1&y=a+b HTTP/1.1\r\nHost: n\r\nAccept: application/json\r\n\r\n",
-        "POST /sessions HTTP/1.1\r\nHost: n\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"a\":\"b c\"}\r\n",
+        "POST /sessions HTTP/1.1\r\nHost: n\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n"
+            + "{\"a\":\"b c\"}\r\n",
         "PUT /sessions/s1/attributes/cart HTTP/1.1\r\nContent-Length: 5\r\nCookie: SID=abc.node2; VT=q\r\n\r\nhello",
         "DELETE /sessions/s1 HTTP/1.1\r\nConnection: close\r\n\r\n",
         "GET /health HTTP/1.0\r\n\r\n",
         "GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-        "POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 21\r\n\r\nuser=al%20ice+x&b=%4",
+        "POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 21\r\n\r\n"
+            + "user=al%20ice+x&b=%4",
         "GET http://node1:8080/metrics HTTP/1.1\r\nHost: node1:8080\r\n\r\n",
         "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
         "GET /a HTTP/1.1\nHost: bare-lf\n\n",
@@ -93,7 +95,10 @@ import Testing
             let end = min(bytes.count, start + chunk)
             parser.append(bytes[start..<end])
             start = end
-            #expect(parser.bufferedByteCount <= limits.maxBufferedBytes + chunk)
+            // Plain checks rather than `#expect` in this hot loop: the macro's bookkeeping dominates a debug run.
+            if parser.bufferedByteCount > limits.maxBufferedBytes + chunk {
+                Issue.record("\(parser.bufferedByteCount) bytes buffered after a \(chunk)-byte append")
+            }
             do {
                 while let request = try parser.next() {
                     outcome.requests.append(summary(request))
@@ -103,11 +108,15 @@ import Testing
                         return outcome
                     }
                 }
-                #expect(parser.bufferedByteCount <= limits.maxBufferedBytes)
+                if parser.bufferedByteCount > limits.maxBufferedBytes {
+                    Issue.record("\(parser.bufferedByteCount) bytes buffered with nothing left to parse")
+                }
             } catch {
                 outcome.error = error.code
                 outcome.status = error.status
-                #expect(parser.isFailed && parser.bufferedByteCount == 0)
+                if !parser.isFailed || parser.bufferedByteCount != 0 {
+                    Issue.record("a failed parser still holds \(parser.bufferedByteCount) bytes")
+                }
                 return outcome
             }
         } while start < bytes.count
@@ -125,8 +134,12 @@ import Testing
             let limits = round % 2 == 0 ? HTTPLimits() : tight
             let maxChunk = [1, 7, 64, max(1, bytes.count)][round % 4]
             let chunked = feed(bytes, limits: limits, maxChunk: maxChunk, using: &random)
-            let whole = feed(bytes, limits: limits, maxChunk: max(1, bytes.count), using: &random)
-            #expect(chunked == whole, "round \(round): chunking changed the outcome")
+            if maxChunk < bytes.count {
+                let whole = feed(bytes, limits: limits, maxChunk: max(1, bytes.count), using: &random)
+                if chunked != whole {
+                    Issue.record("round \(round): chunking changed the outcome: \(chunked) vs \(whole)")
+                }
+            }
             parsed += chunked.requests.count
             if let status = chunked.status { statuses[status, default: 0] += 1 }
         }

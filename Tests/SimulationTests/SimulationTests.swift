@@ -11,19 +11,36 @@ import Testing
     static let seedBase = UInt64(environment["SIM_SEED_BASE"] ?? "") ?? 1
     static let chunks = 8
 
-    @Test(arguments: ReplicationMode.allCases, 0..<SimulationTests.chunks)
-    func seededRunsKeepEveryInvariant(mode: ReplicationMode, chunk: Int) {
-        var failures = 0
-        for run in stride(from: chunk, to: Self.runsPerMode, by: Self.chunks) {
-            let config = SimulationConfig(
-                seed: Self.seedBase + UInt64(run), mode: mode, ack: run % 2 == 0 ? .async : .sync)
-            let report = Simulation(config: config).run()
-            if !report.passed {
-                failures += 1
-                Issue.record("simulation run failed\n\(report)")
-                if failures >= 3 { break }
-            }
+    /// Simulations are long synchronous computations: they run on this queue, not on Swift's cooperative pool
+    /// (two threads here), so that async tests running at the same time (real nodes) are not starved.
+    static let simulationQueue: OperationQueue = {
+        let queue = OperationQueue()
+        queue.maxConcurrentOperationCount = 2
+        return queue
+    }()
+
+    static func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            simulationQueue.addOperation { continuation.resume(returning: work()) }
         }
+    }
+
+    @Test(arguments: ReplicationMode.allCases, 0..<SimulationTests.chunks)
+    func seededRunsKeepEveryInvariant(mode: ReplicationMode, chunk: Int) async {
+        let failures = await Self.offPool { () -> [String] in
+            var failures = [String]()
+            for run in stride(from: chunk, to: Self.runsPerMode, by: Self.chunks) {
+                let config = SimulationConfig(
+                    seed: Self.seedBase + UInt64(run), mode: mode, ack: run % 2 == 0 ? .async : .sync)
+                let report = Simulation(config: config).run()
+                if !report.passed {
+                    failures.append("simulation run failed\n\(report)")
+                    if failures.count >= 3 { break }
+                }
+            }
+            return failures
+        }
+        for failure in failures { Issue.record(Comment(rawValue: failure)) }
     }
 
     @Test(.enabled(if: SimulationTests.environment["SIM_REPLAY"] != nil))

@@ -1,0 +1,235 @@
+"""Support for the integration scenarios: real `session-node` processes on loopback.
+
+Every scenario generates its own cluster file (free ports, its own multicast group and port), starts nodes as
+separate processes, records their PIDs and stops only those. Standard library only.
+"""
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BINARY = os.environ.get("SESSION_NODE", os.path.join(ROOT, ".build", "release", "session-node"))
+
+
+def say(line):
+    print(line, flush=True)
+
+
+def free_ports(count):
+    sockets, ports = [], []
+    for _ in range(count):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        sockets.append(s)
+        ports.append(s.getsockname()[1])
+    for s in sockets:
+        s.close()
+    return ports
+
+
+class Cluster:
+    """A cluster file and the node processes started from it (by PID)."""
+
+    def __init__(self, nodes, mode="delta", ack="async", multicast=True, heartbeat=100, extra_nodes=0):
+        total = nodes + extra_nodes
+        ports = free_ports(2 * total + 1)
+        self.names = ["n%d" % (i + 1) for i in range(total)]
+        self.replication = {n: "127.0.0.1:%d" % ports[i] for i, n in enumerate(self.names)}
+        self.http = {n: "127.0.0.1:%d" % ports[total + i] for i, n in enumerate(self.names)}
+        salt = os.getpid() % 250
+        membership = {"heartbeatMillis": heartbeat, "suspectAfterMillis": heartbeat * 4, "deadAfterMillis": heartbeat * 8}
+        if multicast:
+            membership["multicast"] = {"group": "239.255.%d.%d" % (150 + random.randrange(80), salt + 1),
+                                       "port": ports[-1], "interface": "127.0.0.1"}
+        else:
+            membership["multicast"] = None
+            membership["seeds"] = [self.replication[n] for n in self.names[:2]]
+        config = {
+            "cluster": "it-%d" % os.getpid(),
+            "secret": "integration test secret, 32+ characters long",
+            "replication": {"mode": mode, "ack": ack},
+            "membership": membership,
+            "nodes": [{"name": n, "replication": self.replication[n], "http": self.http[n]} for n in self.names],
+        }
+        fd, self.path = tempfile.mkstemp(prefix="cluster-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(config, f, indent=2)
+        self.processes = {}
+        self.logs = {}
+        self.initial = self.names[:nodes]
+
+    def start(self, name, env=None):
+        log = open(self.path + "." + name + ".log", "a")
+        environment = dict(os.environ)
+        environment.update(env or {})
+        process = subprocess.Popen([BINARY, "run", "--config", self.path, "--node", name],
+                                   stdout=log, stderr=subprocess.STDOUT, env=environment)
+        self.processes[name] = process
+        self.logs[name] = log
+        return process.pid
+
+    def start_all(self, env=None):
+        for name in self.initial:
+            self.start(name, env)
+        self.wait_formed(self.initial)
+
+    def url(self, name):
+        return "http://" + self.http[name]
+
+    def running(self):
+        return [n for n, p in self.processes.items() if p.poll() is None]
+
+    def kill(self, name, sig=signal.SIGKILL):
+        process = self.processes[name]
+        process.send_signal(sig)
+        if sig == signal.SIGKILL:
+            process.wait(10)
+
+    def stop(self, name, timeout=10):
+        """Graceful stop (SIGTERM); returns the exit status."""
+        process = self.processes[name]
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            return -9
+
+    def stop_all(self):
+        for name in list(self.processes):
+            if self.processes[name].poll() is None:
+                self.stop(name)
+        for log in self.logs.values():
+            log.close()
+
+    def members(self, name):
+        status, body, _ = Client().request("GET", self.url(name) + "/cluster/members")
+        return json.loads(body)["members"] if status == 200 else []
+
+    def alive(self, name):
+        return sorted(m["name"] for m in self.members(name) if m["state"] == "alive")
+
+    def wait_formed(self, names, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if all(self.alive(n) == sorted(names) for n in names):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("cluster of %s did not form in %ss" % (names, timeout))
+
+    def stats(self, name):
+        status, body, _ = Client().request("GET", self.url(name) + "/cluster/stats")
+        return json.loads(body)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_all()
+        if exc[0] is None:
+            for name in self.names:
+                try:
+                    os.remove(self.path + "." + name + ".log")
+                except OSError:
+                    pass
+            os.remove(self.path)
+        else:
+            say("logs kept: %s.*.log" % self.path)
+        return False
+
+
+class Client:
+    """A browser-like client: one cookie jar, keep-alive connections per node, no retries."""
+
+    def __init__(self, cookies=None):
+        self.cookies = dict(cookies or {})
+        self.connections = {}
+
+    def request(self, method, url, body=None, form=None):
+        host = url.split("//", 1)[1].split("/", 1)[0]
+        path = "/" + url.split("//", 1)[1].split("/", 1)[1] if "/" in url.split("//", 1)[1] else "/"
+        headers = {}
+        if self.cookies:
+            headers["Cookie"] = "; ".join("%s=%s" % kv for kv in sorted(self.cookies.items()))
+        if form is not None:
+            body = "&".join("%s=%s" % kv for kv in form.items())
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        for attempt in (0, 1):
+            connection = self.connections.get(host)
+            if connection is None:
+                connection = http.client.HTTPConnection(host, timeout=10)
+                self.connections[host] = connection
+            try:
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read().decode()
+                break
+            except (http.client.HTTPException, ConnectionError, BrokenPipeError) as error:
+                # A kept-alive connection the server closed: reconnect once (not a retry of the request's effect).
+                connection.close()
+                self.connections.pop(host, None)
+                if attempt == 1 or not isinstance(error, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)):
+                    raise
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                pair = value.split(";", 1)[0]
+                name, _, cookie = pair.partition("=")
+                if cookie == "" or "Max-Age=0" in value:
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = cookie
+        return response.status, data, dict(response.getheaders())
+
+    def login(self, url, user):
+        status, body, _ = self.request("POST", url + "/login", form={"user": user})
+        assert status == 200, "login answered %d %s" % (status, body)
+        return json.loads(body)["session"]
+
+    def put(self, url, name, value):
+        return self.request("PUT", url + "/session/attributes/" + name, body=value)[0]
+
+    def session(self, url):
+        status, body, _ = self.request("GET", url + "/session")
+        return status, (json.loads(body) if status == 200 else None)
+
+    def close(self):
+        for connection in self.connections.values():
+            connection.close()
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+def main(scenario):
+    """Runs `scenario()`; exit 0 on success, 1 on a broken property, 77 for SKIP (with the reason)."""
+    try:
+        scenario()
+    except SkipScenario as skip:
+        say("SKIP: %s" % skip)
+        sys.exit(77)
+    except AssertionError as failure:
+        say("FAIL: %s" % failure)
+        sys.exit(1)
+    say("PASS")
+
+
+class SkipScenario(Exception):
+    pass

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Every test: unit tests, simulations, shell and CLI tests (swift test), then the multi-node integration
+# scenarios against the release build (Tests/Integration/run.sh). This is the README's test command.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+swift test
+swift build -c release --product session-node
+Tests/Integration/run.sh
