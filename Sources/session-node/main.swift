@@ -107,6 +107,14 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
         FileHandle.standardOutput.write(Data("\(stamp) \(line)\n".utf8))
     }
     if logLevel <= .info { settings.log = write }
+    // Test-only: plant a deliberate bug to show that an integration scenario catches it (README, "Tests").
+    if let fault = ProcessInfo.processInfo.environment["SESSIONCLUSTER_PLANTED_FAULT"] {
+        guard let planted = PlantedFault(rawValue: fault) else {
+            fail("SESSIONCLUSTER_PLANTED_FAULT must be one of \(PlantedFault.allCases.map(\.rawValue))")
+        }
+        settings.replication.plantedFault = planted
+        write("WARNING: planted fault \(fault) is active (test only)")
+    }
     let node: ClusterNode
     do {
         node = try await ClusterNode.start(settings)

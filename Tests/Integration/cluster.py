@@ -68,6 +68,7 @@ class Cluster:
     def start(self, name, env=None):
         log = open(self.path + "." + name + ".log", "a")
         environment = dict(os.environ)
+        # SESSIONCLUSTER_PLANTED_FAULT in the runner's environment reaches every node (to prove a scenario fails).
         environment.update(env or {})
         process = subprocess.Popen([BINARY, "run", "--config", self.path, "--node", name],
                                    stdout=log, stderr=subprocess.STDOUT, env=environment)
