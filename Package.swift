@@ -14,8 +14,10 @@ let package = Package(
         .target(name: "SessionClusterCore"),
         // Linux headers Glibc does not expose (epoll, eventfd, timerfd, accept4).
         .target(name: "CLinuxShims"),
+        // The system's libcrypto (AES-256-GCM, HKDF): `apt-get install libssl-dev`.
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // The I/O shell and the embeddable API.
-        .target(name: "SessionCluster", dependencies: ["SessionClusterCore", "CLinuxShims"]),
+        .target(name: "SessionCluster", dependencies: ["SessionClusterCore", "CLinuxShims", "CCrypto"]),
         // HTTP/1.1 front end of `session-node`, built on the public `ClusterNode` API (the embedding example).
         .target(name: "HTTPFrontEnd", dependencies: ["SessionCluster"]),
         .executableTarget(name: "session-node", dependencies: ["SessionCluster", "HTTPFrontEnd"]),

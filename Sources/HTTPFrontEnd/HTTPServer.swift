@@ -122,7 +122,7 @@ final class HTTPConnection {
             respond(.error(error), keepAlive: false, version: .http11)
             return
         }
-        if parser.takeContinueRequest() { stream.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }
+        if parser.takeContinueRequest() { stream.write(HTTPResponse.continueInterim) }
         guard let request else { return }
         busy = true
         let handler = server.handler

@@ -24,6 +24,7 @@ import Testing
         seeds: [String] = []
     ) -> ClusterNodeSettings {
         var settings = ClusterNodeSettings(cluster: "test", name: name)
+        settings.secret = "shell test secret of at least thirty-two bytes"
         settings.multicast = multicast
         settings.membership.heartbeatMillis = 100
         // Production-like silence timeouts: a busy test machine must not make members flap. Crashes are still
@@ -141,6 +142,35 @@ import Testing
         print("seeds only: membership formed in \(formed) ms")
         let login = try await third.create { $0.set("user", "bob") }
         #expect(try await second.read(login.id, token: login.version).string("user") == "bob")
+        await Self.stopAll(nodes)
+    }
+}
+
+extension ClusterNodeTests {
+    @Test func nodeWithoutASecretRefusesToStart() async {
+        var settings = Self.settings("lonely", multicast: nil)
+        settings.secret = "short"
+        await #expect(throws: KeyringError.self) { _ = try await ClusterNode.start(settings) }
+    }
+
+    @Test func keyRotationKeepsTheClusterTalking() async throws {
+        let nodes = try await Self.startCluster(3)
+        _ = try await Self.awaitMembership(nodes)
+        let next = "the next cluster secret, thirty-two bytes+"
+        for node in nodes { try await node.updateKeyring { try $0.install(next, id: 2) } }
+        for node in nodes { try await node.updateKeyring { try $0.use(2) } }
+        for node in nodes { try await node.updateKeyring { try $0.remove(1) } }
+        let keys = await nodes[0].keyIDs()
+        #expect(keys.current == 2 && keys.installed == [2])
+        let login = try await nodes[0].create { $0.set("user", "after-rotation") }
+        #expect(try await nodes[2].read(login.id, token: login.version).string("user") == "after-rotation")
+        try await Task.sleep(for: .milliseconds(300))
+        for node in nodes {
+            let alive = await node.members().filter { $0.status == .alive }.count
+            let stats = await node.stats()
+            #expect(alive == 2)
+            #expect(stats.dropped["unknownKey", default: 0] == 0)
+        }
         await Self.stopAll(nodes)
     }
 }

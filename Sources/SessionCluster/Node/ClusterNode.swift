@@ -46,9 +46,10 @@ public final class ClusterNode: Sendable {
     public static func start(_ settings: ClusterNodeSettings) async throws -> ClusterNode {
         try settings.membership.validate()
         try settings.replication.validate()
+        let keyring = try Keyring(secret: settings.secret)
         let (events, continuation) = AsyncStream<ClusterEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
         let loop = try EventLoop(name: "node-\(settings.name)")
-        let runtime = try NodeRuntime(settings: settings, loop: loop, events: continuation)
+        let runtime = try NodeRuntime(settings: settings, keyring: keyring, loop: loop, events: continuation)
         let node = ClusterNode(loop: loop, runtime: runtime, events: events)
         loop.start()
         let confined = node.runtime
@@ -162,6 +163,27 @@ public final class ClusterNode: Sendable {
         await onLoop { runtime, done in done(runtime.node.membership.members) }
     }
 
+    /// The keyring in use: install a new key everywhere, then `use` it everywhere, then remove the old one —
+    /// key rotation without downtime. Throws when the change is not possible (unknown key, short secret…).
+    public func updateKeyring(_ change: @escaping @Sendable (inout Keyring) throws -> Void) async throws {
+        let result: Result<Void, any Error> = await onLoop { runtime, done in
+            var keyring = runtime.cipher.keyring
+            do {
+                try change(&keyring)
+                runtime.cipher.install(keyring)
+                done(.success(()))
+            } catch {
+                done(.failure(error))
+            }
+        }
+        try result.get()
+    }
+
+    /// The key ids installed and the one sealing.
+    public func keyIDs() async -> (installed: [UInt8], current: UInt8) {
+        await onLoop { runtime, done in done((runtime.cipher.keyring.ids, runtime.cipher.keyring.current)) }
+    }
+
     /// Session counts and replication / transport counters.
     public func stats() async -> NodeStats {
         await onLoop { runtime, done in
@@ -172,7 +194,9 @@ public final class ClusterNode: Sendable {
                     copies: replication.copyCount, replication: replication.counters,
                     framesReceived: runtime.stats.framesReceived, framesSent: runtime.stats.framesSent,
                     bytesSent: runtime.stats.bytesSent, malformedDropped: runtime.stats.malformed,
-                    linksRefused: runtime.stats.refused))
+                    linksRefused: runtime.stats.refused,
+                    dropped: Dictionary(
+                        uniqueKeysWithValues: runtime.cipher.rejected.map { ($0.key.rawValue, $0.value) })))
         }
     }
 

@@ -5,6 +5,7 @@ extension ClusterNodeSettings {
     public init?(configuration: ClusterConfiguration, node name: String) {
         guard let entry = configuration.node(named: name) else { return nil }
         self.init(cluster: configuration.cluster, name: name)
+        secret = configuration.secret
         replicationHost = entry.replication.host
         replicationPort = entry.replication.port
         httpAddress = entry.http.description

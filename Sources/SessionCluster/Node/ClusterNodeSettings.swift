@@ -22,6 +22,9 @@ public struct ClusterNodeSettings: Sendable {
     public var cluster: String
     /// This node's stable name (`n1`); its ring position derives from it.
     public var name: String
+    /// The shared cluster secret, at least 32 bytes: it keys the authenticated encryption of every beacon and
+    /// frame (AES-256-GCM). A node refuses to start without one. Rotate keys with `ClusterNode.keyring`.
+    public var secret = ""
     /// Host for the replication listener (TCP) and unicast beacons (UDP on the same port).
     public var replicationHost = "127.0.0.1"
     /// Port for replication; 0 picks a free one (tests).

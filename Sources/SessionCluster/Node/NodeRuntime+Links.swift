@@ -32,7 +32,7 @@ extension NodeRuntime {
         do throws(SystemError) {
             let stream = try TCPStream.connect(
                 to: address.description, loop: loop, maxQueuedBytes: settings.maxQueuedBytesPerPeer)
-            link = PeerConnection(stream, maxFrameBytes: settings.maxFrameBytes)
+            link = PeerConnection(stream, cipher: cipher, maxFrameBytes: settings.maxFrameBytes)
         } catch {
             log("cannot connect to \(target): \(error)")
             return nil
@@ -40,7 +40,7 @@ extension NodeRuntime {
         link.peer = peer
         link.onClose = { [unowned self, weak link] reason, malformed in
             if let link, outbound[peer] === link { outbound[peer] = nil }
-            if malformed != nil { stats.malformed += 1 }
+            if malformed { stats.malformed += 1 }
             linkClosed(peer, reason: reason)
         }
         outbound[peer] = link
@@ -70,23 +70,23 @@ extension NodeRuntime {
             guard
                 let stream = try? TCPStream.accepted(fd: fd, loop: loop, maxQueuedBytes: settings.maxQueuedBytesPerPeer)
             else { continue }
-            let link = PeerConnection(stream, maxFrameBytes: settings.maxFrameBytes)
+            let link = PeerConnection(stream, cipher: cipher, maxFrameBytes: settings.maxFrameBytes)
             inbound[fd] = link
-            link.onFrame = { [unowned self, unowned link] frame in received(frame, on: link) }
+            link.onFrame = { [unowned self, unowned link] frame, sender in received(frame, from: sender, on: link) }
             link.onClose = { [unowned self] _, malformed in
-                if malformed != nil { stats.malformed += 1 }
+                if malformed { stats.malformed += 1 }
                 inbound[fd] = nil
             }
         }
     }
 
-    private func received(_ frame: PeerFrame, on link: PeerConnection) {
+    private func received(_ frame: PeerFrame, from sender: NodeID, on link: PeerConnection) {
         stats.framesReceived += 1
         switch (frame, link.peer) {
-        case (.hello(let hello), nil) where hello.cluster == settings.cluster:
+        case (.hello(let hello), nil) where hello.cluster == settings.cluster && hello.member.id == sender:
             link.peer = hello.member.id
             introduced[hello.member.id] = hello.member
-        case (.replication(let message), let peer?):
+        case (.replication(let message), let peer?) where peer == sender:
             execute(node.onMessage(message, from: peer, now: NodeRuntime.now()))
         default:
             // A stranger, another cluster, or frames out of order: drop the link.

@@ -22,6 +22,7 @@ final class NodeRuntime {
     let multicastReceiver: DatagramSocket?
     let multicastGroup: SocketAddress?
     let events: AsyncStream<ClusterEvent>.Continuation
+    let cipher: ClusterCipher
 
     /// Links we opened, used to send to each peer; links peers opened to us, used to receive.
     var outbound: [NodeID: PeerConnection] = [:]
@@ -38,7 +39,9 @@ final class NodeRuntime {
     var datagramBuffer = [UInt8](repeating: 0, count: 65_536)
     var stats = (framesReceived: 0, framesSent: 0, bytesSent: 0, malformed: 0, refused: 0)
 
-    init(settings: ClusterNodeSettings, loop: EventLoop, events: AsyncStream<ClusterEvent>.Continuation)
+    init(
+        settings: ClusterNodeSettings, keyring: Keyring, loop: EventLoop, events: AsyncStream<ClusterEvent>.Continuation
+    )
         throws(SystemError)
     {
         self.settings = settings
@@ -59,6 +62,7 @@ final class NodeRuntime {
         let me = MemberInfo(
             id: NodeID(using: &random), name: settings.name, replication: listener.address,
             http: settings.httpAddress)
+        cipher = ClusterCipher(cluster: settings.cluster, me: me.id, keyring: keyring)
         var membership = settings.membership
         membership.multicast = settings.multicast != nil
         node = NodeInstance(
@@ -128,7 +132,7 @@ final class NodeRuntime {
     // MARK: Beacons
 
     private func send(_ beacon: Beacon, multicast: Bool, unicast: [String]) {
-        let frame = WireCodec.frame(.beacon(beacon))
+        let frame = cipher.seal(WireCodec.frame(.beacon(beacon)), channel: .datagram)
         if multicast, let group = multicastGroup { try? datagrams.send(frame, to: group) }
         for target in unicast {
             guard let address = try? SocketAddress(parsing: target) else { continue }
@@ -138,8 +142,10 @@ final class NodeRuntime {
 
     private func receiveBeacons(_ socket: DatagramSocket) {
         while let count = try? socket.receive(into: &datagramBuffer) {
-            guard
-                case .beacon(let beacon)? = try? WireCodec.decodeFrame(Array(datagramBuffer[0..<count]), limit: 65_536)
+            // Authenticated first: anything else is dropped (and counted by the cipher) before parsing.
+            guard let (sender, plaintext) = cipher.open(datagramBuffer[0..<count], channel: .datagram) else { continue }
+            guard case .beacon(let beacon)? = try? WireCodec.decodeFrame(plaintext, limit: 65_536),
+                beacon.sender.id == sender
             else {
                 stats.malformed += 1
                 continue

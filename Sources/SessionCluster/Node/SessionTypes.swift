@@ -82,4 +82,6 @@ public struct NodeStats: Sendable, Equatable {
     public var bytesSent: Int
     public var malformedDropped: Int
     public var linksRefused: Int
+    /// Envelopes dropped before parsing, by reason: `malformed`, `unknownKey`, `unauthenticated`, `replayed`.
+    public var dropped: [String: Int]
 }

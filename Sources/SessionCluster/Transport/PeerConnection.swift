@@ -1,19 +1,28 @@
 import SessionClusterCore
 
-/// A replication link: a `TCPStream` carrying length-prefixed, versioned frames (`FrameDecoder`).
+/// A replication link: a `TCPStream` carrying sealed envelopes (`ClusterCipher`, stream channel), each
+/// `u32 length ‖ envelope`, whose plaintext is one versioned frame (`WireCodec.frame`).
+///
+/// Every envelope is authenticated before its frame is parsed; one that fails ends the link (a stream cannot
+/// resynchronise) and is counted by the cipher.
 final class PeerConnection {
     let stream: TCPStream
-    /// The peer's id: known from the start for outgoing links, from its hello for incoming ones.
+    /// The peer's id: known from the start for outgoing links, from its authenticated hello for incoming ones.
     var peer: NodeID?
-    var onFrame: (PeerFrame) -> Void = { _ in }
-    /// Called once when the link ends; `malformed` carries the decoding error of a garbled stream.
-    var onClose: (StreamCloseReason, WireError?) -> Void = { _, _ in }
-    private var decoder: FrameDecoder
-    private var malformed: WireError?
+    /// A frame and the authenticated sender of its envelope.
+    var onFrame: (PeerFrame, NodeID) -> Void = { _, _ in }
+    /// Called once when the link ends; `malformed` says the peer sent something that is not an authentic frame.
+    var onClose: (StreamCloseReason, _ malformed: Bool) -> Void = { _, _ in }
+    private let cipher: ClusterCipher
+    private let maxFrameBytes: Int
+    private var buffer: [UInt8] = []
+    private var consumed = 0
+    private var malformed = false
 
-    init(_ stream: TCPStream, maxFrameBytes: Int) {
+    init(_ stream: TCPStream, cipher: ClusterCipher, maxFrameBytes: Int) {
         self.stream = stream
-        self.decoder = FrameDecoder(maxFrameBytes: maxFrameBytes)
+        self.cipher = cipher
+        self.maxFrameBytes = maxFrameBytes
         stream.onBytes = { [unowned self] bytes in received(bytes) }
         stream.onClose = { [unowned self] reason in onClose(reason, malformed) }
     }
@@ -21,20 +30,46 @@ final class PeerConnection {
     var isClosed: Bool { stream.state == .closed }
     var queuedBytes: Int { stream.queuedBytes }
 
-    /// Queues one encoded frame; false when the link is closed or overflowed.
+    /// Seals and queues one encoded frame; false when the link is closed or overflowed.
     @discardableResult
-    func enqueue(_ frame: [UInt8]) -> Bool { stream.write(frame) }
+    func enqueue(_ frame: [UInt8]) -> Bool {
+        let envelope = cipher.seal(frame, channel: .stream)
+        guard !envelope.isEmpty else { return false }
+        let length = UInt32(envelope.count)
+        return stream.write(
+            [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+                + envelope)
+    }
 
     func close() { stream.close(.local) }
 
     private func received(_ bytes: ArraySlice<UInt8>) {
-        decoder.append(bytes)
-        do throws(WireError) {
-            while stream.state == .open, let frame = try decoder.next() { onFrame(frame) }
-        } catch {
-            // The stream cannot resynchronise after a bad frame: drop the link (counted by the owner).
-            malformed = error
-            stream.close(.local)
+        buffer += bytes
+        while stream.state == .open, buffer.count - consumed >= 4 {
+            let length =
+                Int(buffer[consumed]) << 24 | Int(buffer[consumed + 1]) << 16 | Int(buffer[consumed + 2]) << 8
+                | Int(buffer[consumed + 3])
+            guard length >= ClusterCipher.overhead, length <= maxFrameBytes + ClusterCipher.overhead + 64 else {
+                return fail()
+            }
+            guard buffer.count - consumed >= 4 + length else { break }
+            let envelope = buffer[(consumed + 4)..<(consumed + 4 + length)]
+            consumed += 4 + length
+            guard let (sender, plaintext) = cipher.open(envelope, channel: .stream),
+                let frame = try? WireCodec.decodeFrame(plaintext, limit: maxFrameBytes)
+            else { return fail() }
+            onFrame(frame, sender)
         }
+        if consumed > 0 && consumed * 2 >= buffer.count {
+            buffer.removeFirst(consumed)
+            consumed = 0
+        }
+    }
+
+    private func fail() {
+        malformed = true
+        buffer = []
+        consumed = 0
+        stream.close(.local)
     }
 }

@@ -1,0 +1,238 @@
+import SessionClusterCore
+
+/// Seals every datagram and frame a node sends, and opens (authenticates, decrypts, de-duplicates) what it
+/// receives — before any other parsing. Loop-confined.
+///
+/// Envelope: `"SE" ‖ version 1 ‖ channel ‖ key id ‖ sender id (8) ‖ counter (8) ‖ AES-256-GCM(ciphertext ‖ tag)`.
+/// - Key: `HKDF-SHA256(secret[key id], salt "SessionCluster/1", info: cluster ‖ key id ‖ sender id)` — every
+///   sender (incarnation) has its own key, so its nonce, `channel ‖ 0 0 0 ‖ counter`, never repeats under one key.
+/// - Associated data: the envelope header and the cluster name: another cluster's traffic never authenticates.
+/// - Replay: datagrams within a sliding window of 256 counters per sender, each accepted once; stream frames
+///   strictly increasing per sender.
+final class ClusterCipher {
+    enum Channel: UInt8 {
+        case datagram = 1
+        case stream = 2
+    }
+
+    /// Why an envelope was dropped (counted, exported in metrics).
+    enum Rejection: String, CaseIterable {
+        case malformed, unknownKey, unauthenticated, replayed
+    }
+
+    static let headerBytes = 21
+    static let overhead = headerBytes + Crypto.tagBytes
+    private static let salt = Array("SessionCluster/1".utf8)
+
+    private let cluster: [UInt8]
+    private let me: NodeID
+    private(set) var keyring: Keyring
+    private var counters: [Channel: UInt64] = [.datagram: 0, .stream: 0]
+    private var senderKeys: [KeyName: [UInt8]] = [:]
+    private var windows: [WindowName: ReplayWindow] = [:]
+    private(set) var rejected: [Rejection: Int] = [:]
+    private(set) var opened = 0
+
+    private struct KeyName: Hashable {
+        var key: UInt8
+        var sender: NodeID
+    }
+
+    private struct WindowName: Hashable {
+        var sender: NodeID
+        var channel: Channel
+    }
+
+    init(cluster: String, me: NodeID, keyring: Keyring) {
+        self.cluster = Array(cluster.utf8)
+        self.me = me
+        self.keyring = keyring
+    }
+
+    /// Replaces the keyring (key rotation): new keys decrypt at once, sealing uses its current key.
+    func install(_ keyring: Keyring) {
+        self.keyring = keyring
+        senderKeys = [:]
+    }
+
+    private func key(_ id: UInt8, sender: NodeID) -> [UInt8]? {
+        let name = KeyName(key: id, sender: sender)
+        if let cached = senderKeys[name] { return cached }
+        guard let secret = keyring.secret(id) else { return nil }
+        var info = cluster
+        info.append(id)
+        for shift in stride(from: 56, through: 0, by: -8) {
+            info.append(UInt8(truncatingIfNeeded: sender.rawValue >> UInt64(shift)))
+        }
+        guard let derived = try? Crypto.hkdf(secret: secret, salt: Self.salt, info: info, count: Crypto.keyBytes) else {
+            return nil
+        }
+        if senderKeys.count > 4_096 { senderKeys = [:] }
+        senderKeys[name] = derived
+        return derived
+    }
+
+    private static func nonce(_ channel: Channel, _ counter: UInt64) -> [UInt8] {
+        var nonce: [UInt8] = [channel.rawValue, 0, 0, 0]
+        for shift in stride(from: 56, through: 0, by: -8) {
+            nonce.append(UInt8(truncatingIfNeeded: counter >> UInt64(shift)))
+        }
+        return nonce
+    }
+
+    /// Encrypts `plaintext` for `channel`.
+    func seal(_ plaintext: [UInt8], channel: Channel) -> [UInt8] {
+        let counter = counters[channel, default: 0] + 1
+        counters[channel] = counter
+        let id = keyring.current
+        var header = ByteWriter(capacity: Self.headerBytes + plaintext.count + Crypto.tagBytes)
+        header.writeRaw([0x53, 0x45, 1, channel.rawValue, id])
+        header.writeUInt64(me.rawValue)
+        header.writeUInt64(counter)
+        let head = header.bytes
+        guard let key = key(id, sender: me),
+            let sealed = try? Crypto.seal(
+                key: key, nonce: Self.nonce(channel, counter), plaintext: plaintext, aad: head + cluster)
+        else {
+            // libcrypto failing to encrypt is not recoverable in a meaningful way: send nothing.
+            return []
+        }
+        return head + sealed
+    }
+
+    /// Authenticates and decrypts one envelope; nil (counted by reason) for anything else.
+    func open(_ envelope: ArraySlice<UInt8>, channel: Channel) -> (sender: NodeID, plaintext: [UInt8])? {
+        guard envelope.count >= Self.overhead else { return reject(.malformed) }
+        let start = envelope.startIndex
+        guard envelope[start] == 0x53, envelope[start + 1] == 0x45, envelope[start + 2] == 1,
+            envelope[start + 3] == channel.rawValue
+        else { return reject(.malformed) }
+        let id = envelope[start + 4]
+        var sender: UInt64 = 0
+        var counter: UInt64 = 0
+        for index in 0..<8 { sender = sender << 8 | UInt64(envelope[start + 5 + index]) }
+        for index in 0..<8 { counter = counter << 8 | UInt64(envelope[start + 13 + index]) }
+        let senderID = NodeID(rawValue: sender)
+        guard let key = key(id, sender: senderID) else { return reject(.unknownKey) }
+        let head = Array(envelope[start..<start + Self.headerBytes])
+        guard
+            let plaintext = Crypto.open(
+                key: key, nonce: Self.nonce(channel, counter), sealed: envelope[(start + Self.headerBytes)...],
+                aad: head + cluster)
+        else { return reject(.unauthenticated) }
+        // Only authentic envelopes touch the replay state: a forger cannot advance a window.
+        let name = WindowName(sender: senderID, channel: channel)
+        var window = windows[name] ?? ReplayWindow(strict: channel == .stream)
+        guard window.accept(counter) else { return reject(.replayed) }
+        windows[name] = window
+        if windows.count > 4_096 { windows = [name: window] }
+        opened += 1
+        return (senderID, plaintext)
+    }
+
+    private func reject<T>(_ reason: Rejection) -> T? {
+        rejected[reason, default: 0] += 1
+        return nil
+    }
+}
+
+/// Remembers which counters of one sender were accepted: each at most once.
+struct ReplayWindow {
+    static let width: UInt64 = 256
+    /// Streams are in order: only a higher counter is accepted.
+    let strict: Bool
+    private var highest: UInt64 = 0
+    private var seen = [UInt64](repeating: 0, count: Int(ReplayWindow.width / 64))
+
+    init(strict: Bool) { self.strict = strict }
+
+    mutating func accept(_ counter: UInt64) -> Bool {
+        guard counter > 0 else { return false }
+        if counter > highest {
+            if counter - highest >= Self.width {
+                seen = [UInt64](repeating: 0, count: seen.count)
+            } else {
+                // The slots of the counters the window moves over last held counters now out of the window.
+                for passed in (highest + 1)...counter { clear(passed) }
+            }
+            highest = counter
+            mark(counter)
+            return true
+        }
+        guard !strict, highest - counter < Self.width, !isMarked(counter) else { return false }
+        mark(counter)
+        return true
+    }
+
+    private func slot(_ counter: UInt64) -> (Int, UInt64) {
+        let bit = counter % Self.width
+        return (Int(bit / 64), 1 << (bit % 64))
+    }
+
+    private mutating func mark(_ counter: UInt64) {
+        let (word, mask) = slot(counter)
+        seen[word] |= mask
+    }
+
+    private mutating func clear(_ counter: UInt64) {
+        let (word, mask) = slot(counter)
+        seen[word] &= ~mask
+    }
+
+    private func isMarked(_ counter: UInt64) -> Bool {
+        let (word, mask) = slot(counter)
+        return seen[word] & mask != 0
+    }
+}
+
+/// The cluster's shared secrets by key id. The current key seals; every installed key opens — so a new key can be
+/// installed everywhere first, then made current, then the old one removed, without downtime (memberlist's way).
+public struct Keyring: Sendable, Equatable {
+    private var secrets: [UInt8: [UInt8]]
+    /// The key id used to seal.
+    public private(set) var current: UInt8
+
+    /// A keyring with one secret (key id 1). The secret MUST be at least 32 bytes.
+    public init(secret: String) throws(KeyringError) {
+        try Self.check(secret)
+        secrets = [1: Array(secret.utf8)]
+        current = 1
+    }
+
+    /// Installs `secret` under `id` (it opens messages at once).
+    public mutating func install(_ secret: String, id: UInt8) throws(KeyringError) {
+        try Self.check(secret)
+        secrets[id] = Array(secret.utf8)
+    }
+
+    /// Makes `id` the sealing key.
+    public mutating func use(_ id: UInt8) throws(KeyringError) {
+        guard secrets[id] != nil else { throw KeyringError(problem: "key \(id) is not installed") }
+        current = id
+    }
+
+    /// Removes key `id` (never the current one).
+    public mutating func remove(_ id: UInt8) throws(KeyringError) {
+        guard id != current else { throw KeyringError(problem: "key \(id) is the current key; switch first") }
+        secrets[id] = nil
+    }
+
+    /// Installed key ids.
+    public var ids: [UInt8] { secrets.keys.sorted() }
+
+    func secret(_ id: UInt8) -> [UInt8]? { secrets[id] }
+
+    private static func check(_ secret: String) throws(KeyringError) {
+        guard secret.utf8.count >= 32 else {
+            throw KeyringError(
+                problem: "the cluster secret has \(secret.utf8.count) bytes; at least 32 are required "
+                    + "(it keys AES-256-GCM for all cluster traffic)")
+        }
+    }
+}
+
+/// A keyring operation that cannot be done.
+public struct KeyringError: Error, Equatable, CustomStringConvertible {
+    public let problem: String
+    public var description: String { problem }
+}

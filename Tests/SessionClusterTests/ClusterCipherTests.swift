@@ -1,0 +1,107 @@
+import SessionClusterCore
+import Testing
+
+@testable import SessionCluster
+
+@Suite struct ClusterCipherTests {
+    static let secret = "a shared secret of at least thirty-two bytes"
+    static let a = NodeID(rawValue: 0xA)
+    static let b = NodeID(rawValue: 0xB)
+
+    static func pair(cluster: String = "c1", secret: String = secret) throws -> (ClusterCipher, ClusterCipher) {
+        (
+            ClusterCipher(cluster: cluster, me: a, keyring: try Keyring(secret: secret)),
+            ClusterCipher(cluster: cluster, me: b, keyring: try Keyring(secret: Self.secret))
+        )
+    }
+
+    @Test func sealedEnvelopesOpenOnceWithTheSenderAuthenticated() throws {
+        let (sender, receiver) = try Self.pair()
+        let message = Array("attribute value: blue".utf8)
+        let envelope = sender.seal(message, channel: .datagram)
+        #expect(envelope.count == message.count + ClusterCipher.overhead)
+        #expect(!envelope.containsSubsequence(message))
+        let opened = try #require(receiver.open(envelope[...], channel: .datagram))
+        #expect(opened.sender == Self.a && opened.plaintext == message)
+        #expect(receiver.open(envelope[...], channel: .datagram) == nil)  // replayed
+        #expect(receiver.rejected[.replayed] == 1)
+    }
+
+    @Test func wrongKeyWrongClusterTamperingAndGarbageAreRejected() throws {
+        let (sender, _) = try Self.pair()
+        let envelope = sender.seal(Array("x".utf8), channel: .stream)
+        let otherCluster = ClusterCipher(cluster: "c2", me: Self.b, keyring: try Keyring(secret: Self.secret))
+        #expect(otherCluster.open(envelope[...], channel: .stream) == nil)
+        let otherKey = ClusterCipher(
+            cluster: "c1", me: Self.b, keyring: try Keyring(secret: "another secret of at least 32 bytes!!"))
+        #expect(otherKey.open(envelope[...], channel: .stream) == nil)
+        let receiver = ClusterCipher(cluster: "c1", me: Self.b, keyring: try Keyring(secret: Self.secret))
+        for index in envelope.indices {
+            var tampered = envelope
+            tampered[index] ^= 0x01
+            #expect(receiver.open(tampered[...], channel: .stream) == nil, "byte \(index)")
+        }
+        #expect(receiver.open([1, 2, 3][...], channel: .stream) == nil)
+        #expect(receiver.open(envelope[...], channel: .datagram) == nil)  // another channel's envelope
+        #expect(receiver.rejected[.unauthenticated, default: 0] > 0 && receiver.rejected[.malformed, default: 0] > 0)
+        #expect(receiver.open(envelope[...], channel: .stream) != nil)  // the untouched one still opens
+    }
+
+    @Test func replayWindowAcceptsReorderingOnceAndRefusesTooOld() {
+        var window = ReplayWindow(strict: false)
+        let datagrams: [(UInt64, Bool)] = [
+            (5, true), (3, true), (4, true), (4, false), (5, false), (300, true), (40, false), (299, true),
+            (299, false),
+            (0, false),
+        ]
+        for (counter, expected) in datagrams {
+            let accepted = window.accept(counter)
+            #expect(accepted == expected, "datagram counter \(counter)")
+        }
+        var stream = ReplayWindow(strict: true)
+        for (counter, expected) in [(1, true), (2, true), (2, false), (1, false), (10, true)] as [(UInt64, Bool)] {
+            let accepted = stream.accept(counter)
+            #expect(accepted == expected, "stream counter \(counter)")
+        }
+    }
+
+    @Test func keyRotationWithoutDowntime() throws {
+        var old = try Keyring(secret: Self.secret)
+        let sender = ClusterCipher(cluster: "c1", me: Self.a, keyring: old)
+        let receiver = ClusterCipher(cluster: "c1", me: Self.b, keyring: old)
+        // 1. Install the new key everywhere: both keys open.
+        var both = old
+        try both.install("the next secret, also thirty-two bytes or more", id: 2)
+        receiver.install(both)
+        #expect(receiver.open(sender.seal([1], channel: .datagram)[...], channel: .datagram) != nil)
+        // 2. Switch the sender to the new key.
+        try both.use(2)
+        sender.install(both)
+        #expect(receiver.open(sender.seal([2], channel: .datagram)[...], channel: .datagram) != nil)
+        // 3. Remove the old key: old-key traffic no longer opens, new-key traffic does.
+        let stale = ClusterCipher(cluster: "c1", me: NodeID(rawValue: 0xC), keyring: old)
+        try both.remove(1)
+        receiver.install(both)
+        #expect(receiver.open(stale.seal([3], channel: .datagram)[...], channel: .datagram) == nil)
+        #expect(receiver.rejected[.unknownKey] == 1)
+        #expect(receiver.open(sender.seal([4], channel: .datagram)[...], channel: .datagram) != nil)
+        #expect(throws: KeyringError.self) { try both.remove(2) }
+        #expect(throws: KeyringError.self) { try old.use(9) }
+    }
+
+    @Test func shortSecretIsRefusedWithAClearMessage() {
+        #expect(throws: KeyringError.self) { try Keyring(secret: "too short") }
+        do {
+            _ = try Keyring(secret: "too short")
+        } catch {
+            #expect(error.description.contains("at least 32"))
+        }
+    }
+}
+
+extension Array where Element == UInt8 {
+    func containsSubsequence(_ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, needle.count <= count else { return false }
+        return (0...(count - needle.count)).contains { Array(self[$0..<$0 + needle.count]) == needle }
+    }
+}

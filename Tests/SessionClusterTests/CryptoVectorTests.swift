@@ -1,0 +1,67 @@
+import Testing
+
+@testable import SessionCluster
+
+/// Published known-answer vectors: the AES-256 cases of the GCM specification (McGrew & Viega, test cases
+/// 13, 14 and 16) and RFC 5869 test case 1 for HKDF-SHA256.
+@Suite struct CryptoVectorTests {
+    static func hex(_ text: String) -> [UInt8] {
+        var bytes = [UInt8]()
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(index, offsetBy: 2)
+            bytes.append(UInt8(text[index..<next], radix: 16)!)
+            index = next
+        }
+        return bytes
+    }
+
+    @Test func aes256GCMTestCase13EmptyPlaintext() throws {
+        let sealed = try Crypto.seal(
+            key: [UInt8](repeating: 0, count: 32), nonce: [UInt8](repeating: 0, count: 12), plaintext: [], aad: [])
+        #expect(sealed == Self.hex("530f8afbc74536b9a963b4f1c4cb738b"))
+    }
+
+    @Test func aes256GCMTestCase14() throws {
+        let sealed = try Crypto.seal(
+            key: [UInt8](repeating: 0, count: 32), nonce: [UInt8](repeating: 0, count: 12),
+            plaintext: [UInt8](repeating: 0, count: 16), aad: [])
+        #expect(sealed == Self.hex("cea7403d4d606b6e074ec5d3baf39d18" + "d0d1c8a799996bf0265b98b5d48ab919"))
+    }
+
+    @Test func aes256GCMTestCase16WithAssociatedData() throws {
+        let key = Self.hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308")
+        let nonce = Self.hex("cafebabefacedbaddecaf888")
+        let plaintext = Self.hex(
+            "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39"
+        )
+        let aad = Self.hex("feedfacedeadbeeffeedfacedeadbeefabaddad2")
+        let expected = Self.hex(
+            "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662"
+                + "76fc6ece0f4e1768cddf8853bb2d551b")
+        let sealed = try Crypto.seal(key: key, nonce: nonce, plaintext: plaintext, aad: aad)
+        #expect(sealed == expected)
+        #expect(Crypto.open(key: key, nonce: nonce, sealed: sealed[...], aad: aad) == plaintext)
+        // Any change to ciphertext, tag, associated data, nonce or key fails authentication.
+        var flipped = sealed
+        flipped[3] ^= 1
+        #expect(Crypto.open(key: key, nonce: nonce, sealed: flipped[...], aad: aad) == nil)
+        flipped = sealed
+        flipped[flipped.count - 1] ^= 0x80
+        #expect(Crypto.open(key: key, nonce: nonce, sealed: flipped[...], aad: aad) == nil)
+        #expect(Crypto.open(key: key, nonce: nonce, sealed: sealed[...], aad: aad + [0]) == nil)
+        #expect(
+            Crypto.open(key: key, nonce: Self.hex("cafebabefacedbaddecaf889"), sealed: sealed[...], aad: aad) == nil)
+        var otherKey = key
+        otherKey[0] ^= 1
+        #expect(Crypto.open(key: otherKey, nonce: nonce, sealed: sealed[...], aad: aad) == nil)
+        #expect(Crypto.open(key: key, nonce: nonce, sealed: sealed.prefix(15), aad: aad) == nil)
+    }
+
+    @Test func hkdfSHA256RFC5869TestCase1() throws {
+        let okm = try Crypto.hkdf(
+            secret: [UInt8](repeating: 0x0b, count: 22), salt: Self.hex("000102030405060708090a0b0c"),
+            info: Self.hex("f0f1f2f3f4f5f6f7f8f9"), count: 42)
+        #expect(okm == Self.hex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"))
+    }
+}
