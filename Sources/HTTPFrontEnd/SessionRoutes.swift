@@ -225,7 +225,9 @@ public struct SessionRoutes: Sendable {
             var response = unauthorized()
             clearCookies(&response)
             return response
-        case .unavailable?, .notAcknowledged?, .shuttingDown?:
+        case .tooLarge?:
+            return .text(413, "session size limit exceeded\n")
+        case .unavailable?, .notAcknowledged?, .shuttingDown?, .full?:
             var response = HTTPResponse.text(503, "session temporarily unavailable, retry\n")
             response.setHeader("Retry-After", "\(settings.retryAfterSeconds)")
             return response

@@ -129,7 +129,7 @@ import Testing
         let seedBytes = Self.seeds.map { Array($0.utf8) }
         var parsed = 0
         var statuses: [Int: Int] = [:]
-        for round in 0..<50_000 {
+        for round in 0..<100_000 {
             let bytes = mutate(seedBytes[round % seedBytes.count], using: &random)
             let limits = round % 2 == 0 ? HTTPLimits() : tight
             let maxChunk = [1, 7, 64, max(1, bytes.count)][round % 4]

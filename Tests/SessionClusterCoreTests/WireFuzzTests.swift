@@ -19,7 +19,7 @@ import Testing
     @Test func randomByteArraysDecodeOrThrowWireError() throws {
         var random = SplitMix64(seed: 0x5EED)
         var decoded = 0
-        for round in 0..<20_000 {
+        for round in 0..<60_000 {
             var bytes = randomBytes(count: Int.random(in: 0...48, using: &random), using: &random)
             switch round % 4 {
             case 0:
@@ -57,7 +57,7 @@ import Testing
         let encodings = WireSamples.frames.map(WireCodec.frame)
         var decoded = 0
         var rejected = 0
-        for round in 0..<20_000 {
+        for round in 0..<60_000 {
             var bytes = encodings[Int.random(in: 0..<encodings.count, using: &random)]
             let position = Int.random(in: 0..<bytes.count, using: &random)
             bytes[position] ^= UInt8.random(in: 1...255, using: &random)

@@ -105,3 +105,33 @@ extension Array where Element == UInt8 {
         return (0...(count - needle.count)).contains { Array(self[$0..<$0 + needle.count]) == needle }
     }
 }
+
+/// Deterministic mutation fuzzing of the envelope opener, the first thing every received byte meets.
+@Suite struct ClusterCipherFuzzTests {
+    @Test func mutatedEnvelopesNeverTrapAndNeverAuthenticate() throws {
+        let sender = ClusterCipher(
+            cluster: "c1", me: NodeID(rawValue: 1), keyring: try Keyring(secret: ClusterCipherTests.secret))
+        let receiver = ClusterCipher(
+            cluster: "c1", me: NodeID(rawValue: 2), keyring: try Keyring(secret: ClusterCipherTests.secret))
+        var random = SplitMix64(seed: 2026)
+        let samples = (0..<20).map { index in
+            sender.seal(
+                [UInt8](repeating: UInt8(index), count: index * 13), channel: index % 2 == 0 ? .datagram : .stream)
+        }
+        var accepted = 0
+        for round in 0..<100_000 {
+            var bytes = samples[round % samples.count]
+            switch random.next() % 4 {
+            case 0 where !bytes.isEmpty:
+                bytes[Int(random.next() % UInt64(bytes.count))] ^= UInt8(1 + random.next() % 255)
+            case 1: bytes = Array(bytes.prefix(Int(random.next() % UInt64(bytes.count))))  // strictly shorter
+            case 2:
+                bytes.insert(UInt8(truncatingIfNeeded: random.next()), at: Int(random.next() % UInt64(bytes.count + 1)))
+            default: bytes = (0..<Int(random.next() % 80)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            }
+            if receiver.open(bytes[...], channel: round % 2 == 0 ? .datagram : .stream) != nil { accepted += 1 }
+        }
+        #expect(accepted == 0)
+        #expect(receiver.rejected.values.reduce(0, +) == 100_000)
+    }
+}

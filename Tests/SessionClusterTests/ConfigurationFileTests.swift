@@ -198,7 +198,7 @@ enum ConfigurationFixtures {
 
     @Test func loadErrorsCarryFileLineAndColumn() throws {
         let path = NSTemporaryDirectory() + "configuration-test-\(getpid()).json"
-        FileManager.default.createFile(atPath: path, contents: Data("{\n  \"cluster\": \"x\",\n}".utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data("{\n  \"cluster\": \"x\",\n}".utf8))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let error = #expect(throws: ConfigurationError.self) { try ClusterConfiguration.load(path: path) }
         #expect(error?.description == "\(path):2:17: trailing comma before '}' is not allowed in JSON")

@@ -56,7 +56,7 @@ import Testing
         var accepted = 0
         var syntaxErrors = 0
         var valueErrors = 0
-        for _ in 0..<20_000 {
+        for _ in 0..<100_000 {
             let mutant = Self.mutate(files[random.below(files.count)], &random)
             do throws(ConfigurationError) {
                 let configuration = try ClusterConfiguration.parse(mutant)

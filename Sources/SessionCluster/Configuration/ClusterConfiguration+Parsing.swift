@@ -31,7 +31,11 @@ extension ClusterConfiguration {
             try decodeMembership(section, into: &configuration.membership)
         }
         if let section = try root.object(
-            "sessions", keys: ["maxInactiveSeconds", "cookieName", "routeSuffix", "secureCookies"])
+            "sessions",
+            keys: [
+                "maxInactiveSeconds", "cookieName", "routeSuffix", "secureCookies", "maxAttributes", "maxSessionBytes",
+                "maxSessions",
+            ])
         {
             try decodeSessions(section, into: &configuration.sessions)
         }
@@ -91,6 +95,9 @@ extension ClusterConfiguration {
         if let name = try section.string("cookieName") { sessions.cookieName = name }
         if let flag = try section.bool("routeSuffix") { sessions.routeSuffix = flag }
         if let flag = try section.bool("secureCookies") { sessions.secureCookies = flag }
+        if let count = try section.integer("maxAttributes") { sessions.maxAttributes = Int(clamping: count) }
+        if let bytes = try section.integer("maxSessionBytes") { sessions.maxSessionBytes = Int(clamping: bytes) }
+        if let count = try section.integer("maxSessions") { sessions.maxSessions = Int(clamping: count) }
     }
 
     private static func decodeNode(_ value: JSONValue, at path: String) throws(ConfigurationError) -> NodeEntry {

@@ -85,6 +85,15 @@ extension ClusterConfiguration {
                 keyPath: "sessions.maxInactiveSeconds", value: String(sessions.maxInactiveSeconds),
                 problem: "must be in 1...\(Self.maximumInactiveSeconds) (seconds)")
         }
+        let limits: [(String, Int, ClosedRange<Int>)] = [
+            ("sessions.maxAttributes", sessions.maxAttributes, 1...100_000),
+            ("sessions.maxSessionBytes", sessions.maxSessionBytes, 1_024...(64 << 20)),
+            ("sessions.maxSessions", sessions.maxSessions, 1...100_000_000),
+        ]
+        for (key, value, range) in limits where !range.contains(value) {
+            throw ConfigurationError(
+                keyPath: key, value: String(value), problem: "must be in \(range.lowerBound)...\(range.upperBound)")
+        }
         let name = sessions.cookieName
         guard !name.isEmpty, name.unicodeScalars.allSatisfy(Self.isCookieTokenCharacter) else {
             throw ConfigurationError(
@@ -108,6 +117,19 @@ extension ClusterConfiguration {
     private func validateNodes() throws(ConfigurationError) {
         guard !nodes.isEmpty else {
             throw ConfigurationError(keyPath: "nodes", value: "[]", problem: "must list at least one node")
+        }
+        // Multicast confined to loopback means a one-machine cluster: a node endpoint elsewhere would make
+        // cluster traffic leave the interface the file says it stays on.
+        if let interface = membership.multicast?.interface, interface.hasPrefix("127.") {
+            for (index, node) in nodes.enumerated() {
+                for (kind, endpoint) in [("replication", node.replication), ("http", node.http)]
+                where !(endpoint.host.hasPrefix("127.") || endpoint.host == "localhost") {
+                    throw ConfigurationError(
+                        keyPath: "nodes[\(index)].\(kind)", value: JSONValue.quoted(endpoint.description),
+                        problem: "is not on loopback, but membership.multicast.interface is \(interface): "
+                            + "cluster traffic would leave the interface it is confined to")
+                }
+            }
         }
         let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-".unicodeScalars)
         var nameOwners: [String: Int] = [:]

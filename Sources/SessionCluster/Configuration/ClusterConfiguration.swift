@@ -141,6 +141,12 @@ public struct ClusterConfiguration: Sendable, Equatable {
         /// Whether cookies get the `Secure` attribute. Off by default so plain-HTTP local clusters work;
         /// turn it on behind TLS.
         public var secureCookies: Bool = false
+        /// Most attributes per session (HTTP 413 beyond).
+        public var maxAttributes: Int = 256
+        /// Most bytes of names and values per session (HTTP 413 beyond).
+        public var maxSessionBytes: Int = 256 * 1024
+        /// Most live sessions per node (HTTP 503 + Retry-After beyond; nothing is evicted).
+        public var maxSessions: Int = 1_000_000
 
         /// The defaults: 1800 s, `SESSIONID`, route suffix on, no `Secure` attribute.
         public init() {}

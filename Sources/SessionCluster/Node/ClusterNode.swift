@@ -80,6 +80,10 @@ public final class ClusterNode: Sendable {
         let id = SessionID(using: &random)
         let outcome: Result<VersionVector, SessionError> = await onLoop { runtime, done in
             guard !runtime.stopping else { return done(.failure(.shuttingDown)) }
+            guard runtime.node.replication.liveSessionCount < runtime.settings.maxSessions else {
+                return done(.failure(.full))
+            }
+            guard runtime.fits(initial, on: [:]) else { return done(.failure(.tooLarge)) }
             let result = runtime.node.create(id, changes: initial, now: NodeRuntime.now())
             runtime.finish(result, done)
         }
@@ -112,6 +116,10 @@ public final class ClusterNode: Sendable {
         }
         let recorded = changes
         let outcome: Result<VersionVector, SessionError> = await onLoop { runtime, done in
+            guard runtime.fits(recorded, on: session.attributes) else {
+                runtime.node.release(id)
+                return done(.failure(.tooLarge))
+            }
             runtime.finish(runtime.node.commit(id, changes: recorded, now: NodeRuntime.now()), done)
         }
         return SessionUpdate(id: id, version: try outcome.get(), value: value)
@@ -218,6 +226,20 @@ public final class ClusterNode: Sendable {
 }
 
 extension NodeRuntime {
+    /// Whether `attributes` with `changes` applied stay within the session limits.
+    func fits(_ changes: SessionChanges, on attributes: [String: [UInt8]]) -> Bool {
+        var result = attributes
+        for change in changes.changes {
+            switch change {
+            case .set(let name, let value): result[name] = value
+            case .remove(let name): result[name] = nil
+            case .setMaxInactive, .invalidate: break
+            }
+        }
+        let bytes = result.reduce(0) { $0 + $1.key.utf8.count + $1.value.count }
+        return result.count <= settings.maxAttributesPerSession && bytes <= settings.maxSessionBytes
+    }
+
     /// Completes a commit: at once, or when a `sync` commit is acknowledged.
     func finish(_ result: NodeCommit, _ done: @escaping (Result<VersionVector, SessionError>) -> Void) {
         execute(result.directives)

@@ -13,6 +13,9 @@ extension ClusterNodeSettings {
             self.multicast = MulticastSettings(
                 group: multicast.group, port: multicast.port, interface: multicast.interface)
         }
+        maxAttributesPerSession = configuration.sessions.maxAttributes
+        maxSessionBytes = configuration.sessions.maxSessionBytes
+        maxSessions = configuration.sessions.maxSessions
         membership = configuration.membershipSettings()
         replication = configuration.replicationSettings()
     }

@@ -42,6 +42,13 @@ public struct ClusterNodeSettings: Sendable {
     public var maxFrameBytes = 16 << 20
     /// Bound on bytes queued to one peer; a peer that falls further behind is disconnected and re-synced.
     public var maxQueuedBytesPerPeer = 64 << 20
+    /// Most attributes one session may hold; a request that would exceed it fails with `.tooLarge` (HTTP 413).
+    public var maxAttributesPerSession = 256
+    /// Most bytes (names + values) one session may hold; beyond it `.tooLarge` (HTTP 413).
+    public var maxSessionBytes = 256 * 1024
+    /// Most live sessions this node holds a copy of; creating more fails with `.full` (HTTP 503 +
+    /// Retry-After) — live sessions are never evicted to make room.
+    public var maxSessions = 1_000_000
     /// Receives one line per notable event (member joined, state transfer done, …).
     public var log: (@Sendable (String) -> Void)?
 

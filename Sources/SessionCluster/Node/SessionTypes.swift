@@ -43,6 +43,10 @@ public enum SessionError: Error, Equatable, CustomStringConvertible {
     case notAcknowledged
     /// The node is shutting down.
     case shuttingDown
+    /// The change would exceed `maxAttributesPerSession` or `maxSessionBytes` (HTTP 413).
+    case tooLarge
+    /// This node holds `maxSessions` live sessions; nothing is evicted (HTTP 503 + Retry-After).
+    case full
 
     public var description: String {
         switch self {
@@ -51,6 +55,8 @@ public enum SessionError: Error, Equatable, CustomStringConvertible {
         case .lost: "session lost: every node holding it failed"
         case .notAcknowledged: "change not acknowledged by the cluster in time"
         case .shuttingDown: "node is shutting down"
+        case .tooLarge: "session would exceed its size limits"
+        case .full: "node holds its maximum number of sessions"
         }
     }
 }
