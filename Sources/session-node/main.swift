@@ -78,6 +78,17 @@ func load(_ path: String) -> ClusterConfiguration {
     }
 }
 
+/// Every delivery of `number` (the signal's default action is disabled).
+func signals(_ number: Int32) -> AsyncStream<Void> {
+    signal(number, SIG_IGN)
+    let (stream, continuation) = AsyncStream<Void>.makeStream()
+    let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+    source.setEventHandler { continuation.yield() }
+    source.resume()
+    continuation.onTermination = { _ in source.cancel() }
+    return stream
+}
+
 /// The first SIGINT or SIGTERM.
 func terminationSignal() async -> Int32 {
     signal(SIGINT, SIG_IGN)
@@ -136,7 +147,22 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
     write(
         "node \(name) (\(node.me.id)) up: http://\(server.address) replication \(node.me.replication) "
             + "mode \(configuration.replication.mode.rawValue)/\(configuration.replication.ack.rawValue)")
+    // SIGHUP: reload the keys of the cluster file (rotation without downtime: add a key everywhere, then
+    // make it current everywhere, then remove the old one — one edit and one SIGHUP per step).
+    let reloads = Task {
+        for await _ in signals(SIGHUP) {
+            do {
+                let keyring = try ClusterConfiguration.load(path: configPath).keyring()
+                try await node.updateKeyring { $0 = keyring }
+                let keys = await node.keyIDs()
+                write("keys reloaded from \(configPath): current \(keys.current), installed \(keys.installed)")
+            } catch {
+                write("keys NOT reloaded (still using the previous ones): \(error)")
+            }
+        }
+    }
     let signal = await terminationSignal()
+    reloads.cancel()
     write("node \(name) stopping (signal \(signal)): leaving the cluster")
     await server.stop()
     await node.shutdown()

@@ -18,10 +18,31 @@ extension ClusterConfiguration {
     /// Reads the document's shape and types into a configuration; ranges and cross-field rules are `validate()`'s.
     private static func decode(_ document: JSONValue) throws(ConfigurationError) -> ClusterConfiguration {
         let root = try ConfigurationObject(
-            document, at: "", keys: ["cluster", "secret", "replication", "membership", "sessions", "nodes"])
+            document, at: "",
+            keys: ["cluster", "secret", "keys", "currentKey", "replication", "membership", "sessions", "nodes"])
         guard let cluster = try root.string("cluster") else { throw missing(root, "cluster") }
         guard let secret = try root.string("secret", redacted: true) else { throw missing(root, "secret") }
         var configuration = ClusterConfiguration(cluster: cluster, secret: secret, nodes: [])
+        for (value, path) in try root.array("keys") ?? [] {
+            let entry = try ConfigurationObject(value, at: path, keys: ["id", "secret"])
+            guard let id = try entry.integer("id") else { throw missing(entry, "id") }
+            guard (2...255).contains(id) else {
+                throw ConfigurationError(
+                    keyPath: entry.keyPath("id"), value: String(id), problem: "must be in 2...255 (1 is secret)")
+            }
+            guard let keySecret = try entry.string("secret", redacted: true) else { throw missing(entry, "secret") }
+            guard configuration.keys[UInt8(id)] == nil else {
+                throw ConfigurationError(keyPath: entry.keyPath("id"), value: String(id), problem: "is listed twice")
+            }
+            configuration.keys[UInt8(id)] = keySecret
+        }
+        if let current = try root.integer("currentKey") {
+            guard current == 1 || (2...255).contains(current) && configuration.keys[UInt8(current)] != nil else {
+                throw ConfigurationError(
+                    keyPath: "currentKey", value: String(current), problem: "is neither 1 (secret) nor an id in keys")
+            }
+            configuration.currentKey = UInt8(current)
+        }
         if let section = try root.object("replication", keys: ["mode", "ack"]) {
             try decodeReplication(section, into: &configuration.replication)
         }

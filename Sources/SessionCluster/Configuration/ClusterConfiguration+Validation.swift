@@ -13,6 +13,11 @@ extension ClusterConfiguration {
     /// the key path and value. `parse(_:)` calls it; call it yourself for a configuration built in code.
     public func validate() throws(ConfigurationError) {
         try validateIdentity()
+        for (id, secret) in keys where secret.utf8.count < 32 {
+            throw ConfigurationError(
+                keyPath: "keys[id \(id)].secret", value: "(\(secret.utf8.count) bytes, not shown)",
+                problem: "must be at least 32 bytes (it keys AES-256-GCM for all cluster traffic)")
+        }
         try validateMembership()
         try validateSessions()
         try validateNodes()

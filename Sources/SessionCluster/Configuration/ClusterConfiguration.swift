@@ -62,6 +62,19 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var nodes: [NodeEntry]
 
     /// A configuration with the required parts given and every section at its defaults. Not yet validated.
+    /// Further cluster keys by id (2…255), for rotation without downtime; `secret` is key 1.
+    public var keys: [UInt8: String] = [:]
+    /// The key that seals traffic (1 = `secret`). Every installed key opens it.
+    public var currentKey: UInt8 = 1
+
+    /// The keyring the file describes: `secret` as key 1, `keys`, sealing with `currentKey`.
+    public func keyring() throws(KeyringError) -> Keyring {
+        var keyring = try Keyring(secret: secret)
+        for (id, secret) in keys.sorted(by: { $0.key < $1.key }) { try keyring.install(secret, id: id) }
+        try keyring.use(currentKey)
+        return keyring
+    }
+
     public init(
         cluster: String, secret: String, nodes: [NodeEntry], replication: Replication = Replication(),
         membership: Membership = Membership(), sessions: Sessions = Sessions()

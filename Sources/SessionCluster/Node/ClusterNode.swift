@@ -46,7 +46,7 @@ public final class ClusterNode: Sendable {
     public static func start(_ settings: ClusterNodeSettings) async throws -> ClusterNode {
         try settings.membership.validate()
         try settings.replication.validate()
-        let keyring = try Keyring(secret: settings.secret)
+        let keyring = try settings.keyring ?? Keyring(secret: settings.secret)
         let (events, continuation) = AsyncStream<ClusterEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
         let loop = try EventLoop(name: "node-\(settings.name)")
         let runtime = try NodeRuntime(settings: settings, keyring: keyring, loop: loop, events: continuation)

@@ -6,6 +6,7 @@ extension ClusterNodeSettings {
         guard let entry = configuration.node(named: name) else { return nil }
         self.init(cluster: configuration.cluster, name: name)
         secret = configuration.secret
+        keyring = try? configuration.keyring()
         replicationHost = entry.replication.host
         replicationPort = entry.replication.port
         httpAddress = entry.http.description

@@ -25,6 +25,8 @@ public struct ClusterNodeSettings: Sendable {
     /// The shared cluster secret, at least 32 bytes: it keys the authenticated encryption of every beacon and
     /// frame (AES-256-GCM). A node refuses to start without one. Rotate keys with `ClusterNode.keyring`.
     public var secret = ""
+    /// A full keyring (several keys, one current); when set it is used instead of `secret`.
+    public var keyring: Keyring?
     /// Host for the replication listener (TCP) and unicast beacons (UDP on the same port).
     public var replicationHost = "127.0.0.1"
     /// Port for replication; 0 picks a free one (tests).
