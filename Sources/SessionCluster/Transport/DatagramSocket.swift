@@ -61,8 +61,7 @@ final class DatagramSocket {
     }
 
     private func bind(_ address: SocketAddress) throws(SystemError) {
-        let result = address.withSockaddr { pointer, length in Glibc.bind(fd, pointer, length) }
-        if result != 0 { throw SystemError(call: "bind(udp \(address))", errno: errno) }
+        try System.bind(fd, address, label: "udp")
     }
 
     /// Multicast leaves by `interface` (without it, it would leave by the default route), with TTL 1, and is
@@ -79,13 +78,7 @@ final class DatagramSocket {
 
     /// Sends one datagram; a full socket buffer drops it (beacons are periodic).
     func send(_ bytes: [UInt8], to address: SocketAddress) throws(SystemError) {
-        let sent = address.withSockaddr { pointer, length in
-            bytes.withUnsafeBytes { raw in sendto(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL), pointer, length)
-            }
-        }
-        if sent < 0, errno != EAGAIN, errno != EWOULDBLOCK, errno != EINTR {
-            throw SystemError(call: "sendto(\(address))", errno: errno)
-        }
+        try System.sendDatagram(fd, bytes, to: address)
     }
 
     /// The next datagram, or nil when none is waiting. `buffer` is reused; datagrams larger than it are cut

@@ -14,23 +14,13 @@ public final class Listener {
     /// Binds and listens on `host:port` (port 0: any free port).
     public init(host: String, port: UInt16, backlog: Int32 = 512) throws(SystemError) {
         _ = System.ignoreSIGPIPE
-        let fd = try System.call("socket(TCP)") {
-            socket(
-                AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        }
+        let fd = try System.socket(SOCK_STREAM, label: "TCP")
         do throws(SystemError) {
             try System.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR")
-            let requested = try SocketAddress(host: host, port: port)
-            let bound = requested.withSockaddr { pointer, length in bind(fd, pointer, length) }
-            if bound != 0 { throw SystemError(call: "bind(tcp \(requested))", errno: errno) }
+            try System.bind(fd, try SocketAddress(host: host, port: port), label: "tcp")
             try System.call("listen") { listen(fd, backlog) }
-            var actual = sockaddr_in()
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &actual) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-            }
             self.fd = fd
-            self.address = SocketAddress(actual).description
+            self.address = System.localAddress(fd).description
         } catch {
             System.close(fd)
             throw error

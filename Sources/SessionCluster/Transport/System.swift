@@ -67,6 +67,56 @@ enum System {
         }.get()
     }
 
+    /// A new non-blocking, close-on-exec IPv4 socket (`SOCK_STREAM` or `SOCK_DGRAM`).
+    static func socket(_ kind: __socket_type, label: String) throws(SystemError) -> Int32 {
+        try call("socket(\(label))") {
+            Glibc.socket(AF_INET, Int32(kind.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+    }
+
+    static func bind(_ fd: Int32, _ address: SocketAddress, label: String) throws(SystemError) {
+        let result = address.withSockaddr { pointer, length in Glibc.bind(fd, pointer, length) }
+        if result != 0 { throw SystemError(call: "bind(\(label) \(address))", errno: errno) }
+    }
+
+    /// Starts a non-blocking connect; true when it completed at once, false when in progress.
+    static func connect(_ fd: Int32, _ address: SocketAddress) throws(SystemError) -> Bool {
+        let result = address.withSockaddr { pointer, length in Glibc.connect(fd, pointer, length) }
+        if result == 0 { return true }
+        let code = errno
+        if code == EINPROGRESS { return false }
+        throw SystemError(call: "connect(\(address))", errno: code)
+    }
+
+    /// The pending error of a socket (the outcome of a non-blocking connect); 0 for none.
+    static func pendingError(_ fd: Int32) -> Int32 {
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+        return error
+    }
+
+    /// The address a socket is bound to.
+    static func localAddress(_ fd: Int32) -> SocketAddress {
+        var actual = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &actual) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return SocketAddress(actual)
+    }
+
+    /// Sends one datagram; a full buffer (or EINTR) drops it silently — beacons are periodic.
+    static func sendDatagram(_ fd: Int32, _ bytes: [UInt8], to address: SocketAddress) throws(SystemError) {
+        let sent = address.withSockaddr { pointer, length in
+            bytes.withUnsafeBytes { raw in sendto(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL), pointer, length) }
+        }
+        let code = errno
+        if sent < 0, code != EAGAIN, code != EWOULDBLOCK, code != EINTR {
+            throw SystemError(call: "sendto(\(address))", errno: code)
+        }
+    }
+
     static func send(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(SystemError) -> Int? {
         try nonBlocking("send") { Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
     }

@@ -52,19 +52,17 @@ public final class TCPStream {
         to address: String, loop: EventLoop, maxQueuedBytes: Int, readChunk: Int = 64 * 1024
     ) throws(SystemError) -> TCPStream {
         let target = try SocketAddress(parsing: address)
-        let fd = try System.call("socket(TCP)") {
-            socket(
-                AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        }
+        let fd = try System.socket(SOCK_STREAM, label: "TCP")
         try? System.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1, "TCP_NODELAY")
-        let result = target.withSockaddr { pointer, length in Glibc.connect(fd, pointer, length) }
-        let code = errno
-        if result != 0 && code != EINPROGRESS {
+        let connected: Bool
+        do throws(SystemError) {
+            connected = try System.connect(fd, target)
+        } catch {
             System.close(fd)
-            throw SystemError(call: "connect(\(address))", errno: code)
+            throw error
         }
         let stream = TCPStream(
-            fd: fd, state: result == 0 ? .open : .connecting, loop: loop, maxQueuedBytes: maxQueuedBytes,
+            fd: fd, state: connected ? .open : .connecting, loop: loop, maxQueuedBytes: maxQueuedBytes,
             readChunk: readChunk)
         try stream.watch()
         return stream
@@ -141,9 +139,7 @@ public final class TCPStream {
     private func handle(_ ready: UInt32) {
         if state == .connecting {
             guard ready & (EPOLLOUT.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 else { return }
-            var error: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+            let error = System.pendingError(fd)
             guard error == 0 else {
                 close(error == ECONNREFUSED ? .refused : .lost)
                 return
