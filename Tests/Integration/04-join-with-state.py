@@ -4,8 +4,11 @@
 Delta mode, 3 nodes + 1 joining: the new node must end up holding all N sessions and serve them (each read with
 the session's own cookies, version token included). Backup mode, 4 nodes + 1 joining: after the join every
 session is still readable and held exactly twice."""
+import http.client
+import json
 import os
 import random
+import signal
 import sys
 import threading
 import time
@@ -15,7 +18,7 @@ from cluster import Client, Cluster, check, main, say  # noqa: E402
 
 SESSIONS = 10_000
 THREADS = 6
-CREATE_SECONDS = 40.0
+CREATE_SECONDS = 35.0
 
 
 def create_sessions(cluster, count):
@@ -81,6 +84,74 @@ def read_sample(cluster, sessions, node_of, timeout=20.0):
     return ok, failures, retries
 
 
+def quick_get(cluster, name, path, timeout=2.0):
+    """One GET on a fresh connection with a short timeout (diagnostics must not wait 10 s on a stalled node)."""
+    connection = http.client.HTTPConnection(cluster.http[name], timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+class StallProbe:
+    """Polls /cluster/members of the given nodes every 20 ms (bounded in time) and keeps the slowest answer:
+    how long a node's loop was too busy to answer while the join went on (2 s at most: the probe's timeout)."""
+
+    def __init__(self, cluster, names, seconds=30.0):
+        self.worst = {n: 0.0 for n in names}
+        self.done = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(cluster, n, time.time() + seconds)) for n in names]
+        for t in self.threads:
+            t.start()
+
+    def run(self, cluster, name, deadline):
+        while not self.done.is_set() and time.time() < deadline:
+            began = time.time()
+            try:
+                quick_get(cluster, name, "/cluster/members")
+            except (OSError, http.client.HTTPException):
+                pass
+            self.worst[name] = max(self.worst[name], time.time() - began)
+            self.done.wait(0.02)
+
+    def stop(self):
+        self.done.set()
+        for t in self.threads:
+            t.join()
+        return ", ".join("%s %s" % (n, ("%.0f ms" % (1000 * w)) if w < 1.9 else ">=2000 ms (timed out)")
+                         for n, w in sorted(self.worst.items()))
+
+
+def alive_view(cluster, name):
+    try:
+        members = json.loads(quick_get(cluster, name, "/cluster/members")[1])["members"]
+        return sorted(m["name"] for m in members if m["state"] == "alive")
+    except (OSError, http.client.HTTPException, ValueError) as error:
+        return repr(error)
+
+
+def join(cluster, name, timeout=15):
+    """Starts `name` and waits (with short request timeouts) for every node to see all; on failure prints how
+    busy the nodes were and what each sees, then SIGKILLs them (a stalled node may not stop gracefully in
+    time). Returns (launch time, probe)."""
+    probe = StallProbe(cluster, cluster.running())
+    launched = time.time()
+    cluster.start(name)
+    everyone = sorted(cluster.names)
+    while time.time() - launched < timeout:
+        if all(alive_view(cluster, n) == everyone for n in cluster.names):
+            return launched, probe
+        time.sleep(0.05)
+    say("slowest /cluster/members answer while %s joined: %s" % (name, probe.stop()))
+    say("alive views %ds after launch: %s" % (timeout, {n: alive_view(cluster, n) for n in cluster.names}))
+    for n in cluster.running():
+        cluster.kill(n)
+    raise AssertionError("the cluster did not re-form within %ds of %s's launch (%d sessions)" %
+                         (timeout, name, SESSIONS))
+
+
 def wait_for(predicate, timeout, interval=0.05):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -100,9 +171,7 @@ def delta_join():
         check(ok, "before the join not every node holds %d sessions: %s" %
               (SESSIONS, {n: cluster.stats(n)["sessions"] for n in cluster.initial}))
 
-        launched = time.time()
-        cluster.start("n4")
-        cluster.wait_formed(cluster.names)
+        launched, probe = join(cluster, "n4")
         formed = time.time() - launched
 
         def n4_count():
@@ -112,6 +181,7 @@ def delta_join():
                 return -1
         held = wait_for(lambda: n4_count() >= SESSIONS, 30)
         transferred = time.time() - launched
+        say("slowest /cluster/members answer while n4 joined: %s" % probe.stop())
         say("n4: membership formed %.2fs after launch; stats sessions %d after %.2fs" %
             (formed, n4_count(), transferred))
         check(held, "n4 holds %d sessions 30s after launch, expected %d" % (n4_count(), SESSIONS))
@@ -147,13 +217,16 @@ def backup_join():
         check((held, primaries) == (2 * SESSIONS, SESSIONS), "before the join: held %d, primaries %d" %
               (held, primaries))
 
-        launched = time.time()
-        cluster.start("n5")
-        cluster.wait_formed(cluster.names)
+        launched, probe = join(cluster, "n5")
         formed = time.time() - launched
-        settled = wait_for(lambda: totals(cluster.names)[1:] == (2 * SESSIONS, SESSIONS) and
-                           cluster.stats("n5")["sessions"] > 0, 30, 0.1)
+
+        def placed():
+            per, held, primaries = totals(cluster.names)
+            return (held, primaries) == (2 * SESSIONS, SESSIONS) and per["n5"]["sessions"] > 0
+        settled = wait_for(placed, 30, 0.1)
         settle_time = time.time() - launched
+        time.sleep(0.5)
+        say("slowest /cluster/members answer while n5 joined: %s" % probe.stop())
         per, held, primaries = totals(cluster.names)
         moved = sum(s["backups_moved"] for s in per.values()) - moved_before
         say("n5: formed %.2fs after launch; totals settled after %.2fs: held %d, primaries %d" %
@@ -177,6 +250,7 @@ def backup_join():
 
 
 def scenario():
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the nodes are stopped if we are
     started = time.time()
     delta_join()
     backup_join()

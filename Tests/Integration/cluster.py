@@ -176,10 +176,11 @@ class Client:
                 response = connection.getresponse()
                 data = response.read().decode()
                 break
-            except (http.client.HTTPException, ConnectionError, BrokenPipeError) as error:
-                # A kept-alive connection the server closed: reconnect once (not a retry of the request's effect).
+            except (http.client.HTTPException, OSError) as error:
+                # Never keep a connection in an unknown state (e.g. after a timeout) for the next request.
                 connection.close()
                 self.connections.pop(host, None)
+                # A kept-alive connection the server closed: reconnect once (not a retry of the request's effect).
                 if attempt == 1 or not isinstance(error, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)):
                     raise
         for header, value in response.getheaders():

@@ -34,7 +34,7 @@ public struct NodeInstance: Sendable {
     /// Timer tick: beacons and failure detection, then replication time-outs and sweeps.
     public mutating func onTick(now: Timestamp) -> [NodeDirective] {
         let membershipDirectives = membership.onTick(now: now)
-        return translate(membershipDirectives, now: now) + wrap(replication.onTick(now: now))
+        return translate(membershipDirectives, now: now) + Self.wrap(replication.onTick(now: now))
     }
 
     /// A membership beacon arrived (already authenticated and decoded by the shell).
@@ -45,7 +45,7 @@ public struct NodeInstance: Sendable {
     /// A replication message arrived from `peer` over its link.
     public mutating func onMessage(_ message: ReplicationMessage, from peer: NodeID, now: Timestamp) -> [NodeDirective]
     {
-        wrap(replication.onMessage(message, from: peer, now: now))
+        Self.wrap(replication.onMessage(message, from: peer, now: now))
     }
 
     /// A connection to `peer` was refused: hard evidence it is gone.
@@ -70,7 +70,7 @@ public struct NodeInstance: Sendable {
     public mutating func access(_ id: SessionID, token: VersionVector?, ticket: AccessTicket, now: Timestamp)
         -> [NodeDirective]
     {
-        wrap(replication.access(id, token: token, ticket: ticket, now: now))
+        Self.wrap(replication.access(id, token: token, ticket: ticket, now: now))
     }
 
     /// See `ReplicationInstance.release(_:)`.
@@ -120,12 +120,16 @@ public struct NodeInstance: Sendable {
         if changed {
             var peers = [NodeID: String]()
             for info in membership.peers where info.id != me.id { peers[info.id] = info.name }
-            out += wrap(replication.onMembersChanged(peers, now: now))
+            out += Self.wrap(replication.onMembersChanged(peers, now: now))
         }
         return out
     }
 
-    private func wrap(_ directives: [ReplicationDirective]) -> [NodeDirective] { directives.map { .replication($0) } }
+    /// Static on purpose: an instance method here would borrow `self` while the argument (a mutating call on
+    /// `replication`) runs, forcing a copy of the whole node state — every session — on each event.
+    private static func wrap(_ directives: [ReplicationDirective]) -> [NodeDirective] {
+        directives.map { .replication($0) }
+    }
 }
 
 /// A commit's outcome at node level: the replication result with its directives wrapped.
