@@ -4,6 +4,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-swift test
+# One test at a time: tests that run real nodes must not compete for the two cooperative threads with
+# CPU-bound tests (fuzzing, simulations); the simulations still use every core internally.
+swift test --no-parallel
 swift build -c release --product session-node
 Tests/Integration/run.sh

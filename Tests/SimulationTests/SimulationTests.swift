@@ -25,20 +25,34 @@ import Testing
         }
     }
 
+    /// One chunk of the seeded runs of a mode. The chunk's runs are split over both queue threads, so the suite
+    /// uses every core even when tests run one at a time (`swift test --no-parallel`, as `Tests/run-all.sh` does).
     @Test(arguments: ReplicationMode.allCases, 0..<SimulationTests.chunks)
     func seededRunsKeepEveryInvariant(mode: ReplicationMode, chunk: Int) async {
-        let failures = await Self.offPool { () -> [String] in
-            var failures = [String]()
-            for run in stride(from: chunk, to: Self.runsPerMode, by: Self.chunks) {
-                let config = SimulationConfig(
-                    seed: Self.seedBase + UInt64(run), mode: mode, ack: run % 2 == 0 ? .async : .sync)
-                let report = Simulation(config: config).run()
-                if !report.passed {
-                    failures.append("simulation run failed\n\(report)")
-                    if failures.count >= 3 { break }
+        let runs = Array(stride(from: chunk, to: Self.runsPerMode, by: Self.chunks))
+        let halves = [
+            runs.enumerated().filter { $0.offset % 2 == 0 }.map(\.element),
+            runs.enumerated().filter { $0.offset % 2 == 1 }.map(\.element),
+        ]
+        let failures = await withTaskGroup(of: [String].self) { group in
+            for half in halves {
+                group.addTask {
+                    await Self.offPool { () -> [String] in
+                        var failures = [String]()
+                        for run in half {
+                            let config = SimulationConfig(
+                                seed: Self.seedBase + UInt64(run), mode: mode, ack: run % 2 == 0 ? .async : .sync)
+                            let report = Simulation(config: config).run()
+                            if !report.passed {
+                                failures.append("simulation run failed\n\(report)")
+                                if failures.count >= 3 { break }
+                            }
+                        }
+                        return failures
+                    }
                 }
             }
-            return failures
+            return await group.reduce(into: [String]()) { $0 += $1 }
         }
         for failure in failures { Issue.record(Comment(rawValue: failure)) }
     }
