@@ -101,7 +101,7 @@ import Testing
             problem: "does not end in a port in 1...65535"),
         .init(
             document: node("db.example.com:47101"), keyPath: "nodes[0].replication", value: #""db.example.com:47101""#,
-            problem: "does not have an IPv4 address (like 10.0.0.5) or localhost before the ':'"),
+            problem: "does not have an IPv4 address (like 198.51.100.5) or localhost before the ':'"),
         .init(
             document: node("47101"), keyPath: "nodes[0].replication", value: #""47101""#,
             problem: "is not host:port (like 127.0.0.1:47101)"),

@@ -140,17 +140,17 @@ enum ConfigurationFixtures {
         let bytes = ConfigurationFixtures.document(
             replication: #"{"mode": "backup", "ack": "sync"}"#,
             membership: #"""
-                {"multicast": {"group": "224.0.0.250", "port": 5000, "interface": "10.1.2.3"}, "heartbeatMillis": 200,
-                 "suspectAfterMillis": 700, "deadAfterMillis": 90000, "seeds": ["localhost:47101", "10.0.0.2:47101"]}
+                {"multicast": {"group": "224.0.0.250", "port": 5000, "interface": "198.51.100.3"}, "heartbeatMillis": 200,
+                 "suspectAfterMillis": 700, "deadAfterMillis": 90000, "seeds": ["localhost:47101", "198.51.100.2:47101"]}
                 """#,
             sessions:
                 #"{"maxInactiveSeconds": 60, "cookieName": "__Host-sid", "routeSuffix": false, "secureCookies": true}"#)
         let configuration = try ClusterConfiguration.parse(bytes)
         #expect(configuration.replication.mode == .backup)
-        #expect(configuration.membership.multicast?.interface == "10.1.2.3")
+        #expect(configuration.membership.multicast?.interface == "198.51.100.3")
         #expect(configuration.membership.multicast?.port == 5_000)
         #expect(
-            configuration.membership.seeds == [Endpoint(host: "localhost", port: 47_101), Endpoint("10.0.0.2:47101")!])
+            configuration.membership.seeds == [Endpoint(host: "localhost", port: 47_101), Endpoint("198.51.100.2:47101")!])
         #expect(configuration.sessions.cookieName == "__Host-sid")
         #expect(!configuration.sessions.routeSuffix)
         #expect(configuration.sessions.secureCookies)

@@ -1,6 +1,6 @@
 /// A `host:port` address a node listens on or a beacon is sent to.
 ///
-/// The host is an IPv4 literal (`10.0.0.5`) or `localhost`: a cluster's members MUST NOT depend on name resolution
+/// The host is an IPv4 literal (`198.51.100.5`) or `localhost`: a cluster's members MUST NOT depend on name resolution
 /// at start-up, where a slow or failing resolver would delay or split the cluster. The port is 1...65535.
 public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
     /// An IPv4 literal or `localhost`.
@@ -42,7 +42,7 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
         let portText = text[text.index(after: colon)...]
         guard host == "localhost" || IPv4Address(host) != nil else {
             throw SyntaxError(
-                problem: "does not have an IPv4 address (like 10.0.0.5) or localhost before the ':'")
+                problem: "does not have an IPv4 address (like 198.51.100.5) or localhost before the ':'")
         }
         guard !portText.isEmpty, portText.count <= 5, portText.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
             let port = UInt16(portText), port != 0
