@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "SessionClusterCore", targets: ["SessionClusterCore"]),
         .library(name: "SessionCluster", targets: ["SessionCluster"]),
         .executable(name: "session-node", targets: ["session-node"]),
+        .executable(name: "session-bench", targets: ["session-bench"]),
     ],
     targets: [
         // Pure logic: no sockets, threads, clock reads or unseeded randomness.
@@ -21,6 +22,7 @@ let package = Package(
         // HTTP/1.1 front end of `session-node`, built on the public `ClusterNode` API (the embedding example).
         .target(name: "HTTPFrontEnd", dependencies: ["SessionCluster"]),
         .executableTarget(name: "session-node", dependencies: ["SessionCluster", "HTTPFrontEnd"]),
+        .executableTarget(name: "session-bench", dependencies: ["SessionCluster", "HTTPFrontEnd"]),
         // Deterministic, seeded cluster simulator over the core (used by tests; replayable by seed).
         .target(name: "SessionClusterSimulator", dependencies: ["SessionClusterCore"]),
         .testTarget(name: "SessionClusterCoreTests", dependencies: ["SessionClusterCore"]),

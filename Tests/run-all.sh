@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test: unit tests, simulations, shell and CLI tests (swift test), then the multi-node integration
-# scenarios against the release build (Tests/Integration/run.sh). This is the README's test command.
+# Every test: unit tests, simulations, shell and CLI tests (swift test), the multi-node integration scenarios
+# against the release build (Tests/Integration/run.sh), then `session-bench --short` as a smoke test.
+# This is the README's test command.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -9,3 +10,5 @@ cd "$root"
 swift test --no-parallel
 swift build -c release --product session-node
 Tests/Integration/run.sh
+# Benchmarks as a smoke test only: they print figures and never fail on timing (BENCHMARKS.md has the record).
+swift run -c release session-bench --short --json .build/bench-short.json

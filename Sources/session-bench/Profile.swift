@@ -1,0 +1,104 @@
+/// How much of everything a mode runs. `--short` is a quick look (under 2 minutes); `--full` is for the record.
+struct Profile: Sendable {
+    var name: String
+    var coreRepetitions: Int
+    var coreSecondsPerRepetition: Double
+    /// Load runs per configuration (medians are reported), each `warmupSeconds` + `cycleSeconds`.
+    var cycleRuns: Int
+    var warmupSeconds: Double
+    var cycleSeconds: Double
+    var lagProbes: Int
+    /// The steady write rate the lag is measured at (background writers + probes), writes per second.
+    var lagWritesPerSecond: Double
+    var wireSizes: [Int]
+    var wireWrites: Int
+    var detectionRuns: Int
+    /// Session counts a new node joins with (the last one is also the memory measurement).
+    var joinCounts: [Int]
+
+    static let short = Profile(
+        name: "short", coreRepetitions: 5, coreSecondsPerRepetition: 0.04, cycleRuns: 3, warmupSeconds: 0.2,
+        cycleSeconds: 0.8, lagProbes: 300, lagWritesPerSecond: 5_000, wireSizes: [2, 3, 4, 6], wireWrites: 400,
+        detectionRuns: 3, joinCounts: [10_000])
+
+    static let full = Profile(
+        name: "full", coreRepetitions: 11, coreSecondsPerRepetition: 0.2, cycleRuns: 7, warmupSeconds: 0.5,
+        cycleSeconds: 3, lagProbes: 2_000, lagWritesPerSecond: 5_000, wireSizes: [2, 3, 4, 6], wireWrites: 3_000,
+        detectionRuns: 10, joinCounts: [10_000, 100_000])
+}
+
+/// The command line.
+struct Options {
+    var profile = Profile.short
+    var jsonPath = "bench-results.json"
+    var nodeBinary: String?
+    var redis = true
+    /// Extra environment for the node processes (`--node-env NAME=VALUE`), for profiling experiments such as
+    /// MALLOC_ARENA_MAX; recorded in the results.
+    var nodeEnvironment: [String] = []
+    /// Failure-detector timeouts (suspect, dead) in ms for the generated clusters.
+    var membershipTimeouts = (suspect: 400, dead: 800)
+    /// Sections to run (all by default): core, memory (the core's own memory per copy), redis, cluster, wire,
+    /// faults.
+    var sections: Set<String> = Options.allSections
+
+    static let allSections: Set<String> = ["core", "memory", "redis", "cluster", "wire", "faults"]
+
+    static let usage = """
+        usage: session-bench --short | --full [--json FILE] [--node-binary PATH] [--no-redis]
+                             [--only core,memory,redis,cluster,wire,faults] [--node-env NAME=VALUE]
+                             [--membership-timeouts SUSPECT,DEAD]
+
+          --short        a quick look, under 2 minutes
+          --full         the record, under 15 minutes (BENCHMARKS.md)
+          --json FILE    where to write the results (default bench-results.json)
+          --node-binary  the session-node executable (default: $SESSION_NODE, else next to session-bench,
+                         else built with swift build -c release --product session-node)
+          --no-redis     skip the Redis baseline
+          --node-env NAME=VALUE  extra environment for the node processes (experiments, e.g. MALLOC_ARENA_MAX=2)
+          --membership-timeouts SUSPECT,DEAD  failure-detector timeouts in ms (default 400,800: 4× and 8× the
+                         100 ms heartbeat, as in the integration scenarios)
+          --only LIST    run only these sections
+
+        Prints a table (ours beside Redis and the ratio) and writes JSON. No timing assertions: the exit status
+        is 1 only when a section could not run (a node failed to start, a request failed).
+        """
+
+    static func parse(_ arguments: [String]) -> Options? {
+        var options = Options()
+        var chosen = false
+        var rest = arguments[...]
+        while let argument = rest.popFirst() {
+            switch argument {
+            case "--short":
+                options.profile = .short
+                chosen = true
+            case "--full":
+                options.profile = .full
+                chosen = true
+            case "--json":
+                guard let value = rest.popFirst() else { return nil }
+                options.jsonPath = value
+            case "--node-binary":
+                guard let value = rest.popFirst() else { return nil }
+                options.nodeBinary = value
+            case "--no-redis":
+                options.redis = false
+            case "--membership-timeouts":
+                let parts = rest.popFirst()?.split(separator: ",").compactMap { Int($0) } ?? []
+                guard parts.count == 2, parts[0] > 0, parts[1] > parts[0] else { return nil }
+                options.membershipTimeouts = (parts[0], parts[1])
+            case "--node-env":
+                guard let value = rest.popFirst(), value.contains("=") else { return nil }
+                options.nodeEnvironment.append(value)
+            case "--only":
+                guard let value = rest.popFirst() else { return nil }
+                options.sections = Set(value.split(separator: ",").map(String.init))
+                guard options.sections.isSubset(of: allSections) else { return nil }
+            default:
+                return nil
+            }
+        }
+        return chosen ? options : nil
+    }
+}
