@@ -150,7 +150,9 @@ enum ConfigurationFixtures {
         #expect(configuration.membership.multicast?.interface == "198.51.100.3")
         #expect(configuration.membership.multicast?.port == 5_000)
         #expect(
-            configuration.membership.seeds == [Endpoint(host: "localhost", port: 47_101), Endpoint("198.51.100.2:47101")!])
+            configuration.membership.seeds == [
+                Endpoint(host: "localhost", port: 47_101), Endpoint("198.51.100.2:47101")!,
+            ])
         #expect(configuration.sessions.cookieName == "__Host-sid")
         #expect(!configuration.sessions.routeSuffix)
         #expect(configuration.sessions.secureCookies)

@@ -70,7 +70,8 @@ enum System {
     /// A new non-blocking, close-on-exec IPv4 socket (`SOCK_STREAM` or `SOCK_DGRAM`).
     static func socket(_ kind: __socket_type, label: String) throws(SystemError) -> Int32 {
         try call("socket(\(label))") {
-            Glibc.socket(AF_INET, Int32(kind.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            Glibc.socket(
+                AF_INET, Int32(kind.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         }
     }
 
@@ -109,7 +110,8 @@ enum System {
     /// Sends one datagram; a full buffer (or EINTR) drops it silently — beacons are periodic.
     static func sendDatagram(_ fd: Int32, _ bytes: [UInt8], to address: SocketAddress) throws(SystemError) {
         let sent = address.withSockaddr { pointer, length in
-            bytes.withUnsafeBytes { raw in sendto(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL), pointer, length) }
+            bytes.withUnsafeBytes { raw in sendto(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL), pointer, length)
+            }
         }
         let code = errno
         if sent < 0, code != EAGAIN, code != EWOULDBLOCK, code != EINTR {
