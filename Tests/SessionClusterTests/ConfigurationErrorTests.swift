@@ -106,7 +106,8 @@ import Testing
             document: node("47101"), keyPath: "nodes[0].replication", value: #""47101""#,
             problem: "is not host:port (like 127.0.0.1:47101)"),
         .init(
-            document: multicast(#""group": "198.51.100.1""#), keyPath: "membership.multicast.group", value: #""198.51.100.1""#,
+            document: multicast(#""group": "198.51.100.1""#), keyPath: "membership.multicast.group",
+            value: #""198.51.100.1""#,
             problem: "is not an IPv4 multicast address (224.0.0.0 to 239.255.255.255)"),
         .init(
             document: multicast(#""group": "240.0.0.1""#), keyPath: "membership.multicast.group",
