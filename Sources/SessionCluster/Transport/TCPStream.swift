@@ -37,6 +37,9 @@ public final class TCPStream {
     private var written = 0
     private let maxQueuedBytes: Int
     private var flushScheduled = false
+    /// Whether epoll currently watches for writability (only while a write would block): changing the watch
+    /// costs an `epoll_ctl`, so it is changed only when this flips — not on every flush.
+    private var watchingWritable = false
     private var readBuffer: [UInt8]
 
     private init(fd: Int32, state: State, loop: EventLoop, maxQueuedBytes: Int, readChunk: Int) {
@@ -123,7 +126,7 @@ public final class TCPStream {
             case .success(let count?):
                 written += count
             case .success(nil):
-                loop.modify(fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLOUT.rawValue)
+                watchWritable(true)
                 return
             case .failure:
                 close(.lost)
@@ -132,8 +135,14 @@ public final class TCPStream {
         }
         outbound.removeAll(keepingCapacity: outbound.count < 1 << 20)
         written = 0
-        loop.modify(fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
+        watchWritable(false)
         onDrained()
+    }
+
+    private func watchWritable(_ watch: Bool) {
+        guard watch != watchingWritable else { return }
+        watchingWritable = watch
+        loop.modify(fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue | (watch ? EPOLLOUT.rawValue : 0))
     }
 
     private func handle(_ ready: UInt32) {
@@ -145,7 +154,8 @@ public final class TCPStream {
                 return
             }
             state = .open
-            loop.modify(fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
+            watchingWritable = true  // registered with EPOLLOUT while connecting
+            watchWritable(false)
             flush()
             return
         }
