@@ -181,10 +181,8 @@ public struct ReplicationInstance: Sendable {
         let ownCounter = max(replicas[id]?.session.version[me] ?? 0, moved[id]?.ownCounter ?? 0)
         replicas[id] = nil
         held[id] = nil
-        let until = now.map { $0.adding(millis: settings.movedRetentionMillis) } ?? moved[id]?.until ?? .zero
-        var record = Moved(placement: placement, until: until, ownCounter: ownCounter)
-        if let known = moved[id], known.placement.supersedes(placement) { record.placement = known.placement }
-        moved[id] = record
+        if let now { remember(id, movedTo: placement, now: now) }
+        moved[id, default: Moved(placement: placement, until: .zero, ownCounter: 0)].ownCounter = ownCounter
     }
 
     /// What a request on `id` must see: the client's token, plus every delta this node itself issued.
