@@ -22,13 +22,19 @@ public struct FrontEndSettings: Sendable {
 /// |---|---|
 /// | `POST /login` form `user=NAME` | 200 `{"session", "user", "node"}`, new session id (fixation protection) |
 /// | `GET /session` | 200 `{"id", "node", "user", "attributes", "version"}`; 401 without a valid session |
+/// | `PATCH /session` form `NAME=VALUE&…` | 200, the session as `GET` shows it after the change (one request that reads and writes, like a web page's) |
 /// | `PUT /session/attributes/NAME` body | 204; 401 without a session |
 /// | `DELETE /session/attributes/NAME` | 204; 401 without a session |
 /// | `POST /logout` | 204, session invalidated cluster-wide, cookies cleared |
 /// | `GET /cluster/members`, `/cluster/stats`, `/metrics`, `/healthz` | membership, counters, Prometheus, `ok` |
 ///
 /// Every answer carries `X-Served-By`; a session that cannot be served up to date is 503 with `Retry-After`.
+///
+/// It runs on the node's event loop (`HTTPServer.start(…, on: node.eventLoop, handler: routes.handle)`): a
+/// request for a session held here is answered within one loop turn, with no thread hop.
 public struct SessionRoutes: Sendable {
+    public typealias Respond = (HTTPResponse) -> Void
+
     public let node: ClusterNode
     public let settings: FrontEndSettings
 
@@ -37,157 +43,212 @@ public struct SessionRoutes: Sendable {
         self.settings = settings
     }
 
-    /// Answers one request.
-    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        var response = await route(request)
-        response.setHeader("X-Served-By", node.me.name)
-        return response
+    /// Answers one request on the node's loop: `respond` is called exactly once, on that loop.
+    public func handle(_ request: HTTPRequest, respond: @escaping Respond) {
+        let me = node.me.name
+        route(request) { response in
+            var response = response
+            response.setHeader("X-Served-By", me)
+            respond(response)
+        }
     }
 
-    private func route(_ request: HTTPRequest) async -> HTTPResponse {
+    /// Answers one request from any task (hops to the node's loop and back).
+    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        let loop = node.eventLoop
+        return await withCheckedContinuation { continuation in
+            loop.execute { handle(request) { continuation.resume(returning: $0) } }
+        }
+    }
+
+    private func route(_ request: HTTPRequest, _ respond: @escaping Respond) {
         let path = request.path
         let method = request.method
         switch path {
-        case "/login": return method == "POST" ? await login(request) : notAllowed("POST")
-        case "/logout": return method == "POST" ? await logout(request) : notAllowed("POST")
+        case "/login": method == "POST" ? login(request, respond) : respond(notAllowed("POST"))
+        case "/logout": method == "POST" ? logout(request, respond) : respond(notAllowed("POST"))
         case "/session":
-            return method == "GET" || method == "HEAD" ? await readSession(request) : notAllowed("GET, HEAD")
-        case "/healthz": return method == "GET" || method == "HEAD" ? .text(200, "ok\n") : notAllowed("GET, HEAD")
-        case "/cluster/members": return method == "GET" ? await members() : notAllowed("GET")
-        case "/cluster/stats": return method == "GET" ? await stats() : notAllowed("GET")
-        case "/metrics": return method == "GET" ? await metrics() : notAllowed("GET")
+            switch method {
+            case "GET", "HEAD": readSession(request, respond)
+            case "PATCH": patchSession(request, respond)
+            default: respond(notAllowed("GET, HEAD, PATCH"))
+            }
+        case "/healthz": respond(method == "GET" || method == "HEAD" ? .text(200, "ok\n") : notAllowed("GET, HEAD"))
+        case "/cluster/members": method == "GET" ? members(respond) : respond(notAllowed("GET"))
+        case "/cluster/stats": method == "GET" ? stats(respond) : respond(notAllowed("GET"))
+        case "/metrics": method == "GET" ? metrics(respond) : respond(notAllowed("GET"))
         default:
             let prefix = "/session/attributes/"
-            guard path.hasPrefix(prefix), path.count > prefix.count else { return .text(404, "not found\n") }
+            guard path.hasPrefix(prefix), path.count > prefix.count else { return respond(.text(404, "not found\n")) }
             let name = String(path.dropFirst(prefix.count))
             switch method {
-            case "PUT": return await setAttribute(request, name: name)
-            case "DELETE": return await removeAttribute(request, name: name)
-            default: return notAllowed("PUT, DELETE")
+            case "PUT":
+                let value = request.body
+                commit(request, respond) { changes in changes.set(name, value) }
+            case "DELETE": commit(request, respond) { changes in changes.remove(name) }
+            default: respond(notAllowed("PUT, DELETE"))
             }
         }
     }
 
     // MARK: Sessions
 
-    private func login(_ request: HTTPRequest) async -> HTTPResponse {
+    private func login(_ request: HTTPRequest, _ respond: @escaping Respond) {
         guard let user = request.formFields()["user"], !user.isEmpty else {
-            return .text(400, "form field user is required\n")
+            return respond(.text(400, "form field user is required\n"))
         }
-        do {
-            // A login always ends with a fresh id: an existing session moves to a new id (fixation protection).
-            let update: (id: SessionID, version: VersionVector)
-            if let (id, token) = credentials(request), let moved = try? await node.changeID(id, token: token) {
-                let named = try await node.update(moved.id, token: moved.version) { _, changes in
-                    changes.set("user", user)
+        let answer: (Result<SessionUpdate<Void>, any Error>) -> Void = { result in
+            switch result {
+            case .success(let update):
+                var response = HTTPResponse.json(
+                    200,
+                    .object([
+                        ("session", .string(update.id.encoded)), ("user", .string(user)),
+                        ("node", .string(node.me.name)),
+                    ]))
+                setCookies(&response, id: update.id, version: update.version)
+                respond(response)
+            case .failure(let error): respond(failure(error))
+            }
+        }
+        var initial = SessionChanges()
+        initial.set("user", user)
+        let create = { [initial] in node.create(initial) { answer($0.mapError { $0 }) } }
+        // A login always ends with a fresh id: an existing session moves to a new id (fixation protection).
+        guard let (id, token) = credentials(request) else { return create() }
+        node.changeID(id, token: token) { moved in
+            guard case .success(let moved) = moved else { return create() }
+            node.update(moved.id, token: moved.version, { _, changes in changes.set("user", user) }, then: answer)
+        }
+    }
+
+    private func readSession(_ request: HTTPRequest, _ respond: @escaping Respond) {
+        guard let (id, token) = credentials(request) else { return respond(unauthorized()) }
+        node.read(id, token: token) { result in
+            switch result {
+            case .success(let session):
+                respond(
+                    sessionAnswer(
+                        id: id, attributes: session.attributes, version: session.version,
+                        lostWrites: session.lostWrites))
+            case .failure(let error): respond(failure(error))
+            }
+        }
+    }
+
+    /// Sets the form's fields and answers with the session as it now is: read and write in one request.
+    private func patchSession(_ request: HTTPRequest, _ respond: @escaping Respond) {
+        guard let (id, token) = credentials(request) else { return respond(unauthorized()) }
+        let fields = request.formFields()
+        node.update(
+            id, token: token,
+            { session, changes -> (attributes: [String: [UInt8]], lostWrites: Bool) in
+                var attributes = session.attributes
+                for (name, value) in fields {
+                    let bytes = Array(value.utf8)
+                    changes.set(name, bytes)
+                    attributes[name] = bytes
                 }
-                update = (named.id, named.version)
-            } else {
-                let created = try await node.create { $0.set("user", user) }
-                update = (created.id, created.version)
-            }
-            var response = HTTPResponse.json(
-                200,
-                .object([
-                    ("session", .string(update.id.encoded)), ("user", .string(user)), ("node", .string(node.me.name)),
-                ]))
-            setCookies(&response, id: update.id, version: update.version)
-            return response
-        } catch {
-            return failure(error)
-        }
-    }
-
-    private func readSession(_ request: HTTPRequest) async -> HTTPResponse {
-        guard let (id, token) = credentials(request) else { return unauthorized() }
-        do {
-            let session = try await node.read(id, token: token)
-            var attributes = [(String, JSONText)]()
-            for name in session.attributes.keys.sorted() where name != "user" {
-                attributes.append((name, .string(session.string(name) ?? "")))
-            }
-            var response = HTTPResponse.json(
-                200,
-                .object([
-                    ("id", .string(id.encoded)), ("node", .string(node.me.name)),
-                    ("user", session.string("user").map { .string($0) } ?? .null), ("attributes", .object(attributes)),
-                    ("version", .string(session.version.token)),
-                ]))
-            if session.lostWrites { response.setHeader("X-Session-Warning", "writes lost with a failed node") }
-            setCookies(&response, id: id, version: session.version)
-            return response
-        } catch {
-            return failure(error)
-        }
-    }
-
-    private func setAttribute(_ request: HTTPRequest, name: String) async -> HTTPResponse {
-        guard let (id, token) = credentials(request) else { return unauthorized() }
-        let value = request.body
-        return await commit(id, token: token) { changes in changes.set(name, value) }
-    }
-
-    private func removeAttribute(_ request: HTTPRequest, name: String) async -> HTTPResponse {
-        guard let (id, token) = credentials(request) else { return unauthorized() }
-        return await commit(id, token: token) { changes in changes.remove(name) }
+                return (attributes, session.lostWrites)
+            },
+            then: { result in
+                switch result {
+                case .success(let update):
+                    respond(
+                        sessionAnswer(
+                            id: id, attributes: update.value.attributes, version: update.version,
+                            lostWrites: update.value.lostWrites))
+                case .failure(let error): respond(failure(error))
+                }
+            })
     }
 
     private func commit(
-        _ id: SessionID, token: VersionVector?, _ change: @escaping @Sendable (inout SessionChanges) -> Void
-    )
-        async -> HTTPResponse
-    {
-        do {
-            let update = try await node.update(id, token: token) { _, changes in change(&changes) }
-            var response = HTTPResponse.empty(status: 204)
-            setCookies(&response, id: id, version: update.version)
-            return response
-        } catch {
-            return failure(error)
+        _ request: HTTPRequest, _ respond: @escaping Respond, _ change: @escaping (inout SessionChanges) -> Void
+    ) {
+        guard let (id, token) = credentials(request) else { return respond(unauthorized()) }
+        node.update(
+            id, token: token, { _, changes in change(&changes) },
+            then: { result in
+                switch result {
+                case .success(let update):
+                    var response = HTTPResponse.empty(status: 204)
+                    setCookies(&response, id: id, version: update.version)
+                    respond(response)
+                case .failure(let error): respond(failure(error))
+                }
+            })
+    }
+
+    private func logout(_ request: HTTPRequest, _ respond: @escaping Respond) {
+        guard let (id, token) = credentials(request) else { return respond(unauthorized()) }
+        node.invalidate(id, token: token) { result in
+            switch result {
+            case .success:
+                var response = HTTPResponse.empty(status: 204)
+                clearCookies(&response)
+                respond(response)
+            case .failure(let error): respond(failure(error))
+            }
         }
     }
 
-    private func logout(_ request: HTTPRequest) async -> HTTPResponse {
-        guard let (id, token) = credentials(request) else { return unauthorized() }
-        do {
-            try await node.invalidate(id, token: token)
-            var response = HTTPResponse.empty(status: 204)
-            clearCookies(&response)
-            return response
-        } catch {
-            return failure(error)
+    /// The session as `GET /session` shows it.
+    private func sessionAnswer(
+        id: SessionID, attributes: [String: [UInt8]], version: VersionVector, lostWrites: Bool
+    ) -> HTTPResponse {
+        var shown = [(String, JSONText)]()
+        for name in attributes.keys.sorted() where name != "user" {
+            shown.append((name, .string(String(decoding: attributes[name]!, as: UTF8.self))))
         }
+        let user = attributes["user"].map { JSONText.string(String(decoding: $0, as: UTF8.self)) } ?? .null
+        var response = HTTPResponse.json(
+            200,
+            .object([
+                ("id", .string(id.encoded)), ("node", .string(node.me.name)), ("user", user),
+                ("attributes", .object(shown)), ("version", .string(version.token)),
+            ]))
+        if lostWrites { response.setHeader("X-Session-Warning", "writes lost with a failed node") }
+        setCookies(&response, id: id, version: version)
+        return response
     }
 
     // MARK: Cluster
 
-    private func members() async -> HTTPResponse {
-        var entries: [JSONText] = [
-            .object([
-                ("name", .string(node.me.name)), ("id", .string(node.me.id.description)), ("state", .string("alive")),
-                ("replication", .string(node.me.replication)), ("http", .string(node.me.http)),
-            ])
-        ]
-        for member in await node.members() {
-            entries.append(
+    private func members(_ respond: @escaping Respond) {
+        let me = node.me
+        node.members { members in
+            var entries: [JSONText] = [
                 .object([
-                    ("name", .string(member.info.name)), ("id", .string(member.info.id.description)),
-                    ("state", .string(member.status.description)), ("replication", .string(member.info.replication)),
-                    ("http", .string(member.info.http)),
-                ]))
+                    ("name", .string(me.name)), ("id", .string(me.id.description)), ("state", .string("alive")),
+                    ("replication", .string(me.replication)), ("http", .string(me.http)),
+                ])
+            ]
+            for member in members {
+                entries.append(
+                    .object([
+                        ("name", .string(member.info.name)), ("id", .string(member.info.id.description)),
+                        ("state", .string(member.status.description)),
+                        ("replication", .string(member.info.replication)), ("http", .string(member.info.http)),
+                    ]))
+            }
+            respond(.json(200, .object([("self", .string(me.name)), ("members", .array(entries))])))
         }
-        return .json(200, .object([("self", .string(node.me.name)), ("members", .array(entries))]))
     }
 
-    private func stats() async -> HTTPResponse {
-        let stats = await node.stats()
-        return .json(200, .object(MetricsText.fields(stats).map { ($0.name, .integer($0.value)) }))
+    private func stats(_ respond: @escaping Respond) {
+        node.stats { stats in
+            respond(.json(200, .object(MetricsText.fields(stats).map { ($0.name, .integer($0.value)) })))
+        }
     }
 
-    private func metrics() async -> HTTPResponse {
-        var response = HTTPResponse.text(200, MetricsText.prometheus(await node.stats(), node: node.me.name))
-        response.setHeader("Content-Type", "text/plain; version=0.0.4")
-        return response
+    private func metrics(_ respond: @escaping Respond) {
+        let name = node.me.name
+        node.stats { stats in
+            var response = HTTPResponse.text(200, MetricsText.prometheus(stats, node: name))
+            response.setHeader("Content-Type", "text/plain; version=0.0.4")
+            respond(response)
+        }
     }
 
     // MARK: Helpers

@@ -5,6 +5,8 @@ import SessionClusterCore
 struct CycleFigure: Sendable {
     var label: String
     var connections: Int
+    /// What a cycle sends (Redis: its four commands).
+    var shape: CycleShape?
     /// Median over the runs, and every run's figure.
     var cyclesPerSecond: Double
     var runs: [Double]
@@ -97,11 +99,12 @@ struct ClusterBenchmarks {
     /// `interleaved`, when given, runs after each of our runs (the Redis baseline: both then see the same noise
     /// of a shared machine).
     func cycles(
-        _ cluster: LocalCluster, connections: Int, interleaved: ((Int) throws -> Void)? = nil
+        _ cluster: LocalCluster, connections: Int, shape: CycleShape = .page,
+        interleaved: ((Int) throws -> Void)? = nil
     ) throws -> CycleFigure {
         let address = cluster.address("n1")
         let nodes = cluster.running
-        let label = "\(cluster.mode)/\(cluster.ack)"
+        let label = "\(cluster.mode)/\(cluster.ack)" + (shape == .page ? "" : " \(shape.rawValue)")
         var runs = [LoadOutcome]()
         var bytes = 0
         var frames = 0
@@ -120,7 +123,7 @@ struct ClusterBenchmarks {
                     cpuBefore = CPUSample(server: processes, serving: cluster.processes["n1"]!)
                 },
                 make: { index in
-                    try WebCycleWorker(address: address, user: "c\(connections)r\(run)t\(index)")
+                    try WebCycleWorker(address: address, user: "c\(connections)r\(run)t\(index)", shape: shape)
                 })
             let cpuAfter = CPUSample(server: processes, serving: cluster.processes["n1"]!)
             if let cpuBefore { spent.add(from: cpuBefore, to: cpuAfter, cycles: outcome.totalCycles) }
@@ -137,6 +140,7 @@ struct ClusterBenchmarks {
             try interleaved?(run)
         }
         var figure = summarise(label: label, connections: connections, runs)
+        figure.shape = shape
         spent.record(into: &figure)
         figure.bytesPerWrite = writes > 0 ? Double(bytes) / Double(writes) : nil
         figure.framesPerWrite = writes > 0 ? Double(frames) / Double(writes) : nil
@@ -215,7 +219,7 @@ struct ClusterBenchmarks {
                 }
                 probeSeconds = Measure.seconds() - began
             },
-            make: { index in try WebCycleWorker(address: address, user: "lag\(index)", writesOnly: true) })
+            make: { index in try WebCycleWorker(address: address, user: "lag\(index)", shape: .write) })
         let latency = LatencySummary(nanos: lags)
         let pollMillis = polls.map { Double($0) / 1e6 }
         let figure = LagFigure(

@@ -118,8 +118,8 @@ final class HTTPClient {
     }
 
     /// `application/x-www-form-urlencoded` POST.
-    func postForm(_ path: String, _ form: String) throws -> HTTPAnswer {
-        try request("POST", path, body: Array(form.utf8), contentType: "application/x-www-form-urlencoded")
+    func postForm(_ path: String, _ form: String, method: String = "POST") throws -> HTTPAnswer {
+        try request(method, path, body: Array(form.utf8), contentType: "application/x-www-form-urlencoded")
     }
 
     private struct ConnectionClosed: Error, CustomStringConvertible {

@@ -66,7 +66,7 @@ final class Report {
         let ours = cycles.first { $0.label == "delta/async" && $0.connections == 8 }
         if let ours, let redis = redisCycles[8] {
             let ratio = ours.cyclesPerSecond / redis.cyclesPerSecond
-            let others = cycles.filter { $0.connections == 8 }.map {
+            let others = cycles.filter { $0.connections == 8 && $0.shape == .page }.map {
                 "\($0.label) \(fixed($0.cyclesPerSecond / redis.cyclesPerSecond, 2))×"
             }
             result.append(
@@ -160,12 +160,13 @@ final class Report {
         if !cycles.isEmpty || !redisCycles.isEmpty {
             out.append("")
             out.append(
-                "2. Web-style cycle (GET /session + PUT /session/attributes/x, keep-alive) through n1 of 3 nodes; "
-                    + "Redis: HGETALL, EXISTS, HSET, PEXPIREAT")
+                "2. Web-style cycle through n1 of 3 nodes, keep-alive: one page view that reads the session and sets "
+                    + "one attribute (PATCH /session, answered with the session); \"api\" = the same as GET /session + "
+                    + "PUT /session/attributes/x; Redis (Spring Session): HGETALL, EXISTS, HSET, PEXPIREAT")
             out.append(
                 "   median of \(profile.cycleRuns) runs of \(fixed(profile.cycleSeconds, 1)) s; "
                     + "latency per cycle; ratio = ours ÷ Redis cycles/s")
-            let widths = [14, 6, 10, 8, 8, 12, 8, 8, 7, 10, 8]
+            let widths = [18, 6, 10, 8, 8, 12, 8, 8, 7, 10, 8]
             out.append(
                 row(
                     [
@@ -203,7 +204,7 @@ final class Report {
                     "   CPU per cycle (µs, user+system, whole measured runs incl. warm-up): server = every node or "
                         + "redis-server; serving = n1 or redis-server; client = the bench's threads; "
                         + "ctx = context switches of the serving process")
-                let cpuWidths = [14, 6, 10, 10, 10, 8]
+                let cpuWidths = [18, 6, 10, 10, 10, 8]
                 out.append(row(["config", "conns", "server", "serving", "client", "ctx"], cpuWidths))
                 for figure in costed {
                     out.append(
@@ -339,7 +340,8 @@ final class Report {
         func cycle(_ figure: CycleFigure) -> [String: Any] {
             var object: [String: Any] = [
                 "config": figure.label, "connections": figure.connections, "cycles_per_second": figure.cyclesPerSecond,
-                "requests_per_second": figure.cyclesPerSecond * (figure.label == "redis" ? 4 : 2),
+                "requests_per_second": figure.cyclesPerSecond * Double(figure.shape?.requests ?? 4),
+                "shape": figure.shape?.rawValue ?? "redis",
                 "runs_cycles_per_second": figure.runs, "p50_ms": figure.p50, "p99_ms": figure.p99,
                 "max_ms": figure.max, "errors": figure.errors,
             ]

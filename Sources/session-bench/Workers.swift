@@ -1,26 +1,46 @@
-/// The web-style request cycle of a browser tab: read the session, set one attribute (two keep-alive requests
-/// to one node, cookies `SESSIONID` and `SESSIONVERSION` kept like a browser keeps them).
+/// What one cycle of a browser tab sends.
+enum CycleShape: String, Sendable {
+    /// One page view of an app that embeds the node: `PATCH /session` reads the session and sets one attribute in
+    /// one request, answering with the session (what a web app's request does with its session).
+    case page
+    /// The same through the node's REST contract as two requests: `GET /session`, then `PUT` of the attribute.
+    case api
+    /// Only the `PUT` (background writers of the lag measurement).
+    case write
+
+    /// HTTP requests per cycle.
+    var requests: Int { self == .api ? 2 : 1 }
+}
+
+/// The web-style request cycle of a browser tab against one node, keep-alive, cookies `SESSIONID` and
+/// `SESSIONVERSION` kept like a browser keeps them.
 final class WebCycleWorker: LoadWorker {
     let client: HTTPClient
     private var counter = 0
-    private let readOnly: Bool
+    private let shape: CycleShape
 
     /// Logs `user` in on the node at `address` (not timed).
-    init(address: String, user: String, writesOnly: Bool = false) throws {
+    init(address: String, user: String, shape: CycleShape) throws {
         client = HTTPClient(address: address)
-        readOnly = writesOnly
+        self.shape = shape
         let login = try client.postForm("/login", "user=\(user)")
         guard login.status == 200 else { throw BenchError("login of \(user) answered \(login.status)") }
     }
 
     func cycle() throws {
-        if !readOnly {
+        counter += 1
+        switch shape {
+        case .page:
+            let page = try client.postForm("/session", "x=value-\(counter)", method: "PATCH")
+            guard page.status == 200 else { throw BenchError("PATCH /session answered \(page.status)") }
+        case .api:
             let read = try client.request("GET", "/session")
             guard read.status == 200 else { throw BenchError("GET /session answered \(read.status)") }
+            fallthrough
+        case .write:
+            let write = try client.request("PUT", "/session/attributes/x", body: Array("value-\(counter)".utf8))
+            guard write.status == 204 else { throw BenchError("PUT answered \(write.status)") }
         }
-        counter += 1
-        let write = try client.request("PUT", "/session/attributes/x", body: Array("value-\(counter)".utf8))
-        guard write.status == 204 else { throw BenchError("PUT answered \(write.status)") }
     }
 
     func finish() { client.close() }

@@ -165,6 +165,12 @@ if let binary = nodeBinary {
                     report.redisCycles[connections] = figure
                 }
             }
+            if mode == "delta" && ack == "async" {
+                // The same cycle as two REST requests (GET, then PUT): the cost of the extra HTTP round trip.
+                for connections in [1, 8] {
+                    report.cycles.append(try bench.cycles(cluster, connections: connections, shape: .api))
+                }
+            }
             report.lags.append(try bench.lag(cluster))
             if mode == "delta" && ack == "async" { report.lags.append(try bench.lag(cluster, steady: false)) }
             cluster.stopAll()

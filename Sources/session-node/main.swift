@@ -139,7 +139,8 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
     let routes = SessionRoutes(node: node, settings: frontEnd)
     let server: HTTPServer
     do {
-        server = try HTTPServer.start(host: entry.http.host, port: entry.http.port) { await routes.handle($0) }
+        server = try HTTPServer.start(
+            host: entry.http.host, port: entry.http.port, on: node.eventLoop, handler: routes.handle)
     } catch {
         await node.shutdown()
         fail("cannot serve HTTP on \(entry.http): \(error)", status: 1)

@@ -118,6 +118,21 @@ import Testing
         #expect(delete.status == 204)
         #expect(!(try browser.send("GET", urls[0] + "/session")).body.contains("step"))
 
+        // PATCH reads and writes in one request, answering with the session after the change; the next node
+        // sees it at once.
+        for hop in 0..<6 {
+            let patch = try browser.send(
+                "PATCH", urls[hop % 3] + "/session", body: "page=p\(hop)&theme=dark",
+                contentType: "application/x-www-form-urlencoded")
+            #expect(
+                patch.status == 200 && patch.body.contains("\"page\":\"p\(hop)\"")
+                    && patch.body.contains("\"theme\":\"dark\"") && patch.body.contains("\"user\":\"alice\""),
+                "hop \(hop): \(patch.status) \(patch.body)")
+            let get = try browser.send("GET", urls[(hop + 1) % 3] + "/session")
+            #expect(get.body.contains("\"page\":\"p\(hop)\""), "hop \(hop): \(get.body)")
+        }
+        #expect(try browser.send("POST", urls[0] + "/session").status == 405)
+
         // A second login rotates the id; the old cookie is dead everywhere.
         let oldCookie = browser.cookies["SESSIONID"]
         let relogin = try browser.send(
@@ -138,6 +153,7 @@ import Testing
         // Contract odds and ends.
         var anonymous = TestHTTPClient()
         #expect(try anonymous.send("GET", urls[0] + "/session").status == 401)
+        #expect(try anonymous.send("PATCH", urls[0] + "/session", body: "a=b").status == 401)
         #expect(try anonymous.send("GET", urls[0] + "/healthz").body == "ok\n")
         #expect(try anonymous.send("GET", urls[0] + "/nope").status == 404)
         #expect(try anonymous.send("DELETE", urls[0] + "/login").status == 405)

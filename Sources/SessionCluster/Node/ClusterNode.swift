@@ -67,6 +67,14 @@ public final class ClusterNode: Sendable {
         }
     }
 
+    /// Runs `body` with the runtime at once when called on the loop thread, else soon on the loop.
+    private func onLoopNow(_ body: @escaping (NodeRuntime) -> Void) {
+        if loop.inLoop { return body(runtime.value) }
+        let confined = runtime
+        let work = LoopConfined(value: body)
+        loop.execute { work.value(confined.value) }
+    }
+
     // MARK: Sessions
 
     /// Creates a session with a fresh 128-bit id from the system CSPRNG, holding `changes`.
@@ -76,92 +84,116 @@ public final class ClusterNode: Sendable {
         var recorded = SessionChanges()
         changes(&recorded)
         let initial = recorded
-        var random = SystemRandomNumberGenerator()
-        let id = SessionID(using: &random)
+        let id = Self.freshID()
         let outcome: Result<VersionVector, SessionError> = await onLoop { runtime, done in
-            guard !runtime.stopping else { return done(.failure(.shuttingDown)) }
-            guard runtime.node.replication.liveSessionCount < runtime.settings.maxSessions else {
-                return done(.failure(.full))
-            }
-            guard runtime.fits(initial, on: [:]) else { return done(.failure(.tooLarge)) }
-            let result = runtime.node.create(id, changes: initial, now: NodeRuntime.now())
-            runtime.finish(result, done)
+            runtime.create(id, changes: initial, done)
         }
         return SessionUpdate(id: id, version: try outcome.get(), value: ())
     }
 
     /// Reads a session, honouring the client's version token.
     public func read(_ id: SessionID, token: VersionVector?) async throws(SessionError) -> SessionSnapshot {
-        let session = try await access(id, token: token)
-        let confined = runtime
-        loop.execute { confined.value.node.release(id) }
-        return session
+        let outcome: Result<SessionSnapshot, SessionError> = await onLoop { runtime, done in
+            runtime.read(id, token: token, done)
+        }
+        return try outcome.get()
     }
 
     /// Runs one request against a session: `body` reads the snapshot and records changes, which are
     /// committed as one delta. Returns the new version token (and in `sync` mode waits for acknowledgement).
+    /// `body` runs on the node's loop thread: keep it short (no I/O).
     public func update<Value: Sendable>(
         _ id: SessionID, token: VersionVector?,
-        _ body: @Sendable (SessionSnapshot, inout SessionChanges) throws -> Value
+        _ body: @escaping @Sendable (SessionSnapshot, inout SessionChanges) throws -> Value
     ) async throws -> SessionUpdate<Value> {
-        let session = try await access(id, token: token)
-        var changes = SessionChanges()
-        let value: Value
-        do {
-            value = try body(session, &changes)
-        } catch {
-            let confined = runtime
-            loop.execute { confined.value.node.release(id) }
-            throw error
+        let outcome: Result<SessionUpdate<Value>, any Error> = await onLoop { runtime, done in
+            runtime.update(id, token: token, body, done)
         }
-        let recorded = changes
-        let outcome: Result<VersionVector, SessionError> = await onLoop { runtime, done in
-            guard runtime.fits(recorded, on: session.attributes) else {
-                runtime.node.release(id)
-                return done(.failure(.tooLarge))
-            }
-            runtime.finish(runtime.node.commit(id, changes: recorded, now: NodeRuntime.now()), done)
-        }
-        return SessionUpdate(id: id, version: try outcome.get(), value: value)
+        return try outcome.get()
     }
 
     /// Ends a session everywhere (logout).
     public func invalidate(_ id: SessionID, token: VersionVector?) async throws(SessionError) {
-        _ = try await access(id, token: token)
-        let outcome: Result<VersionVector, SessionError> = await onLoop { runtime, done in
-            var changes = SessionChanges()
-            changes.invalidate()
-            runtime.finish(runtime.node.commit(id, changes: changes, now: NodeRuntime.now()), done)
+        let outcome: Result<Void, SessionError> = await onLoop { runtime, done in
+            runtime.invalidate(id, token: token, done)
         }
-        _ = try outcome.get()
+        try outcome.get()
     }
 
     /// Moves the session to a fresh id (session-fixation protection at login); the old id is dead everywhere.
     public func changeID(_ id: SessionID, token: VersionVector?) async throws(SessionError) -> SessionUpdate<Void> {
-        _ = try await access(id, token: token)
-        var random = SystemRandomNumberGenerator()
-        let newID = SessionID(using: &random)
+        let newID = Self.freshID()
         let outcome: Result<VersionVector, SessionError> = await onLoop { runtime, done in
-            runtime.finish(runtime.node.changeID(of: id, to: newID, now: NodeRuntime.now()), done)
+            runtime.changeID(id, to: newID, token: token, done)
         }
         return SessionUpdate(id: newID, version: try outcome.get(), value: ())
     }
 
-    private func access(_ id: SessionID, token: VersionVector?) async throws(SessionError) -> SessionSnapshot {
-        let outcome: NodeRuntime.AccessOutcome = await onLoop { runtime, done in
-            guard !runtime.stopping else { return done(.shuttingDown) }
-            let ticket = runtime.nextTicket
-            runtime.nextTicket += 1
-            runtime.accessWaiters[ticket] = done
-            runtime.execute(runtime.node.access(id, token: token, ticket: ticket, now: NodeRuntime.now()))
+    private static func freshID() -> SessionID {
+        var random = SystemRandomNumberGenerator()
+        return SessionID(using: &random)
+    }
+
+    // MARK: Sessions on the loop thread
+
+    /// The node's event loop. A server that runs its own sockets on it (as the `session-node` HTTP front end
+    /// does) can use the callback methods below: called on this loop, a request for a session held here
+    /// completes before the call returns — no thread hop, no task. Anything slow run on the loop delays
+    /// the node's protocol work.
+    public var eventLoop: EventLoop { loop }
+
+    /// Reads a session; `done` runs on the node's loop (at once when called there and the copy is here).
+    public func read(
+        _ id: SessionID, token: VersionVector?, then done: @escaping (Result<SessionSnapshot, SessionError>) -> Void
+    ) {
+        onLoopNow { $0.read(id, token: token, done) }
+    }
+
+    /// `update` for callers on the loop: `body` and `done` run on the node's loop.
+    public func update<Value>(
+        _ id: SessionID, token: VersionVector?,
+        _ body: @escaping (SessionSnapshot, inout SessionChanges) throws -> Value,
+        then done: @escaping (Result<SessionUpdate<Value>, any Error>) -> Void
+    ) {
+        onLoopNow { $0.update(id, token: token, body, done) }
+    }
+
+    /// `create` for callers on the loop: `done` runs on the node's loop.
+    public func create(
+        _ changes: SessionChanges, then done: @escaping (Result<SessionUpdate<Void>, SessionError>) -> Void
+    ) {
+        let id = Self.freshID()
+        onLoopNow { $0.create(id, changes: changes) { done($0.map { SessionUpdate(id: id, version: $0, value: ()) }) } }
+    }
+
+    /// `invalidate` for callers on the loop: `done` runs on the node's loop.
+    public func invalidate(
+        _ id: SessionID, token: VersionVector?, then done: @escaping (Result<Void, SessionError>) -> Void
+    ) {
+        onLoopNow { $0.invalidate(id, token: token, done) }
+    }
+
+    /// `changeID` for callers on the loop: `done` runs on the node's loop.
+    public func changeID(
+        _ id: SessionID, token: VersionVector?,
+        then done: @escaping (Result<SessionUpdate<Void>, SessionError>) -> Void
+    ) {
+        let newID = Self.freshID()
+        onLoopNow { runtime in
+            runtime.changeID(id, to: newID, token: token) {
+                done($0.map { SessionUpdate(id: newID, version: $0, value: ()) })
+            }
         }
-        switch outcome {
-        case .ready(let session, let lostWrites): return SessionSnapshot(session, lostWrites: lostWrites)
-        case .failed(.notFound): throw .notFound
-        case .failed(.unavailable): throw .unavailable
-        case .failed(.lost): throw .lost
-        case .shuttingDown: throw .shuttingDown
-        }
+    }
+
+    /// The members this node knows, for callers on the loop (called elsewhere it hops and answers on the loop).
+    public func members(then done: @escaping ([Member]) -> Void) {
+        onLoopNow { done($0.node.membership.members) }
+    }
+
+    /// `stats()` for callers on the loop.
+    public func stats(then done: @escaping (NodeStats) -> Void) {
+        onLoopNow { done($0.currentStats) }
     }
 
     // MARK: Cluster
@@ -194,18 +226,7 @@ public final class ClusterNode: Sendable {
 
     /// Session counts and replication / transport counters.
     public func stats() async -> NodeStats {
-        await onLoop { runtime, done in
-            let replication = runtime.node.replication
-            done(
-                NodeStats(
-                    sessions: replication.liveSessionCount, primaries: replication.primaryCount,
-                    copies: replication.copyCount, replication: replication.counters,
-                    framesReceived: runtime.stats.framesReceived, framesSent: runtime.stats.framesSent,
-                    bytesSent: runtime.stats.bytesSent, malformedDropped: runtime.stats.malformed,
-                    linksRefused: runtime.stats.refused,
-                    dropped: Dictionary(
-                        uniqueKeysWithValues: runtime.cipher.rejected.map { ($0.key.rawValue, $0.value) })))
-        }
+        await onLoop { runtime, done in done(runtime.currentStats) }
     }
 
     /// Stops abruptly, as `kill -9` would: sockets close without a leaving beacon (tests of failure detection).

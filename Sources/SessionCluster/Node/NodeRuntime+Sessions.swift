@@ -1,0 +1,110 @@
+import SessionClusterCore
+
+/// The session operations on the loop thread. Each ends by calling `done` exactly once, on the loop: at once
+/// when the copy is here and nothing must be awaited, later when a pull or a `sync` acknowledgement is needed.
+/// `ClusterNode` exposes them twice: as async methods (any task) and as loop-thread callbacks (no thread hop).
+extension NodeRuntime {
+    typealias Completion<Value> = (Result<Value, SessionError>) -> Void
+
+    /// Makes the session available to one request (it stays pinned until `commit` or `release`).
+    func access(_ id: SessionID, token: VersionVector?, _ done: @escaping Completion<SessionSnapshot>) {
+        guard !stopping else { return done(.failure(.shuttingDown)) }
+        let ticket = nextTicket
+        nextTicket += 1
+        accessWaiters[ticket] = { outcome in
+            switch outcome {
+            case .ready(let session, let lostWrites): done(.success(SessionSnapshot(session, lostWrites: lostWrites)))
+            case .failed(.notFound): done(.failure(.notFound))
+            case .failed(.unavailable): done(.failure(.unavailable))
+            case .failed(.lost): done(.failure(.lost))
+            case .shuttingDown: done(.failure(.shuttingDown))
+            }
+        }
+        execute(node.access(id, token: token, ticket: ticket, now: NodeRuntime.now()))
+    }
+
+    /// Reads a session: access, then release at once.
+    func read(_ id: SessionID, token: VersionVector?, _ done: @escaping Completion<SessionSnapshot>) {
+        access(id, token: token) { [unowned self] result in
+            if case .success = result { node.release(id) }
+            done(result)
+        }
+    }
+
+    /// Commits `changes` to an accessed session (whose attributes were `base`) as one delta.
+    func commit(
+        _ id: SessionID, changes: SessionChanges, base: [String: [UInt8]], _ done: @escaping Completion<VersionVector>
+    ) {
+        guard !stopping else { return done(.failure(.shuttingDown)) }
+        guard fits(changes, on: base) else {
+            node.release(id)
+            return done(.failure(.tooLarge))
+        }
+        finish(node.commit(id, changes: changes, now: NodeRuntime.now()), done)
+    }
+
+    /// Access, let `body` record changes, commit: one request against one session.
+    func update<Value>(
+        _ id: SessionID, token: VersionVector?,
+        _ body: @escaping (SessionSnapshot, inout SessionChanges) throws -> Value,
+        _ done: @escaping (Result<SessionUpdate<Value>, any Error>) -> Void
+    ) {
+        access(id, token: token) { [unowned self] accessed in
+            let session: SessionSnapshot
+            switch accessed {
+            case .success(let snapshot): session = snapshot
+            case .failure(let error): return done(.failure(error))
+            }
+            var changes = SessionChanges()
+            let value: Value
+            do {
+                value = try body(session, &changes)
+            } catch {
+                node.release(id)
+                return done(.failure(error))
+            }
+            commit(id, changes: changes, base: session.attributes) { committed in
+                done(committed.map { SessionUpdate(id: id, version: $0, value: value) }.mapError { $0 })
+            }
+        }
+    }
+
+    /// Creates the session `id` holding `changes`.
+    func create(_ id: SessionID, changes: SessionChanges, _ done: @escaping Completion<VersionVector>) {
+        guard !stopping else { return done(.failure(.shuttingDown)) }
+        guard node.replication.liveSessionCount < settings.maxSessions else { return done(.failure(.full)) }
+        guard fits(changes, on: [:]) else { return done(.failure(.tooLarge)) }
+        finish(node.create(id, changes: changes, now: NodeRuntime.now()), done)
+    }
+
+    /// Ends a session everywhere.
+    func invalidate(_ id: SessionID, token: VersionVector?, _ done: @escaping Completion<Void>) {
+        access(id, token: token) { [unowned self] accessed in
+            if case .failure(let error) = accessed { return done(.failure(error)) }
+            var changes = SessionChanges()
+            changes.invalidate()
+            finish(node.commit(id, changes: changes, now: NodeRuntime.now())) { done($0.map { _ in () }) }
+        }
+    }
+
+    /// Moves a session to `newID`; the old id is dead everywhere.
+    func changeID(
+        _ id: SessionID, to newID: SessionID, token: VersionVector?, _ done: @escaping Completion<VersionVector>
+    ) {
+        access(id, token: token) { [unowned self] accessed in
+            if case .failure(let error) = accessed { return done(.failure(error)) }
+            finish(node.changeID(of: id, to: newID, now: NodeRuntime.now()), done)
+        }
+    }
+
+    /// Session counts and replication / transport counters.
+    var currentStats: NodeStats {
+        let replication = node.replication
+        return NodeStats(
+            sessions: replication.liveSessionCount, primaries: replication.primaryCount,
+            copies: replication.copyCount, replication: replication.counters, framesReceived: stats.framesReceived,
+            framesSent: stats.framesSent, bytesSent: stats.bytesSent, malformedDropped: stats.malformed,
+            linksRefused: stats.refused,
+            dropped: Dictionary(uniqueKeysWithValues: cipher.rejected.map { ($0.key.rawValue, $0.value) }))
+    }
+}
