@@ -23,6 +23,10 @@ enum MetricsText {
             ("dropped_unknown_key", stats.dropped["unknownKey", default: 0]),
             ("dropped_unauthenticated", stats.dropped["unauthenticated", default: 0]),
             ("dropped_replayed", stats.dropped["replayed", default: 0]),
+            ("lag_stamps_sent", stats.replicationLag.stampsSent), ("lag_samples", stats.replicationLag.count),
+            ("lag_max_us", stats.replicationLag.maxMicros),
+            ("lag_recent_p50_us", stats.replicationLag.recentPercentile(0.5) ?? 0),
+            ("lag_recent_p99_us", stats.replicationLag.recentPercentile(0.99) ?? 0),
         ]
     }
 
@@ -30,9 +34,31 @@ enum MetricsText {
         var text = ""
         for (name, value) in fields(stats) {
             let metric = "sessioncluster_\(name)"
-            let gauge = ["sessions", "primaries", "copies"].contains(name)
+            let gauge = ["sessions", "primaries", "copies", "lag_max_us", "lag_recent_p50_us", "lag_recent_p99_us"]
+                .contains(name)
             text += "# TYPE \(metric) \(gauge ? "gauge" : "counter")\n\(metric){node=\"\(node)\"} \(value)\n"
         }
+        // Replication lag as a Prometheus histogram, in seconds.
+        let lag = stats.replicationLag
+        let metric = "sessioncluster_replication_lag_seconds"
+        text += "# TYPE \(metric) histogram\n"
+        var cumulative = 0
+        for (index, count) in lag.buckets.enumerated() {
+            cumulative += count
+            let bound = index < ReplicationLag.bounds.count ? seconds(ReplicationLag.bounds[index]) : "+Inf"
+            text += "\(metric)_bucket{node=\"\(node)\",le=\"\(bound)\"} \(cumulative)\n"
+        }
+        text += "\(metric)_sum{node=\"\(node)\"} \(seconds(lag.sumMicros))\n"
+        text += "\(metric)_count{node=\"\(node)\"} \(lag.count)\n"
         return text
+    }
+
+    /// Microseconds as decimal seconds, exactly (`1500` → `0.0015`).
+    static func seconds(_ micros: Int) -> String {
+        let whole = micros / 1_000_000
+        var fraction = String(micros % 1_000_000)
+        fraction = String(repeating: "0", count: 6 - fraction.count) + fraction
+        while fraction.hasSuffix("0") { fraction.removeLast() }
+        return fraction.isEmpty ? "\(whole)" : "\(whole).\(fraction)"
     }
 }

@@ -78,6 +78,35 @@ struct LagFigure: Sendable {
     /// Writes per second the cluster took during the probes (background writers + probes).
     var writesPerSecond: Double
     var pollNodes: String
+    /// Measured by the receiving nodes themselves (deltas stamped by n1's clock, same host): p50 / p99 in ms
+    /// interpolated within the nodes' histogram buckets, and how many deltas were sampled. Nil when not stamped.
+    var nodeP50: Double?
+    var nodeP99: Double?
+    var nodeSamples = 0
+}
+
+/// Percentiles of the difference of two cumulative histograms (bucket bounds in µs), interpolated linearly within
+/// the bucket; returned in ms. Nil without samples.
+func histogramPercentile(
+    before: [(bound: Double, count: Int)], after: [(bound: Double, count: Int)], _ fraction: Double
+) -> Double? {
+    guard before.count == after.count || before.isEmpty, let total = after.last?.count else { return nil }
+    let counts = after.enumerated().map { $1.count - (before.isEmpty ? 0 : before[$0].count) }
+    guard let samples = counts.last, samples > 0, total >= samples else { return nil }
+    let rank = fraction * Double(samples)
+    var lower = 0.0
+    var below = 0
+    for (index, bucket) in after.enumerated() {
+        let cumulative = counts[index]
+        if Double(cumulative) >= rank && cumulative > below {
+            guard bucket.bound.isFinite else { return lower / 1000 }  // beyond the last bound: at least it
+            let share = (rank - Double(below)) / Double(cumulative - below)
+            return (lower + max(0, share) * (bucket.bound - lower)) / 1000
+        }
+        below = cumulative
+        if bucket.bound.isFinite { lower = bucket.bound }
+    }
+    return nil
 }
 
 /// Network cost per write for one cluster size and mode.
@@ -91,6 +120,10 @@ struct WireFigure: Sendable {
 
 /// Section 2: three (or 2–6) real `session-node` processes on loopback.
 struct ClusterBenchmarks {
+    /// How often n1 stamps a delta per link for the nodes' own lag measurement (stamps are not counted in the
+    /// nodes' bytes / frames sent, so the wire figures stay those of replication).
+    static let lagSampleMillis = 2
+
     let profile: Profile
     let binary: String
     let directory: String
@@ -186,10 +219,15 @@ struct ClusterBenchmarks {
         var timeouts = 0
         var probeSeconds = 0.0
         let tag = Measure.nanos() % 1_000_000
+        // Every node but the writer receives n1's deltas (delta mode) or backs some probe sessions up (backup).
+        let receivers = live.filter { $0 != primary }
+        var histogramsBefore = [[(bound: Double, count: Int)]]()
+        var histogramsAfter = [[(bound: Double, count: Int)]]()
         let outcome = try runLoad(
             threads: threads, warmup: 0.3, measure: 600, pacingPerThread: background / Double(max(1, threads)),
             whileRunning: {
                 Measure.sleep(0.3)
+                histogramsBefore = try receivers.map { try cluster.lagHistogram($0) }
                 let began = Measure.seconds()
                 for probe in 0..<profile.lagProbes {
                     let slot = probe % probeSessions
@@ -218,16 +256,33 @@ struct ClusterBenchmarks {
                     Measure.sleep(probeGap)
                 }
                 probeSeconds = Measure.seconds() - began
+                histogramsAfter = try receivers.map { try cluster.lagHistogram($0) }
             },
             make: { index in try WebCycleWorker(address: address, user: "lag\(index)", shape: .write) })
         let latency = LatencySummary(nanos: lags)
         let pollMillis = polls.map { Double($0) / 1e6 }
-        let figure = LagFigure(
+        var figure = LagFigure(
             label: label, probes: lags.count, p50: latency.p50, p99: latency.p99, max: latency.max,
             pollP50: Measure.percentile(pollMillis, 0.5),
             firstPollShare: lags.isEmpty ? 0 : Double(firstPoll) / Double(lags.count), timeouts: timeouts,
             writesPerSecond: outcome.cyclesPerSecond + Double(profile.lagProbes) / max(probeSeconds, 0.001),
             pollNodes: pollNames.sorted().joined(separator: ","))
+        let merged = { (histograms: [[(bound: Double, count: Int)]]) -> [(bound: Double, count: Int)] in
+            guard let first = histograms.first else { return [] }
+            return first.indices.map { index in
+                (first[index].bound, histograms.reduce(0) { $0 + ($1.count > index ? $1[index].count : 0) })
+            }
+        }
+        let before = merged(histogramsBefore)
+        let after = merged(histogramsAfter)
+        figure.nodeSamples = (after.last?.count ?? 0) - (before.last?.count ?? 0)
+        figure.nodeP50 = histogramPercentile(before: before, after: after, 0.5)
+        figure.nodeP99 = histogramPercentile(before: before, after: after, 0.99)
+        if let p50 = figure.nodeP50, let p99 = figure.nodeP99 {
+            progress(
+                "\(label) lag measured by the nodes: p50 \(fixed(p50, 3)) ms, p99 \(fixed(p99, 3)) ms "
+                    + "(\(figure.nodeSamples) sampled deltas)")
+        }
         progress(
             "\(label) lag: p50 \(fixed(figure.p50, 3)) ms, p99 \(fixed(figure.p99, 3)) ms, max \(fixed(figure.max, 3)) "
                 + "ms at \(fixed(figure.writesPerSecond, 0)) writes/s (poll rtt \(fixed(figure.pollP50, 3)) ms)")

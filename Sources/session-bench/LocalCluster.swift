@@ -28,7 +28,11 @@ final class LocalCluster {
     nonisolated(unsafe) static var deadMillis = 800
 
     /// Writes the cluster file for `nodes + extra` nodes (the extra ones are started later, e.g. to join).
-    init(nodes: Int, extra: Int = 0, mode: String, ack: String, binary: String, directory: String) throws {
+    /// `lagSampleMillis` > 0 makes the nodes stamp deltas so receivers measure replication lag themselves.
+    init(
+        nodes: Int, extra: Int = 0, mode: String, ack: String, binary: String, directory: String,
+        lagSampleMillis: Int = 0
+    ) throws {
         let total = nodes + extra
         names = (1...total).map { "n\($0)" }
         self.mode = mode
@@ -49,7 +53,7 @@ final class LocalCluster {
         let config: [String: Any] = [
             "cluster": "bench-\(pid)-\(serial)",
             "secret": "session-bench shared secret, 32+ characters long",
-            "replication": ["mode": mode, "ack": ack],
+            "replication": ["mode": mode, "ack": ack, "lagSampleMillis": lagSampleMillis],
             "membership": [
                 "multicast": ["group": group, "port": Int(ports[2 * total]), "interface": "127.0.0.1"],
                 "heartbeatMillis": 100, "suspectAfterMillis": LocalCluster.suspectMillis,
@@ -126,6 +130,23 @@ final class LocalCluster {
             let object = try JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any]
         else { throw BenchError("\(name): /cluster/stats answered \(answer.status)") }
         return object.compactMapValues { ($0 as? NSNumber)?.intValue }
+    }
+
+    /// The replication-lag histogram of `name` from `/metrics`: (upper bound µs, cumulative count) per bucket,
+    /// the last bound `.infinity`.
+    func lagHistogram(_ name: String) throws -> [(bound: Double, count: Int)] {
+        let answer = try monitor(name).request("GET", "/metrics")
+        guard answer.status == 200 else { throw BenchError("\(name): /metrics answered \(answer.status)") }
+        var buckets = [(bound: Double, count: Int)]()
+        for line in answer.text.split(separator: "\n")
+        where line.hasPrefix("sessioncluster_replication_lag_seconds_bucket") {
+            guard let start = line.range(of: "le=\""), let end = line[start.upperBound...].firstIndex(of: "\""),
+                let count = Int(line.split(separator: " ").last ?? "")
+            else { continue }
+            let le = line[start.upperBound..<end]
+            buckets.append((le == "+Inf" ? .infinity : (Double(le) ?? .infinity) * 1e6, count))
+        }
+        return buckets
     }
 
     /// Sum of a stats field over `names`.

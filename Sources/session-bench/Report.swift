@@ -82,12 +82,30 @@ final class Report {
                     measured: "not measured (\(redisSkipped ?? "section not run"))", met: nil))
         }
         if let lag = lags.first(where: { $0.label == "delta/async" }) {
-            result.append(
-                Target(
-                    goal: "replication lag p50 ≤ 0.2 ms and p99 ≤ 1 ms at a steady 5,000 writes/s",
-                    measured: "delta/async p50 \(fixed(lag.p50, 3)) ms, p99 \(fixed(lag.p99, 3)) ms at "
-                        + "\(fixed(lag.writesPerSecond, 0)) writes/s (poll round trip \(fixed(lag.pollP50, 3)) ms)",
-                    met: lag.p50 <= 0.2 && lag.p99 <= 1))
+            // The nodes' own figure when they stamped deltas; the outside poll is an upper bound (it includes up to
+            // one HTTP round trip), kept for reference.
+            if let p50 = lag.nodeP50, let p99 = lag.nodeP99 {
+                let others = lags.filter { $0.nodeP50 != nil && !$0.label.hasSuffix("idle") }.map {
+                    "\($0.label) \(fixed($0.nodeP50!, 3))/\(fixed($0.nodeP99!, 3))"
+                }
+                result.append(
+                    Target(
+                        goal: "replication lag p50 ≤ 0.2 ms and p99 ≤ 1 ms at a steady 5,000 writes/s",
+                        measured: "delta/async p50 \(fixed(p50, 3)) ms, p99 \(fixed(p99, 3)) ms as the receiving nodes "
+                            + "measured it (\(lag.nodeSamples) sampled deltas) at \(fixed(lag.writesPerSecond, 0)) "
+                            + "writes/s; all (p50/p99 ms): \(others.joined(separator: ", "))",
+                        met: lags.filter { $0.nodeP50 != nil && !$0.label.hasSuffix("idle") }.allSatisfy {
+                            $0.nodeP50! <= 0.2 && $0.nodeP99! <= 1
+                        }))
+            } else {
+                result.append(
+                    Target(
+                        goal: "replication lag p50 ≤ 0.2 ms and p99 ≤ 1 ms at a steady 5,000 writes/s",
+                        measured: "delta/async p50 \(fixed(lag.p50, 3)) ms, p99 \(fixed(lag.p99, 3)) ms at "
+                            + "\(fixed(lag.writesPerSecond, 0)) writes/s (poll round trip \(fixed(lag.pollP50, 3)) ms; "
+                            + "an upper bound: the nodes did not stamp deltas)",
+                        met: lag.p50 <= 0.2 && lag.p99 <= 1))
+            }
         }
         if let kill = detection.first(where: { $0.kind == "kill -9" }) {
             result.append(
@@ -227,17 +245,28 @@ final class Report {
         if !lags.isEmpty {
             out.append("")
             out.append(
-                "3. Replication lag: PUT on n1 → first poll of the copy's other holder (no version cookie) that shows "
-                    + "it; \(lags.first!.probes) probes at a steady background write rate (\"idle\": probes alone)")
-            let widths = [18, 9, 9, 9, 12, 10, 10, 9]
+                "3. Replication lag at a steady background write rate on n1 (\"idle\": probes alone). nodes = as the "
+                    + "receiving nodes measured it: n1 stamps a delta per link every \(ClusterBenchmarks.lagSampleMillis) ms "
+                    + "with its clock, the receiver records stamp → applied (one host, one clock; p50/p99 interpolated "
+                    + "in 25–500 µs buckets). poll = PUT on n1 → first poll of the copy's other holder (no version "
+                    + "cookie) that shows it, \(lags.first!.probes) probes: an upper bound that includes up to one "
+                    + "HTTP round trip")
+            let widths = [18, 10, 10, 9, 10, 10, 10, 12, 10, 10, 9]
             out.append(
-                row(["config", "p50 ms", "p99 ms", "max ms", "poll rtt ms", "1st poll", "writes/s", "polled"], widths))
+                row(
+                    [
+                        "config", "nodes p50", "nodes p99", "samples", "poll p50", "poll p99", "poll max",
+                        "poll rtt ms",
+                        "1st poll", "writes/s", "polled",
+                    ], widths))
             for lag in lags {
                 out.append(
                     row(
                         [
-                            lag.label, fixed(lag.p50, 3), fixed(lag.p99, 3), fixed(lag.max, 3), fixed(lag.pollP50, 3),
-                            "\(fixed(lag.firstPollShare * 100, 0)) %", fixed(lag.writesPerSecond, 0), lag.pollNodes,
+                            lag.label, lag.nodeP50.map { fixed($0, 3) } ?? "–", lag.nodeP99.map { fixed($0, 3) } ?? "–",
+                            "\(lag.nodeSamples)", fixed(lag.p50, 3), fixed(lag.p99, 3), fixed(lag.max, 3),
+                            fixed(lag.pollP50, 3), "\(fixed(lag.firstPollShare * 100, 0)) %",
+                            fixed(lag.writesPerSecond, 0), lag.pollNodes,
                         ], widths))
                 if lag.timeouts > 0 { out.append("   note: \(lag.timeouts) probes not visible within 2 s") }
             }
@@ -375,6 +404,8 @@ final class Report {
                     "config": $0.label, "probes": $0.probes, "p50_ms": $0.p50, "p99_ms": $0.p99, "max_ms": $0.max,
                     "poll_rtt_p50_ms": $0.pollP50, "first_poll_share": $0.firstPollShare, "timeouts": $0.timeouts,
                     "writes_per_second": $0.writesPerSecond, "polled_nodes": $0.pollNodes,
+                    "nodes_p50_ms": $0.nodeP50 ?? NSNull(), "nodes_p99_ms": $0.nodeP99 ?? NSNull(),
+                    "nodes_samples": $0.nodeSamples,
                 ] as [String: Any]
             },
             "wire_per_write": wire.map {

@@ -145,7 +145,9 @@ if let binary = nodeBinary {
         print("== 2. cluster of 3 session-node processes (\(binary))")
         let bench = ClusterBenchmarks(profile: options.profile, binary: binary, directory: workDirectory)
         for (mode, ack) in [("delta", "async"), ("delta", "sync"), ("backup", "async"), ("backup", "sync")] {
-            let cluster = try LocalCluster(nodes: 3, mode: mode, ack: ack, binary: binary, directory: workDirectory)
+            let cluster = try LocalCluster(
+                nodes: 3, mode: mode, ack: ack, binary: binary, directory: workDirectory,
+                lagSampleMillis: ClusterBenchmarks.lagSampleMillis)
             defer { cluster.stopAll() }
             try cluster.start(cluster.first(3))
             progress("\(mode)/\(ack): 3 nodes formed")

@@ -100,6 +100,7 @@ enum WireSamples {
 
     static var frames: [PeerFrame] {
         hellos.map(PeerFrame.hello) + messages.map(PeerFrame.replication) + beacons.map(PeerFrame.beacon)
+            + [.clock(0), .clock(1_795_000_000_123_456), .clock(.max)]
     }
 
     /// The case of `message`, by an exhaustive switch: a new case fails to compile here until sampled.

@@ -43,7 +43,7 @@ extension ClusterConfiguration {
             }
             configuration.currentKey = UInt8(current)
         }
-        if let section = try root.object("replication", keys: ["mode", "ack"]) {
+        if let section = try root.object("replication", keys: ["mode", "ack", "lagSampleMillis"]) {
             try decodeReplication(section, into: &configuration.replication)
         }
         if let section = try root.object(
@@ -76,6 +76,7 @@ extension ClusterConfiguration {
     ) throws(ConfigurationError) {
         if let mode = try section.choice("mode", as: ReplicationMode.self) { replication.mode = mode }
         if let ack = try section.choice("ack", as: AckMode.self) { replication.ack = ack }
+        if let millis = try section.integer("lagSampleMillis") { replication.lagSampleMillis = Int(clamping: millis) }
     }
 
     private static func decodeMembership(

@@ -98,6 +98,10 @@ public struct ClusterConfiguration: Sendable, Equatable {
         public var mode: ReplicationMode = .delta
         /// `async` (default: the request returns at once) or `sync` (after the backup / all peers acknowledged).
         public var ack: AckMode = .async
+        /// Stamp a replication frame with the sender's clock at most this often per link (ms; 0 = off, the
+        /// default), so receivers measure replication lag (`/metrics`, `/cluster/stats`). Meaningful only when
+        /// the nodes' clocks agree (one host, or PTP-synchronised hosts).
+        public var lagSampleMillis = 0
 
         /// The defaults: delta replication, asynchronous acknowledgement.
         public init() {}

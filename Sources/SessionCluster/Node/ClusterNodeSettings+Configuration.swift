@@ -17,6 +17,7 @@ extension ClusterNodeSettings {
         maxAttributesPerSession = configuration.sessions.maxAttributes
         maxSessionBytes = configuration.sessions.maxSessionBytes
         maxSessions = configuration.sessions.maxSessions
+        lagSampleMillis = Int64(configuration.replication.lagSampleMillis)
         membership = configuration.membershipSettings()
         replication = configuration.replicationSettings()
     }

@@ -51,6 +51,9 @@ public struct ClusterNodeSettings: Sendable {
     /// Most live sessions this node holds a copy of; creating more fails with `.full` (HTTP 503 +
     /// Retry-After) — live sessions are never evicted to make room.
     public var maxSessions = 1_000_000
+    /// Stamps a replication frame with this node's clock at most this often per link (ms; 0 = off), so peers
+    /// measure replication lag (`NodeStats.replicationLag`). Meaningful only when the nodes' clocks agree.
+    public var lagSampleMillis: Int64 = 0
     /// Receives one line per notable event (member joined, state transfer done, …).
     public var log: (@Sendable (String) -> Void)?
 

@@ -10,6 +10,14 @@ extension NodeRuntime {
     /// recently refusing peer are dropped (the protocol retries, pulls or reconciles).
     func send(_ message: ReplicationMessage, to peer: NodeID) {
         guard let link = link(to: peer) else { return }
+        if settings.lagSampleMillis > 0, case .delta = message {
+            let now = EventLoop.monotonicMillis()
+            if link.lastClockMillis.map({ now - $0 >= settings.lagSampleMillis }) ?? true {
+                link.lastClockMillis = now
+                // Counted apart from framesSent / bytesSent, which stay the cost of replication itself.
+                if link.enqueue(WireCodec.frame(.clock(UInt64(EventLoop.wallMicros())))) { lag.stampsSent += 1 }
+            }
+        }
         let frame = WireCodec.frame(.replication(message))
         if link.enqueue(frame) {
             stats.framesSent += 1
@@ -88,6 +96,12 @@ extension NodeRuntime {
             introduced[hello.member.id] = hello.member
         case (.replication(let message), let peer?) where peer == sender:
             execute(node.onMessage(message, from: peer, now: NodeRuntime.now()))
+            if let sent = link.pendingClock {
+                link.pendingClock = nil
+                lag.record(micros: EventLoop.wallMicros() - Int64(clamping: sent))
+            }
+        case (.clock(let sent), let peer?) where peer == sender:
+            link.pendingClock = sent
         default:
             // A stranger, another cluster, or frames out of order: drop the link.
             stats.malformed += 1

@@ -100,11 +100,13 @@ extension NodeRuntime {
     /// Session counts and replication / transport counters.
     var currentStats: NodeStats {
         let replication = node.replication
-        return NodeStats(
+        var figures = NodeStats(
             sessions: replication.liveSessionCount, primaries: replication.primaryCount,
             copies: replication.copyCount, replication: replication.counters, framesReceived: stats.framesReceived,
             framesSent: stats.framesSent, bytesSent: stats.bytesSent, malformedDropped: stats.malformed,
             linksRefused: stats.refused,
             dropped: Dictionary(uniqueKeysWithValues: cipher.rejected.map { ($0.key.rawValue, $0.value) }))
+        figures.replicationLag = lag
+        return figures
     }
 }

@@ -90,4 +90,6 @@ public struct NodeStats: Sendable, Equatable {
     public var linksRefused: Int
     /// Envelopes dropped before parsing, by reason: `malformed`, `unknownKey`, `unauthenticated`, `replayed`.
     public var dropped: [String: Int]
+    /// Replication lag sampled from peers' clock stamps (empty unless they stamp: `lagSampleMillis`).
+    public var replicationLag = ReplicationLag()
 }

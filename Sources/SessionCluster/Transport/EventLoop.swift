@@ -147,6 +147,13 @@ public final class EventLoop: @unchecked Sendable {
     /// Wall-clock milliseconds since the epoch (for the protocol's `Timestamp`).
     public static func wallMillis() -> Int64 { clockMillis(CLOCK_REALTIME) }
 
+    /// Wall-clock microseconds since the epoch (replication-lag samples).
+    public static func wallMicros() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1_000
+    }
+
     private static func clockMillis(_ clock: clockid_t) -> Int64 {
         var spec = timespec()
         clock_gettime(clock, &spec)

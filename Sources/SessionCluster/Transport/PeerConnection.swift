@@ -13,6 +13,10 @@ final class PeerConnection {
     var onFrame: (PeerFrame, NodeID) -> Void = { _, _ in }
     /// Called once when the link ends; `malformed` says the peer sent something that is not an authentic frame.
     var onClose: (StreamCloseReason, _ malformed: Bool) -> Void = { _, _ in }
+    /// Lag sampling: when this (outgoing) link last stamped a frame (monotonic ms), and the stamp an incoming
+    /// link received for the frame that follows it.
+    var lastClockMillis: Int64?
+    var pendingClock: UInt64?
     private let cipher: ClusterCipher
     private let maxFrameBytes: Int
     private var buffer: [UInt8] = []

@@ -180,6 +180,9 @@ public final class TCPStream {
                 return
             }
             onBytes(readBuffer[0..<count])
+            // A short read took everything there was: skip the read that would only say EAGAIN (one syscall per
+            // request saved). epoll is level-triggered, so anything arriving later wakes the loop again.
+            if count < readBuffer.count { return }
         }
     }
 

@@ -6,7 +6,7 @@
 /// version     1 byte, `currentVersion`
 /// kind        1 byte, `Frame.Kind`
 /// length      4 bytes big-endian, the payload's size
-/// payload     `length` bytes: a PeerHello, ReplicationMessage or Beacon (see `WireCodec`)
+/// payload     `length` bytes: a PeerHello, ReplicationMessage, Beacon or clock reading (see `WireCodec`)
 /// ```
 public enum Frame {
     /// The two magic bytes, "SC".
@@ -26,6 +26,8 @@ public enum Frame {
         case replication = 2
         /// A membership `Beacon`.
         case beacon = 3
+        /// The sender's wall clock in microseconds (8 bytes), stamping the frame that follows it on the link.
+        case clock = 4
     }
 
     /// A validated header.

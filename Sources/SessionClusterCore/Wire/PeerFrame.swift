@@ -9,6 +9,9 @@ public enum PeerFrame: Hashable, Sendable {
     case replication(ReplicationMessage)
     /// A membership datagram.
     case beacon(Beacon)
+    /// The sender's wall clock (microseconds since the epoch) when it queued the next frame on this link: a
+    /// sample of replication lag for the receiver (meaningful when both clocks agree, e.g. on one host).
+    case clock(UInt64)
 
     /// The header kind of this frame.
     public var kind: Frame.Kind {
@@ -16,6 +19,7 @@ public enum PeerFrame: Hashable, Sendable {
         case .hello: .hello
         case .replication: .replication
         case .beacon: .beacon
+        case .clock: .clock
         }
     }
 }

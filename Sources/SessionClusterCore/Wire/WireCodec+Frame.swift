@@ -15,6 +15,7 @@ extension WireCodec {
         case .hello(let hello): writer.write(hello)
         case .replication(let message): writer.write(message)
         case .beacon(let beacon): writer.write(beacon)
+        case .clock(let micros): writer.writeUInt64(micros)
         }
         let length = writer.count - Frame.headerSize
         precondition(length <= Int(UInt32.max), "frame payload of \(length) bytes exceeds the 32-bit length field")
@@ -55,6 +56,7 @@ extension WireCodec {
         case .hello: frame = .hello(try reader.readPeerHello())
         case .replication: frame = .replication(try reader.readReplicationMessage())
         case .beacon: frame = .beacon(try reader.readBeacon())
+        case .clock: frame = .clock(try reader.readUInt64())
         }
         try reader.expectEnd()
         return frame
