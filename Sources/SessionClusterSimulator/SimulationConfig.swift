@@ -59,21 +59,42 @@ public struct SimulationConfig: Sendable, CustomStringConvertible {
         plantedFault = nil
     }
 
+    /// Whether `makeHealthy()` took every fault out of this run.
+    public private(set) var healthy = false
+
+    /// Takes every fault out: no crashes, partitions, drops, duplicates or clock skew — only latency, so messages
+    /// on different links still reorder. Such a cluster must serve every request.
+    public mutating func makeHealthy() {
+        healthy = true
+        crashes = 0
+        partitions = 0
+        dropBeacon = 0
+        dropReplication = 0
+        duplicate = 0
+        maxClockSkewMillis = 0
+    }
+
     /// The environment assignment that replays this run (see the README).
     public var replayKey: String {
         "\(mode.rawValue)-\(ack.rawValue)-\(seed)" + (plantedFault.map { "-\($0.rawValue)" } ?? "")
+            + (healthy ? "-healthy" : "")
     }
 
-    /// Parses `replayKey` (`delta-async-123`, optionally `-noMerge`).
+    /// Parses `replayKey` (`delta-async-123`, optionally `-noMerge`, optionally `-healthy`).
     public static func parse(replayKey: String) -> SimulationConfig? {
         let parts = replayKey.split(separator: "-")
         guard parts.count >= 3, let mode = ReplicationMode(rawValue: String(parts[0])),
             let ack = AckMode(rawValue: String(parts[1])), let seed = UInt64(parts[2])
         else { return nil }
         var config = SimulationConfig(seed: seed, mode: mode, ack: ack)
-        if parts.count > 3 {
-            guard let fault = PlantedFault(rawValue: String(parts[3])) else { return nil }
-            config.plantedFault = fault
+        for part in parts.dropFirst(3) {
+            if part == "healthy" {
+                config.makeHealthy()
+            } else if let fault = PlantedFault(rawValue: String(part)) {
+                config.plantedFault = fault
+            } else {
+                return nil
+            }
         }
         return config
     }

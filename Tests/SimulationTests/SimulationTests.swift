@@ -137,3 +137,26 @@ import Testing
         #expect(leaveFraction > 0.05 && leaveFraction < 0.40)
     }
 }
+
+extension SimulationTests {
+    /// A healthy cluster — no crashes, partitions, drops, duplicates or clock skew, only reordering between
+    /// links — never answers 503: every request that presents a token is served, on any node.
+    @Test(arguments: ReplicationMode.allCases, [AckMode.async, .sync])
+    func healthyClusterIsAlwaysAvailable(mode: ReplicationMode, ack: AckMode) async {
+        let runs = Int(Self.environment["SIM_HEALTHY_SEEDS"] ?? "") ?? 40
+        let failures = await Self.offPool { () -> [String] in
+            var failures = [String]()
+            for run in 0..<runs {
+                var config = SimulationConfig(seed: Self.seedBase + UInt64(run), mode: mode, ack: ack)
+                config.makeHealthy()
+                let report = Simulation(config: config).run()
+                if !report.passed || report.unavailable > 0 {
+                    failures.append("\(config.replayKey): \(report.unavailable) unavailable\n\(report)")
+                    if failures.count >= 2 { break }
+                }
+            }
+            return failures
+        }
+        for failure in failures { Issue.record(Comment(rawValue: failure)) }
+    }
+}

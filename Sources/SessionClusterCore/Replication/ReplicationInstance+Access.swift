@@ -83,6 +83,15 @@ extension ReplicationInstance {
         now: Timestamp
     ) -> [ReplicationDirective] {
         var directives = [ReplicationDirective]()
+        if var pending = fetches[request], pending.sessionID == id, !pending.takeover, settings.mode == .backup,
+            replicas[id] == nil, accesses.values.contains(where: { $0.sessionID == id })
+        {
+            // The copy this fetch was to bring up to date was handed off meanwhile (a newer placement left this
+            // node out), yet a request still waits here: take the session over, as an access without a copy
+            // does. Otherwise no reply would be kept — none names this node — and a healthy cluster answers 503.
+            pending.takeover = true
+            fetches[request] = pending
+        }
         let fetch = fetches[request].flatMap { $0.sessionID == id ? $0 : nil }
         let creates = replicas[id] == nil
         // Backup mode keeps a new copy only as a named holder or to take a live session over.
