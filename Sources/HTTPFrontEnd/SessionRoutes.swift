@@ -255,10 +255,10 @@ public struct SessionRoutes: Sendable {
 
     /// The session id (route suffix ignored) and version token the client presented, if any.
     private func credentials(_ request: HTTPRequest) -> (SessionID, VersionVector?)? {
-        guard let cookie = request.cookies[settings.cookieName], let id = SessionID(cookieValue: cookie) else {
+        guard let cookie = request.cookie(settings.cookieName), let id = SessionID(cookieValue: cookie) else {
             return nil
         }
-        return (id, request.cookies[settings.versionCookieName].flatMap { VersionVector(token: $0) })
+        return (id, request.cookie(settings.versionCookieName).flatMap { VersionVector(token: $0) })
     }
 
     private func setCookies(_ response: inout HTTPResponse, id: SessionID, version: VersionVector) {

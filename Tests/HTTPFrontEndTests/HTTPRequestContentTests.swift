@@ -29,6 +29,11 @@ import Testing
         let cookies = request("1.1", headers)?.cookies
         #expect(cookies == ["SID": "abc.node1", "theme": "dark", "v": "q1", "lang": "en"])
         #expect(request("1.1")?.cookies == [:])
+        // The single-cookie lookup follows the same rules without building the dictionary.
+        let parsed = request("1.1", headers)
+        for name in ["SID", "theme", "v", "lang", "flag", "", "missing", "sid"] {
+            #expect(parsed?.cookie(name) == cookies?[name], "cookie \(name)")
+        }
     }
 
     @Test func cookieValuesMayContainEqualsSigns() {

@@ -39,6 +39,29 @@ extension HTTPRequest {
     /// with longer paths first, so the first is the most specific).
     static func parseCookies(headers: [(name: String, value: String)]) -> [String: String] {
         var cookies: [String: String] = [:]
+        forEachCookie(headers) { name, value in
+            let key = String(name)
+            if cookies[key] == nil { cookies[key] = String(value) }
+            return false
+        }
+        return cookies
+    }
+
+    /// The value of the first cookie named `name` (the rules of `cookies`), without building the dictionary.
+    public func cookie(_ name: String) -> String? {
+        var found: String?
+        Self.forEachCookie(headers) { cookieName, value in
+            guard cookieName == name else { return false }
+            found = String(value)
+            return true
+        }
+        return found
+    }
+
+    /// Calls `body` with each cookie's trimmed name and unquoted value, in order, until it returns true.
+    private static func forEachCookie(
+        _ headers: [(name: String, value: String)], _ body: (Substring, Substring) -> Bool
+    ) {
         for (name, value) in headers where HTTPSyntax.equalsIgnoringASCIICase(name, "cookie") {
             for piece in value.split(separator: ";") {
                 guard let equals = piece.firstIndex(of: "=") else { continue }
@@ -48,12 +71,8 @@ extension HTTPRequest {
                 if cookieValue.utf8.count >= 2, cookieValue.hasPrefix("\""), cookieValue.hasSuffix("\"") {
                     cookieValue = cookieValue.dropFirst().dropLast()
                 }
-                let key = String(cookieName)
-                if cookies[key] == nil {
-                    cookies[key] = String(cookieValue)
-                }
+                if body(cookieName, cookieValue) { return }
             }
         }
-        return cookies
     }
 }

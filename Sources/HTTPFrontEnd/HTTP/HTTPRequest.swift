@@ -39,10 +39,11 @@ public struct HTTPRequest: Sendable {
     public let keepAlive: Bool
     /// Cookies from every `Cookie` header (RFC 6265 §5.4): `name=value` pairs split on `;`, spaces trimmed,
     /// surrounding double quotes removed; the first occurrence of a name wins, as browsers send the most specific
-    /// cookie first. Pieces without `=` or with an empty name are ignored.
-    public let cookies: [String: String]
+    /// cookie first. Pieces without `=` or with an empty name are ignored. Parsed on each use: a router that
+    /// needs one cookie should call `cookie(_:)`, which builds no dictionary.
+    public var cookies: [String: String] { Self.parseCookies(headers: headers) }
 
-    /// Makes a request from parser output; derives `keepAlive` and `cookies`.
+    /// Makes a request from parser output; derives `keepAlive`.
     init(
         method: String, target: String, parsedTarget: HTTPRequestTarget, version: Version,
         headers: [(name: String, value: String)], body: [UInt8]
@@ -55,7 +56,6 @@ public struct HTTPRequest: Sendable {
         self.headers = headers
         self.body = body
         self.keepAlive = Self.isKeepAlive(version: version, headers: headers)
-        self.cookies = Self.parseCookies(headers: headers)
     }
 
     /// Builds a request without the parser — for tests and for embedders that receive requests another way.

@@ -249,16 +249,33 @@ public final class ClusterNode: Sendable {
 extension NodeRuntime {
     /// Whether `attributes` with `changes` applied stay within the session limits.
     func fits(_ changes: SessionChanges, on attributes: [String: [UInt8]]) -> Bool {
-        var result = attributes
-        for change in changes.changes {
+        var count = attributes.count
+        var bytes = attributes.reduce(0) { $0 + $1.key.utf8.count + $1.value.count }
+        // The changes' last word per attribute counts; the request's copy of the session is not rebuilt.
+        var decided = Set<String>()
+        for change in changes.changes.reversed() {
+            let name: String
+            let value: [UInt8]?
             switch change {
-            case .set(let name, let value): result[name] = value
-            case .remove(let name): result[name] = nil
-            case .setMaxInactive, .invalidate: break
+            case .set(let changed, let bytes):
+                name = changed
+                value = bytes
+            case .remove(let changed):
+                name = changed
+                value = nil
+            case .setMaxInactive, .invalidate: continue
+            }
+            guard decided.insert(name).inserted else { continue }
+            if let old = attributes[name] {
+                count -= 1
+                bytes -= name.utf8.count + old.count
+            }
+            if let value {
+                count += 1
+                bytes += name.utf8.count + value.count
             }
         }
-        let bytes = result.reduce(0) { $0 + $1.key.utf8.count + $1.value.count }
-        return result.count <= settings.maxAttributesPerSession && bytes <= settings.maxSessionBytes
+        return count <= settings.maxAttributesPerSession && bytes <= settings.maxSessionBytes
     }
 
     /// Completes a commit: at once, or when a `sync` commit is acknowledged.

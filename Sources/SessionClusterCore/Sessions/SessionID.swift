@@ -19,12 +19,21 @@ public struct SessionID: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// Parses the 22-character form, ignoring a `.route` suffix. Returns nil for anything else.
     public init?(cookieValue: some StringProtocol) {
-        let idPart = cookieValue.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        guard let bytes = Base64URL.decode(idPart), bytes.count == 16 else { return nil }
+        // 22 base64url characters: 21 carry 126 bits, the last 2 more and 4 zero bits of padding. Decoded in
+        // place (every request does this), stopping at the route suffix.
         var high: UInt64 = 0
         var low: UInt64 = 0
-        for index in 0..<8 { high = high << 8 | UInt64(bytes[index]) }
-        for index in 8..<16 { low = low << 8 | UInt64(bytes[index]) }
+        var count = 0
+        for character in cookieValue.utf8 {
+            if character == UInt8(ascii: ".") { break }
+            guard count < 22, let value = Base64URL.value(of: character) else { return nil }
+            let (shift, bits) = count < 21 ? (UInt64(6), UInt64(value)) : (UInt64(2), UInt64(value >> 4))
+            if count == 21, value & 0x0F != 0 { return nil }
+            high = high << shift | low >> (64 - shift)
+            low = low << shift | bits
+            count += 1
+        }
+        guard count == 22 else { return nil }
         self.init(high: high, low: low)
     }
 
@@ -77,20 +86,25 @@ enum Base64URL {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The 6-bit value of a base64url character, nil for any other byte.
+    @inline(__always)
+    static func value(of character: UInt8) -> UInt8? {
+        switch character {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): character - UInt8(ascii: "A")
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): character - UInt8(ascii: "a") + 26
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): character - UInt8(ascii: "0") + 52
+        case UInt8(ascii: "-"): 62
+        case UInt8(ascii: "_"): 63
+        default: nil
+        }
+    }
+
     static func decode(_ text: some StringProtocol) -> [UInt8]? {
         var out = [UInt8]()
         var accumulator: UInt32 = 0
         var bits = 0
         for character in text.utf8 {
-            let value: UInt8
-            switch character {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = character - UInt8(ascii: "A")
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): value = character - UInt8(ascii: "a") + 26
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = character - UInt8(ascii: "0") + 52
-            case UInt8(ascii: "-"): value = 62
-            case UInt8(ascii: "_"): value = 63
-            default: return nil
-            }
+            guard let value = value(of: character) else { return nil }
             accumulator = accumulator << 6 | UInt32(value)
             bits += 6
             if bits >= 8 {
