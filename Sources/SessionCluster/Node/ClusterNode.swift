@@ -202,7 +202,7 @@ public final class ClusterNode: Sendable {
                     copies: replication.copyCount, replication: replication.counters,
                     framesReceived: runtime.stats.framesReceived, framesSent: runtime.stats.framesSent,
                     bytesSent: runtime.stats.bytesSent, malformedDropped: runtime.stats.malformed,
-                    linksRefused: runtime.stats.refused,
+                    linksRefused: runtime.stats.refused, linksOverflowed: runtime.stats.overflowed,
                     dropped: Dictionary(
                         uniqueKeysWithValues: runtime.cipher.rejected.map { ($0.key.rawValue, $0.value) })))
         }
