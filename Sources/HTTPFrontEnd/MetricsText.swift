@@ -19,6 +19,7 @@ enum MetricsText {
             ("transfers_completed", counters.transfersCompleted), ("frames_received", stats.framesReceived),
             ("frames_sent", stats.framesSent), ("bytes_sent", stats.bytesSent),
             ("malformed_dropped", stats.malformedDropped), ("links_refused", stats.linksRefused),
+            ("links_overflowed", stats.linksOverflowed),
             ("dropped_malformed", stats.dropped["malformed", default: 0]),
             ("dropped_unknown_key", stats.dropped["unknownKey", default: 0]),
             ("dropped_unauthenticated", stats.dropped["unauthenticated", default: 0]),

@@ -36,7 +36,8 @@ extension Simulation {
         case .transferChunk: "transferChunk"
         case .digest(let round, let entries, _): "digest r\(round) \(entries.count) entries"
         case .ack(let commitID): "ack \(commitID)"
-        case .transferRequest: "transferRequest"
+        case .transferRequest(let request, let cursor, let chunks):
+            "transferRequest #\(request) after \(cursor.map { "\($0)" } ?? "-") ×\(chunks)"
         }
     }
 }

@@ -72,7 +72,8 @@ public final class Simulation {
         settings.transferTimeoutMillis = 1_000
         settings.antiEntropyIntervalMillis = 700
         settings.sweepIntervalMillis = 500
-        settings.transferChunkSessions = 8
+        settings.transferChunkSessions = config.transferChunkSessions
+        settings.transferWindowChunks = config.transferWindowChunks
         settings.digestChunkEntries = 16
         settings.plantedFault = config.plantedFault
         return settings
@@ -181,7 +182,12 @@ public final class Simulation {
                     finish(ticket, acknowledged ? .committed : .commitUnacknowledged)
                 }
             case .replication(.event(let event)):
-                if case .conflict = event { report.conflicts += 1 }
+                switch event {
+                case .conflict: report.conflicts += 1
+                case .transferStarted: report.transferDonorsAsked += 1
+                case .transferCompleted: report.transfersCompleted += 1
+                default: break
+                }
             case .member:
                 break
             }
@@ -190,6 +196,7 @@ public final class Simulation {
 
     private func send(_ message: ReplicationMessage, from sender: NodeID, fromSlot: Int, to target: NodeID) {
         report.messagesSent += 1
+        if case .transferRequest = message { report.transferWindows += 1 }
         guard let targetSlot = slotOf[target] else { return }
         if crashed.contains(target) {
             // The crashed process's port refuses the connection: hard evidence for the sender.

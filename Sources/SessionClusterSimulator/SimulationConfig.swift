@@ -25,6 +25,10 @@ public struct SimulationConfig: Sendable, CustomStringConvertible {
     public var partitions: Int
     /// Each node's clock is off by up to this many ms.
     public var maxClockSkewMillis: Int64
+    /// State transfer in small windows, so that joins after crashes pull several windows, resume from another
+    /// donor and see late or lost chunks.
+    public var transferChunkSessions: Int
+    public var transferWindowChunks: Int
     /// A deliberate bug in every node, to show the checks catch it.
     public var plantedFault: PlantedFault?
 
@@ -56,6 +60,8 @@ public struct SimulationConfig: Sendable, CustomStringConvertible {
             crashes = faultMix >= 2 ? 1 + Int(random.next() % 2) : 0
             partitions = faultMix == 1 ? 1 : 0
         }
+        transferChunkSessions = [1, 2, 8][Int(random.next() % 3)]
+        transferWindowChunks = 1 + Int(random.next() % 3)
         plantedFault = nil
     }
 
@@ -102,6 +108,6 @@ public struct SimulationConfig: Sendable, CustomStringConvertible {
     public var description: String {
         "\(replayKey): \(nodes) nodes, \(clients)+\(sharedSessionPairs * 2) clients, \(crashes) crashes, "
             + "\(partitions) partitions, latency \(latency.lowerBound)-\(latency.upperBound) ms, "
-            + "skew ≤\(maxClockSkewMillis) ms"
+            + "skew ≤\(maxClockSkewMillis) ms, transfer windows of \(transferWindowChunks)×\(transferChunkSessions)"
     }
 }

@@ -22,6 +22,10 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var crashes = 0
     public var partitions = 0
     public var sessionsAtEnd = 0
+    /// State transfer: donors asked (a transfer's first, and each resume), windows requested, transfers done.
+    public var transferDonorsAsked = 0
+    public var transferWindows = 0
+    public var transfersCompleted = 0
 
     public var passed: Bool { violations.isEmpty }
 
@@ -36,6 +40,8 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
             + "\(writesAcknowledged) writes acknowledged, \(writesUncertain) uncertain, "
             + "\(messagesSent) messages (\(messagesDropped) dropped), \(concurrentMerges) concurrent merges, "
             + "\(conflicts) conflicts, \(crashes) crashes, \(partitions) partitions, \(sessionsAtEnd) sessions at end"
+            + "\n  state transfer: \(transfersCompleted) completed, \(transferDonorsAsked) donors asked, "
+            + "\(transferWindows) windows"
         if asyncWritesLost + asyncSessionsLost > 0 {
             text += "\n  async losses (allowed): \(asyncWritesLost) writes, \(asyncSessionsLost) sessions"
         }

@@ -481,11 +481,12 @@ import Testing
         let n3 = cluster.addNode(3)
         #expect(!cluster[n3].isTransferComplete)
         let joining = cluster.setMembers(of: n3, to: [n1, n2])
-        #expect(joining == [.send(.transferRequest(1), to: n1), .event(.transferStarted(from: n1))])
+        let request = ReplicationMessage.transferRequest(1, after: nil, chunks: 4)
+        #expect(joining == [.send(request, to: n1), .event(.transferStarted(from: n1))])
         cluster.setMembers(of: n1, to: [n1, n2, n3])
         cluster.setMembers(of: n2, to: [n1, n2, n3])
 
-        let chunks = cluster.deliverNext(to: n1) { $0.message == .transferRequest(1) }
+        let chunks = cluster.deliverNext(to: n1) { $0.message == request }
         let shapes: [(Int, Bool)] = chunks.compactMap {
             if case .send(.transferChunk(1, let sessions, let last), n3) = $0 { (sessions.count, last) } else { nil }
         }
@@ -651,6 +652,11 @@ import Testing
         #expect(failure { $0.accessWaitMillis = 0 }?.field == "replication.accessWaitMillis")
         #expect(failure { $0.syncAckTimeoutMillis = 0 }?.field == "replication.syncAckTimeoutMillis")
         #expect(failure { $0.transferChunkSessions = 0 }?.field == "replication.transferChunkSessions")
+        #expect(failure { $0.transferWindowChunks = 0 }?.field == "replication.transferWindowChunks")
+        #expect(failure { $0.transferWindowChunks = 255 } == nil)
+        #expect(
+            failure { $0.transferWindowChunks = 256 }?.description
+                == "setting replication.transferWindowChunks = 256 must be less than 256 (256)")
         #expect(failure { $0.digestChunkEntries = -1 }?.field == "replication.digestChunkEntries")
         #expect(failure { $0.expiryGraceMillis = -1 }?.field == "replication.expiryGraceMillis")
         #expect(failure { $0.gapHoldMillis = 20_000 }?.field == "replication.gapHoldMillis")

@@ -69,14 +69,14 @@ import Testing
     }
 
     @Test func streamDecoderReturnsNilUntilAFrameIsComplete() throws {
-        let bytes = WireCodec.frame(.replication(.transferRequest(7)))
+        let bytes = WireCodec.frame(.replication(.transferRequest(7, after: nil, chunks: 4)))
         var decoder = FrameDecoder()
         for byte in bytes.dropLast() {
             decoder.append([byte])
             #expect(try decoder.next() == nil)
         }
         decoder.append([bytes.last!])
-        #expect(try decoder.next() == .replication(.transferRequest(7)))
+        #expect(try decoder.next() == .replication(.transferRequest(7, after: nil, chunks: 4)))
         #expect(try decoder.next() == nil)
     }
 
@@ -136,7 +136,7 @@ import Testing
     }
 
     @Test func frameOfTheWrongKindForItsPayloadFails() {
-        var bytes = WireCodec.frame(.replication(.transferRequest(3)))
+        var bytes = WireCodec.frame(.replication(.transferRequest(3, after: WireSamples.id1, chunks: 1)))
         bytes[3] = Frame.Kind.beacon.rawValue
         #expect(wireError { try WireCodec.decodeFrame(bytes) } != nil)
     }

@@ -46,6 +46,10 @@ import Testing
         let placement = ReplicationMessage.placement(
             SessionID(high: 0, low: 0), Placement(epoch: 5, primary: NodeID(rawValue: 9), backup: nil))
         #expect(WireCodec.encode(placement) == [6] + Array(repeating: 0, count: 16) + [5, 0, 0, 0, 0, 0, 0, 0, 9, 0])
+        let window = ReplicationMessage.transferRequest(300, after: SessionID(high: 1, low: 2), chunks: 4)
+        #expect(
+            WireCodec.encode(window) == [10, 0xAC, 0x02, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 4])
+        #expect(WireCodec.encode(.transferRequest(1, after: nil, chunks: 255)) == [10, 1, 0, 0xFF])
     }
 
     @Test(arguments: WireSamples.messages)
@@ -58,14 +62,15 @@ import Testing
     }
 
     @Test func trailingBytesAfterACompleteMessageAreRejected() {
-        let bytes = WireCodec.encode(.transferRequest(42)) + [0, 0]
+        let bytes = WireCodec.encode(.transferRequest(42, after: nil, chunks: 4)) + [0, 0]
         #expect(
             wireError { try WireCodec.decodeReplicationMessage(bytes) }
-                == WireError(.trailingBytes(count: 2), offset: 2))
+                == WireError(.trailingBytes(count: 2), offset: 4))
     }
 
     @Test func unknownMessageTypeIsRejected() {
-        for type: UInt8 in [0, 10, 0xFF] {
+        // 7 is the retired unwindowed transfer request: a windowed node must not misread an older node's.
+        for type: UInt8 in [0, 7, 11, 0xFF] {
             let error = wireError { try WireCodec.decodeReplicationMessage([type, 1, 2, 3]) }
             #expect(error == WireError(.unknownMessageType(type), offset: 0))
         }

@@ -64,7 +64,9 @@ enum WireSamples {
         .snapshot(emptySession, nil),
         .placement(id1, placementWithBackup),
         .placement(id3, placementAlone),
-        .transferRequest(42),
+        .transferRequest(42, after: nil, chunks: 4),
+        .transferRequest(.max, after: id3, chunks: 0),
+        .transferRequest(0, after: id1, chunks: .max),
         .transferChunk(5, [fullSession, emptySession, expiredSession], last: false),
         .transferChunk(6, [], last: true),
         .digest(

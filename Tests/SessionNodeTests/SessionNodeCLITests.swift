@@ -162,6 +162,8 @@ import Testing
                 .status == 400)
         #expect(try anonymous.send("GET", urls[1] + "/metrics").body.contains("sessioncluster_commits"))
         #expect(try anonymous.send("GET", urls[1] + "/cluster/stats").body.contains("\"sessions\""))
+        #expect(try anonymous.send("GET", urls[1] + "/metrics").body.contains("sessioncluster_links_overflowed{"))
+        #expect(try anonymous.send("GET", urls[1] + "/cluster/stats").body.contains("\"links_overflowed\":0"))
 
         // Graceful stop: SIGTERM to `up` stops every node and exits 0.
         kill(process.processIdentifier, SIGTERM)

@@ -98,6 +98,28 @@ import Testing
     }
 }
 
+/// Delta mode: restarted nodes pull the state in several windows and resume from another donor under faults —
+/// the seeded runs above exercise the windowed transfer, not just one chunk per join.
+@Suite struct StateTransferCoverageTests {
+    @Test func seededRunsPullSeveralWindowsAndResume() {
+        var runs = [SimulationReport]()
+        for seed in UInt64(1)...40 {
+            var config = SimulationConfig(seed: seed, mode: .delta, ack: seed % 2 == 0 ? .async : .sync)
+            config.transferChunkSessions = 1
+            config.transferWindowChunks = 2
+            runs.append(Simulation(config: config).run())
+        }
+        for report in runs where !report.passed { Issue.record(Comment(rawValue: "\(report)")) }
+        let completed = runs.map(\.transfersCompleted).reduce(0, +)
+        let asked = runs.map(\.transferDonorsAsked).reduce(0, +)
+        let windows = runs.map(\.transferWindows).reduce(0, +)
+        print("40 delta runs, windows of 2×1: \(completed) transfers, \(asked) donors asked, \(windows) windows")
+        #expect(completed > 40)
+        #expect(windows > 4 * completed, "most transfers take several windows")
+        #expect(asked > completed, "some transfers resume from another donor")
+    }
+}
+
 /// Backup mode: a join or a leave re-places about 1/N of the backups, not all of them.
 @Suite struct PlacementMovementTests {
     @Test func joinAndLeaveRePlaceAboutOneNthOfBackups() {

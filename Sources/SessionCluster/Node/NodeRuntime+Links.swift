@@ -64,6 +64,11 @@ extension NodeRuntime {
             redialAfter[peer] = EventLoop.monotonicMillis() + 200
             execute(node.onLinkRefused(peer, now: NodeRuntime.now()))
         case .lost, .overflow:
+            if reason == .overflow {
+                // Everything queued is lost with the link; the protocol repairs it, but an operator should know.
+                stats.overflowed += 1
+                log("link to \(peer) reset: more than \(settings.maxQueuedBytesPerPeer) bytes queued")
+            }
             execute(node.onLinkLost(peer, now: NodeRuntime.now()))
             // Probe at once: a crashed process's port refuses, which is hard evidence (see `.refused`).
             if node.membership.member(peer)?.isPeer == true { connect(to: peer) }

@@ -104,7 +104,7 @@ extension NodeRuntime {
             sessions: replication.liveSessionCount, primaries: replication.primaryCount,
             copies: replication.copyCount, replication: replication.counters, framesReceived: stats.framesReceived,
             framesSent: stats.framesSent, bytesSent: stats.bytesSent, malformedDropped: stats.malformed,
-            linksRefused: stats.refused,
+            linksRefused: stats.refused, linksOverflowed: stats.overflowed,
             dropped: Dictionary(uniqueKeysWithValues: cipher.rejected.map { ($0.key.rawValue, $0.value) }))
         figures.replicationLag = lag
         return figures

@@ -37,7 +37,7 @@ final class NodeRuntime {
     var stopping = false
     var tickTimer: UInt64?
     var datagramBuffer = [UInt8](repeating: 0, count: 65_536)
-    var stats = (framesReceived: 0, framesSent: 0, bytesSent: 0, malformed: 0, refused: 0)
+    var stats = (framesReceived: 0, framesSent: 0, bytesSent: 0, malformed: 0, refused: 0, overflowed: 0)
     /// Replication lag measured from peers' clock stamps (`settings.lagSampleMillis` on the senders).
     var lag = ReplicationLag()
 

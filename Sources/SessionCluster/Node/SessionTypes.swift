@@ -88,6 +88,9 @@ public struct NodeStats: Sendable, Equatable {
     public var bytesSent: Int
     public var malformedDropped: Int
     public var linksRefused: Int
+    /// Links reset because more than `maxQueuedBytesPerPeer` bytes waited to be sent to a slow peer (the queued
+    /// frames are lost; replication repairs them).
+    public var linksOverflowed: Int
     /// Envelopes dropped before parsing, by reason: `malformed`, `unknownKey`, `unauthenticated`, `replayed`.
     public var dropped: [String: Int]
     /// Replication lag sampled from peers' clock stamps (empty unless they stamp: `lagSampleMillis`).

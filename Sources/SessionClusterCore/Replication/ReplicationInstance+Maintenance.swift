@@ -16,8 +16,8 @@ extension ReplicationInstance {
             directives.append(.commitCompleted(commitID, acknowledged: false))
         }
         directives += tickHeld(now: now)
-        if case .receiving(let donor, _, _, let deadline, _) = transfer, deadline <= now {
-            directives += requestTransfer(now: now, after: donor)
+        if case .receiving(let progress) = transfer, progress.deadline <= now {
+            directives += requestTransfer(now: now, after: progress.donor)
         }
         if now >= nextSweep {
             nextSweep = now.adding(millis: settings.sweepIntervalMillis)

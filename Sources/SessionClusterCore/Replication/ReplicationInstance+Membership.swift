@@ -27,72 +27,14 @@ extension ReplicationInstance {
         switch transfer {
         case .waitingForPeers where !current.isEmpty:
             directives += requestTransfer(now: now, after: nil)
-        case .receiving(let from, _, _, _, _) where gone.contains(from):
-            directives += requestTransfer(now: now, after: from)
+        case .receiving(let progress) where gone.contains(progress.donor):
+            directives += requestTransfer(now: now, after: progress.donor)
         default:
             break
         }
         directives += replaceAfterMembershipChange(now: now)
         if isTransferComplete {
             for peer in joined.sorted() { directives += digest(for: peer) }
-        }
-        return directives
-    }
-
-    // MARK: State transfer (delta mode)
-
-    /// Asks the next peer (by id, after `after`) for every session it holds.
-    mutating func requestTransfer(now: Timestamp, after: NodeID?) -> [ReplicationDirective] {
-        let candidates = peerIDs
-        guard
-            let donor = after.flatMap({ previous in candidates.first { $0 > previous } }) ?? candidates.first
-        else {
-            transfer = .waitingForPeers
-            return []
-        }
-        let request = allocateRequestID()
-        transfer = .receiving(
-            from: donor, request: request, started: now, deadline: now.adding(millis: settings.transferTimeoutMillis),
-            sessions: 0)
-        return [.send(.transferRequest(request), to: donor), .event(.transferStarted(from: donor))]
-    }
-
-    /// A joining peer asked for our sessions: stream them in chunks, tombstones included (they keep
-    /// invalidated sessions from coming back).
-    mutating func onTransferRequest(_ request: RequestID, from peer: NodeID) -> [ReplicationDirective] {
-        let ids = replicas.keys.sorted()
-        var directives = [ReplicationDirective]()
-        var start = 0
-        repeat {
-            let end = min(ids.count, start + settings.transferChunkSessions)
-            let chunk = ids[start..<end].compactMap { replicas[$0]?.session }
-            directives.append(.send(.transferChunk(request, chunk, last: end == ids.count), to: peer))
-            start = end
-        } while start < ids.count
-        counters.snapshotsSent += ids.count
-        return directives
-    }
-
-    /// One chunk of our state transfer arrived.
-    mutating func onTransferChunk(
-        _ request: RequestID, _ sessions: [Session], last: Bool, from peer: NodeID, now: Timestamp
-    ) -> [ReplicationDirective] {
-        var directives = [ReplicationDirective]()
-        for session in sessions { directives += mergeCopy(session, placementHint: nil, from: peer, now: now) }
-        guard case .receiving(let donor, let expected, let started, _, let count) = transfer,
-            donor == peer, expected == request
-        else { return directives }
-        if last {
-            transfer = .done
-            counters.transfersCompleted += 1
-            directives.append(
-                .event(
-                    .transferCompleted(
-                        from: donor, sessions: count + sessions.count, millis: now.millis(since: started))))
-        } else {
-            transfer = .receiving(
-                from: donor, request: request, started: started,
-                deadline: now.adding(millis: settings.transferTimeoutMillis), sessions: count + sessions.count)
         }
         return directives
     }

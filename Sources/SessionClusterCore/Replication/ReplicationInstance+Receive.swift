@@ -19,8 +19,8 @@ extension ReplicationInstance {
             return onSnapshot(session, placement: placement, from: peer, now: now)
         case .placement(let id, let placement):
             return adoptPlacement(id, placement, from: peer, now: now)
-        case .transferRequest(let request):
-            return onTransferRequest(request, from: peer)
+        case .transferRequest(let request, let cursor, let chunks):
+            return onTransferRequest(request, after: cursor, chunks: chunks, from: peer)
         case .transferChunk(let request, let sessions, let last):
             return onTransferChunk(request, sessions, last: last, from: peer, now: now)
         case .digest(let round, let entries, let last):

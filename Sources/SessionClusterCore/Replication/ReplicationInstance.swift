@@ -51,9 +51,11 @@ public struct ReplicationInstance: Sendable {
     }
 
     enum Transfer: Sendable {
-        /// Delta mode, before any peer was seen: ask one for its sessions when one appears.
-        case waitingForPeers
-        case receiving(from: NodeID, request: RequestID, started: Timestamp, deadline: Timestamp, sessions: Int)
+        /// Delta mode, no peer to ask (none seen yet, or every one left mid-transfer): ask one when one appears,
+        /// resuming the progress if any.
+        case waitingForPeers(TransferProgress?)
+        /// Pulling windows from a donor (`ReplicationInstance+Transfer`).
+        case receiving(TransferProgress)
         case done
     }
 
@@ -115,7 +117,7 @@ public struct ReplicationInstance: Sendable {
         self.me = me
         self.myKey = key
         self.ring = HashRing(members: [HashRing.Member(id: me, key: key)])
-        self.transfer = settings.mode == .delta ? .waitingForPeers : .done
+        self.transfer = settings.mode == .delta ? .waitingForPeers(nil) : .done
         self.nextSweep = now.adding(millis: settings.sweepIntervalMillis)
         self.nextAntiEntropy = now.adding(millis: settings.antiEntropyIntervalMillis)
     }

@@ -53,7 +53,10 @@ public struct ReplicationSettings: Sendable, Equatable {
     public var syncAckTimeoutMillis: Int64 = 2_000
     /// Sessions per state-transfer chunk.
     public var transferChunkSessions: Int = 256
-    /// How long (ms) a joining node waits for the next transfer chunk before asking another peer.
+    /// Chunks a joining node pulls per request (its window, 1...255). The donor's work per request is bounded by
+    /// it: 4 × 256 sessions of 1 KB is about 1 MB, so a donor stays responsive and its send queue short.
+    public var transferWindowChunks: Int = 4
+    /// How long (ms) a joining node waits for the next transfer chunk before resuming from another peer.
     public var transferTimeoutMillis: Int64 = 5_000
     /// Interval (ms) of background anti-entropy: one peer at a time gets a digest of the sessions it should
     /// hold. Membership changes (a join, a healed partition) trigger a digest at once as well.
@@ -83,12 +86,18 @@ public struct ReplicationSettings: Sendable, Equatable {
             ("transferTimeoutMillis", transferTimeoutMillis), ("antiEntropyIntervalMillis", antiEntropyIntervalMillis),
             ("movedRetentionMillis", movedRetentionMillis),
             ("transferChunkSessions", Int64(transferChunkSessions)), ("digestChunkEntries", Int64(digestChunkEntries)),
+            ("transferWindowChunks", Int64(transferWindowChunks)),
         ]
         for (field, value) in positive where value <= 0 {
             throw .notPositive(field: "replication.\(field)", value: value)
         }
         if expiryGraceMillis < 0 {
             throw .below(field: "replication.expiryGraceMillis", value: expiryGraceMillis, bound: "zero", boundValue: 0)
+        }
+        if transferWindowChunks > Int(UInt8.max) {
+            throw .notBelow(
+                field: "replication.transferWindowChunks", value: Int64(transferWindowChunks), bound: "256",
+                boundValue: 256)
         }
         if gapHoldMillis >= maxHoldMillis {
             throw .notBelow(

@@ -11,9 +11,10 @@
 //   4    fetchReply       varint request id, SessionID, optional Session, optional Placement
 //   5    snapshot         Session, optional Placement
 //   6    placement        SessionID, Placement
-//   7    transferRequest  varint request id
+//   7    (retired)        the unwindowed transfer request (varint request id); never reuse
 //   8    transferChunk    varint request id, varint count + Sessions, bool last
 //   9    digest           varint round, varint count + DigestEntries, bool last
+//  10    transferRequest  varint request id, optional SessionID after, u8 chunks
 
 /// The type byte of each `ReplicationMessage` case. Values are part of the wire format: never renumber.
 enum ReplicationMessageType: UInt8 {
@@ -23,9 +24,11 @@ enum ReplicationMessageType: UInt8 {
     case fetchReply = 4
     case snapshot = 5
     case placement = 6
-    case transferRequest = 7
+    // 7 was the unwindowed transfer request. Its peers expected every chunk at once; a windowed node asks with
+    // type 10 instead, so the two never misread each other (an unknown type ends the link, as any bad frame).
     case transferChunk = 8
     case digest = 9
+    case transferRequest = 10
 }
 
 extension WireSize {
@@ -74,9 +77,11 @@ extension ByteWriter {
             writeUInt8(ReplicationMessageType.placement.rawValue)
             write(id)
             write(placement)
-        case .transferRequest(let request):
+        case .transferRequest(let request, let cursor, let chunks):
             writeUInt8(ReplicationMessageType.transferRequest.rawValue)
             writeVarint(request)
+            writeOptional(cursor) { $0.write($1) }
+            writeUInt8(chunks)
         case .transferChunk(let request, let sessions, let last):
             writeUInt8(ReplicationMessageType.transferChunk.rawValue)
             writeVarint(request)
@@ -147,7 +152,11 @@ extension ByteReader {
             let id = try readSessionID()
             return .placement(id, try readPlacement())
         case .transferRequest:
-            return .transferRequest(try readVarint())
+            let request = try readVarint()
+            let cursor = try readOptional(field: "transferRequest.after") { reader throws(WireError) in
+                try reader.readSessionID()
+            }
+            return .transferRequest(request, after: cursor, chunks: try readUInt8())
         case .transferChunk:
             let request = try readVarint()
             let count = try readCount(minimumElementSize: WireSize.session)

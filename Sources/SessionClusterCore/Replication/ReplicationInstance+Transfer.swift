@@ -1,0 +1,138 @@
+// State transfer (delta mode): a joining node pulls every session a peer holds, a window at a time.
+//
+// The joiner asks for `transferWindowChunks` chunks of the sessions whose ids sort after its cursor; the donor
+// answers with that many chunks in id order (fewer, the final one marked `last`, when it runs out). When the
+// whole window has arrived, the cursor moves to its highest id and the next window is asked for. Every chunk
+// extends the deadline. The donor keeps no state between requests and does bounded work per request.
+//
+// Resume, not restart: when the donor leaves or stalls, the next peer is asked for the window after the same
+// cursor. In delta mode every node holds every session, and ids sort the same on every node, so a restart would
+// only send again what arrived. The window in progress is asked for again whole (the cursor moves only when a
+// whole window arrived), so a chunk that was lost or arrives late leaves no gap.
+//
+// Sessions that sort below the cursor yet reach the donor after the cursor passed them are new ones. A node
+// sends its deltas to the joiner once its membership lists the joiner; a session created before that, and
+// passed over by the cursor, comes neither by delta nor in a chunk. The digest the joiner sends its last donor
+// at the end makes the donor push whatever the joiner did not list.
+//
+// Order is free: copies are joined (`mergeCopy`), so a transferred copy older than what deltas brought meanwhile
+// changes nothing, and a late chunk of an abandoned request is merged like any copy.
+
+extension ReplicationInstance {
+    /// A delta-mode joiner's progress through its state transfer.
+    struct TransferProgress: Sendable, Equatable {
+        var donor: NodeID
+        /// The request of the window in flight; chunks answering an older one are merged but move nothing.
+        var request: RequestID
+        /// Every session id up to here arrived (nil: none yet); the next window starts after it.
+        var cursor: SessionID?
+        /// The highest id of the window in flight so far: the cursor once the whole window arrived.
+        var windowHigh: SessionID?
+        /// Chunks of the window in flight not yet received.
+        var awaiting: Int
+        var started: Timestamp
+        /// When the donor counts as stalled: `transferTimeoutMillis` after the request or the latest chunk.
+        var deadline: Timestamp
+        /// Sessions received so far, from every donor.
+        var sessions: Int
+    }
+
+    /// Asks the next peer (by id, after `after`, wrapping round) for the window after the transfer's cursor. A
+    /// transfer under way keeps its progress: the new donor continues where the last one stopped.
+    mutating func requestTransfer(now: Timestamp, after: NodeID?) -> [ReplicationDirective] {
+        let progress: TransferProgress?
+        switch transfer {
+        case .waitingForPeers(let resume): progress = resume
+        case .receiving(let current): progress = current
+        case .done: return []
+        }
+        let candidates = peerIDs
+        guard
+            let donor = after.flatMap({ previous in candidates.first { $0 > previous } }) ?? candidates.first
+        else {
+            transfer = .waitingForPeers(progress)
+            return []
+        }
+        var next =
+            progress
+            ?? TransferProgress(
+                donor: donor, request: 0, cursor: nil, windowHigh: nil, awaiting: 0, started: now, deadline: now,
+                sessions: 0)
+        next.donor = donor
+        let request = requestWindow(&next, now: now)
+        transfer = .receiving(next)
+        return [request, .event(.transferStarted(from: donor))]
+    }
+
+    /// Asks `progress.donor` for the window after the cursor, under a new request id.
+    private mutating func requestWindow(_ progress: inout TransferProgress, now: Timestamp) -> ReplicationDirective {
+        let chunks = UInt8(clamping: max(1, settings.transferWindowChunks))
+        progress.request = allocateRequestID()
+        progress.windowHigh = nil
+        progress.awaiting = Int(chunks)
+        progress.deadline = now.adding(millis: settings.transferTimeoutMillis)
+        return .send(.transferRequest(progress.request, after: progress.cursor, chunks: chunks), to: progress.donor)
+    }
+
+    /// A joining peer pulls a window: up to `chunks` chunks of the sessions whose ids sort after `cursor`, in id
+    /// order, tombstones included (they keep invalidated sessions from coming back). One pass over the held ids;
+    /// only the window's sessions are sorted and encoded.
+    mutating func onTransferRequest(_ request: RequestID, after cursor: SessionID?, chunks: UInt8, from peer: NodeID)
+        -> [ReplicationDirective]
+    {
+        let size = settings.transferChunkSessions
+        let window = max(1, Int(chunks)) * size
+        // One id more than the window says whether the window is the last.
+        var selection = SmallestElements<SessionID>(limit: window + 1)
+        if let cursor {
+            for id in replicas.keys where id > cursor { selection.offer(id) }
+        } else {
+            for id in replicas.keys { selection.offer(id) }
+        }
+        let ids = selection.sorted
+        let sending = min(ids.count, window)
+        var directives = [ReplicationDirective]()
+        var start = 0
+        repeat {
+            let end = min(sending, start + size)
+            let chunk = ids[start..<end].compactMap { replicas[$0]?.session }
+            directives.append(.send(.transferChunk(request, chunk, last: end == ids.count), to: peer))
+            start = end
+        } while start < sending
+        counters.snapshotsSent += sending
+        return directives
+    }
+
+    /// One chunk of our state transfer arrived: merge it; when its window is complete, ask for the next.
+    mutating func onTransferChunk(
+        _ request: RequestID, _ sessions: [Session], last: Bool, from peer: NodeID, now: Timestamp
+    ) -> [ReplicationDirective] {
+        var directives = [ReplicationDirective]()
+        for session in sessions { directives += mergeCopy(session, placementHint: nil, from: peer, now: now) }
+        guard case .receiving(var progress) = transfer, progress.donor == peer, progress.request == request else {
+            return directives
+        }
+        progress.sessions += sessions.count
+        progress.deadline = now.adding(millis: settings.transferTimeoutMillis)
+        progress.awaiting -= 1
+        for session in sessions where progress.windowHigh.map({ session.id > $0 }) ?? true {
+            progress.windowHigh = session.id
+        }
+        if last {
+            transfer = .done
+            counters.transfersCompleted += 1
+            directives.append(
+                .event(
+                    .transferCompleted(
+                        from: peer, sessions: progress.sessions, millis: now.millis(since: progress.started))))
+            // What the cursor passed over before every node sent us its deltas (see the top of this file).
+            return directives + digest(for: peer)
+        }
+        if progress.awaiting <= 0 {
+            if let high = progress.windowHigh, progress.cursor.map({ high > $0 }) ?? true { progress.cursor = high }
+            directives.append(requestWindow(&progress, now: now))
+        }
+        transfer = .receiving(progress)
+        return directives
+    }
+}

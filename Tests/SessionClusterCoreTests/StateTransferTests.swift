@@ -1,0 +1,194 @@
+import Testing
+
+@testable import SessionClusterCore
+
+/// Delta mode's windowed state transfer (`ReplicationInstance+Transfer`): two chunks of two sessions per window.
+@Suite struct StateTransferTests {
+    let n1 = ReplicationCluster.node(1)
+    let n2 = ReplicationCluster.node(2)
+    let n3 = ReplicationCluster.node(3)
+
+    struct Chunk: Equatable, CustomStringConvertible {
+        var ids: [SessionID]
+        var last: Bool
+        var description: String { "\(ids.count) ids\(last ? " last" : "")" }
+    }
+
+    static func settings() -> ReplicationSettings {
+        var settings = ReplicationSettings.unitTest()
+        settings.transferChunkSessions = 2
+        settings.transferWindowChunks = 2
+        return settings
+    }
+
+    /// `count` sessions created on n1 and replicated everywhere, the first logged out; their ids, sorted.
+    func populate(_ cluster: inout ReplicationCluster, count: Int) -> [SessionID] {
+        let ids = (100..<(100 + UInt64(count))).map(sessionID)
+        for (index, id) in ids.enumerated() { cluster.create(id, on: n1, setting(["n": "\(index)"])) }
+        var logout = SessionChanges()
+        logout.invalidate()
+        cluster.commit(ids.min()!, on: n1, logout)
+        cluster.deliverAll()
+        return ids.sorted()
+    }
+
+    func chunks(_ directives: [ReplicationDirective], to node: NodeID) -> [Chunk] {
+        directives.compactMap {
+            guard case .send(.transferChunk(_, let sessions, let last), node) = $0 else { return nil }
+            return Chunk(ids: sessions.map(\.id), last: last)
+        }
+    }
+
+    func isChunk(_ envelope: Envelope) -> Bool {
+        if case .transferChunk = envelope.message { true } else { false }
+    }
+
+    @Test func donorAnswersOneWindowAfterTheCursorInIdOrder() {
+        var cluster = ReplicationCluster(count: 2, settings: Self.settings())
+        let ids = populate(&cluster, count: 9)
+        func window(after cursor: SessionID?, chunks count: UInt8) -> [Chunk] {
+            chunks(cluster.receive(.transferRequest(7, after: cursor, chunks: count), at: n1, from: n3), to: n3)
+        }
+        // The tombstone of the logged-out session is part of the first window.
+        #expect(cluster[n1].session(ids[0])?.isValid == false)
+        #expect(
+            window(after: nil, chunks: 2) == [
+                Chunk(ids: Array(ids[0..<2]), last: false), Chunk(ids: Array(ids[2..<4]), last: false),
+            ])
+        #expect(
+            window(after: ids[3], chunks: 3) == [
+                Chunk(ids: Array(ids[4..<6]), last: false), Chunk(ids: Array(ids[6..<8]), last: false),
+                Chunk(ids: [ids[8]], last: true),
+            ])
+        #expect(window(after: ids[6], chunks: 1) == [Chunk(ids: Array(ids[7..<9]), last: true)])
+        #expect(window(after: ids[8], chunks: 2) == [Chunk(ids: [], last: true)])
+        // A cursor between held ids, and a window of zero chunks (never asked for) is served as one.
+        let between = SessionID(high: ids[1].high, low: ids[1].low &+ 1)
+        #expect(window(after: between, chunks: 0) == [Chunk(ids: Array(ids[2..<4]), last: false)])
+    }
+
+    @Test func joinerResumesAtItsCursorFromAnotherDonorAndKeepsNewerDeltas() throws {
+        var cluster = ReplicationCluster(count: 2, settings: Self.settings())
+        let ids = populate(&cluster, count: 11)
+        _ = cluster.addNode(3)
+        let first = ReplicationMessage.transferRequest(1, after: nil, chunks: 2)
+        #expect(
+            cluster.setMembers(of: n3, to: [n1, n2, n3]) == [.send(first, to: n1), .event(.transferStarted(from: n1))])
+        cluster.setMembers(of: n1, to: [n1, n2, n3])
+        cluster.setMembers(of: n2, to: [n1, n2, n3])
+
+        // The first window; once both its chunks arrived, the next is asked for after its highest id.
+        #expect(chunks(cluster.deliverNext(to: n1) { $0.message == first }, to: n3).count == 2)
+        #expect(cluster.deliverNext(to: n3, where: isChunk) == [])
+        let second = ReplicationMessage.transferRequest(2, after: ids[3], chunks: 2)
+        #expect(cluster.deliverNext(to: n3, where: isChunk) == [.send(second, to: n1)])
+
+        // n2 writes to a session of the second window; n3 gets the delta before n1, its donor, does.
+        let late = ids[5]
+        cluster.commit(late, on: n2, setting(["n": "new"]))
+        cluster.deliverNext(to: n3) { $0.from == n2 && $0.message.delta?.sessionID == late }
+        #expect(cluster[n3].session(late) == nil)
+        #expect(chunks(cluster.deliverNext(to: n1) { $0.message == second }, to: n3).count == 2)
+        // The first chunk of the second window arrives with n1's older copy; the delta is not lost to it.
+        cluster.deliverNext(to: n3, where: isChunk)
+        #expect(cluster[n1].session(late)?.attribute("n") != bytes("new"))
+        #expect(cluster[n3].session(late)?.attribute("n") == bytes("new"))
+
+        // n1 dies before the rest of its window arrives: n2 is asked for the window after the same cursor.
+        cluster.remove(n1)
+        cluster.setMembers(of: n2, to: [n2, n3])
+        let resumed = ReplicationMessage.transferRequest(3, after: ids[3], chunks: 2)
+        #expect(
+            cluster.setMembers(of: n3, to: [n2, n3]) == [.send(resumed, to: n2), .event(.transferStarted(from: n2))])
+        cluster.deliverAll()
+
+        #expect(cluster[n3].isTransferComplete)
+        // 4 in the first window, 2 of the second from n1, then ids[4...] again and the rest from n2.
+        #expect(cluster.outputs[n3]?.contains(.event(.transferCompleted(from: n2, sessions: 13, millis: 0))) == true)
+        #expect(cluster[n3].sessionIDs == ids)
+        for id in ids { #expect(cluster[n3].session(id) == cluster[n2].session(id)) }
+        #expect(cluster[n3].session(late)?.attribute("n") == bytes("new"))
+    }
+
+    @Test func everyChunkExtendsTheDeadlineAndAStalledDonorIsAskedAgainAtTheCursor() {
+        var settings = Self.settings()
+        settings.transferTimeoutMillis = 100
+        var cluster = ReplicationCluster(count: 2, settings: settings)
+        let ids = populate(&cluster, count: 7)
+        _ = cluster.addNode(3)
+        cluster.setMembers(of: n3, to: [n1, n3])  // n2 not seen yet: n1 is the only donor
+        cluster.deliverNext(to: n1) { $0.message == .transferRequest(1, after: nil, chunks: 2) }
+
+        cluster.advance(90)
+        cluster.deliverNext(to: n3, where: isChunk)
+        cluster.advance(90)
+        #expect(cluster.tick(n3) == [])
+        #expect(
+            cluster.deliverNext(to: n3, where: isChunk) == [
+                .send(.transferRequest(2, after: ids[3], chunks: 2), to: n1)
+            ])
+
+        // The request is lost (a link reset): after the time-out the same donor is asked again, at the cursor.
+        #expect(cluster.take { $0.to == n1 }.count == 1)
+        cluster.advance(99)
+        #expect(cluster.tick(n3) == [])
+        cluster.advance(1)
+        let again = ReplicationMessage.transferRequest(3, after: ids[3], chunks: 2)
+        #expect(cluster.tick(n3) == [.send(again, to: n1), .event(.transferStarted(from: n1))])
+        cluster.deliverAll()
+        #expect(cluster[n3].isTransferComplete)
+        #expect(cluster[n3].sessionIDs == ids)
+    }
+
+    @Test func theClosingDigestBringsASessionTheCursorPassedBeforeTheDonorListedTheJoiner() throws {
+        var cluster = ReplicationCluster(count: 2, settings: Self.settings())
+        let ids = populate(&cluster, count: 6)
+        _ = cluster.addNode(3)
+        cluster.setMembers(of: n3, to: [n1, n2, n3])  // n1 and n2 do not list n3 yet
+        cluster.deliverNext(to: n1) { $0.message == .transferRequest(1, after: nil, chunks: 2) }
+        cluster.deliverAll { $0.to == n3 }  // the first window: the cursor is now ids[3]
+
+        // Created on n1 while it does not list n3: its delta goes to n2 only, and it sorts below the cursor.
+        let hidden = try #require((1_000..<2_000).lazy.map(sessionID).first { $0 < ids[3] && !ids.contains($0) })
+        cluster.create(hidden, on: n1, setting(["n": "hidden"]))
+        cluster.setMembers(of: n1, to: [n1, n2, n3])
+        cluster.setMembers(of: n2, to: [n1, n2, n3])
+        cluster.deliverAll()
+
+        #expect(cluster[n3].isTransferComplete)
+        #expect(cluster[n3].session(hidden) != nil)
+        #expect(cluster[n3].session(hidden) == cluster[n1].session(hidden))
+    }
+
+    @Test func aJoinerWhosePeersAllLeftResumesWhenOneAppears() {
+        var cluster = ReplicationCluster(count: 2, settings: Self.settings())
+        let ids = populate(&cluster, count: 6)
+        _ = cluster.addNode(3)
+        cluster.setMembers(of: n3, to: [n1, n3])
+        cluster.deliverNext(to: n1) { $0.message == .transferRequest(1, after: nil, chunks: 2) }
+        cluster.deliverAll { $0.to == n3 }
+        _ = cluster.take { $0.to == n1 }  // the second window's request, lost with n1
+
+        cluster.remove(n1)
+        #expect(cluster.setMembers(of: n3, to: [n3]) == [])
+        let resumed = ReplicationMessage.transferRequest(3, after: ids[3], chunks: 2)
+        #expect(
+            cluster.setMembers(of: n3, to: [n2, n3]) == [.send(resumed, to: n2), .event(.transferStarted(from: n2))])
+        cluster.setMembers(of: n2, to: [n2, n3])
+        cluster.deliverAll()
+        #expect(cluster[n3].isTransferComplete)
+        #expect(cluster[n3].sessionIDs == ids)
+    }
+}
+
+@Suite struct SmallestElementsTests {
+    @Test func keepsTheSmallestInOrderWhateverTheOfferOrder() {
+        var random = SplitMix64(seed: 7)
+        for limit in [0, 1, 2, 5, 64] {
+            let values = (0..<200).map { _ in Int.random(in: 0..<150, using: &random) }
+            var selection = SmallestElements<Int>(limit: limit)
+            for value in values { selection.offer(value) }
+            #expect(selection.sorted == Array(values.sorted().prefix(limit)), "limit \(limit)")
+        }
+    }
+}
