@@ -12,15 +12,6 @@
 /// - an access whose version token the local copy does not cover pulls from a holder or fails — it is
 ///   never served stale; an invalidated session never comes back.
 public struct ReplicationInstance: Sendable {
-    /// One held copy of a session and what this node knows about it locally.
-    struct Replica: Sendable {
-        var session: Session
-        /// The latest access this node served; replicated only occasionally (`accessRefreshMillis`).
-        var localAccess: Timestamp
-        /// Backup mode: who holds the session, as this node last learned.
-        var placement: Placement?
-    }
-
     struct HeldDelta: Sendable {
         var delta: SessionDelta
         var ack: CommitID?
