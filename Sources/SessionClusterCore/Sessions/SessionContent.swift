@@ -45,12 +45,13 @@ public struct SessionContent: Hashable, Sendable {
     /// Max inactive interval in seconds, as a last-writer-wins register.
     public var maxInactive: Int64?
     public var maxInactiveStamp: Stamp?
-    public var attributes: [String: AttributeSlot]
+    /// Attribute registers by name (tombstones included).
+    public var attributes: AttributeMap
     public var invalidation: Invalidation?
 
     public init(
         createdAt: Timestamp? = nil, lastAccess: Timestamp = .zero, maxInactive: Int64? = nil,
-        maxInactiveStamp: Stamp? = nil, attributes: [String: AttributeSlot] = [:], invalidation: Invalidation? = nil
+        maxInactiveStamp: Stamp? = nil, attributes: AttributeMap = [:], invalidation: Invalidation? = nil
     ) {
         self.createdAt = createdAt
         self.lastAccess = lastAccess
