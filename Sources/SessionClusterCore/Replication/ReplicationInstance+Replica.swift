@@ -1,7 +1,7 @@
 extension ReplicationInstance {
     /// One held copy of a session and what this node knows about it locally.
     ///
-    /// A value type stored out of line, copy-on-write: `replicas` is an open-addressing dictionary whose
+    /// A value type stored out of line, copy-on-write: `replicas` is backed by an open-addressing dictionary whose
     /// buckets are between 3/8 and 3/4 full, and each bucket — empty or not — is as wide as its value. Inline,
     /// a copy's fixed fields (about 200 bytes) cost up to 2.7 times their size per session; out of line an
     /// empty bucket costs one reference.
@@ -39,6 +39,9 @@ extension ReplicationInstance {
                 yield &storage.fields.placement
             }
         }
+
+        /// Whether the copy is a valid session (not a tombstone); read without copying the session out.
+        var isValid: Bool { storage.fields.session.content.invalidation == nil }
 
         /// Records an access served here at `now`; the storage is written only when the time moves forward.
         mutating func noteAccess(at now: Timestamp) {
