@@ -89,9 +89,7 @@ extension ReplicationInstance {
         counters.commits += 1
         let dot = Dot(origin: me, counter: base[me] + 1)
         // Mutated in place: a local copy of the replica would make its storage be copied.
-        replicas[id]?.session.content.join(patch)
-        replicas[id]?.session.version.add(dot)
-        replicas[id]?.noteAccess(at: now)
+        replicas[id]?.apply(patch, as: dot, accessedAt: now)
         let placement = replicas[id]?.placement
 
         var directives = [ReplicationDirective]()

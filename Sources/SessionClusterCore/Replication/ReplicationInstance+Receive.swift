@@ -93,8 +93,7 @@ extension ReplicationInstance {
             }
         }
         // Mutated in place: a local copy of the replica would make its storage be copied.
-        if !(concurrent && settings.plantedFault == .noMerge) { replicas[id]?.session.content.join(delta.patch) }
-        replicas[id]?.session.version.add(delta.dot)
+        replicas[id]?.apply(delta.patch, as: delta.dot, joining: !(concurrent && settings.plantedFault == .noMerge))
         observe(delta.patch)
         counters.deltasApplied += 1
         directives += acknowledge(delta, ack)

@@ -43,6 +43,17 @@ extension ReplicationInstance {
         /// Whether the copy is a valid session (not a tombstone); read without copying the session out.
         var isValid: Bool { storage.fields.session.content.invalidation == nil }
 
+        /// Takes in delta `dot`: joins its patch (unless `joining` is false: the `noMerge` planted fault), records
+        /// the dot and, for a local commit, the access. One call, so the replica table is entered once.
+        mutating func apply(
+            _ patch: SessionContent, as dot: Dot, joining: Bool = true, accessedAt now: Timestamp? = nil
+        ) {
+            makeUnique()
+            if joining { storage.fields.session.content.join(patch) }
+            storage.fields.session.version.add(dot)
+            if let now, now > storage.fields.localAccess { storage.fields.localAccess = now }
+        }
+
         /// Records an access served here at `now`; the storage is written only when the time moves forward.
         mutating func noteAccess(at now: Timestamp) {
             if now > localAccess { localAccess = now }
