@@ -24,6 +24,13 @@ extension Simulation {
             for id in node.replication.sessionIDs {
                 copies[id, default: []].append((node, node.replication.session(id)!))
             }
+            // The count is kept as copies change (the session limit reads it per create); it must match a scan.
+            let scanned = node.replication.sessionIDs.filter { node.replication.session($0)!.isValid }.count
+            if node.replication.liveSessionCount != scanned {
+                violation(
+                    "\(name(of: node.me.id)) counts \(node.replication.liveSessionCount) live sessions, holds \(scanned)"
+                )
+            }
         }
         report.sessionsAtEnd = copies.values.filter { $0.contains { $0.session.isValid } }.count
         for id in copies.keys.sorted() {

@@ -41,4 +41,24 @@ import Testing
         #expect(x.entries.map(\.node) == [a, b, c])
         #expect(x[c] == 2 && x.total == 13)
     }
+
+    @Test func agreesWithADictionaryModelWhateverTheRaiseOrder() {
+        var random = SplitMix64(seed: 7)
+        for _ in 0..<500 {
+            var model = [NodeID: UInt64]()
+            var vector = VersionVector()
+            for _ in 0..<Int(random.next() % 6) {
+                let node = NodeID(rawValue: random.next() % 5)
+                let counter = random.next() % 4
+                vector.raise(node, to: counter)
+                if counter > 0 { model[node] = max(model[node] ?? 0, counter) }
+            }
+            let expected = model.sorted { $0.key < $1.key }.map { VersionVector.Entry(node: $0.key, counter: $0.value) }
+            #expect(Array(vector.entries) == expected)
+            #expect(vector.isEmpty == model.isEmpty)
+            let rebuilt = VersionVector(model)
+            #expect(vector == rebuilt && vector.hashValue == rebuilt.hashValue)
+            for node in (0..<5).map({ NodeID(rawValue: $0) }) { #expect(vector[node] == model[node] ?? 0) }
+        }
+    }
 }

@@ -10,12 +10,12 @@ extension ReplicationInstance {
     {
         let token = requirement(id, token: token ?? VersionVector())
         if ended[id] != nil { return [.accessFailed(ticket, .notFound)] }
-        if let replica = replicas[id] {
-            guard replica.session.isValid else { return [.accessFailed(ticket, .notFound)] }
-            if replica.session.version.covers(token) || settings.plantedFault == .serveStale {
-                replicas[id]?.localAccess = max(replica.localAccess, now)
+        if let session = replicas[id]?.session {
+            guard session.isValid else { return [.accessFailed(ticket, .notFound)] }
+            if session.version.covers(token) || settings.plantedFault == .serveStale {
+                replicas[id]?.noteAccess(at: now)
                 pin(id)
-                return [.accessReady(ticket, replica.session, lostWrites: false)]
+                return [.accessReady(ticket, session, lostWrites: false)]
             }
         } else if settings.mode == .delta && token.isEmpty && isTransferComplete {
             // Every node holds every session in delta mode: an id nobody committed to here is unknown.
@@ -108,10 +108,10 @@ extension ReplicationInstance {
             directives += mergeCopy(session, placementHint: placement, from: peer, now: now)
         }
         guard let fetch else { return directives }
-        if fetch.takeover, settings.mode == .backup, session != nil, let replica = replicas[id],
-            replica.session.isValid, replica.placement?.primary != me
+        if fetch.takeover, settings.mode == .backup, session != nil, replicas[id]?.session.isValid == true,
+            replicas[id]?.placement?.primary != me
         {
-            var basis = replica.placement
+            var basis = replicas[id]?.placement
             if let placement, basis.map({ placement.supersedes($0) }) ?? true { basis = placement }
             replicas[id]?.placement = basis
             counters.takeovers += 1
@@ -142,23 +142,23 @@ extension ReplicationInstance {
             let required = requirement(id, token: access.token)
             if ended[id] != nil {
                 outcome = .accessFailed(access.ticket, .notFound)
-            } else if let replica = replicas[id] {
-                if !replica.session.isValid {
+            } else if let session = replicas[id]?.session {
+                if !session.isValid {
                     outcome = .accessFailed(access.ticket, .notFound)
-                } else if replica.session.version.covers(required) {
-                    outcome = .accessReady(access.ticket, replica.session, lostWrites: false)
+                } else if session.version.covers(required) {
+                    outcome = .accessReady(access.ticket, session, lostWrites: false)
                 } else if exhausted {
-                    let missingFrom = required.entries.filter { $0.counter > replica.session.version[$0.node] }
+                    let missingFrom = required.entries.filter { $0.counter > session.version[$0.node] }
                     if !timedOut && missingFrom.allSatisfy({ departed.contains($0.node) }) {
                         counters.writesLost += 1
                         directives.append(.event(.writesLost(id)))
-                        outcome = .accessReady(access.ticket, replica.session, lostWrites: true)
+                        outcome = .accessReady(access.ticket, session, lostWrites: true)
                     } else {
                         outcome = .accessFailed(access.ticket, .unavailable)
                     }
                 }
                 if case .accessReady = outcome {
-                    replicas[id]?.localAccess = max(replica.localAccess, now)
+                    replicas[id]?.noteAccess(at: now)
                     pin(id)
                 }
             } else if exhausted {
@@ -194,17 +194,17 @@ extension ReplicationInstance {
         -> [ReplicationDirective]
     {
         let id = session.id
-        if var replica = replicas[id] {
-            if !replica.session.version.covers(session.version) {
-                if !session.version.covers(replica.session.version) {
+        if let version = replicas[id]?.session.version {
+            // Mutated in place: a local copy of the replica would make its storage be copied.
+            if !version.covers(session.version) {
+                if !session.version.covers(version) {
                     counters.concurrentMerges += 1
-                    if settings.plantedFault == .noMerge { replica.session = session }
+                    if settings.plantedFault == .noMerge { replicas[id]?.session = session }
                 }
-                replica.session.merge(session)
+                replicas[id]?.session.merge(session)
                 counters.snapshotsMerged += 1
             }
-            if settings.mode == .backup, replica.placement == nil { replica.placement = placementHint }
-            replicas[id] = replica
+            if settings.mode == .backup, replicas[id]?.placement == nil { replicas[id]?.placement = placementHint }
         } else {
             guard !session.version.isEmpty else { return [] }
             if !session.isValid && purgeTime(session) <= now { return [] }

@@ -21,10 +21,10 @@ extension ReplicationInstance {
     /// due for a refresh. The caller MUST have obtained the session through `access` in this request.
     public mutating func commit(_ id: SessionID, changes: SessionChanges, now: Timestamp) -> CommitResult {
         defer { unpin(id) }
-        guard let replica = replicas[id], replica.session.isValid else { return refused(id) }
-        replicas[id]?.localAccess = max(replica.localAccess, now)
-        if changes.isEmpty && !accessRefreshDue(replica, now: now) {
-            return CommitResult(outcome: .committed, version: replica.session.version, awaiting: nil, directives: [])
+        guard let session = replicas[id]?.session, session.isValid else { return refused(id) }
+        replicas[id]?.noteAccess(at: now)
+        if changes.isEmpty && !accessRefreshDue(session, now: now) {
+            return CommitResult(outcome: .committed, version: session.version, awaiting: nil, directives: [])
         }
         let stamp = Stamp(time: clock.tick(now: now), node: me)
         var patch = SessionContent(lastAccess: now)
@@ -52,11 +52,11 @@ extension ReplicationInstance {
 
     /// Whether a read-only access should replicate the access time: at most every `accessRefreshMillis` and at
     /// least four times per max-inactive interval.
-    func accessRefreshDue(_ replica: Replica, now: Timestamp) -> Bool {
-        let maxInactive = replica.session.maxInactiveSeconds(default: settings.defaultMaxInactiveSeconds)
+    func accessRefreshDue(_ session: Session, now: Timestamp) -> Bool {
+        let maxInactive = session.maxInactiveSeconds(default: settings.defaultMaxInactiveSeconds)
         var interval = settings.accessRefreshMillis
         if maxInactive > 0 { interval = min(interval, maxInactive * 250) }
-        return now.millis(since: replica.session.content.lastAccess) >= interval
+        return now.millis(since: session.content.lastAccess) >= interval
     }
 
     /// Stamps a request's recorded changes into a patch. Later changes to one attribute win within a request.
@@ -79,20 +79,18 @@ extension ReplicationInstance {
     mutating func commitPatch(_ id: SessionID, patch: SessionContent, now: Timestamp, promote: Bool = true)
         -> CommitResult
     {
-        guard var replica = replicas[id] else { return refused(id) }
-        if let own = moved[id]?.ownCounter, replica.session.version[me] < own {
+        guard let base = replicas[id]?.session.version else { return refused(id) }
+        if let own = moved[id]?.ownCounter, base[me] < own {
             // The copy lacks a delta this node issued earlier; writing now would reuse its dot. Refuse: the
             // caller answers 503 and the client retries once the copy caught up. (Access prevents this.)
             counters.dotReuseRefused += 1
             return refused(id)
         }
         counters.commits += 1
-        let base = replica.session.version
         let dot = Dot(origin: me, counter: base[me] + 1)
-        replica.session.content.join(patch)
-        replica.session.version.add(dot)
-        replica.localAccess = max(replica.localAccess, now)
-        replicas[id] = replica
+        // Mutated in place: a local copy of the replica would make its storage be copied.
+        replicas[id]?.apply(patch, as: dot, accessedAt: now)
+        let placement = replicas[id]?.placement
 
         var directives = [ReplicationDirective]()
         var targets: [NodeID]
@@ -100,15 +98,15 @@ extension ReplicationInstance {
         case .delta:
             targets = peerIDs
         case .backup where !promote:
-            targets = (replica.placement?.holders ?? []).filter { isReachable($0) }
+            targets = (placement?.holders ?? []).filter { isReachable($0) }
         case .backup:
-            if replica.placement?.primary != me {
+            if placement?.primary != me {
                 // Writing makes this node the primary: a takeover (non-holder) or promotion (backup).
                 counters.promotions += 1
                 dropWhenUnpinned.remove(id)
                 let next = Placement(
-                    epoch: (replica.placement?.epoch ?? 0) + 1, primary: me,
-                    backup: chooseBackup(id, previous: replica.placement))
+                    epoch: (placement?.epoch ?? 0) + 1, primary: me,
+                    backup: chooseBackup(id, previous: placement))
                 directives += changePlacement(id, to: next)
             }
             targets = replicas[id]?.placement?.backup.map { [$0] } ?? []

@@ -24,14 +24,14 @@ extension ReplicationInstance {
         -> [ReplicationDirective]
     {
         guard settings.mode == .backup else { return [] }
-        guard let replica = replicas[id] else {
+        guard replicas[id] != nil else {
             if incoming.holders.contains(me) {
                 return ensureFetch(id, takeover: false, preferring: [incoming.primary], now: now)
             }
             remember(id, movedTo: incoming, now: now)
             return []
         }
-        let local = replica.placement
+        let local = replicas[id]?.placement
         if let local {
             if local == incoming { return [] }
             if local.supersedes(incoming) {

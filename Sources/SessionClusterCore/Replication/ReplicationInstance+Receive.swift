@@ -62,12 +62,12 @@ extension ReplicationInstance {
                     localAccess: delta.patch.lastAccess, placement: nil)
             }
         }
-        guard let replica = replicas[id] else { return hold(delta, ack: ack, from: peer, now: now) }
-        if replica.session.version.covers(delta.dot) {
+        guard let version = replicas[id]?.session.version else { return hold(delta, ack: ack, from: peer, now: now) }
+        if version.covers(delta.dot) {
             counters.duplicates += 1
             return acknowledge(delta, ack)
         }
-        guard replica.session.version.covers(delta.base) else {
+        guard version.covers(delta.base) else {
             // An invalidation is acknowledged at once (it wins whatever it waits for); it is applied later.
             guard ends else { return hold(delta, ack: ack, from: peer, now: now) }
             return acknowledge(delta, ack) + hold(delta, ack: nil, from: peer, now: now)
@@ -81,24 +81,23 @@ extension ReplicationInstance {
         -> [ReplicationDirective]
     {
         let id = delta.sessionID
-        guard var replica = replicas[id] else { return [] }
+        guard let version = replicas[id]?.session.version else { return [] }
         var directives = [ReplicationDirective]()
-        if !delta.base.covers(replica.session.version) {
+        let concurrent = !delta.base.covers(version)
+        if concurrent {
             // The copy holds deltas the origin had not seen: concurrent writes, merged by the join.
             counters.concurrentMerges += 1
-            if writesConflict(delta, with: replica.session) {
+            if let session = replicas[id]?.session, writesConflict(delta, with: session) {
                 counters.conflicts += 1
                 directives.append(.event(.conflict(id)))
             }
         }
-        let concurrent = !delta.base.covers(replica.session.version)
-        if !(concurrent && settings.plantedFault == .noMerge) { replica.session.content.join(delta.patch) }
-        replica.session.version.add(delta.dot)
-        replicas[id] = replica
+        // Mutated in place: a local copy of the replica would make its storage be copied.
+        replicas[id]?.apply(delta.patch, as: delta.dot, joining: !(concurrent && settings.plantedFault == .noMerge))
         observe(delta.patch)
         counters.deltasApplied += 1
         directives += acknowledge(delta, ack)
-        if settings.mode == .backup, let placement = replica.placement {
+        if settings.mode == .backup, let placement = replicas[id]?.placement {
             // A delta from a node that is no longer a holder (an old primary) reaches the current holders.
             for holder in placement.holders where holder != me && holder != peer && holder != delta.dot.origin {
                 if isReachable(holder) { directives.append(.send(.delta(delta, ack: nil), to: holder)) }

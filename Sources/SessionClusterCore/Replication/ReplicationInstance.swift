@@ -12,15 +12,6 @@
 /// - an access whose version token the local copy does not cover pulls from a holder or fails — it is
 ///   never served stale; an invalidated session never comes back.
 public struct ReplicationInstance: Sendable {
-    /// One held copy of a session and what this node knows about it locally.
-    struct Replica: Sendable {
-        var session: Session
-        /// The latest access this node served; replicated only occasionally (`accessRefreshMillis`).
-        var localAccess: Timestamp
-        /// Backup mode: who holds the session, as this node last learned.
-        var placement: Placement?
-    }
-
     struct HeldDelta: Sendable {
         var delta: SessionDelta
         var ack: CommitID?
@@ -69,7 +60,7 @@ public struct ReplicationInstance: Sendable {
     /// Live peers (alive or suspect; not self) and their ring keys.
     var peers: [NodeID: String] = [:]
     var ring: HashRing
-    var replicas: [SessionID: Replica] = [:]
+    var replicas = ReplicaTable()
     var held: [SessionID: [HeldDelta]] = [:]
     var accesses: [AccessTicket: PendingAccess] = [:]
     var fetches: [RequestID: PendingFetch] = [:]
@@ -134,14 +125,14 @@ public struct ReplicationInstance: Sendable {
     public var sessionIDs: [SessionID] { replicas.keys.sorted() }
 
     /// How many valid sessions this node holds a copy of.
-    public var liveSessionCount: Int { replicas.values.reduce(0) { $0 + ($1.session.isValid ? 1 : 0) } }
+    public var liveSessionCount: Int { replicas.liveCount }
 
     /// How many copies (valid or tombstones) this node holds.
     public var copyCount: Int { replicas.count }
 
     /// Backup mode: valid sessions this node is primary for.
     public var primaryCount: Int {
-        replicas.values.reduce(0) { $0 + ($1.session.isValid && $1.placement?.primary == me ? 1 : 0) }
+        replicas.values.reduce(0) { $0 + ($1.isValid && $1.placement?.primary == me ? 1 : 0) }
     }
 
     /// Requests currently using `id` and whether its drop is deferred (diagnostics).

@@ -45,19 +45,26 @@ public struct SessionContent: Hashable, Sendable {
     /// Max inactive interval in seconds, as a last-writer-wins register.
     public var maxInactive: Int64?
     public var maxInactiveStamp: Stamp?
-    public var attributes: [String: AttributeSlot]
-    public var invalidation: Invalidation?
+    /// Attribute registers by name (tombstones included).
+    public var attributes: AttributeMap
+    /// How the session ended, once it has. Rare (tombstones only), so kept out of line: inline it would widen
+    /// every held copy by 48 bytes.
+    public var invalidation: Invalidation? {
+        get { invalidationBox?.invalidation }
+        set { invalidationBox = newValue.map(InvalidationBox.init) }
+    }
+    private var invalidationBox: InvalidationBox?
 
     public init(
         createdAt: Timestamp? = nil, lastAccess: Timestamp = .zero, maxInactive: Int64? = nil,
-        maxInactiveStamp: Stamp? = nil, attributes: [String: AttributeSlot] = [:], invalidation: Invalidation? = nil
+        maxInactiveStamp: Stamp? = nil, attributes: AttributeMap = [:], invalidation: Invalidation? = nil
     ) {
         self.createdAt = createdAt
         self.lastAccess = lastAccess
         self.maxInactive = maxInactive
         self.maxInactiveStamp = maxInactiveStamp
         self.attributes = attributes
-        self.invalidation = invalidation
+        self.invalidationBox = invalidation.map(InvalidationBox.init)
     }
 
     /// Joins `other` into this content (least upper bound).
@@ -97,4 +104,15 @@ public struct SessionContent: Hashable, Sendable {
     public var attributeBytes: Int {
         attributes.reduce(0) { $0 + $1.key.utf8.count + ($1.value.value?.count ?? 0) }
     }
+}
+
+/// An immutable, out-of-line `Invalidation`, compared and hashed by value.
+private final class InvalidationBox: Hashable, Sendable {
+    let invalidation: Invalidation
+
+    init(_ invalidation: Invalidation) { self.invalidation = invalidation }
+
+    static func == (lhs: InvalidationBox, rhs: InvalidationBox) -> Bool { lhs.invalidation == rhs.invalidation }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(invalidation) }
 }

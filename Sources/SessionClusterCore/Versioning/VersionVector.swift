@@ -31,14 +31,32 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Sorted by `node`, no zero counters.
-    public private(set) var entries: [Entry]
+    /// The entries of a vector, sorted by `node`, no zero counters.
+    public struct Entries: RandomAccessCollection, Sendable {
+        let vector: VersionVector
 
-    public init() { entries = [] }
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { vector.count }
+        public subscript(position: Int) -> Entry { vector.entry(at: position) }
+    }
+
+    /// The lowest entry, held inline; a zero counter means the vector is empty. Most sessions are written by
+    /// one node, and every held copy carries a vector: inline, that one entry spares each copy an array
+    /// allocation (64 bytes with malloc's overhead).
+    private var first: Entry
+    /// The entries after `first`, sorted by `node`.
+    private var rest: [Entry]
+
+    private static let none = Entry(node: NodeID(rawValue: 0), counter: 0)
+
+    public init() {
+        first = Self.none
+        rest = []
+    }
 
     /// A vector from arbitrary entries: duplicates keep the highest counter, zeros are dropped.
     public init(_ pairs: some Sequence<(NodeID, UInt64)>) {
-        entries = []
+        self.init()
         for (node, counter) in pairs { raise(node, to: counter) }
     }
 
@@ -47,12 +65,19 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
         self.init(counters.map { ($0.key, $0.value) })
     }
 
-    public var isEmpty: Bool { entries.isEmpty }
+    /// Sorted by `node`, no zero counters.
+    public var entries: Entries { Entries(vector: self) }
+
+    public var isEmpty: Bool { first.counter == 0 }
+
+    private var count: Int { isEmpty ? 0 : 1 + rest.count }
+
+    private func entry(at index: Int) -> Entry { index == 0 ? first : rest[index - 1] }
 
     /// The counter for `node` (0 when absent).
     public subscript(node: NodeID) -> UInt64 {
         guard let index = position(of: node) else { return 0 }
-        return entries[index].counter
+        return entry(at: index).counter
     }
 
     /// Whether this copy already holds the delta `dot`.
@@ -60,10 +85,11 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
 
     /// Whether every counter of `other` is at most ours: we have seen everything `other` has.
     public func covers(_ other: VersionVector) -> Bool {
+        let count = self.count
         var mine = 0
         for theirs in other.entries {
-            while mine < entries.count && entries[mine].node < theirs.node { mine += 1 }
-            guard mine < entries.count, entries[mine].node == theirs.node, entries[mine].counter >= theirs.counter
+            while mine < count && entry(at: mine).node < theirs.node { mine += 1 }
+            guard mine < count, entry(at: mine).node == theirs.node, entry(at: mine).counter >= theirs.counter
             else { return false }
         }
         return true
@@ -87,14 +113,23 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
     /// Raises `node`'s counter to at least `counter`.
     public mutating func raise(_ node: NodeID, to counter: UInt64) {
         guard counter > 0 else { return }
-        if entries.last.map({ $0.node < node }) ?? true {
+        let entry = Entry(node: node, counter: counter)
+        if isEmpty {
+            first = entry
+        } else if (rest.last ?? first).node < node {
             // Ascending input (decoding, merging sorted vectors) appends: building a vector stays linear.
-            entries.append(Entry(node: node, counter: counter))
+            rest.append(entry)
         } else if let index = position(of: node) {
-            entries[index].counter = max(entries[index].counter, counter)
+            if index == 0 {
+                first.counter = max(first.counter, counter)
+            } else {
+                rest[index - 1].counter = max(rest[index - 1].counter, counter)
+            }
+        } else if node < first.node {
+            rest.insert(first, at: 0)
+            first = entry
         } else {
-            let insertAt = entries.firstIndex { $0.node > node } ?? entries.count
-            entries.insert(Entry(node: node, counter: counter), at: insertAt)
+            rest.insert(entry, at: rest.firstIndex { $0.node > node } ?? rest.count)
         }
     }
 
@@ -122,11 +157,12 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
 
     private func position(of node: NodeID) -> Int? {
         var low = 0
-        var high = entries.count - 1
+        var high = count - 1
         while low <= high {
             let middle = (low + high) / 2
-            if entries[middle].node == node { return middle }
-            if entries[middle].node < node { low = middle + 1 } else { high = middle - 1 }
+            let here = entry(at: middle).node
+            if here == node { return middle }
+            if here < node { low = middle + 1 } else { high = middle - 1 }
         }
         return nil
     }

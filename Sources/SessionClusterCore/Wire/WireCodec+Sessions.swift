@@ -31,8 +31,8 @@ extension ByteWriter {
         writeOptional(content.maxInactive) { $0.writeSignedVarint($1) }
         writeOptional(content.maxInactiveStamp) { $0.write($1) }
         writeVarint(UInt64(content.attributes.count))
-        // Sorted so one content has one encoding, whatever the dictionary's per-process order.
-        for (name, slot) in content.attributes.sorted(by: { $0.key < $1.key }) {
+        // `AttributeMap` iterates in ascending name order: one content has one encoding.
+        for (name, slot) in content.attributes {
             writeString(name)
             write(slot)
         }
@@ -77,12 +77,12 @@ extension ByteReader {
             try reader.readStamp()
         }
         let count = try readCount(minimumElementSize: WireSize.attribute)
-        var attributes = [String: AttributeSlot](minimumCapacity: count)
+        var attributes = AttributeMap(minimumCapacity: count)
         for _ in 0..<count {
             let start = offset
             let name = try readString(field: "attribute.name")
             let slot = try readAttributeSlot()
-            // Canonically equivalent spellings are one dictionary key: a duplicate would silently lose a slot.
+            // Canonically equivalent spellings are one name: a duplicate would silently lose a slot.
             guard attributes.updateValue(slot, forKey: name) == nil else {
                 let shown = name.count > 64 ? name.prefix(64) + "…" : name[...]
                 throw failure(

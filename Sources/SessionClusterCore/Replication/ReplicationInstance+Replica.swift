@@ -1,0 +1,79 @@
+extension ReplicationInstance {
+    /// One held copy of a session and what this node knows about it locally.
+    ///
+    /// A value type stored out of line, copy-on-write: `replicas` is backed by an open-addressing dictionary whose
+    /// buckets are between 3/8 and 3/4 full, and each bucket — empty or not — is as wide as its value. Inline,
+    /// a copy's fixed fields (about 200 bytes) cost up to 2.7 times their size per session; out of line an
+    /// empty bucket costs one reference.
+    struct Replica: Sendable {
+        private var storage: Storage
+
+        init(session: Session, localAccess: Timestamp, placement: Placement?) {
+            storage = Storage(Fields(session: session, localAccess: localAccess, placement: placement))
+        }
+
+        var session: Session {
+            get { storage.fields.session }
+            // `_modify` (not get/set) so that `replica.session.content.join(…)` mutates the held arrays in place
+            // instead of copying them out and back.
+            _modify {
+                makeUnique()
+                yield &storage.fields.session
+            }
+        }
+
+        /// The latest access this node served; replicated only occasionally (`accessRefreshMillis`).
+        var localAccess: Timestamp {
+            get { storage.fields.localAccess }
+            _modify {
+                makeUnique()
+                yield &storage.fields.localAccess
+            }
+        }
+
+        /// Backup mode: who holds the session, as this node last learned.
+        var placement: Placement? {
+            get { storage.fields.placement }
+            _modify {
+                makeUnique()
+                yield &storage.fields.placement
+            }
+        }
+
+        /// Whether the copy is a valid session (not a tombstone); read without copying the session out.
+        var isValid: Bool { storage.fields.session.content.invalidation == nil }
+
+        /// Takes in delta `dot`: joins its patch (unless `joining` is false: the `noMerge` planted fault), records
+        /// the dot and, for a local commit, the access. One call, so the replica table is entered once.
+        mutating func apply(
+            _ patch: SessionContent, as dot: Dot, joining: Bool = true, accessedAt now: Timestamp? = nil
+        ) {
+            makeUnique()
+            if joining { storage.fields.session.content.join(patch) }
+            storage.fields.session.version.add(dot)
+            if let now, now > storage.fields.localAccess { storage.fields.localAccess = now }
+        }
+
+        /// Records an access served here at `now`; the storage is written only when the time moves forward.
+        mutating func noteAccess(at now: Timestamp) {
+            if now > localAccess { localAccess = now }
+        }
+
+        private mutating func makeUnique() {
+            if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
+        }
+    }
+
+    private struct Fields: Sendable {
+        var session: Session
+        var localAccess: Timestamp
+        var placement: Placement?
+    }
+
+    // Mutated only through `Replica.makeUnique()`, i.e. when uniquely referenced: never shared while written.
+    private final class Storage: @unchecked Sendable {
+        var fields: Fields
+
+        init(_ fields: Fields) { self.fields = fields }
+    }
+}
