@@ -85,8 +85,15 @@ func signals(_ number: Int32) -> AsyncStream<Void> {
     let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
     source.setEventHandler { continuation.yield() }
     source.resume()
-    continuation.onTermination = { _ in source.cancel() }
+    let cancel = SignalSourceHandle(source: source)
+    continuation.onTermination = { _ in cancel.source.cancel() }
     return stream
+}
+
+/// A dispatch signal source carried into a `@Sendable` closure.
+// @unchecked: DispatchSource's methods are thread-safe; the handle is only used to cancel it once.
+struct SignalSourceHandle: @unchecked Sendable {
+    let source: any DispatchSourceSignal
 }
 
 /// The first SIGINT or SIGTERM.
