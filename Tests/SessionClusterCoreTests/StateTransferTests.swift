@@ -67,6 +67,35 @@ import Testing
         #expect(window(after: between, chunks: 0) == [Chunk(ids: Array(ids[2..<4]), last: false)])
     }
 
+    @Test func chunksEndAtTheirByteBudgetAndTheWindowsStillCoverEverySession() {
+        var settings = Self.settings()
+        settings.transferChunkSessions = 4
+        settings.transferChunkBytes = 200
+        var cluster = ReplicationCluster(count: 2, settings: settings)
+        let ids = (100..<109).map(sessionID)
+        for (index, id) in ids.enumerated() {
+            // Sessions of ~100 to ~300 bytes: a chunk holds one or two of them, never the four it may by count.
+            cluster.create(id, on: n1, setting(["blob": String(repeating: "x", count: 40 + 60 * (index % 4))]))
+        }
+        cluster.deliverAll()
+        var received = [SessionID]()
+        var cursor: SessionID?
+        var windows = 0
+        while windows < 20 {
+            windows += 1
+            let window = chunks(
+                cluster.receive(.transferRequest(7, after: cursor, chunks: 2), at: n1, from: n3), to: n3)
+            #expect(window.count == 2 || window.last?.last == true, "a window not last must have its 2 chunks")
+            for chunk in window {
+                #expect(!chunk.ids.isEmpty && chunk.ids.count <= 2, "chunk of \(chunk.ids.count)")
+            }
+            received += window.flatMap(\.ids)
+            if window.last?.last == true { break }
+            cursor = received.max()
+        }
+        #expect(received == ids.sorted())
+    }
+
     @Test func joinerResumesAtItsCursorFromAnotherDonorAndKeepsNewerDeltas() throws {
         var cluster = ReplicationCluster(count: 2, settings: Self.settings())
         let ids = populate(&cluster, count: 11)

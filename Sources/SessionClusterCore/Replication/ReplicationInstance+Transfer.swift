@@ -90,16 +90,28 @@ extension ReplicationInstance {
             for id in replicas.keys { selection.offer(id) }
         }
         let ids = selection.sorted
-        let sending = min(ids.count, window)
         var directives = [ReplicationDirective]()
         var start = 0
+        // Exactly `chunks` chunks unless the ids run out (the receiver counts them). A chunk ends at `size`
+        // sessions or `transferChunkBytes`, whichever comes first; the receiver's cursor moves to the highest id
+        // it got, so a window cut short by bytes simply makes the next one start earlier.
+        var produced = 0
         repeat {
-            let end = min(sending, start + size)
-            let chunk = ids[start..<end].compactMap { replicas[$0]?.session }
+            var chunk = [Session]()
+            var bytes = 0
+            var end = start
+            while end < ids.count, chunk.count < size, chunk.isEmpty || bytes < settings.transferChunkBytes {
+                if let session = replicas[ids[end]]?.session {
+                    chunk.append(session)
+                    bytes += session.estimatedBytes
+                }
+                end += 1
+            }
             directives.append(.send(.transferChunk(request, chunk, last: end == ids.count), to: peer))
+            counters.snapshotsSent += chunk.count
             start = end
-        } while start < sending
-        counters.snapshotsSent += sending
+            produced += 1
+        } while produced < max(1, Int(chunks)) && start < ids.count
         return directives
     }
 

@@ -53,6 +53,9 @@ public struct ReplicationSettings: Sendable, Equatable {
     public var syncAckTimeoutMillis: Int64 = 2_000
     /// Sessions per state-transfer chunk.
     public var transferChunkSessions: Int = 256
+    /// Bytes of session content per state-transfer chunk, roughly: a chunk ends early at this size, so large
+    /// sessions stay well inside the frame limit (16 MiB by default). A chunk holds one session at least.
+    public var transferChunkBytes: Int = 1 << 20
     /// Chunks a joining node pulls per request (its window, 1...255). The donor's work per request is bounded by
     /// it: 4 × 256 sessions of 1 KB is about 1 MB, so a donor stays responsive and its send queue short.
     public var transferWindowChunks: Int = 4
@@ -86,7 +89,7 @@ public struct ReplicationSettings: Sendable, Equatable {
             ("transferTimeoutMillis", transferTimeoutMillis), ("antiEntropyIntervalMillis", antiEntropyIntervalMillis),
             ("movedRetentionMillis", movedRetentionMillis),
             ("transferChunkSessions", Int64(transferChunkSessions)), ("digestChunkEntries", Int64(digestChunkEntries)),
-            ("transferWindowChunks", Int64(transferWindowChunks)),
+            ("transferWindowChunks", Int64(transferWindowChunks)), ("transferChunkBytes", Int64(transferChunkBytes)),
         ]
         for (field, value) in positive where value <= 0 {
             throw .notPositive(field: "replication.\(field)", value: value)

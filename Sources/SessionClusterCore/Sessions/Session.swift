@@ -10,6 +10,14 @@ public struct Session: Hashable, Sendable {
         self.version = version
     }
 
+    /// About how many bytes the session takes on the wire (names, values, stamps and the vector), for sizing
+    /// batches such as state-transfer chunks.
+    public var estimatedBytes: Int {
+        content.attributes.reduce(64 + 16 * version.entries.count) {
+            $0 + 24 + $1.key.utf8.count + ($1.value.value?.count ?? 0)
+        }
+    }
+
     /// False once the session was logged out, expired or renamed anywhere the copy has heard of.
     public var isValid: Bool { content.invalidation == nil }
 
