@@ -44,7 +44,14 @@ public struct SessionContent: Hashable, Sendable {
     public var lastAccess: Timestamp
     /// Max inactive interval in seconds, as a last-writer-wins register.
     public var maxInactive: Int64?
-    public var maxInactiveStamp: Stamp?
+    public var maxInactiveStamp: Stamp? {
+        get { storedMaxInactiveStamp == Self.noStamp ? nil : storedMaxInactiveStamp }
+        set { storedMaxInactiveStamp = newValue ?? Self.noStamp }
+    }
+    /// `maxInactiveStamp` without the optional's tag byte, which would pad every held copy by 8 bytes and move
+    /// its storage into the next malloc size class; `noStamp` (a time before any clock's) stands for nil.
+    private var storedMaxInactiveStamp: Stamp
+    private static let noStamp = Stamp(time: HLCTimestamp(wall: .min, logical: 0), node: NodeID(rawValue: 0))
     /// Attribute registers by name (tombstones included).
     public var attributes: AttributeMap
     /// How the session ended, once it has. Rare (tombstones only), so kept out of line: inline it would widen
@@ -62,7 +69,7 @@ public struct SessionContent: Hashable, Sendable {
         self.createdAt = createdAt
         self.lastAccess = lastAccess
         self.maxInactive = maxInactive
-        self.maxInactiveStamp = maxInactiveStamp
+        self.storedMaxInactiveStamp = maxInactiveStamp ?? Self.noStamp
         self.attributes = attributes
         self.invalidationBox = invalidation.map(InvalidationBox.init)
     }
