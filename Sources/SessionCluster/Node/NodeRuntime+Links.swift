@@ -40,9 +40,6 @@ extension NodeRuntime {
         do throws(SystemError) {
             let stream = try TCPStream.connect(
                 to: address.description, loop: loop, maxQueuedBytes: settings.maxQueuedBytesPerPeer)
-            // Async deltas may wait while the loop is saturated, so several leave in one send; sync commits wait
-            // for acknowledgements, so their deltas leave at the end of the iteration.
-            stream.flushWhenLoopIdle = settings.replication.ack == .async
             link = PeerConnection(stream, cipher: cipher, maxFrameBytes: settings.maxFrameBytes)
         } catch {
             log("cannot connect to \(target): \(error)")

@@ -20,11 +20,6 @@ public final class EventLoop: @unchecked Sendable {
     private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
     private var handlers: [Int32: (UInt32) -> Void] = [:]
     private var endOfIteration: [() -> Void] = []
-    private var whenIdle: [() -> Void] = []
-    /// Loop turns that found work while `whenIdle` waited.
-    private var busyTurns = 0
-    /// Idle work runs after at most this many busy turns, so a saturated loop still does it.
-    private static let maxBusyTurns = 4
     private var timers: [(deadline: Int64, id: UInt64, work: () -> Void)] = []
     private var nextTimerID: UInt64 = 1
     private let name: String
@@ -130,15 +125,6 @@ public final class EventLoop: @unchecked Sendable {
         endOfIteration.append(work)
     }
 
-    /// Runs `work` on the loop thread at the end of this iteration when the loop is not busy, else once it is
-    /// (loop thread only): an iteration that handled several events defers it — the next polls do not wait — until
-    /// an iteration handles at most one, or for at most a few iterations. Work that may wait while the loop is
-    /// saturated — replication frames, which then leave many per `send` — goes here; answers go to
-    /// `afterIteration`.
-    public func afterBusy(_ work: @escaping () -> Void) {
-        whenIdle.append(work)
-    }
-
     /// Runs `work` on the loop after `millis` milliseconds. Returns an id for `cancel`.
     @discardableResult
     public func schedule(afterMillis millis: Int64, _ work: @escaping () -> Void) -> UInt64 {
@@ -179,7 +165,7 @@ public final class EventLoop: @unchecked Sendable {
     private func run() {
         var events = [epoll_event](repeating: epoll_event(), count: 128)
         while !stopping.load(ordering: .acquiring) {
-            let timeout = whenIdle.isEmpty ? nextTimeout() : 0
+            let timeout = nextTimeout()
             let count = events.withUnsafeMutableBufferPointer { buffer in
                 epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), timeout)
             }
@@ -196,36 +182,18 @@ public final class EventLoop: @unchecked Sendable {
             }
             runDueTimers()
             drainInbox()
-            // Deferred work waits while the loop is busy (several events at once); otherwise it runs now, before
-            // the end-of-iteration work, in the order it was queued relative to it before deferral existed.
-            if !whenIdle.isEmpty {
-                if count <= 1 || busyTurns >= Self.maxBusyTurns {
-                    busyTurns = 0
-                    let work = whenIdle
-                    whenIdle = []
-                    for item in work { item() }
-                } else {
-                    busyTurns += 1
-                }
+            while !endOfIteration.isEmpty {
+                let work = endOfIteration
+                endOfIteration = []
+                for item in work { item() }
             }
-            runEndOfIteration()
         }
-        for item in whenIdle { item() }
-        whenIdle = []
         drainInbox()
         let waiting = finished.withLock { waiting -> [CheckedContinuation<Void, Never>] in
             defer { waiting = nil }
             return waiting ?? []
         }
         for continuation in waiting { continuation.resume() }
-    }
-
-    private func runEndOfIteration() {
-        while !endOfIteration.isEmpty {
-            let work = endOfIteration
-            endOfIteration = []
-            for item in work { item() }
-        }
     }
 
     private func nextTimeout() -> Int32 {

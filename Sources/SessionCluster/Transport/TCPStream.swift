@@ -37,11 +37,6 @@ public final class TCPStream {
     private var written = 0
     private let maxQueuedBytes: Int
     private var flushScheduled = false
-    private var lazyFlushScheduled = false
-    /// Whether writes may wait until the loop has drained its ready events (`EventLoop.afterBusy`), so that
-    /// frames queued by several requests leave in one `send`; beyond 64 KiB queued they leave at the end of the
-    /// iteration anyway. For replication links; request/answer streams keep the default (end of iteration).
-    public var flushWhenLoopIdle = false
     /// Whether epoll currently watches for writability (only while a write would block): changing the watch
     /// costs an `epoll_ctl`, so it is changed only when this flips — not on every flush.
     private var watchingWritable = false
@@ -109,15 +104,7 @@ public final class TCPStream {
             return false
         }
         outbound += bytes
-        if flushWhenLoopIdle && queuedBytes < 64 << 10 {
-            if !lazyFlushScheduled && !flushScheduled {
-                lazyFlushScheduled = true
-                loop.afterBusy { [weak self] in
-                    self?.lazyFlushScheduled = false
-                    self?.flush()
-                }
-            }
-        } else if !flushScheduled {
+        if !flushScheduled {
             flushScheduled = true
             loop.afterIteration { [weak self] in
                 self?.flushScheduled = false
