@@ -1,5 +1,4 @@
 import SessionCluster
-import Synchronization
 
 /// A small HTTP/1.1 server on an event loop: keep-alive, pipelining (answered in order, one at a time per
 /// connection), bounded request sizes (400 / 413 / 414 / 431 / 501 / 505) and a bounded number of connections.

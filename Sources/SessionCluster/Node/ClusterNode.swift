@@ -317,7 +317,7 @@ extension NodeRuntime {
         listener.close()
         datagrams.close()
         multicastReceiver?.close()
-        for waiter in accessWaiters.values { waiter(.shuttingDown) }
+        for waiter in accessWaiters.values { waiter(.failure(.shuttingDown)) }
         for waiter in commitWaiters.values { waiter(false) }
         accessWaiters = [:]
         commitWaiters = [:]

@@ -11,15 +11,7 @@ extension NodeRuntime {
         guard !stopping else { return done(.failure(.shuttingDown)) }
         let ticket = nextTicket
         nextTicket += 1
-        accessWaiters[ticket] = { outcome in
-            switch outcome {
-            case .ready(let session, let lostWrites): done(.success(SessionSnapshot(session, lostWrites: lostWrites)))
-            case .failed(.notFound): done(.failure(.notFound))
-            case .failed(.unavailable): done(.failure(.unavailable))
-            case .failed(.lost): done(.failure(.lost))
-            case .shuttingDown: done(.failure(.shuttingDown))
-            }
-        }
+        accessWaiters[ticket] = done
         execute(node.access(id, token: token, ticket: ticket, now: NodeRuntime.now()))
     }
 

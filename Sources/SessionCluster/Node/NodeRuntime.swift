@@ -8,12 +8,6 @@ import SessionClusterCore
 /// The node's engine, confined to its event loop: it owns the sockets and the `NodeInstance`, feeds events in
 /// and carries out the directives. `ClusterNode` is its thread-safe face.
 final class NodeRuntime {
-    enum AccessOutcome {
-        case ready(Session, lostWrites: Bool)
-        case failed(AccessFailure)
-        case shuttingDown
-    }
-
     let settings: ClusterNodeSettings
     let loop: EventLoop
     var node: NodeInstance
@@ -31,7 +25,7 @@ final class NodeRuntime {
     var introduced: [NodeID: MemberInfo] = [:]
     /// When a refused peer may be dialled again.
     var redialAfter: [NodeID: Int64] = [:]
-    var accessWaiters: [AccessTicket: (AccessOutcome) -> Void] = [:]
+    var accessWaiters: [AccessTicket: (Result<SessionSnapshot, SessionError>) -> Void] = [:]
     var commitWaiters: [CommitID: (Bool) -> Void] = [:]
     var nextTicket: AccessTicket = 1
     var stopping = false
@@ -107,9 +101,9 @@ final class NodeRuntime {
             case .replication(.send(let message, let peer)):
                 send(message, to: peer)
             case .replication(.accessReady(let ticket, let session, let lostWrites)):
-                accessWaiters.removeValue(forKey: ticket)?(.ready(session, lostWrites: lostWrites))
+                accessWaiters.removeValue(forKey: ticket)?(.success(SessionSnapshot(session, lostWrites: lostWrites)))
             case .replication(.accessFailed(let ticket, let failure)):
-                accessWaiters.removeValue(forKey: ticket)?(.failed(failure))
+                accessWaiters.removeValue(forKey: ticket)?(.failure(SessionError(failure)))
             case .replication(.commitCompleted(let commitID, let acknowledged)):
                 commitWaiters.removeValue(forKey: commitID)?(acknowledged)
             case .replication(.event(let event)):

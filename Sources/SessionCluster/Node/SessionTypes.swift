@@ -61,6 +61,17 @@ public enum SessionError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+extension SessionError {
+    /// The error a failed access reports.
+    init(_ failure: AccessFailure) {
+        switch failure {
+        case .notFound: self = .notFound
+        case .unavailable: self = .unavailable
+        case .lost: self = .lost
+        }
+    }
+}
+
 /// Something that happened in the cluster, for the embedder's event stream and logs.
 public enum ClusterEvent: Sendable, Equatable, CustomStringConvertible {
     case member(MembershipEvent)
