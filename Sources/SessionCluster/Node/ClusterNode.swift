@@ -1,4 +1,5 @@
 import SessionClusterCore
+import Synchronization
 
 /// Carries a value that is only ever touched on one event loop's thread across concurrency domains.
 /// The holder MUST use `value` only inside `EventLoop.execute` (or handlers) of that loop.
@@ -33,6 +34,13 @@ public final class ClusterNode: Sendable {
     public let events: AsyncStream<ClusterEvent>
     private let loop: EventLoop
     private let runtime: LoopConfined<NodeRuntime>
+    /// Whether the node takes calls: false from the first `shutdown()` on, so later calls fail at once.
+    private let accepting = Atomic<Bool>(true)
+    /// `nil` while running; the waiters of a stop in progress; `[]` forever once stopped.
+    private let stopWaiters = Mutex<[CheckedContinuation<Void, Never>]?>(nil)
+    private let stopped = Atomic<Bool>(false)
+    /// The figures at the moment the node stopped, so `stats()` still answers afterwards.
+    private let finalStats = Mutex<NodeStats?>(nil)
 
     private init(loop: EventLoop, runtime: NodeRuntime, events: AsyncStream<ClusterEvent>) {
         self.loop = loop
@@ -57,22 +65,27 @@ public final class ClusterNode: Sendable {
         return node
     }
 
-    /// Runs `body` on the loop with the runtime and a completion to call exactly once.
-    private func onLoop<R: Sendable>(_ body: @escaping @Sendable (NodeRuntime, @escaping (R) -> Void) -> Void) async
-        -> R
-    {
+    /// Runs `body` on the loop with the runtime and a completion to call exactly once. Answers `rejected` at once,
+    /// without running `body`, once the node is shutting down or stopped (the loop would never run it).
+    private func onLoop<R: Sendable>(
+        rejected: R, _ body: @escaping @Sendable (NodeRuntime, @escaping (R) -> Void) -> Void
+    ) async -> R {
+        guard accepting.load(ordering: .acquiring) else { return rejected }
         let confined = runtime
         return await withCheckedContinuation { continuation in
-            loop.execute { body(confined.value) { continuation.resume(returning: $0) } }
+            let queued = loop.execute { body(confined.value) { continuation.resume(returning: $0) } }
+            if !queued { continuation.resume(returning: rejected) }
         }
     }
 
-    /// Runs `body` with the runtime at once when called on the loop thread, else soon on the loop.
-    private func onLoopNow(_ body: @escaping (NodeRuntime) -> Void) {
+    /// Runs `body` with the runtime at once when called on the loop thread, else soon on the loop; calls
+    /// `rejected` instead once the node is shutting down or stopped.
+    private func onLoopNow(_ body: @escaping (NodeRuntime) -> Void, rejected: @escaping () -> Void) {
+        guard accepting.load(ordering: .acquiring) else { return rejected() }
         if loop.inLoop { return body(runtime.value) }
         let confined = runtime
         let work = LoopConfined(value: body)
-        loop.execute { work.value(confined.value) }
+        if !loop.execute({ work.value(confined.value) }) { rejected() }
     }
 
     // MARK: Sessions
@@ -85,16 +98,16 @@ public final class ClusterNode: Sendable {
         changes(&recorded)
         let initial = recorded
         let id = Self.freshID()
-        let outcome: Result<VersionVector, SessionError> = await onLoop { runtime, done in
-            runtime.create(id, changes: initial, done)
+        let outcome: Result<VersionVector, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
+            runtime, done in runtime.create(id, changes: initial, done)
         }
         return SessionUpdate(id: id, version: try outcome.get(), value: ())
     }
 
     /// Reads a session, honouring the client's version token.
     public func read(_ id: SessionID, token: VersionVector?) async throws(SessionError) -> SessionSnapshot {
-        let outcome: Result<SessionSnapshot, SessionError> = await onLoop { runtime, done in
-            runtime.read(id, token: token, done)
+        let outcome: Result<SessionSnapshot, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
+            runtime, done in runtime.read(id, token: token, done)
         }
         return try outcome.get()
     }
@@ -106,15 +119,15 @@ public final class ClusterNode: Sendable {
         _ id: SessionID, token: VersionVector?,
         _ body: @escaping @Sendable (SessionSnapshot, inout SessionChanges) throws -> Value
     ) async throws -> SessionUpdate<Value> {
-        let outcome: Result<SessionUpdate<Value>, any Error> = await onLoop { runtime, done in
-            runtime.update(id, token: token, body, done)
-        }
+        let outcome: Result<SessionUpdate<Value>, any Error> = await onLoop(
+            rejected: .failure(SessionError.shuttingDown)
+        ) { runtime, done in runtime.update(id, token: token, body, done) }
         return try outcome.get()
     }
 
     /// Ends a session everywhere (logout).
     public func invalidate(_ id: SessionID, token: VersionVector?) async throws(SessionError) {
-        let outcome: Result<Void, SessionError> = await onLoop { runtime, done in
+        let outcome: Result<Void, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) { runtime, done in
             runtime.invalidate(id, token: token, done)
         }
         try outcome.get()
@@ -123,8 +136,8 @@ public final class ClusterNode: Sendable {
     /// Moves the session to a fresh id (session-fixation protection at login); the old id is dead everywhere.
     public func changeID(_ id: SessionID, token: VersionVector?) async throws(SessionError) -> SessionUpdate<Void> {
         let newID = Self.freshID()
-        let outcome: Result<VersionVector, SessionError> = await onLoop { runtime, done in
-            runtime.changeID(id, to: newID, token: token, done)
+        let outcome: Result<VersionVector, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
+            runtime, done in runtime.changeID(id, to: newID, token: token, done)
         }
         return SessionUpdate(id: newID, version: try outcome.get(), value: ())
     }
@@ -146,7 +159,7 @@ public final class ClusterNode: Sendable {
     public func read(
         _ id: SessionID, token: VersionVector?, then done: @escaping (Result<SessionSnapshot, SessionError>) -> Void
     ) {
-        onLoopNow { $0.read(id, token: token, done) }
+        onLoopNow({ $0.read(id, token: token, done) }, rejected: { done(.failure(.shuttingDown)) })
     }
 
     /// `update` for callers on the loop: `body` and `done` run on the node's loop.
@@ -155,7 +168,7 @@ public final class ClusterNode: Sendable {
         _ body: @escaping (SessionSnapshot, inout SessionChanges) throws -> Value,
         then done: @escaping (Result<SessionUpdate<Value>, any Error>) -> Void
     ) {
-        onLoopNow { $0.update(id, token: token, body, done) }
+        onLoopNow({ $0.update(id, token: token, body, done) }, rejected: { done(.failure(SessionError.shuttingDown)) })
     }
 
     /// `create` for callers on the loop: `done` runs on the node's loop.
@@ -163,14 +176,16 @@ public final class ClusterNode: Sendable {
         _ changes: SessionChanges, then done: @escaping (Result<SessionUpdate<Void>, SessionError>) -> Void
     ) {
         let id = Self.freshID()
-        onLoopNow { $0.create(id, changes: changes) { done($0.map { SessionUpdate(id: id, version: $0, value: ()) }) } }
+        onLoopNow(
+            { $0.create(id, changes: changes) { done($0.map { SessionUpdate(id: id, version: $0, value: ()) }) } },
+            rejected: { done(.failure(.shuttingDown)) })
     }
 
     /// `invalidate` for callers on the loop: `done` runs on the node's loop.
     public func invalidate(
         _ id: SessionID, token: VersionVector?, then done: @escaping (Result<Void, SessionError>) -> Void
     ) {
-        onLoopNow { $0.invalidate(id, token: token, done) }
+        onLoopNow({ $0.invalidate(id, token: token, done) }, rejected: { done(.failure(.shuttingDown)) })
     }
 
     /// `changeID` for callers on the loop: `done` runs on the node's loop.
@@ -179,34 +194,37 @@ public final class ClusterNode: Sendable {
         then done: @escaping (Result<SessionUpdate<Void>, SessionError>) -> Void
     ) {
         let newID = Self.freshID()
-        onLoopNow { runtime in
-            runtime.changeID(id, to: newID, token: token) {
-                done($0.map { SessionUpdate(id: newID, version: $0, value: ()) })
-            }
-        }
+        onLoopNow(
+            { runtime in
+                runtime.changeID(id, to: newID, token: token) {
+                    done($0.map { SessionUpdate(id: newID, version: $0, value: ()) })
+                }
+            }, rejected: { done(.failure(.shuttingDown)) })
     }
 
     /// The members this node knows, for callers on the loop (called elsewhere it hops and answers on the loop).
+    /// Empty once the node has stopped.
     public func members(then done: @escaping ([Member]) -> Void) {
-        onLoopNow { done($0.node.membership.members) }
+        onLoopNow({ done($0.node.membership.members) }, rejected: { done([]) })
     }
 
     /// `stats()` for callers on the loop.
     public func stats(then done: @escaping (NodeStats) -> Void) {
-        onLoopNow { done($0.currentStats) }
+        onLoopNow({ done($0.currentStats) }, rejected: { [self] in done(finalStats.withLock { $0 } ?? .empty) })
     }
 
     // MARK: Cluster
 
     /// The members this node knows (itself excluded), with their states.
     public func members() async -> [Member] {
-        await onLoop { runtime, done in done(runtime.node.membership.members) }
+        await onLoop(rejected: []) { runtime, done in done(runtime.node.membership.members) }
     }
 
     /// The keyring in use: install a new key everywhere, then `use` it everywhere, then remove the old one —
     /// key rotation without downtime. Throws when the change is not possible (unknown key, short secret…).
     public func updateKeyring(_ change: @escaping @Sendable (inout Keyring) throws -> Void) async throws {
-        let result: Result<Void, any Error> = await onLoop { runtime, done in
+        let result: Result<Void, any Error> = await onLoop(rejected: .failure(SessionError.shuttingDown)) {
+            runtime, done in
             var keyring = runtime.cipher.keyring
             do {
                 try change(&keyring)
@@ -219,30 +237,86 @@ public final class ClusterNode: Sendable {
         try result.get()
     }
 
-    /// The key ids installed and the one sealing.
+    /// The key ids installed and the one sealing (none once the node has stopped).
     public func keyIDs() async -> (installed: [UInt8], current: UInt8) {
-        await onLoop { runtime, done in done((runtime.cipher.keyring.ids, runtime.cipher.keyring.current)) }
+        await onLoop(rejected: ([], 0)) { runtime, done in
+            done((runtime.cipher.keyring.ids, runtime.cipher.keyring.current))
+        }
     }
 
-    /// Session counts and replication / transport counters.
+    /// Session counts and replication / transport counters (the last figures once the node has stopped).
     public func stats() async -> NodeStats {
-        await onLoop { runtime, done in done(runtime.currentStats) }
+        if accepting.load(ordering: .acquiring) {
+            let confined = runtime
+            let live: NodeStats? = await withCheckedContinuation { continuation in
+                let queued = loop.execute { continuation.resume(returning: confined.value.currentStats) }
+                if !queued { continuation.resume(returning: nil) }
+            }
+            if let live { return live }
+        }
+        // Stopping or stopped: the final figures are recorded on the loop before it ends.
+        await awaitStopped()
+        return finalStats.withLock { $0 } ?? NodeStats.empty
     }
 
     /// Stops abruptly, as `kill -9` would: sockets close without a leaving beacon (tests of failure detection).
     public func crashForTesting() async {
-        await onLoop { runtime, done in
-            runtime.close()
-            done(())
-        }
-        await loop.stop()
+        await stop(gracefully: false)
     }
 
     /// Graceful stop: announces leaving (peers drop this node at once and re-place its sessions), lets queued
-    /// replication drain (bounded), then closes everything and stops the loop.
+    /// replication drain (bounded, one second), then closes everything and stops the loop.
+    ///
+    /// Idempotent: a second call waits for the first to finish, a call after the stop returns at once. From the
+    /// first call on, every other method fails at once with `.shuttingDown` (or answers empty).
     public func shutdown() async {
-        await onLoop { runtime, done in runtime.leave(then: done) }
+        await stop(gracefully: true)
+    }
+
+    private func stop(gracefully: Bool) async {
+        let first = stopWaiters.withLock { waiters -> Bool in
+            guard waiters == nil, !stopped.load(ordering: .acquiring) else { return false }
+            waiters = []
+            return true
+        }
+        guard first else { return await awaitStopped() }
+        accepting.store(false, ordering: .releasing)
+        let confined = runtime
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let queued = loop.execute {
+                let runtime = confined.value
+                let finish: (()) -> Void = { [self] _ in
+                    finalStats.withLock { $0 = runtime.currentStats }
+                    continuation.resume()
+                }
+                if gracefully {
+                    runtime.leave(then: finish)
+                } else {
+                    runtime.close()
+                    finish(())
+                }
+            }
+            if !queued { continuation.resume() }
+        }
         await loop.stop()
+        let waiting = stopWaiters.withLock { waiters -> [CheckedContinuation<Void, Never>] in
+            stopped.store(true, ordering: .releasing)
+            defer { waiters = [] }
+            return waiters ?? []
+        }
+        for waiter in waiting { waiter.resume() }
+    }
+
+    /// Returns once a stop in progress has finished (at once when none is).
+    private func awaitStopped() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let waiting = stopWaiters.withLock { waiters -> Bool in
+                guard !stopped.load(ordering: .acquiring), waiters != nil else { return false }
+                waiters!.append(continuation)
+                return true
+            }
+            if !waiting { continuation.resume() }
+        }
     }
 }
 

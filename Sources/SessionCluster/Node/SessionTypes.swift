@@ -106,4 +106,9 @@ public struct NodeStats: Sendable, Equatable {
     public var dropped: [String: Int]
     /// Replication lag sampled from peers' clock stamps (empty unless they stamp: `lagSampleMillis`).
     public var replicationLag = ReplicationLag()
+
+    /// All zero: the figures of a node that never ran.
+    static let empty = NodeStats(
+        sessions: 0, primaries: 0, copies: 0, replication: ReplicationCounters(), framesReceived: 0, framesSent: 0,
+        bytesSent: 0, malformedDropped: 0, linksRefused: 0, linksOverflowed: 0, dropped: [:])
 }

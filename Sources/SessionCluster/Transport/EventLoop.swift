@@ -15,7 +15,9 @@ import Synchronization
 public final class EventLoop: @unchecked Sendable {
     private let epollFD: Int32
     private let wakeFD: Int32
-    private let inbox = Mutex<[@Sendable () -> Void]>([])
+    /// Work handed over from other threads; `open` turns false once the loop has run its last iteration, after
+    /// which `execute` refuses work (it would never run) instead of queueing it forever.
+    private let inbox = Mutex<(work: [@Sendable () -> Void], open: Bool)>(([], true))
     private let stopping = Atomic<Bool>(false)
     private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
     private var handlers: [Int32: (UInt32) -> Void] = [:]
@@ -65,11 +67,19 @@ public final class EventLoop: @unchecked Sendable {
         loopThreadID.withLock { id in id.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
     }
 
-    /// Runs `work` on the loop thread, soon. Safe from any thread.
-    public func execute(_ work: @escaping @Sendable () -> Void) {
-        inbox.withLock { $0.append(work) }
+    /// Runs `work` on the loop thread, soon. Safe from any thread. Returns false, and never runs `work`, when the
+    /// loop has stopped: a caller waiting for `work` MUST then answer by itself (see `ClusterNode`).
+    @discardableResult
+    public func execute(_ work: @escaping @Sendable () -> Void) -> Bool {
+        let accepted = inbox.withLock { inbox -> Bool in
+            guard inbox.open else { return false }
+            inbox.work.append(work)
+            return true
+        }
+        guard accepted else { return false }
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
+        return true
     }
 
     /// Stops the loop after the current iteration and waits until its thread has finished.
@@ -189,6 +199,13 @@ public final class EventLoop: @unchecked Sendable {
             }
         }
         drainInbox()
+        // Close the inbox, then run what slipped in before it closed: from here on `execute` refuses work.
+        let last = inbox.withLock { inbox -> [@Sendable () -> Void] in
+            inbox.open = false
+            defer { inbox.work = [] }
+            return inbox.work
+        }
+        for item in last { item() }
         let waiting = finished.withLock { waiting -> [CheckedContinuation<Void, Never>] in
             defer { waiting = nil }
             return waiting ?? []
@@ -211,9 +228,9 @@ public final class EventLoop: @unchecked Sendable {
 
     private func drainInbox() {
         while true {
-            let work = inbox.withLock { queue -> [@Sendable () -> Void] in
-                defer { queue.removeAll(keepingCapacity: true) }
-                return queue
+            let work = inbox.withLock { inbox -> [@Sendable () -> Void] in
+                defer { inbox.work.removeAll(keepingCapacity: true) }
+                return inbox.work
             }
             if work.isEmpty { return }
             for item in work { item() }
