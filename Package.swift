@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "SessionCluster", dependencies: ["SessionClusterCore", "CLinuxShims", "CCrypto"]),
         // HTTP/1.1 front end of `session-node`, built on the public `ClusterNode` API (the embedding example).
         .target(name: "HTTPFrontEnd", dependencies: ["SessionCluster"]),
-        .executableTarget(name: "session-node", dependencies: ["SessionCluster", "HTTPFrontEnd"]),
+        .executableTarget(name: "session-node", dependencies: ["SessionCluster", "HTTPFrontEnd", "CLinuxShims"]),
         .executableTarget(name: "session-bench", dependencies: ["SessionCluster", "HTTPFrontEnd"]),
         // Deterministic, seeded cluster simulator over the core (used by tests; replayable by seed).
         .target(name: "SessionClusterSimulator", dependencies: ["SessionClusterCore"]),

@@ -1,10 +1,23 @@
 @preconcurrency import Foundation
 import SessionCluster
+import Synchronization
 
 /// `session-node up FILE`: starts every node of a cluster file as a child process, prints where they answer,
-/// prefixes their log lines with the node name, and stops them all gracefully on Ctrl-C / SIGTERM.
+/// prefixes their log lines with the node name, and supervises them:
+///
+/// - a node that fails to start (exits before it reports "up", or does not report it within
+///   `startDeadlineSeconds`) stops the others: no partial cluster is left running, and the exit status is 1;
+/// - Ctrl-C / SIGTERM stops every node gracefully; SIGHUP is forwarded to every node (key reload);
+/// - each node dies with the launcher, even when the launcher is killed with SIGKILL (`runNode` asks the kernel
+///   for SIGTERM on its parent's death through `parentVariable`);
+/// - a node that exits later is reported; the others keep serving (that is what a cluster is for).
 enum Launcher {
-    /// Keeps the signal sources alive for the life of the process (only `up` touches it, on the main thread).
+    /// Set in each child's environment to the launcher's pid: `run` then dies with the launcher.
+    static let parentVariable = "SESSIONCLUSTER_LAUNCHER_PID"
+    /// How long a node may take to report that it is up before the launch counts as failed.
+    static let startDeadlineSeconds = 30
+
+    /// Keeps the signal sources alive for the life of the process.
     nonisolated(unsafe) private static var signalSources: [any DispatchSourceSignal] = []
 
     static func up(configPath: String, configuration: ClusterConfiguration) -> Int32 {
@@ -25,68 +38,192 @@ enum Launcher {
         }
         say("Stop with Ctrl-C.")
 
-        var started = [(name: String, process: Process)]()
-        for node in configuration.nodes {
-            let process = Process()
-            process.executableURL = executableURL
-            process.arguments = ["run", "--config", configPath, "--node", node.name]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            let prefix = "[\(node.name)] "
-            pipe.fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                guard !data.isEmpty else { return }
-                let text = String(decoding: data, as: UTF8.self)
-                let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-                let joined = lines.enumerated().compactMap { index, line -> String? in
-                    index == lines.count - 1 && line.isEmpty ? nil : prefix + line
-                }.joined(separator: "\n")
-                FileHandle.standardOutput.write(Data((joined + "\n").utf8))
-            }
-            do {
-                try process.run()
-            } catch {
-                FileHandle.standardError.write(Data("session-node: cannot start \(node.name): \(error)\n".utf8))
-                stop(started)
-                return 1
-            }
-            started.append((node.name, process))
-        }
-        let children = started
-
-        // Forward Ctrl-C / SIGTERM to the children (graceful leave), then wait for them.
+        let supervisor = Supervisor()
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
-        signalSources = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .main)
+        signal(SIGHUP, SIG_IGN)
+        signalSources = [SIGINT, SIGTERM, SIGHUP].map { number -> DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                say("stopping \(children.count) nodes…")
-                stop(children)
+                if number == SIGHUP {
+                    supervisor.forward(SIGHUP, saying: "forwarding SIGHUP (key reload) to every node")
+                } else {
+                    supervisor.stopAll(saying: "stopping every node…")
+                }
             }
             source.resume()
             return source
         }
-        DispatchQueue.global().async {
-            var failed = false
-            for child in children {
-                child.process.waitUntilExit()
-                if child.process.terminationStatus != 0 {
-                    failed = true
-                    say("node \(child.name) exited with status \(child.process.terminationStatus)")
+
+        var environment = ProcessInfo.processInfo.environment
+        environment[parentVariable] = String(getpid())
+        for node in configuration.nodes {
+            let process = Process()
+            process.executableURL = executableURL
+            process.arguments = ["run", "--config", configPath, "--node", node.name]
+            process.environment = environment
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            let lines = LineSplitter(prefix: "[\(node.name)] ")
+            let name = node.name
+            pipe.fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                if data.isEmpty { handle.readabilityHandler = nil }  // end of output: stop polling it
+                for line in lines.take(data) {
+                    if line.contains("node \(name) (") && line.contains(") up: ") { supervisor.started(name) }
+                    say(line)
                 }
             }
-            exit(failed ? 1 : 0)
+            process.terminationHandler = { process in
+                supervisor.exited(
+                    name, status: process.terminationStatus, bySignal: process.terminationReason == .uncaughtSignal)
+            }
+            do {
+                // Spawned from this (main) thread, which stays alive until the end: the children's death signal is
+                // tied to the thread that started them.
+                try process.run()
+            } catch {
+                supervisor.failedToLaunch(name, error)
+                break
+            }
+            supervisor.launched(name, process)
         }
-        dispatchMain()
+        supervisor.launchesDone()
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(startDeadlineSeconds)) {
+            supervisor.checkStarted(within: startDeadlineSeconds)
+        }
+        return supervisor.waitUntilAllExited()
     }
 
-    /// Writes a line at once (stdout is block-buffered when piped, and the children write in between).
-    private static func say(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    /// Writes a line at once (stdout is block-buffered when piped, and the children write in between). A closed
+    /// stdout (the terminal went away) must not kill the launcher before it has stopped its nodes.
+    static func say(_ line: String) {
+        try? FileHandle.standardOutput.write(contentsOf: Data((line + "\n").utf8))
+    }
+}
+
+/// The launcher's view of its children, shared by the signal handlers, the pipes and the termination handlers.
+final class Supervisor: Sendable {
+    private struct State {
+        var running: [(name: String, process: Process)] = []
+        var started: Set<String> = []
+        var launching = true
+        var stopping = false
+        var failed = false
     }
 
-    private static func stop(_ children: [(name: String, process: Process)]) {
+    private let state = Mutex(State())
+    private let allExited = DispatchSemaphore(value: 0)
+
+    func launched(_ name: String, _ process: Process) {
+        state.withLock { $0.running.append((name, process)) }
+        // It may have exited before it was recorded: `exited` then found nothing to remove.
+        if !process.isRunning { exited(name, status: process.terminationStatus, bySignal: false) }
+    }
+
+    func failedToLaunch(_ name: String, _ error: any Error) {
+        Launcher.say("session-node: cannot start node \(name): \(error); stopping the other nodes")
+        state.withLock { $0.failed = true }
+        stopAll(saying: nil)
+    }
+
+    func launchesDone() {
+        let done = state.withLock { state -> Bool in
+            state.launching = false
+            return state.running.isEmpty
+        }
+        if done { allExited.signal() }
+    }
+
+    /// The node reported that it serves.
+    func started(_ name: String) {
+        state.withLock { _ = $0.started.insert(name) }
+    }
+
+    func exited(_ name: String, status: Int32, bySignal: Bool) {
+        let (message, stopOthers, done) = state.withLock { state -> (String?, Bool, Bool) in
+            guard let index = state.running.firstIndex(where: { $0.name == name }) else { return (nil, false, false) }
+            state.running.remove(at: index)
+            let how = bySignal ? "was killed by signal \(status)" : "exited with status \(status)"
+            var message: String?
+            var stopOthers = false
+            if !state.stopping && !state.started.contains(name) {
+                message = "node \(name) failed to start (it \(how); see its lines above): stopping the other nodes"
+                state.failed = true
+                stopOthers = true
+            } else if !state.stopping {
+                message = "node \(name) \(how); the other nodes keep serving (Ctrl-C stops them)"
+                state.failed = true
+            } else if status != 0 {
+                message = "node \(name) \(how) while stopping"
+                state.failed = true
+            }
+            return (message, stopOthers, state.running.isEmpty && !state.launching)
+        }
+        if let message { Launcher.say(message) }
+        if stopOthers { stopAll(saying: nil) }
+        if done { allExited.signal() }
+    }
+
+    /// Fails the launch when a node has not reported "up" in time.
+    func checkStarted(within seconds: Int) {
+        let late = state.withLock { state -> [String] in
+            guard !state.stopping else { return [] }
+            return state.running.map(\.name).filter { !state.started.contains($0) }
+        }
+        guard !late.isEmpty else { return }
+        Launcher.say("node \(late.joined(separator: ", ")) did not report up within \(seconds) s: stopping every node")
+        state.withLock { $0.failed = true }
+        stopAll(saying: nil)
+    }
+
+    /// SIGTERM to every running node: each leaves the cluster gracefully.
+    func stopAll(saying message: String?) {
+        let children = state.withLock { state -> [(name: String, process: Process)] in
+            state.stopping = true
+            return state.running
+        }
+        if let message, !children.isEmpty { Launcher.say(message) }
         for child in children where child.process.isRunning { kill(child.process.processIdentifier, SIGTERM) }
+    }
+
+    func forward(_ number: Int32, saying message: String) {
+        let children = state.withLock { $0.running }
+        Launcher.say(message)
+        for child in children where child.process.isRunning { kill(child.process.processIdentifier, number) }
+    }
+
+    /// Blocks the calling (main) thread until every launched node has exited; the launcher's exit status.
+    func waitUntilAllExited() -> Int32 {
+        allExited.wait()
+        return state.withLock { $0.failed } ? 1 : 0
+    }
+}
+
+/// Splits a child's output into whole lines, each with the node's prefix (a read may end mid-line).
+final class LineSplitter: Sendable {
+    private let prefix: String
+    private let pending = Mutex<[UInt8]>([])
+
+    init(prefix: String) { self.prefix = prefix }
+
+    /// The complete lines in what has arrived so far; at end of output (`data` empty), the unfinished rest too.
+    func take(_ data: Data) -> [String] {
+        pending.withLock { pending -> [String] in
+            if data.isEmpty {
+                defer { pending = [] }
+                return pending.isEmpty ? [] : [prefix + String(decoding: pending, as: UTF8.self)]
+            }
+            pending += data
+            var lines = [String]()
+            var start = 0
+            while let end = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                lines.append(prefix + String(decoding: pending[start..<end], as: UTF8.self))
+                start = end + 1
+            }
+            pending.removeFirst(start)
+            return lines
+        }
     }
 }

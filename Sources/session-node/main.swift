@@ -1,3 +1,4 @@
+import CLinuxShims
 @preconcurrency import Foundation
 import HTTPFrontEnd
 import SessionCluster
@@ -114,6 +115,11 @@ func terminationSignal() async -> Int32 {
 }
 
 func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int32 {
+    // Started by `session-node up`: stop (gracefully, SIGTERM) when the launcher dies, however it dies.
+    if let launcher = ProcessInfo.processInfo.environment[Launcher.parentVariable].flatMap(Int32.init) {
+        _ = csc_die_with_parent(SIGTERM)
+        if getppid() != launcher { fail("the launcher (pid \(launcher)) is gone; not starting", status: 1) }
+    }
     let configuration = load(configPath)
     guard var settings = ClusterNodeSettings(configuration: configuration, node: name),
         let entry = configuration.node(named: name)
@@ -122,7 +128,8 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
     }
     let write: @Sendable (String) -> Void = { line in
         let stamp = ISO8601DateFormatter().string(from: Date())
-        FileHandle.standardOutput.write(Data("\(stamp) \(line)\n".utf8))
+        // A closed stdout (the launcher died) must not stop the node before it has left the cluster.
+        try? FileHandle.standardOutput.write(contentsOf: Data("\(stamp) \(line)\n".utf8))
     }
     if logLevel <= .info { settings.log = write }
     // Test-only: plant a deliberate bug to show that an integration scenario catches it (README, "Tests").

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -171,6 +172,101 @@ import Testing
         #expect(process.terminationStatus == 0)
         let log = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(log.contains("[n1]") && log.contains("node n2 stopped"))
+        try? FileManager.default.removeItem(atPath: config)
+    }
+
+    /// Collects a process's output as it arrives (the tests read it while the process runs).
+    final class Output: Sendable {
+        private let text = Mutex("")
+        let pipe = Pipe()
+
+        init() {
+            pipe.fileHandleForReading.readabilityHandler = { [unowned self] handle in
+                let data = handle.availableData
+                if data.isEmpty { handle.readabilityHandler = nil }
+                self.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+            }
+        }
+
+        var current: String { text.withLock { $0 } }
+    }
+
+    static func launch(_ arguments: [String]) throws -> (Process, Output) {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        let output = Output()
+        process.standardOutput = output.pipe
+        process.standardError = output.pipe
+        try process.run()
+        return (process, output)
+    }
+
+    /// Whether something accepts TCP connections at `url` (`http://host:port`).
+    static func answers(_ url: String) -> Bool {
+        var client = TestHTTPClient()
+        return (try? client.send("GET", url + "/healthz"))?.status == 200
+    }
+
+    /// Polls `condition` every 100 ms for at most `seconds`.
+    static func eventually(_ seconds: Double, _ condition: () -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return condition()
+    }
+
+    @Test func upStopsEveryNodeWhenOneFailsToStart() async throws {
+        let (config, urls) = try Self.writeConfig(mode: "delta", ack: "async")
+        // Someone else already listens on n2's HTTP port: n2 cannot start.
+        let port = UInt16(urls[1].split(separator: ":").last!)!
+        let blocker = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(blocker) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(blocker, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        try #require(bound == 0 && listen(blocker, 4) == 0)
+
+        let (process, output) = try Self.launch(["up", config])
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let exited = try await Self.eventually(20) { !process.isRunning }
+        #expect(exited, "up kept running a partial cluster:\n\(output.current)")
+        guard exited else { return }
+        #expect(process.terminationStatus == 1)
+        #expect(output.current.contains("node n2 failed to start"), "\(output.current)")
+        #expect(output.current.contains("cannot serve HTTP"), "n2's own reason is shown: \(output.current)")
+        #expect(!Self.answers(urls[0]) && !Self.answers(urls[2]), "the other nodes were stopped")
+        try? FileManager.default.removeItem(atPath: config)
+    }
+
+    @Test func upForwardsHangUpAndItsNodesDieWithIt() async throws {
+        let (config, urls) = try Self.writeConfig(mode: "delta", ack: "async")
+        let (process, output) = try Self.launch(["up", config])
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        try await Self.awaitCluster(urls)
+
+        // SIGHUP (key reload, as the README tells operators) reaches every node; the launcher keeps running.
+        kill(process.processIdentifier, SIGHUP)
+        let reloaded = try await Self.eventually(10) {
+            ["n1", "n2", "n3"].allSatisfy { name in
+                output.current.split(separator: "\n").contains { $0.hasPrefix("[\(name)]") && $0.contains("keys reloaded") }
+            }
+        }
+        #expect(reloaded, "\(output.current)")
+        #expect(process.isRunning, "SIGHUP must not stop the launcher")
+
+        // The launcher dies without a chance to clean up: its nodes go with it.
+        kill(process.processIdentifier, SIGKILL)
+        let gone = try await Self.eventually(10) { urls.allSatisfy { !Self.answers($0) } }
+        #expect(gone, "nodes outlived their launcher")
         try? FileManager.default.removeItem(atPath: config)
     }
 

@@ -8,5 +8,9 @@
 
 /// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC; `addr` is a `struct sockaddr *`, `len` a `socklen_t *`.
 int csc_accept_nonblocking(int fd, void *addr, void *len);
+
+/// prctl(PR_SET_PDEATHSIG, signal): the kernel sends `signal` to this process when the thread that started it
+/// ends (a launcher that dies, even by SIGKILL, takes its children with it). prctl is variadic: Swift cannot call it.
+int csc_die_with_parent(int signal);
 #endif
 #endif
