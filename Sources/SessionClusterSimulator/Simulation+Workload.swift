@@ -220,6 +220,7 @@ extension Simulation {
             succeeded(request, client: index)
         case .failed(.unavailable):
             report.unavailable += 1
+            unhealthyAnswer("503 unavailable", request)
         case .failed(.notFound):
             // Expected for a replayed logged-out cookie; for a live session it means it was wrongly ended.
             if case .replay = request.operation { return }
@@ -235,8 +236,18 @@ extension Simulation {
             }
             detach(index)
         case .commitUnacknowledged, .nodeFailed:
+            if case .commitUnacknowledged = outcome { unhealthyAnswer("503 not acknowledged", request) }
             uncertain(request, client: index)
         }
+    }
+
+    /// A fault-free run (`makeHealthy`) must never answer 503: such an answer is a violation, so that the run —
+    /// and its replay — fails exactly when the availability check does.
+    private func unhealthyAnswer(_ answer: String, _ request: Request) {
+        guard config.healthy else { return }
+        violation(
+            "healthy cluster answered \(answer) to \(clients[request.client].name) for session "
+                + "\(request.session.map { "\($0)" } ?? "new") at \(name(of: request.node))")
     }
 
     private func succeeded(_ request: Request, client index: Int) {

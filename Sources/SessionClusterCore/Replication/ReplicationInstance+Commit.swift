@@ -118,16 +118,15 @@ extension ReplicationInstance {
         }
         let delta = SessionDelta(sessionID: id, dot: dot, base: base, patch: patch)
         var awaiting: CommitID?
-        if settings.ack == .sync {
+        if settings.ack == .sync && targets.isEmpty {
+            // No live peer to wait for (a lone node, the last survivor): acknowledged by everyone alive, which is
+            // nobody — answered at once, with no commit id, so no completion can race the caller's waiter.
+            counters.syncAcknowledged += 1
+        } else if settings.ack == .sync {
             let commitID = nextCommitID
             nextCommitID += 1
-            if targets.isEmpty {
-                directives.append(.commitCompleted(commitID, acknowledged: true))
-                counters.syncAcknowledged += 1
-            } else {
-                commits[commitID] = PendingCommit(
-                    awaiting: Set(targets), deadline: now.adding(millis: settings.syncAckTimeoutMillis))
-            }
+            commits[commitID] = PendingCommit(
+                awaiting: Set(targets), deadline: now.adding(millis: settings.syncAckTimeoutMillis))
             awaiting = commitID
         }
         for target in targets {

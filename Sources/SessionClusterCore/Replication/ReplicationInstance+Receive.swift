@@ -57,9 +57,14 @@ extension ReplicationInstance {
                     counters.staleCreatesRefused += 1
                     return []
                 }
+                // Backup mode: a creating delta comes from the new session's primary to the backup it chose,
+                // with placement epoch 1 (`commitPatch`). Known now, the copy is never left without a placement
+                // — and so without a primary — should the snapshot carrying it be lost and the creator fail.
+                let placement =
+                    settings.mode == .backup ? Placement(epoch: 1, primary: delta.dot.origin, backup: me) : nil
                 replicas[id] = Replica(
                     session: Session(id: id, content: SessionContent(), version: VersionVector()),
-                    localAccess: delta.patch.lastAccess, placement: nil)
+                    localAccess: delta.patch.lastAccess, placement: placement)
             }
         }
         guard let version = replicas[id]?.session.version else { return hold(delta, ack: ack, from: peer, now: now) }

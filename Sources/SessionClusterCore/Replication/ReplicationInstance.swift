@@ -34,7 +34,14 @@ public struct ReplicationInstance: Sendable {
         var deadline: Timestamp
         /// Whether some holder did not answer in time (then "nobody has it" cannot be concluded).
         var timedOut: Bool
+        /// Which pass over the candidates this is (see `fetchRounds`).
+        var round: Int
     }
+
+    /// Passes over the candidates a fetch makes before concluding that no live member holds what a waiting
+    /// request needs. A session can move (a takeover, a placement change) while it is asked for node by node,
+    /// so one pass of "not here" answers proves nothing in a healthy cluster; the access deadline bounds them all.
+    static let fetchRounds = 3
 
     struct PendingCommit: Sendable {
         var awaiting: Set<NodeID>
