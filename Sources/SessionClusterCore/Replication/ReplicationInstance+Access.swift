@@ -109,6 +109,11 @@ extension ReplicationInstance {
         let takesOver = fetch?.takeover == true && session?.isValid == true
         let wanted =
             !creates || (fetch != nil && (settings.mode == .delta || takesOver || accepts(id, placement: placement)))
+        if creates, fetch != nil, !wanted, settings.mode == .backup {
+            // The holders do not name this node: deltas held here for the session were passed on to its primary
+            // when they arrived (see `onDelta`); pulling again for them would only repeat this answer.
+            held[id] = nil
+        }
         if let session, creates, fetch != nil, !wanted, !session.isValid {
             // The session ended: answer the waiting requests without keeping a stray tombstone.
             fetches[request] = nil
@@ -160,7 +165,8 @@ extension ReplicationInstance {
                     outcome = .accessReady(access.ticket, session, lostWrites: false)
                 } else if exhausted {
                     let missingFrom = required.entries.filter { $0.counter > session.version[$0.node] }
-                    if !timedOut && missingFrom.allSatisfy({ departed.contains($0.node) }) {
+                    let gone = missingFrom.allSatisfy { departed.contains($0.node) } || noOneElseCanHold(now: now)
+                    if !timedOut && gone {
                         counters.writesLost += 1
                         directives.append(.event(.writesLost(id)))
                         outcome = .accessReady(access.ticket, session, lostWrites: true)
@@ -175,8 +181,10 @@ extension ReplicationInstance {
             } else if exhausted {
                 if access.token.isEmpty {
                     outcome = .accessFailed(access.ticket, timedOut ? .unavailable : .notFound)
-                } else if timedOut || !access.token.entries.allSatisfy({ departed.contains($0.node) }) {
-                    // A writer may still hold it behind a partition: unavailable, not lost.
+                } else if timedOut
+                    || !(access.token.entries.allSatisfy({ departed.contains($0.node) }) || noOneElseCanHold(now: now))
+                {
+                    // A holder may still have it behind a partition (or did not answer): unavailable, not lost.
                     outcome = .accessFailed(access.ticket, .unavailable)
                 } else {
                     counters.sessionsLost += 1

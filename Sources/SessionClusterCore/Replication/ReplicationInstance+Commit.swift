@@ -126,7 +126,8 @@ extension ReplicationInstance {
             let commitID = nextCommitID
             nextCommitID += 1
             commits[commitID] = PendingCommit(
-                awaiting: Set(targets), deadline: now.adding(millis: settings.syncAckTimeoutMillis))
+                awaiting: Set(targets), deadline: now.adding(millis: settings.syncAckTimeoutMillis),
+                anyPeer: settings.mode == .backup && patch.invalidation == nil)
             awaiting = commitID
         }
         for target in targets {
@@ -141,7 +142,11 @@ extension ReplicationInstance {
     /// A peer acknowledged the delta of our sync commit `commitID`.
     mutating func onAck(_ commitID: CommitID, from peer: NodeID) -> [ReplicationDirective] {
         guard var pending = commits[commitID] else { return [] }
-        pending.awaiting.remove(peer)
+        if pending.anyPeer {
+            pending.awaiting = []
+        } else {
+            pending.awaiting.remove(peer)
+        }
         return settle(commitID, pending)
     }
 

@@ -39,8 +39,17 @@ extension ReplicationInstance {
             if let moved = moved[id], isReachable(moved.placement.primary) {
                 // Backup mode: we handed this session off; its primary gets the stray delta. An invalidation
                 // is acknowledged here too: this node will not serve the session again.
-                return [.send(.delta(delta, ack: ends ? nil : ack), to: moved.placement.primary)]
-                    + (ends ? acknowledge(delta, ack) : [])
+                guard !ends, peer == delta.dot.origin, moved.placement.primary != peer else {
+                    return [.send(.delta(delta, ack: ends ? nil : ack), to: moved.placement.primary)]
+                        + (ends ? acknowledge(delta, ack) : [])
+                }
+                // Straight from its writer, which sends its deltas to its backup only: either a newer placement
+                // names this node again and the copy that goes with it is on its way (links reorder), or the
+                // writer has not yet heard that the session moved on. Cover both: pass the delta on to the
+                // primary we know (its acknowledgement completes the writer's `sync` commit, see `onAck`) and
+                // hold it until the copy arrives here (or is pulled after `gapHoldMillis`).
+                return [.send(.delta(delta, ack: ack), to: moved.placement.primary)]
+                    + hold(delta, ack: ack, from: peer, now: now)
             }
             if ends && !delta.createsSession {
                 // Acknowledged at once: this node will not serve the session. In delta mode the copy is still
