@@ -179,9 +179,11 @@ extension Simulation {
         default: break
         }
         let node = request.node
+        trace("\(clients[index].name) \(request.operation) served at \(name(of: node))", about: [session.id])
         if case .rotate = request.operation {
             let newID = SessionID(using: &random)
             requests[ticket]?.newSession = newID
+            trace("\(clients[index].name) rotates \(session.id) to \(newID)", about: [session.id])
             withNode(node) { instance, time in
                 let result = instance.changeID(of: session.id, to: newID, now: time)
                 self.committed(ticket, result, at: node)
@@ -211,6 +213,9 @@ extension Simulation {
     /// Applies a request's outcome to its client and schedules the client's next step.
     func finish(_ ticket: AccessTicket, _ outcome: Outcome) {
         guard let request = requests.removeValue(forKey: ticket) else { return }
+        trace(
+            "\(clients[request.client].name) \(request.operation) at \(name(of: request.node)): \(outcome)",
+            about: [request.session, request.newSession].compactMap { $0 })
         let index = request.client
         clients[index].busy = false
         queue.push(.clientStep(index), at: now + 5 + Int64(random.next() % 40))

@@ -127,7 +127,7 @@ extension ReplicationInstance {
             nextCommitID += 1
             commits[commitID] = PendingCommit(
                 awaiting: Set(targets), deadline: now.adding(millis: settings.syncAckTimeoutMillis),
-                anyPeer: settings.mode == .backup && patch.invalidation == nil)
+                anyPeer: settings.mode == .backup && patch.invalidation == nil, sessionID: id, dot: dot)
             awaiting = commitID
         }
         for target in targets {
@@ -148,6 +148,22 @@ extension ReplicationInstance {
             pending.awaiting.remove(peer)
         }
         return settle(commitID, pending)
+    }
+
+    /// A full copy of `session` that `peer` keeps arrived: the peer holds every delta the copy covers, as good as
+    /// an acknowledgement of those our `sync` commits wait for. In backup mode the delta may reach its holder by
+    /// another way than the one awaited (a takeover carried it off in a fetch reply, or a hand-off snapshot):
+    /// without this the writer would wait out its timeout for a write that is safely held.
+    mutating func acknowledgedByCopy(_ session: Session, from peer: NodeID) -> [ReplicationDirective] {
+        guard !commits.isEmpty else { return [] }
+        var directives = [ReplicationDirective]()
+        for commitID in commits.keys.sorted() {
+            guard let pending = commits[commitID], pending.sessionID == session.id,
+                pending.anyPeer || pending.awaiting.contains(peer), session.version.covers(pending.dot)
+            else { continue }
+            directives += onAck(commitID, from: peer)
+        }
+        return directives
     }
 
     /// Stores or completes a pending commit after its awaited set shrank.

@@ -176,15 +176,19 @@ extension ReplicationInstance {
     mutating func onSnapshot(_ session: Session, placement: Placement?, from peer: NodeID, now: Timestamp)
         -> [ReplicationDirective]
     {
+        // A copy its sender keeps (delta mode: always; backup mode: its placement names the sender) holds
+        // every delta it covers; a hand-off from a node dropping its copy proves nothing.
+        let keeps = settings.mode == .delta || placement?.holders.contains(peer) == true
+        let acknowledged = keeps ? acknowledgedByCopy(session, from: peer) : []
         if settings.mode == .backup, replicas[session.id] == nil, !accepts(session.id, placement: placement) {
             // Not (or no longer) a holder: pass the content on to the primary we know of, never keep it.
             let known = [moved[session.id]?.placement, placement].compactMap { $0 }
                 .max { $1.supersedes($0) }
-            guard let known, known.primary != peer, isReachable(known.primary) else { return [] }
+            guard let known, known.primary != peer, isReachable(known.primary) else { return acknowledged }
             counters.snapshotsSent += 1
-            return [.send(.snapshot(session, known), to: known.primary)]
+            return acknowledged + [.send(.snapshot(session, known), to: known.primary)]
         }
-        var directives = mergeCopy(session, placementHint: nil, from: peer, now: now)
+        var directives = acknowledged + mergeCopy(session, placementHint: nil, from: peer, now: now)
         if settings.mode == .backup, let placement {
             directives += adoptPlacement(session.id, placement, from: peer, now: now)
         }

@@ -49,6 +49,9 @@ public struct ReplicationInstance: Sendable {
         /// Backup mode, a write: one more copy is what is awaited, so an acknowledgement from any peer completes
         /// it — the backup's, or that of the node the delta was passed on to after the session moved.
         var anyPeer: Bool = false
+        /// The committed delta: a copy from a peer that covers it proves the peer holds it (see `onCopy`).
+        var sessionID: SessionID
+        var dot: Dot
     }
 
     enum Transfer: Sendable {
@@ -209,7 +212,11 @@ public struct ReplicationInstance: Sendable {
     mutating func drop(_ id: SessionID, movedTo placement: Placement, now: Timestamp?) {
         let ownCounter = max(replicas[id]?.session.version[me] ?? 0, moved[id]?.ownCounter ?? 0)
         replicas[id] = nil
-        held[id] = nil
+        // A held delta awaiting acknowledgement stays: its writer may have named this node in a placement not
+        // seen here yet (links reorder), and the copy that comes with it lets the delta apply and be acknowledged.
+        // Otherwise it is pulled for after `gapHoldMillis`, and let go when the holders do not name this node.
+        let awaited = held[id]?.filter { $0.ack != nil } ?? []
+        held[id] = awaited.isEmpty ? nil : awaited
         if let now { remember(id, movedTo: placement, now: now) }
         moved[id, default: Moved(placement: placement, until: .zero, ownCounter: 0)].ownCounter = ownCounter
     }
