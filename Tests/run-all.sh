@@ -7,6 +7,12 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 # One test at a time: tests that run real nodes must not compete for the two cooperative threads with
 # CPU-bound tests (fuzzing, simulations); the simulations still use every core internally.
+# The simulations also explore a seed window that moves with the commit (beside the fixed window 1-500), so
+# each commit tries schedules no earlier one did; a failure prints the window and its SIM_REPLAY line.
+if [ -z "${SIM_EXPLORE_BASE:-}" ] && commit="$(git rev-parse HEAD 2>/dev/null)"; then
+    export SIM_EXPLORE_BASE=$((16#${commit:0:10}))
+fi
+echo "simulation explore window base: ${SIM_EXPLORE_BASE:-clock}"
 swift test --no-parallel
 swift build -c release --product session-node
 Tests/Integration/run.sh

@@ -179,9 +179,11 @@ extension Simulation {
         default: break
         }
         let node = request.node
+        trace("\(clients[index].name) \(request.operation) served at \(name(of: node))", about: [session.id])
         if case .rotate = request.operation {
             let newID = SessionID(using: &random)
             requests[ticket]?.newSession = newID
+            trace("\(clients[index].name) rotates \(session.id) to \(newID)", about: [session.id])
             withNode(node) { instance, time in
                 let result = instance.changeID(of: session.id, to: newID, now: time)
                 self.committed(ticket, result, at: node)
@@ -211,6 +213,9 @@ extension Simulation {
     /// Applies a request's outcome to its client and schedules the client's next step.
     func finish(_ ticket: AccessTicket, _ outcome: Outcome) {
         guard let request = requests.removeValue(forKey: ticket) else { return }
+        trace(
+            "\(clients[request.client].name) \(request.operation) at \(name(of: request.node)): \(outcome)",
+            about: [request.session, request.newSession].compactMap { $0 })
         let index = request.client
         clients[index].busy = false
         queue.push(.clientStep(index), at: now + 5 + Int64(random.next() % 40))
@@ -220,6 +225,7 @@ extension Simulation {
             succeeded(request, client: index)
         case .failed(.unavailable):
             report.unavailable += 1
+            unhealthyAnswer("503 unavailable", request)
         case .failed(.notFound):
             // Expected for a replayed logged-out cookie; for a live session it means it was wrongly ended.
             if case .replay = request.operation { return }
@@ -235,8 +241,18 @@ extension Simulation {
             }
             detach(index)
         case .commitUnacknowledged, .nodeFailed:
+            if case .commitUnacknowledged = outcome { unhealthyAnswer("503 not acknowledged", request) }
             uncertain(request, client: index)
         }
+    }
+
+    /// A fault-free run (`makeHealthy`) must never answer 503: such an answer is a violation, so that the run —
+    /// and its replay — fails exactly when the availability check does.
+    private func unhealthyAnswer(_ answer: String, _ request: Request) {
+        guard config.healthy else { return }
+        violation(
+            "healthy cluster answered \(answer) to \(clients[request.client].name) for session "
+                + "\(request.session.map { "\($0)" } ?? "new") at \(name(of: request.node))")
     }
 
     private func succeeded(_ request: Request, client index: Int) {

@@ -30,18 +30,48 @@ import Testing
     @Test(arguments: ReplicationMode.allCases, 0..<SimulationTests.chunks)
     func seededRunsKeepEveryInvariant(mode: ReplicationMode, chunk: Int) async {
         let runs = Array(stride(from: chunk, to: Self.runsPerMode, by: Self.chunks))
+        let failures = await Self.simulate(runs, from: Self.seedBase, mode: mode)
+        for failure in failures { Issue.record(Comment(rawValue: failure)) }
+    }
+
+    /// Seeds per mode tried beyond the fixed window on every run (`SIM_EXPLORE_SEEDS`, default 200; 0: none).
+    static let exploreRunsPerMode = Int(environment["SIM_EXPLORE_SEEDS"] ?? "") ?? 200
+    /// Where the moving window starts: `SIM_EXPLORE_BASE` (`Tests/run-all.sh` derives it from the commit hash),
+    /// else the clock — so each run tries schedules no earlier run did. Always above the default window.
+    static let exploreBase: UInt64 = {
+        let chosen = UInt64(environment["SIM_EXPLORE_BASE"] ?? "") ?? UInt64(Date().timeIntervalSince1970 * 1_000)
+        return 1_000_000 + chosen % 1_000_000_000_000
+    }()
+
+    /// The moving window: a failure prints its `SIM_REPLAY` line, whose seed replays it whatever the window.
+    @Test(arguments: ReplicationMode.allCases, 0..<2)
+    func exploredSeedsKeepEveryInvariant(mode: ReplicationMode, half: Int) async {
+        let count = Self.exploreRunsPerMode
+        guard count > 0 else { return }
+        let runs = Array(half == 0 ? 0..<count / 2 : count / 2..<count)  // each half mixes async and sync runs
+        let last = Self.exploreBase + UInt64(count) - 1
+        if half == 0 { print("SIM_EXPLORE_BASE window (\(mode.rawValue)): seeds \(Self.exploreBase)...\(last)") }
+        let failures = await Self.simulate(runs, from: Self.exploreBase, mode: mode)
+        for failure in failures {
+            Issue.record(Comment(rawValue: "explored window \(Self.exploreBase)...\(last): \(failure)"))
+        }
+    }
+
+    /// Runs seeds `base + run` (even runs `async`, odd `sync`) split over both queue threads; at most three
+    /// failures per thread, each with its replay line.
+    static func simulate(_ runs: [Int], from base: UInt64, mode: ReplicationMode) async -> [String] {
         let halves = [
             runs.enumerated().filter { $0.offset % 2 == 0 }.map(\.element),
             runs.enumerated().filter { $0.offset % 2 == 1 }.map(\.element),
         ]
-        let failures = await withTaskGroup(of: [String].self) { group in
+        return await withTaskGroup(of: [String].self) { group in
             for half in halves {
                 group.addTask {
                     await Self.offPool { () -> [String] in
                         var failures = [String]()
                         for run in half {
                             let config = SimulationConfig(
-                                seed: Self.seedBase + UInt64(run), mode: mode, ack: run % 2 == 0 ? .async : .sync)
+                                seed: base + UInt64(run), mode: mode, ack: run % 2 == 0 ? .async : .sync)
                             let report = Simulation(config: config).run()
                             if !report.passed {
                                 failures.append("simulation run failed\n\(report)")
@@ -54,7 +84,6 @@ import Testing
             }
             return await group.reduce(into: [String]()) { $0 += $1 }
         }
-        for failure in failures { Issue.record(Comment(rawValue: failure)) }
     }
 
     @Test(.enabled(if: SimulationTests.environment["SIM_REPLAY"] != nil))

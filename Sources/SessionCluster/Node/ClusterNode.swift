@@ -353,13 +353,21 @@ extension NodeRuntime {
     }
 
     /// Completes a commit: at once, or when a `sync` commit is acknowledged.
+    /// The waiter is registered before the directives run: they may complete the commit (and a completion with
+    /// no waiter would be lost, leaving the request unanswered).
     func finish(_ result: NodeCommit, _ done: @escaping (Result<VersionVector, SessionError>) -> Void) {
-        execute(result.directives)
-        guard result.outcome == .committed else { return done(.failure(.notFound)) }
-        guard let commitID = result.awaiting else { return done(.success(result.version)) }
+        guard result.outcome == .committed else {
+            execute(result.directives)
+            return done(.failure(.notFound))
+        }
+        guard let commitID = result.awaiting else {
+            execute(result.directives)
+            return done(.success(result.version))
+        }
         commitWaiters[commitID] = { acknowledged in
             done(acknowledged ? .success(result.version) : .failure(.notAcknowledged))
         }
+        execute(result.directives)
     }
 
     /// Sends the leaving beacon, waits (at most a second) for queued frames to leave, then closes.

@@ -25,6 +25,8 @@ public struct NodeInstance: Sendable {
     ) {
         self.membership = MembershipInstance(settings: membership, cluster: cluster, me: me, now: now)
         self.replication = ReplicationInstance(settings: replication, me: me.id, key: me.name, now: now)
+        self.replication.adoptMembershipTiming(
+            settleMillis: membership.deadAfterMillis, retentionMillis: membership.deadRetentionMillis)
     }
 
     public var me: MemberInfo { membership.me }

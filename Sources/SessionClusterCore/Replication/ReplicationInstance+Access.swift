@@ -36,24 +36,27 @@ extension ReplicationInstance {
             for entry in access.token.entries where entry.counter > mine[entry.node] { ordered.append(entry.node) }
         }
         if let placement = replicas[id]?.placement { ordered += placement.holders }
+        // Where this node saw it go (a hand-off, a takeover by another node): the likeliest holder after those.
+        if let placement = moved[id]?.placement { ordered += placement.holders }
         ordered += ring.owners(of: id)
         var seen = Set<NodeID>()
         return ordered.filter { $0 != me && isPeer($0) && seen.insert($0).inserted }
     }
 
     /// Starts a fetch for `id` unless one is under way.
-    mutating func ensureFetch(_ id: SessionID, takeover: Bool, preferring: [NodeID], now: Timestamp)
-        -> [ReplicationDirective]
-    {
+    /// `round` and `timedOut` carry a fetch over into its next pass (see `fetchRounds`).
+    mutating func ensureFetch(
+        _ id: SessionID, takeover: Bool, preferring: [NodeID], now: Timestamp, round: Int = 1, timedOut: Bool = false
+    ) -> [ReplicationDirective] {
         if fetchBySession[id] != nil { return [] }
         let candidates = fetchCandidates(id, preferring: preferring)
         guard let first = candidates.first else {
-            return resolveAccesses(id, now: now, exhausted: true, timedOut: false)
+            return resolveAccesses(id, now: now, exhausted: true, timedOut: timedOut)
         }
         let request = allocateRequestID()
         fetches[request] = PendingFetch(
             sessionID: id, takeover: takeover, candidates: Array(candidates.dropFirst()), asking: first,
-            deadline: now.adding(millis: settings.fetchTimeoutMillis), timedOut: false)
+            deadline: now.adding(millis: settings.fetchTimeoutMillis), timedOut: timedOut, round: round)
         fetchBySession[id] = request
         counters.fetchesSent += 1
         return [.send(.fetch(request, id, takeover: takeover), to: first)]
@@ -74,7 +77,15 @@ extension ReplicationInstance {
         }
         fetches[request] = nil
         fetchBySession[fetch.sessionID] = nil
-        return resolveAccesses(fetch.sessionID, now: now, exhausted: true, timedOut: fetch.timedOut)
+        let id = fetch.sessionID
+        if fetch.round < Self.fetchRounds, accesses.values.contains(where: { $0.sessionID == id }) {
+            // Requests still wait: the session may have moved while it was asked for node by node (it was
+            // handed off or taken over meanwhile). Ask again from what is known now before answering 503.
+            let takeover = fetch.takeover || (settings.mode == .backup && replicas[id] == nil)
+            return ensureFetch(
+                id, takeover: takeover, preferring: [], now: now, round: fetch.round + 1, timedOut: fetch.timedOut)
+        }
+        return resolveAccesses(id, now: now, exhausted: true, timedOut: fetch.timedOut)
     }
 
     /// A holder answered our fetch.
@@ -98,6 +109,11 @@ extension ReplicationInstance {
         let takesOver = fetch?.takeover == true && session?.isValid == true
         let wanted =
             !creates || (fetch != nil && (settings.mode == .delta || takesOver || accepts(id, placement: placement)))
+        if creates, fetch != nil, !wanted, settings.mode == .backup {
+            // The holders do not name this node: deltas held here for the session were passed on to its primary
+            // when they arrived (see `onDelta`); pulling again for them would only repeat this answer.
+            held[id] = nil
+        }
         if let session, creates, fetch != nil, !wanted, !session.isValid {
             // The session ended: answer the waiting requests without keeping a stray tombstone.
             fetches[request] = nil
@@ -149,7 +165,8 @@ extension ReplicationInstance {
                     outcome = .accessReady(access.ticket, session, lostWrites: false)
                 } else if exhausted {
                     let missingFrom = required.entries.filter { $0.counter > session.version[$0.node] }
-                    if !timedOut && missingFrom.allSatisfy({ departed.contains($0.node) }) {
+                    let gone = missingFrom.allSatisfy { departed.contains($0.node) } || noOneElseCanHold(now: now)
+                    if !timedOut && gone {
                         counters.writesLost += 1
                         directives.append(.event(.writesLost(id)))
                         outcome = .accessReady(access.ticket, session, lostWrites: true)
@@ -164,8 +181,10 @@ extension ReplicationInstance {
             } else if exhausted {
                 if access.token.isEmpty {
                     outcome = .accessFailed(access.ticket, timedOut ? .unavailable : .notFound)
-                } else if timedOut || !access.token.entries.allSatisfy({ departed.contains($0.node) }) {
-                    // A writer may still hold it behind a partition: unavailable, not lost.
+                } else if timedOut
+                    || !(access.token.entries.allSatisfy({ departed.contains($0.node) }) || noOneElseCanHold(now: now))
+                {
+                    // A holder may still have it behind a partition (or did not answer): unavailable, not lost.
                     outcome = .accessFailed(access.ticket, .unavailable)
                 } else {
                     counters.sessionsLost += 1

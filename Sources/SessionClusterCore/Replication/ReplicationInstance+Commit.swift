@@ -118,16 +118,16 @@ extension ReplicationInstance {
         }
         let delta = SessionDelta(sessionID: id, dot: dot, base: base, patch: patch)
         var awaiting: CommitID?
-        if settings.ack == .sync {
+        if settings.ack == .sync && targets.isEmpty {
+            // No live peer to wait for (a lone node, the last survivor): acknowledged by everyone alive, which is
+            // nobody — answered at once, with no commit id, so no completion can race the caller's waiter.
+            counters.syncAcknowledged += 1
+        } else if settings.ack == .sync {
             let commitID = nextCommitID
             nextCommitID += 1
-            if targets.isEmpty {
-                directives.append(.commitCompleted(commitID, acknowledged: true))
-                counters.syncAcknowledged += 1
-            } else {
-                commits[commitID] = PendingCommit(
-                    awaiting: Set(targets), deadline: now.adding(millis: settings.syncAckTimeoutMillis))
-            }
+            commits[commitID] = PendingCommit(
+                awaiting: Set(targets), deadline: now.adding(millis: settings.syncAckTimeoutMillis),
+                anyPeer: settings.mode == .backup && patch.invalidation == nil, sessionID: id, dot: dot)
             awaiting = commitID
         }
         for target in targets {
@@ -142,8 +142,28 @@ extension ReplicationInstance {
     /// A peer acknowledged the delta of our sync commit `commitID`.
     mutating func onAck(_ commitID: CommitID, from peer: NodeID) -> [ReplicationDirective] {
         guard var pending = commits[commitID] else { return [] }
-        pending.awaiting.remove(peer)
+        if pending.anyPeer {
+            pending.awaiting = []
+        } else {
+            pending.awaiting.remove(peer)
+        }
         return settle(commitID, pending)
+    }
+
+    /// A full copy of `session` that `peer` keeps arrived: the peer holds every delta the copy covers, as good as
+    /// an acknowledgement of those our `sync` commits wait for. In backup mode the delta may reach its holder by
+    /// another way than the one awaited (a takeover carried it off in a fetch reply, or a hand-off snapshot):
+    /// without this the writer would wait out its timeout for a write that is safely held.
+    mutating func acknowledgedByCopy(_ session: Session, from peer: NodeID) -> [ReplicationDirective] {
+        guard !commits.isEmpty else { return [] }
+        var directives = [ReplicationDirective]()
+        for commitID in commits.keys.sorted() {
+            guard let pending = commits[commitID], pending.sessionID == session.id,
+                pending.anyPeer || pending.awaiting.contains(peer), session.version.covers(pending.dot)
+            else { continue }
+            directives += onAck(commitID, from: peer)
+        }
+        return directives
     }
 
     /// Stores or completes a pending commit after its awaited set shrank.

@@ -14,6 +14,8 @@ extension ReplicationInstance {
             members: [HashRing.Member(id: me, key: myKey)] + current.map { HashRing.Member(id: $0.key, key: $0.value) })
         let gone = Set(previous.keys).subtracting(current.keys)
         let joined = Set(current.keys).subtracting(previous.keys)
+        for node in gone where !departed.contains(node) { unreachable[node] = now }
+        for node in joined { unreachable[node] = nil }
 
         var directives = [ReplicationDirective]()
         for commitID in commits.keys.sorted() {

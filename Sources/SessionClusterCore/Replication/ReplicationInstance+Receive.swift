@@ -39,8 +39,17 @@ extension ReplicationInstance {
             if let moved = moved[id], isReachable(moved.placement.primary) {
                 // Backup mode: we handed this session off; its primary gets the stray delta. An invalidation
                 // is acknowledged here too: this node will not serve the session again.
-                return [.send(.delta(delta, ack: ends ? nil : ack), to: moved.placement.primary)]
-                    + (ends ? acknowledge(delta, ack) : [])
+                guard !ends, peer == delta.dot.origin, moved.placement.primary != peer else {
+                    return [.send(.delta(delta, ack: ends ? nil : ack), to: moved.placement.primary)]
+                        + (ends ? acknowledge(delta, ack) : [])
+                }
+                // Straight from its writer, which sends its deltas to its backup only: either a newer placement
+                // names this node again and the copy that goes with it is on its way (links reorder), or the
+                // writer has not yet heard that the session moved on. Cover both: pass the delta on to the
+                // primary we know (its acknowledgement completes the writer's `sync` commit, see `onAck`) and
+                // hold it until the copy arrives here (or is pulled after `gapHoldMillis`).
+                return [.send(.delta(delta, ack: ack), to: moved.placement.primary)]
+                    + hold(delta, ack: ack, from: peer, now: now)
             }
             if ends && !delta.createsSession {
                 // Acknowledged at once: this node will not serve the session. In delta mode the copy is still
@@ -57,9 +66,14 @@ extension ReplicationInstance {
                     counters.staleCreatesRefused += 1
                     return []
                 }
+                // Backup mode: a creating delta comes from the new session's primary to the backup it chose,
+                // with placement epoch 1 (`commitPatch`). Known now, the copy is never left without a placement
+                // — and so without a primary — should the snapshot carrying it be lost and the creator fail.
+                let placement =
+                    settings.mode == .backup ? Placement(epoch: 1, primary: delta.dot.origin, backup: me) : nil
                 replicas[id] = Replica(
                     session: Session(id: id, content: SessionContent(), version: VersionVector()),
-                    localAccess: delta.patch.lastAccess, placement: nil)
+                    localAccess: delta.patch.lastAccess, placement: placement)
             }
         }
         guard let version = replicas[id]?.session.version else { return hold(delta, ack: ack, from: peer, now: now) }
@@ -162,15 +176,19 @@ extension ReplicationInstance {
     mutating func onSnapshot(_ session: Session, placement: Placement?, from peer: NodeID, now: Timestamp)
         -> [ReplicationDirective]
     {
+        // A copy its sender keeps (delta mode: always; backup mode: its placement names the sender) holds
+        // every delta it covers; a hand-off from a node dropping its copy proves nothing.
+        let keeps = settings.mode == .delta || placement?.holders.contains(peer) == true
+        let acknowledged = keeps ? acknowledgedByCopy(session, from: peer) : []
         if settings.mode == .backup, replicas[session.id] == nil, !accepts(session.id, placement: placement) {
             // Not (or no longer) a holder: pass the content on to the primary we know of, never keep it.
             let known = [moved[session.id]?.placement, placement].compactMap { $0 }
                 .max { $1.supersedes($0) }
-            guard let known, known.primary != peer, isReachable(known.primary) else { return [] }
+            guard let known, known.primary != peer, isReachable(known.primary) else { return acknowledged }
             counters.snapshotsSent += 1
-            return [.send(.snapshot(session, known), to: known.primary)]
+            return acknowledged + [.send(.snapshot(session, known), to: known.primary)]
         }
-        var directives = mergeCopy(session, placementHint: nil, from: peer, now: now)
+        var directives = acknowledged + mergeCopy(session, placementHint: nil, from: peer, now: now)
         if settings.mode == .backup, let placement {
             directives += adoptPlacement(session.id, placement, from: peer, now: now)
         }

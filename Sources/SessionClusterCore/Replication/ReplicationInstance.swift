@@ -34,11 +34,24 @@ public struct ReplicationInstance: Sendable {
         var deadline: Timestamp
         /// Whether some holder did not answer in time (then "nobody has it" cannot be concluded).
         var timedOut: Bool
+        /// Which pass over the candidates this is (see `fetchRounds`).
+        var round: Int
     }
+
+    /// Passes over the candidates a fetch makes before concluding that no live member holds what a waiting
+    /// request needs. A session can move (a takeover, a placement change) while it is asked for node by node,
+    /// so one pass of "not here" answers proves nothing in a healthy cluster; the access deadline bounds them all.
+    static let fetchRounds = 3
 
     struct PendingCommit: Sendable {
         var awaiting: Set<NodeID>
         var deadline: Timestamp
+        /// Backup mode, a write: one more copy is what is awaited, so an acknowledgement from any peer completes
+        /// it — the backup's, or that of the node the delta was passed on to after the session moved.
+        var anyPeer: Bool = false
+        /// The committed delta: a copy from a peer that covers it proves the peer holds it (see `onCopy`).
+        var sessionID: SessionID
+        var dot: Dot
     }
 
     enum Transfer: Sendable {
@@ -83,6 +96,16 @@ public struct ReplicationInstance: Sendable {
     /// Incarnations known to be gone for good (restarted under the same name, left, or refusing connections).
     /// Only their missing writes may be declared lost: a silent node may just be partitioned away.
     var departed: Set<NodeID> = []
+    /// Peers that stopped being live without being known gone (dead by timeout: crashed without a refusal, or cut
+    /// off by a partition), with when: they may still hold sessions, so a session nobody live holds is only
+    /// "unavailable" while one is remembered. Forgotten after `membershipTiming.retentionMillis`, as membership
+    /// forgets dead members.
+    var unreachable: [NodeID: Timestamp] = [:]
+    /// When this incarnation started: until `membershipTiming.settleMillis` later it may not know every live member.
+    let startedAt: Timestamp
+    /// How long membership needs to hear from every live member, and how long it remembers a dead one (ms).
+    /// `NodeInstance` sets them from its membership settings; the defaults are those settings' defaults.
+    public internal(set) var membershipTiming = (settleMillis: Int64(3_000), retentionMillis: Int64(60_000))
     /// Anti-entropy digests being received, per peer: ids seen in the current round.
     var digestRounds: [NodeID: (round: UInt64, seen: Set<SessionID>)] = [:]
     /// Sessions this node heard were ended (an invalidation delta arrived), with when. Never served again,
@@ -109,6 +132,7 @@ public struct ReplicationInstance: Sendable {
         self.myKey = key
         self.ring = HashRing(members: [HashRing.Member(id: me, key: key)])
         self.transfer = settings.mode == .delta ? .waitingForPeers(nil) : .done
+        self.startedAt = now
         self.nextSweep = now.adding(millis: settings.sweepIntervalMillis)
         self.nextAntiEntropy = now.adding(millis: settings.antiEntropyIntervalMillis)
     }
@@ -158,6 +182,21 @@ public struct ReplicationInstance: Sendable {
     /// Records that incarnation `node` is gone for good (see `departed`).
     public mutating func onDeparted(_ node: NodeID) {
         if node != me { departed.insert(node) }
+        unreachable[node] = nil
+    }
+
+    /// Takes membership's timing (see `membershipTiming`): its `deadAfterMillis` and `deadRetentionMillis`.
+    public mutating func adoptMembershipTiming(settleMillis: Int64, retentionMillis: Int64) {
+        membershipTiming = (max(0, settleMillis), max(0, retentionMillis))
+    }
+
+    /// Whether no live member can hold a copy this node did not find on any of them: membership has settled
+    /// (every live member was heard from, so every one was asked) and no member that may be alive out of reach —
+    /// dead by timeout, not known gone — is still remembered. Then a session (or write) that no live member
+    /// produced is gone, not "behind a partition": the request is answered lost (401), not 503 forever.
+    func noOneElseCanHold(now: Timestamp) -> Bool {
+        guard now.millis(since: startedAt) >= membershipTiming.settleMillis else { return false }
+        return !unreachable.values.contains { now.millis(since: $0) < membershipTiming.retentionMillis }
     }
 
     /// Ends a request that accessed `id` without committing (see `access`). Every `accessReady` MUST be
@@ -173,7 +212,11 @@ public struct ReplicationInstance: Sendable {
     mutating func drop(_ id: SessionID, movedTo placement: Placement, now: Timestamp?) {
         let ownCounter = max(replicas[id]?.session.version[me] ?? 0, moved[id]?.ownCounter ?? 0)
         replicas[id] = nil
-        held[id] = nil
+        // A held delta awaiting acknowledgement stays: its writer may have named this node in a placement not
+        // seen here yet (links reorder), and the copy that comes with it lets the delta apply and be acknowledged.
+        // Otherwise it is pulled for after `gapHoldMillis`, and let go when the holders do not name this node.
+        let awaited = held[id]?.filter { $0.ack != nil } ?? []
+        held[id] = awaited.isEmpty ? nil : awaited
         if let now { remember(id, movedTo: placement, now: now) }
         moved[id, default: Moved(placement: placement, until: .zero, ownCounter: 0)].ownCounter = ownCounter
     }

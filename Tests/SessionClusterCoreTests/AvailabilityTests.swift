@@ -1,0 +1,159 @@
+import SessionClusterCore
+import Testing
+
+/// Every request gets a definite answer: no completion lost, no 503 from a healthy cluster, and "lost" (401)
+/// instead of 503 forever once no live member can hold a session.
+@Suite struct AvailabilityTests {
+    let n1 = ReplicationCluster.node(1)
+    let n2 = ReplicationCluster.node(2)
+    let n3 = ReplicationCluster.node(3)
+    let id = sessionID(1)
+
+    // MARK: Sync commits with no one to wait for
+
+    @Test(arguments: [ReplicationMode.delta, .backup])
+    func syncCommitOfALoneNodeIsAcknowledgedAtOnce(mode: ReplicationMode) {
+        var cluster = ReplicationCluster(count: 1, settings: .unitTest(mode, ack: .sync))
+        let created = cluster.create(id, on: n1, setting(["user": "alice"]))
+        // No commit id: nothing will complete later, so no caller can miss a completion.
+        #expect(created.outcome == .committed)
+        #expect(created.awaiting == nil)
+        #expect(created.directives.isEmpty)
+        #expect(cluster[n1].counters.syncAcknowledged == 1)
+        #expect(cluster[n1].isQuiet)
+    }
+
+    @Test(arguments: [ReplicationMode.delta, .backup])
+    func syncCommitOfTheLastSurvivorIsAcknowledgedAtOnce(mode: ReplicationMode) throws {
+        var cluster = ReplicationCluster(count: 2, settings: .unitTest(mode, ack: .sync))
+        cluster.create(id, on: n1, setting(["user": "alice"]))
+        cluster.deliverAll()
+        cluster.remove(n2)
+        cluster.setMembers(of: n1, to: [n1])
+        let write = cluster.commit(id, on: n1, setting(["cart": "1"]))
+        #expect(write.awaiting == nil)
+        #expect(!write.directives.contains { if case .commitCompleted = $0 { true } else { false } })
+        #expect(cluster[n1].isQuiet)
+    }
+
+    // MARK: Backup mode: acknowledgements after the session moved
+
+    @Test func backupWriteIsAcknowledgedByTheNodeItWasPassedOnTo() throws {
+        var cluster = ReplicationCluster(count: 3, settings: .unitTest(.backup, ack: .sync))
+        let backup = try #require(cluster.ring.backup(of: id, primary: n1))
+        let third = [n2, n3].first { $0 != backup }!
+        cluster.create(id, on: n1, setting(["user": "alice"]))
+        cluster.deliverAll()
+        cluster.outputs = [:]
+
+        // n1 writes for its backup; before the delta arrives, `third` takes the session over with n1 as backup.
+        let write = cluster.commit(id, on: n1, setting(["cart": "1"]))
+        let commitID = try #require(write.awaiting)
+        let taken = Placement(epoch: 2, primary: third, backup: n1)
+        cluster.receive(.placement(id, taken), at: backup, from: third)
+        #expect(cluster[backup].session(id) == nil, "the former backup handed its copy on")
+
+        // The former backup passes the delta to the primary it knows; that primary's acknowledgement counts.
+        cluster.deliverAll()
+        #expect(cluster.outputs[n1]?.contains(.commitCompleted(commitID, acknowledged: true)) == true)
+        #expect(cluster[n1].isQuiet)
+        #expect(cluster[third].session(id)?.version.covers(write.version) == true)
+    }
+
+    // MARK: Backup mode: placement of a copy whose snapshot was lost
+
+    @Test func copyCreatedByADeltaKnowsItsPlacementAndIsPromoted() throws {
+        var cluster = ReplicationCluster(count: 3, settings: .unitTest(.backup))
+        let backup = try #require(cluster.ring.backup(of: id, primary: n1))
+        let third = [n2, n3].first { $0 != backup }!
+        cluster.create(id, on: n1, setting(["user": "alice"]))
+        _ = cluster.take { if case .snapshot = $0.message { true } else { false } }  // lost on the way
+        cluster.deliverAll()
+        #expect(cluster[backup].placement(of: id) == Placement(epoch: 1, primary: n1, backup: backup))
+
+        cluster.remove(n1)
+        cluster.setMembers(of: backup, to: [backup, third])
+        cluster.setMembers(of: third, to: [backup, third])
+        cluster.deliverAll()
+        #expect(cluster[backup].placement(of: id)?.primary == backup, "the orphaned copy got a primary")
+        #expect(cluster.holders(of: id) == [backup, third].sorted())
+    }
+
+    // MARK: Fetches: a session that moved while it was asked for
+
+    @Test func fetchAsksAgainWhenEveryCandidateSaidNotHere() throws {
+        var cluster = ReplicationCluster(count: 3, settings: .unitTest(.backup))
+        let owners = cluster.ring.owners(of: id)
+        let (creator, outsider) = (owners[1], owners[2])
+        let created = cluster.create(id, on: creator, setting(["user": "alice"]))
+        cluster.deliverAll()
+        cluster.outputs = [:]
+
+        // First pass: each holder answers "not here" (as if the session were moving between them meanwhile).
+        cluster.access(id, on: outsider, token: created.version, ticket: 7)
+        for _ in 0..<2 {
+            let asked = cluster.take { $0.from == outsider }
+            let fetch = try #require(asked.first)
+            guard case .fetch(let request, _, _) = fetch.message else {
+                Issue.record("expected a fetch, got \(fetch.message)")
+                return
+            }
+            cluster.receive(.fetchReply(request, id, nil, nil), at: outsider, from: fetch.to)
+        }
+        #expect(cluster.outputs[outsider] == nil, "no 503 after one pass of 'not here' in a healthy cluster")
+        #expect(cluster.inFlight.contains { $0.from == outsider && $0.message.isFetch }, "a second pass")
+
+        cluster.deliverAll()
+        #expect(cluster.outputs[outsider]?.first?.isAccessReady == true)
+    }
+
+    // MARK: Lost, not 503 forever
+
+    @Test(arguments: [ReplicationMode.delta, .backup])
+    func tokenOfAPreviousClusterIsLostOnceMembershipSettled(mode: ReplicationMode) {
+        var cluster = ReplicationCluster(count: 2, settings: .unitTest(mode))
+        // Every node restarted: the token names incarnations no live member knows, and nobody holds the session.
+        let oldToken = VersionVector([NodeID(rawValue: 901): 4, NodeID(rawValue: 902): 2])
+        cluster.access(id, on: n1, token: oldToken, ticket: 1)
+        cluster.deliverAll()
+        #expect(cluster.outputs[n1] == [.accessFailed(1, .unavailable)], "too early to know every live member")
+
+        cluster.outputs = [:]
+        cluster.advance(3_000)
+        cluster.access(id, on: n1, token: oldToken, ticket: 2)
+        cluster.deliverAll()
+        #expect(cluster.outputs[n1] == [.event(.sessionLost(id)), .accessFailed(2, .lost)])
+        #expect(cluster[n1].counters.sessionsLost == 1)
+    }
+
+    @Test func sessionOfAMemberCutOffByTimeoutStaysUnavailableUntilForgotten() {
+        var cluster = ReplicationCluster(count: 3, settings: .unitTest(.backup))
+        cluster.create(id, on: n3, setting(["user": "alice"]))
+        let token = cluster[n3].session(id)!.version
+        _ = cluster.take { _ in true }  // n3's copies never leave: it is cut off at once
+        cluster.advance(3_000)
+        // n3 dead by timeout (not known gone): it may be behind a partition, holding the session.
+        cluster.setMembers(of: n1, to: [n1, n2])
+        cluster.access(id, on: n1, token: token, ticket: 1)
+        cluster.deliverAll(where: { $0.to != n3 })
+        #expect(cluster.outputs[n1] == [.accessFailed(1, .unavailable)])
+
+        cluster.outputs = [:]
+        cluster.advance(60_000)
+        cluster.access(id, on: n1, token: token, ticket: 2)
+        cluster.deliverAll(where: { $0.to != n3 })
+        #expect(cluster.outputs[n1] == [.event(.sessionLost(id)), .accessFailed(2, .lost)])
+    }
+}
+
+extension ReplicationMessage {
+    var isFetch: Bool {
+        if case .fetch = self { true } else { false }
+    }
+}
+
+extension ReplicationDirective {
+    var isAccessReady: Bool {
+        if case .accessReady = self { true } else { false }
+    }
+}
