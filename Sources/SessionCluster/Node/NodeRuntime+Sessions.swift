@@ -99,6 +99,7 @@ extension NodeRuntime {
             linksRefused: stats.refused, linksOverflowed: stats.overflowed,
             dropped: Dictionary(uniqueKeysWithValues: cipher.rejected.map { ($0.key.rawValue, $0.value) }))
         figures.replicationLag = lag
+        figures.loopTurns = loop.turnStats
         return figures
     }
 }

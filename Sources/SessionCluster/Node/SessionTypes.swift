@@ -106,4 +106,7 @@ public struct NodeStats: Sendable, Equatable {
     public var dropped: [String: Int]
     /// Replication lag sampled from peers' clock stamps (empty unless they stamp: `lagSampleMillis`).
     public var replicationLag = ReplicationLag()
+    /// How long the node's event loop turns took (`EventLoop.turnStats`): the longest is the worst stall every
+    /// request and peer served by the node saw.
+    public var loopTurns = LoopTurnStats()
 }
