@@ -24,6 +24,8 @@ final class HTTPConnection {
     var isListedIdle = false
     var idlePrevious: HTTPConnection?
     var idleNext: HTTPConnection?
+    /// The server's accept pass that admitted this connection.
+    var acceptPass = 0
 
     private enum Phase { case idle, head, body, running }
     private var phase = Phase.idle

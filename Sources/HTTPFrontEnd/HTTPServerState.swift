@@ -23,6 +23,9 @@ final class ServerState {
     private var idleTail: HTTPConnection?
     var stats = HTTPServerStats()
     private var listening = false
+    /// Counts `acceptAll` passes: a connection accepted in the current pass has not been read yet, so it is
+    /// not displaced as idle (under a burst, newcomers would otherwise displace each other unread).
+    private var acceptPass = 0
     private var stopped = false
 
     init(
@@ -50,6 +53,7 @@ final class ServerState {
     }
 
     private func acceptAll() {
+        acceptPass += 1
         while true {
             let fd: Int32
             do throws(SystemError) {
@@ -79,7 +83,7 @@ final class ServerState {
         else { return }
         stats.accepted += 1
         if connections.count >= settings.maxConnections {
-            if let victim = idleHead {
+            if let victim = idleHead, victim.acceptPass != acceptPass {
                 stats.evicted += 1
                 victim.stream.close()  // its onClose unlinks it and frees its slot
             } else {
@@ -91,6 +95,7 @@ final class ServerState {
             }
         }
         let connection = HTTPConnection(stream: stream, server: self)
+        connection.acceptPass = acceptPass
         connections[fd] = connection
         stream.onClose = { [unowned self, unowned connection] _ in
             connection.closed()

@@ -19,7 +19,9 @@ enum MetricsText {
             ("transfers_completed", counters.transfersCompleted), ("frames_received", stats.framesReceived),
             ("frames_sent", stats.framesSent), ("bytes_sent", stats.bytesSent),
             ("malformed_dropped", stats.malformedDropped), ("links_refused", stats.linksRefused),
-            ("links_overflowed", stats.linksOverflowed),
+            ("links_overflowed", stats.linksOverflowed), ("links_inbound", stats.inboundLinks),
+            ("links_timed_out", stats.linksTimedOut),
+            ("links_rejected", stats.linksRejected), ("replication_accept_errors", stats.acceptErrors),
             ("dropped_malformed", stats.dropped["malformed", default: 0]),
             ("dropped_unknown_key", stats.dropped["unknownKey", default: 0]),
             ("dropped_unauthenticated", stats.dropped["unauthenticated", default: 0]),
@@ -43,14 +45,14 @@ enum MetricsText {
         }
     }
 
-    static func prometheus(_ stats: NodeStats, node: String) -> String {
+    static func prometheus(_ stats: NodeStats, node: String, server: HTTPServerStats? = nil) -> String {
         var text = ""
-        for (name, value) in fields(stats) {
+        for (name, value) in fields(stats) + (server?.fields ?? []) {
             let metric = "sessioncluster_\(name)"
             if name.hasPrefix("loop_turn_le_") || name.hasPrefix("loop_turn_over_") { continue }  // histogram below
             let gauge = [
                 "sessions", "primaries", "copies", "lag_max_us", "lag_recent_p50_us", "lag_recent_p99_us",
-                "loop_turn_max_us", "loop_turn_max_ms",
+                "loop_turn_max_us", "loop_turn_max_ms", "http_connections_open", "links_inbound",
             ].contains(name)
             text += "# TYPE \(metric) \(gauge ? "gauge" : "counter")\n\(metric){node=\"\(node)\"} \(value)\n"
         }

@@ -64,8 +64,27 @@ final class RawSocket: @unchecked Sendable {
         return String(decoding: received, as: UTF8.self)
     }
 
+    /// Sockets bound locally to `port` that still hold a descriptor (inode ≠ 0 in /proc/net/tcp), the listening
+    /// socket excluded: the server's connections, whatever other tests of this process do meanwhile.
+    static func serverSockets(port: UInt16) -> Int {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return -1 }
+        let wanted = String(format: ":%04X", port)
+        return table.split(separator: "\n").dropFirst().filter { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 9 && fields[1].hasSuffix(wanted) && fields[3] != "0A" && fields[9] != "0"
+        }.count
+    }
+
     /// Descriptors this process has open.
     static func openDescriptors() -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+    }
+}
+
+/// Runs blocking socket calls on a thread of their own: on the cooperative pool (two threads on a two-core
+/// machine) they would starve the tasks that answer them.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: body()) }.start()
     }
 }

@@ -109,4 +109,12 @@ public struct NodeStats: Sendable, Equatable {
     /// How long the node's event loop turns took (`EventLoop.turnStats`): the longest is the worst stall every
     /// request and peer served by the node saw.
     public var loopTurns = LoopTurnStats()
+    /// Inbound replication connections open now (authenticated or still waiting for their hello).
+    public var inboundLinks = 0
+    /// Inbound replication connections closed because no authentic hello came within the hello timeout.
+    public var linksTimedOut = 0
+    /// Inbound replication connections closed at once because `maxInboundLinks` were open.
+    public var linksRejected = 0
+    /// Failed `accept` calls on the replication port (out of descriptors or memory pauses it for 100 ms).
+    public var acceptErrors = 0
 }
