@@ -23,9 +23,13 @@ final class ServerState {
     private var idleTail: HTTPConnection?
     var stats = HTTPServerStats()
     private var listening = false
-    /// Counts `acceptAll` passes: a connection accepted in the current pass has not been read yet, so it is
-    /// not displaced as idle (under a burst, newcomers would otherwise displace each other unread).
+    /// Counts `acceptAll` passes (one per loop turn the listener is ready in). A connection accepted in this
+    /// pass or the one before may not have been read yet — its request may be waiting in the kernel — so it is
+    /// not displaced as idle: under a burst, newcomers would otherwise displace each other unread.
     private var acceptPass = 0
+    /// Connections accepted per pass at most, so that a burst is interleaved with reading the connections
+    /// accepted before (the listener stays ready, and the next turn takes the next batch).
+    static let acceptsPerPass = 64
     private var stopped = false
 
     init(
@@ -54,7 +58,7 @@ final class ServerState {
 
     private func acceptAll() {
         acceptPass += 1
-        while true {
+        for _ in 0..<Self.acceptsPerPass {
             let fd: Int32
             do throws(SystemError) {
                 guard let accepted = try listener.accept() else { return }
@@ -83,7 +87,7 @@ final class ServerState {
         else { return }
         stats.accepted += 1
         if connections.count >= settings.maxConnections {
-            if let victim = idleHead, victim.acceptPass != acceptPass {
+            if let victim = idleHead, victim.acceptPass < acceptPass - 1 {
                 stats.evicted += 1
                 victim.stream.close()  // its onClose unlinks it and frees its slot
             } else {
