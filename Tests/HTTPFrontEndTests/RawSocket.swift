@@ -67,7 +67,9 @@ final class RawSocket: @unchecked Sendable {
     /// Sockets bound locally to `port` that still hold a descriptor (inode ≠ 0 in /proc/net/tcp), the listening
     /// socket excluded: the server's connections, whatever other tests of this process do meanwhile.
     static func serverSockets(port: UInt16) -> Int {
-        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return -1 }
+        // procfs reports a size of 0: read to EOF rather than by the file's size.
+        guard let data = FileHandle(forReadingAtPath: "/proc/net/tcp")?.readDataToEndOfFile() else { return -1 }
+        let table = String(decoding: data, as: UTF8.self)
         let wanted = String(format: ":%04X", port)
         return table.split(separator: "\n").dropFirst().filter { line in
             let fields = line.split(separator: " ")
