@@ -47,8 +47,9 @@ public struct ClusterNodeSettings: Sendable {
     /// Time an inbound replication link has to present an authentic hello (ms); a link still anonymous then is
     /// closed and counted (`NodeStats.linksTimedOut`). Default 5,000.
     public var helloTimeoutMillis: Int64 = 5_000
-    /// Most inbound replication links open at once; a connection over the cap is closed at once and counted
-    /// (`NodeStats.linksRejected`). Default 256 — a cluster needs one per peer.
+    /// Most inbound replication links open at once. At the cap the oldest link that has not said hello yet is
+    /// closed to admit a newcomer (so strangers cannot lock peers out), or the newcomer when all are
+    /// authenticated; counted in `NodeStats.linksRejected`. Default 256 — a cluster needs one per peer.
     public var maxInboundLinks = 256
     /// TCP keepalive on peer links: idle seconds before the first probe, seconds between probes, probes
     /// unanswered before the link fails (a peer gone without FIN or RST is noticed in 10 + 5 × 3 = 25 s by

@@ -88,8 +88,9 @@ extension NodeRuntime {
     }
 
     /// Accepts every pending connection; each must open with a hello of this cluster within
-    /// `settings.helloTimeoutMillis`, and at most `settings.maxInboundLinks` may be open at once (a connection
-    /// over the cap is closed at once). Both are counted: anyone who can reach the port can open connections.
+    /// `settings.helloTimeoutMillis`, and at most `settings.maxInboundLinks` may be open at once: at the cap the
+    /// oldest link still without a hello is closed to admit the newcomer, and only when all have said hello is
+    /// the newcomer closed at once. Both are counted: anyone who can reach the port can open connections.
     func acceptAll() {
         while true {
             let fd: Int32
@@ -110,10 +111,16 @@ extension NodeRuntime {
                 }
                 continue
             }
-            guard inbound.count < settings.maxInboundLinks else {
+            if inbound.count >= settings.maxInboundLinks {
+                // Full. A peer must still get in while strangers hold the slots: the oldest link that has not said
+                // hello yet makes room; only when every link is authenticated is the newcomer refused.
                 linkLimits.rejected += 1
-                System.close(fd)
-                continue
+                guard let oldest = inbound.values.filter({ $0.peer == nil }).min(by: { $0.sequence < $1.sequence })
+                else {
+                    System.close(fd)
+                    continue
+                }
+                oldest.close()
             }
             guard
                 let stream = try? TCPStream.accepted(fd: fd, loop: loop, maxQueuedBytes: settings.maxQueuedBytesPerPeer)
@@ -124,6 +131,8 @@ extension NodeRuntime {
                     count: keepalive.count)
             }
             let link = PeerConnection(stream, cipher: cipher, maxFrameBytes: settings.maxFrameBytes)
+            linkLimits.accepted += 1
+            link.sequence = linkLimits.accepted
             inbound[fd] = link
             let helloDeadline = loop.schedule(afterMillis: settings.helloTimeoutMillis) { [weak self, weak link] in
                 guard let self, let link, link.peer == nil, !link.isClosed else { return }

@@ -113,7 +113,8 @@ public struct NodeStats: Sendable, Equatable {
     public var inboundLinks = 0
     /// Inbound replication connections closed because no authentic hello came within the hello timeout.
     public var linksTimedOut = 0
-    /// Inbound replication connections closed at once because `maxInboundLinks` were open.
+    /// Inbound replication connections closed because `maxInboundLinks` were open: the oldest still without a
+    /// hello, or the newcomer when every open link is authenticated.
     public var linksRejected = 0
     /// Failed `accept` calls on the replication port (out of descriptors or memory pauses it for 100 ms).
     public var acceptErrors = 0
