@@ -86,7 +86,9 @@ import Testing
         }
         var worst = 0
         for _ in 0..<400 {
-            let (storage, queued) = try await pair.onLoop { (pair.server.outboundStorageBytes, pair.server.queuedBytes) }
+            let (storage, queued) = try await pair.onLoop {
+                (pair.server.outboundStorageBytes, pair.server.queuedBytes)
+            }
             if queued == 0 { break }
             worst = max(worst, storage - queued)
             try await Task.sleep(for: .milliseconds(2))
