@@ -65,6 +65,9 @@ final class ServerState {
                 fd = accepted
             } catch {
                 stats.acceptErrors += 1
+                if error.errno == EMFILE || error.errno == ENFILE, displaceIdle() {
+                    continue  // a descriptor was freed: take the waiting connection with it
+                }
                 switch error.errno {
                 case EMFILE, ENFILE, ENOBUFS, ENOMEM:
                     // Out of descriptors or memory: the pending connection stays queued, so the listener would
@@ -87,10 +90,7 @@ final class ServerState {
         else { return }
         stats.accepted += 1
         if connections.count >= settings.maxConnections {
-            if let victim = idleHead, victim.acceptPass < acceptPass - 1 {
-                stats.evicted += 1
-                victim.stream.close()  // its onClose unlinks it and frees its slot
-            } else {
+            if !displaceIdle() {
                 stats.rejected += 1
                 var response = HTTPResponse.text(503, "too many connections\n")
                 response.setHeader("Retry-After", "1")
@@ -107,6 +107,15 @@ final class ServerState {
             connections[fd] = nil
         }
         connection.start()
+    }
+
+    /// Closes the connection idle longest, unless it was accepted in this pass or the one before (it may not have
+    /// been read yet). Its `onClose` unlinks it and frees its slot and its descriptor. False when none qualifies.
+    private func displaceIdle() -> Bool {
+        guard let victim = idleHead, victim.acceptPass < acceptPass - 1 else { return false }
+        stats.evicted += 1
+        victim.stream.close()
+        return true
     }
 
     /// Sends `bytes` as the last thing on a stream that is not a connection, then closes it: after it drained,
