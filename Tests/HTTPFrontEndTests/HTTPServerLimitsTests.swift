@@ -120,6 +120,25 @@ import Testing
         await server.stop()
     }
 
+    /// While a request runs, the server reads nothing more from its connection: pipelined bytes wait in the
+    /// kernel (before, they were all read into the parser's buffer, however many).
+    @Test func aConnectionIsNotReadWhileItsRequestRuns() async throws {
+        let (server, port) = try Self.start()
+        let socket = try RawSocket(port: port)
+        let pipelined = String(repeating: Self.get, count: 2_000)  // 56 KB
+        socket.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        try await Task.sleep(for: .milliseconds(50))
+        socket.send(pipelined)
+        try await Task.sleep(for: .milliseconds(100))
+        let waiting = RawSocket.unreadBytes(port: port)
+        #expect(waiting >= pipelined.utf8.count / 2, "only \(waiting) bytes left unread while /slow ran")
+        // Once /slow is answered, reading resumes and every pipelined request is answered too.
+        let all = await offPool { socket.read(until: String(repeating: "ok\n", count: 1)) }
+        #expect(all.hasPrefix("HTTP/1.1 200"))
+        #expect(await Self.waitUntil { RawSocket.unreadBytes(port: port) == 0 })
+        await server.stop()
+    }
+
     /// Every socket — served, rejected over the cap, timed out, closed by the client — gives its descriptor back.
     @Test func descriptorsReturnToTheBaseline() async throws {
         let (server, port) = try Self.start {

@@ -77,6 +77,17 @@ final class RawSocket: @unchecked Sendable {
         }.count
     }
 
+    /// Bytes received by the server's sockets on `port` that the server has not read yet (rx_queue).
+    static func unreadBytes(port: UInt16) -> Int {
+        guard let data = FileHandle(forReadingAtPath: "/proc/net/tcp")?.readDataToEndOfFile() else { return -1 }
+        let wanted = String(format: ":%04X", port)
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").dropFirst().reduce(0) { total, line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 4, fields[1].hasSuffix(wanted), fields[3] != "0A" else { return total }
+            return total + (Int(fields[4].split(separator: ":").last ?? "", radix: 16) ?? 0)
+        }
+    }
+
     /// Descriptors this process has open.
     static func openDescriptors() -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
