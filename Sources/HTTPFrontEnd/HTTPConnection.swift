@@ -82,15 +82,19 @@ final class HTTPConnection {
             if parser.takeContinueRequest() { stream.write(HTTPResponse.continueInterim) }
             guard let request else { return }
             busy = true
-            stream.pauseReading()
             updatePhase()
             server.handler(request) { [self] response in
                 busy = false
                 respond(
                     response, keepAlive: request.keepAlive, version: request.version, head: request.method == "HEAD")
-                if !closing && stream.state == .open { stream.resumeReading() }
+                if !closing && stream.state == .open && stream.queuedBytes <= server.settings.maxPendingOutputBytes {
+                    stream.resumeReading()
+                }
                 if !serving { serveNext() }
             }
+            // Answered later (a sync wait, a pull, a task): read nothing more until then. An answer given within
+            // the handler call costs no epoll change.
+            if busy { stream.pauseReading() }
         }
     }
 
