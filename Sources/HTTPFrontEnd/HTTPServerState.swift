@@ -23,9 +23,9 @@ final class ServerState {
     private var idleTail: HTTPConnection?
     var stats = HTTPServerStats()
     private var listening = false
-    /// Counts `acceptAll` passes (one per loop turn the listener is ready in). A connection accepted in this
-    /// pass or the one before may not have been read yet — its request may be waiting in the kernel — so it is
-    /// not displaced as idle: under a burst, newcomers would otherwise displace each other unread.
+    /// Counts `acceptAll` passes (one per loop turn the listener is ready in). A connection accepted in this pass
+    /// has not been read yet, so it is not displaced as idle: under a burst, newcomers would otherwise displace
+    /// each other before their requests arrive.
     private var acceptPass = 0
     /// Connections accepted per pass at most, so that a burst is interleaved with reading the connections
     /// accepted before (the listener stays ready, and the next turn takes the next batch).
@@ -109,13 +109,22 @@ final class ServerState {
         connection.start()
     }
 
-    /// Closes the connection idle longest, unless it was accepted in this pass or the one before (it may not have
-    /// been read yet). Its `onClose` unlinks it and frees its slot and its descriptor. False when none qualifies.
+    /// Closes the connection idle longest that has nothing waiting to be read (a request may sit in the kernel
+    /// unread: such a connection is about to be busy, not idle) and was not accepted in this very pass. Its
+    /// `onClose` unlinks it and frees its slot and descriptor. Looks at the 16 longest idle at most; false when
+    /// none qualifies.
     private func displaceIdle() -> Bool {
-        guard let victim = idleHead, victim.acceptPass < acceptPass - 1 else { return false }
-        stats.evicted += 1
-        victim.stream.close()
-        return true
+        var candidate = idleHead
+        for _ in 0..<16 {
+            guard let victim = candidate, victim.acceptPass < acceptPass else { return false }
+            if !victim.stream.hasUnreadInput {
+                stats.evicted += 1
+                victim.stream.close()
+                return true
+            }
+            candidate = victim.idleNext
+        }
+        return false
     }
 
     /// Sends `bytes` as the last thing on a stream that is not a connection, then closes it: after it drained,

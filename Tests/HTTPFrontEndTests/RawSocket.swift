@@ -10,7 +10,7 @@ final class RawSocket: @unchecked Sendable {
     let fd: Int32
 
     /// Connects to `127.0.0.1:port`; reads time out after `timeoutMillis`.
-    init(port: UInt16, timeoutMillis: Int = 3_000) throws {
+    init(port: UInt16, timeoutMillis: Int = 10_000) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EMFILE) }
         var timeout = timeval(tv_sec: timeoutMillis / 1000, tv_usec: (timeoutMillis % 1000) * 1000)

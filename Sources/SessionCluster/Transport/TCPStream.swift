@@ -184,6 +184,13 @@ public final class TCPStream {
         if state == .open { updateWatch() }
     }
 
+    /// Whether bytes (or the peer's FIN) wait in the kernel, not read yet: one `recv(MSG_PEEK)`.
+    public var hasUnreadInput: Bool {
+        guard state == .open else { return false }
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) >= 0
+    }
+
     /// Turns on TCP keepalive: after `idleSeconds` without traffic the kernel probes every `intervalSeconds`, and
     /// after `count` unanswered probes the connection fails (`onClose(.lost)`) — a peer that vanished without a
     /// FIN or RST (power loss, a dropped NAT entry) is noticed in `idle + interval × count` seconds.
