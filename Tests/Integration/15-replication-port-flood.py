@@ -2,10 +2,14 @@
 """Replication port flood: 400 anonymous connections to a node's replication port, none saying hello, while a
 client uses the cluster. The node keeps at most `maxInboundLinks` (set to 64 here) and closes the others at once;
 those it kept are closed when the hello timeout (1 s) passes. Its real peer link keeps working (a write on one
-node is read on the other), the counters say what happened, and its descriptor count returns to its baseline."""
+node is read on the other), the counters say what happened, and its descriptor count returns to its baseline.
+Then, while strangers keep opening connections to that port (one every 5 ms, kept open), the other node is
+killed and restarted: its new link still gets in (at the cap the oldest connection without a hello makes room),
+and sessions created on it reach the flooded node."""
 import json
 import os
 import socket
+import threading
 import time
 from cluster import Cluster, Client, check, main, say
 
@@ -73,6 +77,44 @@ def scenario():
         check(now <= baseline, "node holds %d descriptors, baseline %d" % (now, baseline))
         status, session = client.session(cluster.url(first))
         check(status == 200, "the cluster stopped serving after the flood: %d" % status)
+
+        # A peer must still get in while strangers keep the slots full.
+        stop = threading.Event()
+        strangers = []
+
+        def keep_flooding():
+            while not stop.is_set() and len(strangers) < 3_000:
+                try:
+                    strangers.append(socket.create_connection((host, int(port)), timeout=2))
+                except OSError:
+                    pass
+                time.sleep(0.005)
+
+        flooder = threading.Thread(target=keep_flooding, daemon=True)
+        flooder.start()
+        time.sleep(0.5)
+        cluster.kill(second)
+        restarted = time.time()
+        cluster.start(second)
+        cluster.wait_formed([first, second], timeout=10)
+        users = 20
+        for i in range(users):
+            Client().login(cluster.url(second), "restart-%d" % i)
+        deadline = time.time() + 5
+        while time.time() < deadline and cluster.stats(first)["sessions"] < users + 1:
+            time.sleep(0.05)
+        reached = cluster.stats(first)["sessions"]
+        took = time.time() - restarted
+        stats = cluster.stats(first)
+        stop.set()
+        flooder.join()
+        say("restarted peer under a flood of %d strangers: re-formed and replicated %d sessions in %.1fs; "
+            "rejected %d, hello timeouts %d" % (len(strangers), reached, took, stats["links_rejected"],
+                                                 stats["links_timed_out"]))
+        check(reached >= users + 1, "sessions created on the restarted peer did not reach the flooded node: %d"
+              % reached)
+        for s in strangers:
+            s.close()
 
 
 if __name__ == "__main__":
