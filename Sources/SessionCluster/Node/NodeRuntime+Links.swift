@@ -92,7 +92,9 @@ extension NodeRuntime {
     /// oldest link still without a hello is closed to admit the newcomer, and only when all have said hello is
     /// the newcomer closed at once. Both are counted: anyone who can reach the port can open connections.
     func acceptAll() {
-        while true {
+        // At most 64 per turn: a flood of connections is interleaved with the rest of the loop's work (the
+        // listener stays ready, and the next turn takes the next batch).
+        for _ in 0..<64 {
             let fd: Int32
             do throws(SystemError) {
                 guard let accepted = try listener.accept() else { return }

@@ -186,9 +186,7 @@ public final class TCPStream {
 
     /// Whether bytes (or the peer's FIN) wait in the kernel, not read yet: one `recv(MSG_PEEK)`.
     public var hasUnreadInput: Bool {
-        guard state == .open else { return false }
-        var byte: UInt8 = 0
-        return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) >= 0
+        state == .open && System.hasPendingInput(fd)
     }
 
     /// Turns on TCP keepalive: after `idleSeconds` without traffic the kernel probes every `intervalSeconds`, and
@@ -278,7 +276,7 @@ public final class TCPStream {
     private func halfClose() {
         guard state == .open else { return }
         onDrained = {}
-        _ = shutdown(fd, Int32(SHUT_WR))
+        System.shutdownWrite(fd)
         resumeReading()
     }
 
