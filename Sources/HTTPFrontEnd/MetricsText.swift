@@ -19,7 +19,9 @@ enum MetricsText {
             ("transfers_completed", counters.transfersCompleted), ("frames_received", stats.framesReceived),
             ("frames_sent", stats.framesSent), ("bytes_sent", stats.bytesSent),
             ("malformed_dropped", stats.malformedDropped), ("links_refused", stats.linksRefused),
-            ("links_overflowed", stats.linksOverflowed),
+            ("links_overflowed", stats.linksOverflowed), ("links_inbound", stats.inboundLinks),
+            ("links_timed_out", stats.linksTimedOut),
+            ("links_rejected", stats.linksRejected), ("replication_accept_errors", stats.acceptErrors),
             ("dropped_malformed", stats.dropped["malformed", default: 0]),
             ("dropped_unknown_key", stats.dropped["unknownKey", default: 0]),
             ("dropped_unauthenticated", stats.dropped["unauthenticated", default: 0]),
@@ -28,15 +30,30 @@ enum MetricsText {
             ("lag_max_us", stats.replicationLag.maxMicros),
             ("lag_recent_p50_us", stats.replicationLag.recentPercentile(0.5) ?? 0),
             ("lag_recent_p99_us", stats.replicationLag.recentPercentile(0.99) ?? 0),
-        ]
+            ("loop_turns", stats.loopTurns.count), ("loop_turn_max_us", stats.loopTurns.maxMicros),
+            ("loop_turn_max_ms", stats.loopTurns.maxMicros / 1_000),
+        ] + turnBuckets(stats.loopTurns)
     }
 
-    static func prometheus(_ stats: NodeStats, node: String) -> String {
+    /// The loop-turn histogram as JSON fields, one per bucket, not cumulative: `loop_turn_le_100us`, …,
+    /// `loop_turn_over_100000us`.
+    static func turnBuckets(_ turns: LoopTurnStats) -> [(name: String, value: Int)] {
+        turns.buckets.enumerated().map { index, count in
+            index < LoopTurnStats.bounds.count
+                ? ("loop_turn_le_\(LoopTurnStats.bounds[index])us", count)
+                : ("loop_turn_over_\(LoopTurnStats.bounds.last!)us", count)
+        }
+    }
+
+    static func prometheus(_ stats: NodeStats, node: String, server: HTTPServerStats? = nil) -> String {
         var text = ""
-        for (name, value) in fields(stats) {
+        for (name, value) in fields(stats) + (server?.fields ?? []) {
             let metric = "sessioncluster_\(name)"
-            let gauge = ["sessions", "primaries", "copies", "lag_max_us", "lag_recent_p50_us", "lag_recent_p99_us"]
-                .contains(name)
+            if name.hasPrefix("loop_turn_le_") || name.hasPrefix("loop_turn_over_") { continue }  // histogram below
+            let gauge = [
+                "sessions", "primaries", "copies", "lag_max_us", "lag_recent_p50_us", "lag_recent_p99_us",
+                "loop_turn_max_us", "loop_turn_max_ms", "http_connections_open", "links_inbound",
+            ].contains(name)
             text += "# TYPE \(metric) \(gauge ? "gauge" : "counter")\n\(metric){node=\"\(node)\"} \(value)\n"
         }
         // Replication lag as a Prometheus histogram, in seconds.
@@ -51,6 +68,18 @@ enum MetricsText {
         }
         text += "\(metric)_sum{node=\"\(node)\"} \(seconds(lag.sumMicros))\n"
         text += "\(metric)_count{node=\"\(node)\"} \(lag.count)\n"
+        // Loop turns as a Prometheus histogram, in seconds.
+        let turns = stats.loopTurns
+        let turnMetric = "sessioncluster_loop_turn_seconds"
+        text += "# TYPE \(turnMetric) histogram\n"
+        cumulative = 0
+        for (index, count) in turns.buckets.enumerated() {
+            cumulative += count
+            let bound = index < LoopTurnStats.bounds.count ? seconds(LoopTurnStats.bounds[index]) : "+Inf"
+            text += "\(turnMetric)_bucket{node=\"\(node)\",le=\"\(bound)\"} \(cumulative)\n"
+        }
+        text += "\(turnMetric)_sum{node=\"\(node)\"} \(seconds(turns.sumMicros))\n"
+        text += "\(turnMetric)_count{node=\"\(node)\"} \(turns.count)\n"
         return text
     }
 

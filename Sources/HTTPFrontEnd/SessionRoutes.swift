@@ -37,6 +37,9 @@ public struct SessionRoutes: Sendable {
 
     public let node: ClusterNode
     public let settings: FrontEndSettings
+    /// The server these routes answer for, when it runs on the node's loop: its connection figures
+    /// (`HTTPServerStats`) then join `/cluster/stats` and `/metrics`.
+    public let server = HTTPServerReference()
 
     public init(node: ClusterNode, settings: FrontEndSettings = FrontEndSettings()) {
         self.node = node
@@ -237,15 +240,19 @@ public struct SessionRoutes: Sendable {
     }
 
     private func stats(_ respond: @escaping Respond) {
+        let server = server.value
         node.stats { stats in
-            respond(.json(200, .object(MetricsText.fields(stats).map { ($0.name, .integer($0.value)) })))
+            let fields = MetricsText.fields(stats) + (server?.currentStats.fields ?? [])
+            respond(.json(200, .object(fields.map { ($0.name, .integer($0.value)) })))
         }
     }
 
     private func metrics(_ respond: @escaping Respond) {
         let name = node.me.name
+        let server = server.value
         node.stats { stats in
-            var response = HTTPResponse.text(200, MetricsText.prometheus(stats, node: name))
+            var response = HTTPResponse.text(
+                200, MetricsText.prometheus(stats, node: name, server: server?.currentStats))
             response.setHeader("Content-Type", "text/plain; version=0.0.4")
             respond(response)
         }

@@ -151,10 +151,21 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
     frontEnd.routeSuffix = configuration.sessions.routeSuffix
     frontEnd.secureCookies = configuration.sessions.secureCookies
     let routes = SessionRoutes(node: node, settings: frontEnd)
+    let httpLimits = configuration.limits.http
+    var limits = HTTPLimits()
+    limits.maxHeaderBytes = httpLimits.maxHeaderBytes
+    limits.maxBodyBytes = httpLimits.maxBodyBytes
+    var serverSettings = HTTPServerSettings()
+    serverSettings.maxConnections = httpLimits.maxConnections
+    serverSettings.headerTimeoutMillis = httpLimits.headerTimeoutMillis
+    serverSettings.bodyTimeoutMillis = httpLimits.bodyTimeoutMillis
+    serverSettings.idleTimeoutMillis = httpLimits.idleTimeoutMillis
     let server: HTTPServer
     do {
         server = try HTTPServer.start(
-            host: entry.http.host, port: entry.http.port, on: node.eventLoop, handler: routes.handle)
+            host: entry.http.host, port: entry.http.port, limits: limits, settings: serverSettings,
+            on: node.eventLoop, handler: routes.handle)
+        routes.server.value = server
     } catch {
         await node.shutdown()
         fail("cannot serve HTTP on \(entry.http): \(error)", status: 1)

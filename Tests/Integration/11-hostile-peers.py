@@ -18,7 +18,8 @@ def metrics(cluster, name):
     for line in body.splitlines():
         if line and not line.startswith("#"):
             metric, value = line.rsplit(" ", 1)
-            values[metric.split("{")[0].replace("sessioncluster_", "")] = int(value)
+            # Histogram sums are decimal seconds; every counter is an integer.
+            values[metric.split("{")[0].replace("sessioncluster_", "")] = int(value) if value.isdigit() else float(value)
     return values
 
 

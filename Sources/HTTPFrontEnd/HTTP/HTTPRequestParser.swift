@@ -53,6 +53,9 @@ public struct HTTPRequestParser: Sendable {
     /// Whether no request is partly received: closing the connection now loses nothing the client sent.
     public var isIdle: Bool { failure == nil && phase == .requestLine && readIndex == buffer.count }
 
+    /// Whether a request's head is complete and its body is still arriving.
+    public var isReceivingBody: Bool { failure == nil && phase == .body }
+
     /// Whether `next()` has thrown; the parser then stays failed.
     public var isFailed: Bool { failure != nil }
 

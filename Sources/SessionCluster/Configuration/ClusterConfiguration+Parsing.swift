@@ -19,7 +19,9 @@ extension ClusterConfiguration {
     private static func decode(_ document: JSONValue) throws(ConfigurationError) -> ClusterConfiguration {
         let root = try ConfigurationObject(
             document, at: "",
-            keys: ["cluster", "secret", "keys", "currentKey", "replication", "membership", "sessions", "nodes"])
+            keys: [
+                "cluster", "secret", "keys", "currentKey", "replication", "membership", "sessions", "limits", "nodes",
+            ])
         guard let cluster = try root.string("cluster") else { throw missing(root, "cluster") }
         guard let secret = try root.string("secret", redacted: true) else { throw missing(root, "secret") }
         var configuration = ClusterConfiguration(cluster: cluster, secret: secret, nodes: [])
@@ -59,6 +61,9 @@ extension ClusterConfiguration {
             ])
         {
             try decodeSessions(section, into: &configuration.sessions)
+        }
+        if let section = try root.object("limits", keys: ["tickMillis", "http", "replication"]) {
+            try decodeLimits(section, into: &configuration.limits)
         }
         guard let nodes = try root.array("nodes") else { throw missing(root, "nodes") }
         for (value, path) in nodes {

@@ -20,6 +20,7 @@ extension ClusterConfiguration {
         }
         try validateMembership()
         try validateSessions()
+        try validateLimits()
         try validateNodes()
         do throws(SettingsError) {
             try membershipSettings().validate()

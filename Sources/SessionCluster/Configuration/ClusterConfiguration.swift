@@ -21,6 +21,7 @@
 ///     "routeSuffix": true,
 ///     "secureCookies": false
 ///   },
+///   "limits": { "tickMillis": 50, "http": { … }, "replication": { … } },   (see `Limits`)
 ///   "nodes": [
 ///     { "name": "n1", "replication": "127.0.0.1:47101", "http": "127.0.0.1:48101" }
 ///   ]
@@ -40,6 +41,8 @@
 /// - `membership.seeds`: `host:port` replication endpoints that beacons are also unicast to.
 /// - `sessions.maxInactiveSeconds`: 1–31536000 (a year). `cookieName`: an RFC 6265 token; a `__Secure-` or
 ///   `__Host-` name requires `secureCookies: true`, or browsers drop the cookie.
+/// - `limits`: see `Limits` for each key's range; `sessions.maxSessionBytes` must fit in one
+///   `limits.replication.maxFrameBytes` frame with room for framing (64 KiB + 64 bytes per `maxAttributes`).
 /// - `nodes`: at least one; `name` 1–64 characters of `A-Z a-z 0-9 _ -`, unique (it is the session id's route
 ///   suffix); every `replication` and `http` endpoint distinct from every other (`localhost` counts as
 ///   `127.0.0.1`).
@@ -58,6 +61,8 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var membership: Membership
     /// How sessions appear to browsers.
     public var sessions: Sessions
+    /// What one node lets clients and peers hold, and how long it waits for them (`limits`).
+    public var limits = Limits()
     /// Every node of the cluster; a process runs as one of them (see `node(named:)`).
     public var nodes: [NodeEntry]
 

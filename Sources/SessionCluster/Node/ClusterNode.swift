@@ -54,6 +54,7 @@ public final class ClusterNode: Sendable {
     public static func start(_ settings: ClusterNodeSettings) async throws -> ClusterNode {
         try settings.membership.validate()
         try settings.replication.validate()
+        try settings.validateLimits()
         let keyring = try settings.keyring ?? Keyring(secret: settings.secret)
         let (events, continuation) = AsyncStream<ClusterEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
         let loop = try EventLoop(name: "node-\(settings.name)")

@@ -18,6 +18,11 @@ extension ClusterNodeSettings {
         maxSessionBytes = configuration.sessions.maxSessionBytes
         maxSessions = configuration.sessions.maxSessions
         lagSampleMillis = Int64(configuration.replication.lagSampleMillis)
+        tickMillis = configuration.limits.tickMillis
+        maxFrameBytes = configuration.limits.replication.maxFrameBytes
+        maxQueuedBytesPerPeer = configuration.limits.replication.maxQueuedBytesPerPeer
+        helloTimeoutMillis = configuration.limits.replication.helloTimeoutMillis
+        maxInboundLinks = configuration.limits.replication.maxInboundLinks
         membership = configuration.membershipSettings()
         replication = configuration.replicationSettings()
     }

@@ -37,13 +37,24 @@ public struct ClusterNodeSettings: Sendable {
     public var multicast: MulticastSettings?
     public var membership = MembershipSettings()
     public var replication = ReplicationSettings()
-    /// How often (ms) the protocol's timers are checked. 50 ms keeps failure detection and sync time-outs
-    /// within a tick of their settings.
+    /// How often (ms) the protocol's timers are checked, 1–1000. 50 ms keeps failure detection and sync
+    /// time-outs within a tick of their settings.
     public var tickMillis: Int64 = 50
-    /// Largest frame accepted from a peer (bytes).
+    /// Largest frame accepted from a peer (bytes, 64 KiB–1 GiB). A session of `maxSessionBytes` must fit in one.
     public var maxFrameBytes = 16 << 20
     /// Bound on bytes queued to one peer; a peer that falls further behind is disconnected and re-synced.
     public var maxQueuedBytesPerPeer = 64 << 20
+    /// Time an inbound replication link has to present an authentic hello (ms); a link still anonymous then is
+    /// closed and counted (`NodeStats.linksTimedOut`). Default 5,000.
+    public var helloTimeoutMillis: Int64 = 5_000
+    /// Most inbound replication links open at once. At the cap the oldest link that has not said hello yet is
+    /// closed to admit a newcomer (so strangers cannot lock peers out), or the newcomer when all are
+    /// authenticated; counted in `NodeStats.linksRejected`. Default 256 — a cluster needs one per peer.
+    public var maxInboundLinks = 256
+    /// TCP keepalive on peer links: idle seconds before the first probe, seconds between probes, probes
+    /// unanswered before the link fails (a peer gone without FIN or RST is noticed in 10 + 5 × 3 = 25 s by
+    /// default, even when membership beacons still arrive by another path). Nil turns keepalive off.
+    public var peerKeepalive: (idleSeconds: Int32, intervalSeconds: Int32, count: Int32)? = (10, 5, 3)
     /// Most attributes one session may hold; a request that would exceed it fails with `.tooLarge` (HTTP 413).
     public var maxAttributesPerSession = 256
     /// Most bytes (names + values) one session may hold; beyond it `.tooLarge` (HTTP 413).
@@ -60,5 +71,30 @@ public struct ClusterNodeSettings: Sendable {
     public init(cluster: String, name: String) {
         self.cluster = cluster
         self.name = name
+    }
+
+    /// Checks the shell's limits (`ClusterNode.start` calls it): `tickMillis` 1–1000, `maxFrameBytes` 64 KiB–1 GiB,
+    /// `maxQueuedBytesPerPeer` at least one frame, `helloTimeoutMillis` 1–600,000, `maxInboundLinks` ≥ 1, and a
+    /// session of `maxSessionBytes` fitting in one frame. The error names the setting and its value.
+    public func validateLimits() throws(ConfigurationError) {
+        let ranges: [(String, Int64, ClosedRange<Int64>)] = [
+            ("tickMillis", tickMillis, 1...1_000),
+            ("maxFrameBytes", Int64(maxFrameBytes), (64 << 10)...(1 << 30)),
+            ("maxQueuedBytesPerPeer", Int64(maxQueuedBytesPerPeer), Int64(maxFrameBytes)...Int64.max),
+            ("helloTimeoutMillis", helloTimeoutMillis, 1...600_000),
+            ("maxInboundLinks", Int64(maxInboundLinks), 1...Int64.max),
+            ("maxSessionBytes", Int64(maxSessionBytes), 1...Int64.max),
+        ]
+        for (key, value, range) in ranges where !range.contains(value) {
+            throw ConfigurationError(
+                keyPath: key, value: String(value), problem: "must be in \(range.lowerBound)...\(range.upperBound)")
+        }
+        let room = maxFrameBytes - ClusterConfiguration.frameOverhead(maxAttributes: maxAttributesPerSession)
+        if maxSessionBytes > room {
+            throw ConfigurationError(
+                keyPath: "maxSessionBytes", value: String(maxSessionBytes),
+                problem: "does not fit in one replication frame: at most \(room) bytes with maxFrameBytes "
+                    + "\(maxFrameBytes) and maxAttributesPerSession \(maxAttributesPerSession)")
+        }
     }
 }

@@ -1,4 +1,9 @@
+import CLinuxShims
 import SessionClusterCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension NodeRuntime {
     /// The replication address of `peer`: from membership, or from its hello when membership lags.
@@ -40,6 +45,11 @@ extension NodeRuntime {
         do throws(SystemError) {
             let stream = try TCPStream.connect(
                 to: address.description, loop: loop, maxQueuedBytes: settings.maxQueuedBytesPerPeer)
+            if let keepalive = settings.peerKeepalive {
+                stream.enableKeepalive(
+                    idleSeconds: keepalive.idleSeconds, intervalSeconds: keepalive.intervalSeconds,
+                    count: keepalive.count)
+            }
             link = PeerConnection(stream, cipher: cipher, maxFrameBytes: settings.maxFrameBytes)
         } catch {
             log("cannot connect to \(target): \(error)")
@@ -77,16 +87,63 @@ extension NodeRuntime {
         }
     }
 
-    /// Accepts every pending connection; each must open with a hello of this cluster.
+    /// Accepts every pending connection; each must open with a hello of this cluster within
+    /// `settings.helloTimeoutMillis`, and at most `settings.maxInboundLinks` may be open at once: at the cap the
+    /// oldest link still without a hello is closed to admit the newcomer, and only when all have said hello is
+    /// the newcomer closed at once. Both are counted: anyone who can reach the port can open connections.
     func acceptAll() {
-        while let fd = try? listener.accept() {
+        // At most 64 per turn: a flood of connections is interleaved with the rest of the loop's work (the
+        // listener stays ready, and the next turn takes the next batch).
+        for _ in 0..<64 {
+            let fd: Int32
+            do throws(SystemError) {
+                guard let accepted = try listener.accept() else { return }
+                fd = accepted
+            } catch {
+                linkLimits.acceptErrors += 1
+                if [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(error.errno) {
+                    // The connection stays queued, so the listener would be ready again at once and the loop would
+                    // spin: stop watching it for a while.
+                    loop.modify(listener.fd, events: 0)
+                    loop.schedule(afterMillis: 100) { [weak self] in
+                        guard let self, !stopping else { return }
+                        loop.modify(listener.fd, events: EPOLLIN.rawValue)
+                    }
+                    return
+                }
+                continue
+            }
+            if inbound.count >= settings.maxInboundLinks {
+                // Full. A peer must still get in while strangers hold the slots: the oldest link that has not said
+                // hello yet makes room; only when every link is authenticated is the newcomer refused.
+                linkLimits.rejected += 1
+                guard let oldest = inbound.values.filter({ $0.peer == nil }).min(by: { $0.sequence < $1.sequence })
+                else {
+                    System.close(fd)
+                    continue
+                }
+                oldest.close()
+            }
             guard
                 let stream = try? TCPStream.accepted(fd: fd, loop: loop, maxQueuedBytes: settings.maxQueuedBytesPerPeer)
             else { continue }
+            if let keepalive = settings.peerKeepalive {
+                stream.enableKeepalive(
+                    idleSeconds: keepalive.idleSeconds, intervalSeconds: keepalive.intervalSeconds,
+                    count: keepalive.count)
+            }
             let link = PeerConnection(stream, cipher: cipher, maxFrameBytes: settings.maxFrameBytes)
+            linkLimits.accepted += 1
+            link.sequence = linkLimits.accepted
             inbound[fd] = link
+            let helloDeadline = loop.schedule(afterMillis: settings.helloTimeoutMillis) { [weak self, weak link] in
+                guard let self, let link, link.peer == nil, !link.isClosed else { return }
+                linkLimits.timedOut += 1
+                link.close()
+            }
             link.onFrame = { [unowned self, unowned link] frame, sender in received(frame, from: sender, on: link) }
             link.onClose = { [unowned self] _, malformed in
+                loop.cancel(helloDeadline)
                 if malformed { stats.malformed += 1 }
                 inbound[fd] = nil
             }

@@ -99,6 +99,11 @@ extension NodeRuntime {
             linksRefused: stats.refused, linksOverflowed: stats.overflowed,
             dropped: Dictionary(uniqueKeysWithValues: cipher.rejected.map { ($0.key.rawValue, $0.value) }))
         figures.replicationLag = lag
+        figures.loopTurns = loop.turnStats
+        figures.inboundLinks = inbound.count
+        figures.linksTimedOut = linkLimits.timedOut
+        figures.linksRejected = linkLimits.rejected
+        figures.acceptErrors = linkLimits.acceptErrors
         return figures
     }
 }

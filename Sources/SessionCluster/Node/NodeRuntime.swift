@@ -32,6 +32,8 @@ final class NodeRuntime {
     var tickTimer: UInt64?
     var datagramBuffer = [UInt8](repeating: 0, count: 65_536)
     var stats = (framesReceived: 0, framesSent: 0, bytesSent: 0, malformed: 0, refused: 0, overflowed: 0)
+    /// Inbound links closed for want of a hello in time, refused over the cap; `accept` failures.
+    var linkLimits = (timedOut: 0, rejected: 0, acceptErrors: 0, accepted: 0)
     /// Replication lag measured from peers' clock stamps (`settings.lagSampleMillis` on the senders).
     var lag = ReplicationLag()
 

@@ -106,6 +106,18 @@ public struct NodeStats: Sendable, Equatable {
     public var dropped: [String: Int]
     /// Replication lag sampled from peers' clock stamps (empty unless they stamp: `lagSampleMillis`).
     public var replicationLag = ReplicationLag()
+    /// How long the node's event loop turns took (`EventLoop.turnStats`): the longest is the worst stall every
+    /// request and peer served by the node saw.
+    public var loopTurns = LoopTurnStats()
+    /// Inbound replication connections open now (authenticated or still waiting for their hello).
+    public var inboundLinks = 0
+    /// Inbound replication connections closed because no authentic hello came within the hello timeout.
+    public var linksTimedOut = 0
+    /// Inbound replication connections closed because `maxInboundLinks` were open: the oldest still without a
+    /// hello, or the newcomer when every open link is authenticated.
+    public var linksRejected = 0
+    /// Failed `accept` calls on the replication port (out of descriptors or memory pauses it for 100 ms).
+    public var acceptErrors = 0
 
     /// All zero: the figures of a node that never ran.
     static let empty = NodeStats(

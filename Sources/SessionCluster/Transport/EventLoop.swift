@@ -22,8 +22,7 @@ public final class EventLoop: @unchecked Sendable {
     private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
     private var handlers: [Int32: (UInt32) -> Void] = [:]
     private var endOfIteration: [() -> Void] = []
-    private var timers: [(deadline: Int64, id: UInt64, work: () -> Void)] = []
-    private var nextTimerID: UInt64 = 1
+    private var timers = TimerHeap()
     private let name: String
     private var thread: Thread?
     private let loopThreadID = Mutex<pthread_t?>(nil)
@@ -135,24 +134,36 @@ public final class EventLoop: @unchecked Sendable {
         endOfIteration.append(work)
     }
 
-    /// Runs `work` on the loop after `millis` milliseconds. Returns an id for `cancel`.
+    /// Runs `work` on the loop after `millis` milliseconds (loop thread only). Returns an id for `cancel`.
+    /// O(log n) in the number of pending timers; timers due at the same millisecond fire in scheduling order.
     @discardableResult
     public func schedule(afterMillis millis: Int64, _ work: @escaping () -> Void) -> UInt64 {
-        let id = nextTimerID
-        nextTimerID += 1
-        timers.append((Self.monotonicMillis() + max(0, millis), id, work))
-        return id
+        timers.schedule(at: Self.monotonicMillis() &+ max(0, millis), work)
     }
 
-    /// Cancels a timer that has not fired yet.
+    /// Cancels a timer that has not fired yet (O(1); an id that fired or was cancelled is ignored).
     public func cancel(_ timer: UInt64) {
-        timers.removeAll { $0.id == timer }
+        timers.cancel(timer)
     }
+
+    /// Timers scheduled that have neither fired nor been cancelled (loop thread only).
+    public var pendingTimers: Int { timers.count }
+
+    /// How long this loop's turns took (read on the loop thread): each iteration's handlers, timers, inbox and
+    /// end-of-iteration work, not its wait for events.
+    public private(set) var turnStats = LoopTurnStats()
 
     // MARK: Clocks
 
     /// Milliseconds of the monotonic clock (for timeouts).
     public static func monotonicMillis() -> Int64 { clockMillis(CLOCK_MONOTONIC) }
+
+    /// Microseconds of the monotonic clock (for measuring durations).
+    public static func monotonicMicros() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1_000
+    }
 
     /// Wall-clock milliseconds since the epoch (for the protocol's `Timestamp`).
     public static func wallMillis() -> Int64 { clockMillis(CLOCK_REALTIME) }
@@ -179,6 +190,7 @@ public final class EventLoop: @unchecked Sendable {
             let count = events.withUnsafeMutableBufferPointer { buffer in
                 epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), timeout)
             }
+            let turnStart = Self.monotonicMicros()
             if count > 0 {
                 for index in 0..<Int(count) {
                     let fd = events[index].data.fd
@@ -197,6 +209,7 @@ public final class EventLoop: @unchecked Sendable {
                 endOfIteration = []
                 for item in work { item() }
             }
+            turnStats.record(micros: Int(Self.monotonicMicros() - turnStart))
         }
         drainInbox()
         // Close the inbox, then run what slipped in before it closed: from here on `execute` refuses work.
@@ -214,16 +227,17 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func nextTimeout() -> Int32 {
-        guard let earliest = timers.min(by: { $0.deadline < $1.deadline }) else { return 1_000 }
-        return Int32(clamping: max(0, earliest.deadline - Self.monotonicMillis()))
+        guard let earliest = timers.earliestDeadline() else { return 1_000 }
+        return Int32(clamping: max(0, earliest - Self.monotonicMillis()))
     }
 
+    /// Runs the timers due now, earliest first, one at a time (a timer cancelled by an earlier one does not
+    /// run). A timer scheduled by one of them waits for the next turn, so a timer that re-arms itself with 0 ms
+    /// cannot starve the sockets.
     private func runDueTimers() {
         let now = Self.monotonicMillis()
-        let due = timers.filter { $0.deadline <= now }.sorted { ($0.deadline, $0.id) < ($1.deadline, $1.id) }
-        guard !due.isEmpty else { return }
-        timers.removeAll { $0.deadline <= now }
-        for timer in due { timer.work() }
+        let idLimit = timers.nextScheduledID
+        while let work = timers.popDue(now: now, idLimit: idLimit) { work() }
     }
 
     private func drainInbox() {
@@ -235,5 +249,38 @@ public final class EventLoop: @unchecked Sendable {
             if work.isEmpty { return }
             for item in work { item() }
         }
+    }
+}
+
+/// How long an event loop's turns took: the work of one iteration (event handlers, due timers, the inbox and
+/// end-of-iteration work), not the time spent waiting in `epoll_wait`. Read on the loop (`EventLoop.turnStats`).
+///
+/// A turn that takes long delays every socket and timer served by the loop, so `maxMicros` is the figure to
+/// watch: a request that arrives during a 20 ms turn waits up to 20 ms before it is even read.
+public struct LoopTurnStats: Sendable, Equatable {
+    /// Upper bounds of the histogram's buckets, in microseconds; a last bucket (`+Inf`) follows them.
+    public static let bounds: [Int] = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000]
+
+    /// Turns per bucket (not cumulative): `buckets[i]` counts turns of at most `bounds[i]` µs (and more than the
+    /// bound before it); the last counts the longer ones. `bounds.count + 1` entries.
+    public private(set) var buckets = [Int](repeating: 0, count: LoopTurnStats.bounds.count + 1)
+    /// Turns measured.
+    public private(set) var count = 0
+    /// Their total duration, in microseconds.
+    public private(set) var sumMicros = 0
+    /// The longest turn, in microseconds.
+    public private(set) var maxMicros = 0
+
+    public init() {}
+
+    /// Adds one turn of `micros` microseconds.
+    public mutating func record(micros: Int) {
+        let micros = max(0, micros)
+        var index = 0
+        while index < Self.bounds.count && micros > Self.bounds[index] { index += 1 }
+        buckets[index] += 1
+        count += 1
+        sumMicros &+= micros
+        maxMicros = max(maxMicros, micros)
     }
 }

@@ -16,6 +16,8 @@ final class PeerConnection {
     /// Lag sampling: when this (outgoing) link last stamped a frame (monotonic ms), and the stamp an incoming
     /// link received for the frame that follows it.
     var lastClockMillis: Int64?
+    /// Order of acceptance of an incoming link (the oldest anonymous one makes room at the cap).
+    var sequence = 0
     var pendingClock: UInt64?
     private let cipher: ClusterCipher
     private let maxFrameBytes: Int

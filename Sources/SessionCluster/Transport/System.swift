@@ -119,6 +119,18 @@ enum System {
         }
     }
 
+    /// Whether bytes (or an end of stream) wait to be read on `fd`, without reading them (`MSG_PEEK`).
+    static func hasPendingInput(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) >= 0
+    }
+
+    /// Sends FIN after what is queued (`shutdown(SHUT_WR)`); reading goes on. Errors are ignored: the socket is
+    /// being closed anyway.
+    static func shutdownWrite(_ fd: Int32) {
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+    }
+
     static func send(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(SystemError) -> Int? {
         try nonBlocking("send") { Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
     }

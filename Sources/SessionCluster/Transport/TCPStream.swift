@@ -37,9 +37,13 @@ public final class TCPStream {
     private var written = 0
     private let maxQueuedBytes: Int
     private var flushScheduled = false
+    /// The deadline of `closeAfterDraining`.
+    private var graceTimer: UInt64?
     /// Whether epoll currently watches for writability (only while a write would block): changing the watch
     /// costs an `epoll_ctl`, so it is changed only when this flips — not on every flush.
     private var watchingWritable = false
+    /// Whether reading is paused (`pauseReading`): epoll then does not watch for input.
+    public private(set) var readingPaused = false
     private var readBuffer: [UInt8]
 
     private init(fd: Int32, state: State, loop: EventLoop, maxQueuedBytes: Int, readChunk: Int) {
@@ -83,6 +87,7 @@ public final class TCPStream {
 
     private func watch() throws(SystemError) {
         let events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | (state == .connecting ? EPOLLOUT.rawValue : 0)
+        watchingWritable = state == .connecting
         do throws(SystemError) {
             try loop.register(fd, events: events) { [weak self] ready in self?.handle(ready) }
         } catch {
@@ -126,6 +131,7 @@ public final class TCPStream {
             case .success(let count?):
                 written += count
             case .success(nil):
+                compactOutbound()
                 watchWritable(true)
                 return
             case .failure:
@@ -139,10 +145,65 @@ public final class TCPStream {
         onDrained()
     }
 
+    /// Drops the written prefix of the outbound buffer once it is over half of it or over 64 KiB, so a peer that
+    /// reads steadily but slowly (the buffer never drains fully) cannot make it grow past the bound plus that.
+    private func compactOutbound() {
+        guard written > 0, written * 2 >= outbound.count || written >= 64 * 1024 else { return }
+        outbound.removeFirst(written)
+        written = 0
+    }
+
+    /// Bytes the outbound buffer holds, written or not (for tests of the compaction).
+    var outboundStorageBytes: Int { outbound.count }
+
     private func watchWritable(_ watch: Bool) {
         guard watch != watchingWritable else { return }
         watchingWritable = watch
-        loop.modify(fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue | (watch ? EPOLLOUT.rawValue : 0))
+        updateWatch()
+    }
+
+    private func updateWatch() {
+        guard state != .closed else { return }
+        let input = readingPaused ? 0 : EPOLLIN.rawValue | EPOLLRDHUP.rawValue
+        loop.modify(fd, events: input | (watchingWritable ? EPOLLOUT.rawValue : 0))
+    }
+
+    /// Stops reading (back-pressure): the kernel's receive buffer fills and the peer's TCP window closes, and
+    /// `onBytes` is not called until `resumeReading()`. Writing goes on. While paused, only a hang-up or error
+    /// (the connection is gone) is noticed, and closes the stream with `.lost`.
+    public func pauseReading() {
+        guard !readingPaused, state != .closed else { return }
+        readingPaused = true
+        if state == .open { updateWatch() }
+    }
+
+    /// Resumes reading after `pauseReading()`; bytes that arrived meanwhile are delivered on the next turn.
+    public func resumeReading() {
+        guard readingPaused, state != .closed else { return }
+        readingPaused = false
+        if state == .open { updateWatch() }
+    }
+
+    /// Whether bytes (or the peer's FIN) wait in the kernel, not read yet: one `recv(MSG_PEEK)`.
+    public var hasUnreadInput: Bool {
+        state == .open && System.hasPendingInput(fd)
+    }
+
+    /// Turns on TCP keepalive: after `idleSeconds` without traffic the kernel probes every `intervalSeconds`, and
+    /// after `count` unanswered probes the connection fails (`onClose(.lost)`) — a peer that vanished without a
+    /// FIN or RST (power loss, a dropped NAT entry) is noticed in `idle + interval × count` seconds.
+    /// Returns false when the kernel refused an option.
+    @discardableResult
+    public func enableKeepalive(idleSeconds: Int32, intervalSeconds: Int32, count: Int32) -> Bool {
+        do throws(SystemError) {
+            try System.setOption(fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE")
+            try System.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, max(1, idleSeconds), "TCP_KEEPIDLE")
+            try System.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, max(1, intervalSeconds), "TCP_KEEPINTVL")
+            try System.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, max(1, count), "TCP_KEEPCNT")
+            return true
+        } catch {
+            return false
+        }
     }
 
     private func handle(_ ready: UInt32) {
@@ -154,19 +215,25 @@ public final class TCPStream {
                 return
             }
             state = .open
-            watchingWritable = true  // registered with EPOLLOUT while connecting
-            watchWritable(false)
+            watchWritable(false)  // registered with EPOLLOUT while connecting
             flush()
             return
         }
-        if ready & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue | EPOLLERR.rawValue) != 0 {
+        if readingPaused {
+            // epoll reports hang-ups and errors even when input is not watched; level-triggered, they would
+            // repeat every turn, and the connection is gone anyway.
+            if ready & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
+                close(.lost)
+                return
+            }
+        } else if ready & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue | EPOLLERR.rawValue) != 0 {
             readAvailable()
         }
         if state == .open, ready & EPOLLOUT.rawValue != 0 { flush() }
     }
 
     private func readAvailable() {
-        while state == .open {
+        while state == .open, !readingPaused {
             let count: Int?
             do throws(SystemError) {
                 count = try System.read(fd, into: &readBuffer)
@@ -186,10 +253,39 @@ public final class TCPStream {
         }
     }
 
+    /// Ends the stream politely: once everything queued has been sent, sends FIN (`shutdown(SHUT_WR)`) and reads
+    /// and discards whatever the peer still sends until it closes too — so the last answer is not destroyed by
+    /// an RST, as closing with unread input would do — and closes it after `graceMillis` in any case.
+    /// Replaces `onBytes` and `onDrained`; queue nothing after calling it.
+    public func closeAfterDraining(graceMillis: Int64) {
+        guard state == .open else {
+            close(.local)
+            return
+        }
+        onBytes = { _ in }
+        if graceTimer == nil {
+            graceTimer = loop.schedule(afterMillis: graceMillis) { [weak self] in self?.close(.local) }
+        }
+        if queuedBytes == 0 && !flushScheduled {
+            halfClose()
+        } else {
+            onDrained = { [unowned self] in halfClose() }
+        }
+    }
+
+    private func halfClose() {
+        guard state == .open else { return }
+        onDrained = {}
+        System.shutdownWrite(fd)
+        resumeReading()
+    }
+
     /// Closes the stream (once) and reports `reason`.
     public func close(_ reason: StreamCloseReason = .local) {
         guard state != .closed else { return }
         state = .closed
+        if let graceTimer { loop.cancel(graceTimer) }
+        graceTimer = nil
         loop.deregister(fd)
         System.close(fd)
         outbound = []

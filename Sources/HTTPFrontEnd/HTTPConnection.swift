@@ -1,0 +1,172 @@
+import SessionCluster
+
+/// One client connection: parses requests, runs one at a time, writes answers in order, and enforces the
+/// connection's deadlines (`HTTPServerSettings`).
+///
+/// Its life is a cycle of phases, each with its own bound:
+/// - idle (nothing of a request received, none running): closed silently after the idle timeout;
+/// - head arriving (counted from its first byte): 408 and close after the header timeout;
+/// - body arriving (counted from the end of the head): 408 and close after the body timeout;
+/// - request running: no deadline, and nothing is read (back-pressure: the client's bytes wait in the kernel,
+///   then in its own send buffer) until the answer is queued.
+/// Reading also pauses while more than `maxPendingOutputBytes` of answers wait to be taken by the client.
+/// One timer per connection: moving a deadline later does not re-arm it; it re-checks when it fires.
+final class HTTPConnection {
+    let stream: TCPStream
+    private unowned let server: ServerState
+    private var parser: HTTPRequestParser
+    private var busy = false
+    private var closing = false
+    /// Whether `serveNext` is running (answers completed inside the handler continue its loop, not recurse).
+    private var serving = false
+
+    /// The idle list's links (`ServerState.setIdle`).
+    var isListedIdle = false
+    var idlePrevious: HTTPConnection?
+    var idleNext: HTTPConnection?
+    /// The server's accept pass that admitted this connection.
+    var acceptPass = 0
+
+    private enum Phase { case idle, head, body, running }
+    private var phase = Phase.idle
+    /// When the current phase began (monotonic ms).
+    private var phaseStart: Int64
+    private var timer: UInt64?
+    /// When `timer` fires (monotonic ms).
+    private var timerDue: Int64 = .max
+
+    init(stream: TCPStream, server: ServerState) {
+        self.stream = stream
+        self.server = server
+        self.parser = HTTPRequestParser(limits: server.limits)
+        self.phaseStart = EventLoop.monotonicMillis()
+    }
+
+    func start() {
+        stream.onBytes = { [unowned self] bytes in
+            parser.append(bytes)
+            serveNext()
+        }
+        stream.onDrained = { [unowned self] in
+            if stream.readingPaused && !busy && !closing { stream.resumeReading() }
+            updatePhase()  // an answer fully taken may make the connection idle
+        }
+        updatePhase()
+    }
+
+    /// The stream closed: stop the timer.
+    func closed() {
+        if let timer { server.loop.cancel(timer) }
+        timer = nil
+    }
+
+    private func serveNext() {
+        guard !serving else { return }
+        serving = true
+        defer {
+            serving = false
+            updatePhase()
+        }
+        while !busy, !closing, stream.state == .open {
+            if stream.queuedBytes > server.settings.maxPendingOutputBytes {
+                stream.pauseReading()  // resumed by onDrained
+                return
+            }
+            let request: HTTPRequest?
+            do throws(HTTPParseError) {
+                request = try parser.next()
+            } catch {
+                respond(.error(error), keepAlive: false, version: .http11)
+                return
+            }
+            if parser.takeContinueRequest() { stream.write(HTTPResponse.continueInterim) }
+            guard let request else { return }
+            busy = true
+            updatePhase()
+            server.handler(request) { [self] response in
+                busy = false
+                respond(
+                    response, keepAlive: request.keepAlive, version: request.version, head: request.method == "HEAD")
+                if !closing && stream.state == .open && stream.queuedBytes <= server.settings.maxPendingOutputBytes {
+                    stream.resumeReading()
+                }
+                if !serving { serveNext() }
+            }
+            // Answered later (a sync wait, a pull, a task): read nothing more until then. An answer given within
+            // the handler call costs no epoll change.
+            if busy { stream.pauseReading() }
+        }
+    }
+
+    private func respond(_ response: HTTPResponse, keepAlive: Bool, version: HTTPRequest.Version, head: Bool = false) {
+        guard stream.state == .open else { return }
+        stream.write(response.serialized(keepAlive: keepAlive, requestVersion: version, includeBody: !head))
+        if !keepAlive { finish() }
+    }
+
+    /// Sends nothing more: closes after the queued answer has drained (or the close grace passed).
+    private func finish() {
+        closing = true
+        server.setIdle(self, false)
+        stream.closeAfterDraining(graceMillis: server.settings.closeGraceMillis)
+        closed()
+    }
+
+    // MARK: Deadlines
+
+    /// Works out the phase after bytes arrived or an answer was queued, and the deadline that goes with it.
+    private func updatePhase() {
+        guard !closing, stream.state == .open else { return }
+        let now = EventLoop.monotonicMillis()
+        let next: Phase =
+            busy ? .running : parser.isReceivingBody ? .body : parser.isIdle && !parser.isFailed ? .idle : .head
+        if next != phase {
+            phase = next
+            phaseStart = now
+        }
+        server.setIdle(self, phase == .idle && stream.queuedBytes == 0)
+        guard let deadline else {
+            return
+        }
+        if timer == nil || timerDue > deadline { arm(at: deadline) }
+    }
+
+    /// When the current phase times out (monotonic ms); nil while a request runs.
+    private var deadline: Int64? {
+        let settings = server.settings
+        switch phase {
+        case .idle: return phaseStart + settings.idleTimeoutMillis
+        case .head: return phaseStart + settings.headerTimeoutMillis
+        case .body: return phaseStart + settings.bodyTimeoutMillis
+        case .running: return nil
+        }
+    }
+
+    private func arm(at due: Int64) {
+        if let timer { server.loop.cancel(timer) }
+        timerDue = due
+        timer = server.loop.schedule(afterMillis: max(0, due - EventLoop.monotonicMillis())) { [weak self] in
+            self?.timerFired()
+        }
+    }
+
+    private func timerFired() {
+        timer = nil
+        timerDue = .max
+        guard !closing, stream.state == .open, let deadline else { return }
+        if EventLoop.monotonicMillis() < deadline {
+            arm(at: deadline)
+            return
+        }
+        switch phase {
+        case .idle:
+            server.stats.idleTimeouts += 1
+            stream.close()
+        case .head, .body:
+            if phase == .head { server.stats.headerTimeouts += 1 } else { server.stats.bodyTimeouts += 1 }
+            respond(HTTPResponse.text(408, "request timeout\n"), keepAlive: false, version: .http11)
+        case .running:
+            break
+        }
+    }
+}

@@ -1,0 +1,75 @@
+/// How long an HTTP connection may take over each part of its life, and how many may be open.
+///
+/// Each deadline bounds what a client can hold without doing work:
+/// - `headerMillis`: from the first byte of a request to the end of its head (request line and headers).
+///   Counted from that first byte, not renewed by each byte, so a client trickling one byte a second
+///   (slowloris) is answered 408 and closed after this long, however it paces itself. Default 10 s.
+/// - `bodyMillis`: from the end of the head to the last byte of the body (`Content-Length`). 408 and close
+///   when it passes. Default 30 s (1 MiB at a slow 35 KiB/s).
+/// - `idleMillis`: a keep-alive connection with no request in progress and nothing partly received is closed
+///   silently after this long (no answer: nothing was asked). Default 60 s, as nginx's `keepalive_timeout` 75 s
+///   and Tomcat's 60 s.
+///
+/// No deadline runs while a request is being handled (its own waits are bounded by the node), and the server
+/// reads nothing from that connection meanwhile.
+public struct HTTPServerSettings: Sendable, Hashable {
+    /// Most connections open at once. At the cap, a new connection first displaces the connection that has been
+    /// idle longest (a keep-alive connection between requests, closed as a server may close any idle keep-alive
+    /// connection; clients retry on a new one); only when every connection has a request in progress or partly
+    /// received is the newcomer answered `503` and closed. Default 1,024.
+    public var maxConnections: Int
+    /// Time to receive a request head once its first byte arrived, in milliseconds. Default 10,000.
+    public var headerTimeoutMillis: Int64
+    /// Time to receive a request body once its head arrived, in milliseconds. Default 30,000.
+    public var bodyTimeoutMillis: Int64
+    /// Time a keep-alive connection may sit idle between requests, in milliseconds. Default 60,000.
+    public var idleTimeoutMillis: Int64
+    /// Time a connection being closed (after a final answer, a 408 or the over-limit 503) is given to take its
+    /// answer before it is closed anyway, in milliseconds. Default 2,000.
+    public var closeGraceMillis: Int64
+    /// Bytes of answers waiting to be sent on one connection above which the server reads no further
+    /// (pipelined) requests from it until they are taken. Default 1 MiB.
+    public var maxPendingOutputBytes: Int
+
+    /// The defaults: 1,024 connections; 10 s header, 30 s body, 60 s idle; 2 s close grace; 1 MiB output.
+    public init() {
+        maxConnections = 1_024
+        headerTimeoutMillis = 10_000
+        bodyTimeoutMillis = 30_000
+        idleTimeoutMillis = 60_000
+        closeGraceMillis = 2_000
+        maxPendingOutputBytes = 1 << 20
+    }
+}
+
+/// What an `HTTPServer` did with its connections: counters since it started, and what is open now.
+public struct HTTPServerStats: Sendable, Equatable {
+    /// Connections open now (including those being closed after a final answer).
+    public var open = 0
+    /// Connections accepted.
+    public var accepted = 0
+    /// Connections answered `503` at the cap because none was idle.
+    public var rejected = 0
+    /// Idle keep-alive connections closed to admit a new one at the cap.
+    public var evicted = 0
+    /// Requests answered `408` because their head did not arrive within the header timeout.
+    public var headerTimeouts = 0
+    /// Requests answered `408` because their body did not arrive within the body timeout.
+    public var bodyTimeouts = 0
+    /// Idle connections closed after the idle timeout.
+    public var idleTimeouts = 0
+    /// `accept` failures (out of descriptors or memory); the listener then pauses briefly.
+    public var acceptErrors = 0
+
+    public init() {}
+
+    /// (name, value) pairs for stats pages, prefixed `http_`.
+    public var fields: [(name: String, value: Int)] {
+        [
+            ("http_connections_open", open), ("http_connections_accepted", accepted),
+            ("http_connections_rejected", rejected), ("http_connections_evicted", evicted),
+            ("http_header_timeouts", headerTimeouts), ("http_body_timeouts", bodyTimeouts),
+            ("http_idle_timeouts", idleTimeouts), ("http_accept_errors", acceptErrors),
+        ]
+    }
+}

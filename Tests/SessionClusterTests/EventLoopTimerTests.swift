@@ -1,0 +1,128 @@
+import Synchronization
+import Testing
+
+@testable import SessionCluster
+
+@Suite struct EventLoopTimerTests {
+    /// The heap hands out due timers by (deadline, id) and never a cancelled one, through rebuilds.
+    @Test func heapOrdersByDeadlineThenIDAndSkipsCancelled() {
+        final class Log { var ids: [UInt64] = [] }
+        let log = Log()
+        var heap = TimerHeap()
+        var generator = TimerTestRandom(seed: 42)
+        var scheduled: [(deadline: Int64, id: UInt64)] = []
+        for index in 0..<5_000 {
+            let deadline = Int64(generator.next() % 1_000)
+            let id = heap.schedule(at: deadline) { log.ids.append(UInt64(index + 1)) }
+            #expect(id == UInt64(index + 1))
+            scheduled.append((deadline, id))
+        }
+        // Cancel two thirds (forces rebuilds), an id twice and one never issued.
+        var cancelled = Set<UInt64>()
+        for entry in scheduled where entry.id % 3 != 0 {
+            heap.cancel(entry.id)
+            cancelled.insert(entry.id)
+        }
+        heap.cancel(1)
+        heap.cancel(999_999)
+        #expect(heap.count == scheduled.count - cancelled.count)
+        #expect(heap.popDue(now: -1) == nil)
+        while let earliest = heap.earliestDeadline() {
+            while let work = heap.popDue(now: earliest) { work() }
+        }
+        let expected = scheduled.filter { !cancelled.contains($0.id) }
+            .sorted { ($0.deadline, $0.id) < ($1.deadline, $1.id) }.map(\.id)
+        #expect(log.ids == expected)
+        #expect(heap.count == 0)
+    }
+
+    @Test func loopFiresTimersInOrderAndHonoursCancel() async throws {
+        let loop = try EventLoop(name: "timer-test")
+        loop.start()
+        let order = Mutex<[Int]>([])
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                for (index, delay) in [30, 10, 20, 10, 0].enumerated() {
+                    let id = loop.schedule(afterMillis: Int64(delay)) { order.withLock { $0.append(index) } }
+                    if index == 2 { loop.cancel(id) }
+                }
+                // A timer that cancels a later one due in the same turn: the later one must not run.
+                var victim: UInt64 = 0
+                loop.schedule(afterMillis: 40) { loop.cancel(victim) }
+                victim = loop.schedule(afterMillis: 40) { order.withLock { $0.append(99) } }
+                loop.schedule(afterMillis: 60) { done.resume() }
+            }
+        }
+        #expect(order.withLock { $0 } == [4, 1, 3, 0])
+        let pending = Mutex(-1)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                pending.withLock { $0 = loop.pendingTimers }
+                done.resume()
+            }
+        }
+        #expect(pending.withLock { $0 } == 0)
+        await loop.stop()
+    }
+
+    @Test func manyPendingTimersAreCheap() async throws {
+        let loop = try EventLoop(name: "timer-load")
+        loop.start()
+        let elapsed = Mutex<Int64>(0)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                let start = EventLoop.monotonicMicros()
+                var ids: [UInt64] = []
+                for index in 0..<20_000 { ids.append(loop.schedule(afterMillis: 60_000 + Int64(index % 1000)) {}) }
+                for id in ids { loop.cancel(id) }
+                elapsed.withLock { $0 = EventLoop.monotonicMicros() - start }
+                done.resume()
+            }
+        }
+        // The old array took minutes for this in a debug build (each cancel scanned the array, 2×10⁸ steps);
+        // the heap takes milliseconds (a generous bound: the machine may be busy).
+        #expect(elapsed.withLock { $0 } < 5_000_000)
+        await loop.stop()
+    }
+
+    @Test func turnStatsMeasureTheWorkOfATurn() async throws {
+        let loop = try EventLoop(name: "turn-test")
+        loop.start()
+        let stats = Mutex(LoopTurnStats())
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                let until = EventLoop.monotonicMicros() + 12_000
+                while EventLoop.monotonicMicros() < until {}  // a 12 ms turn
+                loop.schedule(afterMillis: 5) {
+                    stats.withLock { $0 = loop.turnStats }
+                    done.resume()
+                }
+            }
+        }
+        let seen = stats.withLock { $0 }
+        #expect(seen.maxMicros >= 12_000 && seen.maxMicros < 1_000_000)
+        #expect(seen.count >= 1 && seen.buckets.reduce(0, +) == seen.count)
+        #expect(seen.buckets[LoopTurnStats.bounds.firstIndex(of: 25_000)!...].reduce(0, +) >= 1)  // over 10 ms
+        await loop.stop()
+    }
+
+    @Test func histogramBucketsByUpperBound() {
+        var stats = LoopTurnStats()
+        for micros in [0, 100, 101, 5_000, 200_000] { stats.record(micros: micros) }
+        #expect(stats.buckets[0] == 2 && stats.buckets[1] == 1 && stats.buckets[5] == 1 && stats.buckets.last == 1)
+        #expect(stats.count == 5 && stats.maxMicros == 200_000 && stats.sumMicros == 205_201)
+    }
+}
+
+/// A tiny deterministic generator for tests.
+struct TimerTestRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1334_11EB
+        return z ^ (z >> 31)
+    }
+}
