@@ -21,10 +21,8 @@ final class NodeRuntime {
     /// Links we opened, used to send to each peer; links peers opened to us, used to receive.
     var outbound: [NodeID: PeerConnection] = [:]
     var inbound: [Int32: PeerConnection] = [:]
-    /// Peers' hello information (address) for peers membership does not know yet.
-    var introduced: [NodeID: MemberInfo] = [:]
-    /// When a refused peer may be dialled again.
-    var redialAfter: [NodeID: Int64] = [:]
+    /// Peers' hello information (address) for peers membership does not know yet; redial bans.
+    var directory = PeerDirectory()
     var accessWaiters: [AccessTicket: (Result<SessionSnapshot, SessionError>) -> Void] = [:]
     var commitWaiters: [CommitID: (Bool) -> Void] = [:]
     var nextTicket: AccessTicket = 1
@@ -115,7 +113,9 @@ final class NodeRuntime {
                 switch event {
                 case .dead(let info), .left(let info):
                     outbound.removeValue(forKey: info.id)?.close()
+                    directory.forgetIntroduction(info.id)
                 case .joined(let info), .recovered(let info):
+                    directory.forgetIntroduction(info.id)
                     // An open link turns a crash into hard evidence at once: it breaks, the redial is refused.
                     connect(to: info.id)
                 case .suspect:

@@ -39,5 +39,7 @@ struct RecentTable<Key: Hashable, Value> {
         entries[key] = (value, clock)
     }
 
+    mutating func remove(_ key: Key) { entries[key] = nil }
+
     mutating func removeAll() { entries = [:] }
 }

@@ -83,6 +83,11 @@ public struct ReplicationInstance: Sendable {
     /// Incarnations known to be gone for good (restarted under the same name, left, or refusing connections).
     /// Only their missing writes may be declared lost: a silent node may just be partitioned away.
     var departed: Set<NodeID> = []
+    /// `departed` in the order recorded: past `maxDeparted` the oldest is forgotten (a write it made and no
+    /// one holds then reads as unavailable rather than lost — acceptable for an incarnation gone that long).
+    var departedOrder: [NodeID] = []
+    /// Most departed incarnations remembered. Each restart or leave adds one.
+    public static let maxDeparted = 4_096
     /// Anti-entropy digests being received, per peer: ids seen in the current round.
     var digestRounds: [NodeID: (round: UInt64, seen: Set<SessionID>)] = [:]
     /// Sessions this node heard were ended (an invalidation delta arrived), with when. Never served again,
@@ -157,8 +162,16 @@ public struct ReplicationInstance: Sendable {
 
     /// Records that incarnation `node` is gone for good (see `departed`).
     public mutating func onDeparted(_ node: NodeID) {
-        if node != me { departed.insert(node) }
+        guard node != me, departed.insert(node).inserted else { return }
+        departedOrder.append(node)
+        if departedOrder.count > Self.maxDeparted {
+            // Shifting 4,096 ids once per departure (a restart or leave somewhere) costs nothing that matters.
+            departed.remove(departedOrder.removeFirst())
+        }
     }
+
+    /// How many departed incarnations are remembered (at most `maxDeparted`).
+    public var departedCount: Int { departed.count }
 
     /// Ends a request that accessed `id` without committing (see `access`). Every `accessReady` MUST be
     /// followed by exactly one `commit`, `changeID` or `release` of that session.
