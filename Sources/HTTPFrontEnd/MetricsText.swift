@@ -24,6 +24,7 @@ enum MetricsText {
             ("dropped_unknown_key", stats.dropped["unknownKey", default: 0]),
             ("dropped_unauthenticated", stats.dropped["unauthenticated", default: 0]),
             ("dropped_replayed", stats.dropped["replayed", default: 0]),
+            ("tokens_rejected", stats.tokensRejected),
             ("lag_stamps_sent", stats.replicationLag.stampsSent), ("lag_samples", stats.replicationLag.count),
             ("lag_max_us", stats.replicationLag.maxMicros),
             ("lag_recent_p50_us", stats.replicationLag.recentPercentile(0.5) ?? 0),

@@ -17,6 +17,8 @@ final class NodeRuntime {
     let multicastGroup: SocketAddress?
     let events: AsyncStream<ClusterEvent>.Continuation
     let cipher: ClusterCipher
+    /// Authenticates the clients' version tokens (keyed from the same keyring as `cipher`).
+    var tokens: VersionTokenSealer
 
     /// Links we opened, used to send to each peer; links peers opened to us, used to receive.
     var outbound: [NodeID: PeerConnection] = [:]
@@ -57,6 +59,7 @@ final class NodeRuntime {
             id: NodeID(using: &random), name: settings.name, replication: listener.address,
             http: settings.httpAddress)
         cipher = ClusterCipher(cluster: settings.cluster, me: me.id, keyring: keyring)
+        tokens = VersionTokenSealer(cluster: settings.cluster, keyring: keyring)
         var membership = settings.membership
         membership.multicast = settings.multicast != nil
         node = NodeInstance(
@@ -99,7 +102,9 @@ final class NodeRuntime {
             case .replication(.send(let message, let peer)):
                 send(message, to: peer)
             case .replication(.accessReady(let ticket, let session, let lostWrites)):
-                accessWaiters.removeValue(forKey: ticket)?(.success(SessionSnapshot(session, lostWrites: lostWrites)))
+                guard let waiter = accessWaiters.removeValue(forKey: ticket) else { break }
+                let token = tokens.seal(session.version, for: session.id)
+                waiter(.success(SessionSnapshot(session, version: token, lostWrites: lostWrites)))
             case .replication(.accessFailed(let ticket, let failure)):
                 accessWaiters.removeValue(forKey: ticket)?(.failure(SessionError(failure)))
             case .replication(.commitCompleted(let commitID, let acknowledged)):
