@@ -24,7 +24,8 @@ enum MetricsText {
             ("dropped_unknown_key", stats.dropped["unknownKey", default: 0]),
             ("dropped_unauthenticated", stats.dropped["unauthenticated", default: 0]),
             ("dropped_replayed", stats.dropped["replayed", default: 0]),
-            ("tokens_rejected", stats.tokensRejected),
+            ("tokens_rejected", stats.tokensRejected), ("clock_ahead_rejected", counters.clockAheadRejected),
+            ("clock_ms", Int(stats.clockMillis)), ("hlc_ms", Int(stats.hlcMillis)),
             ("lag_stamps_sent", stats.replicationLag.stampsSent), ("lag_samples", stats.replicationLag.count),
             ("lag_max_us", stats.replicationLag.maxMicros),
             ("lag_recent_p50_us", stats.replicationLag.recentPercentile(0.5) ?? 0),
@@ -36,8 +37,10 @@ enum MetricsText {
         var text = ""
         for (name, value) in fields(stats) {
             let metric = "sessioncluster_\(name)"
-            let gauge = ["sessions", "primaries", "copies", "lag_max_us", "lag_recent_p50_us", "lag_recent_p99_us"]
-                .contains(name)
+            let gauge = [
+                "sessions", "primaries", "copies", "lag_max_us", "lag_recent_p50_us", "lag_recent_p99_us", "clock_ms",
+                "hlc_ms",
+            ].contains(name)
             text += "# TYPE \(metric) \(gauge ? "gauge" : "counter")\n\(metric){node=\"\(node)\"} \(value)\n"
         }
         // Replication lag as a Prometheus histogram, in seconds.

@@ -102,6 +102,8 @@ extension NodeRuntime {
             dropped: Dictionary(uniqueKeysWithValues: cipher.rejected.map { ($0.key.rawValue, $0.value) }))
         figures.replicationLag = lag
         figures.tokensRejected = tokens.rejected
+        figures.clockMillis = NodeRuntime.now().millis
+        figures.hlcMillis = replication.clockReading.wall
         return figures
     }
 }

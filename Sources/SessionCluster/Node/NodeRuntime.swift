@@ -67,7 +67,17 @@ final class NodeRuntime {
             now: Self.now())
     }
 
-    static func now() -> Timestamp { Timestamp(millis: EventLoop.wallMillis()) }
+    /// The node's wall clock, as the core sees it.
+    static func now() -> Timestamp { Timestamp(millis: EventLoop.wallMillis() &+ testClockOffsetMillis) }
+
+    /// TEST ONLY: `SESSIONCLUSTER_CLOCK_OFFSET_MILLIS` (a signed integer) shifts this process's node clocks, so
+    /// a scenario can run a node whose clock is wrong (drift bound, scenario 19). Never set it in production.
+    static let testClockOffsetMillis: Int64 = {
+        guard let text = getenv("SESSIONCLUSTER_CLOCK_OFFSET_MILLIS").map({ String(cString: $0) }),
+            let millis = Int64(text), abs(millis) <= 10 * 365 * 86_400_000
+        else { return 0 }
+        return millis
+    }()
 
     /// Registers the sockets and starts ticking (on the loop).
     func begin() {

@@ -107,6 +107,11 @@ public struct NodeStats: Sendable, Equatable {
     /// Version tokens ignored because they did not authenticate for their session (forged, another session's,
     /// or sealed under a key since removed).
     public var tokensRejected = 0
+    /// This node's wall clock (ms since the epoch) when the figures were taken.
+    public var clockMillis: Int64 = 0
+    /// The wall part of this node's hybrid logical clock (ms since the epoch): it runs ahead of `clockMillis`
+    /// only by what peers' stamps dragged it, at most `maxClockDriftMillis`.
+    public var hlcMillis: Int64 = 0
     /// Replication lag sampled from peers' clock stamps (empty unless they stamp: `lagSampleMillis`).
     public var replicationLag = ReplicationLag()
 }

@@ -104,6 +104,8 @@ public struct ReplicationInstance: Sendable {
     var nextSweep: Timestamp
     var nextAntiEntropy: Timestamp
     var antiEntropyCursor = 0
+    /// When the last `clockAhead` event was emitted (they are rate-limited; the counter is not).
+    var lastClockAheadReport: Timestamp?
 
     public internal(set) var counters = ReplicationCounters()
 
