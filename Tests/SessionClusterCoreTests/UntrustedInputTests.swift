@@ -26,7 +26,8 @@ import Testing
         let patch = SessionContent(
             createdAt: Timestamp(millis: wall), lastAccess: Timestamp(millis: wall), maxInactive: 1800,
             maxInactiveStamp: stamp, attributes: ["user": AttributeSlot(value: bytes("mallory"), stamp: stamp)])
-        return SessionDelta(sessionID: id, dot: Dot(origin: origin, counter: counter), base: VersionVector(), patch: patch)
+        return SessionDelta(
+            sessionID: id, dot: Dot(origin: origin, counter: counter), base: VersionVector(), patch: patch)
     }
 
     @Test func aPeerStampedFarAheadIsRefusedAndDoesNotDragTheClock() {
@@ -61,5 +62,79 @@ import Testing
         #expect(settings.maxClockDriftMillis == 60_000)
         settings.maxClockDriftMillis = 0
         #expect(throws: SettingsError.self) { try settings.validate() }
+    }
+
+    // MARK: Numbers at their maximum (each of these trapped the receiving node before saturation)
+
+    @Test func aCopyClaimingThisNodesCounterIsExhaustedRefusesTheCommitInsteadOfTrapping() {
+        var cluster = ReplicationCluster(count: 2, settings: .unitTest())
+        cluster.create(id, on: n1, setting(["user": "alice"]))
+        cluster.deliverAll()
+        var claimed = cluster[n1].session(id)!
+        claimed.version = VersionVector([n1: .max])
+        cluster.receive(.snapshot(claimed, nil), at: n1, from: n2)
+        #expect(cluster[n1].session(id)?.version[n1] == .max)
+        let result = cluster.commit(id, on: n1, setting(["cart": "1"]))
+        #expect(result.outcome == .notFound && cluster[n1].counters.dotReuseRefused == 1)
+    }
+
+    @Test func placementEpochAtItsMaximumSaturatesOnPromotion() throws {
+        var cluster = ReplicationCluster(count: 2, settings: .unitTest(.backup))
+        cluster.create(id, on: n2, setting(["user": "alice"]))
+        cluster.deliverAll()
+        #expect(cluster[n1].placement(of: id)?.backup == n1)
+        cluster.receive(.placement(id, Placement(epoch: .max, primary: n2, backup: n1)), at: n1, from: n2)
+        #expect(cluster[n1].placement(of: id)?.epoch == .max)
+        cluster.remove(n2)
+        cluster.setMembers(of: n1, to: [n1])  // n2 is gone: n1 promotes itself (epoch + 1 before)
+        let placement = try #require(cluster[n1].placement(of: id))
+        #expect(placement.primary == n1 && placement.epoch == .max)
+    }
+
+    @Test func hugeMaxInactiveFromAPeerDoesNotTrapTheAccessRefreshCheck() {
+        var cluster = ReplicationCluster(count: 2, settings: .unitTest())
+        let stamp = Stamp(time: HLCTimestamp(wall: cluster.now.millis, logical: 0), node: n2)
+        let content = SessionContent(
+            createdAt: cluster.now, lastAccess: cluster.now, maxInactive: .max, maxInactiveStamp: stamp,
+            attributes: ["user": AttributeSlot(value: bytes("alice"), stamp: stamp)])
+        let copy = Session(id: id, content: content, version: VersionVector([n2: 1]))
+        cluster.receive(.snapshot(copy, nil), at: n1, from: n2)
+        cluster.advance(1)
+        #expect(cluster.access(id, on: n1, token: nil, ticket: 1).hasAccessReady)
+        // A read-only request's commit asks whether the access time is due for replication: max-inactive × 250.
+        #expect(cluster.commit(id, on: n1, SessionChanges()).outcome == .committed)
+    }
+
+    @Test func clockReadingsAtTheirMaximumSaturate() {
+        var clock = HybridLogicalClock()
+        clock.observe(HLCTimestamp(wall: .max, logical: .max))
+        let reading = clock.tick(now: Timestamp(millis: 1_700_000_000_000))
+        #expect(reading == HLCTimestamp(wall: .max, logical: .max))
+        #expect(UInt64.max.saturatingSuccessor == .max && Int64.max.saturatingAdding(1) == .max)
+        #expect(Int64.min.saturatingAdding(-1) == .min && Int64.max.saturatingMultiplied(by: -2) == .min)
+        #expect(Timestamp(millis: .max).adding(millis: 1).millis == .max)
+    }
+
+    @Test func deltasWithExtremeCountersAndStampsNeverTrap() {
+        var cluster = ReplicationCluster(count: 2, settings: .unitTest())
+        let stamp = Stamp(time: HLCTimestamp(wall: cluster.now.millis, logical: .max), node: n2)
+        let patch = SessionContent(
+            createdAt: Timestamp(millis: .min), lastAccess: cluster.now, maxInactive: .min, maxInactiveStamp: stamp,
+            attributes: ["a": AttributeSlot(value: bytes("x"), stamp: stamp)])
+        let dots: [(UInt64, VersionVector)] = [
+            (.max, VersionVector()), (.max, VersionVector([n2: .max - 1])), (1, VersionVector()),
+        ]
+        for (counter, base) in dots {
+            let delta = SessionDelta(sessionID: id, dot: Dot(origin: n2, counter: counter), base: base, patch: patch)
+            cluster.receive(.delta(delta, ack: .max), at: n1, from: n2)
+            cluster.advance(100)
+            cluster.tick(n1)
+        }
+        let entry = DigestEntry(sessionID: id, version: VersionVector([n2: .max]))
+        cluster.receive(.digest(round: .max, [entry], last: true), at: n1, from: n2)
+        cluster.receive(.transferRequest(.max, after: nil, chunks: .max), at: n1, from: n2)
+        cluster.receive(.ack(.max), at: n1, from: n2)
+        cluster.receive(.fetch(.max, id, takeover: true), at: n1, from: n2)
+        cluster.tick(n1)
     }
 }

@@ -43,7 +43,9 @@ extension ClusterConfiguration {
             }
             configuration.currentKey = UInt8(current)
         }
-        if let section = try root.object("replication", keys: ["mode", "ack", "lagSampleMillis", "maxClockDriftMillis"]) {
+        if let section = try root.object(
+            "replication", keys: ["mode", "ack", "lagSampleMillis", "maxClockDriftMillis"])
+        {
             try decodeReplication(section, into: &configuration.replication)
         }
         if let section = try root.object(

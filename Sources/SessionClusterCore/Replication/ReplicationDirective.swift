@@ -93,7 +93,8 @@ public struct ReplicationCounters: Hashable, Sendable {
     public var syncAcknowledged = 0
     public var syncTimedOut = 0
     public var takeovers = 0
-    /// Commits refused because the copy lacked this node's own earlier delta (must stay 0).
+    /// Commits refused because the copy lacked this node's own earlier delta (must stay 0), or because a peer
+    /// claimed this node's counter for the session is already at UInt64.max.
     public var dotReuseRefused = 0
     public var promotions = 0
     public var backupsMoved = 0
