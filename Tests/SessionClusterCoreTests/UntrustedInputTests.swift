@@ -18,6 +18,27 @@ import Testing
         #expect(instance.departedCount == ReplicationInstance.maxDeparted)
     }
 
+    @Test func unfinishedDigestRoundsOfGonePeersAreForgotten() {
+        var cluster = ReplicationCluster(count: 2, settings: .unitTest())
+        cluster.create(id, on: n1, setting(["user": "alice"]))
+        cluster.deliverAll()
+        let strangers = (0..<200).map { sessionID(1_000 + UInt64($0)) }
+        let entries = strangers.map { DigestEntry(sessionID: $0, version: VersionVector([n2: 1])) }
+        cluster.receive(.digest(round: 9, entries, last: false), at: n1, from: n2)
+        #expect(cluster[n1].digestRoundsInProgress == 1)
+        // Peers not in the member list that start rounds and never finish them: bounded.
+        for index in 0..<100 {
+            cluster.receive(.digest(round: 1, [], last: false), at: n1, from: NodeID(rawValue: 500 + UInt64(index)))
+        }
+        #expect(cluster[n1].digestRoundsInProgress <= 16)
+        cluster.setMembers(of: n1, to: [n1])  // n2 left mid-round
+        #expect(cluster[n1].digestRoundsInProgress <= 16)
+        cluster.setMembers(of: n1, to: [n1, n2])
+        cluster.receive(.digest(round: 10, [], last: false), at: n1, from: n2)
+        cluster.setMembers(of: n1, to: [n1])
+        #expect(cluster[n1].digestRoundsInProgress < 16)
+    }
+
     // MARK: Clock drift bound
 
     /// A creating delta of `id` from `origin` stamped at wall time `at`.
