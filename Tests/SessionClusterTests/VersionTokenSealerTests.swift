@@ -14,6 +14,16 @@ import Testing
         VersionToken(Base64URL.encode([keyID] + version.tokenPayload + [UInt8](repeating: 0x5A, count: 12)))!
     }
 
+    @Test func hmacMatchesRFC4231() throws {
+        // RFC 4231, test case 2.
+        let key = try #require(HMACKey(Array("Jefe".utf8)))
+        let mac = try #require(key.authenticate(Array("what do ya want for nothing?".utf8)))
+        let hex = mac.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined()
+        #expect(hex == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        // The keyed context is reusable: the same MAC again.
+        #expect(key.authenticate(Array("what do ya want for nothing?".utf8)) == mac)
+    }
+
     @Test func sealedTokensOpenForTheirSessionOnly() throws {
         var sealer = VersionTokenSealer(cluster: "c1", keyring: try Keyring(secret: Self.secret))
         let version = VersionVector([a: 7])

@@ -10,7 +10,7 @@ public struct CryptoError: Error, Equatable, CustomStringConvertible {
     public var description: String { "libcrypto \(operation) failed" }
 }
 
-/// AES-256-GCM, HKDF-SHA256 and HMAC-SHA256 from the system's libcrypto. Keys are 32 bytes, nonces 12, tags 16.
+/// AES-256-GCM and HKDF-SHA256 from the system's libcrypto. Keys are 32 bytes, nonces 12, tags 16.
 enum Crypto {
     static let keyBytes = 32
     static let nonceBytes = 12
@@ -76,16 +76,6 @@ enum Crypto {
         }
         guard ok else { return nil }
         return Array(output.prefix(cipherCount))
-    }
-
-    /// HMAC-SHA256 (RFC 2104) of `message` under `key`: 32 bytes; nil only if libcrypto fails.
-    static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8]? {
-        var output = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 0
-        guard HMAC(EVP_sha256(), key, Int32(key.count), message, message.count, &output, &length) != nil,
-            length == 32
-        else { return nil }
-        return output
     }
 
     /// HKDF-SHA256 (RFC 5869) of `count` bytes.

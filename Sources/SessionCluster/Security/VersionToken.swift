@@ -41,7 +41,7 @@ struct VersionTokenSealer {
     private static let label = Array("SessionCluster token 1".utf8)
 
     private let cluster: [UInt8]
-    private var keys: [UInt8: [UInt8]] = [:]
+    private var keys: [UInt8: HMACKey] = [:]
     private var current: UInt8 = 1
     /// Tokens ignored because they did not authenticate (unknown key, bad MAC, malformed).
     private(set) var rejected = 0
@@ -56,8 +56,9 @@ struct VersionTokenSealer {
         keys = [:]
         for id in keyring.ids {
             guard let secret = keyring.secret(id),
-                let key = try? Crypto.hkdf(
-                    secret: secret, salt: Self.salt, info: Array("version-token".utf8) + [0] + cluster, count: 32)
+                let derived = try? Crypto.hkdf(
+                    secret: secret, salt: Self.salt, info: Array("version-token".utf8) + [0] + cluster, count: 32),
+                let key = HMACKey(derived)
             else { continue }
             keys[id] = key
         }
@@ -87,8 +88,8 @@ struct VersionTokenSealer {
         return version
     }
 
-    private func mac(_ signed: ArraySlice<UInt8>, id: SessionID, key: [UInt8]) -> [UInt8]? {
-        Crypto.hmacSHA256(key: key, message: Self.label + id.bytes + signed).map { Array($0.prefix(Self.macBytes)) }
+    private func mac(_ signed: ArraySlice<UInt8>, id: SessionID, key: HMACKey) -> [UInt8]? {
+        key.authenticate(Self.label + id.bytes + signed).map { Array($0.prefix(Self.macBytes)) }
     }
 
     private mutating func reject() -> VersionVector? {
