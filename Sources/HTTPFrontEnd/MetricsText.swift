@@ -26,6 +26,8 @@ enum MetricsText {
             ("dropped_unknown_key", stats.dropped["unknownKey", default: 0]),
             ("dropped_unauthenticated", stats.dropped["unauthenticated", default: 0]),
             ("dropped_replayed", stats.dropped["replayed", default: 0]),
+            ("tokens_rejected", stats.tokensRejected), ("clock_ahead_rejected", counters.clockAheadRejected),
+            ("clock_ms", Int(stats.clockMillis)), ("hlc_ms", Int(stats.hlcMillis)),
             ("lag_stamps_sent", stats.replicationLag.stampsSent), ("lag_samples", stats.replicationLag.count),
             ("lag_max_us", stats.replicationLag.maxMicros),
             ("lag_recent_p50_us", stats.replicationLag.recentPercentile(0.5) ?? 0),
@@ -52,7 +54,7 @@ enum MetricsText {
             if name.hasPrefix("loop_turn_le_") || name.hasPrefix("loop_turn_over_") { continue }  // histogram below
             let gauge = [
                 "sessions", "primaries", "copies", "lag_max_us", "lag_recent_p50_us", "lag_recent_p99_us",
-                "loop_turn_max_us", "loop_turn_max_ms", "http_connections_open", "links_inbound",
+                "clock_ms", "hlc_ms", "loop_turn_max_us", "loop_turn_max_ms", "http_connections_open", "links_inbound",
             ].contains(name)
             text += "# TYPE \(metric) \(gauge ? "gauge" : "counter")\n\(metric){node=\"\(node)\"} \(value)\n"
         }

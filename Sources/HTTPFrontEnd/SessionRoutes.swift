@@ -198,7 +198,7 @@ public struct SessionRoutes: Sendable {
 
     /// The session as `GET /session` shows it.
     private func sessionAnswer(
-        id: SessionID, attributes: [String: [UInt8]], version: VersionVector, lostWrites: Bool
+        id: SessionID, attributes: [String: [UInt8]], version: VersionToken, lostWrites: Bool
     ) -> HTTPResponse {
         var shown = [(String, JSONText)]()
         for name in attributes.keys.sorted() where name != "user" {
@@ -209,7 +209,7 @@ public struct SessionRoutes: Sendable {
             200,
             .object([
                 ("id", .string(id.encoded)), ("node", .string(node.me.name)), ("user", user),
-                ("attributes", .object(shown)), ("version", .string(version.token)),
+                ("attributes", .object(shown)), ("version", .string(version.text)),
             ]))
         if lostWrites { response.setHeader("X-Session-Warning", "writes lost with a failed node") }
         setCookies(&response, id: id, version: version)
@@ -261,17 +261,17 @@ public struct SessionRoutes: Sendable {
     // MARK: Helpers
 
     /// The session id (route suffix ignored) and version token the client presented, if any.
-    private func credentials(_ request: HTTPRequest) -> (SessionID, VersionVector?)? {
+    private func credentials(_ request: HTTPRequest) -> (SessionID, VersionToken?)? {
         guard let cookie = request.cookie(settings.cookieName), let id = SessionID(cookieValue: cookie) else {
             return nil
         }
-        return (id, request.cookie(settings.versionCookieName).flatMap { VersionVector(token: $0) })
+        return (id, request.cookie(settings.versionCookieName).flatMap { VersionToken($0) })
     }
 
-    private func setCookies(_ response: inout HTTPResponse, id: SessionID, version: VersionVector) {
+    private func setCookies(_ response: inout HTTPResponse, id: SessionID, version: VersionToken) {
         let value = id.cookieValue(route: settings.routeSuffix ? node.me.name : nil)
         response.setCookie(name: settings.cookieName, value: value, secure: settings.secureCookies)
-        response.setCookie(name: settings.versionCookieName, value: version.token, secure: settings.secureCookies)
+        response.setCookie(name: settings.versionCookieName, value: version.text, secure: settings.secureCookies)
     }
 
     private func clearCookies(_ response: inout HTTPResponse) {

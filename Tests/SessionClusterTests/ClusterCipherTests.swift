@@ -89,6 +89,50 @@ import Testing
         #expect(throws: KeyringError.self) { try old.use(9) }
     }
 
+    @Test func floodOfForgedSendersNeitherGrowsTheTablesNorEvictsARealPeer() throws {
+        let (sender, receiver) = try Self.pair()
+        #expect(receiver.open(sender.seal([1], channel: .stream)[...], channel: .stream) != nil)
+        let derivedForThePeer = receiver.derivations
+        // 10,000 envelopes from distinct forged senders: well-formed headers, garbage ciphertext.
+        var random = SplitMix64(seed: 10)
+        for index in 0..<10_000 {
+            var forged: [UInt8] = [0x53, 0x45, 1, ClusterCipher.Channel.stream.rawValue, 1]
+            let forger = 0x1000 + UInt64(index)
+            for shift in stride(from: 56, through: 0, by: -8) {
+                forged.append(UInt8(truncatingIfNeeded: forger >> UInt64(shift)))
+            }
+            forged += [0, 0, 0, 0, 0, 0, 0, 1]
+            forged += (0..<24).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            #expect(receiver.open(forged[...], channel: .stream) == nil)
+        }
+        #expect(receiver.rejected[.unauthenticated] == 10_000)
+        #expect(receiver.senderTableCounts.keys <= 2 && receiver.senderTableCounts.windows <= 2)
+        // The real peer's next frame opens from the cached key: no new derivation for it.
+        let before = receiver.derivations
+        #expect(receiver.open(sender.seal([2], channel: .stream)[...], channel: .stream) != nil)
+        #expect(receiver.derivations == before)
+        #expect(before - derivedForThePeer == 10_000)
+    }
+
+    @Test func authenticSendersBeyondTheCapEvictTheLeastRecentlyHeard() throws {
+        let secret = try Keyring(secret: Self.secret)
+        let receiver = ClusterCipher(cluster: "c1", me: Self.b, keyring: secret)
+        let peer = ClusterCipher(cluster: "c1", me: Self.a, keyring: secret)
+        for index in 0..<(ClusterCipher.maxSenders + 200) {
+            let stranger = ClusterCipher(cluster: "c1", me: NodeID(rawValue: 0x10_000 + UInt64(index)), keyring: secret)
+            #expect(receiver.open(stranger.seal([1], channel: .datagram)[...], channel: .datagram) != nil)
+            // The real peer keeps talking: it stays among the most recently heard.
+            if index % 100 == 0 {
+                #expect(receiver.open(peer.seal([2], channel: .datagram)[...], channel: .datagram) != nil)
+            }
+        }
+        #expect(receiver.senderTableCounts.keys == ClusterCipher.maxSenders)
+        #expect(receiver.senderTableCounts.windows <= 2 * ClusterCipher.maxSenders)
+        let before = receiver.derivations
+        #expect(receiver.open(peer.seal([3], channel: .datagram)[...], channel: .datagram) != nil)
+        #expect(receiver.derivations == before)
+    }
+
     @Test func shortSecretIsRefusedWithAClearMessage() {
         #expect(throws: KeyringError.self) { try Keyring(secret: "too short") }
         do {

@@ -125,7 +125,7 @@ import Testing
     func gracefulShutdownLosesNothing(mode: ReplicationMode) async throws {
         let nodes = try await Self.startCluster(3, mode: mode, ack: .sync)
         _ = try await Self.awaitMembership(nodes)
-        var sessions = [(id: SessionID, version: VersionVector)]()
+        var sessions = [(id: SessionID, version: VersionToken)]()
         for index in 0..<50 {
             let created = try await nodes[0].create { $0.set("n", "\(index)") }
             sessions.append((created.id, created.version))

@@ -15,12 +15,13 @@ private func readmeEmbeddingExample() async throws {
     let watcher = Task { for await event in node.events { print(event) } }  // members joined / dead, transfers…
 
     let login = try await node.create { $0.set("user", "alice") }  // fresh CSPRNG id
-    // Hand login.id and login.version (a token) to the client; take them back on its next request:
+    // Hand login.id and login.version.text (an opaque, authenticated token) to the client; take them back
+    // on its next request (VersionToken(cookieText) parses it; a token that does not authenticate is ignored):
     let answer = try await node.update(login.id, token: login.version) { session, changes in
         changes.set("cart", "3 items")
         return session.string("user")
     }
-    print("\(answer.value ?? "?") has a cart; the client's next token is \(answer.version.token)")
+    print("\(answer.value ?? "?") has a cart; the client's next token is \(answer.version.text)")
     await node.shutdown()  // leave, hand off, close; the events end
     await watcher.value
     // README example ends

@@ -15,6 +15,15 @@ import Testing
         #expect(lag.buckets.reduce(0, +) == lag.count)
     }
 
+    /// A peer's clock stamp of 0 (or any far-past value) makes samples of decades; their sum used to trap.
+    @Test func absurdSamplesFromAPeerSaturateInsteadOfTrapping() {
+        var lag = ReplicationLag()
+        for _ in 0..<3 { lag.record(micros: .max) }
+        #expect(lag.count == 3 && lag.sumMicros == .max && lag.maxMicros == .max)
+        lag.record(micros: .min)
+        #expect(lag.count == 4 && lag.buckets[0] == 1)
+    }
+
     @Test func recentKeepsTheLatestSamplesInOrderAndGivesPercentiles() {
         var lag = ReplicationLag()
         #expect(lag.recentPercentile(0.5) == nil)

@@ -45,7 +45,9 @@ extension ClusterConfiguration {
             }
             configuration.currentKey = UInt8(current)
         }
-        if let section = try root.object("replication", keys: ["mode", "ack", "lagSampleMillis"]) {
+        if let section = try root.object(
+            "replication", keys: ["mode", "ack", "lagSampleMillis", "maxClockDriftMillis"])
+        {
             try decodeReplication(section, into: &configuration.replication)
         }
         if let section = try root.object(
@@ -82,6 +84,9 @@ extension ClusterConfiguration {
         if let mode = try section.choice("mode", as: ReplicationMode.self) { replication.mode = mode }
         if let ack = try section.choice("ack", as: AckMode.self) { replication.ack = ack }
         if let millis = try section.integer("lagSampleMillis") { replication.lagSampleMillis = Int(clamping: millis) }
+        if let millis = try section.integer("maxClockDriftMillis") {
+            replication.maxClockDriftMillis = Int(clamping: millis)
+        }
     }
 
     private static func decodeMembership(

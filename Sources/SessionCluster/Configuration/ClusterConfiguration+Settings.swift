@@ -15,11 +15,12 @@ extension ClusterConfiguration {
         return settings
     }
 
-    /// The core's replication settings for this cluster: mode, acknowledgement and the default max inactive
-    /// interval; every other tunable keeps the core's default.
+    /// The core's replication settings for this cluster: mode, acknowledgement, the default max inactive
+    /// interval and the clock drift bound; every other tunable keeps the core's default.
     public func replicationSettings() -> ReplicationSettings {
         var settings = ReplicationSettings(mode: replication.mode, ack: replication.ack)
         settings.defaultMaxInactiveSeconds = sessions.maxInactiveSeconds
+        settings.maxClockDriftMillis = Int64(replication.maxClockDriftMillis)
         return settings
     }
 }

@@ -96,6 +96,7 @@ extension ClusterConfiguration {
             ("sessions.maxSessionBytes", sessions.maxSessionBytes, 1_024...(64 << 20)),
             ("sessions.maxSessions", sessions.maxSessions, 1...100_000_000),
             ("replication.lagSampleMillis", replication.lagSampleMillis, 0...3_600_000),
+            ("replication.maxClockDriftMillis", replication.maxClockDriftMillis, 100...86_400_000),
         ]
         for (key, value, range) in limits where !range.contains(value) {
             throw ConfigurationError(

@@ -107,6 +107,10 @@ public struct ClusterConfiguration: Sendable, Equatable {
         /// default), so receivers measure replication lag (`/metrics`, `/cluster/stats`). Meaningful only when
         /// the nodes' clocks agree (one host, or PTP-synchronised hosts).
         public var lagSampleMillis = 0
+        /// How far (ms) a peer's stamps may run ahead of this node's clock before its changes are refused and
+        /// counted (`clock_ahead_rejected`): a node with a wrong clock must not drag every node's clock along.
+        /// 100...86,400,000; default 60,000.
+        public var maxClockDriftMillis = 60_000
 
         /// The defaults: delta replication, asynchronous acknowledgement.
         public init() {}

@@ -99,16 +99,18 @@ public final class ClusterNode: Sendable {
         changes(&recorded)
         let initial = recorded
         let id = Self.freshID()
-        let outcome: Result<VersionVector, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
-            runtime, done in runtime.create(id, changes: initial, done)
+        let outcome: Result<VersionToken, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
+            runtime, done in
+            runtime.create(id, changes: initial, done)
         }
         return SessionUpdate(id: id, version: try outcome.get(), value: ())
     }
 
     /// Reads a session, honouring the client's version token.
-    public func read(_ id: SessionID, token: VersionVector?) async throws(SessionError) -> SessionSnapshot {
+    public func read(_ id: SessionID, token: VersionToken?) async throws(SessionError) -> SessionSnapshot {
         let outcome: Result<SessionSnapshot, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
-            runtime, done in runtime.read(id, token: token, done)
+            runtime, done in
+            runtime.read(id, token: token, done)
         }
         return try outcome.get()
     }
@@ -117,7 +119,7 @@ public final class ClusterNode: Sendable {
     /// committed as one delta. Returns the new version token (and in `sync` mode waits for acknowledgement).
     /// `body` runs on the node's loop thread: keep it short (no I/O).
     public func update<Value: Sendable>(
-        _ id: SessionID, token: VersionVector?,
+        _ id: SessionID, token: VersionToken?,
         _ body: @escaping @Sendable (SessionSnapshot, inout SessionChanges) throws -> Value
     ) async throws -> SessionUpdate<Value> {
         let outcome: Result<SessionUpdate<Value>, any Error> = await onLoop(
@@ -127,18 +129,20 @@ public final class ClusterNode: Sendable {
     }
 
     /// Ends a session everywhere (logout).
-    public func invalidate(_ id: SessionID, token: VersionVector?) async throws(SessionError) {
-        let outcome: Result<Void, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) { runtime, done in
+    public func invalidate(_ id: SessionID, token: VersionToken?) async throws(SessionError) {
+        let outcome: Result<Void, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
+            runtime, done in
             runtime.invalidate(id, token: token, done)
         }
         try outcome.get()
     }
 
     /// Moves the session to a fresh id (session-fixation protection at login); the old id is dead everywhere.
-    public func changeID(_ id: SessionID, token: VersionVector?) async throws(SessionError) -> SessionUpdate<Void> {
+    public func changeID(_ id: SessionID, token: VersionToken?) async throws(SessionError) -> SessionUpdate<Void> {
         let newID = Self.freshID()
-        let outcome: Result<VersionVector, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
-            runtime, done in runtime.changeID(id, to: newID, token: token, done)
+        let outcome: Result<VersionToken, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
+            runtime, done in
+            runtime.changeID(id, to: newID, token: token, done)
         }
         return SessionUpdate(id: newID, version: try outcome.get(), value: ())
     }
@@ -158,14 +162,14 @@ public final class ClusterNode: Sendable {
 
     /// Reads a session; `done` runs on the node's loop (at once when called there and the copy is here).
     public func read(
-        _ id: SessionID, token: VersionVector?, then done: @escaping (Result<SessionSnapshot, SessionError>) -> Void
+        _ id: SessionID, token: VersionToken?, then done: @escaping (Result<SessionSnapshot, SessionError>) -> Void
     ) {
         onLoopNow({ $0.read(id, token: token, done) }, rejected: { done(.failure(.shuttingDown)) })
     }
 
     /// `update` for callers on the loop: `body` and `done` run on the node's loop.
     public func update<Value>(
-        _ id: SessionID, token: VersionVector?,
+        _ id: SessionID, token: VersionToken?,
         _ body: @escaping (SessionSnapshot, inout SessionChanges) throws -> Value,
         then done: @escaping (Result<SessionUpdate<Value>, any Error>) -> Void
     ) {
@@ -184,14 +188,14 @@ public final class ClusterNode: Sendable {
 
     /// `invalidate` for callers on the loop: `done` runs on the node's loop.
     public func invalidate(
-        _ id: SessionID, token: VersionVector?, then done: @escaping (Result<Void, SessionError>) -> Void
+        _ id: SessionID, token: VersionToken?, then done: @escaping (Result<Void, SessionError>) -> Void
     ) {
         onLoopNow({ $0.invalidate(id, token: token, done) }, rejected: { done(.failure(.shuttingDown)) })
     }
 
     /// `changeID` for callers on the loop: `done` runs on the node's loop.
     public func changeID(
-        _ id: SessionID, token: VersionVector?,
+        _ id: SessionID, token: VersionToken?,
         then done: @escaping (Result<SessionUpdate<Void>, SessionError>) -> Void
     ) {
         let newID = Self.freshID()
@@ -229,7 +233,7 @@ public final class ClusterNode: Sendable {
             var keyring = runtime.cipher.keyring
             do {
                 try change(&keyring)
-                runtime.cipher.install(keyring)
+                runtime.install(keyring)
                 done(.success(()))
             } catch {
                 done(.failure(error))
@@ -353,22 +357,29 @@ extension NodeRuntime {
         return count <= settings.maxAttributesPerSession && bytes <= settings.maxSessionBytes
     }
 
-    /// Completes a commit: at once, or when a `sync` commit is acknowledged.
+    /// Completes a commit of session `id` with its new token: at once, or when a `sync` commit is acknowledged.
     /// The waiter is registered before the directives run: they may complete the commit (and a completion with
     /// no waiter would be lost, leaving the request unanswered).
-    func finish(_ result: NodeCommit, _ done: @escaping (Result<VersionVector, SessionError>) -> Void) {
+    func finish(_ result: NodeCommit, id: SessionID, _ done: @escaping (Result<VersionToken, SessionError>) -> Void) {
         guard result.outcome == .committed else {
             execute(result.directives)
             return done(.failure(.notFound))
         }
+        let token = tokens.seal(result.version, for: id)
         guard let commitID = result.awaiting else {
             execute(result.directives)
-            return done(.success(result.version))
+            return done(.success(token))
         }
         commitWaiters[commitID] = { acknowledged in
-            done(acknowledged ? .success(result.version) : .failure(.notAcknowledged))
+            done(acknowledged ? .success(token) : .failure(.notAcknowledged))
         }
         execute(result.directives)
+    }
+
+    /// Installs a new keyring (key rotation) for cluster traffic and version tokens.
+    func install(_ keyring: Keyring) {
+        cipher.install(keyring)
+        tokens.install(keyring)
     }
 
     /// Sends the leaving beacon, waits (at most a second) for queued frames to leave, then closes.

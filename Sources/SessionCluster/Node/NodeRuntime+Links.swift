@@ -8,7 +8,7 @@ import SessionClusterCore
 extension NodeRuntime {
     /// The replication address of `peer`: from membership, or from its hello when membership lags.
     func address(of peer: NodeID) -> String? {
-        node.membership.member(peer)?.info.replication ?? introduced[peer]?.replication
+        node.membership.member(peer)?.info.replication ?? directory.introduction(peer)?.replication
     }
 
     /// Sends `message` over our link to `peer`, dialling it when there is none. Messages to an unknown or
@@ -40,7 +40,7 @@ extension NodeRuntime {
         guard !stopping, let target = address(of: peer), let address = try? SocketAddress(parsing: target) else {
             return nil
         }
-        if let after = redialAfter[peer], EventLoop.monotonicMillis() < after { return nil }
+        guard directory.mayDial(peer, nowMillis: EventLoop.monotonicMillis()) else { return nil }
         let link: PeerConnection
         do throws(SystemError) {
             let stream = try TCPStream.connect(
@@ -71,7 +71,8 @@ extension NodeRuntime {
         switch reason {
         case .refused:
             stats.refused += 1
-            redialAfter[peer] = EventLoop.monotonicMillis() + 200
+            let now = EventLoop.monotonicMillis()
+            directory.refused(peer, untilMillis: now + 200, nowMillis: now)
             execute(node.onLinkRefused(peer, now: NodeRuntime.now()))
         case .lost, .overflow:
             if reason == .overflow {
@@ -155,7 +156,7 @@ extension NodeRuntime {
         switch (frame, link.peer) {
         case (.hello(let hello), nil) where hello.cluster == settings.cluster && hello.member.id == sender:
             link.peer = hello.member.id
-            introduced[hello.member.id] = hello.member
+            directory.introduce(hello.member)
         case (.replication(let message), let peer?) where peer == sender:
             execute(node.onMessage(message, from: peer, now: NodeRuntime.now()))
             if let sent = link.pendingClock {

@@ -7,16 +7,18 @@ extension NodeRuntime {
     typealias Completion<Value> = (Result<Value, SessionError>) -> Void
 
     /// Makes the session available to one request (it stays pinned until `commit` or `release`).
-    func access(_ id: SessionID, token: VersionVector?, _ done: @escaping Completion<SessionSnapshot>) {
+    func access(_ id: SessionID, token: VersionToken?, _ done: @escaping Completion<SessionSnapshot>) {
         guard !stopping else { return done(.failure(.shuttingDown)) }
         let ticket = nextTicket
         nextTicket += 1
         accessWaiters[ticket] = done
-        execute(node.access(id, token: token, ticket: ticket, now: NodeRuntime.now()))
+        // A token that does not authenticate for this session is ignored: served as if the client had none.
+        let version = token.flatMap { tokens.open($0, for: id) }
+        execute(node.access(id, token: version, ticket: ticket, now: NodeRuntime.now()))
     }
 
     /// Reads a session: access, then release at once.
-    func read(_ id: SessionID, token: VersionVector?, _ done: @escaping Completion<SessionSnapshot>) {
+    func read(_ id: SessionID, token: VersionToken?, _ done: @escaping Completion<SessionSnapshot>) {
         access(id, token: token) { [unowned self] result in
             if case .success = result { node.release(id) }
             done(result)
@@ -25,19 +27,19 @@ extension NodeRuntime {
 
     /// Commits `changes` to an accessed session (whose attributes were `base`) as one delta.
     func commit(
-        _ id: SessionID, changes: SessionChanges, base: [String: [UInt8]], _ done: @escaping Completion<VersionVector>
+        _ id: SessionID, changes: SessionChanges, base: [String: [UInt8]], _ done: @escaping Completion<VersionToken>
     ) {
         guard !stopping else { return done(.failure(.shuttingDown)) }
         guard fits(changes, on: base) else {
             node.release(id)
             return done(.failure(.tooLarge))
         }
-        finish(node.commit(id, changes: changes, now: NodeRuntime.now()), done)
+        finish(node.commit(id, changes: changes, now: NodeRuntime.now()), id: id, done)
     }
 
     /// Access, let `body` record changes, commit: one request against one session.
     func update<Value>(
-        _ id: SessionID, token: VersionVector?,
+        _ id: SessionID, token: VersionToken?,
         _ body: @escaping (SessionSnapshot, inout SessionChanges) throws -> Value,
         _ done: @escaping (Result<SessionUpdate<Value>, any Error>) -> Void
     ) {
@@ -62,30 +64,30 @@ extension NodeRuntime {
     }
 
     /// Creates the session `id` holding `changes`.
-    func create(_ id: SessionID, changes: SessionChanges, _ done: @escaping Completion<VersionVector>) {
+    func create(_ id: SessionID, changes: SessionChanges, _ done: @escaping Completion<VersionToken>) {
         guard !stopping else { return done(.failure(.shuttingDown)) }
         guard node.replication.liveSessionCount < settings.maxSessions else { return done(.failure(.full)) }
         guard fits(changes, on: [:]) else { return done(.failure(.tooLarge)) }
-        finish(node.create(id, changes: changes, now: NodeRuntime.now()), done)
+        finish(node.create(id, changes: changes, now: NodeRuntime.now()), id: id, done)
     }
 
     /// Ends a session everywhere.
-    func invalidate(_ id: SessionID, token: VersionVector?, _ done: @escaping Completion<Void>) {
+    func invalidate(_ id: SessionID, token: VersionToken?, _ done: @escaping Completion<Void>) {
         access(id, token: token) { [unowned self] accessed in
             if case .failure(let error) = accessed { return done(.failure(error)) }
             var changes = SessionChanges()
             changes.invalidate()
-            finish(node.commit(id, changes: changes, now: NodeRuntime.now())) { done($0.map { _ in () }) }
+            finish(node.commit(id, changes: changes, now: NodeRuntime.now()), id: id) { done($0.map { _ in () }) }
         }
     }
 
     /// Moves a session to `newID`; the old id is dead everywhere.
     func changeID(
-        _ id: SessionID, to newID: SessionID, token: VersionVector?, _ done: @escaping Completion<VersionVector>
+        _ id: SessionID, to newID: SessionID, token: VersionToken?, _ done: @escaping Completion<VersionToken>
     ) {
         access(id, token: token) { [unowned self] accessed in
             if case .failure(let error) = accessed { return done(.failure(error)) }
-            finish(node.changeID(of: id, to: newID, now: NodeRuntime.now()), done)
+            finish(node.changeID(of: id, to: newID, now: NodeRuntime.now()), id: newID, done)
         }
     }
 
@@ -104,6 +106,9 @@ extension NodeRuntime {
         figures.linksTimedOut = linkLimits.timedOut
         figures.linksRejected = linkLimits.rejected
         figures.acceptErrors = linkLimits.acceptErrors
+        figures.tokensRejected = tokens.rejected
+        figures.clockMillis = NodeRuntime.now().millis
+        figures.hlcMillis = replication.clockReading.wall
         return figures
     }
 }

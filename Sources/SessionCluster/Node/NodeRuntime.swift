@@ -17,14 +17,14 @@ final class NodeRuntime {
     let multicastGroup: SocketAddress?
     let events: AsyncStream<ClusterEvent>.Continuation
     let cipher: ClusterCipher
+    /// Authenticates the clients' version tokens (keyed from the same keyring as `cipher`).
+    var tokens: VersionTokenSealer
 
     /// Links we opened, used to send to each peer; links peers opened to us, used to receive.
     var outbound: [NodeID: PeerConnection] = [:]
     var inbound: [Int32: PeerConnection] = [:]
-    /// Peers' hello information (address) for peers membership does not know yet.
-    var introduced: [NodeID: MemberInfo] = [:]
-    /// When a refused peer may be dialled again.
-    var redialAfter: [NodeID: Int64] = [:]
+    /// Peers' hello information (address) for peers membership does not know yet; redial bans.
+    var directory = PeerDirectory()
     var accessWaiters: [AccessTicket: (Result<SessionSnapshot, SessionError>) -> Void] = [:]
     var commitWaiters: [CommitID: (Bool) -> Void] = [:]
     var nextTicket: AccessTicket = 1
@@ -61,6 +61,7 @@ final class NodeRuntime {
             id: NodeID(using: &random), name: settings.name, replication: listener.address,
             http: settings.httpAddress)
         cipher = ClusterCipher(cluster: settings.cluster, me: me.id, keyring: keyring)
+        tokens = VersionTokenSealer(cluster: settings.cluster, keyring: keyring)
         var membership = settings.membership
         membership.multicast = settings.multicast != nil
         node = NodeInstance(
@@ -68,7 +69,17 @@ final class NodeRuntime {
             now: Self.now())
     }
 
-    static func now() -> Timestamp { Timestamp(millis: EventLoop.wallMillis()) }
+    /// The node's wall clock, as the core sees it.
+    static func now() -> Timestamp { Timestamp(millis: EventLoop.wallMillis() &+ testClockOffsetMillis) }
+
+    /// TEST ONLY: `SESSIONCLUSTER_CLOCK_OFFSET_MILLIS` (a signed integer) shifts this process's node clocks, so
+    /// a scenario can run a node whose clock is wrong (drift bound, scenario 19). Never set it in production.
+    static let testClockOffsetMillis: Int64 = {
+        guard let text = getenv("SESSIONCLUSTER_CLOCK_OFFSET_MILLIS").map({ String(cString: $0) }),
+            let millis = Int64(text), abs(millis) <= 10 * 365 * 86_400_000
+        else { return 0 }
+        return millis
+    }()
 
     /// Registers the sockets and starts ticking (on the loop).
     func begin() {
@@ -103,7 +114,9 @@ final class NodeRuntime {
             case .replication(.send(let message, let peer)):
                 send(message, to: peer)
             case .replication(.accessReady(let ticket, let session, let lostWrites)):
-                accessWaiters.removeValue(forKey: ticket)?(.success(SessionSnapshot(session, lostWrites: lostWrites)))
+                guard let waiter = accessWaiters.removeValue(forKey: ticket) else { break }
+                let token = tokens.seal(session.version, for: session.id)
+                waiter(.success(SessionSnapshot(session, version: token, lostWrites: lostWrites)))
             case .replication(.accessFailed(let ticket, let failure)):
                 accessWaiters.removeValue(forKey: ticket)?(.failure(SessionError(failure)))
             case .replication(.commitCompleted(let commitID, let acknowledged)):
@@ -117,7 +130,9 @@ final class NodeRuntime {
                 switch event {
                 case .dead(let info), .left(let info):
                     outbound.removeValue(forKey: info.id)?.close()
+                    directory.forgetIntroduction(info.id)
                 case .joined(let info), .recovered(let info):
+                    directory.forgetIntroduction(info.id)
                     // An open link turns a crash into hard evidence at once: it breaks, the redial is refused.
                     connect(to: info.id)
                 case .suspect:

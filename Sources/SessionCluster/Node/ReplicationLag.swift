@@ -1,3 +1,5 @@
+import SessionClusterCore
+
 /// Replication lag as this node measured it: for sampled deltas, the time from the sender queueing the frame
 /// (its clock stamp, `ClusterNodeSettings.lagSampleMillis`) to this node having applied it. Only meaningful when
 /// the nodes' clocks agree (one host, or PTP); a sample below zero counts as zero.
@@ -30,7 +32,8 @@ public struct ReplicationLag: Sendable, Equatable {
     public mutating func record(micros: Int64) {
         let value = Int(clamping: max(0, micros))
         count += 1
-        sumMicros += value
+        // Saturating: a peer's stamp of 0 makes every sample ~55 years; their sum must not trap the node.
+        sumMicros = sumMicros.saturatingAdding(value)
         maxMicros = max(maxMicros, value)
         buckets[Self.bounds.firstIndex { value <= $0 } ?? Self.bounds.count] += 1
         if ring.count < Self.recentCapacity {

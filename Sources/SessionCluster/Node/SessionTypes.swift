@@ -7,16 +7,16 @@ public struct SessionSnapshot: Sendable, Equatable {
     public var createdAt: Timestamp?
     public var lastAccess: Timestamp
     /// The version token to hand the client.
-    public var version: VersionVector
+    public var version: VersionToken
     /// The client's token named writes whose every holder is gone: served loudly, never silently.
     public var lostWrites: Bool
 
-    init(_ session: Session, lostWrites: Bool) {
+    init(_ session: Session, version: VersionToken, lostWrites: Bool) {
         id = session.id
         attributes = session.content.liveAttributes
         createdAt = session.content.createdAt
         lastAccess = session.content.lastAccess
-        version = session.version
+        self.version = version
         self.lostWrites = lostWrites
     }
 
@@ -27,7 +27,7 @@ public struct SessionSnapshot: Sendable, Equatable {
 /// The result of a committed request: the session id (new after a change of id) and the client's new token.
 public struct SessionUpdate<Value: Sendable>: Sendable {
     public var id: SessionID
-    public var version: VersionVector
+    public var version: VersionToken
     public var value: Value
 }
 
@@ -104,6 +104,14 @@ public struct NodeStats: Sendable, Equatable {
     public var linksOverflowed: Int
     /// Envelopes dropped before parsing, by reason: `malformed`, `unknownKey`, `unauthenticated`, `replayed`.
     public var dropped: [String: Int]
+    /// Version tokens ignored because they did not authenticate for their session (forged, another session's,
+    /// or sealed under a key since removed).
+    public var tokensRejected = 0
+    /// This node's wall clock (ms since the epoch) when the figures were taken.
+    public var clockMillis: Int64 = 0
+    /// The wall part of this node's hybrid logical clock (ms since the epoch): it runs ahead of `clockMillis`
+    /// only by what peers' stamps dragged it, at most `maxClockDriftMillis`.
+    public var hlcMillis: Int64 = 0
     /// Replication lag sampled from peers' clock stamps (empty unless they stamp: `lagSampleMillis`).
     public var replicationLag = ReplicationLag()
     /// How long the node's event loop turns took (`EventLoop.turnStats`): the longest is the worst stall every

@@ -9,6 +9,9 @@ import SessionClusterCore
 /// - Associated data: the envelope header and the cluster name: another cluster's traffic never authenticates.
 /// - Replay: datagrams within a sliding window of 256 counters per sender, each accepted once; stream frames
 ///   strictly increasing per sender.
+/// - Tables per sender (derived keys, replay windows) hold only senders whose envelope authenticated, at most
+///   `maxSenders` each, least recently heard evicted first: forged sender ids cost a key derivation each but
+///   never grow a table nor push a real peer's entry out.
 final class ClusterCipher {
     enum Channel: UInt8 {
         case datagram = 1
@@ -28,10 +31,19 @@ final class ClusterCipher {
     private let me: NodeID
     private(set) var keyring: Keyring
     private var counters: [Channel: UInt64] = [.datagram: 0, .stream: 0]
-    private var senderKeys: [KeyName: [UInt8]] = [:]
-    private var windows: [WindowName: ReplayWindow] = [:]
+    /// Keys of senders that authenticated (and our own).
+    private var senderKeys: RecentTable<KeyName, [UInt8]>
+    private var windows: RecentTable<WindowName, ReplayWindow>
     private(set) var rejected: [Rejection: Int] = [:]
     private(set) var opened = 0
+    /// HKDF derivations done (diagnostics: a cached sender costs none).
+    private(set) var derivations = 0
+    /// Most senders (incarnations) whose keys and replay windows are kept. Far above any cluster's members
+    /// times their restarts within the time an entry stays useful.
+    static let maxSenders = 1_024
+
+    /// Entries in the per-sender tables (keys, replay windows), for tests of their bounds.
+    var senderTableCounts: (keys: Int, windows: Int) { (senderKeys.count, windows.count) }
 
     private struct KeyName: Hashable {
         var key: UInt8
@@ -47,17 +59,20 @@ final class ClusterCipher {
         self.cluster = Array(cluster.utf8)
         self.me = me
         self.keyring = keyring
+        senderKeys = RecentTable(capacity: Self.maxSenders)
+        windows = RecentTable(capacity: 2 * Self.maxSenders)
     }
 
     /// Replaces the keyring (key rotation): new keys decrypt at once, sealing uses its current key.
     func install(_ keyring: Keyring) {
         self.keyring = keyring
-        senderKeys = [:]
+        senderKeys.removeAll()
     }
 
-    private func key(_ id: UInt8, sender: NodeID) -> [UInt8]? {
+    /// The key of `sender` under key `id`: cached, or derived (then the caller caches it once it authenticated).
+    private func key(_ id: UInt8, sender: NodeID) -> (key: [UInt8], cached: Bool)? {
         let name = KeyName(key: id, sender: sender)
-        if let cached = senderKeys[name] { return cached }
+        if let cached = senderKeys.use(name) { return (cached, true) }
         guard let secret = keyring.secret(id) else { return nil }
         var info = cluster
         info.append(id)
@@ -67,9 +82,8 @@ final class ClusterCipher {
         guard let derived = try? Crypto.hkdf(secret: secret, salt: Self.salt, info: info, count: Crypto.keyBytes) else {
             return nil
         }
-        if senderKeys.count > 4_096 { senderKeys = [:] }
-        senderKeys[name] = derived
-        return derived
+        derivations += 1
+        return (derived, false)
     }
 
     private static func nonce(_ channel: Channel, _ counter: UInt64) -> [UInt8] {
@@ -90,13 +104,14 @@ final class ClusterCipher {
         header.writeUInt64(me.rawValue)
         header.writeUInt64(counter)
         let head = header.bytes
-        guard let key = key(id, sender: me),
+        guard let (key, cached) = key(id, sender: me),
             let sealed = try? Crypto.seal(
                 key: key, nonce: Self.nonce(channel, counter), plaintext: plaintext, aad: head + cluster)
         else {
             // libcrypto failing to encrypt is not recoverable in a meaningful way: send nothing.
             return []
         }
+        if !cached { senderKeys.set(KeyName(key: id, sender: me), key) }
         return head + sealed
     }
 
@@ -113,19 +128,20 @@ final class ClusterCipher {
         for index in 0..<8 { sender = sender << 8 | UInt64(envelope[start + 5 + index]) }
         for index in 0..<8 { counter = counter << 8 | UInt64(envelope[start + 13 + index]) }
         let senderID = NodeID(rawValue: sender)
-        guard let key = key(id, sender: senderID) else { return reject(.unknownKey) }
+        guard let (key, cached) = key(id, sender: senderID) else { return reject(.unknownKey) }
         let head = Array(envelope[start..<start + Self.headerBytes])
         guard
             let plaintext = Crypto.open(
                 key: key, nonce: Self.nonce(channel, counter), sealed: envelope[(start + Self.headerBytes)...],
                 aad: head + cluster)
         else { return reject(.unauthenticated) }
-        // Only authentic envelopes touch the replay state: a forger cannot advance a window.
+        // Only authentic envelopes touch the per-sender tables: a forger can neither advance a window nor fill
+        // a table. (An evicted window is the least recently heard sender's: a past incarnation, normally.)
+        if !cached { senderKeys.set(KeyName(key: id, sender: senderID), key) }
         let name = WindowName(sender: senderID, channel: channel)
-        var window = windows[name] ?? ReplayWindow(strict: channel == .stream)
+        var window = windows.use(name) ?? ReplayWindow(strict: channel == .stream)
         guard window.accept(counter) else { return reject(.replayed) }
-        windows[name] = window
-        if windows.count > 4_096 { windows = [name: window] }
+        windows.set(name, window)
         opened += 1
         return (senderID, plaintext)
     }

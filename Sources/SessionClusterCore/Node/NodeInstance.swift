@@ -18,6 +18,8 @@ public struct NodeInstance: Sendable {
     public private(set) var replication: ReplicationInstance
     /// The current incarnation per node name, to recognise a restart (the old incarnation is gone for good).
     private var incarnations: [String: NodeID] = [:]
+    /// Past this many names, those whose incarnation membership forgot are dropped from `incarnations`.
+    static let maxIncarnations = 1_024
 
     public init(
         cluster: String, me: MemberInfo, membership: MembershipSettings, replication: ReplicationSettings,
@@ -112,6 +114,10 @@ public struct NodeInstance: Sendable {
                 case .joined(let info), .recovered(let info):
                     if let previous = incarnations[info.name], previous != info.id { replication.onDeparted(previous) }
                     incarnations[info.name] = info.id
+                    if incarnations.count > Self.maxIncarnations {
+                        // Names membership forgot (long dead or left) need not be remembered.
+                        incarnations = incarnations.filter { membership.member($0.value) != nil }
+                    }
                 case .left(let info):
                     replication.onDeparted(info.id)
                 case .suspect, .dead:

@@ -36,6 +36,8 @@ public enum ReplicationEvent: Hashable, Sendable, CustomStringConvertible {
     case sessionLost(SessionID)
     case transferStarted(from: NodeID)
     case transferCompleted(from: NodeID, sessions: Int, millis: Int64)
+    /// `peer` sent stamps more than `maxClockDriftMillis` ahead of this node's clock: refused (rate-limited).
+    case clockAhead(peer: NodeID, aheadMillis: Int64)
 
     public var description: String {
         switch self {
@@ -46,6 +48,9 @@ public enum ReplicationEvent: Hashable, Sendable, CustomStringConvertible {
         case .transferStarted(let from): "state transfer started from \(from)"
         case .transferCompleted(let from, let sessions, let millis):
             "state transfer from \(from) done: \(sessions) sessions in \(millis) ms"
+        case .clockAhead(let peer, let ahead):
+            "refused changes from \(peer): stamped \(ahead) ms ahead of this node's clock (more than "
+                + "maxClockDriftMillis); is its clock wrong?"
         }
     }
 }
@@ -88,12 +93,16 @@ public struct ReplicationCounters: Hashable, Sendable {
     public var syncAcknowledged = 0
     public var syncTimedOut = 0
     public var takeovers = 0
-    /// Commits refused because the copy lacked this node's own earlier delta (must stay 0).
+    /// Commits refused because the copy lacked this node's own earlier delta (must stay 0), or because a peer
+    /// claimed this node's counter for the session is already at UInt64.max.
     public var dotReuseRefused = 0
     public var promotions = 0
     public var backupsMoved = 0
     public var digestsSent = 0
     public var transfersCompleted = 0
+    /// Messages (or sessions of a transfer chunk) refused because their stamps ran more than
+    /// `maxClockDriftMillis` ahead of this node's clock.
+    public var clockAheadRejected = 0
 
     public init() {}
 }

@@ -131,7 +131,8 @@ extension ReplicationInstance {
             if let placement, basis.map({ placement.supersedes($0) }) ?? true { basis = placement }
             replicas[id]?.placement = basis
             counters.takeovers += 1
-            let next = Placement(epoch: (basis?.epoch ?? 0) + 1, primary: me, backup: chooseBackup(id, previous: basis))
+            let next = Placement(
+                epoch: (basis?.epoch ?? 0).saturatingSuccessor, primary: me, backup: chooseBackup(id, previous: basis))
             directives += changePlacement(id, to: next, alsoTell: [peer])
         }
         let stillWaiting = accesses.values.contains { $0.sessionID == id }

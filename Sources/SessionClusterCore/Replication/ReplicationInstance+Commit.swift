@@ -55,7 +55,7 @@ extension ReplicationInstance {
     func accessRefreshDue(_ session: Session, now: Timestamp) -> Bool {
         let maxInactive = session.maxInactiveSeconds(default: settings.defaultMaxInactiveSeconds)
         var interval = settings.accessRefreshMillis
-        if maxInactive > 0 { interval = min(interval, maxInactive * 250) }
+        if maxInactive > 0 { interval = min(interval, maxInactive.saturatingMultiplied(by: 250)) }
         return now.millis(since: session.content.lastAccess) >= interval
     }
 
@@ -86,6 +86,12 @@ extension ReplicationInstance {
             counters.dotReuseRefused += 1
             return refused(id)
         }
+        if base[me] == .max {
+            // A peer's copy claimed this node already issued UInt64.max deltas: no fresh dot exists. Refused
+            // rather than trapping on `+ 1` or reusing a dot (only a misbehaving peer gets a session here).
+            counters.dotReuseRefused += 1
+            return refused(id)
+        }
         counters.commits += 1
         let dot = Dot(origin: me, counter: base[me] + 1)
         // Mutated in place: a local copy of the replica would make its storage be copied.
@@ -105,7 +111,7 @@ extension ReplicationInstance {
                 counters.promotions += 1
                 dropWhenUnpinned.remove(id)
                 let next = Placement(
-                    epoch: (placement?.epoch ?? 0) + 1, primary: me,
+                    epoch: (placement?.epoch ?? 0).saturatingSuccessor, primary: me,
                     backup: chooseBackup(id, previous: placement))
                 directives += changePlacement(id, to: next)
             }

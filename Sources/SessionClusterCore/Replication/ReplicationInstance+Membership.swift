@@ -16,6 +16,8 @@ extension ReplicationInstance {
         let joined = Set(current.keys).subtracting(previous.keys)
         for node in gone where !departed.contains(node) { unreachable[node] = now }
         for node in joined { unreachable[node] = nil }
+        // A peer that left mid-round never sends its last digest chunk: forget the ids it had sent.
+        for peer in gone { digestRounds[peer] = nil }
 
         var directives = [ReplicationDirective]()
         for commitID in commits.keys.sorted() {
@@ -68,6 +70,9 @@ extension ReplicationInstance {
         return directives
     }
 
+    /// Digest rounds under way (a peer's chunks received, its last one not yet): diagnostics, bounds tests.
+    public var digestRoundsInProgress: Int { digestRounds.count }
+
     /// A peer's digest: pull what it has newer, push what we have newer (the push-back rule of `onSnapshot`
     /// settles concurrent copies), and at the end push what it should hold but did not list.
     mutating func onDigest(round: UInt64, _ entries: [DigestEntry], last: Bool, from peer: NodeID, now: Timestamp)
@@ -78,7 +83,9 @@ extension ReplicationInstance {
         var state = digestRounds[peer].flatMap { $0.round == round ? $0 : nil } ?? (round: round, seen: [])
         var directives = [ReplicationDirective]()
         for entry in entries {
-            state.seen.insert(entry.sessionID)
+            // Only ids held here matter at the end of the round: the set stays bounded by what we hold,
+            // whatever ids the peer lists.
+            if replicas[entry.sessionID] != nil { state.seen.insert(entry.sessionID) }
             if settings.mode == .backup {
                 // The sender believes we two hold this session. Where we know better, tell it; it adopts the
                 // newer placement or answers with its own (see `adoptPlacement`).
@@ -104,6 +111,10 @@ extension ReplicationInstance {
         }
         guard last else {
             digestRounds[peer] = state
+            if digestRounds.count > max(16, 2 * peers.count) {
+                // Rounds of nodes that are no longer peers will never end: forget them.
+                digestRounds = digestRounds.filter { isPeer($0.key) || $0.key == peer }
+            }
             return directives
         }
         digestRounds[peer] = nil

@@ -73,13 +73,15 @@ extension ReplicationInstance {
                 if backup != placement.backup {
                     counters.backupsMoved += 1
                     directives += changePlacement(
-                        id, to: Placement(epoch: placement.epoch + 1, primary: me, backup: backup))
+                        id, to: Placement(epoch: placement.epoch.saturatingSuccessor, primary: me, backup: backup))
                 }
             } else if placement.backup == me, !isPeer(placement.primary) {
                 counters.promotions += 1
                 directives += changePlacement(
                     id,
-                    to: Placement(epoch: placement.epoch + 1, primary: me, backup: ring.backup(of: id, primary: me)))
+                    to: Placement(
+                        epoch: placement.epoch.saturatingSuccessor, primary: me,
+                        backup: ring.backup(of: id, primary: me)))
             }
         }
         return directives

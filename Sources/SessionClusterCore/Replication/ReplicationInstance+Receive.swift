@@ -5,6 +5,14 @@ extension ReplicationInstance {
         -> [ReplicationDirective]
     {
         guard peer != me else { return [] }
+        let (bounded, refusals) = withinClockBound(message, from: peer, now: now)
+        guard let message = bounded else { return refusals }
+        return refusals + receive(message, from: peer, now: now)
+    }
+
+    private mutating func receive(_ message: ReplicationMessage, from peer: NodeID, now: Timestamp)
+        -> [ReplicationDirective]
+    {
         switch message {
         case .delta(let delta, let ack):
             return onDelta(delta, ack: ack, from: peer, now: now)

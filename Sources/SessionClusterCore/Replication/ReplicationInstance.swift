@@ -106,6 +106,11 @@ public struct ReplicationInstance: Sendable {
     /// How long membership needs to hear from every live member, and how long it remembers a dead one (ms).
     /// `NodeInstance` sets them from its membership settings; the defaults are those settings' defaults.
     public internal(set) var membershipTiming = (settleMillis: Int64(3_000), retentionMillis: Int64(60_000))
+    /// `departed` in the order recorded: past `maxDeparted` the oldest is forgotten (a write it made and no
+    /// one holds then reads as unavailable rather than lost — acceptable for an incarnation gone that long).
+    var departedOrder: [NodeID] = []
+    /// Most departed incarnations remembered. Each restart or leave adds one.
+    public static let maxDeparted = 4_096
     /// Anti-entropy digests being received, per peer: ids seen in the current round.
     var digestRounds: [NodeID: (round: UInt64, seen: Set<SessionID>)] = [:]
     /// Sessions this node heard were ended (an invalidation delta arrived), with when. Never served again,
@@ -122,6 +127,8 @@ public struct ReplicationInstance: Sendable {
     var nextSweep: Timestamp
     var nextAntiEntropy: Timestamp
     var antiEntropyCursor = 0
+    /// When the last `clockAhead` event was emitted (they are rate-limited; the counter is not).
+    var lastClockAheadReport: Timestamp?
 
     public internal(set) var counters = ReplicationCounters()
 
@@ -181,8 +188,14 @@ public struct ReplicationInstance: Sendable {
 
     /// Records that incarnation `node` is gone for good (see `departed`).
     public mutating func onDeparted(_ node: NodeID) {
-        if node != me { departed.insert(node) }
+        guard node != me else { return }
         unreachable[node] = nil
+        guard departed.insert(node).inserted else { return }
+        departedOrder.append(node)
+        if departedOrder.count > Self.maxDeparted {
+            // Shifting 4,096 ids once per departure (a restart or leave somewhere) costs nothing that matters.
+            departed.remove(departedOrder.removeFirst())
+        }
     }
 
     /// Takes membership's timing (see `membershipTiming`): its `deadAfterMillis` and `deadRetentionMillis`.
@@ -198,6 +211,9 @@ public struct ReplicationInstance: Sendable {
         guard now.millis(since: startedAt) >= membershipTiming.settleMillis else { return false }
         return !unreachable.values.contains { now.millis(since: $0) < membershipTiming.retentionMillis }
     }
+
+    /// How many departed incarnations are remembered (at most `maxDeparted`).
+    public var departedCount: Int { departed.count }
 
     /// Ends a request that accessed `id` without committing (see `access`). Every `accessReady` MUST be
     /// followed by exactly one `commit`, `changeID` or `release` of that session.

@@ -68,6 +68,10 @@ public struct ReplicationSettings: Sendable, Equatable {
     public var digestChunkEntries: Int = 512
     /// How long (ms) a node remembers where a session it dropped went, to forward stray deltas (backup mode).
     public var movedRetentionMillis: Int64 = 60_000
+    /// How far (ms) a peer's stamps may run ahead of this node's clock. A message stamped further ahead is
+    /// refused and counted (`ReplicationInstance+ClockBound`): one node with a wrong clock must not drag every
+    /// node's hybrid logical clock along. A minute is far above NTP-synchronised skew.
+    public var maxClockDriftMillis: Int64 = 60_000
 
     /// A deliberate bug, for proving that the simulator's invariant checks catch one. MUST stay nil outside tests.
     public var plantedFault: PlantedFault?
@@ -87,7 +91,7 @@ public struct ReplicationSettings: Sendable, Equatable {
             ("maxHoldMillis", maxHoldMillis), ("fetchTimeoutMillis", fetchTimeoutMillis),
             ("accessWaitMillis", accessWaitMillis), ("syncAckTimeoutMillis", syncAckTimeoutMillis),
             ("transferTimeoutMillis", transferTimeoutMillis), ("antiEntropyIntervalMillis", antiEntropyIntervalMillis),
-            ("movedRetentionMillis", movedRetentionMillis),
+            ("movedRetentionMillis", movedRetentionMillis), ("maxClockDriftMillis", maxClockDriftMillis),
             ("transferChunkSessions", Int64(transferChunkSessions)), ("digestChunkEntries", Int64(digestChunkEntries)),
             ("transferWindowChunks", Int64(transferWindowChunks)), ("transferChunkBytes", Int64(transferChunkBytes)),
         ]

@@ -65,10 +65,11 @@ public struct SessionID: Hashable, Comparable, Sendable, CustomStringConvertible
 }
 
 /// URL-safe base64 without padding (RFC 4648 §5).
-enum Base64URL {
+public enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
-    static func encode(_ bytes: [UInt8]) -> String {
+    /// The text of `bytes`: 4 characters per 3 bytes, no padding.
+    public static func encode(_ bytes: [UInt8]) -> String {
         var out = [UInt8]()
         out.reserveCapacity((bytes.count * 4 + 2) / 3)
         var index = 0
@@ -88,7 +89,7 @@ enum Base64URL {
 
     /// The 6-bit value of a base64url character, nil for any other byte.
     @inline(__always)
-    static func value(of character: UInt8) -> UInt8? {
+    public static func value(of character: UInt8) -> UInt8? {
         switch character {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"): character - UInt8(ascii: "A")
         case UInt8(ascii: "a")...UInt8(ascii: "z"): character - UInt8(ascii: "a") + 26
@@ -99,7 +100,8 @@ enum Base64URL {
         }
     }
 
-    static func decode(_ text: some StringProtocol) -> [UInt8]? {
+    /// The bytes of `text`; nil for any character outside the alphabet or non-zero padding bits.
+    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
         var out = [UInt8]()
         var accumulator: UInt32 = 0
         var bits = 0

@@ -31,7 +31,8 @@ public struct HybridLogicalClock: Sendable {
         if now.millis > last.wall {
             last = HLCTimestamp(wall: now.millis, logical: 0)
         } else if last.logical == .max {
-            last = HLCTimestamp(wall: last.wall + 1, logical: 0)
+            // Saturating: a wall of Int64.max (only a peer could have put it there) must not trap.
+            last = HLCTimestamp(wall: last.wall.saturatingSuccessor, logical: last.wall == .max ? .max : 0)
         } else {
             last.logical += 1
         }

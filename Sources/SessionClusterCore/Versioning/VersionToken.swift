@@ -1,30 +1,32 @@
-/// The client's compact version token: the version vector a response was built from, as URL-safe base64 of
-/// `count, (node id: 8 bytes, counter: varint)*`. About 14 characters per node that ever wrote the session.
+/// The payload of the client's version token: the version vector a response was built from, as
+/// `count, (node id: 8 bytes, counter: varint)*` — about 10 bytes per node that ever wrote the session.
 ///
 /// A node serves a request only from a copy whose vector covers the token (`VersionVector.covers(_:)`).
-/// Tokens are not secret (they reveal write counts) and need no integrity protection: a forged token can only
-/// make its own requests wait or fail.
+/// The payload alone is not a token: the shell authenticates it (a MAC keyed from the cluster secret and bound
+/// to the session id, `VersionTokenSealer` in SessionCluster) before a client sees it, and ignores a token
+/// whose MAC fails — a forged token would otherwise make a node pull the session from every peer, or report
+/// writes of a departed node as lost.
 extension VersionVector {
     /// Most entries a token may carry; a longer one is refused when parsed.
     public static let maxTokenEntries = 64
+    /// The longest payload `init?(tokenPayload:)` accepts, in bytes.
+    public static let maxTokenPayloadBytes = 10 + maxTokenEntries * 18
 
-    /// The token text for this vector.
-    public var token: String {
+    /// The token payload for this vector.
+    public var tokenPayload: [UInt8] {
         var writer = ByteWriter()
         writer.writeVarint(UInt64(entries.count))
         for entry in entries {
             writer.writeUInt64(entry.node.rawValue)
             writer.writeVarint(entry.counter)
         }
-        return Base64URL.encode(writer.bytes)
+        return writer.bytes
     }
 
-    /// Parses a token; nil for anything malformed (then the request is served as if it had none).
-    public init?(token: some StringProtocol) {
-        guard token.utf8.count <= 16 + Self.maxTokenEntries * 26, let bytes = Base64URL.decode(token) else {
-            return nil
-        }
-        var reader = ByteReader(bytes)
+    /// Parses a payload; nil for anything malformed (then the request is served as if it had no token).
+    public init?(tokenPayload: ArraySlice<UInt8>) {
+        guard tokenPayload.count <= Self.maxTokenPayloadBytes else { return nil }
+        var reader = ByteReader(tokenPayload)
         do throws(WireError) {
             let count = try reader.readVarint()
             guard count <= UInt64(Self.maxTokenEntries) else { return nil }
