@@ -95,6 +95,9 @@ section("core") {
     print("== 1. core, in process")
     report.core = CoreBenchmarks.run(
         repetitions: options.profile.coreRepetitions, secondsPerRepetition: options.profile.coreSecondsPerRepetition)
+    print("== 1b. loop turns with \(options.profile.loopTurnSessions) sessions held")
+    report.loopTurns = LoopTurnBenchmarks.run(
+        sessions: options.profile.loopTurnSessions, windows: options.profile.loopTurnWindows)
 }
 section("memory") {
     let held = CoreBenchmarks.memoryPerHeldCopy(count: options.profile.joinCounts.last!)
