@@ -9,6 +9,7 @@ extension ReplicationInstance {
         current[me] = nil
         let previous = peers
         guard current != previous else { return [] }
+        beginTurn()
         peers = current
         ring = HashRing(
             members: [HashRing.Member(id: me, key: myKey)] + current.map { HashRing.Member(id: $0.key, key: $0.value) })
@@ -40,31 +41,6 @@ extension ReplicationInstance {
     }
 
     // MARK: Anti-entropy
-
-    /// The digest of the sessions `peer` should hold: all of them in delta mode; in backup mode those this
-    /// node is primary for with `peer` as backup. Always at least one (possibly empty) final chunk.
-    mutating func digest(for peer: NodeID) -> [ReplicationDirective] {
-        let ids = replicas.keys.filter { id in
-            guard settings.mode == .backup else { return true }
-            guard let placement = replicas[id]?.placement else { return false }
-            return (placement.primary == me && placement.backup == peer)
-                || (placement.primary == peer && placement.backup == me)
-        }.sorted()
-        let round = nextDigestRound
-        nextDigestRound += 1
-        counters.digestsSent += 1
-        var directives = [ReplicationDirective]()
-        var start = 0
-        repeat {
-            let end = min(ids.count, start + settings.digestChunkEntries)
-            let entries = ids[start..<end].compactMap { id in
-                replicas[id].map { DigestEntry(sessionID: id, version: $0.session.version, placement: $0.placement) }
-            }
-            directives.append(.send(.digest(round: round, entries, last: end == ids.count), to: peer))
-            start = end
-        } while start < ids.count
-        return directives
-    }
 
     /// A peer's digest: pull what it has newer, push what we have newer (the push-back rule of `onSnapshot`
     /// settles concurrent copies), and at the end push what it should hold but did not list.
@@ -105,16 +81,7 @@ extension ReplicationInstance {
             return directives
         }
         digestRounds[peer] = nil
-        for id in replicas.keys.sorted() where !state.seen.contains(id) {
-            let shouldHold: Bool
-            switch settings.mode {
-            case .delta: shouldHold = true
-            case .backup:
-                let placement = replicas[id]?.placement
-                shouldHold = placement.map { $0.holders.contains(peer) && $0.holders.contains(me) } ?? false
-            }
-            if shouldHold, let push = snapshot(id, to: peer) { directives.append(push) }
-        }
+        directives += startPushBack(to: peer, seen: state.seen)
         return directives
     }
 }

@@ -5,6 +5,7 @@ extension ReplicationInstance {
         -> [ReplicationDirective]
     {
         guard peer != me else { return [] }
+        beginTurn()
         switch message {
         case .delta(let delta, let ack):
             return onDelta(delta, ack: ack, from: peer, now: now)
@@ -34,7 +35,7 @@ extension ReplicationInstance {
     {
         let id = delta.sessionID
         let ends = delta.patch.invalidation != nil
-        if ends { ended[id] = ended[id] ?? now }
+        if ends { noteEnded(id, now: now) }
         if replicas[id] == nil {
             if let moved = moved[id], isReachable(moved.placement.primary) {
                 // Backup mode: we handed this session off; its primary gets the stray delta. An invalidation
