@@ -1,5 +1,9 @@
 import SessionClusterCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One loop-turn figure: the longest single core call of a phase, and the p99 of the request-path calls
 /// (access + commit) interleaved with it.
 struct LoopTurnFigure: Sendable {
@@ -7,9 +11,13 @@ struct LoopTurnFigure: Sendable {
     var sessions: Int
     /// How many core calls of the phase were timed (ticks, messages, membership changes).
     var calls: Int
+    /// On the thread's CPU clock; `longestWallMillis` is the same call's wall time.
     var longestMillis: Double
+    var longestWallMillis: Double
     /// What the longest call was.
     var longestCall: String
+    /// Calls that took over 5 ms (the goal of issue 10: none at a million sessions).
+    var over5ms: Int
     var requests: Int
     var requestP99Micros: Double
     var note: String
@@ -37,25 +45,39 @@ enum LoopTurnBenchmarks {
         return figures
     }
 
-    /// Times calls one by one and keeps the longest, with a label.
+    /// Times calls one by one and keeps the longest, with a label. On the thread's CPU clock: on a shared machine
+    /// the wall time of a call includes the slices other processes ran in (several ms under load); the wall time
+    /// of the longest call is kept too.
     struct Longest {
         var nanos: UInt64 = 0
+        var wallNanos: UInt64 = 0
         var label = ""
         var calls = 0
+        var over5ms = 0
 
         mutating func time<Result>(_ label: @autoclosure () -> String, _ body: () -> Result) -> Result {
             let began = Measure.nanos()
+            let beganCPU = threadCPUNanos()
             let result = body()
-            let elapsed = Measure.nanos() - began
+            let elapsed = threadCPUNanos() - beganCPU
+            let wall = Measure.nanos() - began
             calls += 1
+            if elapsed > 5_000_000 { over5ms += 1 }
             if elapsed > nanos {
                 nanos = elapsed
+                wallNanos = wall
                 self.label = label()
             }
             return result
         }
 
         var millis: Double { Double(nanos) / 1e6 }
+
+        private func threadCPUNanos() -> UInt64 {
+            var spec = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+            return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
+        }
     }
 
     struct Bench {
@@ -108,7 +130,10 @@ enum LoopTurnBenchmarks {
 
         mutating func tick(_ longest: inout Longest) {
             clock += LoopTurnBenchmarks.tickMillis
-            blackHole(longest.time("onTick") { instance.onTick(now: now) }.count)
+            var produced = 0
+            longest.time("onTick (\(instance.maintenance.visitedLastTurn) visited, \(produced) directives)") {
+                produced = instance.onTick(now: now).count
+            }
             for _ in 0..<LoopTurnBenchmarks.requestsPerTick { request() }
         }
 
@@ -117,7 +142,7 @@ enum LoopTurnBenchmarks {
             defer { requestNanos = [] }
             return LoopTurnFigure(
                 phase: phase, sessions: ids.count, calls: longest.calls, longestMillis: longest.millis,
-                longestCall: longest.label, requests: requestNanos.count, requestP99Micros: p99, note: note)
+                longestWallMillis: Double(longest.wallNanos) / 1e6, longestCall: longest.label, over5ms: longest.over5ms, requests: requestNanos.count, requestP99Micros: p99, note: note)
         }
 
         /// A simulated minute of ticks from one minute after the sessions were created: those with the shortest
@@ -212,13 +237,20 @@ enum LoopTurnBenchmarks {
             blackHole(
                 longest.time("membership change (peer joins)") { bench.instance.onMembersChanged(members, now: now) }
                     .count)
-            for _ in 0..<40 { bench.tick(&longest) }
+            // Until the re-placement pass is done (at most 10,000 ticks: 500 s simulated).
+            var ticks = 0
+            repeat {
+                bench.tick(&longest)
+                ticks += 1
+            } while bench.instance.maintenance.replacing && ticks < 10_000
             blackHole(longest.time("stats (primaryCount)") { bench.instance.primaryCount })
             moved = bench.instance.counters.backupsMoved - before
             progress(
                 "loop turns: backup re-placement: longest call \(fixed(longest.millis, 2)) ms (\(longest.label)), "
                     + "\(moved) backups moved")
-            return bench.figure("backup: peer joins", longest, note: "\(moved) backups moved within 2 s simulated")
+            let seconds = Double(ticks) * Double(LoopTurnBenchmarks.tickMillis) / 1000
+            return bench.figure(
+                "backup: peer joins", longest, note: "\(moved) backups moved, all within \(fixed(seconds, 1)) s simulated")
         }
     }
 }

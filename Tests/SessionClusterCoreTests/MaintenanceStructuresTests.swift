@@ -35,6 +35,7 @@ import Testing
         queue.schedule(1, at: Timestamp(millis: .max))  // never
         #expect(queue.count == 5)
         #expect(queue.takeDue(now: Timestamp(millis: 299), limit: 10) == [])  // 250 and 201 round up to 300
+        // A bucket larger than the room is taken from its end (O(limit)); each batch comes out sorted.
         #expect(queue.takeDue(now: Timestamp(millis: 300), limit: 2) == [3, 4])
         #expect(queue.takeDue(now: Timestamp(millis: 300), limit: 2) == [5])
         #expect(queue.nextDue == Timestamp(millis: 1_000))

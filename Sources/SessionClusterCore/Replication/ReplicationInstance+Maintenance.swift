@@ -20,19 +20,25 @@ extension ReplicationInstance {
             directives += requestTransfer(now: now, after: progress.donor)
         }
         beginTurn()
+        // One budget of visits per tick: the sweep takes at most half of it while a walk is under way, the walks
+        // share what is left (`continueMaintenance`).
+        let batch = settings.maintenanceBatch
+        let walking = !outgoingDigests.isEmpty || !pushBacks.isEmpty || replacement != nil
         if now >= nextSweep || sweepBacklog {
             if now >= nextSweep { nextSweep = now.adding(millis: settings.sweepIntervalMillis) }
-            directives += sweep(now: now)
+            directives += sweep(now: now, limit: walking ? max(1, batch / 2) : batch)
         }
         if now >= nextAntiEntropy {
             nextAntiEntropy = now.adding(millis: settings.antiEntropyIntervalMillis)
             let candidates = peerIDs
             if !candidates.isEmpty, isTransferComplete {
                 antiEntropyCursor = (antiEntropyCursor + 1) % candidates.count
-                directives += digest(for: candidates[antiEntropyCursor])
+                // A digest still being sent (a million ids take longer than the interval) is left to finish.
+                let peer = candidates[antiEntropyCursor]
+                if outgoingDigests[peer] == nil { directives += digest(for: peer, stepping: false) }
             }
         }
-        directives += continueMaintenance(now: now)
+        directives += continueMaintenance(now: now, budget: batch - maintenance.visitedLastTurn)
         return directives
     }
 
@@ -62,10 +68,8 @@ extension ReplicationInstance {
     /// Expires sessions past their deadline and forgets old tombstones. The session's expiry owner (ring-first
     /// in delta mode, the primary in backup mode) expires first; other copies wait `expiryGraceMillis` more.
     ///
-    /// Incremental: only the copies whose scheduled check is due are looked at, at most `maintenanceBatch` of
-    /// them (the rest on the next tick: `sweepBacklog`); a copy not yet due is scheduled again for its time.
-    mutating func sweep(now: Timestamp) -> [ReplicationDirective] {
-        let batch = settings.maintenanceBatch
+    /// Incremental: only the copies whose scheduled check is due are looked at,     /// them per call, `limit` (the rest on the next tick: `sweepBacklog`); a copy not yet due is scheduled again for its time.
+    mutating func sweep(now: Timestamp, limit batch: Int) -> [ReplicationDirective] {
         let due = replicas.due.takeDue(now: now, limit: batch)
         maintenance.visitedLastTurn += due.count
         var expired = [SessionID]()

@@ -49,7 +49,14 @@ extension ReplicationInstance {
     {
         // A joiner still receiving its transfer would pull every session twice; the transfer covers them.
         guard isTransferComplete else { return [] }
-        var state = digestRounds[peer].flatMap { $0.round == round ? $0 : nil } ?? (round: round, seen: [])
+        // Taken out of the table while it grows: a copy left there would make every insert copy the whole set.
+        var state: (round: UInt64, seen: Set<SessionID>)
+        if let current = digestRounds.removeValue(forKey: peer), current.round == round {
+            state = current
+        } else {
+            // Room for every id at once: growing the set by rehashing would stall one chunk's turn for O(ids).
+            state = (round: round, seen: Set(minimumCapacity: replicas.count))
+        }
         var directives = [ReplicationDirective]()
         for entry in entries {
             state.seen.insert(entry.sessionID)

@@ -3,7 +3,7 @@
 // A digest to a peer, the push-back at the end of a peer's digest and the re-placement after a membership change
 // each visit every held id. Done in one event, each was a stall of 10–100 ms at a million sessions. Each is now a
 // walk in id order (`ReplicaTable.order`) with a cursor: the event that starts it takes the first step, every tick
-// takes the next, at most `maintenanceBatch` ids a step. With few sessions the first step is the whole walk, so
+// takes the next, within one budget of `maintenanceBatch` visits per tick. With few sessions the first step is the whole walk, so
 // small clusters (and the simulator) see what they saw before.
 //
 // Ids created behind a cursor are not visited by that walk: a digest does not list them (the peer gets them by
@@ -17,6 +17,8 @@ public struct MaintenanceProgress: Sendable, Equatable {
     public internal(set) var visitedLastTurn = 0
     /// Walks under way: digests being sent, push-backs, a re-placement pass.
     public internal(set) var walksInProgress = 0
+    /// Backup mode: whether a re-placement pass after a membership change is under way.
+    public internal(set) var replacing = false
 }
 
 extension ReplicationInstance {
@@ -41,26 +43,36 @@ extension ReplicationInstance {
         maintenance.visitedLastTurn = 0
     }
 
-    /// The next step of every walk under way (each tick).
-    mutating func continueMaintenance(now: Timestamp) -> [ReplicationDirective] {
+    /// The next step of every walk under way (each tick), within `budget` visits: a re-placement pass first (it
+    /// restores a second copy of sessions whose backup left), then push-backs and digests share what is left.
+    mutating func continueMaintenance(now: Timestamp, budget: Int) -> [ReplicationDirective] {
         var directives = [ReplicationDirective]()
-        for peer in outgoingDigests.keys.sorted() {
-            if isPeer(peer) { directives += stepDigest(to: peer) } else { outgoingDigests[peer] = nil }
+        let start = maintenance.visitedLastTurn
+        func remaining() -> Int { max(0, budget - (maintenance.visitedLastTurn - start)) }
+        if replacement != nil, remaining() > 0 { directives += stepReplacement(now: now, limit: remaining()) }
+        for peer in pushBacks.keys where !isPeer(peer) { pushBacks[peer] = nil }
+        for peer in outgoingDigests.keys where !isPeer(peer) { outgoingDigests[peer] = nil }
+        let walks = pushBacks.keys.sorted().map { (peer: $0, pushBack: true) }
+            + outgoingDigests.keys.sorted().map { (peer: $0, pushBack: false) }
+        for (index, walk) in walks.enumerated() {
+            let share = remaining() / (walks.count - index)
+            guard share > 0 else { break }
+            directives += walk.pushBack ? stepPushBack(to: walk.peer, limit: share) : stepDigest(to: walk.peer, limit: share)
         }
-        for peer in pushBacks.keys.sorted() {
-            if isPeer(peer) { directives += stepPushBack(to: peer) } else { pushBacks[peer] = nil }
-        }
-        if replacement != nil { directives += stepReplacement(now: now) }
         maintenance.walksInProgress = outgoingDigests.count + pushBacks.count + (replacement == nil ? 0 : 1)
+        maintenance.replacing = replacement != nil
         return directives
     }
 
-    /// The next `maintenanceBatch` held ids after `cursor`, and whether they are the last.
-    private mutating func nextIDs(after cursor: SessionID?) -> (ids: [SessionID], finished: Bool) {
-        let batch = settings.maintenanceBatch
-        let ids = replicas.order.ids(after: cursor, limit: batch)
+    /// The first step of a walk an event starts: half a batch, so that two walks started by one event stay
+    /// within one batch.
+    private var firstStep: Int { max(1, settings.maintenanceBatch / 2) }
+
+    /// The next held ids after `cursor`, at most `limit`, and whether they are the last.
+    private mutating func nextIDs(after cursor: SessionID?, limit: Int) -> (ids: [SessionID], finished: Bool) {
+        let ids = replicas.order.ids(after: cursor, limit: limit)
         maintenance.visitedLastTurn += ids.count
-        return (ids, ids.count < batch)
+        return (ids, ids.count < limit)
     }
 
     // MARK: Digests
@@ -69,16 +81,17 @@ extension ReplicationInstance {
     /// those this node is primary for with `peer` as backup, or backup for with `peer` as primary. Sent in chunks
     /// of `digestChunkEntries`, a step per tick, ending with one (possibly empty) final chunk. A round under way
     /// to the same peer is abandoned (the peer keeps the newest round).
-    mutating func digest(for peer: NodeID) -> [ReplicationDirective] {
+    /// `stepping` false leaves the first step to the next tick's budget.
+    mutating func digest(for peer: NodeID, stepping: Bool = true) -> [ReplicationDirective] {
         outgoingDigests[peer] = OutgoingDigest(round: nextDigestRound, cursor: nil)
         nextDigestRound += 1
         counters.digestsSent += 1
-        return stepDigest(to: peer)
+        return stepping ? stepDigest(to: peer, limit: firstStep) : []
     }
 
-    private mutating func stepDigest(to peer: NodeID) -> [ReplicationDirective] {
+    private mutating func stepDigest(to peer: NodeID, limit: Int) -> [ReplicationDirective] {
         guard var state = outgoingDigests[peer] else { return [] }
-        let (ids, finished) = nextIDs(after: state.cursor)
+        let (ids, finished) = nextIDs(after: state.cursor, limit: limit)
         var chunks = [[DigestEntry]]()
         var entries = [DigestEntry]()
         for id in ids {
@@ -113,12 +126,12 @@ extension ReplicationInstance {
     /// At the end of `peer`'s digest: pushes what it should hold but did not list, a step per tick.
     mutating func startPushBack(to peer: NodeID, seen: Set<SessionID>) -> [ReplicationDirective] {
         pushBacks[peer] = PushBack(seen: seen, cursor: nil)
-        return stepPushBack(to: peer)
+        return stepPushBack(to: peer, limit: firstStep)
     }
 
-    private mutating func stepPushBack(to peer: NodeID) -> [ReplicationDirective] {
+    private mutating func stepPushBack(to peer: NodeID, limit: Int) -> [ReplicationDirective] {
         guard var state = pushBacks[peer] else { return [] }
-        let (ids, finished) = nextIDs(after: state.cursor)
+        let (ids, finished) = nextIDs(after: state.cursor, limit: limit)
         var directives = [ReplicationDirective]()
         for id in ids where !state.seen.contains(id) {
             let shouldHold: Bool
@@ -146,12 +159,14 @@ extension ReplicationInstance {
     mutating func replaceAfterMembershipChange(now: Timestamp) -> [ReplicationDirective] {
         guard settings.mode == .backup else { return [] }
         replacement = ReplacementPass(cursor: nil)
-        return stepReplacement(now: now)
+        let directives = stepReplacement(now: now, limit: firstStep)
+        maintenance.replacing = replacement != nil
+        return directives
     }
 
-    private mutating func stepReplacement(now: Timestamp) -> [ReplicationDirective] {
+    private mutating func stepReplacement(now: Timestamp, limit: Int) -> [ReplicationDirective] {
         guard let pass = replacement else { return [] }
-        let (ids, finished) = nextIDs(after: pass.cursor)
+        let (ids, finished) = nextIDs(after: pass.cursor, limit: limit)
         var directives = [ReplicationDirective]()
         for id in ids { directives += replace(id) }
         replacement = finished ? nil : ReplacementPass(cursor: ids.last)

@@ -62,7 +62,7 @@ public struct ReplicationInstance: Sendable {
     var ring: HashRing
     var replicas: ReplicaTable
     var held: [SessionID: [HeldDelta]] = [:]
-    var accesses: [AccessTicket: PendingAccess] = [:]
+    var accesses = AccessTable()
     var fetches: [RequestID: PendingFetch] = [:]
     /// Which fetch is under way for a session (at most one).
     var fetchBySession: [SessionID: RequestID] = [:]

@@ -3,7 +3,7 @@
 /// Maintenance that once scanned every session per sweep (expiry, tombstone purging, forgetting hand-offs) takes
 /// only the keys due instead, a bounded batch at a time. Entries are hints, not promises: the owner re-checks
 /// each key it takes and schedules it again when it is not yet due, so a key may be scheduled more than once and
-/// a stale entry costs one visit. Keys taken from one bucket come out sorted (deterministic order).
+/// a stale entry costs one visit. A batch of keys taken comes out sorted (deterministic order).
 struct DeadlineQueue<Key: Hashable & Comparable & Sendable>: Sendable {
     /// Bucket width in milliseconds: a key is taken at the first call at or after the end of its bucket, so never
     /// before its time and at most `granularity` ms after it.
@@ -30,30 +30,29 @@ struct DeadlineQueue<Key: Hashable & Comparable & Sendable>: Sendable {
     /// When the earliest bucket falls due, if any.
     var nextDue: Timestamp? { slots.min.map { Timestamp(millis: $0 * granularity) } }
 
-    /// Removes and returns at most `limit` keys due by `now`, earliest bucket first, ascending within a bucket
-    /// (duplicates in one bucket come out once).
+    /// Removes and returns at most `limit` keys due by `now`, earliest bucket first; the batch comes out sorted,
+    /// each key once. A bucket larger than the room left is taken from its end, in place: O(limit) whatever its
+    /// size (sorting or copying a bucket of a million ids would be the very stall this type exists to avoid).
     mutating func takeDue(now: Timestamp, limit: Int) -> [Key] {
         var taken = [Key]()
         while taken.count < limit, let slot = slots.min, slot <= now.millis / granularity {
-            var bucket = buckets[slot] ?? []
-            bucket.sort()
             let room = limit - taken.count
-            if bucket.count <= room {
-                buckets[slot] = nil
+            let size = buckets[slot]?.count ?? 0
+            if size <= room {
+                taken += buckets.removeValue(forKey: slot) ?? []
                 _ = slots.pop()
-                count -= bucket.count
-                appendUnique(bucket[...], to: &taken)
+                count -= size
             } else {
+                taken += buckets[slot]![(size - room)...]
+                buckets[slot]!.removeLast(room)
                 count -= room
-                appendUnique(bucket[..<room], to: &taken)
-                buckets[slot] = Array(bucket[room...])
             }
         }
-        return taken
-    }
-
-    private func appendUnique(_ keys: ArraySlice<Key>, to taken: inout [Key]) {
-        for key in keys where taken.last != key { taken.append(key) }
+        taken.sort()
+        var unique = [Key]()
+        unique.reserveCapacity(taken.count)
+        for key in taken where unique.last != key { unique.append(key) }
+        return unique
     }
 }
 
