@@ -95,7 +95,8 @@ enum LoopTurnBenchmarks {
 
         init(sessions: Int) {
             instance = ReplicationInstance(
-                settings: ReplicationSettings(mode: .delta, ack: .async), me: me, key: "n1", now: Timestamp(millis: clock))
+                settings: ReplicationSettings(mode: .delta, ack: .async), me: me, key: "n1",
+                now: Timestamp(millis: clock))
             guard sessions > 0 else { return }
             // Joined an empty cluster: the transfer completes at once, so anti-entropy and digests run.
             for directive in instance.onMembersChanged(peers, now: now) {
@@ -142,7 +143,8 @@ enum LoopTurnBenchmarks {
             defer { requestNanos = [] }
             return LoopTurnFigure(
                 phase: phase, sessions: ids.count, calls: longest.calls, longestMillis: longest.millis,
-                longestWallMillis: Double(longest.wallNanos) / 1e6, longestCall: longest.label, over5ms: longest.over5ms, requests: requestNanos.count, requestP99Micros: p99, note: note)
+                longestWallMillis: Double(longest.wallNanos) / 1e6, longestCall: longest.label,
+                over5ms: longest.over5ms, requests: requestNanos.count, requestP99Micros: p99, note: note)
         }
 
         /// A simulated minute of ticks from one minute after the sessions were created: those with the shortest
@@ -155,7 +157,8 @@ enum LoopTurnBenchmarks {
             while clock < end { tick(&longest) }
             blackHole(longest.time("stats (primaryCount)") { instance.primaryCount })
             let expired = instance.counters.sessionsExpired - before
-            progress("loop turns: sweep: longest call \(fixed(longest.millis, 2)) ms (\(longest.label)), \(expired) expired")
+            progress(
+                "loop turns: sweep: longest call \(fixed(longest.millis, 2)) ms (\(longest.label)), \(expired) expired")
             return figure("sweep", longest, note: "\(seconds) s simulated, \(expired) sessions expired")
         }
 
@@ -250,7 +253,8 @@ enum LoopTurnBenchmarks {
                     + "\(moved) backups moved")
             let seconds = Double(ticks) * Double(LoopTurnBenchmarks.tickMillis) / 1000
             return bench.figure(
-                "backup: peer joins", longest, note: "\(moved) backups moved, all within \(fixed(seconds, 1)) s simulated")
+                "backup: peer joins", longest,
+                note: "\(moved) backups moved, all within \(fixed(seconds, 1)) s simulated")
         }
     }
 }

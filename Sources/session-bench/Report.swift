@@ -185,14 +185,18 @@ final class Report {
             let widths = [20, 9, 7, 11, 9, 7, 42, 11, 0]
             out.append(
                 row(
-                    ["phase", "sessions", "calls", "longest ms", "(wall ms)", ">5 ms", "longest call", "req p99 µs", "note"],
+                    [
+                        "phase", "sessions", "calls", "longest ms", "(wall ms)", ">5 ms", "longest call", "req p99 µs",
+                        "note",
+                    ],
                     widths))
             for figure in loopTurns {
                 out.append(
                     row(
                         [
                             figure.phase, "\(figure.sessions)", "\(figure.calls)", fixed(figure.longestMillis, 2),
-                            fixed(figure.longestWallMillis, 2), "\(figure.over5ms)", figure.longestCall, fixed(figure.requestP99Micros, 1), figure.note,
+                            fixed(figure.longestWallMillis, 2), "\(figure.over5ms)", figure.longestCall,
+                            fixed(figure.requestP99Micros, 1), figure.note,
                         ], widths))
             }
         }
@@ -422,8 +426,10 @@ final class Report {
             },
             "loop_turns": loopTurns.map {
                 [
-                    "phase": $0.phase, "sessions": $0.sessions, "calls": $0.calls, "longest_cpu_ms": $0.longestMillis, "longest_wall_ms": $0.longestWallMillis,
-                    "longest_call": $0.longestCall, "calls_over_5ms": $0.over5ms, "requests": $0.requests, "request_p99_us": $0.requestP99Micros,
+                    "phase": $0.phase, "sessions": $0.sessions, "calls": $0.calls, "longest_cpu_ms": $0.longestMillis,
+                    "longest_wall_ms": $0.longestWallMillis,
+                    "longest_call": $0.longestCall, "calls_over_5ms": $0.over5ms, "requests": $0.requests,
+                    "request_p99_us": $0.requestP99Micros,
                     "note": $0.note,
                 ] as [String: Any]
             },

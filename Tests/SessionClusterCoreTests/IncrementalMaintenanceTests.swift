@@ -74,7 +74,8 @@ import Testing
         var node = made.0
         let ids = made.1
         let ring = HashRing(members: [HashRing.Member(id: me, key: "n1"), HashRing.Member(id: peer, key: "n2")])
-        let accessed = try #require(ids.first { ring.first(of: $0) == me && node.session($0)!.maxInactiveSeconds(default: 0) == 2 })
+        let accessed = try #require(
+            ids.first { ring.first(of: $0) == me && node.session($0)!.maxInactiveSeconds(default: 0) == 2 })
         // Accessed 1.5 s in: its deadline moves from 2 s to 3.5 s after the start.
         let later = start.adding(millis: 1_500)
         #expect(node.access(accessed, token: nil, ticket: 1, now: later).count == 1)

@@ -15,6 +15,8 @@ extension ReplicationInstance {
             members: [HashRing.Member(id: me, key: myKey)] + current.map { HashRing.Member(id: $0.key, key: $0.value) })
         let gone = Set(previous.keys).subtracting(current.keys)
         let joined = Set(current.keys).subtracting(previous.keys)
+        // A digest a departed peer was sending will not end; its `seen` set may hold every id.
+        for peer in gone { digestRounds[peer] = nil }
 
         var directives = [ReplicationDirective]()
         for commitID in commits.keys.sorted() {

@@ -79,8 +79,10 @@ extension ReplicationInstance {
                 return .zero
             }
             guard replica.isValid else { return purgeTime(replica.session) }
-            return replica.session.deadline(lastAccess: replica.localAccess, defaultMaxInactive: defaultMaxInactiveSeconds)
-                .adding(millis: accessRefreshMillis)
+            return replica.session.deadline(
+                lastAccess: replica.localAccess, defaultMaxInactive: defaultMaxInactiveSeconds
+            )
+            .adding(millis: accessRefreshMillis)
         }
 
         /// When a tombstone may be forgotten: after the session's deadline or its invalidation, whichever is

@@ -52,12 +52,14 @@ extension ReplicationInstance {
         if replacement != nil, remaining() > 0 { directives += stepReplacement(now: now, limit: remaining()) }
         for peer in pushBacks.keys where !isPeer(peer) { pushBacks[peer] = nil }
         for peer in outgoingDigests.keys where !isPeer(peer) { outgoingDigests[peer] = nil }
-        let walks = pushBacks.keys.sorted().map { (peer: $0, pushBack: true) }
+        let walks =
+            pushBacks.keys.sorted().map { (peer: $0, pushBack: true) }
             + outgoingDigests.keys.sorted().map { (peer: $0, pushBack: false) }
         for (index, walk) in walks.enumerated() {
             let share = remaining() / (walks.count - index)
             guard share > 0 else { break }
-            directives += walk.pushBack ? stepPushBack(to: walk.peer, limit: share) : stepDigest(to: walk.peer, limit: share)
+            directives +=
+                walk.pushBack ? stepPushBack(to: walk.peer, limit: share) : stepDigest(to: walk.peer, limit: share)
         }
         maintenance.walksInProgress = outgoingDigests.count + pushBacks.count + (replacement == nil ? 0 : 1)
         maintenance.replacing = replacement != nil
