@@ -66,6 +66,18 @@ import Testing
         // Some copies are looked at twice (not the expiry owner: checked once more after the grace).
         #expect(ticks >= count / 512 && ticks <= 2 * count / 512 + 2)
         #expect(ids.allSatisfy { node.session($0)?.content.invalidation?.reason == .expired })
+
+        // The tombstones are forgotten after their retention, a batch per tick too.
+        now = now.adding(millis: node.settings.tombstoneRetentionMillis + 1_000)
+        ticks = 0
+        while node.copyCount > 0 && ticks < 1_000 {
+            _ = node.onTick(now: now)
+            #expect(node.maintenance.visitedLastTurn <= 512)
+            now = now.adding(millis: 50)
+            ticks += 1
+        }
+        #expect(node.copyCount == 0)
+        #expect(node.counters.tombstonesPurged == count)
     }
 
     @Test func expiryComesAtEachSessionsOwnDeadlineAndAnAccessPostponesIt() throws {

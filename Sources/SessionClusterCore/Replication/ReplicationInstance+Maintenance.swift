@@ -108,6 +108,8 @@ extension ReplicationInstance {
             counters.sessionsExpired += 1
             directives += commitPatch(id, patch: ending, now: now, promote: false).directives
             directives.append(.event(.sessionExpired(id)))
+            // Its entry was taken, and a purge time is later than the deadline: schedule the tombstone's purge.
+            if let session = replicas[id]?.session { replicas.due.schedule(id, at: purgeTime(session)) }
         }
         for id in strays.sorted() {
             guard let placement = replicas[id]?.placement else { continue }
