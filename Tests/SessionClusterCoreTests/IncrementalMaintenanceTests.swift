@@ -189,6 +189,35 @@ import Testing
         #expect(listed == ids.sorted())
     }
 
+    @Test func endedRecordsAreForgottenAfterTheirRetentionABatchPerTick() {
+        let made = instance(.delta, batch: 64, sessions: 1_000, maxInactive: { _ in 1_800 })
+        var node = made.0
+        let ids = made.1
+        // The peer logs every session out: each invalidation is remembered in `ended`.
+        for id in ids {
+            let base = node.session(id)!.version
+            let logout = SessionDelta(
+                sessionID: id, dot: Dot(origin: peer, counter: 1), base: base,
+                patch: SessionContent(
+                    invalidation: Invalidation(
+                        stamp: Stamp(time: HLCTimestamp(wall: start.millis, logical: 1), node: peer), reason: .logout)))
+            _ = node.onMessage(.delta(logout, ack: nil), from: peer, now: start)
+        }
+        #expect(node.ended.count == ids.count && node.liveSessionCount == 0)
+        var now = start.adding(millis: node.settings.tombstoneRetentionMillis - 1_000)
+        _ = node.onTick(now: now)
+        #expect(node.ended.count == ids.count)  // not yet
+        now = now.adding(millis: 2_000)
+        var ticks = 0
+        while !node.ended.isEmpty && ticks < 1_000 {
+            _ = node.onTick(now: now)
+            #expect(node.maintenance.visitedLastTurn <= 64)
+            now = now.adding(millis: 50)
+            ticks += 1
+        }
+        #expect(node.ended.isEmpty && ticks >= ids.count / 64)
+    }
+
     @Test func primaryCountFollowsPlacementAndValidity() {
         let made = instance(.backup, batch: 64, sessions: 10, maxInactive: { _ in 1_800 })
         var node = made.0

@@ -123,8 +123,12 @@ extension ReplicationInstance {
             held[id] = nil
         }
         counters.tombstonesPurged += purged.count
-        backlog = forgetEnded(now: now, limit: batch) || backlog
-        backlog = forgetMoved(now: now, limit: batch) || backlog
+        // The records of ended and handed-off sessions share what is left of the batch.
+        var left = batch - due.count
+        let endedTaken = forgetEnded(now: now, limit: left)
+        backlog = backlog || endedTaken >= left
+        left -= endedTaken
+        backlog = forgetMoved(now: now, limit: left) >= left || backlog
         sweepBacklog = backlog
         return directives
     }
@@ -136,8 +140,8 @@ extension ReplicationInstance {
         endedExpiry.schedule(id, at: now.adding(millis: settings.tombstoneRetentionMillis))
     }
 
-    /// Forgets ended sessions past their retention; true when it stopped at `limit`.
-    private mutating func forgetEnded(now: Timestamp, limit: Int) -> Bool {
+    /// Forgets ended sessions past their retention, looking at `limit` records at most; returns how many it did.
+    private mutating func forgetEnded(now: Timestamp, limit: Int) -> Int {
         let due = endedExpiry.takeDue(now: now, limit: limit)
         maintenance.visitedLastTurn += due.count
         for id in due {
@@ -148,11 +152,11 @@ extension ReplicationInstance {
                 endedExpiry.schedule(id, at: since.adding(millis: settings.tombstoneRetentionMillis))
             }
         }
-        return due.count >= limit
+        return due.count
     }
 
     /// Forgets hand-off records past their time whose session is not held again.
-    private mutating func forgetMoved(now: Timestamp, limit: Int) -> Bool {
+    private mutating func forgetMoved(now: Timestamp, limit: Int) -> Int {
         let due = movedExpiry.takeDue(now: now, limit: limit)
         maintenance.visitedLastTurn += due.count
         for id in due {
@@ -166,6 +170,6 @@ extension ReplicationInstance {
                 moved[id] = nil
             }
         }
-        return due.count >= limit
+        return due.count
     }
 }
