@@ -191,8 +191,9 @@ public struct ReplicationInstance: Sendable {
         held[id] = nil
         if let now { remember(id, movedTo: placement, now: now) }
         moved[id, default: Moved(placement: placement, until: .zero, ownCounter: 0)].ownCounter = ownCounter
-        // Forgotten from its time on (at once when that passed while a request pinned the copy).
-        movedExpiry.schedule(id, at: moved[id]!.until)
+        // Without `now`, the record keeps the time set when the drop was decided (`remember` scheduled it then,
+        // and the copy was held, so that entry was put off): forgotten from that time on, at once if it passed.
+        if now == nil { movedExpiry.schedule(id, at: moved[id]!.until) }
     }
 
     /// What a request on `id` must see: the client's token, plus every delta this node itself issued.
