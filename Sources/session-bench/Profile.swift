@@ -15,16 +15,20 @@ struct Profile: Sendable {
     var detectionRuns: Int
     /// Session counts a new node joins with (the last one is also the memory measurement).
     var joinCounts: [Int]
+    /// Sessions held by the core in the loop-turn figures (1b), and the state-transfer windows a joiner pulls there.
+    var loopTurnSessions: Int
+    var loopTurnWindows: Int
 
     static let short = Profile(
         name: "short", coreRepetitions: 5, coreSecondsPerRepetition: 0.04, cycleRuns: 3, warmupSeconds: 0.2,
         cycleSeconds: 0.8, lagProbes: 300, lagWritesPerSecond: 5_000, wireSizes: [2, 3, 4, 6], wireWrites: 400,
-        detectionRuns: 3, joinCounts: [10_000])
+        detectionRuns: 3, joinCounts: [10_000], loopTurnSessions: 100_000, loopTurnWindows: 100)
 
     static let full = Profile(
         name: "full", coreRepetitions: 11, coreSecondsPerRepetition: 0.2, cycleRuns: 7, warmupSeconds: 0.5,
         cycleSeconds: 3, lagProbes: 2_000, lagWritesPerSecond: 5_000, wireSizes: [2, 3, 4, 6], wireWrites: 3_000,
-        detectionRuns: 10, joinCounts: [10_000, 100_000])
+        detectionRuns: 10, joinCounts: [10_000, 100_000], loopTurnSessions: 1_000_000,
+        loopTurnWindows: 100)
 }
 
 /// The command line.

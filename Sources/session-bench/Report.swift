@@ -28,6 +28,7 @@ final class Report {
     let command: String
     let startedAt = Date()
     var core: [CoreFigure] = []
+    var loopTurns: [LoopTurnFigure] = []
     var redisVersion: String?
     var redisSkipped: String?
     var redisCycles: [Int: CycleFigure] = [:]
@@ -172,6 +173,31 @@ final class Report {
                             "\(fixed(figure.minNanos, 1))–\(fixed(figure.maxNanos, 1))",
                             figure.bytes.map { "\($0)" } ?? "", figure.note,
                         ], [32, 10, 16, 6, 0]))
+            }
+        }
+
+        if !loopTurns.isEmpty {
+            out.append("")
+            out.append(
+                "1b. Loop turns: the longest single core call (a node's loop turn; thread CPU time, and its wall time) while "
+                    + "sessions are held, and the p99 of access + commit interleaved (wall; ticks every "
+                    + "\(LoopTurnBenchmarks.tickMillis) ms, simulated time)")
+            let widths = [20, 9, 7, 11, 9, 7, 42, 11, 0]
+            out.append(
+                row(
+                    [
+                        "phase", "sessions", "calls", "longest ms", "(wall ms)", ">5 ms", "longest call", "req p99 µs",
+                        "note",
+                    ],
+                    widths))
+            for figure in loopTurns {
+                out.append(
+                    row(
+                        [
+                            figure.phase, "\(figure.sessions)", "\(figure.calls)", fixed(figure.longestMillis, 2),
+                            fixed(figure.longestWallMillis, 2), "\(figure.over5ms)", figure.longestCall,
+                            fixed(figure.requestP99Micros, 1), figure.note,
+                        ], widths))
             }
         }
 
@@ -397,6 +423,15 @@ final class Report {
                 ]
                 if let bytes = $0.bytes { object["bytes"] = bytes }
                 return object
+            },
+            "loop_turns": loopTurns.map {
+                [
+                    "phase": $0.phase, "sessions": $0.sessions, "calls": $0.calls, "longest_cpu_ms": $0.longestMillis,
+                    "longest_wall_ms": $0.longestWallMillis,
+                    "longest_call": $0.longestCall, "calls_over_5ms": $0.over5ms, "requests": $0.requests,
+                    "request_p99_us": $0.requestP99Micros,
+                    "note": $0.note,
+                ] as [String: Any]
             },
             "cycles": cycles.map(cycle),
             "replication_lag": lags.map {

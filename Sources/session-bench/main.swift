@@ -101,6 +101,12 @@ section("memory") {
     report.memory.append(held)
     progress("core: \(fixed(held.bytesPerSession, 0)) bytes resident per held 1 KB session (\(held.sessions) sessions)")
 }
+// After the memory figure: the allocator keeps what these sessions freed, which would hide the copies measured there.
+section("core") {
+    print("== 1b. loop turns with \(options.profile.loopTurnSessions) sessions held")
+    report.loopTurns = LoopTurnBenchmarks.run(
+        sessions: options.profile.loopTurnSessions, windows: options.profile.loopTurnWindows)
+}
 
 let wantsNodes = !options.sections.isDisjoint(with: ["cluster", "wire", "faults"])
 var nodeBinary: String?

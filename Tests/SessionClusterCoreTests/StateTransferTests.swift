@@ -209,15 +209,3 @@ import Testing
         #expect(cluster[n3].sessionIDs == ids)
     }
 }
-
-@Suite struct SmallestElementsTests {
-    @Test func keepsTheSmallestInOrderWhateverTheOfferOrder() {
-        var random = SplitMix64(seed: 7)
-        for limit in [0, 1, 2, 5, 64] {
-            let values = (0..<200).map { _ in Int.random(in: 0..<150, using: &random) }
-            var selection = SmallestElements<Int>(limit: limit)
-            for value in values { selection.offer(value) }
-            #expect(selection.sorted == Array(values.sorted().prefix(limit)), "limit \(limit)")
-        }
-    }
-}

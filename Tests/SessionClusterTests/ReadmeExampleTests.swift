@@ -8,7 +8,7 @@ private func readmeEmbeddingExample() async throws {
     // README example begins
     var settings = ClusterNodeSettings(cluster: "shop", name: "n1")
     settings.secret = "32+ bytes from your secret store, the same on every node"  // required: keys AES-256-GCM
-    settings.replicationPort = 47_191
+    settings.replicationPort = 0  // any free port: peers learn it from the beacons
     settings.multicast = MulticastSettings(group: "239.255.77.9", port: 47_091, interface: "127.0.0.1")
     settings.replication = ReplicationSettings(mode: .backup, ack: .sync)
     let node = try await ClusterNode.start(settings)

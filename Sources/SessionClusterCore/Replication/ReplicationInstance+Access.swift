@@ -32,7 +32,7 @@ extension ReplicationInstance {
     func fetchCandidates(_ id: SessionID, preferring: [NodeID]) -> [NodeID] {
         var ordered = preferring
         let mine = replicas[id]?.session.version ?? VersionVector()
-        for access in accesses.values where access.sessionID == id {
+        for access in accesses.waiting(on: id) {
             for entry in access.token.entries where entry.counter > mine[entry.node] { ordered.append(entry.node) }
         }
         if let placement = replicas[id]?.placement { ordered += placement.holders }
@@ -78,7 +78,7 @@ extension ReplicationInstance {
         fetches[request] = nil
         fetchBySession[fetch.sessionID] = nil
         let id = fetch.sessionID
-        if fetch.round < Self.fetchRounds, accesses.values.contains(where: { $0.sessionID == id }) {
+        if fetch.round < Self.fetchRounds, accesses.hasWaiting(on: id) {
             // Requests still wait: the session may have moved while it was asked for node by node (it was
             // handed off or taken over meanwhile). Ask again from what is known now before answering 503.
             let takeover = fetch.takeover || (settings.mode == .backup && replicas[id] == nil)
@@ -95,7 +95,7 @@ extension ReplicationInstance {
     ) -> [ReplicationDirective] {
         var directives = [ReplicationDirective]()
         if var pending = fetches[request], pending.sessionID == id, !pending.takeover, settings.mode == .backup,
-            replicas[id] == nil, accesses.values.contains(where: { $0.sessionID == id })
+            replicas[id] == nil, accesses.hasWaiting(on: id)
         {
             // The copy this fetch was to bring up to date was handed off meanwhile (a newer placement left this
             // node out), yet a request still waits here: take the session over, as an access without a copy
@@ -135,7 +135,7 @@ extension ReplicationInstance {
                 epoch: (basis?.epoch ?? 0).saturatingSuccessor, primary: me, backup: chooseBackup(id, previous: basis))
             directives += changePlacement(id, to: next, alsoTell: [peer])
         }
-        let stillWaiting = accesses.values.contains { $0.sessionID == id }
+        let stillWaiting = accesses.hasWaiting(on: id)
         if stillWaiting || (session == nil && fetch.takeover) {
             directives += advanceFetch(request, now: now, timedOut: false)
         } else {
@@ -150,7 +150,7 @@ extension ReplicationInstance {
     mutating func resolveAccesses(_ id: SessionID, now: Timestamp, exhausted: Bool, timedOut: Bool)
         -> [ReplicationDirective]
     {
-        let waiting = accesses.values.filter { $0.sessionID == id }.sorted { $0.ticket < $1.ticket }
+        let waiting = accesses.waiting(on: id)
         guard !waiting.isEmpty else { return [] }
         var directives = [ReplicationDirective]()
         for access in waiting {
@@ -203,7 +203,7 @@ extension ReplicationInstance {
 
     /// Fails every access waiting on `id` with `failure`.
     mutating func failAccesses(_ id: SessionID, _ failure: AccessFailure) -> [ReplicationDirective] {
-        let tickets = accesses.values.filter { $0.sessionID == id }.map(\.ticket).sorted()
+        let tickets = accesses.waiting(on: id).map(\.ticket)
         for ticket in tickets { accesses[ticket] = nil }
         return tickets.map { .accessFailed($0, failure) }
     }

@@ -92,13 +92,16 @@ extension ReplicationInstance {
             counters.dotReuseRefused += 1
             return refused(id)
         }
+        var directives = [ReplicationDirective]()
+        // A re-placement pass under way may not have reached this session yet: place it on the current ring first,
+        // so the delta goes to a live backup (`replace` is idempotent).
+        if settings.mode == .backup, promote, replacement != nil { directives += replace(id) }
         counters.commits += 1
         let dot = Dot(origin: me, counter: base[me] + 1)
         // Mutated in place: a local copy of the replica would make its storage be copied.
         replicas[id]?.apply(patch, as: dot, accessedAt: now)
         let placement = replicas[id]?.placement
 
-        var directives = [ReplicationDirective]()
         var targets: [NodeID]
         switch settings.mode {
         case .delta:

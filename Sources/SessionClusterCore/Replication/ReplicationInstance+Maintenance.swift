@@ -19,18 +19,26 @@ extension ReplicationInstance {
         if case .receiving(let progress) = transfer, progress.deadline <= now {
             directives += requestTransfer(now: now, after: progress.donor)
         }
-        if now >= nextSweep {
-            nextSweep = now.adding(millis: settings.sweepIntervalMillis)
-            directives += sweep(now: now)
+        beginTurn()
+        // One budget of visits per tick: the sweep takes at most half of it while a walk is under way, the walks
+        // share what is left (`continueMaintenance`).
+        let batch = settings.maintenanceBatch
+        let walking = !outgoingDigests.isEmpty || !pushBacks.isEmpty || replacement != nil
+        if now >= nextSweep || sweepBacklog {
+            if now >= nextSweep { nextSweep = now.adding(millis: settings.sweepIntervalMillis) }
+            directives += sweep(now: now, limit: walking ? max(1, batch / 2) : batch)
         }
         if now >= nextAntiEntropy {
             nextAntiEntropy = now.adding(millis: settings.antiEntropyIntervalMillis)
             let candidates = peerIDs
             if !candidates.isEmpty, isTransferComplete {
                 antiEntropyCursor = (antiEntropyCursor + 1) % candidates.count
-                directives += digest(for: candidates[antiEntropyCursor])
+                // A digest still being sent (a million ids take longer than the interval) is left to finish.
+                let peer = candidates[antiEntropyCursor]
+                if outgoingDigests[peer] == nil { directives += digest(for: peer, stepping: false) }
             }
         }
+        directives += continueMaintenance(now: now, budget: batch - maintenance.visitedLastTurn)
         return directives
     }
 
@@ -55,25 +63,24 @@ extension ReplicationInstance {
 
     /// When a tombstone may be forgotten: after the session's deadline or its invalidation, whichever is
     /// later, plus `tombstoneRetentionMillis`.
-    func purgeTime(_ session: Session) -> Timestamp {
-        let deadline = session.deadline(
-            lastAccess: session.content.lastAccess, defaultMaxInactive: settings.defaultMaxInactiveSeconds)
-        let ended = Timestamp(millis: session.content.invalidation?.stamp.time.wall ?? 0)
-        return max(deadline, ended).adding(millis: settings.tombstoneRetentionMillis)
-    }
+    func purgeTime(_ session: Session) -> Timestamp { replicas.rule.purgeTime(session) }
 
     /// Expires sessions past their deadline and forgets old tombstones. The session's expiry owner (ring-first
     /// in delta mode, the primary in backup mode) expires first; other copies wait `expiryGraceMillis` more.
-    mutating func sweep(now: Timestamp) -> [ReplicationDirective] {
+    ///
+    /// Incremental: only the copies whose scheduled check is due are looked at,     /// them per call, `limit` (the rest on the next tick: `sweepBacklog`); a copy not yet due is scheduled again for its time.
+    mutating func sweep(now: Timestamp, limit batch: Int) -> [ReplicationDirective] {
+        let due = replicas.due.takeDue(now: now, limit: batch)
+        maintenance.visitedLastTurn += due.count
         var expired = [SessionID]()
         var purged = [SessionID]()
         var strays = [SessionID]()
-        for (id, replica) in replicas {
-            if settings.mode == .backup, let placement = replica.placement, !placement.holders.contains(me),
-                pins[id] == nil
-            {
-                // A copy no placement names (a missed drop notice): hand it on and forget it.
-                strays.append(id)
+        let recheck = now.adding(millis: replicas.rule.granularityMillis)
+        for id in due {
+            guard let replica = replicas[id] else { continue }
+            if settings.mode == .backup, let placement = replica.placement, !placement.holders.contains(me) {
+                // A copy no placement names (a missed drop notice): hand it on and forget it, once unpinned.
+                if pins[id] == nil { strays.append(id) } else { replicas.due.schedule(id, at: recheck) }
                 continue
             }
             if replica.session.isValid {
@@ -86,11 +93,14 @@ extension ReplicationInstance {
                 }
                 // Slack for access times not yet replicated (at most one refresh interval old).
                 let slack = settings.accessRefreshMillis + (owner ? 0 : settings.expiryGraceMillis)
-                if now >= deadline.adding(millis: slack) { expired.append(id) }
-            } else if now >= purgeTime(replica.session) {
-                purged.append(id)
+                let expiry = deadline.adding(millis: slack)
+                if now >= expiry { expired.append(id) } else { replicas.due.schedule(id, at: max(expiry, recheck)) }
+            } else {
+                let purge = purgeTime(replica.session)
+                if now >= purge { purged.append(id) } else { replicas.due.schedule(id, at: max(purge, recheck)) }
             }
         }
+        var backlog = due.count >= batch
         var directives = [ReplicationDirective]()
         for id in expired.sorted() {
             let stamp = Stamp(time: clock.tick(now: now), node: me)
@@ -98,6 +108,8 @@ extension ReplicationInstance {
             counters.sessionsExpired += 1
             directives += commitPatch(id, patch: ending, now: now, promote: false).directives
             directives.append(.event(.sessionExpired(id)))
+            // Its entry was taken, and a purge time is later than the deadline: schedule the tombstone's purge.
+            if let session = replicas[id]?.session { replicas.due.schedule(id, at: purgeTime(session)) }
         }
         for id in strays.sorted() {
             guard let placement = replicas[id]?.placement else { continue }
@@ -111,8 +123,53 @@ extension ReplicationInstance {
             held[id] = nil
         }
         counters.tombstonesPurged += purged.count
-        ended = ended.filter { now.millis(since: $0.value) < settings.tombstoneRetentionMillis }
-        moved = moved.filter { $0.value.until > now || replicas[$0.key] != nil }
+        // The records of ended and handed-off sessions share what is left of the batch.
+        var left = batch - due.count
+        let endedTaken = forgetEnded(now: now, limit: left)
+        backlog = backlog || endedTaken >= left
+        left -= endedTaken
+        backlog = forgetMoved(now: now, limit: left) >= left || backlog
+        sweepBacklog = backlog
         return directives
+    }
+
+    /// Records that `id` ended (an invalidation delta arrived), to be forgotten after `tombstoneRetentionMillis`.
+    mutating func noteEnded(_ id: SessionID, now: Timestamp) {
+        guard ended[id] == nil else { return }
+        ended[id] = now
+        endedExpiry.schedule(id, at: now.adding(millis: settings.tombstoneRetentionMillis))
+    }
+
+    /// Forgets ended sessions past their retention, looking at `limit` records at most; returns how many it did.
+    private mutating func forgetEnded(now: Timestamp, limit: Int) -> Int {
+        let due = endedExpiry.takeDue(now: now, limit: limit)
+        maintenance.visitedLastTurn += due.count
+        for id in due {
+            guard let since = ended[id] else { continue }
+            if now.millis(since: since) >= settings.tombstoneRetentionMillis {
+                ended[id] = nil
+            } else {
+                endedExpiry.schedule(id, at: since.adding(millis: settings.tombstoneRetentionMillis))
+            }
+        }
+        return due.count
+    }
+
+    /// Forgets hand-off records past their time whose session is not held again.
+    private mutating func forgetMoved(now: Timestamp, limit: Int) -> Int {
+        let due = movedExpiry.takeDue(now: now, limit: limit)
+        maintenance.visitedLastTurn += due.count
+        for id in due {
+            guard let record = moved[id] else { continue }
+            if record.until > now {
+                movedExpiry.schedule(id, at: record.until)
+            } else if replicas[id] != nil {
+                // Kept while the session is held again (its own counter guards the next write); checked again later.
+                movedExpiry.schedule(id, at: now.adding(millis: settings.movedRetentionMillis))
+            } else {
+                moved[id] = nil
+            }
+        }
+        return due.count
     }
 }

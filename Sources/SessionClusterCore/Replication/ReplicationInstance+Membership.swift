@@ -9,6 +9,7 @@ extension ReplicationInstance {
         current[me] = nil
         let previous = peers
         guard current != previous else { return [] }
+        beginTurn()
         peers = current
         ring = HashRing(
             members: [HashRing.Member(id: me, key: myKey)] + current.map { HashRing.Member(id: $0.key, key: $0.value) })
@@ -45,31 +46,6 @@ extension ReplicationInstance {
 
     // MARK: Anti-entropy
 
-    /// The digest of the sessions `peer` should hold: all of them in delta mode; in backup mode those this
-    /// node is primary for with `peer` as backup. Always at least one (possibly empty) final chunk.
-    mutating func digest(for peer: NodeID) -> [ReplicationDirective] {
-        let ids = replicas.keys.filter { id in
-            guard settings.mode == .backup else { return true }
-            guard let placement = replicas[id]?.placement else { return false }
-            return (placement.primary == me && placement.backup == peer)
-                || (placement.primary == peer && placement.backup == me)
-        }.sorted()
-        let round = nextDigestRound
-        nextDigestRound += 1
-        counters.digestsSent += 1
-        var directives = [ReplicationDirective]()
-        var start = 0
-        repeat {
-            let end = min(ids.count, start + settings.digestChunkEntries)
-            let entries = ids[start..<end].compactMap { id in
-                replicas[id].map { DigestEntry(sessionID: id, version: $0.session.version, placement: $0.placement) }
-            }
-            directives.append(.send(.digest(round: round, entries, last: end == ids.count), to: peer))
-            start = end
-        } while start < ids.count
-        return directives
-    }
-
     /// Digest rounds under way (a peer's chunks received, its last one not yet): diagnostics, bounds tests.
     public var digestRoundsInProgress: Int { digestRounds.count }
 
@@ -80,7 +56,14 @@ extension ReplicationInstance {
     {
         // A joiner still receiving its transfer would pull every session twice; the transfer covers them.
         guard isTransferComplete else { return [] }
-        var state = digestRounds[peer].flatMap { $0.round == round ? $0 : nil } ?? (round: round, seen: [])
+        // Taken out of the table while it grows: a copy left there would make every insert copy the whole set.
+        var state: (round: UInt64, seen: Set<SessionID>)
+        if let current = digestRounds.removeValue(forKey: peer), current.round == round {
+            state = current
+        } else {
+            // Room for every id at once: growing the set by rehashing would stall one chunk's turn for O(ids).
+            state = (round: round, seen: Set(minimumCapacity: replicas.count))
+        }
         var directives = [ReplicationDirective]()
         for entry in entries {
             // Only ids held here matter at the end of the round: the set stays bounded by what we hold,
@@ -118,16 +101,7 @@ extension ReplicationInstance {
             return directives
         }
         digestRounds[peer] = nil
-        for id in replicas.keys.sorted() where !state.seen.contains(id) {
-            let shouldHold: Bool
-            switch settings.mode {
-            case .delta: shouldHold = true
-            case .backup:
-                let placement = replicas[id]?.placement
-                shouldHold = placement.map { $0.holders.contains(peer) && $0.holders.contains(me) } ?? false
-            }
-            if shouldHold, let push = snapshot(id, to: peer) { directives.append(push) }
-        }
+        directives += startPushBack(to: peer, seen: state.seen)
         return directives
     }
 }

@@ -61,32 +61,6 @@ extension ReplicationInstance {
         return directives
     }
 
-    /// Backup mode, after membership changed: as primary, move backups the ring now places elsewhere; as
-    /// backup of a primary that is gone, promote to primary and pick a new backup.
-    mutating func replaceAfterMembershipChange(now: Timestamp) -> [ReplicationDirective] {
-        guard settings.mode == .backup else { return [] }
-        var directives = [ReplicationDirective]()
-        for id in replicas.keys.sorted() {
-            guard let placement = replicas[id]?.placement else { continue }
-            if placement.primary == me {
-                let backup = ring.backup(of: id, primary: me)
-                if backup != placement.backup {
-                    counters.backupsMoved += 1
-                    directives += changePlacement(
-                        id, to: Placement(epoch: placement.epoch.saturatingSuccessor, primary: me, backup: backup))
-                }
-            } else if placement.backup == me, !isPeer(placement.primary) {
-                counters.promotions += 1
-                directives += changePlacement(
-                    id,
-                    to: Placement(
-                        epoch: placement.epoch.saturatingSuccessor, primary: me,
-                        backup: ring.backup(of: id, primary: me)))
-            }
-        }
-        return directives
-    }
-
     mutating func remember(_ id: SessionID, movedTo placement: Placement, now: Timestamp) {
         let until = now.adding(millis: settings.movedRetentionMillis)
         if var known = moved[id] {
@@ -96,6 +70,7 @@ extension ReplicationInstance {
         } else {
             moved[id] = Moved(placement: placement, until: until, ownCounter: 0)
         }
+        movedExpiry.schedule(id, at: until)
     }
 
     /// Backup mode: whether a node without a copy of `id` should create one from a copy that arrived with

@@ -5,6 +5,7 @@ extension ReplicationInstance {
         -> [ReplicationDirective]
     {
         guard peer != me else { return [] }
+        beginTurn()
         let (bounded, refusals) = withinClockBound(message, from: peer, now: now)
         guard let message = bounded else { return refusals }
         return refusals + receive(message, from: peer, now: now)
@@ -42,7 +43,7 @@ extension ReplicationInstance {
     {
         let id = delta.sessionID
         let ends = delta.patch.invalidation != nil
-        if ends { ended[id] = ended[id] ?? now }
+        if ends { noteEnded(id, now: now) }
         if replicas[id] == nil {
             if let moved = moved[id], isReachable(moved.placement.primary) {
                 // Backup mode: we handed this session off; its primary gets the stray delta. An invalidation

@@ -1,21 +1,42 @@
 extension ReplicationInstance {
-    /// The held copies by session id, counting the valid ones as they change.
+    /// The held copies by session id, counting the valid ones (and those this node is primary for) as they change,
+    /// keeping the ids in order and every copy scheduled for its next maintenance check.
     ///
-    /// The shell checks its session limit on every create: a scan of every copy per create would make filling a
-    /// node quadratic (and each copy is a pointer away, so a scan misses the cache once per session).
+    /// The shell checks its session limit on every create and reads the counts on every stats scrape: a scan of
+    /// every copy per call would make filling a node quadratic and stall its loop (each copy is a pointer away, so
+    /// a scan misses the cache once per session). Likewise the sweep takes only the copies due (`due`) and the
+    /// windowed walks (state transfer, digests, re-placement) take the next ids in order (`order`).
     struct ReplicaTable: Sendable, Sequence {
         private var replicas: [SessionID: Replica] = [:]
         /// How many held copies are valid sessions.
         private(set) var liveCount = 0
+        /// How many held copies are valid sessions whose placement names this node primary (backup mode).
+        private(set) var primaryCount = 0
+        /// Every held id, in order a window at a time.
+        private(set) var order = OrderedSessionIDs()
+        /// Held ids by when the sweep should look at them next (a lower bound: see `MaintenanceRule.nextCheck`).
+        var due: DeadlineQueue<SessionID>
+        let rule: MaintenanceRule
+
+        init(rule: MaintenanceRule) {
+            self.rule = rule
+            self.due = DeadlineQueue(granularity: rule.granularityMillis)
+        }
 
         subscript(id: SessionID) -> Replica? {
             get { replicas[id] }
-            // Assignments and in-place mutations both come through here, so every change of validity is counted.
+            // Assignments and in-place mutations both come through here, so every change is seen: validity and
+            // primacy counted, the id entered in or removed from the order, and the copy scheduled again when its
+            // next check moved earlier (a copy's entry MUST never be later than its check).
             _modify {
-                let wasLive = replicas[id]?.isValid == true
+                let before = replicas[id].map { (rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0)) }
                 defer {
-                    let isLive = replicas[id]?.isValid == true
-                    if wasLive != isLive { liveCount += isLive ? 1 : -1 }
+                    let after = replicas[id].map { (rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0)) }
+                    if before?.0 != after?.0 { liveCount += after?.0 == true ? 1 : before?.0 == true ? -1 : 0 }
+                    if before?.1 != after?.1 { primaryCount += after?.1 == true ? 1 : before?.1 == true ? -1 : 0 }
+                    if before == nil, after != nil { order.insert(id) }
+                    if before != nil, after == nil { order.remove(id) }
+                    if let next = after?.2, before.map({ next < $0.2 }) ?? true { due.schedule(id, at: next) }
                 }
                 yield &replicas[id]
             }
@@ -26,5 +47,51 @@ extension ReplicationInstance {
         var count: Int { replicas.count }
 
         func makeIterator() -> Dictionary<SessionID, Replica>.Iterator { replicas.makeIterator() }
+    }
+
+    /// When a held copy needs the sweep, from the settings and this node's id alone (the table cannot see the ring).
+    struct MaintenanceRule: Sendable {
+        var me: NodeID
+        var mode: ReplicationMode
+        var defaultMaxInactiveSeconds: Int64
+        var accessRefreshMillis: Int64
+        var tombstoneRetentionMillis: Int64
+        var granularityMillis: Int64
+
+        init(settings: ReplicationSettings, me: NodeID) {
+            self.me = me
+            mode = settings.mode
+            defaultMaxInactiveSeconds = settings.defaultMaxInactiveSeconds
+            accessRefreshMillis = settings.accessRefreshMillis
+            tombstoneRetentionMillis = settings.tombstoneRetentionMillis
+            granularityMillis = settings.sweepIntervalMillis
+        }
+
+        func isLive(_ replica: Replica) -> Bool { replica.isValid }
+
+        func isPrimary(_ replica: Replica) -> Bool { replica.isValid && replica.placement?.primary == me }
+
+        /// The earliest time the sweep may act on the copy: at once for a backup-mode copy no placement names
+        /// (a stray), the purge time for a tombstone, and the session's deadline plus the expiry owner's slack
+        /// for a valid one (a copy that is not the owner waits longer; the sweep re-schedules it).
+        func nextCheck(_ replica: Replica) -> Timestamp {
+            if mode == .backup, let placement = replica.placement, placement.primary != me, placement.backup != me {
+                return .zero
+            }
+            guard replica.isValid else { return purgeTime(replica.session) }
+            return replica.session.deadline(
+                lastAccess: replica.localAccess, defaultMaxInactive: defaultMaxInactiveSeconds
+            )
+            .adding(millis: accessRefreshMillis)
+        }
+
+        /// When a tombstone may be forgotten: after the session's deadline or its invalidation, whichever is
+        /// later, plus `tombstoneRetentionMillis`.
+        func purgeTime(_ session: Session) -> Timestamp {
+            let deadline = session.deadline(
+                lastAccess: session.content.lastAccess, defaultMaxInactive: defaultMaxInactiveSeconds)
+            let ended = Timestamp(millis: session.content.invalidation?.stamp.time.wall ?? 0)
+            return max(deadline, ended).adding(millis: tombstoneRetentionMillis)
+        }
     }
 }

@@ -75,21 +75,15 @@ extension ReplicationInstance {
     }
 
     /// A joining peer pulls a window: up to `chunks` chunks of the sessions whose ids sort after `cursor`, in id
-    /// order, tombstones included (they keep invalidated sessions from coming back). One pass over the held ids;
-    /// only the window's sessions are sorted and encoded.
+    /// order, tombstones included (they keep invalidated sessions from coming back). Only the window's ids are
+    /// looked at (`ReplicaTable.order`).
     mutating func onTransferRequest(_ request: RequestID, after cursor: SessionID?, chunks: UInt8, from peer: NodeID)
         -> [ReplicationDirective]
     {
         let size = settings.transferChunkSessions
         let window = max(1, Int(chunks)) * size
-        // One id more than the window says whether the window is the last.
-        var selection = SmallestElements<SessionID>(limit: window + 1)
-        if let cursor {
-            for id in replicas.keys where id > cursor { selection.offer(id) }
-        } else {
-            for id in replicas.keys { selection.offer(id) }
-        }
-        let ids = selection.sorted
+        // One id more than the window says whether the window is the last. Taken from the ordered ids: O(window).
+        let ids = replicas.order.ids(after: cursor, limit: window + 1)
         var directives = [ReplicationDirective]()
         var start = 0
         // Exactly `chunks` chunks unless the ids run out (the receiver counts them). A chunk ends at `size`

@@ -73,9 +73,9 @@ public struct ReplicationInstance: Sendable {
     /// Live peers (alive or suspect; not self) and their ring keys.
     var peers: [NodeID: String] = [:]
     var ring: HashRing
-    var replicas = ReplicaTable()
+    var replicas: ReplicaTable
     var held: [SessionID: [HeldDelta]] = [:]
-    var accesses: [AccessTicket: PendingAccess] = [:]
+    var accesses = AccessTable()
     var fetches: [RequestID: PendingFetch] = [:]
     /// Which fetch is under way for a session (at most one).
     var fetchBySession: [SessionID: RequestID] = [:]
@@ -117,6 +117,9 @@ public struct ReplicationInstance: Sendable {
     /// even before the invalidation is applied to a local copy (it may wait for a predecessor). Forgotten after
     /// `tombstoneRetentionMillis`.
     var ended: [SessionID: Timestamp] = [:]
+    /// `ended` ids by when they may be forgotten (`noteEnded`), and `moved` ids by their `until`.
+    var endedExpiry: DeadlineQueue<SessionID>
+    var movedExpiry: DeadlineQueue<SessionID>
     /// Copies in use by a request (between `accessReady` and `commit` / `release`), and those to drop once
     /// no request uses them: a placement change must not pull a copy from under a running request.
     var pins: [SessionID: Int] = [:]
@@ -129,6 +132,17 @@ public struct ReplicationInstance: Sendable {
     var antiEntropyCursor = 0
     /// When the last `clockAhead` event was emitted (they are rate-limited; the counter is not).
     var lastClockAheadReport: Timestamp?
+    /// Whether the last sweep stopped at its batch with more due: the next tick sweeps again.
+    var sweepBacklog = false
+    /// Digests being sent, a bounded step per tick (`ReplicationInstance+Walks`).
+    var outgoingDigests: [NodeID: OutgoingDigest] = [:]
+    /// Ids to push to a peer whose digest did not list them, walked a bounded step per tick.
+    var pushBacks: [NodeID: PushBack] = [:]
+    /// Backup mode: the re-placement pass after a membership change, when one is under way (its cursor).
+    var replacement: ReplacementPass?
+
+    /// How much the incremental maintenance did, for tests and diagnostics.
+    public internal(set) var maintenance = MaintenanceProgress()
 
     public internal(set) var counters = ReplicationCounters()
 
@@ -138,6 +152,9 @@ public struct ReplicationInstance: Sendable {
         self.me = me
         self.myKey = key
         self.ring = HashRing(members: [HashRing.Member(id: me, key: key)])
+        self.replicas = ReplicaTable(rule: MaintenanceRule(settings: settings, me: me))
+        self.endedExpiry = DeadlineQueue(granularity: settings.sweepIntervalMillis)
+        self.movedExpiry = DeadlineQueue(granularity: settings.sweepIntervalMillis)
         self.transfer = settings.mode == .delta ? .waitingForPeers(nil) : .done
         self.startedAt = now
         self.nextSweep = now.adding(millis: settings.sweepIntervalMillis)
@@ -162,9 +179,7 @@ public struct ReplicationInstance: Sendable {
     public var copyCount: Int { replicas.count }
 
     /// Backup mode: valid sessions this node is primary for.
-    public var primaryCount: Int {
-        replicas.values.reduce(0) { $0 + ($1.isValid && $1.placement?.primary == me ? 1 : 0) }
-    }
+    public var primaryCount: Int { replicas.primaryCount }
 
     /// Requests currently using `id` and whether its drop is deferred (diagnostics).
     public func debugPins(_ id: SessionID) -> String {
@@ -235,6 +250,9 @@ public struct ReplicationInstance: Sendable {
         held[id] = awaited.isEmpty ? nil : awaited
         if let now { remember(id, movedTo: placement, now: now) }
         moved[id, default: Moved(placement: placement, until: .zero, ownCounter: 0)].ownCounter = ownCounter
+        // Without `now`, the record keeps the time set when the drop was decided (`remember` scheduled it then,
+        // and the copy was held, so that entry was put off): forgotten from that time on, at once if it passed.
+        if now == nil { movedExpiry.schedule(id, at: moved[id]!.until) }
     }
 
     /// What a request on `id` must see: the client's token, plus every delta this node itself issued.

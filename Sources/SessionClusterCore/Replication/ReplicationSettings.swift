@@ -66,6 +66,10 @@ public struct ReplicationSettings: Sendable, Equatable {
     public var antiEntropyIntervalMillis: Int64 = 30_000
     /// Entries per digest message.
     public var digestChunkEntries: Int = 512
+    /// Entries incremental maintenance visits per tick and task, at most: sessions due for the sweep, ids walked by
+    /// a digest, a push-back or a re-placement pass. Bounds a loop turn whatever the number of sessions held:
+    /// 1,024 visits cost about a millisecond; the sweep then expires up to 20,000 sessions a second at 50 ms ticks.
+    public var maintenanceBatch: Int = 1_024
     /// How long (ms) a node remembers where a session it dropped went, to forward stray deltas (backup mode).
     public var movedRetentionMillis: Int64 = 60_000
     /// How far (ms) a peer's stamps may run ahead of this node's clock. A message stamped further ahead is
@@ -94,6 +98,7 @@ public struct ReplicationSettings: Sendable, Equatable {
             ("movedRetentionMillis", movedRetentionMillis), ("maxClockDriftMillis", maxClockDriftMillis),
             ("transferChunkSessions", Int64(transferChunkSessions)), ("digestChunkEntries", Int64(digestChunkEntries)),
             ("transferWindowChunks", Int64(transferWindowChunks)), ("transferChunkBytes", Int64(transferChunkBytes)),
+            ("maintenanceBatch", Int64(maintenanceBatch)),
         ]
         for (field, value) in positive where value <= 0 {
             throw .notPositive(field: "replication.\(field)", value: value)
