@@ -15,7 +15,10 @@ extension ReplicationInstance {
         let gone = Set(previous.keys).subtracting(current.keys)
         let joined = Set(current.keys).subtracting(previous.keys)
         for node in gone where !departed.contains(node) { unreachable[node] = now }
-        for node in joined { unreachable[node] = nil }
+        for node in joined {
+            unreachable[node] = nil
+            unknownWriters[node] = nil
+        }
 
         var directives = [ReplicationDirective]()
         for commitID in commits.keys.sorted() {
