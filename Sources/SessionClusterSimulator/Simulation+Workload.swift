@@ -235,8 +235,8 @@ extension Simulation {
             detach(index)
         case .failed(.lost):
             if let slot = slotOf[request.node], let node = slots[slot].node {
-                trace("  lost at \(name(of: request.node)): \(node.replication.debugAvailability(now: nodeTime(slot)))",
-                    about: [request.session].compactMap { $0 })
+                let state = node.replication.debugAvailability(now: nodeTime(slot))
+                trace("  lost at \(name(of: request.node)): \(state)", about: [request.session].compactMap { $0 })
             }
             if config.ack == .sync {
                 violation("\(clients[index].name): session \(request.session.map { "\($0)" } ?? "?") lost in sync mode")

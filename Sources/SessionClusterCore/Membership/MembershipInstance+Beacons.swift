@@ -64,9 +64,10 @@ extension MembershipInstance {
     ///
     /// Gossip lists alive and suspect members, plus members known to have left (as `.leaving`) so peers that
     /// missed the leaving beacon drop them too, plus members dead by time-out while remembered (as `.dead`; not
-    /// those replaced by a restart or refusing connections): a node that never saw them — started into a partition — learns that they
-    /// may still be out there holding sessions, so it answers their clients 503, not "lost". Receivers never
-    /// admit a member from a `.dead` entry. Returns nothing when there is nowhere to send (a lone node).
+    /// those replaced by a restart or refusing connections): a node that never saw them (started into a
+    /// partition) learns that they may still be out there holding sessions, so it answers their clients 503,
+    /// not "lost". Receivers never admit a member from a `.dead` entry. Returns nothing when there is nowhere
+    /// to send (a lone node).
     mutating func beaconDirective(status: MemberStatus) -> [MembershipDirective] {
         let destinations = unicastDestinations
         guard settings.multicast || !destinations.isEmpty else { return [] }

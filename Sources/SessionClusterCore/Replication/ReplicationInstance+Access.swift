@@ -186,7 +186,9 @@ extension ReplicationInstance {
             } else if exhausted {
                 if access.token.isEmpty {
                     outcome = .accessFailed(access.ticket, timedOut ? .unavailable : .notFound)
-                } else if timedOut || !writesCannotBeFound(access.token.entries.map(\.node), askedLive: true, now: now) {
+                } else if timedOut
+                    || !writesCannotBeFound(access.token.entries.map(\.node), askedLive: true, now: now)
+                {
                     // A holder may still have it behind a partition (or did not answer): unavailable, not lost.
                     outcome = .accessFailed(access.ticket, .unavailable)
                 } else {
