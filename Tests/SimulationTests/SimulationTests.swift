@@ -49,13 +49,11 @@ import Testing
         guard count > 0 else { return }
         let runs = Array(half == 0 ? 0..<count / 2 : count / 2..<count)  // each half mixes async and sync runs
         let last = Self.exploreBase + UInt64(count) - 1
-        if half == 0 {
-            print("SIM_EXPLORE_BASE=\(Self.exploreChoice) window (\(mode.rawValue)): seeds \(Self.exploreBase)...\(last)")
-        }
+        let window = "SIM_EXPLORE_BASE=\(Self.exploreChoice) (seeds \(Self.exploreBase)...\(last))"
+        if half == 0 { print("\(window) window, \(mode.rawValue) mode") }
         let failures = await Self.simulate(runs, from: Self.exploreBase, mode: mode)
         for failure in failures {
-            Issue.record(
-                Comment(rawValue: "SIM_EXPLORE_BASE=\(Self.exploreChoice) (seeds \(Self.exploreBase)...\(last)): \(failure)"))
+            Issue.record(Comment(rawValue: "\(window): \(failure)"))
         }
     }
 
