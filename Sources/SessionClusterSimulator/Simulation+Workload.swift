@@ -234,6 +234,10 @@ extension Simulation {
             )
             detach(index)
         case .failed(.lost):
+            if let slot = slotOf[request.node], let node = slots[slot].node {
+                let state = node.replication.debugAvailability(now: nodeTime(slot))
+                trace("  lost at \(name(of: request.node)): \(state)", about: [request.session].compactMap { $0 })
+            }
             if config.ack == .sync {
                 violation("\(clients[index].name): session \(request.session.map { "\($0)" } ?? "?") lost in sync mode")
             } else {
@@ -321,7 +325,11 @@ extension Simulation {
             }
             let missing = token.entries.filter { $0.counter > session.version[$0.node] }.map(\.node)
             if let alive = missing.first(where: { !crashed.contains($0) }) {
-                violation("\(client.name): writes of live node \(alive) declared lost at \(name(of: node))")
+                let state = slotOf[node].flatMap { slot in
+                    slots[slot].node.map { $0.replication.debugAvailability(now: nodeTime(slot)) }
+                }
+                violation(
+                    "\(client.name): writes of live node \(alive) declared lost at \(name(of: node)) (\(state ?? "-"))")
             }
             if config.ack == .sync {
                 violation("\(client.name): acknowledged writes lost in sync mode (served at \(name(of: node)))")

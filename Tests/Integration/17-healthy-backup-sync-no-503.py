@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""A healthy `backup`/`sync` cluster never answers 503: 10,000 round-robin write→read hops (4 clients, each with
-its own session and keep-alive connections; the write on node i, the read on node i+1, so every write moves the
-session's primary) must all succeed, and every read shows the value just written."""
+"""A healthy `backup`/`sync` cluster never answers 503: 10,000 write→read hops (4 clients, each with its own session
+and keep-alive connections, as a balancer spreading requests: half the hops round-robin — write on node i, read on
+node i+1, so every write moves the session's primary — half a random node then another, seeded) must all succeed,
+and every read shows the value just written."""
+import random
 import threading
 import time
 from cluster import Cluster, Client, check, main, percentile, say
@@ -20,12 +22,16 @@ def scenario():
 
         def run(index):
             record = outcomes[index]
+            chooser = random.Random(1000 + index)
             client = Client()
             client.login(cluster.url(names[index % 3]), "user%d" % index)
             for hop in range(HOPS // CLIENTS):
                 if time.time() > deadline:
                     break
-                writer, reader = names[(index + hop) % 3], names[(index + hop + 1) % 3]
+                if index % 2 == 0:
+                    writer, reader = names[(index + hop) % 3], names[(index + hop + 1) % 3]
+                else:
+                    writer, reader = chooser.sample(names, 2)
                 began = time.time()
                 status = client.put(cluster.url(writer), "k", str(hop))
                 record["statuses"][status] = record["statuses"].get(status, 0) + 1

@@ -146,6 +146,19 @@ import Testing
     }
 }
 
+extension AvailabilityTests {
+    @Test func tokenOfAMemberAPeerRemembersAsDeadStaysUnavailable() {
+        // This node started into a partition: it never saw the writer, but a peer's gossip says it went silent.
+        var cluster = ReplicationCluster(count: 2, settings: .unitTest(.backup))
+        let hidden = NodeID(rawValue: 77)
+        cluster.nodes[n1]!.onHeardUnreachable(hidden, now: cluster.now)
+        cluster.advance(3_000)
+        cluster.access(id, on: n1, token: VersionVector([hidden: 2]), ticket: 1)
+        cluster.deliverAll()
+        #expect(cluster.outputs[n1] == [.accessFailed(1, .unavailable)])
+    }
+}
+
 extension ReplicationMessage {
     var isFetch: Bool {
         if case .fetch = self { true } else { false }

@@ -36,6 +36,18 @@ import Testing
         #expect(node.onTick(now: clock.now).beacons == [F.beacon(from: n1, sequence: 1, gossip: gossip)])
     }
 
+    @Test func memberDeadByTimeoutIsGossipedAsDeadSoNewcomersKnowItMayBeOutThere() {
+        var clock = self.clock
+        var node = makeInstance()
+        _ = node.onBeacon(F.beacon(from: n2, sequence: 1), now: clock.now)
+        _ = node.onBeacon(F.beacon(from: n3, sequence: 1), now: clock.now)
+        _ = node.onTick(now: clock.now)
+        clock.advance(node.settings.deadAfterMillis)
+        _ = node.onBeacon(F.beacon(from: n2, sequence: 2), now: clock.now)
+        let gossip = node.onTick(now: clock.now).beacons.last?.members ?? []
+        #expect(gossip == [GossipEntry(member: n2, status: .alive), GossipEntry(member: n3, status: .dead)])
+    }
+
     @Test func unicastGoesToSeedsAndKnownMembersWithoutMulticast() {
         var node = makeInstance {
             $0.multicast = false

@@ -12,7 +12,9 @@ import Testing
     static func answer<T: Sendable>(_ box: borrowing Mutex<T?>, within millis: Int) async throws -> (T?, Int) {
         let start = ContinuousClock.now
         while ContinuousClock.now - start < .milliseconds(millis) {
-            if let value = box.withLock({ $0 }) { return (value, Int((ContinuousClock.now - start) / .milliseconds(1))) }
+            if let value = box.withLock({ $0 }) {
+                return (value, Int((ContinuousClock.now - start) / .milliseconds(1)))
+            }
             try await Task.sleep(for: .milliseconds(5))
         }
         return (nil, millis)
@@ -26,7 +28,8 @@ import Testing
 
     @Test(arguments: [ReplicationMode.delta, .backup])
     func loneSyncNodeAnswersWritesAtOnce(mode: ReplicationMode) async throws {
-        let node = try await ClusterNode.start(Self.settings("n1", mode: mode, multicast: ClusterNodeTests.uniqueMulticast()))
+        let node = try await ClusterNode.start(
+            Self.settings("n1", mode: mode, multicast: ClusterNodeTests.uniqueMulticast()))
         defer { Task { await node.shutdown() } }
         let created = Mutex<Result<SessionUpdate<Void>, SessionError>?>(nil)
         var login = SessionChanges()
@@ -37,9 +40,9 @@ import Testing
         #expect(millis < 500, "answered in \(millis) ms: nothing to wait for")
 
         let written = Mutex<Result<SessionUpdate<Void>, any Error>?>(nil)
-        node.update(update.id, token: update.version, { _, changes in changes.set("cart", "1") }) { result in
-            written.withLock { $0 = result }
-        }
+        node.update(
+            update.id, token: update.version, { _, changes in changes.set("cart", "1") },
+            then: { result in written.withLock { $0 = result } })
         let (write, _) = try await Self.answer(written, within: 2_000)
         #expect(try write?.get() != nil, "a lone sync node did not answer a write")
         await node.shutdown()
@@ -56,12 +59,36 @@ import Testing
 
         // Whichever comes first — the crash detected (nobody left to wait for) or the ack timeout — answers.
         let written = Mutex<Result<SessionUpdate<Void>, any Error>?>(nil)
-        survivor.update(login.id, token: login.version, { _, changes in changes.set("cart", "1") }) { result in
-            written.withLock { $0 = result }
-        }
+        survivor.update(
+            login.id, token: login.version, { _, changes in changes.set("cart", "1") },
+            then: { result in written.withLock { $0 = result } })
         let (result, millis) = try await Self.answer(written, within: 3_000)
         #expect(result != nil, "no answer 3 s after the peer died (ack timeout 500 ms)")
         print("\(mode): write after the peer died answered in \(millis) ms: \(result.map { "\($0)" } ?? "none")")
         await survivor.shutdown()
+    }
+
+    @Test(arguments: [ReplicationMode.delta, .backup])
+    func syncWriteFailsAtItsAckTimeoutWhenThePeerStallsAlive(mode: ReplicationMode) async throws {
+        let multicast = ClusterNodeTests.uniqueMulticast()
+        let writer = try await ClusterNode.start(Self.settings("n1", mode: mode, multicast: multicast))
+        let peer = try await ClusterNode.start(Self.settings("n2", mode: mode, multicast: multicast))
+        _ = try await ClusterNodeTests.awaitMembership([writer, peer])
+        let login = try await writer.create { $0.set("user", "alice") }
+        // The peer's loop stalls for 1.5 s: still a member (suspect after 1.5 s), it acknowledges nothing.
+        peer.eventLoop.execute { usleep(1_500_000) }
+        let written = Mutex<Result<SessionUpdate<Void>, any Error>?>(nil)
+        writer.update(
+            login.id, token: login.version, { _, changes in changes.set("cart", "1") },
+            then: { result in written.withLock { $0 = result } })
+        let (result, millis) = try await Self.answer(written, within: 3_000)
+        await writer.shutdown()
+        await peer.shutdown()
+        guard case .failure(let error)? = result else {
+            Issue.record("expected .notAcknowledged within 3 s, got \(String(describing: result))")
+            return
+        }
+        #expect(error as? SessionError == .notAcknowledged, "\(error)")
+        #expect(millis >= 400 && millis < 1_400, "answered after \(millis) ms; ack timeout 500 ms")
     }
 }

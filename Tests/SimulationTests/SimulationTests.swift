@@ -38,10 +38,9 @@ import Testing
     static let exploreRunsPerMode = Int(environment["SIM_EXPLORE_SEEDS"] ?? "") ?? 200
     /// Where the moving window starts: `SIM_EXPLORE_BASE` (`Tests/run-all.sh` derives it from the commit hash),
     /// else the clock — so each run tries schedules no earlier run did. Always above the default window.
-    static let exploreBase: UInt64 = {
-        let chosen = UInt64(environment["SIM_EXPLORE_BASE"] ?? "") ?? UInt64(Date().timeIntervalSince1970 * 1_000)
-        return 1_000_000 + chosen % 1_000_000_000_000
-    }()
+    static let exploreChoice =
+        UInt64(environment["SIM_EXPLORE_BASE"] ?? "") ?? UInt64(Date().timeIntervalSince1970 * 1_000)
+    static let exploreBase = 1_000_000 + exploreChoice % 1_000_000_000_000
 
     /// The moving window: a failure prints its `SIM_REPLAY` line, whose seed replays it whatever the window.
     @Test(arguments: ReplicationMode.allCases, 0..<2)
@@ -50,10 +49,11 @@ import Testing
         guard count > 0 else { return }
         let runs = Array(half == 0 ? 0..<count / 2 : count / 2..<count)  // each half mixes async and sync runs
         let last = Self.exploreBase + UInt64(count) - 1
-        if half == 0 { print("SIM_EXPLORE_BASE window (\(mode.rawValue)): seeds \(Self.exploreBase)...\(last)") }
+        let window = "SIM_EXPLORE_BASE=\(Self.exploreChoice) (seeds \(Self.exploreBase)...\(last))"
+        if half == 0 { print("\(window) window, \(mode.rawValue) mode") }
         let failures = await Self.simulate(runs, from: Self.exploreBase, mode: mode)
         for failure in failures {
-            Issue.record(Comment(rawValue: "explored window \(Self.exploreBase)...\(last): \(failure)"))
+            Issue.record(Comment(rawValue: "\(window): \(failure)"))
         }
     }
 

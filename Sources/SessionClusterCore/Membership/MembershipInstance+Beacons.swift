@@ -33,6 +33,7 @@ extension MembershipInstance {
             return directives + admit(sender, direct: true, sequence: beacon.sequence, now: now)
         }
         record.lastSequence = beacon.sequence
+        record.refused = false
         record.member.info = sender
         record.member.lastHeard = now
         record.member.heardDirectly = true
@@ -62,13 +63,20 @@ extension MembershipInstance {
     /// A beacon with the next sequence, addressed to the multicast group and to the unicast destinations.
     ///
     /// Gossip lists alive and suspect members, plus members known to have left (as `.leaving`) so peers that
-    /// missed the leaving beacon drop them too. Returns nothing when there is nowhere to send (a lone node).
+    /// missed the leaving beacon drop them too, plus members dead by time-out while remembered (as `.dead`; not
+    /// those replaced by a restart or refusing connections): a node that never saw them (started into a
+    /// partition) learns that they may still be out there holding sessions, so it answers their clients 503,
+    /// not "lost". Receivers never admit a member from a `.dead` entry. Returns nothing when there is nowhere
+    /// to send (a lone node).
     mutating func beaconDirective(status: MemberStatus) -> [MembershipDirective] {
         let destinations = unicastDestinations
         guard settings.multicast || !destinations.isEmpty else { return [] }
         sequence += 1
         let gossip = members.compactMap { member -> GossipEntry? in
-            member.status == .dead ? nil : GossipEntry(member: member.info, status: member.status)
+            if member.status == .dead, let record = records[member.info.id], record.superseded || record.refused {
+                return nil
+            }
+            return GossipEntry(member: member.info, status: member.status)
         }
         let beacon = Beacon(cluster: cluster, sender: me, status: status, sequence: sequence, members: gossip)
         return [.sendBeacon(beacon, multicast: settings.multicast, unicast: destinations)]

@@ -18,6 +18,8 @@ public struct MembershipInstance: Sendable {
         var lastSequence: UInt64?
         /// Dead because a newer incarnation with the same name appeared: it must never recover.
         var superseded = false
+        /// Dead on hard evidence (a refused connection), not a time-out: known gone, so not gossiped as dead.
+        var refused = false
     }
 
     /// The settings this instance runs with (assumed valid: see `MembershipSettings.validate()`).
@@ -101,6 +103,7 @@ public struct MembershipInstance: Sendable {
     /// The member is dead at once (no event if it already is dead or has left, or is unknown).
     public mutating func onLinkRefused(_ id: NodeID, now: Timestamp) -> [MembershipDirective] {
         guard let status = records[id]?.member.status, status == .alive || status == .suspect else { return [] }
+        records[id]?.refused = true
         return transition(id, to: .dead, now: now)
     }
 

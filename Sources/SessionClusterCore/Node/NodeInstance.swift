@@ -43,7 +43,13 @@ public struct NodeInstance: Sendable {
 
     /// A membership beacon arrived (already authenticated and decoded by the shell).
     public mutating func onBeacon(_ beacon: Beacon, now: Timestamp) -> [NodeDirective] {
-        translate(membership.onBeacon(beacon, now: now), now: now)
+        let directives = translate(membership.onBeacon(beacon, now: now), now: now)
+        if beacon.cluster == membership.cluster {
+            for entry in beacon.members where entry.status == .dead && entry.member.id != me.id {
+                replication.onHeardUnreachable(entry.member.id, now: now)
+            }
+        }
+        return directives
     }
 
     /// A replication message arrived from `peer` over its link.

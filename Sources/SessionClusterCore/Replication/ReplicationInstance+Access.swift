@@ -56,7 +56,8 @@ extension ReplicationInstance {
         let request = allocateRequestID()
         fetches[request] = PendingFetch(
             sessionID: id, takeover: takeover, candidates: Array(candidates.dropFirst()), asking: first,
-            deadline: now.adding(millis: settings.fetchTimeoutMillis), timedOut: timedOut, round: round)
+            deadline: now.adding(millis: settings.fetchTimeoutMillis), timedOut: timedOut, round: round,
+            asked: [first])
         fetchBySession[id] = request
         counters.fetchesSent += 1
         return [.send(.fetch(request, id, takeover: takeover), to: first)]
@@ -70,6 +71,7 @@ extension ReplicationInstance {
             fetch.candidates.removeFirst()
             guard isPeer(next) else { continue }
             fetch.asking = next
+            fetch.asked.insert(next)
             fetch.deadline = now.adding(millis: settings.fetchTimeoutMillis)
             fetches[request] = fetch
             counters.fetchesSent += 1
@@ -85,7 +87,9 @@ extension ReplicationInstance {
             return ensureFetch(
                 id, takeover: takeover, preferring: [], now: now, round: fetch.round + 1, timedOut: fetch.timedOut)
         }
-        return resolveAccesses(id, now: now, exhausted: true, timedOut: fetch.timedOut)
+        // Like a time-out, a peer not asked in this pass leaves "nobody live has it" unproven.
+        let unasked = peers.keys.contains { !fetch.asked.contains($0) }
+        return resolveAccesses(id, now: now, exhausted: true, timedOut: fetch.timedOut || unasked)
     }
 
     /// A holder answered our fetch.
@@ -166,8 +170,9 @@ extension ReplicationInstance {
                     outcome = .accessReady(access.ticket, session, lostWrites: false)
                 } else if exhausted {
                     let missingFrom = required.entries.filter { $0.counter > session.version[$0.node] }
-                    let gone = missingFrom.allSatisfy { departed.contains($0.node) } || noOneElseCanHold(now: now)
-                    if !timedOut && gone {
+                    // A live writer keeps its own writes unless a hand-off moved them to holders that died: that
+                    // loses the session (below), never just some writes of a copy still held.
+                    if !timedOut && writesCannotBeFound(missingFrom.map(\.node), askedLive: false, now: now) {
                         counters.writesLost += 1
                         directives.append(.event(.writesLost(id)))
                         outcome = .accessReady(access.ticket, session, lostWrites: true)
@@ -183,7 +188,7 @@ extension ReplicationInstance {
                 if access.token.isEmpty {
                     outcome = .accessFailed(access.ticket, timedOut ? .unavailable : .notFound)
                 } else if timedOut
-                    || !(access.token.entries.allSatisfy({ departed.contains($0.node) }) || noOneElseCanHold(now: now))
+                    || !writesCannotBeFound(access.token.entries.map(\.node), askedLive: true, now: now)
                 {
                     // A holder may still have it behind a partition (or did not answer): unavailable, not lost.
                     outcome = .accessFailed(access.ticket, .unavailable)

@@ -16,7 +16,10 @@ extension ReplicationInstance {
         let gone = Set(previous.keys).subtracting(current.keys)
         let joined = Set(current.keys).subtracting(previous.keys)
         for node in gone where !departed.contains(node) { unreachable[node] = now }
-        for node in joined { unreachable[node] = nil }
+        for node in joined {
+            unreachable[node] = nil
+            unknownWriters[node] = nil
+        }
         // A peer that left mid-round never sends its last digest chunk: forget the ids it had sent.
         for peer in gone { digestRounds[peer] = nil }
 

@@ -36,6 +36,9 @@ public struct ReplicationInstance: Sendable {
         var timedOut: Bool
         /// Which pass over the candidates this is (see `fetchRounds`).
         var round: Int
+        /// Who was asked in this pass: "no live member has it" needs every current peer among them (a peer
+        /// that joined meanwhile, e.g. as a partition healed, was not).
+        var asked: Set<NodeID>
     }
 
     /// Passes over the candidates a fetch makes before concluding that no live member holds what a waiting
@@ -101,6 +104,10 @@ public struct ReplicationInstance: Sendable {
     /// "unavailable" while one is remembered. Forgotten after `membershipTiming.retentionMillis`, as membership
     /// forgets dead members.
     var unreachable: [NodeID: Timestamp] = [:]
+    /// Writers named by clients' tokens that are no member this node knows (an incarnation from before a restart,
+    /// or a node whose first beacon has not arrived yet), with when first seen. Capped: tokens come from outside.
+    var unknownWriters: [NodeID: Timestamp] = [:]
+    static let unknownWritersCap = 1_024
     /// When this incarnation started: until `membershipTiming.settleMillis` later it may not know every live member.
     let startedAt: Timestamp
     /// How long membership needs to hear from every live member, and how long it remembers a dead one (ms).
@@ -186,6 +193,13 @@ public struct ReplicationInstance: Sendable {
         "\(pins[id] ?? 0)\(dropWhenUnpinned.contains(id) ? " drop-deferred" : "")"
     }
 
+    /// What decides "lost" versus "unavailable" here (diagnostics): peers, unreachable and unknown writers.
+    public func debugAvailability(now: Timestamp) -> String {
+        "peers \(peerIDs) unreachable \(unreachable.mapValues { now.millis(since: $0) }) "
+            + "unknown writers \(unknownWriters.mapValues { now.millis(since: $0) }) departed \(departed.count) "
+            + "up \(now.millis(since: startedAt)) ms"
+    }
+
     /// The live peers this instance replicates to.
     public var peerIDs: [NodeID] { peers.keys.sorted() }
 
@@ -213,6 +227,18 @@ public struct ReplicationInstance: Sendable {
         }
     }
 
+    /// A peer remembers `node` as dead by time-out (gossip): unless known gone or live here, it may be out of reach
+    /// holding sessions (this node may have started into a partition and never seen it). See `unreachable`.
+    public mutating func onHeardUnreachable(_ node: NodeID, now: Timestamp) {
+        guard node != me, !departed.contains(node), peers[node] == nil else { return }
+        if unreachable[node] == nil, unreachable.count >= Self.unknownWritersCap,
+            let oldest = unreachable.min(by: { $0.value < $1.value })?.key
+        {
+            unreachable[oldest] = nil
+        }
+        unreachable[node] = now
+    }
+
     /// Takes membership's timing (see `membershipTiming`): its `deadAfterMillis` and `deadRetentionMillis`.
     public mutating func adoptMembershipTiming(settleMillis: Int64, retentionMillis: Int64) {
         membershipTiming = (max(0, settleMillis), max(0, retentionMillis))
@@ -229,6 +255,34 @@ public struct ReplicationInstance: Sendable {
 
     /// How many departed incarnations are remembered (at most `maxDeparted`).
     public var departedCount: Int { departed.count }
+
+    /// Whether the writes of `writers` that a waiting request needs can no longer be found, every live member
+    /// having been asked without a time-out: each writer is gone for good, or — when no one else can hold them
+    /// (`noOneElseCanHold`) — has been no member this node knows for the settle window (an incarnation from
+    /// before a restart, not a joiner whose beacon is still on its way). With `askedLive`, a live writer that was
+    /// asked counts too: it answered without them (backup mode: it handed the session on to holders that died).
+    mutating func writesCannotBeFound(_ writers: [NodeID], askedLive: Bool, now: Timestamp) -> Bool {
+        if writers.allSatisfy({ departed.contains($0) }) { return true }
+        var gone = true
+        for writer in writers where !departed.contains(writer) {
+            if writer == me || isPeer(writer) {
+                gone = gone && askedLive
+            } else if let since = unreachable[writer] {
+                gone = gone && now.millis(since: since) >= membershipTiming.retentionMillis
+            } else if let since = unknownWriters[writer] {
+                gone = gone && now.millis(since: since) >= membershipTiming.settleMillis
+            } else {
+                if unknownWriters.count >= Self.unknownWritersCap,
+                    let oldest = unknownWriters.min(by: { $0.value < $1.value })?.key
+                {
+                    unknownWriters[oldest] = nil
+                }
+                unknownWriters[writer] = now
+                gone = gone && membershipTiming.settleMillis == 0
+            }
+        }
+        return gone && noOneElseCanHold(now: now)
+    }
 
     /// Ends a request that accessed `id` without committing (see `access`). Every `accessReady` MUST be
     /// followed by exactly one `commit`, `changeID` or `release` of that session.
