@@ -6,7 +6,7 @@ public struct FrontEndSettings: Sendable {
     /// hint for sticky balancers; lookups ignore it).
     public var cookieName = "SESSIONID"
     /// The cookie carrying the client's version token, so a browser gets read-your-writes on any node.
-    public var versionCookieName = "SESSIONVERSION"
+    public var versionCookieName = ClusterConfiguration.Sessions.versionCookieName
     public var routeSuffix = true
     /// Adds `Secure` to the cookies (behind TLS).
     public var secureCookies = false
@@ -191,7 +191,7 @@ public struct SessionRoutes: Sendable {
                 var response = HTTPResponse.empty(status: 204)
                 clearCookies(&response)
                 respond(response)
-            case .failure(let error): respond(failure(error))
+            case .failure(let error): respond(failure(error, clearingOn401: true))
             }
         }
     }
@@ -287,11 +287,14 @@ public struct SessionRoutes: Sendable {
         return response
     }
 
-    private func failure(_ error: any Error) -> HTTPResponse {
+    /// The answer to a failed operation. A 401 clears the cookies only on logout: elsewhere the request may come
+    /// from another tab still carrying an id that a new login in this browser has replaced, and clearing would
+    /// delete the new login's cookies. A dead id left in a browser only costs a 401 until the next login.
+    private func failure(_ error: any Error, clearingOn401: Bool = false) -> HTTPResponse {
         switch error as? SessionError {
         case .notFound?, .lost?:
             var response = unauthorized()
-            clearCookies(&response)
+            if clearingOn401 { clearCookies(&response) }
             return response
         case .tooLarge?:
             return .text(413, "session size limit exceeded\n")

@@ -39,6 +39,8 @@ enum Launcher {
         say("Stop with Ctrl-C.")
 
         let supervisor = Supervisor()
+        // A reader that went away (`up FILE | head`) must not kill the launcher, and with it every node.
+        signal(SIGPIPE, SIG_IGN)
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         signal(SIGHUP, SIG_IGN)
@@ -146,6 +148,7 @@ final class Supervisor: Sendable {
             guard let index = state.running.firstIndex(where: { $0.name == name }) else { return (nil, false, false) }
             state.running.remove(at: index)
             let how = bySignal ? "was killed by signal \(status)" : "exited with status \(status)"
+            let clean = !bySignal && status == 0
             var message: String?
             var stopOthers = false
             if !state.stopping && !state.started.contains(name) {
@@ -153,9 +156,11 @@ final class Supervisor: Sendable {
                 state.failed = true
                 stopOthers = true
             } else if !state.stopping {
-                message = "node \(name) \(how); the other nodes keep serving (Ctrl-C stops them)"
-                state.failed = true
-            } else if status != 0 {
+                // Stopped from outside (its own SIGINT / SIGTERM) is no failure; a crash is.
+                message = "node \(name) \(clean ? "stopped" : how); the other nodes keep serving (Ctrl-C stops them)"
+                if !clean { state.failed = true }
+            } else if !clean && !(bySignal && status == SIGTERM) {
+                // Killed by our own SIGTERM before it could catch it (still starting) is the stop we asked for.
                 message = "node \(name) \(how) while stopping"
                 state.failed = true
             }

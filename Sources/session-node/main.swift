@@ -75,7 +75,7 @@ func load(_ path: String) -> ClusterConfiguration {
     do {
         return try ClusterConfiguration.load(path: path)
     } catch {
-        fail("\(path): \(error)")
+        fail("\(error)")  // the error names the file (and line, for a syntax error)
     }
 }
 
@@ -97,24 +97,36 @@ struct SignalSourceHandle: @unchecked Sendable {
     let source: any DispatchSourceSignal
 }
 
-/// The first SIGINT or SIGTERM.
-func terminationSignal() async -> Int32 {
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
-    let (stream, continuation) = AsyncStream<Int32>.makeStream()
-    let sources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
-        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler { continuation.yield(number) }
-        source.resume()
-        return source
+/// SIGINT and SIGTERM, caught from the moment this is created (their default action, dying on the spot without
+/// leaving the cluster, is disabled): `first()` waits for the first of them, even one that came before it was called.
+final class TerminationSignals: Sendable {
+    private let stream: AsyncStream<Int32>
+    private let sources: [SignalSourceHandle]
+
+    init() {
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        self.stream = stream
+        sources = [SIGINT, SIGTERM].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            return SignalSourceHandle(source: source)
+        }
     }
-    var iterator = stream.makeAsyncIterator()
-    let received = await iterator.next() ?? SIGTERM
-    withExtendedLifetime(sources) {}
-    return received
+
+    func first() async -> Int32 {
+        var iterator = stream.makeAsyncIterator()
+        return await iterator.next() ?? SIGTERM
+    }
 }
 
 func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int32 {
+    // Signals first: a SIGTERM or SIGHUP that comes while the node starts must not kill it on the spot. A SIGHUP
+    // before the reload handler exists changes nothing: the keys are read at start.
+    let termination = TerminationSignals()
+    signal(SIGHUP, SIG_IGN)
     // Started by `session-node up`: stop (gracefully, SIGTERM) when the launcher dies, however it dies.
     if let launcher = ProcessInfo.processInfo.environment[Launcher.parentVariable].flatMap(Int32.init) {
         _ = csc_die_with_parent(SIGTERM)
@@ -178,16 +190,22 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
     let reloads = Task {
         for await _ in signals(SIGHUP) {
             do {
-                let keyring = try ClusterConfiguration.load(path: configPath).keyring()
+                let reloaded = try ClusterConfiguration.load(path: configPath)
+                let keyring = try reloaded.keyring()
                 try await node.updateKeyring { $0 = keyring }
                 let keys = await node.keyIDs()
                 write("keys reloaded from \(configPath): current \(keys.current), installed \(keys.installed)")
+                if !reloaded.equalsIgnoringKeys(configuration) {
+                    write(
+                        "WARNING: \(configPath) changed more than its keys; SIGHUP applies only the keys "
+                            + "(secret, keys, currentKey): restart the node to apply the rest")
+                }
             } catch {
                 write("keys NOT reloaded (still using the previous ones): \(error)")
             }
         }
     }
-    let signal = await terminationSignal()
+    let signal = await termination.first()
     reloads.cancel()
     write("node \(name) stopping (signal \(signal)): leaving the cluster")
     await server.stop()

@@ -43,7 +43,7 @@ import Testing
         let error = Fixtures.error(Fixtures.document(membership: #"{"multicast": {"prot": 47001}}"#))
         #expect(
             error?.description
-                == "membership.multicast.prot: is not a known key; expected one of group, port, interface "
+                == "membership.multicast.prot is not a known key; expected one of group, port, interface "
                 + "(did you mean port?)")
     }
 
@@ -253,7 +253,7 @@ import Testing
 
     @Test func secretOfTheWrongTypeIsNotShownEither() {
         let error = Fixtures.error(Fixtures.document(secret: "123456789"))
-        #expect(error?.description == "secret: must be a string, not a number")
+        #expect(error?.description == "secret must be a string, not a number")
     }
 
     @Test func secretOfExactly32BytesIsAccepted() throws {

@@ -48,7 +48,9 @@ extension ClusterNodeTests {
             return [
                 await failure { _ = try await node.read(login.id, token: login.version) },
                 await failure { _ = try await node.create { $0.set("user", "bob") } },
-                await failure { _ = try await node.update(login.id, token: nil) { _, changes in changes.set("a", "b") } },
+                await failure {
+                    _ = try await node.update(login.id, token: nil) { _, changes in changes.set("a", "b") }
+                },
                 await failure { try await node.invalidate(login.id, token: nil) },
                 await failure { _ = try await node.changeID(login.id, token: nil) },
                 await failure { try await node.updateKeyring { _ in } },

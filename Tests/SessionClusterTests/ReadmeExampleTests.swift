@@ -34,7 +34,8 @@ private func readmeEmbeddingExample() async throws {
     @Test func theEmbeddingExampleIsTheOneInTheReadme() throws {
         let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
         let section = try #require(readme.range(of: "### Embedding"))
-        let open = try #require(readme.range(of: "```swift\nimport SessionCluster\n\n", range: section.upperBound..<readme.endIndex))
+        let open = try #require(
+            readme.range(of: "```swift\nimport SessionCluster\n\n", range: section.upperBound..<readme.endIndex))
         let close = try #require(readme.range(of: "```", range: open.upperBound..<readme.endIndex))
         let inReadme = String(readme[open.upperBound..<close.lowerBound])
 

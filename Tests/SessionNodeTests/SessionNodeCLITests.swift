@@ -140,7 +140,11 @@ import Testing
             "POST", urls[1] + "/login", body: "user=alice", contentType: "application/x-www-form-urlencoded")
         #expect(relogin.status == 200 && browser.cookies["SESSIONID"] != oldCookie)
         var attacker = TestHTTPClient(cookies: ["SESSIONID": oldCookie ?? ""])
-        #expect(try attacker.send("GET", urls[2] + "/session").status == 401)
+        let rejected = try attacker.send("GET", urls[2] + "/session")
+        #expect(rejected.status == 401)
+        // Outside logout a 401 leaves the cookies alone: in a browser, a request from another tab that still
+        // carries the old id must not delete the new login's cookies.
+        #expect(!rejected.headers.contains { $0.0 == "Set-Cookie" }, "\(rejected.headers)")
 
         #expect(try browser.send("POST", urls[2] + "/logout").status == 204)
         #expect(browser.cookies["SESSIONID"] == nil)
@@ -257,7 +261,9 @@ import Testing
         kill(process.processIdentifier, SIGHUP)
         let reloaded = try await Self.eventually(10) {
             ["n1", "n2", "n3"].allSatisfy { name in
-                output.current.split(separator: "\n").contains { $0.hasPrefix("[\(name)]") && $0.contains("keys reloaded") }
+                output.current.split(separator: "\n").contains {
+                    $0.hasPrefix("[\(name)]") && $0.contains("keys reloaded")
+                }
             }
         }
         #expect(reloaded, "\(output.current)")
@@ -267,6 +273,32 @@ import Testing
         kill(process.processIdentifier, SIGKILL)
         let gone = try await Self.eventually(10) { urls.allSatisfy { !Self.answers($0) } }
         #expect(gone, "nodes outlived their launcher")
+        try? FileManager.default.removeItem(atPath: config)
+    }
+
+    @Test func upSurvivesAnEarlyHangUpAndAReaderThatWentAway() async throws {
+        let (config, urls) = try Self.writeConfig(mode: "delta", ack: "async")
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["up", config]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        // A reload script that sends SIGHUP at once, while the nodes are still starting; and `up FILE | head`:
+        // the reader goes away. Neither may take the cluster down.
+        kill(process.processIdentifier, SIGHUP)
+        try await Task.sleep(for: .milliseconds(50))
+        kill(process.processIdentifier, SIGHUP)
+        try pipe.fileHandleForReading.close()
+        try await Self.awaitCluster(urls)
+        kill(process.processIdentifier, SIGHUP)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(process.isRunning && urls.allSatisfy { Self.answers($0) })
+        kill(process.processIdentifier, SIGTERM)
+        let exited = try await Self.eventually(15) { !process.isRunning }
+        #expect(exited && process.terminationStatus == 0, "status \(process.terminationStatus)")
         try? FileManager.default.removeItem(atPath: config)
     }
 
@@ -291,6 +323,8 @@ import Testing
         #expect(unknown.0 == 2 && unknown.1.contains("unknown command"))
         let missing = try run(["run", "--config", "/nonexistent.json", "--node", "n1"])
         #expect(missing.0 == 2 && missing.1.contains("/nonexistent.json"))
+        #expect(
+            missing.1.components(separatedBy: "/nonexistent.json").count == 2, "the file is named once: \(missing.1)")
         let path = NSTemporaryDirectory() + "bad-\(getpid()).json"
         try #"{"cluster": "x", "secret": "0123456789abcdef0123456789abcdef", "nodes": [], "extra": 1}"#
             .write(toFile: path, atomically: true, encoding: .utf8)

@@ -108,6 +108,11 @@ extension ClusterConfiguration {
                 keyPath: "sessions.cookieName", value: JSONValue.quoted(name),
                 problem: "is not a cookie name: use letters, digits and !#$%&'*+-.^_`|~ only (an RFC 6265 token)")
         }
+        guard name != Sessions.versionCookieName else {
+            throw ConfigurationError(
+                keyPath: "sessions.cookieName", value: JSONValue.quoted(name),
+                problem: "is the name of the version-token cookie: every login would overwrite its own id")
+        }
         // Browsers match these prefixes case-insensitively and drop such a cookie unless it is Secure.
         let lowered = name.lowercased()
         if (lowered.hasPrefix("__secure-") || lowered.hasPrefix("__host-")) && !sessions.secureCookies {

@@ -66,7 +66,6 @@ public struct ClusterConfiguration: Sendable, Equatable {
     /// Every node of the cluster; a process runs as one of them (see `node(named:)`).
     public var nodes: [NodeEntry]
 
-    /// A configuration with the required parts given and every section at its defaults. Not yet validated.
     /// Further cluster keys by id (2…255), for rotation without downtime; `secret` is key 1.
     public var keys: [UInt8: String] = [:]
     /// The key that seals traffic (1 = `secret`). Every installed key opens it.
@@ -80,6 +79,20 @@ public struct ClusterConfiguration: Sendable, Equatable {
         return keyring
     }
 
+    /// Whether `other` describes this cluster but for its keys (`secret`, `keys`, `currentKey`) — the part a running
+    /// node can reload (SIGHUP); any other difference needs a restart.
+    public func equalsIgnoringKeys(_ other: ClusterConfiguration) -> Bool {
+        func withoutKeys(_ configuration: ClusterConfiguration) -> ClusterConfiguration {
+            var stripped = configuration
+            stripped.secret = ""
+            stripped.keys = [:]
+            stripped.currentKey = 1
+            return stripped
+        }
+        return withoutKeys(self) == withoutKeys(other)
+    }
+
+    /// A configuration with the required parts given and every section at its defaults. Not yet validated.
     public init(
         cluster: String, secret: String, nodes: [NodeEntry], replication: Replication = Replication(),
         membership: Membership = Membership(), sessions: Sessions = Sessions()
@@ -162,6 +175,8 @@ public struct ClusterConfiguration: Sendable, Equatable {
         public var maxInactiveSeconds: Int64 = 1_800
         /// Name of the session-id cookie. `SESSIONID` avoids advertising the stack (`JSESSIONID`).
         public var cookieName: String = "SESSIONID"
+        /// Name of the cookie the HTTP front end keeps the version token in; `cookieName` MUST differ from it.
+        public static let versionCookieName = "SESSIONVERSION"
         /// Whether session ids carry a `.<node name>` suffix a sticky load balancer can route on.
         public var routeSuffix: Bool = true
         /// Whether cookies get the `Secure` attribute. Off by default so plain-HTTP local clusters work;

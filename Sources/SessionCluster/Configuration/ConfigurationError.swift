@@ -51,7 +51,8 @@ public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConver
         } else if let line, let column {
             text += "line \(line), column \(column): "
         }
-        if !keyPath.isEmpty { text += keyPath + ": " }
+        // `key: value problem` when there is a value, `key problem` when there is none (a missing or unknown key).
+        if !keyPath.isEmpty { text += keyPath + (value == nil ? " " : ": ") }
         if let value { text += value + " " }
         return text + problem
     }
