@@ -43,4 +43,17 @@ import Testing
             #expect(error.description.hasPrefix("extra is not a known key"), "\(error.description)")
         }
     }
+
+    @Test func noMulticastAndNoSeedsIsRefusedForSeveralNodes() {
+        let nodes = #"[{"name": "n1", "replication": "127.0.0.1:47101", "http": "127.0.0.1:48101"},"#
+            + #" {"name": "n2", "replication": "127.0.0.1:47102", "http": "127.0.0.1:48102"}]"#
+        let document = #"{"cluster": "c", "secret": "0123456789abcdef0123456789abcdef", "#
+            + #""membership": {"multicast": null, "seeds": []}, "nodes": "# + nodes + "}"
+        do {
+            _ = try ClusterConfiguration.parse(Array(document.utf8))
+            Issue.record("two nodes with no way to find each other were accepted")
+        } catch {
+            #expect(error.keyPath == "membership.seeds")
+        }
+    }
 }

@@ -83,6 +83,12 @@ extension ClusterConfiguration {
                 keyPath: "membership.seeds[\(index)]", value: JSONValue.quoted(seed.description),
                 problem: "is not an IPv4 address or localhost with a port in 1...65535")
         }
+        if membership.multicast == nil && membership.seeds.isEmpty && nodes.count > 1 {
+            throw ConfigurationError(
+                keyPath: "membership.seeds", value: "[]",
+                problem: "is empty while multicast is off (null): the nodes could never find each other; list one "
+                    + "or two nodes' replication addresses as seeds, or turn multicast on")
+        }
     }
 
     private func validateSessions() throws(ConfigurationError) {
