@@ -114,9 +114,9 @@ extension ReplicationInstance {
         let wanted =
             !creates || (fetch != nil && (settings.mode == .delta || takesOver || accepts(id, placement: placement)))
         if creates, fetch != nil, !wanted, settings.mode == .backup {
-            // The holders do not name this node: deltas held here for the session were passed on to its primary
-            // when they arrived (see `onDelta`); pulling again for them would only repeat this answer.
-            held[id] = nil
+            // The holders do not name this node: deltas held here for the session go to its primary, with their
+            // acknowledgements; pulling again for them would only repeat this answer.
+            directives += passOnHeld(id, to: placement?.primary)
         }
         if let session, creates, fetch != nil, !wanted, !session.isValid {
             // The session ended: answer the waiting requests without keeping a stray tombstone.
@@ -204,6 +204,15 @@ extension ReplicationInstance {
             }
         }
         return directives
+    }
+
+    /// Backup mode, a session this node does not hold: its held deltas go to `primary` with their
+    /// acknowledgements (a primary applying one acknowledges the writer's `sync` commit) and are dropped here.
+    mutating func passOnHeld(_ id: SessionID, to primary: NodeID?) -> [ReplicationDirective] {
+        guard let waiting = held.removeValue(forKey: id), let primary, isReachable(primary) else { return [] }
+        return waiting.filter { $0.delta.dot.origin != primary }.map {
+            .send(.delta($0.delta, ack: $0.ack), to: primary)
+        }
     }
 
     /// Fails every access waiting on `id` with `failure`.

@@ -193,9 +193,10 @@ extension ReplicationInstance {
             // Not (or no longer) a holder: pass the content on to the primary we know of, never keep it.
             let known = [moved[session.id]?.placement, placement].compactMap { $0 }
                 .max { $1.supersedes($0) }
-            guard let known, known.primary != peer, isReachable(known.primary) else { return acknowledged }
+            let passed = passOnHeld(session.id, to: known?.primary)
+            guard let known, known.primary != peer, isReachable(known.primary) else { return acknowledged + passed }
             counters.snapshotsSent += 1
-            return acknowledged + [.send(.snapshot(session, known), to: known.primary)]
+            return acknowledged + [.send(.snapshot(session, known), to: known.primary)] + passed
         }
         var directives = acknowledged + mergeCopy(session, placementHint: nil, from: peer, now: now)
         if settings.mode == .backup, let placement {
