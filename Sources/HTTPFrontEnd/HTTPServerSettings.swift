@@ -21,8 +21,10 @@ public struct HTTPServerSettings: Sendable, Hashable {
     ///    close any idle keep-alive connection; clients retry on a new one) or one accepted that has sent
     ///    nothing yet — but not one whose next request already waits unread in the kernel, nor one accepted in
     ///    the same accept pass as the newcomer;
-    /// 3. else (every connection is running a request, or began one less than the grace ago, or is sending
-    ///    answers its client has not taken) the newcomer is answered `503` and closed.
+    /// 3. else (every connection is running a request, began one less than the grace ago, or is still sending
+    ///    answers) the newcomer is answered `503` and closed.
+    /// Pipelined requests read but not yet served (while answers wait beyond `maxPendingOutputBytes`) count as
+    /// an incomplete request: a client that does not take its answers goes like a slow sender.
     ///
     /// What an attacker can still do: to keep its own connections from being displaced it must renew all of them
     /// within the grace, i.e. open about `maxConnections / grace` connections per second (1,024/s by default,

@@ -86,7 +86,8 @@ import Testing
 
     @Test(arguments: [
         (200, "OK"), (204, "No Content"), (400, "Bad Request"), (401, "Unauthorized"), (404, "Not Found"),
-        (405, "Method Not Allowed"), (408, "Request Timeout"), (411, "Length Required"), (413, "Content Too Large"), (414, "URI Too Long"),
+        (405, "Method Not Allowed"), (408, "Request Timeout"), (411, "Length Required"), (413, "Content Too Large"),
+        (414, "URI Too Long"),
         (431, "Request Header Fields Too Large"), (500, "Internal Server Error"), (501, "Not Implemented"),
         (503, "Service Unavailable"), (505, "HTTP Version Not Supported"), (299, "Success"), (499, "Client Error"),
     ])
