@@ -20,10 +20,13 @@ final class HTTPConnection {
     /// Whether `serveNext` is running (answers completed inside the handler continue its loop, not recurse).
     private var serving = false
 
-    /// The idle list's links (`ServerState.setIdle`).
-    var isListedIdle = false
-    var idlePrevious: HTTPConnection?
-    var idleNext: HTTPConnection?
+    /// The server list this connection is in (`ServerState.place`), and its links there.
+    var listed: ConnectionList.Kind?
+    var listPrevious: HTTPConnection?
+    var listNext: HTTPConnection?
+    /// When the first byte of the request now partly received arrived (monotonic ms): the cap policy displaces
+    /// the oldest incomplete request first.
+    private(set) var requestStart: Int64 = 0
     /// The server's accept pass that admitted this connection.
     var acceptPass = 0
 
@@ -48,8 +51,12 @@ final class HTTPConnection {
             serveNext()
         }
         stream.onDrained = { [unowned self] in
-            if stream.readingPaused && !busy && !closing { stream.resumeReading() }
-            updatePhase()  // an answer fully taken may make the connection idle
+            guard !busy, !closing else { return updatePhase() }
+            if stream.readingPaused { stream.resumeReading() }
+            // Requests already in the parser (pipelined, read before reading paused for output) are served now:
+            // no new bytes may ever arrive to trigger it. serveNext ends with updatePhase (an answer fully taken
+            // may make the connection idle).
+            serveNext()
         }
         updatePhase()
     }
@@ -107,7 +114,7 @@ final class HTTPConnection {
     /// Sends nothing more: closes after the queued answer has drained (or the close grace passed).
     private func finish() {
         closing = true
-        server.setIdle(self, false)
+        server.place(self, in: nil)
         stream.closeAfterDraining(graceMillis: server.settings.closeGraceMillis)
         closed()
     }
@@ -121,10 +128,17 @@ final class HTTPConnection {
         let next: Phase =
             busy ? .running : parser.isReceivingBody ? .body : parser.isIdle && !parser.isFailed ? .idle : .head
         if next != phase {
+            if next == .head || (next == .body && phase != .head) { requestStart = now }
             phase = next
             phaseStart = now
         }
-        server.setIdle(self, phase == .idle && stream.queuedBytes == 0)
+        let list: ConnectionList.Kind? =
+            switch phase {
+            case .idle: stream.queuedBytes == 0 ? .idle : nil
+            case .head, .body: .incomplete
+            case .running: nil
+            }
+        server.place(self, in: list)
         guard let deadline else {
             return
         }

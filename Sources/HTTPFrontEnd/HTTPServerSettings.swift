@@ -13,11 +13,28 @@
 /// No deadline runs while a request is being handled (its own waits are bounded by the node), and the server
 /// reads nothing from that connection meanwhile.
 public struct HTTPServerSettings: Sendable, Hashable {
-    /// Most connections open at once. At the cap, a new connection first displaces the connection that has been
-    /// idle longest (a keep-alive connection between requests, closed as a server may close any idle keep-alive
-    /// connection; clients retry on a new one); only when every connection has a request in progress or partly
-    /// received is the newcomer answered `503` and closed. Default 1,024.
+    /// Most connections open at once. At the cap, a new connection displaces, in this order:
+    /// 1. the connection whose incomplete request (head or body still arriving) began longest ago, if that was
+    ///    at least `incompleteGraceMillis` ago — a slow or stalled sender (slowloris) goes before anyone who
+    ///    completes requests promptly;
+    /// 2. else the connection idle longest: a keep-alive connection between requests (closed as a server may
+    ///    close any idle keep-alive connection; clients retry on a new one) or one accepted that has sent
+    ///    nothing yet — but not one whose next request already waits unread in the kernel, nor one accepted in
+    ///    the same accept pass as the newcomer;
+    /// 3. else (every connection is running a request, began one less than the grace ago, or is still sending
+    ///    answers) the newcomer is answered `503` and closed.
+    /// Pipelined requests read but not yet served (while answers wait beyond `maxPendingOutputBytes`) count as
+    /// an incomplete request: a client that does not take its answers goes like a slow sender.
+    ///
+    /// What an attacker can still do: to keep its own connections from being displaced it must renew all of them
+    /// within the grace, i.e. open about `maxConnections / grace` connections per second (1,024/s by default,
+    /// the same rate that exhausts any cap); slower, each newcomer displaces its oldest partial request. A
+    /// legitimate slow upload (or a head slower than the grace) is displaced like an attacker's under such a
+    /// flood. Default 1,024.
     public var maxConnections: Int
+    /// How long a request may have been arriving before, at the connection cap, its connection may be displaced
+    /// to admit a newcomer, in milliseconds (`maxConnections`). Default 1,000.
+    public var incompleteGraceMillis: Int64
     /// Time to receive a request head once its first byte arrived, in milliseconds. Default 10,000.
     public var headerTimeoutMillis: Int64
     /// Time to receive a request body once its head arrived, in milliseconds. Default 30,000.
@@ -34,6 +51,7 @@ public struct HTTPServerSettings: Sendable, Hashable {
     /// The defaults: 1,024 connections; 10 s header, 30 s body, 60 s idle; 2 s close grace; 1 MiB output.
     public init() {
         maxConnections = 1_024
+        incompleteGraceMillis = 1_000
         headerTimeoutMillis = 10_000
         bodyTimeoutMillis = 30_000
         idleTimeoutMillis = 60_000
@@ -48,10 +66,12 @@ public struct HTTPServerStats: Sendable, Equatable {
     public var open = 0
     /// Connections accepted.
     public var accepted = 0
-    /// Connections answered `503` at the cap because none was idle.
+    /// Connections answered `503` at the cap because none could be displaced.
     public var rejected = 0
-    /// Idle keep-alive connections closed to admit a new one at the cap.
+    /// Connections closed to admit a new one at the cap (idle or with an incomplete request).
     public var evicted = 0
+    /// Of `evicted`, those closed while a request was partly received (older than the grace).
+    public var evictedIncomplete = 0
     /// Requests answered `408` because their head did not arrive within the header timeout.
     public var headerTimeouts = 0
     /// Requests answered `408` because their body did not arrive within the body timeout.
@@ -68,6 +88,7 @@ public struct HTTPServerStats: Sendable, Equatable {
         [
             ("http_connections_open", open), ("http_connections_accepted", accepted),
             ("http_connections_rejected", rejected), ("http_connections_evicted", evicted),
+            ("http_connections_evicted_incomplete", evictedIncomplete),
             ("http_header_timeouts", headerTimeouts), ("http_body_timeouts", bodyTimeouts),
             ("http_idle_timeouts", idleTimeouts), ("http_accept_errors", acceptErrors),
         ]

@@ -6,9 +6,16 @@ import SessionCluster
 
 /// The server's loop-confined side: the listener, the open connections, and the cap policy.
 ///
-/// At `maxConnections`, a new connection displaces the connection idle longest (kept in `idle`, oldest
-/// first); only when none is idle is it answered 503 and closed. Either way the newcomer's answer is actually
-/// sent: a stream being closed is held here until it has drained (or its grace has passed).
+/// At `maxConnections`, a new connection displaces another (`HTTPServerSettings.maxConnections`), in this order:
+/// 1. the connection whose incomplete request (head or body still arriving) began longest ago, once that is at
+///    least `incompleteGraceMillis` ago — kept in `incomplete`, oldest request first;
+/// 2. else the connection idle longest — kept in `idle`, longest idle first: a keep-alive connection between
+///    requests or one accepted that has sent nothing yet; skipped when its next request already waits in the
+///    kernel (about to be busy) or when it was accepted in this very accept pass (under a burst, newcomers
+///    would otherwise displace each other before their requests are read);
+/// 3. else the newcomer is answered 503 and closed.
+/// Either way the newcomer's answer is actually sent: a stream being closed is held here until it has drained
+/// (or its grace has passed).
 final class ServerState {
     let loop: EventLoop
     let listener: Listener
@@ -18,9 +25,10 @@ final class ServerState {
     var connections: [Int32: HTTPConnection] = [:]
     /// Streams given a last answer (the over-limit 503), held until they drained and closed.
     private var closing: [Int32: TCPStream] = [:]
-    /// Idle connections, longest idle first (an intrusive list through `HTTPConnection.idlePrevious/Next`).
-    private var idleHead: HTTPConnection?
-    private var idleTail: HTTPConnection?
+    /// Idle connections, longest idle first.
+    private var idle = ConnectionList()
+    /// Connections with a request partly received (head or body), oldest request first.
+    private var incomplete = ConnectionList()
     var stats = HTTPServerStats()
     private var listening = false
     /// Counts `acceptAll` passes (one per loop turn the listener is ready in). A connection accepted in this pass
@@ -65,7 +73,7 @@ final class ServerState {
                 fd = accepted
             } catch {
                 stats.acceptErrors += 1
-                if error.errno == EMFILE || error.errno == ENFILE, displaceIdle() {
+                if error.errno == EMFILE || error.errno == ENFILE, displaceOne() {
                     continue  // a descriptor was freed: take the waiting connection with it
                 }
                 switch error.errno {
@@ -90,7 +98,7 @@ final class ServerState {
         else { return }
         stats.accepted += 1
         if connections.count >= settings.maxConnections {
-            if !displaceIdle() {
+            if !displaceOne() {
                 stats.rejected += 1
                 var response = HTTPResponse.text(503, "too many connections\n")
                 response.setHeader("Retry-After", "1")
@@ -103,18 +111,24 @@ final class ServerState {
         connections[fd] = connection
         stream.onClose = { [unowned self, unowned connection] _ in
             connection.closed()
-            setIdle(connection, false)
+            place(connection, in: nil)
             connections[fd] = nil
         }
         connection.start()
     }
 
-    /// Closes the connection idle longest that has nothing waiting to be read (a request may sit in the kernel
-    /// unread: such a connection is about to be busy, not idle) and was not accepted in this very pass. Its
-    /// `onClose` unlinks it and frees its slot and descriptor. Looks at the 16 longest idle at most; false when
-    /// none qualifies.
-    private func displaceIdle() -> Bool {
-        var candidate = idleHead
+    /// Closes one connection to make room (the order is in this type's doc comment). Its `onClose` unlinks it and
+    /// frees its slot and descriptor. Looks at the 16 longest idle at most; false when none qualifies.
+    private func displaceOne() -> Bool {
+        if let oldest = incomplete.first,
+            EventLoop.monotonicMillis() - oldest.requestStart >= settings.incompleteGraceMillis
+        {
+            stats.evicted += 1
+            stats.evictedIncomplete += 1
+            oldest.stream.close()
+            return true
+        }
+        var candidate = idle.first
         for _ in 0..<16 {
             guard let victim = candidate, victim.acceptPass < acceptPass else { return false }
             if !victim.stream.hasUnreadInput {
@@ -122,7 +136,7 @@ final class ServerState {
                 victim.stream.close()
                 return true
             }
-            candidate = victim.idleNext
+            candidate = victim.listNext
         }
         return false
     }
@@ -142,22 +156,21 @@ final class ServerState {
         stream.closeAfterDraining(graceMillis: settings.closeGraceMillis)
     }
 
-    /// Moves `connection` into or out of the idle list (idle: no request in progress or partly received).
-    func setIdle(_ connection: HTTPConnection, _ idle: Bool) {
-        guard idle != connection.isListedIdle else { return }
-        connection.isListedIdle = idle
-        if idle {
-            connection.idlePrevious = idleTail
-            connection.idleNext = nil
-            if let tail = idleTail { tail.idleNext = connection } else { idleHead = connection }
-            idleTail = connection
-        } else {
-            let previous = connection.idlePrevious
-            let next = connection.idleNext
-            if let previous { previous.idleNext = next } else { idleHead = next }
-            if let next { next.idlePrevious = previous } else { idleTail = previous }
-            connection.idlePrevious = nil
-            connection.idleNext = nil
+    /// Moves `connection` to the tail of `list` (idle or incomplete), or out of both when nil; nothing when it
+    /// is in that list already (it keeps its place: a request whose head is done and body arrives stays where
+    /// its head put it).
+    func place(_ connection: HTTPConnection, in list: ConnectionList.Kind?) {
+        guard list != connection.listed else { return }
+        switch connection.listed {
+        case .idle: idle.remove(connection)
+        case .incomplete: incomplete.remove(connection)
+        case nil: break
+        }
+        connection.listed = list
+        switch list {
+        case .idle: idle.append(connection)
+        case .incomplete: incomplete.append(connection)
+        case nil: break
         }
     }
 
@@ -170,7 +183,33 @@ final class ServerState {
         for stream in Array(closing.values) { stream.close() }
         connections = [:]
         closing = [:]
-        idleHead = nil
-        idleTail = nil
+        idle = ConnectionList()
+        incomplete = ConnectionList()
+    }
+}
+
+/// An intrusive doubly linked list of connections through `HTTPConnection.listPrevious/listNext`, in the order
+/// they were appended: O(1) append, removal and oldest.
+struct ConnectionList {
+    /// Which of the server's two lists a connection is in.
+    enum Kind { case idle, incomplete }
+
+    private(set) var first: HTTPConnection?
+    private var last: HTTPConnection?
+
+    mutating func append(_ connection: HTTPConnection) {
+        connection.listPrevious = last
+        connection.listNext = nil
+        if let last { last.listNext = connection } else { first = connection }
+        last = connection
+    }
+
+    mutating func remove(_ connection: HTTPConnection) {
+        let previous = connection.listPrevious
+        let next = connection.listNext
+        if let previous { previous.listNext = next } else { first = next }
+        if let next { next.listPrevious = previous } else { last = previous }
+        connection.listPrevious = nil
+        connection.listNext = nil
     }
 }

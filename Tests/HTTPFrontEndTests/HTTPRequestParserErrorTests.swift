@@ -145,4 +145,28 @@ import Testing
         let error = HTTPTestSupport.error("POST / HTTP/1.1\r\nContent-Length: 1\u{e9}2\r\n\r\n")
         #expect(error?.description == "invalid Content-Length: \"1\\xc3\\xa92\" (400)")
     }
+
+    /// Bytes that cannot begin a method (a TLS ClientHello starts 0x16 0x03) fail at once, without a line ending:
+    /// before, the parser waited for one and the client got 408 after the header timeout.
+    @Test(arguments: [[0x16, 0x03, 0x01, 0x02, 0x00], [0x47, 0x00], [0x0D, 0x58], [0x20], [0x80]] as [[UInt8]])
+    func bytesThatCannotBeginAMethodFailAtOnce(bytes: [UInt8]) {
+        var parser = HTTPRequestParser()
+        parser.append(bytes)
+        #expect(throws: HTTPParseError.self) { try parser.next() }
+        #expect(HTTPTestSupport.parse(bytes).error?.status == 400)
+    }
+
+    /// A method prefix, a trailing CR (an empty line's, before its LF) or a request line past its method is not
+    /// judged early, however it is trickled; empty lines before a request are still skipped.
+    @Test(arguments: ["GE", "GET", "\r", "\r\n\r\nGET", "GET /pa", "PRI * HT"])
+    func aValidPrefixWaitsForMore(text: String) {
+        let result = HTTPTestSupport.parse(text, chunkSize: 1)
+        #expect(result.error == nil && result.requests.isEmpty)
+    }
+
+    @Test func aTrickledRequestAfterAnEmptyLineAndABodyIsStillParsed() {
+        let text = "\r\nPUT /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\n\r\n"
+        let result = HTTPTestSupport.parse(text, chunkSize: 1)
+        #expect(result.error == nil && result.requests.map(\.path) == ["/a", "/b"])
+    }
 }

@@ -86,12 +86,21 @@ import Testing
 
     @Test(arguments: [
         (200, "OK"), (204, "No Content"), (400, "Bad Request"), (401, "Unauthorized"), (404, "Not Found"),
-        (405, "Method Not Allowed"), (411, "Length Required"), (413, "Content Too Large"), (414, "URI Too Long"),
+        (405, "Method Not Allowed"), (408, "Request Timeout"), (411, "Length Required"), (413, "Content Too Large"),
+        (414, "URI Too Long"),
         (431, "Request Header Fields Too Large"), (500, "Internal Server Error"), (501, "Not Implemented"),
         (503, "Service Unavailable"), (505, "HTTP Version Not Supported"), (299, "Success"), (499, "Client Error"),
     ])
     func reasonPhraseTableCoversTheCodesTheFrontEndUses(status: Int, reason: String) {
         #expect(HTTPResponse.reasonPhrase(for: status) == reason)
+    }
+
+    /// Every status the server itself sends (parse errors, deadlines, the cap, the session routes) has its own
+    /// phrase, not its class's (a 408 read "Client Error").
+    @Test(arguments: [100, 200, 204, 400, 401, 404, 405, 408, 413, 414, 431, 500, 501, 503, 505])
+    func everyStatusTheServerSendsHasItsOwnPhrase(status: Int) {
+        let classPhrases = ["Informational", "Success", "Redirection", "Client Error", "Server Error", "Unknown"]
+        #expect(!classPhrases.contains(HTTPResponse.reasonPhrase(for: status)), "\(status)")
     }
 
     @Test func continueInterimIsAComplete100Response() {

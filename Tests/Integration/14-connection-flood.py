@@ -12,7 +12,16 @@ the node's descriptor count returns to its baseline. Raises the file-descriptor 
 fails with EMFILE the node closes its longest-idle connection and takes the waiting one, so a normal client
 still gets in and is served. Then 150 connections that each send part of a head (none idle): the node
 stops watching its listener for 100 ms at a time instead of spinning (its CPU use is measured), answers
-them 408 at the header deadline, and takes the rest."""
+them 408 at the header deadline — except those displaced once their head has been arriving for over 1 s, to
+take the connections waiting behind them.
+
+3. Slow-header flood at the cap (a node capped at 256 connections): an attacker keeps the node full of
+connections that each send only a partial request line, opening 100 new ones a second (each lives longer than
+the 1 s grace), while a keep-alive client and a client opening a fresh connection per request each make 150
+requests. Both get (nearly) all 200s: at the cap the oldest partial head is displaced, never the prompt clients
+(before the fix: the keep-alive client was displaced and then refused 503, and most fresh connections got 503).
+Then 200 pipelined `GET /metrics` in one write (well over the 1 MiB output threshold) are all answered at once
+(before: 142 answers, a 10 s stall and 408)."""
 import json
 import os
 import resource
@@ -90,15 +99,24 @@ def out_of_descriptors(hard):
         used = (cpu_seconds(pid) - before) / 1.5
         say("limit 128, 150 busy connections: node CPU %.0f%% while out of descriptors" % (used * 100))
         check(used < 0.3, "the node spins on accept: %.0f%% CPU" % (used * 100))
-        answered = 0
+        answered = displaced = 0
         for s in busy:
             s.settimeout(10)
             try:
-                answered += s.recv(4096).startswith(b"HTTP/1.1 408")
+                reply = s.recv(4096)
+                answered += reply.startswith(b"HTTP/1.1 408")
+                displaced += reply == b""
+            except ConnectionResetError:
+                displaced += 1
             except OSError:
                 pass
-        say("%d of 150 busy connections answered 408" % answered)
-        check(answered == 150, "only %d of 150 partial heads were answered 408" % answered)
+        stats = cluster.stats(name)
+        say("%d of 150 busy connections answered 408, %d displaced (their head older than 1 s) for waiting ones"
+            % (answered, displaced))
+        check(answered + displaced == 150, "only %d of 150 partial heads were answered 408 or displaced"
+              % (answered + displaced))
+        check(displaced == stats["http_connections_evicted_incomplete"],
+              "%d displaced, node counted %d" % (displaced, stats["http_connections_evicted_incomplete"]))
         for s in busy:
             s.close()
         deadline = time.time() + 5
@@ -106,6 +124,109 @@ def out_of_descriptors(hard):
             time.sleep(0.1)
         check(descriptors(pid) == baseline, "node holds %d descriptors, baseline %d" % (descriptors(pid), baseline))
         check(Client().request("GET", cluster.url(name) + "/healthz")[0] == 200, "not serving afterwards")
+
+
+def slow_header_flood():
+    with Cluster(1) as cluster:
+        config = json.load(open(cluster.path))
+        config["limits"] = {"http": {"maxConnections": 256}}
+        json.dump(config, open(cluster.path, "w"), indent=2)
+        cluster.start_all()
+        name = cluster.initial[0]
+        address = cluster.http[name]
+        host, port = address.split(":")
+        time.sleep(0.3)
+        stop = threading.Event()
+        attackers = []
+
+        def attack():
+            # Fill the cap, then 100 new partial heads a second for as long as the clients run (bounded: 30 s).
+            for _ in range(300):
+                try:
+                    s = connect(address)
+                    s.send(b"GET /healthz HTTP/1.1\r\n")
+                    attackers.append(s)
+                except OSError:
+                    pass
+            end = time.time() + 30
+            while not stop.is_set() and time.time() < end:
+                try:
+                    s = connect(address)
+                    s.send(b"GET /healthz HTTP/1.1\r\n")
+                    attackers.append(s)
+                except OSError:
+                    pass
+                time.sleep(0.01)
+
+        attacker = threading.Thread(target=attack, daemon=True)
+        attacker.start()
+        time.sleep(2.5)  # the cap is full of partial heads, the first ones older than the grace
+        keep_alive = {}
+        fresh = {}
+
+        def keep_alive_client():
+            client = Client()
+            for _ in range(150):
+                try:
+                    status = client.request("GET", cluster.url(name) + "/healthz")[0]
+                except OSError as error:
+                    status = type(error).__name__
+                keep_alive[status] = keep_alive.get(status, 0) + 1
+                time.sleep(0.02)
+            client.close()
+
+        def fresh_client():
+            for _ in range(150):
+                try:
+                    s = connect(address)
+                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    status = s.recv(4096)[9:12].decode() or "EOF"
+                    s.close()
+                except OSError as error:
+                    status = type(error).__name__
+                fresh[status] = fresh.get(status, 0) + 1
+                time.sleep(0.02)
+
+        began = time.time()
+        clients = [threading.Thread(target=keep_alive_client), threading.Thread(target=fresh_client)]
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join(60)
+        took = time.time() - began
+        say("slow-header flood at cap 256 (%d partial heads, 100 new/s), %.1fs: keep-alive client %s, "
+            "fresh-connection client %s" % (len(attackers), took, keep_alive, fresh))
+        check(keep_alive.get(200, 0) >= 148, "keep-alive client locked out: %s" % keep_alive)
+        check(fresh.get("200", 0) >= 148, "fresh-connection client locked out: %s" % fresh)
+        stats = cluster.stats(name)
+        stop.set()
+        attacker.join(5)
+        say("evicted %d (incomplete %d), rejected %d" % (stats["http_connections_evicted"],
+            stats["http_connections_evicted_incomplete"], stats["http_connections_rejected"]))
+        check(stats["http_connections_evicted_incomplete"] > 0, "no partial head was displaced")
+        for s in attackers:
+            s.close()
+
+        # Pipelined answers well past the 1 MiB output threshold: all served, none stalls into a 408.
+        s = connect(address)
+        s.settimeout(8)
+        began = time.time()
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 200)
+        received = b""
+        try:
+            while received.count(b"HTTP/1.1 ") < 200:
+                chunk = s.recv(1 << 16)
+                if not chunk:
+                    break
+                received += chunk
+        except OSError:
+            pass
+        s.close()
+        answers = received.count(b"HTTP/1.1 200")
+        say("200 pipelined GET /metrics: %d answered 200 (%d bytes) in %.2fs, 408: %s"
+            % (answers, len(received), time.time() - began, b"HTTP/1.1 408" in received))
+        check(len(received) > 1 << 20, "the answers did not exceed the output threshold (%d bytes)" % len(received))
+        check(answers == 200 and b"HTTP/1.1 408" not in received, "pipelined requests stalled: %d answered" % answers)
 
 
 def scenario():
@@ -202,6 +323,7 @@ def scenario():
         say("descriptors after closing: %d (baseline %d)" % (now, baseline))
         check(now == baseline, "node holds %d descriptors, baseline %d" % (now, baseline))
     out_of_descriptors(hard)
+    slow_header_flood()
 
 
 if __name__ == "__main__":

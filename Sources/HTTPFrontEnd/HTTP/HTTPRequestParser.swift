@@ -38,6 +38,9 @@ public struct HTTPRequestParser: Sendable {
     private var bodyLength = 0
     private var continueRequested = false
     private var failure: HTTPParseError?
+    /// Bytes from `readIndex` of an incomplete request line already checked to be a method prefix (`tchar`s);
+    /// nil once its first space arrived. Each byte is checked once, however the line is trickled.
+    private var methodChecked: Int? = 0
 
     /// A parser with the given limits.
     public init(limits: HTTPLimits = HTTPLimits()) {
@@ -79,6 +82,7 @@ public struct HTTPRequestParser: Sendable {
             buffer = []
             readIndex = 0
             scanIndex = 0
+            methodChecked = 0
             head = nil
             throw error
         }
@@ -118,6 +122,7 @@ public struct HTTPRequestParser: Sendable {
                 let body = Array(buffer[readIndex..<(readIndex + bodyLength)])
                 readIndex += bodyLength
                 scanIndex = readIndex
+                methodChecked = 0
                 let request = head!.makeRequest(body: body)
                 head = nil
                 continueRequested = false
@@ -137,10 +142,12 @@ public struct HTTPRequestParser: Sendable {
         }
         var end = lineFeed
         if end > readIndex, buffer[end - 1] == HTTPSyntax.carriageReturn { end -= 1 }
+        if phase == .requestLine, end > readIndex { try checkMethod(lineBytes: end - readIndex, complete: true) }
         let line = buffer[readIndex..<end]
         let lineBytes = lineFeed + 1 - readIndex
         readIndex = lineFeed + 1
         scanIndex = readIndex
+        methodChecked = 0
         if phase == .requestLine, line.count > limits.maxRequestLineBytes {
             throw HTTPParseError(
                 .requestLineTooLong, detail: "\(line.count) bytes > limit \(limits.maxRequestLineBytes)")
@@ -154,9 +161,12 @@ public struct HTTPRequestParser: Sendable {
         return line
     }
 
-    /// Fails as soon as a line without its ending is certain to break its limit once complete. One byte of
-    /// slack: the last byte may be the CR of the line ending.
-    private func checkIncompleteLine(byteCount: Int) throws(HTTPParseError) {
+    /// Fails as soon as a line without its ending is certain to break its limit once complete (one byte of
+    /// slack: the last byte may be the CR of the line ending), or, for a request line, at the first byte that
+    /// cannot belong to a method: a TLS ClientHello (0x16) or other non-HTTP bytes get 400 at once rather than
+    /// after the header timeout.
+    private mutating func checkIncompleteLine(byteCount: Int) throws(HTTPParseError) {
+        if phase == .requestLine { try checkMethod(lineBytes: byteCount, complete: false) }
         switch phase {
         case .requestLine where byteCount > limits.maxRequestLineBytes + 1:
             throw HTTPParseError(
@@ -166,6 +176,32 @@ public struct HTTPRequestParser: Sendable {
                 .headersTooLarge, detail: "over \(limits.maxHeaderBytes) bytes without the end of the head")
         default:
             return
+        }
+    }
+
+    /// Fails at the first byte of the request line starting at `readIndex` that cannot belong to its method (a
+    /// `tchar` run ended by a space). Bytes already checked are skipped. Only the first `maxRequestLineBytes + 2`
+    /// bytes are looked at — the point where an incomplete line fails with 414 — so the outcome (400 or 414)
+    /// does not depend on how the bytes were split into reads.
+    private mutating func checkMethod(lineBytes: Int, complete: Bool) throws(HTTPParseError) {
+        guard var checked = methodChecked else { return }
+        let end = min(lineBytes, limits.maxRequestLineBytes + 2)
+        while checked < end {
+            let byte = buffer[readIndex + checked]
+            if byte == HTTPSyntax.space && checked > 0 {
+                methodChecked = nil
+                return
+            }
+            if !HTTPSyntax.isTokenByte(byte) {
+                // A CR last in an incomplete line may be its ending's (or an empty line's): decided when the LF
+                // comes.
+                if byte == HTTPSyntax.carriageReturn && !complete && checked == lineBytes - 1 { return }
+                throw HTTPParseError(
+                    .malformedRequestLine,
+                    detail: "cannot begin a request: " + HTTPParseError.excerpt(buffer[readIndex...].prefix(16)))
+            }
+            checked += 1
+            methodChecked = checked
         }
     }
 
