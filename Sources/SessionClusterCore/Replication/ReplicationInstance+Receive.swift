@@ -193,10 +193,9 @@ extension ReplicationInstance {
             // Not (or no longer) a holder: pass the content on to the primary we know of, never keep it.
             let known = [moved[session.id]?.placement, placement].compactMap { $0 }
                 .max { $1.supersedes($0) }
-            let passed = passOnHeld(session.id, to: known?.primary)
-            guard let known, known.primary != peer, isReachable(known.primary) else { return acknowledged + passed }
+            guard let known, known.primary != peer, isReachable(known.primary) else { return acknowledged }
             counters.snapshotsSent += 1
-            return acknowledged + [.send(.snapshot(session, known), to: known.primary)] + passed
+            return acknowledged + [.send(.snapshot(session, known), to: known.primary)]
         }
         var directives = acknowledged + mergeCopy(session, placementHint: nil, from: peer, now: now)
         if settings.mode == .backup, let placement {
