@@ -93,11 +93,3 @@ final class RawSocket: @unchecked Sendable {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
     }
 }
-
-/// Runs blocking socket calls on a thread of their own: on the cooperative pool (two threads on a two-core
-/// machine) they would starve the tasks that answer them.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        Thread { continuation.resume(returning: body()) }.start()
-    }
-}
