@@ -1,6 +1,7 @@
 import Foundation
 import SessionClusterCore
 import SessionClusterSimulator
+import TestSupport
 import Testing
 
 /// Seeded whole-cluster runs. `SIM_SEEDS=N` sets runs per replication mode (default 500, half async, half
@@ -112,16 +113,18 @@ import Testing
         return nil
     }
 
-    @Test func convergenceCheckCatchesDisabledMerge() throws {
+    @Test func convergenceCheckCatchesDisabledMerge() async throws {
         // Without the merge, concurrent writes of two tabs overwrite each other as in Tomcat.
-        let report = try #require(Self.firstFailure(.noMerge, mode: .delta, seeds: 1...40), "no run caught noMerge")
+        let found = await onOwnThread { Self.firstFailure(.noMerge, mode: .delta, seeds: 1...40) }
+        let report = try #require(found, "no run caught noMerge")
         #expect(report.violations.contains { $0.contains("not converged") || $0.contains("expected") })
         print("noMerge caught by \(report.config.replayKey): \(report.violations.first ?? "")")
     }
 
     @Test(arguments: ReplicationMode.allCases)
-    func readYourWritesCheckCatchesStaleReads(mode: ReplicationMode) throws {
-        let report = try #require(Self.firstFailure(.serveStale, mode: mode, seeds: 1...40), "no run caught serveStale")
+    func readYourWritesCheckCatchesStaleReads(mode: ReplicationMode) async throws {
+        let found = await onOwnThread { Self.firstFailure(.serveStale, mode: mode, seeds: 1...40) }
+        let report = try #require(found, "no run caught serveStale")
         #expect(report.violations.contains { $0.contains("older than token") || $0.contains("expected") })
         print("serveStale caught by \(report.config.replayKey): \(report.violations.first ?? "")")
     }
@@ -130,13 +133,15 @@ import Testing
 /// Delta mode: restarted nodes pull the state in several windows and resume from another donor under faults —
 /// the seeded runs above exercise the windowed transfer, not just one chunk per join.
 @Suite struct StateTransferCoverageTests {
-    @Test func seededRunsPullSeveralWindowsAndResume() {
-        var runs = [SimulationReport]()
-        for seed in UInt64(1)...40 {
-            var config = SimulationConfig(seed: seed, mode: .delta, ack: seed % 2 == 0 ? .async : .sync)
-            config.transferChunkSessions = 1
-            config.transferWindowChunks = 2
-            runs.append(Simulation(config: config).run())
+    @Test func seededRunsPullSeveralWindowsAndResume() async {
+        // Seconds of simulation: on a thread of its own, not on the cooperative pool.
+        let runs = await onOwnThread { () -> [SimulationReport] in
+            (UInt64(1)...40).map { seed in
+                var config = SimulationConfig(seed: seed, mode: .delta, ack: seed % 2 == 0 ? .async : .sync)
+                config.transferChunkSessions = 1
+                config.transferWindowChunks = 2
+                return Simulation(config: config).run()
+            }
         }
         for report in runs where !report.passed { Issue.record(Comment(rawValue: "\(report)")) }
         let completed = runs.map(\.transfersCompleted).reduce(0, +)
@@ -151,7 +156,13 @@ import Testing
 
 /// Backup mode: a join or a leave re-places about 1/N of the backups, not all of them.
 @Suite struct PlacementMovementTests {
-    @Test func joinAndLeaveRePlaceAboutOneNthOfBackups() {
+    @Test func joinAndLeaveRePlaceAboutOneNthOfBackups() async {
+        // A second of simulation: on a thread of its own, not on the cooperative pool.
+        await onOwnThread { Self.joinAndLeave() }.record()
+    }
+
+    static func joinAndLeave() -> Findings {
+        var findings = Findings()
         var config = SimulationConfig(seed: 42, mode: .backup, ack: .async)
         config.nodes = 4
         config.crashes = 0
@@ -166,17 +177,17 @@ import Testing
         simulation.createSessions(2_000)
         simulation.run(until: simulation.now + 3_000)
         let before = simulation.placements()
-        #expect(before.count == 2_000)
+        findings.expect(before.count == 2_000, "\(before.count) placements")
 
         let joined = simulation.addNode()
         simulation.run(until: simulation.now + 4_000)
         let afterJoin = simulation.placements()
         let joinReport = simulation.checkNow()
-        #expect(joinReport.passed, "\(joinReport)")
+        findings.expect(joinReport.passed, "\(joinReport)")
         let movedOnJoin = before.filter { afterJoin[$0.key]?.backup != $0.value.backup }.count
         let joinFraction = Double(movedOnJoin) / Double(before.count)
         print("join 4→5 nodes: \(movedOnJoin) of \(before.count) backups re-placed (\(joinFraction); 1/N = 0.20)")
-        #expect(joinFraction > 0.05 && joinFraction < 0.40)
+        findings.expect(joinFraction > 0.05 && joinFraction < 0.40, "\(joinFraction) re-placed on join")
 
         simulation.stopNode(joined)
         simulation.run(until: simulation.now + 4_000)
@@ -184,8 +195,9 @@ import Testing
         let movedOnLeave = afterJoin.filter { afterLeave[$0.key]?.backup != $0.value.backup }.count
         let leaveFraction = Double(movedOnLeave) / Double(afterJoin.count)
         print("leave 5→4 nodes: \(movedOnLeave) of \(afterJoin.count) backups re-placed (\(leaveFraction); 1/N = 0.20)")
-        #expect(afterLeave.count == 2_000)
-        #expect(leaveFraction > 0.05 && leaveFraction < 0.40)
+        findings.expect(afterLeave.count == 2_000, "\(afterLeave.count) placements after the leave")
+        findings.expect(leaveFraction > 0.05 && leaveFraction < 0.40, "\(leaveFraction) re-placed on leave")
+        return findings
     }
 }
 
