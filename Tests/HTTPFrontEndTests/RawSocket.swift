@@ -24,10 +24,10 @@ final class RawSocket: @unchecked Sendable {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard result == 0 else {
-            Glibc.close(fd)
-            throw POSIXError(.ECONNREFUSED)
-        }
+        // No close here: an initializer that throws after every property is set still runs `deinit`, which
+        // closes `fd` — closing it here too closed whatever descriptor another thread had opened under that
+        // number meanwhile (a node's socket in a test running in parallel).
+        guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
     }
 
     deinit { Glibc.close(fd) }
