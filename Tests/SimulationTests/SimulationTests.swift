@@ -12,21 +12,16 @@ import Testing
     static let seedBase = UInt64(environment["SIM_SEED_BASE"] ?? "") ?? 1
     static let chunks = 8
 
-    /// Simulations are long synchronous computations: they run on this queue, not on Swift's cooperative pool
-    /// (two threads here), so that async tests running at the same time (real nodes) are not starved.
-    static let simulationQueue: OperationQueue = {
-        let queue = OperationQueue()
-        queue.maxConcurrentOperationCount = 2
-        return queue
-    }()
+    /// Simulations are long synchronous computations: they run on two threads of their own, not on Swift's
+    /// cooperative pool (two threads here), so that async tests running at the same time (real nodes) are not
+    /// starved. (Not an `OperationQueue`: on Linux it runs on that very pool's threads.)
+    static let simulationThreads = WorkerThreads(count: 2, name: "simulation")
 
     static func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            simulationQueue.addOperation { continuation.resume(returning: work()) }
-        }
+        await simulationThreads.run(work)
     }
 
-    /// One chunk of the seeded runs of a mode. The chunk's runs are split over both queue threads, so the suite
+    /// One chunk of the seeded runs of a mode. The chunk's runs are split over both simulation threads, so the suite
     /// uses every core even when tests run one at a time (`swift test --no-parallel`, as `Tests/run-all.sh` does).
     @Test(arguments: ReplicationMode.allCases, 0..<SimulationTests.chunks)
     func seededRunsKeepEveryInvariant(mode: ReplicationMode, chunk: Int) async {
@@ -58,7 +53,7 @@ import Testing
         }
     }
 
-    /// Runs seeds `base + run` (even runs `async`, odd `sync`) split over both queue threads; at most three
+    /// Runs seeds `base + run` (even runs `async`, odd `sync`) split over both simulation threads; at most three
     /// failures per thread, each with its replay line.
     static func simulate(_ runs: [Int], from base: UInt64, mode: ReplicationMode) async -> [String] {
         let halves = [
