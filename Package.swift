@@ -25,12 +25,15 @@ let package = Package(
         .executableTarget(name: "session-bench", dependencies: ["SessionCluster", "HTTPFrontEnd"]),
         // Deterministic, seeded cluster simulator over the core (used by tests; replayable by seed).
         .target(name: "SessionClusterSimulator", dependencies: ["SessionClusterCore"]),
-        .testTarget(name: "SessionClusterCoreTests", dependencies: ["SessionClusterCore"]),
-        .testTarget(name: "SessionClusterTests", dependencies: ["SessionCluster"]),
-        .testTarget(name: "HTTPFrontEndTests", dependencies: ["HTTPFrontEnd"]),
+        // What the test targets share: running long synchronous work off Swift's cooperative pool.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SessionClusterCoreTests", dependencies: ["SessionClusterCore", "TestSupport"]),
+        .testTarget(name: "SessionClusterTests", dependencies: ["SessionCluster", "TestSupport"]),
+        .testTarget(name: "HTTPFrontEndTests", dependencies: ["HTTPFrontEnd", "TestSupport"]),
         // Starts the real `session-node` executable (built because this target depends on it).
-        .testTarget(name: "SessionNodeTests", dependencies: ["session-node", "SessionCluster"]),
-        .testTarget(name: "SimulationTests", dependencies: ["SessionClusterSimulator", "SessionClusterCore"]),
+        .testTarget(name: "SessionNodeTests", dependencies: ["session-node", "SessionCluster", "TestSupport"]),
+        .testTarget(
+            name: "SimulationTests", dependencies: ["SessionClusterSimulator", "SessionClusterCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -59,7 +59,7 @@ enum Launcher {
 
         var environment = ProcessInfo.processInfo.environment
         environment[parentVariable] = String(getpid())
-        for node in configuration.nodes {
+        for node in configuration.nodes where !supervisor.isStopping {
             let process = Process()
             process.executableURL = executableURL
             process.arguments = ["run", "--config", configPath, "--node", node.name]
@@ -119,7 +119,12 @@ final class Supervisor: Sendable {
     private let allExited = DispatchSemaphore(value: 0)
 
     func launched(_ name: String, _ process: Process) {
-        state.withLock { $0.running.append((name, process)) }
+        let stopping = state.withLock { state -> Bool in
+            state.running.append((name, process))
+            return state.stopping
+        }
+        // Launched after a sibling had already failed: it joins the stop at once.
+        if stopping { kill(process.processIdentifier, SIGTERM) }
         // It may have exited before it was recorded: `exited` then found nothing to remove.
         if !process.isRunning { exited(name, status: process.terminationStatus, bySignal: false) }
     }
@@ -137,6 +142,9 @@ final class Supervisor: Sendable {
         }
         if done { allExited.signal() }
     }
+
+    /// Whether a stop is under way (no more nodes are launched).
+    var isStopping: Bool { state.withLock { $0.stopping } }
 
     /// The node reported that it serves.
     func started(_ name: String) {

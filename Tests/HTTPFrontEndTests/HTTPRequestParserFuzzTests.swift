@@ -1,10 +1,12 @@
 import HTTPFrontEnd
 import SessionCluster
+import TestSupport
 import Testing
 
 /// Deterministic mutation fuzzing: whatever the bytes and however they are split, the parser returns requests or
 /// throws `HTTPParseError` — it never traps or hangs, its buffer stays within the limits, and the chunking never
-/// changes the outcome.
+/// changes the outcome. The rounds run on a thread of their own (`onOwnThread`): seconds of computing on the
+/// cooperative pool would starve the suites that run real nodes at the same time.
 @Suite struct HTTPRequestParserFuzzTests {
     private static let seeds: [String] = [
         "GET / HTTP/1.1\r\nHost: node1\r\n\r\n",
@@ -45,12 +47,12 @@ import Testing
         var status: Int?
     }
 
-    private func summary(_ request: HTTPRequest) -> String {
+    private static func summary(_ request: HTTPRequest) -> String {
         let headers = request.headers.map { "\($0.name)=\($0.value)" }.joined(separator: "|")
         return "\(request.method) \(request.target) \(request.path) \(request.version) \(headers) \(request.body)"
     }
 
-    private func mutate(_ input: [UInt8], using random: inout SplitMix64) -> [UInt8] {
+    private static func mutate(_ input: [UInt8], using random: inout SplitMix64) -> [UInt8] {
         var bytes = input
         for _ in 0..<Int.random(in: 1...3, using: &random) {
             let position = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &random)
@@ -83,8 +85,9 @@ import Testing
     }
 
     /// Feeds `bytes` in random chunks, checking the buffer bound after every append and every drain.
-    private func feed(
-        _ bytes: [UInt8], limits: HTTPLimits, maxChunk: Int, using random: inout SplitMix64
+    private static func feed(
+        _ bytes: [UInt8], limits: HTTPLimits, maxChunk: Int, using random: inout SplitMix64,
+        findings: inout Findings
     ) -> Outcome {
         var parser = HTTPRequestParser(limits: limits)
         var outcome = Outcome()
@@ -97,25 +100,25 @@ import Testing
             start = end
             // Plain checks rather than `#expect` in this hot loop: the macro's bookkeeping dominates a debug run.
             if parser.bufferedByteCount > limits.maxBufferedBytes + chunk {
-                Issue.record("\(parser.bufferedByteCount) bytes buffered after a \(chunk)-byte append")
+                findings.fail("\(parser.bufferedByteCount) bytes buffered after a \(chunk)-byte append")
             }
             do {
                 while let request = try parser.next() {
                     outcome.requests.append(summary(request))
                     calls += 1
                     if calls > bytes.count {
-                        Issue.record("more requests than bytes: the parser loops")
+                        findings.fail("more requests than bytes: the parser loops")
                         return outcome
                     }
                 }
                 if parser.bufferedByteCount > limits.maxBufferedBytes {
-                    Issue.record("\(parser.bufferedByteCount) bytes buffered with nothing left to parse")
+                    findings.fail("\(parser.bufferedByteCount) bytes buffered with nothing left to parse")
                 }
             } catch {
                 outcome.error = error.code
                 outcome.status = error.status
                 if !parser.isFailed || parser.bufferedByteCount != 0 {
-                    Issue.record("a failed parser still holds \(parser.bufferedByteCount) bytes")
+                    findings.fail("a failed parser still holds \(parser.bufferedByteCount) bytes")
                 }
                 return outcome
             }
@@ -123,7 +126,18 @@ import Testing
         return outcome
     }
 
-    @Test func mutatedRequestsParseOrThrowWithinTheBufferBoundWhateverTheChunking() {
+    @Test func mutatedRequestsParseOrThrowWithinTheBufferBoundWhateverTheChunking() async {
+        let (parsed, statuses, findings) = await onOwnThread { Self.mutatedRounds() }
+        findings.record()
+        #expect(parsed > 10_000, "too few mutated inputs still parse: \(parsed)")
+        for status in [400, 413, 414, 431, 501, 505] {
+            #expect(statuses[status, default: 0] > 0, "no mutation reached status \(status): \(statuses)")
+        }
+    }
+
+    /// 100,000 mutated requests, each fed in chunks and whole: how many requests parsed, the error statuses seen.
+    private static func mutatedRounds() -> (parsed: Int, statuses: [Int: Int], findings: Findings) {
+        var findings = Findings()
         var random = SplitMix64(seed: 0xF0CC_AC1A)
         let tight = HTTPLimits(maxRequestLineBytes: 128, maxHeaderBytes: 160, maxHeaderCount: 8, maxBodyBytes: 256)
         let seedBytes = Self.seeds.map { Array($0.utf8) }
@@ -133,30 +147,33 @@ import Testing
             let bytes = mutate(seedBytes[round % seedBytes.count], using: &random)
             let limits = round % 2 == 0 ? HTTPLimits() : tight
             let maxChunk = [1, 7, 64, max(1, bytes.count)][round % 4]
-            let chunked = feed(bytes, limits: limits, maxChunk: maxChunk, using: &random)
+            let chunked = feed(bytes, limits: limits, maxChunk: maxChunk, using: &random, findings: &findings)
             if maxChunk < bytes.count {
-                let whole = feed(bytes, limits: limits, maxChunk: max(1, bytes.count), using: &random)
+                let whole = feed(
+                    bytes, limits: limits, maxChunk: max(1, bytes.count), using: &random, findings: &findings)
                 if chunked != whole {
-                    Issue.record("round \(round): chunking changed the outcome: \(chunked) vs \(whole)")
+                    findings.fail("round \(round): chunking changed the outcome: \(chunked) vs \(whole)")
                 }
             }
             parsed += chunked.requests.count
             if let status = chunked.status { statuses[status, default: 0] += 1 }
         }
-        #expect(parsed > 10_000, "too few mutated inputs still parse: \(parsed)")
-        for status in [400, 413, 414, 431, 501, 505] {
-            #expect(statuses[status, default: 0] > 0, "no mutation reached status \(status): \(statuses)")
-        }
+        return (parsed, statuses, findings)
     }
 
-    @Test func randomBytesNeverTrapOrOverfillTheBuffer() {
-        var random = SplitMix64(seed: 7)
-        let limits = HTTPLimits(maxRequestLineBytes: 32, maxHeaderBytes: 64, maxHeaderCount: 4, maxBodyBytes: 32)
-        for _ in 0..<2_000 {
-            let bytes = (0..<Int.random(in: 0...400, using: &random)).map { _ in
-                Self.interesting.randomElement(using: &random)!
+    @Test func randomBytesNeverTrapOrOverfillTheBuffer() async {
+        let findings = await onOwnThread { () -> Findings in
+            var findings = Findings()
+            var random = SplitMix64(seed: 7)
+            let limits = HTTPLimits(maxRequestLineBytes: 32, maxHeaderBytes: 64, maxHeaderCount: 4, maxBodyBytes: 32)
+            for _ in 0..<2_000 {
+                let bytes = (0..<Int.random(in: 0...400, using: &random)).map { _ in
+                    Self.interesting.randomElement(using: &random)!
+                }
+                _ = Self.feed(bytes, limits: limits, maxChunk: 16, using: &random, findings: &findings)
             }
-            _ = feed(bytes, limits: limits, maxChunk: 16, using: &random)
+            return findings
         }
+        findings.record()
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPFrontEnd
 import SessionCluster
 import Synchronization
+import TestSupport
 import Testing
 
 /// The cap policy under a slow-header flood, pipelined answers past the output threshold, and what the server
@@ -30,7 +31,7 @@ import Testing
     @Test func slowHeadsAtTheCapGoBeforeClientsThatCompleteTheirRequests() async throws {
         let running = try Limits.start { $0.maxConnections = 16 }
         let port = running.port
-        let outcome = await offPool { () -> (keepAlive: [Int], fresh: [Int], attackers: Int) in
+        let outcome = await onOwnThread { () -> (keepAlive: [Int], fresh: [Int], attackers: Int) in
             guard let keepAlive = try? RawSocket(port: port, timeoutMillis: 2_000) else { return ([], [], 0) }
             keepAlive.send(Limits.get)
             guard keepAlive.read(until: "ok\n").hasPrefix("HTTP/1.1 200") else { return ([], [], 0) }
@@ -101,7 +102,7 @@ import Testing
             $0.incompleteGraceMillis = 400
         }
         let port = running.port
-        let outcome = await offPool { () -> (young: String, old: String, partial: (String, Bool)) in
+        let outcome = await onOwnThread { () -> (young: String, old: String, partial: (String, Bool)) in
             guard let partial = try? RawSocket(port: port) else { return ("", "", ("", false)) }
             partial.send("GET / HTTP/1.1\r\n")
             _ = Limits.poll { RawSocket.unreadBytes(port: port) == 0 }
@@ -135,7 +136,7 @@ import Testing
         }
         let port = UInt16(server.address.split(separator: ":").last!)!
         let expected = HTTPResponse.text(200, body).serialized(keepAlive: true).count * 200
-        let outcome = await offPool { () -> (bytes: Int, answers: Int, timeout: Bool, seconds: Double) in
+        let outcome = await onOwnThread { () -> (bytes: Int, answers: Int, timeout: Bool, seconds: Double) in
             guard let socket = try? RawSocket(port: port, timeoutMillis: 5_000) else { return (0, 0, false, 0) }
             let start = Date()
             socket.send(String(repeating: "GET /big HTTP/1.1\r\nHost: t\r\n\r\n", count: 200))
@@ -164,7 +165,7 @@ import Testing
     @Test func nonHTTPBytesGet400AtOnceAnd408SaysRequestTimeout() async throws {
         let running = try Limits.start { $0.headerTimeoutMillis = 1_500 }
         let port = running.port
-        let outcome = await offPool { () -> ((String, Bool), Double, String) in
+        let outcome = await onOwnThread { () -> ((String, Bool), Double, String) in
             guard let tls = try? RawSocket(port: port), let slow = try? RawSocket(port: port) else {
                 return (("", false), 0, "")
             }

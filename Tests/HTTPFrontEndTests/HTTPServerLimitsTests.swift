@@ -2,12 +2,13 @@ import Foundation
 import HTTPFrontEnd
 import SessionCluster
 import Synchronization
+import TestSupport
 import Testing
 
 /// The server's connection cap, deadlines, back-pressure and descriptor hygiene, over real sockets on 127.0.0.1.
 ///
 /// The server runs on a loop of its own with a callback handler, and each test's timed socket choreography runs
-/// on a thread of its own (`offPool`): neither depends on the cooperative pool, which other suites of the same
+/// on a thread of its own (`onOwnThread`): neither depends on the cooperative pool, which other suites of the same
 /// process may keep busy for seconds.
 @Suite(.serialized) struct HTTPServerLimitsTests {
     /// A running server and its loop.
@@ -56,7 +57,7 @@ import Testing
     @Test func overTheCapTheNewcomerReads503ThenEOF() async throws {
         let running = try Self.start { $0.maxConnections = 2 }
         let port = running.port
-        let outcome = await offPool { () -> (late: (String, Bool), busy: [String]) in
+        let outcome = await onOwnThread { () -> (late: (String, Bool), busy: [String]) in
             guard let busy = try? (0..<2).map({ _ in try RawSocket(port: port) }) else { return (("", false), []) }
             for socket in busy { socket.send("GET / HTTP/1.1\r\n") }  // partial heads: not idle
             _ = Self.poll { RawSocket.unreadBytes(port: port) == 0 && RawSocket.serverSockets(port: port) == 2 }
@@ -78,7 +79,7 @@ import Testing
     @Test func atTheCapTheLongestIdleConnectionMakesRoom() async throws {
         let running = try Self.start { $0.maxConnections = 2 }
         let port = running.port
-        let answers = await offPool { () -> [String] in
+        let answers = await onOwnThread { () -> [String] in
             guard let oldest = try? RawSocket(port: port), let younger = try? RawSocket(port: port) else { return [] }
             oldest.send(Self.get)
             let first = oldest.read(until: "ok\n")
@@ -102,7 +103,7 @@ import Testing
     @Test func anIdleConnectionIsClosedSilentlyAfterTheIdleTimeout() async throws {
         let running = try Self.start { $0.idleTimeoutMillis = 200 }
         let port = running.port
-        let outcome = await offPool { () -> (String, (String, Bool), Double) in
+        let outcome = await onOwnThread { () -> (String, (String, Bool), Double) in
             guard let socket = try? RawSocket(port: port) else { return ("", ("", false), 0) }
             socket.send(Self.get)
             let answer = socket.read(until: "ok\n")
@@ -120,7 +121,7 @@ import Testing
     @Test func aTrickledHeadGets408AfterTheHeaderTimeout() async throws {
         let running = try Self.start { $0.headerTimeoutMillis = 400 }
         let port = running.port
-        let outcome = await offPool { () -> ((String, Bool), Double) in
+        let outcome = await onOwnThread { () -> ((String, Bool), Double) in
             guard let socket = try? RawSocket(port: port) else { return (("", false), 0) }
             let start = Date()
             Thread {
@@ -141,7 +142,7 @@ import Testing
     @Test func aBodyThatStopsComingGets408AfterTheBodyTimeout() async throws {
         let running = try Self.start { $0.bodyTimeoutMillis = 300 }
         let port = running.port
-        let answer = await offPool { () -> (String, Bool) in
+        let answer = await onOwnThread { () -> (String, Bool) in
             guard let socket = try? RawSocket(port: port) else { return ("", false) }
             socket.send("PUT / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
             return socket.readToEnd()
@@ -158,7 +159,7 @@ import Testing
             $0.idleTimeoutMillis = 100
         }
         let port = running.port
-        let answer = await offPool { () -> String in
+        let answer = await onOwnThread { () -> String in
             guard let socket = try? RawSocket(port: port) else { return "" }
             socket.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
             return socket.read(until: "ok\n")
@@ -173,7 +174,7 @@ import Testing
         let running = try Self.start()
         let port = running.port
         let pipelined = String(repeating: Self.get, count: 2_000)  // 56 KB
-        let outcome = await offPool { () -> (Int, String, Bool) in
+        let outcome = await onOwnThread { () -> (Int, String, Bool) in
             guard let socket = try? RawSocket(port: port) else { return (0, "", false) }
             socket.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
             usleep(50_000)
@@ -196,7 +197,7 @@ import Testing
             $0.headerTimeoutMillis = 300
         }
         let port = running.port
-        let counts = await offPool { () -> (before: Int, during: Int, after: Int) in
+        let counts = await onOwnThread { () -> (before: Int, during: Int, after: Int) in
             let before = RawSocket.serverSockets(port: port)
             var sockets: [RawSocket] = []
             for index in 0..<30 {

@@ -24,10 +24,10 @@ final class RawSocket: @unchecked Sendable {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard result == 0 else {
-            Glibc.close(fd)
-            throw POSIXError(.ECONNREFUSED)
-        }
+        // No close here: an initializer that throws after every property is set still runs `deinit`, which
+        // closes `fd` — closing it here too closed whatever descriptor another thread had opened under that
+        // number meanwhile (a node's socket in a test running in parallel).
+        guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
     }
 
     deinit { Glibc.close(fd) }
@@ -91,13 +91,5 @@ final class RawSocket: @unchecked Sendable {
     /// Descriptors this process has open.
     static func openDescriptors() -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
-    }
-}
-
-/// Runs blocking socket calls on a thread of their own: on the cooperative pool (two threads on a two-core
-/// machine) they would starve the tasks that answer them.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        Thread { continuation.resume(returning: body()) }.start()
     }
 }

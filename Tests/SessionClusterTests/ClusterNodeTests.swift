@@ -54,18 +54,26 @@ import Testing
     /// that slept through the deadline must not report "did not form" about a cluster that formed long ago.
     static func awaitMembership(_ nodes: [ClusterNode], within millis: Int = 10_000) async throws -> Int {
         let start = ContinuousClock.now
+        var seen: [String] = []
         while true {
             var complete = true
+            seen = []
             for node in nodes {
-                let alive = Set(await node.members().filter { $0.status == .alive }.map(\.info.id))
+                let members = await node.members()
+                let alive = Set(members.filter { $0.status == .alive }.map(\.info.id))
                 if alive != Set(nodes.filter { $0 !== node }.map(\.me.id)) { complete = false }
+                let view = members.map { "\($0.info.name)@\($0.info.replication) \($0.status)" }.sorted()
+                let stats = await node.stats()
+                seen.append(
+                    "\(node.me.name)@\(node.me.replication) sees [\(view.joined(separator: ", "))], received "
+                        + "\(stats.framesReceived) frames, dropped \(stats.dropped)")
             }
             let elapsed = ContinuousClock.now - start
             if complete { return Int(elapsed / .milliseconds(1)) }
             if elapsed >= .milliseconds(millis) { break }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw ClusterTestError("membership did not form within \(millis) ms")
+        throw ClusterTestError("membership did not form within \(millis) ms: \(seen.joined(separator: "; "))")
     }
 
     static func stopAll(_ nodes: [ClusterNode]) async {

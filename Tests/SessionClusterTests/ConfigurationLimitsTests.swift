@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import SessionCluster
@@ -99,13 +100,6 @@ import Testing
         }
     }
 
-    /// Blocking calls on a thread of their own, not the cooperative pool the node's callers need.
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: body()) }.start()
-        }
-    }
-
     /// An inbound replication connection must say hello in time, and only so many may be open: at the cap the
     /// oldest anonymous one makes room.
     @Test func inboundLinksAreCappedAndMustSayHelloInTime() async throws {
@@ -116,7 +110,7 @@ import Testing
         let node = try await ClusterNode.start(settings)
         let port = UInt16(node.me.replication.split(separator: ":").last!)!
         // The choreography runs on a thread of its own: its timing must not depend on the cooperative pool.
-        let outcome = await Self.offPool { () -> (displacedAfter: Double, allClosed: Bool) in
+        let outcome = await onOwnThread { () -> (displacedAfter: Double, allClosed: Bool) in
             guard let silent = try? (0..<2).map({ _ in try BlockingSocket(port: port) }) else { return (99, false) }
             usleep(300_000)  // both accepted
             let start = Date()
@@ -153,10 +147,10 @@ final class BlockingSocket: @unchecked Sendable {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard result == 0 else {
-            Glibc.close(fd)
-            throw POSIXError(.ECONNREFUSED)
-        }
+        // No close here: an initializer that throws after every property is set still runs `deinit`, which
+        // closes `fd` — closing it here too closed whatever descriptor another thread had opened under that
+        // number meanwhile (a node's socket in a test running in parallel).
+        guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
     }
 
     deinit { Glibc.close(fd) }

@@ -69,8 +69,10 @@ extension ClusterNodeTests {
         let sent = await sender.stats()
         // One stamp per delta at most (stamps are ≥ 1 ms apart and the writes 3 ms), each giving one sample.
         #expect(sent.replicationLag.stampsSent >= writes / 2 && sent.replicationLag.stampsSent <= writes + 1)
+        // Polled for up to 30 s (a liveness bound: this task may be starved on a busy machine), then once more.
+        let deadline = ContinuousClock.now + .seconds(30)
         var received = await receiver.stats()
-        for _ in 0..<100 where received.replicationLag.count < sent.replicationLag.stampsSent {
+        while received.replicationLag.count < sent.replicationLag.stampsSent && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
             received = await receiver.stats()
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -62,23 +63,109 @@ import Testing
         return (path, (3..<6).map { "http://127.0.0.1:\(ports[$0])" })
     }
 
-    /// Waits until every node reports the other two alive.
+    /// Waits until every node reports the other two alive (for up to 30 s: the processes start on a busy machine).
     static func awaitCluster(_ urls: [String]) async throws {
-        for _ in 0..<100 {
-            var ready = true
-            for url in urls {
+        let formed = try await eventually(30) {
+            urls.allSatisfy { url in
                 var client = TestHTTPClient()
-                guard let members = try? client.send("GET", url + "/cluster/members"),
-                    members.status == 200, members.body.components(separatedBy: "\"alive\"").count == 4
-                else {
-                    ready = false
-                    break
-                }
+                guard let members = try? client.send("GET", url + "/cluster/members") else { return false }
+                return members.status == 200 && members.body.components(separatedBy: "\"alive\"").count == 4
             }
-            if ready { return }
-            try await Task.sleep(for: .milliseconds(100))
         }
-        throw ClientError("cluster did not form")
+        if !formed { throw ClientError("cluster did not form") }
+    }
+
+    /// What a browser sees of the HTTP contract across the nodes at `urls`: logins, read-your-writes from node to
+    /// node, rotation, logout and the odd ends. Blocking sockets: run it with `onOwnThread`, off the pool.
+    static func browse(_ urls: [String], _ f: inout Findings) throws {
+        var browser = TestHTTPClient()
+        let login = try browser.send(
+            "POST", urls[0] + "/login", body: "user=alice", contentType: "application/x-www-form-urlencoded")
+        f.expect(login.status == 200, "login answered \(login.status)")
+        f.expect(
+            login.body.contains("\"user\":\"alice\"") && login.body.contains("\"node\":\"n1\""), "login: \(login.body)")
+        f.expect(login.header("X-Served-By") == "n1", "login served by \(login.header("X-Served-By") ?? "-")")
+        guard let cookie = login.headers.first(where: { $0.1.hasPrefix("SESSIONID=") })?.1 else {
+            return f.fail("login set no SESSIONID cookie: \(login.headers)")
+        }
+        f.expect(
+            cookie.contains("HttpOnly") && cookie.contains("Path=/") && cookie.contains("SameSite=Lax"),
+            "login cookie: \(cookie)")
+
+        // Write on one node, read on the next at once: every hop must see the previous write (no retries).
+        for hop in 0..<30 {
+            let writer = urls[hop % 3]
+            let reader = urls[(hop + 1) % 3]
+            let put = try browser.send("PUT", writer + "/session/attributes/step", body: "\(hop)")
+            f.expect(put.status == 204, "hop \(hop): PUT answered \(put.status)")
+            let get = try browser.send("GET", reader + "/session")
+            f.expect(
+                get.status == 200 && get.body.contains("\"step\":\"\(hop)\""), "hop \(hop): \(get.status) \(get.body)")
+        }
+        let delete = try browser.send("DELETE", urls[2] + "/session/attributes/step")
+        f.expect(delete.status == 204, "DELETE attribute answered \(delete.status)")
+        let afterDelete = try browser.send("GET", urls[0] + "/session").body
+        f.expect(!afterDelete.contains("step"), "deleted attribute still read: \(afterDelete)")
+
+        // PATCH reads and writes in one request, answering with the session after the change; the next node
+        // sees it at once.
+        for hop in 0..<6 {
+            let patch = try browser.send(
+                "PATCH", urls[hop % 3] + "/session", body: "page=p\(hop)&theme=dark",
+                contentType: "application/x-www-form-urlencoded")
+            f.expect(
+                patch.status == 200 && patch.body.contains("\"page\":\"p\(hop)\"")
+                    && patch.body.contains("\"theme\":\"dark\"") && patch.body.contains("\"user\":\"alice\""),
+                "hop \(hop): \(patch.status) \(patch.body)")
+            let get = try browser.send("GET", urls[(hop + 1) % 3] + "/session")
+            f.expect(get.body.contains("\"page\":\"p\(hop)\""), "hop \(hop): \(get.body)")
+        }
+        f.expect(try browser.send("POST", urls[0] + "/session").status == 405, "POST /session is not 405")
+
+        // A second login rotates the id; the old cookie is dead everywhere.
+        let oldCookie = browser.cookies["SESSIONID"]
+        let relogin = try browser.send(
+            "POST", urls[1] + "/login", body: "user=alice", contentType: "application/x-www-form-urlencoded")
+        f.expect(
+            relogin.status == 200 && browser.cookies["SESSIONID"] != oldCookie, "relogin: \(relogin.status), id kept")
+        var attacker = TestHTTPClient(cookies: ["SESSIONID": oldCookie ?? ""])
+        let rejected = try attacker.send("GET", urls[2] + "/session")
+        f.expect(rejected.status == 401, "the rotated-out id still reads")
+        // Outside logout a 401 leaves the cookies alone: in a browser, a request from another tab that still
+        // carries the old id must not delete the new login's cookies.
+        f.expect(!rejected.headers.contains { $0.0 == "Set-Cookie" }, "a 401 set cookies: \(rejected.headers)")
+
+        f.expect(try browser.send("POST", urls[2] + "/logout").status == 204, "logout is not 204")
+        f.expect(browser.cookies["SESSIONID"] == nil, "logout left the SESSIONID cookie")
+        var stale = TestHTTPClient(
+            cookies: relogin.headers.filter { $0.0 == "Set-Cookie" }.reduce(into: [:]) { jar, header in
+                let pair = header.1.split(separator: ";")[0].split(separator: "=", maxSplits: 1)
+                jar[String(pair[0])] = String(pair[1])
+            })
+        f.expect(try stale.send("GET", urls[0] + "/session").status == 401, "a logged-out session still reads")
+
+        // Contract odds and ends.
+        var anonymous = TestHTTPClient()
+        f.expect(try anonymous.send("GET", urls[0] + "/session").status == 401, "anonymous GET /session")
+        f.expect(try anonymous.send("PATCH", urls[0] + "/session", body: "a=b").status == 401, "anonymous PATCH")
+        f.expect(try anonymous.send("GET", urls[0] + "/healthz").body == "ok\n", "/healthz body")
+        f.expect(try anonymous.send("GET", urls[0] + "/nope").status == 404, "/nope is not 404")
+        f.expect(try anonymous.send("DELETE", urls[0] + "/login").status == 405, "DELETE /login is not 405")
+        f.expect(
+            try anonymous.send("POST", urls[0] + "/login", body: "", contentType: "application/x-www-form-urlencoded")
+                .status == 400, "empty login is not 400")
+        f.expect(
+            try anonymous.send("GET", urls[1] + "/metrics").body.contains("sessioncluster_commits"),
+            "/metrics lacks sessioncluster_commits")
+        f.expect(
+            try anonymous.send("GET", urls[1] + "/cluster/stats").body.contains("\"sessions\""),
+            "/cluster/stats lacks sessions")
+        f.expect(
+            try anonymous.send("GET", urls[1] + "/metrics").body.contains("sessioncluster_links_overflowed{"),
+            "/metrics lacks sessioncluster_links_overflowed")
+        f.expect(
+            try anonymous.send("GET", urls[1] + "/cluster/stats").body.contains("\"links_overflowed\":0"),
+            "/cluster/stats lacks links_overflowed 0")
     }
 
     @Test(arguments: [("delta", "async"), ("backup", "sync")])
@@ -96,83 +183,16 @@ import Testing
         }
         try await Self.awaitCluster(urls)
 
-        var browser = TestHTTPClient()
-        let login = try browser.send(
-            "POST", urls[0] + "/login", body: "user=alice", contentType: "application/x-www-form-urlencoded")
-        #expect(login.status == 200)
-        #expect(login.body.contains("\"user\":\"alice\"") && login.body.contains("\"node\":\"n1\""))
-        #expect(login.header("X-Served-By") == "n1")
-        let cookie = try #require(login.headers.first { $0.1.hasPrefix("SESSIONID=") }?.1)
-        #expect(cookie.contains("HttpOnly") && cookie.contains("Path=/") && cookie.contains("SameSite=Lax"))
-
-        // Write on one node, read on the next at once: every hop must see the previous write (no retries).
-        for hop in 0..<30 {
-            let writer = urls[hop % 3]
-            let reader = urls[(hop + 1) % 3]
-            let put = try browser.send("PUT", writer + "/session/attributes/step", body: "\(hop)")
-            #expect(put.status == 204, "hop \(hop): PUT answered \(put.status)")
-            let get = try browser.send("GET", reader + "/session")
-            #expect(
-                get.status == 200 && get.body.contains("\"step\":\"\(hop)\""), "hop \(hop): \(get.status) \(get.body)")
+        let findings = await onOwnThread { () -> Findings in
+            var findings = Findings()
+            do { try Self.browse(urls, &findings) } catch { findings.fail("the browser's request failed: \(error)") }
+            return findings
         }
-        let delete = try browser.send("DELETE", urls[2] + "/session/attributes/step")
-        #expect(delete.status == 204)
-        #expect(!(try browser.send("GET", urls[0] + "/session")).body.contains("step"))
-
-        // PATCH reads and writes in one request, answering with the session after the change; the next node
-        // sees it at once.
-        for hop in 0..<6 {
-            let patch = try browser.send(
-                "PATCH", urls[hop % 3] + "/session", body: "page=p\(hop)&theme=dark",
-                contentType: "application/x-www-form-urlencoded")
-            #expect(
-                patch.status == 200 && patch.body.contains("\"page\":\"p\(hop)\"")
-                    && patch.body.contains("\"theme\":\"dark\"") && patch.body.contains("\"user\":\"alice\""),
-                "hop \(hop): \(patch.status) \(patch.body)")
-            let get = try browser.send("GET", urls[(hop + 1) % 3] + "/session")
-            #expect(get.body.contains("\"page\":\"p\(hop)\""), "hop \(hop): \(get.body)")
-        }
-        #expect(try browser.send("POST", urls[0] + "/session").status == 405)
-
-        // A second login rotates the id; the old cookie is dead everywhere.
-        let oldCookie = browser.cookies["SESSIONID"]
-        let relogin = try browser.send(
-            "POST", urls[1] + "/login", body: "user=alice", contentType: "application/x-www-form-urlencoded")
-        #expect(relogin.status == 200 && browser.cookies["SESSIONID"] != oldCookie)
-        var attacker = TestHTTPClient(cookies: ["SESSIONID": oldCookie ?? ""])
-        let rejected = try attacker.send("GET", urls[2] + "/session")
-        #expect(rejected.status == 401)
-        // Outside logout a 401 leaves the cookies alone: in a browser, a request from another tab that still
-        // carries the old id must not delete the new login's cookies.
-        #expect(!rejected.headers.contains { $0.0 == "Set-Cookie" }, "\(rejected.headers)")
-
-        #expect(try browser.send("POST", urls[2] + "/logout").status == 204)
-        #expect(browser.cookies["SESSIONID"] == nil)
-        var stale = TestHTTPClient(
-            cookies: relogin.headers.filter { $0.0 == "Set-Cookie" }.reduce(into: [:]) { jar, header in
-                let pair = header.1.split(separator: ";")[0].split(separator: "=", maxSplits: 1)
-                jar[String(pair[0])] = String(pair[1])
-            })
-        #expect(try stale.send("GET", urls[0] + "/session").status == 401)
-
-        // Contract odds and ends.
-        var anonymous = TestHTTPClient()
-        #expect(try anonymous.send("GET", urls[0] + "/session").status == 401)
-        #expect(try anonymous.send("PATCH", urls[0] + "/session", body: "a=b").status == 401)
-        #expect(try anonymous.send("GET", urls[0] + "/healthz").body == "ok\n")
-        #expect(try anonymous.send("GET", urls[0] + "/nope").status == 404)
-        #expect(try anonymous.send("DELETE", urls[0] + "/login").status == 405)
-        #expect(
-            try anonymous.send("POST", urls[0] + "/login", body: "", contentType: "application/x-www-form-urlencoded")
-                .status == 400)
-        #expect(try anonymous.send("GET", urls[1] + "/metrics").body.contains("sessioncluster_commits"))
-        #expect(try anonymous.send("GET", urls[1] + "/cluster/stats").body.contains("\"sessions\""))
-        #expect(try anonymous.send("GET", urls[1] + "/metrics").body.contains("sessioncluster_links_overflowed{"))
-        #expect(try anonymous.send("GET", urls[1] + "/cluster/stats").body.contains("\"links_overflowed\":0"))
+        findings.record()
 
         // Graceful stop: SIGTERM to `up` stops every node and exits 0.
         kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        await Self.waitUntilExit(process)
         #expect(process.terminationStatus == 0)
         let log = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(log.contains("[n1]") && log.contains("node n2 stopped"))
@@ -212,14 +232,20 @@ import Testing
         return (try? client.send("GET", url + "/healthz"))?.status == 200
     }
 
-    /// Polls `condition` every 100 ms for at most `seconds`.
-    static func eventually(_ seconds: Double, _ condition: () -> Bool) async throws -> Bool {
+    /// Polls `condition` every 100 ms for at most `seconds`, then once more. The condition blocks in sockets, so it
+    /// runs on a thread of its own.
+    static func eventually(_ seconds: Double, _ condition: @escaping @Sendable () -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
-            if condition() { return true }
+            if await onOwnThread(condition) { return true }
             try await Task.sleep(for: .milliseconds(100))
         }
-        return condition()
+        return await onOwnThread(condition)
+    }
+
+    /// `process.waitUntilExit()` without blocking a thread of the cooperative pool.
+    static func waitUntilExit(_ process: Process) async {
+        await onOwnThread { process.waitUntilExit() }
     }
 
     @Test func upStopsEveryNodeWhenOneFailsToStart() async throws {
@@ -247,7 +273,8 @@ import Testing
         #expect(process.terminationStatus == 1)
         #expect(output.current.contains("node n2 failed to start"), "\(output.current)")
         #expect(output.current.contains("cannot serve HTTP"), "n2's own reason is shown: \(output.current)")
-        #expect(!Self.answers(urls[0]) && !Self.answers(urls[2]), "the other nodes were stopped")
+        let othersAnswer = await onOwnThread { Self.answers(urls[0]) || Self.answers(urls[2]) }
+        #expect(!othersAnswer, "the other nodes were stopped")
         try? FileManager.default.removeItem(atPath: config)
     }
 
@@ -261,9 +288,7 @@ import Testing
         kill(process.processIdentifier, SIGHUP)
         let reloaded = try await Self.eventually(10) {
             ["n1", "n2", "n3"].allSatisfy { name in
-                output.current.split(separator: "\n").contains {
-                    $0.hasPrefix("[\(name)]") && $0.contains("keys reloaded")
-                }
+                output.current.split(separator: "\n").contains { $0.hasPrefix("[\(name)]") && $0.contains("keys reloaded") }
             }
         }
         #expect(reloaded, "\(output.current)")
@@ -295,40 +320,45 @@ import Testing
         try await Self.awaitCluster(urls)
         kill(process.processIdentifier, SIGHUP)
         try await Task.sleep(for: .milliseconds(300))
-        #expect(process.isRunning && urls.allSatisfy { Self.answers($0) })
+        let serving = await onOwnThread { urls.allSatisfy { Self.answers($0) } }
+        #expect(process.isRunning && serving)
         kill(process.processIdentifier, SIGTERM)
         let exited = try await Self.eventually(15) { !process.isRunning }
         #expect(exited && process.terminationStatus == 0, "status \(process.terminationStatus)")
         try? FileManager.default.removeItem(atPath: config)
     }
 
-    @Test func badArgumentsAndConfigExitNonZeroWithAClearMessage() throws {
-        func run(_ arguments: [String]) throws -> (Int32, String) {
-            let process = Process()
-            process.executableURL = Self.executable
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            process.waitUntilExit()
-            return (
-                process.terminationStatus,
-                String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            )
+    /// Runs `session-node` with `arguments` to its exit: its status and output. Blocks: use `onOwnThread`.
+    static func runToExit(_ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        process.waitUntilExit()
+        return (
+            process.terminationStatus,
+            String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        )
+    }
+
+    @Test func badArgumentsAndConfigExitNonZeroWithAClearMessage() async throws {
+        func run(_ arguments: [String]) async throws -> (Int32, String) {
+            try await onOwnThread { try Self.runToExit(arguments) }
         }
-        let help = try run(["--help"])
+        let help = try await run(["--help"])
         #expect(help.0 == 0 && help.1.contains("session-node up FILE"))
-        let unknown = try run(["frobnicate"])
+        let unknown = try await run(["frobnicate"])
         #expect(unknown.0 == 2 && unknown.1.contains("unknown command"))
-        let missing = try run(["run", "--config", "/nonexistent.json", "--node", "n1"])
+        let missing = try await run(["run", "--config", "/nonexistent.json", "--node", "n1"])
         #expect(missing.0 == 2 && missing.1.contains("/nonexistent.json"))
-        #expect(
-            missing.1.components(separatedBy: "/nonexistent.json").count == 2, "the file is named once: \(missing.1)")
+        #expect(missing.1.components(separatedBy: "/nonexistent.json").count == 2, "the file is named once: \(missing.1)")
         let path = NSTemporaryDirectory() + "bad-\(getpid()).json"
         try #"{"cluster": "x", "secret": "0123456789abcdef0123456789abcdef", "nodes": [], "extra": 1}"#
             .write(toFile: path, atomically: true, encoding: .utf8)
-        let bad = try run(["up", path])
+        let bad = try await run(["up", path])
         #expect(bad.0 == 2 && bad.1.contains("extra"), "\(bad.1)")
         try? FileManager.default.removeItem(atPath: path)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import SessionClusterCore
 import SessionClusterSimulator
+import TestSupport
 import Testing
 
 /// Seeded whole-cluster runs. `SIM_SEEDS=N` sets runs per replication mode (default 500, half async, half
@@ -11,21 +12,16 @@ import Testing
     static let seedBase = UInt64(environment["SIM_SEED_BASE"] ?? "") ?? 1
     static let chunks = 8
 
-    /// Simulations are long synchronous computations: they run on this queue, not on Swift's cooperative pool
-    /// (two threads here), so that async tests running at the same time (real nodes) are not starved.
-    static let simulationQueue: OperationQueue = {
-        let queue = OperationQueue()
-        queue.maxConcurrentOperationCount = 2
-        return queue
-    }()
+    /// Simulations are long synchronous computations: they run on two threads of their own, not on Swift's
+    /// cooperative pool (two threads here), so that async tests running at the same time (real nodes) are not
+    /// starved. (Not an `OperationQueue`: on Linux it runs on that very pool's threads.)
+    static let simulationThreads = WorkerThreads(count: 2, name: "simulation")
 
     static func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            simulationQueue.addOperation { continuation.resume(returning: work()) }
-        }
+        await simulationThreads.run(work)
     }
 
-    /// One chunk of the seeded runs of a mode. The chunk's runs are split over both queue threads, so the suite
+    /// One chunk of the seeded runs of a mode. The chunk's runs are split over both simulation threads, so the suite
     /// uses every core even when tests run one at a time (`swift test --no-parallel`, as `Tests/run-all.sh` does).
     @Test(arguments: ReplicationMode.allCases, 0..<SimulationTests.chunks)
     func seededRunsKeepEveryInvariant(mode: ReplicationMode, chunk: Int) async {
@@ -57,7 +53,7 @@ import Testing
         }
     }
 
-    /// Runs seeds `base + run` (even runs `async`, odd `sync`) split over both queue threads; at most three
+    /// Runs seeds `base + run` (even runs `async`, odd `sync`) split over both simulation threads; at most three
     /// failures per thread, each with its replay line.
     static func simulate(_ runs: [Int], from base: UInt64, mode: ReplicationMode) async -> [String] {
         let halves = [
@@ -112,16 +108,18 @@ import Testing
         return nil
     }
 
-    @Test func convergenceCheckCatchesDisabledMerge() throws {
+    @Test func convergenceCheckCatchesDisabledMerge() async throws {
         // Without the merge, concurrent writes of two tabs overwrite each other as in Tomcat.
-        let report = try #require(Self.firstFailure(.noMerge, mode: .delta, seeds: 1...40), "no run caught noMerge")
+        let found = await onOwnThread { Self.firstFailure(.noMerge, mode: .delta, seeds: 1...40) }
+        let report = try #require(found, "no run caught noMerge")
         #expect(report.violations.contains { $0.contains("not converged") || $0.contains("expected") })
         print("noMerge caught by \(report.config.replayKey): \(report.violations.first ?? "")")
     }
 
     @Test(arguments: ReplicationMode.allCases)
-    func readYourWritesCheckCatchesStaleReads(mode: ReplicationMode) throws {
-        let report = try #require(Self.firstFailure(.serveStale, mode: mode, seeds: 1...40), "no run caught serveStale")
+    func readYourWritesCheckCatchesStaleReads(mode: ReplicationMode) async throws {
+        let found = await onOwnThread { Self.firstFailure(.serveStale, mode: mode, seeds: 1...40) }
+        let report = try #require(found, "no run caught serveStale")
         #expect(report.violations.contains { $0.contains("older than token") || $0.contains("expected") })
         print("serveStale caught by \(report.config.replayKey): \(report.violations.first ?? "")")
     }
@@ -130,13 +128,15 @@ import Testing
 /// Delta mode: restarted nodes pull the state in several windows and resume from another donor under faults —
 /// the seeded runs above exercise the windowed transfer, not just one chunk per join.
 @Suite struct StateTransferCoverageTests {
-    @Test func seededRunsPullSeveralWindowsAndResume() {
-        var runs = [SimulationReport]()
-        for seed in UInt64(1)...40 {
-            var config = SimulationConfig(seed: seed, mode: .delta, ack: seed % 2 == 0 ? .async : .sync)
-            config.transferChunkSessions = 1
-            config.transferWindowChunks = 2
-            runs.append(Simulation(config: config).run())
+    @Test func seededRunsPullSeveralWindowsAndResume() async {
+        // Seconds of simulation: on a thread of its own, not on the cooperative pool.
+        let runs = await onOwnThread { () -> [SimulationReport] in
+            (UInt64(1)...40).map { seed in
+                var config = SimulationConfig(seed: seed, mode: .delta, ack: seed % 2 == 0 ? .async : .sync)
+                config.transferChunkSessions = 1
+                config.transferWindowChunks = 2
+                return Simulation(config: config).run()
+            }
         }
         for report in runs where !report.passed { Issue.record(Comment(rawValue: "\(report)")) }
         let completed = runs.map(\.transfersCompleted).reduce(0, +)
@@ -151,7 +151,13 @@ import Testing
 
 /// Backup mode: a join or a leave re-places about 1/N of the backups, not all of them.
 @Suite struct PlacementMovementTests {
-    @Test func joinAndLeaveRePlaceAboutOneNthOfBackups() {
+    @Test func joinAndLeaveRePlaceAboutOneNthOfBackups() async {
+        // A second of simulation: on a thread of its own, not on the cooperative pool.
+        await onOwnThread { Self.joinAndLeave() }.record()
+    }
+
+    static func joinAndLeave() -> Findings {
+        var findings = Findings()
         var config = SimulationConfig(seed: 42, mode: .backup, ack: .async)
         config.nodes = 4
         config.crashes = 0
@@ -166,17 +172,17 @@ import Testing
         simulation.createSessions(2_000)
         simulation.run(until: simulation.now + 3_000)
         let before = simulation.placements()
-        #expect(before.count == 2_000)
+        findings.expect(before.count == 2_000, "\(before.count) placements")
 
         let joined = simulation.addNode()
         simulation.run(until: simulation.now + 4_000)
         let afterJoin = simulation.placements()
         let joinReport = simulation.checkNow()
-        #expect(joinReport.passed, "\(joinReport)")
+        findings.expect(joinReport.passed, "\(joinReport)")
         let movedOnJoin = before.filter { afterJoin[$0.key]?.backup != $0.value.backup }.count
         let joinFraction = Double(movedOnJoin) / Double(before.count)
         print("join 4→5 nodes: \(movedOnJoin) of \(before.count) backups re-placed (\(joinFraction); 1/N = 0.20)")
-        #expect(joinFraction > 0.05 && joinFraction < 0.40)
+        findings.expect(joinFraction > 0.05 && joinFraction < 0.40, "\(joinFraction) re-placed on join")
 
         simulation.stopNode(joined)
         simulation.run(until: simulation.now + 4_000)
@@ -184,8 +190,9 @@ import Testing
         let movedOnLeave = afterJoin.filter { afterLeave[$0.key]?.backup != $0.value.backup }.count
         let leaveFraction = Double(movedOnLeave) / Double(afterJoin.count)
         print("leave 5→4 nodes: \(movedOnLeave) of \(afterJoin.count) backups re-placed (\(leaveFraction); 1/N = 0.20)")
-        #expect(afterLeave.count == 2_000)
-        #expect(leaveFraction > 0.05 && leaveFraction < 0.40)
+        findings.expect(afterLeave.count == 2_000, "\(afterLeave.count) placements after the leave")
+        findings.expect(leaveFraction > 0.05 && leaveFraction < 0.40, "\(leaveFraction) re-placed on leave")
+        return findings
     }
 }
 
