@@ -191,14 +191,26 @@ final class Supervisor: Sendable {
         stopAll(saying: nil)
     }
 
-    /// SIGTERM to every running node: each leaves the cluster gracefully.
+    /// SIGTERM to every running node: each leaves the cluster gracefully. Sent again every second while any is
+    /// still running: a node that is just starting may lose a signal (in the instant between ignoring SIGTERM and
+    /// catching it), and a stop must not depend on that instant.
     func stopAll(saying message: String?) {
-        let children = state.withLock { state -> [(name: String, process: Process)] in
-            state.stopping = true
-            return state.running
+        let (children, first) = state.withLock { state -> ([(name: String, process: Process)], Bool) in
+            defer { state.stopping = true }
+            return (state.running, !state.stopping)
         }
         if let message, !children.isEmpty { Launcher.say(message) }
         for child in children where child.process.isRunning { kill(child.process.processIdentifier, SIGTERM) }
+        if first { repeatStop() }
+    }
+
+    private func repeatStop() {
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(1)) { [self] in
+            let children = state.withLock { $0.running }
+            guard !children.isEmpty else { return }
+            for child in children where child.process.isRunning { kill(child.process.processIdentifier, SIGTERM) }
+            repeatStop()
+        }
     }
 
     func forward(_ number: Int32, saying message: String) {

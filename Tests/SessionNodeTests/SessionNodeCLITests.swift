@@ -201,18 +201,23 @@ import Testing
 
     /// Collects a process's output as it arrives (the tests read it while the process runs).
     final class Output: Sendable {
-        private let text = Mutex("")
+        /// The text so far, in a box of its own: the pipe's handler may run after the test let go of `Output`.
+        final class Text: Sendable {
+            let value = Mutex("")
+        }
+
+        private let text = Text()
         let pipe = Pipe()
 
         init() {
-            pipe.fileHandleForReading.readabilityHandler = { [unowned self] handle in
+            pipe.fileHandleForReading.readabilityHandler = { [text] handle in
                 let data = handle.availableData
                 if data.isEmpty { handle.readabilityHandler = nil }
-                self.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+                text.value.withLock { $0 += String(decoding: data, as: UTF8.self) }
             }
         }
 
-        var current: String { text.withLock { $0 } }
+        var current: String { text.value.withLock { $0 } }
     }
 
     static func launch(_ arguments: [String]) throws -> (Process, Output) {
