@@ -58,31 +58,31 @@ enum MetricsText {
             ].contains(name)
             text += "# TYPE \(metric) \(gauge ? "gauge" : "counter")\n\(metric){node=\"\(node)\"} \(value)\n"
         }
-        // Replication lag as a Prometheus histogram, in seconds.
         let lag = stats.replicationLag
-        let metric = "sessioncluster_replication_lag_seconds"
-        text += "# TYPE \(metric) histogram\n"
+        text += histogram(
+            "sessioncluster_replication_lag_seconds", node: node, buckets: lag.buckets, bounds: ReplicationLag.bounds,
+            sumMicros: lag.sumMicros, count: lag.count)
+        let turns = stats.loopTurns
+        text += histogram(
+            "sessioncluster_loop_turn_seconds", node: node, buckets: turns.buckets, bounds: LoopTurnStats.bounds,
+            sumMicros: turns.sumMicros, count: turns.count)
+        return text
+    }
+
+    /// A Prometheus histogram in seconds from per-bucket counts whose upper bounds are `bounds` microseconds (the
+    /// last bucket, past every bound, is `+Inf`).
+    static func histogram(
+        _ metric: String, node: String, buckets: [Int], bounds: [Int], sumMicros: Int, count: Int
+    ) -> String {
+        var text = "# TYPE \(metric) histogram\n"
         var cumulative = 0
-        for (index, count) in lag.buckets.enumerated() {
-            cumulative += count
-            let bound = index < ReplicationLag.bounds.count ? seconds(ReplicationLag.bounds[index]) : "+Inf"
+        for (index, inBucket) in buckets.enumerated() {
+            cumulative += inBucket
+            let bound = index < bounds.count ? seconds(bounds[index]) : "+Inf"
             text += "\(metric)_bucket{node=\"\(node)\",le=\"\(bound)\"} \(cumulative)\n"
         }
-        text += "\(metric)_sum{node=\"\(node)\"} \(seconds(lag.sumMicros))\n"
-        text += "\(metric)_count{node=\"\(node)\"} \(lag.count)\n"
-        // Loop turns as a Prometheus histogram, in seconds.
-        let turns = stats.loopTurns
-        let turnMetric = "sessioncluster_loop_turn_seconds"
-        text += "# TYPE \(turnMetric) histogram\n"
-        cumulative = 0
-        for (index, count) in turns.buckets.enumerated() {
-            cumulative += count
-            let bound = index < LoopTurnStats.bounds.count ? seconds(LoopTurnStats.bounds[index]) : "+Inf"
-            text += "\(turnMetric)_bucket{node=\"\(node)\",le=\"\(bound)\"} \(cumulative)\n"
-        }
-        text += "\(turnMetric)_sum{node=\"\(node)\"} \(seconds(turns.sumMicros))\n"
-        text += "\(turnMetric)_count{node=\"\(node)\"} \(turns.count)\n"
-        return text
+        text += "\(metric)_sum{node=\"\(node)\"} \(seconds(sumMicros))\n"
+        return text + "\(metric)_count{node=\"\(node)\"} \(count)\n"
     }
 
     /// Microseconds as decimal seconds, exactly (`1500` → `0.0015`).
