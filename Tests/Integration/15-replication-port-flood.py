@@ -45,11 +45,19 @@ def scenario():
         check(client.put(cluster.url(second), "colour", "teal") == 204, "write failed during the flood")
         status, session = client.session(cluster.url(first))
         check(status == 200 and session["attributes"].get("colour") == "teal", "read on the other node: %s" % status)
+        # The kernel completes the handshakes before the node accepts them: give the node a moment to drain its
+        # accept queue (the hello deadline is 1 s, so anything still pending later is a real miss).
+        deadline = time.time() + 0.8
         stats = cluster.stats(first)
+        while time.time() < deadline and (stats["links_inbound"] + stats["links_rejected"]
+                                          + stats["links_timed_out"]) < FLOOD:
+            time.sleep(0.02)
+            stats = cluster.stats(first)
         say("during the flood: %d inbound links open, %d rejected at once"
             % (stats["links_inbound"], stats["links_rejected"]))
         check(stats["links_inbound"] <= CAP, "more inbound links than the cap: %d" % stats["links_inbound"])
-        check(stats["links_rejected"] >= FLOOD - CAP, "rejected only %d" % stats["links_rejected"])
+        check(stats["links_rejected"] + stats["links_timed_out"] >= FLOOD - CAP,
+              "rejected only %d (hello timeouts %d)" % (stats["links_rejected"], stats["links_timed_out"]))
         # Every anonymous connection is closed by the node: at once (over the cap) or at the hello deadline.
         closed = 0
         for s in flood:
