@@ -125,8 +125,11 @@ public final class Simulation {
         guard slots[slot].node == nil else { return }
         let id = NodeID(using: &random)
         let info = MemberInfo(id: id, name: slots[slot].name, replication: "sim:\(slot)", http: "")
+        // Like `session-node`, whose cluster file names every node: the roster the lost rule waits for.
+        var membership = Self.membershipSettings()
+        membership.expectedMembers = slots.map(\.name)
         slots[slot].node = NodeInstance(
-            cluster: Self.cluster, me: info, membership: Self.membershipSettings(),
+            cluster: Self.cluster, me: info, membership: membership,
             replication: Self.replicationSettings(config), now: nodeTime(slot))
         slotOf[id] = slot
         queue.push(.tick(slot: slot), at: now + Int64(random.next() % UInt64(Self.tickMillis)))

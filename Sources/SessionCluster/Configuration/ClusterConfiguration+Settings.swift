@@ -1,6 +1,6 @@
 extension ClusterConfiguration {
     /// The core's membership settings for this cluster: heartbeat, suspect and dead timeouts (defaults resolved),
-    /// multicast on or off, and the seeds as `host:port` strings.
+    /// multicast on or off, the seeds as `host:port` strings, and the file's node names as the expected members.
     ///
     /// `deadRetentionMillis` keeps its one-minute default unless `deadAfterMillis` is longer, in which case it
     /// follows it (the core requires retention ≥ dead timeout, and no configuration key sets it).
@@ -12,6 +12,7 @@ extension ClusterConfiguration {
         settings.deadRetentionMillis = max(settings.deadRetentionMillis, settings.deadAfterMillis)
         settings.multicast = membership.multicast != nil
         settings.seeds = membership.seeds.map(\.description)
+        settings.expectedMembers = nodes.map(\.name)
         return settings
     }
 

@@ -24,6 +24,13 @@ public struct MembershipSettings: Sendable, Equatable {
     /// (clouds, containers). Empty by default: multicast alone finds the members.
     public var seeds: [String] = []
 
+    /// The names of the members the cluster is made of (a cluster file's `nodes`), when known; empty when not.
+    /// Used to tell "gone" from "out of reach": a session no live member holds is declared lost (401) only once
+    /// every named member is live here — so every one was asked — or `deadRetentionMillis` after this node
+    /// started. Without it a node that starts into a partition cannot tell a live writer it has never heard from
+    /// from an incarnation before a restart, and would end sessions that are alive across the partition.
+    public var expectedMembers: [String] = []
+
     /// Whether beacons are also unicast to the replication address of every known live member.
     /// `nil` (the default) means: exactly when `multicast` is off, because then seeds and members are the only
     /// way beacons travel.

@@ -29,6 +29,7 @@ public struct NodeInstance: Sendable {
         self.replication = ReplicationInstance(settings: replication, me: me.id, key: me.name, now: now)
         self.replication.adoptMembershipTiming(
             settleMillis: membership.deadAfterMillis, retentionMillis: membership.deadRetentionMillis)
+        self.replication.expectedPeerNames = Set(membership.expectedMembers).subtracting([me.name])
     }
 
     public var me: MemberInfo { membership.me }

@@ -197,7 +197,7 @@ public struct ReplicationInstance: Sendable {
     public func debugAvailability(now: Timestamp) -> String {
         "peers \(peerIDs) unreachable \(unreachable.mapValues { now.millis(since: $0) }) "
             + "unknown writers \(unknownWriters.mapValues { now.millis(since: $0) }) departed \(departed.count) "
-            + "up \(now.millis(since: startedAt)) ms"
+            + "up \(now.millis(since: startedAt)) ms missing \(missingExpectedPeers.sorted())"
     }
 
     /// The live peers this instance replicates to.
@@ -246,11 +246,24 @@ public struct ReplicationInstance: Sendable {
 
     /// Whether no live member can hold a copy this node did not find on any of them: membership has settled
     /// (every live member was heard from, so every one was asked) and no member that may be alive out of reach —
-    /// dead by timeout, not known gone — is still remembered. Then a session (or write) that no live member
+    /// dead by timeout, not known gone — is still remembered, nor any expected member missing (`expectedPeerNames`;
+    /// both for at most `retentionMillis`). Then a session (or write) that no live member
     /// produced is gone, not "behind a partition": the request is answered lost (401), not 503 forever.
     func noOneElseCanHold(now: Timestamp) -> Bool {
-        guard now.millis(since: startedAt) >= membershipTiming.settleMillis else { return false }
+        let up = now.millis(since: startedAt)
+        guard up >= membershipTiming.settleMillis else { return false }
+        if up < membershipTiming.retentionMillis && !missingExpectedPeers.isEmpty { return false }
         return !unreachable.values.contains { now.millis(since: $0) < membershipTiming.retentionMillis }
+    }
+
+    /// Names of the other members the cluster is made of (`MembershipSettings.expectedMembers`); empty when not
+    /// known. While one of them is not live here, nothing is declared lost until `retentionMillis` after start:
+    /// it may be out of reach holding sessions without this node ever having heard of it.
+    public internal(set) var expectedPeerNames: Set<String> = []
+
+    /// Expected members not live here (diagnostics and the lost rule).
+    var missingExpectedPeers: Set<String> {
+        expectedPeerNames.isEmpty ? [] : expectedPeerNames.subtracting(peers.values)
     }
 
     /// How many departed incarnations are remembered (at most `maxDeparted`).
