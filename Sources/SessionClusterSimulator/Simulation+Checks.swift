@@ -44,7 +44,11 @@ extension Simulation {
                 break
             }
             if config.mode == .delta && holders.count != nodes.count {
-                violation("delta mode: session \(id) held by \(holders.count) of \(nodes.count) nodes")
+                let missing = nodes.filter { node in !holders.contains { $0.node.me.id == node.me.id } }
+                    .map { "\(name(of: $0.me.id)) (transfer \($0.replication.debugTransfer))" }
+                violation(
+                    "delta mode: session \(id) held by \(holders.count) of \(nodes.count) nodes, not by "
+                        + missing.joined(separator: ", "))
             }
         }
         if config.mode == .backup { checkPlacement(copies, nodes: nodes) }

@@ -33,7 +33,8 @@ extension Simulation {
             "fetchReply #\(request) \(session.map { "\($0.version)" } ?? "nil") \(placement.map { "\($0)" } ?? "-")"
         case .snapshot(let session, let placement): "snapshot \(session.version) \(placement.map { "\($0)" } ?? "-")"
         case .placement(_, let placement): "placement \(placement)"
-        case .transferChunk: "transferChunk"
+        case .transferChunk(let request, let sessions, let last):
+            "transferChunk #\(request) \(sessions.map { "\($0.id)" }.joined(separator: ",")) last=\(last)"
         case .digest(let round, let entries, _): "digest r\(round) \(entries.count) entries"
         case .ack(let commitID): "ack \(commitID)"
         case .transferRequest(let request, let cursor, let chunks):

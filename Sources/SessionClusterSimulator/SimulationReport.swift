@@ -26,6 +26,8 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var transferDonorsAsked = 0
     public var transferWindows = 0
     public var transfersCompleted = 0
+    /// Simulated time added after the settle window because a state transfer was still under way (ms).
+    public var settleExtendedMillis: Int64 = 0
 
     public var passed: Bool { violations.isEmpty }
 
@@ -42,6 +44,7 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
             + "\(conflicts) conflicts, \(crashes) crashes, \(partitions) partitions, \(sessionsAtEnd) sessions at end"
             + "\n  state transfer: \(transfersCompleted) completed, \(transferDonorsAsked) donors asked, "
             + "\(transferWindows) windows"
+            + (settleExtendedMillis > 0 ? "; settle extended \(settleExtendedMillis) ms for a transfer" : "")
         if asyncWritesLost + asyncSessionsLost > 0 {
             text += "\n  async losses (allowed): \(asyncWritesLost) writes, \(asyncSessionsLost) sessions"
         }

@@ -170,3 +170,86 @@ extension ReplicationDirective {
         if case .accessReady = self { true } else { false }
     }
 }
+
+/// A node that starts into a partition cannot tell a live writer it never heard from from an incarnation before a
+/// restart; the roster (the cluster file's nodes) tells it whom it has not heard from yet.
+extension AvailabilityTests {
+    @Test func noLostWhileAnExpectedMemberIsMissing() {
+        var cluster = ReplicationCluster(count: 2, settings: .unitTest(.backup))
+        // n3 is in the roster but out of reach; the token names a writer n1 never heard of (n3's incarnation).
+        cluster.nodes[n1]!.expectedPeerNames = ["n2", "n3"]
+        let writer = NodeID(rawValue: 903)
+        cluster.advance(3_000)
+        cluster.access(id, on: n1, token: VersionVector([writer: 2]), ticket: 1)
+        cluster.deliverAll()
+        #expect(cluster.outputs[n1] == [.accessFailed(1, .unavailable)], "n3 may hold it behind a partition")
+
+        // Long enough after start (the retention of a dead member) the roster no longer holds the answer back.
+        cluster.outputs = [:]
+        cluster.advance(60_000)
+        cluster.access(id, on: n1, token: VersionVector([writer: 2]), ticket: 2)
+        cluster.deliverAll()
+        #expect(cluster.outputs[n1] == [.event(.sessionLost(id)), .accessFailed(2, .lost)])
+    }
+
+    @Test func lostOnceEveryExpectedMemberIsLive() {
+        var cluster = ReplicationCluster(count: 2, settings: .unitTest(.backup))
+        cluster.nodes[n1]!.expectedPeerNames = ["n2"]
+        let token = VersionVector([NodeID(rawValue: 903): 2])
+        cluster.access(id, on: n1, token: token, ticket: 1)
+        cluster.deliverAll()
+        #expect(cluster.outputs[n1] == [.accessFailed(1, .unavailable)], "too early to know every live member")
+
+        cluster.outputs = [:]
+        cluster.advance(3_000)
+        cluster.access(id, on: n1, token: token, ticket: 2)
+        cluster.deliverAll()
+        #expect(cluster.outputs[n1] == [.event(.sessionLost(id)), .accessFailed(2, .lost)])
+    }
+}
+
+/// A holder cut off while a session ended keeps a live copy; a node that heard of the end but holds no copy
+/// (backup mode: it is not a holder) answers that copy with a tombstone, so the session ends everywhere.
+extension AvailabilityTests {
+    /// n-holder ends the session while its backup misses the invalidation; an outsider hears of it. Returns the
+    /// backup (holding a stale live copy) and the outsider.
+    private func endWhileBackupIsCutOff(_ cluster: inout ReplicationCluster) throws -> (NodeID, NodeID) {
+        cluster.create(id, on: n1, setting(["user": "alice"]))
+        cluster.deliverAll()
+        let placement = try #require(cluster[n1].placement(of: id))
+        let backup = try #require(placement.backup)
+        let outsider = try #require(cluster.ids.first { !placement.holders.contains($0) })
+        var logout = SessionChanges()
+        logout.invalidate()
+        cluster.commit(id, on: placement.primary, logout)
+        let sent = cluster.take { _ in true }
+        let ending = try #require(
+            sent.first {
+                if case .delta(let delta, _) = $0.message { delta.patch.invalidation != nil } else { false }
+            })
+        cluster.receive(ending.message, at: outsider, from: placement.primary)
+        cluster.deliverAll()
+        try #require(cluster[backup].session(id)?.isValid == true, "the backup missed the end")
+        return (backup, outsider)
+    }
+
+    @Test func aSnapshotOfAnEndedSessionIsAnsweredWithATombstone() throws {
+        var cluster = ReplicationCluster(count: 3, settings: .unitTest(.backup))
+        let (backup, outsider) = try endWhileBackupIsCutOff(&cluster)
+        let stale = try #require(cluster[backup].session(id))
+        cluster.receive(.snapshot(stale, cluster[backup].placement(of: id)), at: outsider, from: backup)
+        cluster.deliverAll()
+        #expect(cluster[backup].session(id)?.isValid == false)
+        #expect(cluster.holders(of: id).isEmpty)
+    }
+
+    @Test func aDigestListingAnEndedSessionIsAnsweredWithATombstone() throws {
+        var cluster = ReplicationCluster(count: 3, settings: .unitTest(.backup))
+        let (backup, outsider) = try endWhileBackupIsCutOff(&cluster)
+        let stale = try #require(cluster[backup].session(id))
+        let entry = DigestEntry(sessionID: id, version: stale.version, placement: cluster[backup].placement(of: id))
+        cluster.receive(.digest(round: 1, [entry], last: true), at: outsider, from: backup)
+        cluster.deliverAll()
+        #expect(cluster[backup].session(id)?.isValid == false)
+    }
+}

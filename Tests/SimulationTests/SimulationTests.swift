@@ -5,7 +5,9 @@ import TestSupport
 import Testing
 
 /// Seeded whole-cluster runs. `SIM_SEEDS=N` sets runs per replication mode (default 500, half async, half
-/// sync); `SIM_SEED_BASE` moves the seed window; a failing run prints its `SIM_REPLAY=...` command.
+/// sync); `SIM_SEED_BASE` moves the seed window; a failing run prints its `SIM_REPLAY=...` command. Replaying,
+/// `SIM_TRACE=<session id>` prints every message about that session and `SIM_TRACE_TRANSFERS=1` every state
+/// transfer request and chunk.
 @Suite struct SimulationTests {
     static let environment = ProcessInfo.processInfo.environment
     static let runsPerMode = Int(environment["SIM_SEEDS"] ?? "") ?? 500
@@ -88,6 +90,7 @@ import Testing
         let config = try #require(SimulationConfig.parse(replayKey: key), "SIM_REPLAY=\(key) is not mode-ack-seed")
         let simulation = Simulation(config: config)
         simulation.traced = Self.environment["SIM_TRACE"].flatMap { SessionID(cookieValue: $0) }
+        simulation.traceTransfers = Self.environment["SIM_TRACE_TRANSFERS"] != nil
         let report = simulation.run()
         print(report)
         #expect(report.passed, "\(report)")

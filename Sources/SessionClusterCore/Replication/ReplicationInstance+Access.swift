@@ -237,6 +237,11 @@ extension ReplicationInstance {
                 }
                 replicas[id]?.session.merge(session)
                 counters.snapshotsMerged += 1
+            } else if let invalidation = session.content.invalidation, replicas[id]?.session.isValid == true {
+                // A tombstone for an end this copy missed, from a node without the ending write
+                // (`tombstone(of:for:)`): the end is joined without claiming the write's dot.
+                replicas[id]?.session.content.join(SessionContent(invalidation: invalidation))
+                counters.snapshotsMerged += 1
             }
             if settings.mode == .backup, replicas[id]?.placement == nil { replicas[id]?.placement = placementHint }
         } else {

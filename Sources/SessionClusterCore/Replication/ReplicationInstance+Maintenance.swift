@@ -134,10 +134,20 @@ extension ReplicationInstance {
     }
 
     /// Records that `id` ended (an invalidation delta arrived), to be forgotten after `tombstoneRetentionMillis`.
-    mutating func noteEnded(_ id: SessionID, now: Timestamp) {
+    mutating func noteEnded(_ id: SessionID, by dot: Dot, _ invalidation: Invalidation, now: Timestamp) {
         guard ended[id] == nil else { return }
-        ended[id] = now
+        ended[id] = Ended(since: now, dot: dot, invalidation: invalidation)
         endedExpiry.schedule(id, at: now.adding(millis: settings.tombstoneRetentionMillis))
+    }
+
+    /// Backup mode: a tombstone of an ended session for a peer whose copy (version `theirs`) lacks the ending
+    /// write, from a node that holds no copy. It carries the invalidation under the peer's own version: claiming
+    /// the ending write's dot would also claim writes before it that the peer never received, so the copy ends
+    /// content-only (`mergeCopy`), and the write itself, should it still arrive, changes nothing more. Nil when
+    /// the end is not known or `theirs` has it.
+    func tombstone(of id: SessionID, for theirs: VersionVector) -> Session? {
+        guard let record = ended[id], !theirs.covers(record.dot) else { return nil }
+        return Session(id: id, content: SessionContent(invalidation: record.invalidation), version: theirs)
     }
 
     /// Forgets ended sessions past their retention, looking at `limit` records at most; returns how many it did.
@@ -145,7 +155,7 @@ extension ReplicationInstance {
         let due = endedExpiry.takeDue(now: now, limit: limit)
         maintenance.visitedLastTurn += due.count
         for id in due {
-            guard let since = ended[id] else { continue }
+            guard let since = ended[id]?.since else { continue }
             if now.millis(since: since) >= settings.tombstoneRetentionMillis {
                 ended[id] = nil
             } else {

@@ -72,6 +72,15 @@ extension ReplicationInstance {
             // Only ids held here matter at the end of the round: the set stays bounded by what we hold,
             // whatever ids the peer lists.
             if replicas[entry.sessionID] != nil { state.seen.insert(entry.sessionID) }
+            if settings.mode == .backup, replicas[entry.sessionID] == nil,
+                let tombstone = tombstone(of: entry.sessionID, for: entry.version)
+            {
+                // It holds a live copy of a session that ended while it was cut off: end it there too. (In delta
+                // mode the ending delta waits here for the copy, and every holder keeps the tombstone.)
+                counters.snapshotsSent += 1
+                directives.append(.send(.snapshot(tombstone, entry.placement), to: peer))
+                continue
+            }
             if settings.mode == .backup {
                 // The sender believes we two hold this session. Where we know better, tell it; it adopts the
                 // newer placement or answers with its own (see `adoptPlacement`).

@@ -43,7 +43,7 @@ extension ReplicationInstance {
     {
         let id = delta.sessionID
         let ends = delta.patch.invalidation != nil
-        if ends { noteEnded(id, now: now) }
+        if let invalidation = delta.patch.invalidation { noteEnded(id, by: delta.dot, invalidation, now: now) }
         if replicas[id] == nil {
             if let moved = moved[id], isReachable(moved.placement.primary) {
                 // Backup mode: we handed this session off; its primary gets the stray delta. An invalidation
@@ -189,6 +189,14 @@ extension ReplicationInstance {
         // every delta it covers; a hand-off from a node dropping its copy proves nothing.
         let keeps = settings.mode == .delta || placement?.holders.contains(peer) == true
         let acknowledged = keeps ? acknowledgedByCopy(session, from: peer) : []
+        if settings.mode == .backup, replicas[session.id] == nil, session.isValid,
+            let tombstone = tombstone(of: session.id, for: session.version)
+        {
+            // The peer missed the end (cut off when it went round), and a non-holder keeps no copy to answer with.
+            // Only a live copy is answered: a tombstone passed on to us must not bounce between two non-holders.
+            counters.snapshotsSent += 1
+            return acknowledged + [.send(.snapshot(tombstone, placement), to: peer)]
+        }
         if settings.mode == .backup, replicas[session.id] == nil, !accepts(session.id, placement: placement) {
             // Not (or no longer) a holder: pass the content on to the primary we know of, never keep it.
             let known = [moved[session.id]?.placement, placement].compactMap { $0 }

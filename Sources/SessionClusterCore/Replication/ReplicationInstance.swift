@@ -120,10 +120,18 @@ public struct ReplicationInstance: Sendable {
     public static let maxDeparted = 4_096
     /// Anti-entropy digests being received, per peer: ids seen in the current round.
     var digestRounds: [NodeID: (round: UInt64, seen: Set<SessionID>)] = [:]
-    /// Sessions this node heard were ended (an invalidation delta arrived), with when. Never served again,
-    /// even before the invalidation is applied to a local copy (it may wait for a predecessor). Forgotten after
-    /// `tombstoneRetentionMillis`.
-    var ended: [SessionID: Timestamp] = [:]
+    /// Sessions this node heard were ended (an invalidation delta arrived): when, and the ending write. Never
+    /// served again, even before the invalidation is applied to a local copy (it may wait for a predecessor).
+    /// A peer that still shows a live copy of one (a snapshot or digest entry not covering the ending write —
+    /// it was cut off when the end went round) is sent a tombstone built from it (`tombstone(of:)`). Forgotten
+    /// after `tombstoneRetentionMillis`.
+    var ended: [SessionID: Ended] = [:]
+
+    struct Ended {
+        var since: Timestamp
+        var dot: Dot
+        var invalidation: Invalidation
+    }
     /// `ended` ids by when they may be forgotten (`noteEnded`), and `moved` ids by their `until`.
     var endedExpiry: DeadlineQueue<SessionID>
     var movedExpiry: DeadlineQueue<SessionID>
@@ -209,6 +217,9 @@ public struct ReplicationInstance: Sendable {
         return false
     }
 
+    /// The state transfer's progress (diagnostics).
+    public var debugTransfer: String { "\(transfer)" }
+
     /// Deltas held waiting for a predecessor.
     public var heldDeltaCount: Int { held.values.reduce(0) { $0 + $1.count } }
 
@@ -259,7 +270,7 @@ public struct ReplicationInstance: Sendable {
     /// Names of the other members the cluster is made of (`MembershipSettings.expectedMembers`); empty when not
     /// known. While one of them is not live here, nothing is declared lost until `retentionMillis` after start:
     /// it may be out of reach holding sessions without this node ever having heard of it.
-    public internal(set) var expectedPeerNames: Set<String> = []
+    public var expectedPeerNames: Set<String> = []
 
     /// Expected members not live here (diagnostics and the lost rule).
     var missingExpectedPeers: Set<String> {
