@@ -75,6 +75,8 @@ enum ConfigurationFixtures {
         #expect(!settings.multicast)
         #expect(settings.effectiveUnicastToMembers)
         #expect(settings.seeds == ["127.0.0.1:47301", "127.0.0.1:47302"])
+        // The roster the lost rule waits for (a node that starts into a partition must not end live sessions).
+        #expect(settings.expectedMembers == ["n1", "n2", "n3"])
     }
 
     @Test func shippedBackupFileHasBackupModeSyncAckAndFourNodes() throws {
