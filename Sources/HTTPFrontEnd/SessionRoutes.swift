@@ -297,7 +297,7 @@ public struct SessionRoutes: Sendable {
             if clearingOn401 { clearCookies(&response) }
             return response
         case .tooLarge?:
-            return .text(413, "session size limit exceeded\n")
+            return .text(413, "session limit exceeded: too many attributes or too many bytes\n")
         case .unavailable?, .notAcknowledged?, .shuttingDown?, .full?:
             var response = HTTPResponse.text(503, "session temporarily unavailable, retry\n")
             response.setHeader("Retry-After", "\(settings.retryAfterSeconds)")

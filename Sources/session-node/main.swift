@@ -127,11 +127,23 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
     // before the reload handler exists changes nothing: the keys are read at start.
     let termination = TerminationSignals()
     signal(SIGHUP, SIG_IGN)
-    // Started by `session-node up`: stop (gracefully, SIGTERM) when the launcher dies, however it dies.
+    // Started by `session-node up`: stop (gracefully, SIGTERM) when the launcher dies, however it dies. The
+    // parent-death signal belongs to the thread that asks for it, and this async code runs on a pool thread that
+    // retires when idle (after which the signal never came: nodes outlived a SIGKILLed launcher). So a watchdog
+    // also checks every 500 ms whether the launcher is still the parent, and raises SIGTERM when it is not.
+    var launcherWatchdog: DispatchSourceTimer?
     if let launcher = ProcessInfo.processInfo.environment[Launcher.parentVariable].flatMap(Int32.init) {
         _ = csc_die_with_parent(SIGTERM)
         if getppid() != launcher { fail("the launcher (pid \(launcher)) is gone; not starting", status: 1) }
+        let watchdog = DispatchSource.makeTimerSource(queue: .global())
+        watchdog.schedule(deadline: .now() + .milliseconds(500), repeating: .milliseconds(500))
+        watchdog.setEventHandler {
+            if getppid() != launcher { kill(getpid(), SIGTERM) }
+        }
+        watchdog.resume()
+        launcherWatchdog = watchdog
     }
+    defer { launcherWatchdog?.cancel() }
     let configuration = load(configPath)
     guard var settings = ClusterNodeSettings(configuration: configuration, node: name),
         let entry = configuration.node(named: name)

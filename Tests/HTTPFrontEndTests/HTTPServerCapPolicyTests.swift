@@ -99,7 +99,8 @@ import Testing
     @Test func aPartialHeadIsDisplacedOnlyOnceOlderThanTheGrace() async throws {
         let running = try Limits.start {
             $0.maxConnections = 1
-            $0.incompleteGraceMillis = 400
+            // Long enough that the young newcomer arrives within it even on a loaded machine (400 ms flaked).
+            $0.incompleteGraceMillis = 3_000
         }
         let port = running.port
         let outcome = await onOwnThread { () -> (young: String, old: String, partial: (String, Bool)) in
@@ -109,7 +110,7 @@ import Testing
             guard let young = try? RawSocket(port: port) else { return ("", "", ("", false)) }
             young.send(Limits.get)
             let youngAnswer = young.readToEnd().text
-            usleep(500_000)
+            usleep(3_200_000)
             guard let old = try? RawSocket(port: port) else { return ("", "", ("", false)) }
             old.send(Limits.get)
             return (youngAnswer, old.read(until: "ok\n"), partial.readToEnd())

@@ -259,3 +259,58 @@ extension AvailabilityTests {
         #expect(cluster[backup].session(id)?.isValid == false)
     }
 }
+
+/// Gossip of a dead member that is an older incarnation of a live name (a restarted node's own previous one)
+/// marks it gone for good: remembered as "out of reach" it held every lost answer back for a minute.
+@Suite struct SupersededIncarnationTests {
+    let now = Timestamp(millis: 1_700_000_000_000)
+
+    func node(_ name: String, id: UInt64) -> NodeInstance {
+        NodeInstance(
+            cluster: "c", me: MemberInfo(id: NodeID(rawValue: id), name: name, replication: "r\(id)", http: ""),
+            membership: MembershipSettings(), replication: .unitTest(.backup), now: now)
+    }
+
+    func gossip(dead: MemberInfo) -> Beacon {
+        let sender = MemberInfo(id: NodeID(rawValue: 3), name: "n3", replication: "r3", http: "")
+        return Beacon(
+            cluster: "c", sender: sender, status: .alive, sequence: 1,
+            members: [GossipEntry(member: dead, status: .dead)])
+    }
+
+    @Test func ownPreviousIncarnationGossipedDeadIsGoneNotUnreachable() {
+        var restarted = node("n2", id: 22)
+        let previous = MemberInfo(id: NodeID(rawValue: 21), name: "n2", replication: "r21", http: "")
+        _ = restarted.onBeacon(gossip(dead: previous), now: now)
+        #expect(restarted.replication.departedCount == 1)
+        #expect(restarted.replication.debugAvailability(now: now).contains("unreachable [:]"))
+    }
+
+    @Test func anotherNameGossipedDeadStaysOutOfReach() {
+        var restarted = node("n2", id: 22)
+        let other = MemberInfo(id: NodeID(rawValue: 11), name: "n1", replication: "r11", http: "")
+        _ = restarted.onBeacon(gossip(dead: other), now: now)
+        #expect(restarted.replication.departedCount == 0)
+        #expect(!restarted.replication.debugAvailability(now: now).contains("unreachable [:]"))
+    }
+}
+
+extension AvailabilityTests {
+    @Test func aLostSessionIsReportedOnceHoweverOftenItsCookieComesBack() {
+        var cluster = ReplicationCluster(count: 2, settings: .unitTest(.backup))
+        let oldToken = VersionVector([NodeID(rawValue: 901): 4])
+        cluster.access(id, on: n1, token: oldToken, ticket: 1)
+        cluster.deliverAll()
+        cluster.advance(3_000)
+        cluster.outputs = [:]
+        for ticket in AccessTicket(2)...AccessTicket(6) {
+            cluster.access(id, on: n1, token: oldToken, ticket: ticket)
+            cluster.deliverAll()
+        }
+        let lost = cluster.outputs[n1]?.filter { if case .accessFailed(_, .lost) = $0 { true } else { false } }
+        let events = cluster.outputs[n1]?.filter { $0 == .event(.sessionLost(id)) }
+        #expect(lost?.count == 5, "every request is still answered lost")
+        #expect(events?.count == 1)
+        #expect(cluster[n1].counters.sessionsLost == 1)
+    }
+}

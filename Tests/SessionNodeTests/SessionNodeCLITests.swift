@@ -299,7 +299,10 @@ import Testing
         #expect(reloaded, "\(output.current)")
         #expect(process.isRunning, "SIGHUP must not stop the launcher")
 
-        // The launcher dies without a chance to clean up: its nodes go with it.
+        // The launcher dies without a chance to clean up: its nodes go with it — also once the pool thread that
+        // asked for the parent-death signal has retired (idle for a few seconds): before the watchdog, nodes
+        // outlived a launcher killed 8 s or more after they started.
+        try await Task.sleep(for: .seconds(8))
         kill(process.processIdentifier, SIGKILL)
         let gone = try await Self.eventually(10) { urls.allSatisfy { !Self.answers($0) } }
         #expect(gone, "nodes outlived their launcher")

@@ -47,7 +47,13 @@ public struct NodeInstance: Sendable {
         let directives = translate(membership.onBeacon(beacon, now: now), now: now)
         if beacon.cluster == membership.cluster {
             for entry in beacon.members where entry.status == .dead && entry.member.id != me.id {
-                replication.onHeardUnreachable(entry.member.id, now: now)
+                if isSuperseded(entry.member) {
+                    // Another incarnation of a name that is live now (this node's own previous one, say): two
+                    // never run at once under one name, so this one is gone for good, not out of reach.
+                    replication.onDeparted(entry.member.id)
+                } else {
+                    replication.onHeardUnreachable(entry.member.id, now: now)
+                }
             }
         }
         return directives
@@ -105,6 +111,12 @@ public struct NodeInstance: Sendable {
     }
 
     // MARK: Plumbing
+
+    /// Whether `member` is an older incarnation of this node or of a live peer (same name, another id).
+    private func isSuperseded(_ member: MemberInfo) -> Bool {
+        if member.name == me.name { return true }
+        return membership.peers.contains { $0.name == member.name && $0.id != member.id }
+    }
 
     /// Carries membership directives over, and tells replication when the set of live peers changed.
     private mutating func translate(_ directives: [MembershipDirective], now: Timestamp) -> [NodeDirective] {

@@ -89,6 +89,7 @@ public struct ReplicationCounters: Hashable, Sendable {
     public var tombstonesPurged = 0
     public var staleCreatesRefused = 0
     public var writesLost = 0
+    /// Sessions answered lost (401): each counted once, however often a client replays its cookie.
     public var sessionsLost = 0
     public var syncAcknowledged = 0
     public var syncTimedOut = 0

@@ -193,8 +193,10 @@ extension ReplicationInstance {
                     // A holder may still have it behind a partition (or did not answer): unavailable, not lost.
                     outcome = .accessFailed(access.ticket, .unavailable)
                 } else {
-                    counters.sessionsLost += 1
-                    directives.append(.event(.sessionLost(id)))
+                    if noteLost(id) {
+                        counters.sessionsLost += 1
+                        directives.append(.event(.sessionLost(id)))
+                    }
                     outcome = .accessFailed(access.ticket, .lost)
                 }
             }

@@ -127,6 +127,24 @@ public struct ReplicationInstance: Sendable {
     /// after `tombstoneRetentionMillis`.
     var ended: [SessionID: Ended] = [:]
 
+    /// Sessions already reported lost (the event and `sessionsLost`), so that a client replaying an old cookie
+    /// is counted and logged once, not once per request. The oldest half is forgotten past `maxLostReported`.
+    var lostReported: Set<SessionID> = []
+    var lostReportedOrder: [SessionID] = []
+    static let maxLostReported = 4_096
+
+    /// Records that `id` was answered lost; whether this is the first time (report it then).
+    mutating func noteLost(_ id: SessionID) -> Bool {
+        guard lostReported.insert(id).inserted else { return false }
+        lostReportedOrder.append(id)
+        if lostReportedOrder.count > Self.maxLostReported {
+            let forgotten = lostReportedOrder.prefix(Self.maxLostReported / 2)
+            lostReported.subtract(forgotten)
+            lostReportedOrder.removeFirst(forgotten.count)
+        }
+        return true
+    }
+
     struct Ended {
         var since: Timestamp
         var dot: Dot
