@@ -48,7 +48,7 @@ enum Launcher {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 if number == SIGHUP {
-                    supervisor.forward(SIGHUP, saying: "forwarding SIGHUP (key reload) to every node")
+                    supervisor.forwardHangUp(saying: "forwarding SIGHUP (key reload) to every node")
                 } else {
                     supervisor.stopAll(saying: "stopping every node…")
                 }
@@ -110,6 +110,8 @@ final class Supervisor: Sendable {
     private struct State {
         var running: [(name: String, process: Process)] = []
         var started: Set<String> = []
+        /// Nodes sent a SIGHUP before they were up: they get it once they say they are (see `forward`).
+        var hangUpPending: Set<String> = []
         var launching = true
         var stopping = false
         var failed = false
@@ -148,7 +150,12 @@ final class Supervisor: Sendable {
 
     /// The node reported that it serves.
     func started(_ name: String) {
-        state.withLock { _ = $0.started.insert(name) }
+        let process = state.withLock { state -> Process? in
+            state.started.insert(name)
+            guard state.hangUpPending.remove(name) != nil else { return nil }
+            return state.running.first { $0.name == name }?.process
+        }
+        if let process, process.isRunning { kill(process.processIdentifier, SIGHUP) }
     }
 
     func exited(_ name: String, status: Int32, bySignal: Bool) {
@@ -213,10 +220,16 @@ final class Supervisor: Sendable {
         }
     }
 
-    func forward(_ number: Int32, saying message: String) {
-        let children = state.withLock { $0.running }
+    /// Sends SIGHUP to every node that is up. One still starting could die of it (its handler is not installed
+    /// before its code runs): it gets the signal once it says it is up, when its handler exists.
+    func forwardHangUp(saying message: String) {
+        let children = state.withLock { state -> [(name: String, process: Process)] in
+            let starting = state.running.filter { !state.started.contains($0.name) }.map(\.name)
+            state.hangUpPending.formUnion(starting)
+            return state.running.filter { state.started.contains($0.name) }
+        }
         Launcher.say(message)
-        for child in children where child.process.isRunning { kill(child.process.processIdentifier, number) }
+        for child in children where child.process.isRunning { kill(child.process.processIdentifier, SIGHUP) }
     }
 
     /// Blocks the calling (main) thread until every launched node has exited; the launcher's exit status.

@@ -194,13 +194,15 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
         await node.shutdown()
         fail("cannot serve HTTP on \(entry.http): \(error)", status: 1)
     }
+    // Listening before the "up" line: the launcher holds back a SIGHUP sent while a node starts until that line.
+    let hangUps = signals(SIGHUP)
     write(
         "node \(name) (\(node.me.id)) up: http://\(server.address) replication \(node.me.replication) "
             + "mode \(configuration.replication.mode.rawValue)/\(configuration.replication.ack.rawValue)")
     // SIGHUP: reload the keys of the cluster file (rotation without downtime: add a key everywhere, then
     // make it current everywhere, then remove the old one — one edit and one SIGHUP per step).
     let reloads = Task {
-        for await _ in signals(SIGHUP) {
+        for await _ in hangUps {
             do {
                 let reloaded = try ClusterConfiguration.load(path: configPath)
                 let keyring = try reloaded.keyring()
