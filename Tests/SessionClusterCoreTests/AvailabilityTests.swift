@@ -14,6 +14,7 @@ import Testing
     @Test(arguments: [ReplicationMode.delta, .backup])
     func syncCommitOfALoneNodeIsAcknowledgedAtOnce(mode: ReplicationMode) {
         var cluster = ReplicationCluster(count: 1, settings: .unitTest(mode, ack: .sync))
+        cluster.nodes[n1]!.rosterIsOnlyMe = true  // a one-node cluster file: alone from the start
         let created = cluster.create(id, on: n1, setting(["user": "alice"]))
         // No commit id: nothing will complete later, so no caller can miss a completion.
         #expect(created.outcome == .committed)
@@ -34,6 +35,31 @@ import Testing
         #expect(write.awaiting == nil)
         #expect(!write.directives.contains { if case .commitCompleted = $0 { true } else { false } })
         #expect(cluster[n1].isQuiet)
+    }
+
+    /// A node that just started and has heard from no peer yet may not be alone: a `sync` commit then waits for
+    /// the peers to appear (the delta goes to them), or for membership to settle with nobody. Acknowledged at
+    /// once before, it let a rotation made there be served under the old id elsewhere (`delta-sync-4004709`).
+    @Test func syncCommitBeforeAnyPeerWasHeardFromWaitsForThePeers() throws {
+        var cluster = ReplicationCluster(count: 1, settings: .unitTest(.delta, ack: .sync))
+        cluster.addNode(2)
+        let created = cluster.create(id, on: n1, setting(["user": "alice"]))
+        let commit = try #require(created.awaiting, "acknowledged before anyone could be asked")
+        cluster.setMembers(of: n2, to: [n1, n2])
+        cluster.setMembers(of: n1, to: [n1, n2])
+        cluster.deliverAll()
+        #expect(cluster.outputs[n1]?.contains(.commitCompleted(commit, acknowledged: true)) == true)
+        #expect(cluster[n2].session(id)?.attribute("user") == bytes("alice"))
+    }
+
+    @Test func syncCommitOfANodeStillAloneWhenMembershipSettledIsAcknowledged() throws {
+        var cluster = ReplicationCluster(count: 1, settings: .unitTest(.delta, ack: .sync))
+        let created = cluster.create(id, on: n1, setting(["user": "alice"]))
+        let commit = try #require(created.awaiting)
+        cluster.advance(3_000)
+        cluster.tick(n1)
+        #expect(cluster.outputs[n1]?.contains(.commitCompleted(commit, acknowledged: true)) == true)
+        #expect(cluster[n1].counters.syncTimedOut == 0)
     }
 
     // MARK: Backup mode: acknowledgements after the session moved

@@ -40,8 +40,9 @@ import Testing
     @Test(arguments: [ReplicationMode.delta, .backup])
     func loneSyncNodeAnswersWritesAtOnce(mode: ReplicationMode) async throws {
         // A long ack timeout (5 s), so that "at once" and "after the timeout" stay far apart on a busy machine.
-        let settings = Self.settings(
+        var settings = Self.settings(
             "n1", mode: mode, multicast: ClusterNodeTests.uniqueMulticast(), ackTimeoutMillis: 5_000)
+        settings.membership.expectedMembers = ["n1"]  // a one-node cluster: nobody to hear from first
         let node = try await ClusterNode.start(settings)
         defer { Task { await node.shutdown() } }
         let created = Mutex<Answer<Result<SessionUpdate<Void>, SessionError>>?>(nil)

@@ -30,6 +30,7 @@ public struct NodeInstance: Sendable {
         self.replication.adoptMembershipTiming(
             settleMillis: membership.deadAfterMillis, retentionMillis: membership.deadRetentionMillis)
         self.replication.expectedPeerNames = Set(membership.expectedMembers).subtracting([me.name])
+        self.replication.rosterIsOnlyMe = membership.expectedMembers == [me.name]
     }
 
     public var me: MemberInfo { membership.me }

@@ -127,16 +127,25 @@ extension ReplicationInstance {
         }
         let delta = SessionDelta(sessionID: id, dot: dot, base: base, patch: patch)
         var awaiting: CommitID?
-        if settings.ack == .sync && targets.isEmpty {
+        // Delta mode, and an end in either mode, must reach every live peer. Moments after start, "no peer known"
+        // may only mean none was heard from yet: such a commit waits for the peers to appear (or for membership
+        // to settle with nobody). A backup-mode write needs its backup, which a node with no peer has none of.
+        let mustReachPeers = settings.mode == .delta || patch.invalidation != nil
+        if settings.ack == .sync && targets.isEmpty && (!mustReachPeers || mayBeAlone(now: now)) {
             // No live peer to wait for (a lone node, the last survivor): acknowledged by everyone alive, which is
             // nobody — answered at once, with no commit id, so no completion can race the caller's waiter.
             counters.syncAcknowledged += 1
         } else if settings.ack == .sync {
             let commitID = nextCommitID
             nextCommitID += 1
-            commits[commitID] = PendingCommit(
+            var pending = PendingCommit(
                 awaiting: Set(targets), deadline: now.adding(millis: settings.syncAckTimeoutMillis),
                 anyPeer: settings.mode == .backup && patch.invalidation == nil, sessionID: id, dot: dot)
+            if targets.isEmpty {
+                pending.unsent = SessionDelta(sessionID: id, dot: dot, base: base, patch: patch)
+                pending.deadline = startedAt.adding(millis: membershipTiming.settleMillis)
+            }
+            commits[commitID] = pending
             awaiting = commitID
         }
         for target in targets {
@@ -146,6 +155,32 @@ extension ReplicationInstance {
         return CommitResult(
             outcome: .committed, version: replicas[id]?.session.version ?? VersionVector(), awaiting: awaiting,
             directives: directives)
+    }
+
+    /// Whether this node may be alone: it has had peers (they are gone: the last survivor), membership has settled
+    /// (every live member was heard from by now), or the roster names no one else.
+    func mayBeAlone(now: Timestamp) -> Bool {
+        heardFromPeers || rosterIsOnlyMe || now.millis(since: startedAt) >= membershipTiming.settleMillis
+    }
+
+    /// Sends the deltas of sync commits made before any peer was known (`PendingCommit.unsent`) to the peers that
+    /// appeared, and waits for their acknowledgements from now on.
+    mutating func sendUnsentCommits(now: Timestamp) -> [ReplicationDirective] {
+        guard !peers.isEmpty, !commits.isEmpty else { return [] }
+        var directives = [ReplicationDirective]()
+        for commitID in commits.keys.sorted() {
+            guard var pending = commits[commitID], let delta = pending.unsent else { continue }
+            let targets = peerIDs
+            pending.unsent = nil
+            pending.awaiting = Set(targets)
+            pending.deadline = now.adding(millis: settings.syncAckTimeoutMillis)
+            commits[commitID] = pending
+            for target in targets {
+                directives.append(.send(.delta(delta, ack: commitID), to: target))
+                counters.deltasSent += 1
+            }
+        }
+        return directives
     }
 
     /// A peer acknowledged the delta of our sync commit `commitID`.

@@ -11,9 +11,15 @@ extension ReplicationInstance {
             if fetches[request] != nil { directives += advanceFetch(request, now: now, timedOut: true) }
         }
         for commitID in commits.keys.sorted() where commits[commitID]!.deadline <= now {
+            let alone = commits[commitID]!.unsent != nil
             commits[commitID] = nil
-            counters.syncTimedOut += 1
-            directives.append(.commitCompleted(commitID, acknowledged: false))
+            if alone {
+                // Membership settled and no peer appeared: acknowledged by every live peer, which is nobody.
+                counters.syncAcknowledged += 1
+            } else {
+                counters.syncTimedOut += 1
+            }
+            directives.append(.commitCompleted(commitID, acknowledged: alone))
         }
         directives += tickHeld(now: now)
         if case .receiving(let progress) = transfer, progress.deadline <= now {

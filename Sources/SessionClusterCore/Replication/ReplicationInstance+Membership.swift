@@ -11,6 +11,7 @@ extension ReplicationInstance {
         guard current != previous else { return [] }
         beginTurn()
         peers = current
+        if !current.isEmpty { heardFromPeers = true }
         ring = HashRing(
             members: [HashRing.Member(id: me, key: myKey)] + current.map { HashRing.Member(id: $0.key, key: $0.value) })
         let gone = Set(previous.keys).subtracting(current.keys)
@@ -41,6 +42,7 @@ extension ReplicationInstance {
             break
         }
         directives += replaceAfterMembershipChange(now: now)
+        directives += sendUnsentCommits(now: now)
         if isTransferComplete {
             for peer in joined.sorted() { directives += digest(for: peer) }
         }

@@ -55,6 +55,10 @@ public struct ReplicationInstance: Sendable {
         /// The committed delta: a copy from a peer that covers it proves the peer holds it (see `onCopy`).
         var sessionID: SessionID
         var dot: Dot
+        /// A commit made before this node heard from any peer, moments after it started (`mayBeAlone`): its delta,
+        /// sent once peers appear (`sendUnsentCommits`). Acknowledged, as by nobody, if none has by the time
+        /// membership settled; nil once sent.
+        var unsent: SessionDelta? = nil
     }
 
     enum Transfer: Sendable {
@@ -289,6 +293,12 @@ public struct ReplicationInstance: Sendable {
     /// known. While one of them is not live here, nothing is declared lost until `retentionMillis` after start:
     /// it may be out of reach holding sessions without this node ever having heard of it.
     public var expectedPeerNames: Set<String> = []
+    /// Whether the roster is known and names this node alone (a one-node cluster file): then "no peer" is certain
+    /// from the start, and a `sync` commit with nobody to wait for is answered at once.
+    public var rosterIsOnlyMe = false
+    /// Whether membership has named any peer since this incarnation started: until then "no peer" may only mean
+    /// that no beacon has arrived yet.
+    var heardFromPeers = false
 
     /// Expected members not live here (diagnostics and the lost rule).
     var missingExpectedPeers: Set<String> {
