@@ -352,7 +352,9 @@ extension Simulation {
         }
         for key in session.content.liveAttributes.keys where key.hasPrefix(client.prefix) {
             if client.model[key] == nil && !client.uncertain.contains(key) {
-                violation("\(client.name): unexpected attribute \(key) of \(session.id) at \(name(of: node)) (\(session.version))")
+                violation(
+                    "\(client.name): unexpected attribute \(key) of \(session.id) at \(name(of: node)) "
+                        + "(\(session.version))")
             }
         }
     }

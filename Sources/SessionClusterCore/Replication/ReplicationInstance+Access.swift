@@ -208,6 +208,18 @@ extension ReplicationInstance {
         return directives
     }
 
+    /// Records that `id` was answered lost; whether this is the first time (report it then).
+    mutating func noteLost(_ id: SessionID) -> Bool {
+        guard lostReported.insert(id).inserted else { return false }
+        lostReportedOrder.append(id)
+        if lostReportedOrder.count > Self.maxLostReported {
+            let forgotten = lostReportedOrder.prefix(Self.maxLostReported / 2)
+            lostReported.subtract(forgotten)
+            lostReportedOrder.removeFirst(forgotten.count)
+        }
+        return true
+    }
+
     /// Backup mode, a session this node does not hold: its held deltas go to `primary` with their
     /// acknowledgements (a primary applying one acknowledges the writer's `sync` commit) and are dropped here.
     mutating func passOnHeld(_ id: SessionID, to primary: NodeID?) -> [ReplicationDirective] {

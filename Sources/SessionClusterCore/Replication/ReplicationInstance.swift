@@ -126,34 +126,22 @@ public struct ReplicationInstance: Sendable {
     var digestRounds: [NodeID: (round: UInt64, seen: Set<SessionID>)] = [:]
     /// Sessions this node heard were ended (an invalidation delta arrived): when, and the ending write. Never
     /// served again, even before the invalidation is applied to a local copy (it may wait for a predecessor).
-    /// A peer that still shows a live copy of one (a snapshot or digest entry not covering the ending write —
-    /// it was cut off when the end went round) is sent a tombstone built from it (`tombstone(of:)`). Forgotten
-    /// after `tombstoneRetentionMillis`.
+    /// In backup mode a peer that still shows a live copy of one (a snapshot or digest entry not covering the
+    /// ending write: it was cut off when the end went round) is sent a tombstone (`tombstone(of:for:)`).
+    /// Forgotten after `tombstoneRetentionMillis`.
     var ended: [SessionID: Ended] = [:]
-
-    /// Sessions already reported lost (the event and `sessionsLost`), so that a client replaying an old cookie
-    /// is counted and logged once, not once per request. The oldest half is forgotten past `maxLostReported`.
-    var lostReported: Set<SessionID> = []
-    var lostReportedOrder: [SessionID] = []
-    static let maxLostReported = 4_096
-
-    /// Records that `id` was answered lost; whether this is the first time (report it then).
-    mutating func noteLost(_ id: SessionID) -> Bool {
-        guard lostReported.insert(id).inserted else { return false }
-        lostReportedOrder.append(id)
-        if lostReportedOrder.count > Self.maxLostReported {
-            let forgotten = lostReportedOrder.prefix(Self.maxLostReported / 2)
-            lostReported.subtract(forgotten)
-            lostReportedOrder.removeFirst(forgotten.count)
-        }
-        return true
-    }
 
     struct Ended {
         var since: Timestamp
         var dot: Dot
         var invalidation: Invalidation
     }
+
+    /// Sessions already reported lost (the event and `sessionsLost`), so that a client replaying an old cookie
+    /// is counted and logged once, not once per request. The oldest half is forgotten past `maxLostReported`.
+    var lostReported: Set<SessionID> = []
+    var lostReportedOrder: [SessionID] = []
+    static let maxLostReported = 4_096
     /// `ended` ids by when they may be forgotten (`noteEnded`), and `moved` ids by their `until`.
     var endedExpiry: DeadlineQueue<SessionID>
     var movedExpiry: DeadlineQueue<SessionID>
