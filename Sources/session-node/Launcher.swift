@@ -69,6 +69,7 @@ enum Launcher {
             process.standardError = pipe
             let lines = LineSplitter(prefix: "[\(node.name)] ")
             let name = node.name
+            supervisor.outputOpened()
             pipe.fileHandleForReading.readabilityHandler = { handle in
                 let data = handle.availableData
                 if data.isEmpty { handle.readabilityHandler = nil }  // end of output: stop polling it
@@ -76,6 +77,7 @@ enum Launcher {
                     if line.contains("node \(name) (") && line.contains(") up: ") { supervisor.started(name) }
                     say(line)
                 }
+                if data.isEmpty { supervisor.outputClosed() }
             }
             process.terminationHandler = { process in
                 supervisor.exited(
@@ -86,6 +88,8 @@ enum Launcher {
                 // tied to the thread that started them.
                 try process.run()
             } catch {
+                pipe.fileHandleForReading.readabilityHandler = nil
+                supervisor.outputClosed()  // no child writes to it
                 supervisor.failedToLaunch(name, error)
                 break
             }
@@ -115,10 +119,13 @@ final class Supervisor: Sendable {
         var launching = true
         var stopping = false
         var failed = false
+        /// Node output pipes not yet read to their end.
+        var outputsOpen = 0
     }
 
     private let state = Mutex(State())
     private let allExited = DispatchSemaphore(value: 0)
+    private let outputEnded = DispatchSemaphore(value: 0)
 
     func launched(_ name: String, _ process: Process) {
         let stopping = state.withLock { state -> Bool in
@@ -232,9 +239,22 @@ final class Supervisor: Sendable {
         for child in children where child.process.isRunning { kill(child.process.processIdentifier, SIGHUP) }
     }
 
-    /// Blocks the calling (main) thread until every launched node has exited; the launcher's exit status.
+    /// A node's output pipe is being read (`outputClosed` at its end).
+    func outputOpened() { state.withLock { $0.outputsOpen += 1 } }
+
+    /// A node's output reached its end: every line it wrote was passed on.
+    func outputClosed() {
+        state.withLock { $0.outputsOpen -= 1 }
+        outputEnded.signal()
+    }
+
+    /// Blocks the calling (main) thread until every launched node has exited and its last lines were passed on
+    /// (its "stopped" line comes just before it exits, and may still be in the pipe); the launcher's exit status.
     func waitUntilAllExited() -> Int32 {
         allExited.wait()
+        // Bounded: a pipe held open by something else must not keep the launcher from exiting.
+        let deadline = DispatchTime.now() + .seconds(2)
+        while state.withLock({ $0.outputsOpen > 0 }), outputEnded.wait(timeout: deadline) == .success {}
         return state.withLock { $0.failed } ? 1 : 0
     }
 }

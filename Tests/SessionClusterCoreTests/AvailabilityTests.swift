@@ -286,6 +286,41 @@ extension AvailabilityTests {
     }
 }
 
+/// A primary ends a session while cut off from the other holders, then hears a newer placement that leaves it out
+/// (a takeover on the other side): its hand-off of the tombstone is lost too. Dropping the tombstone then left the
+/// session valid at the holders once the partition healed (simulator seed `backup-async-4002908`).
+extension AvailabilityTests {
+    @Test func aTombstoneHandedOffWhileItsHoldersAreCutOffReachesThemByDigest() throws {
+        var settings = ReplicationSettings.unitTest(.backup)
+        settings.antiEntropyIntervalMillis = 100
+        var cluster = ReplicationCluster(count: 3, settings: settings)
+        cluster.create(id, on: n1, setting(["user": "alice"]))
+        cluster.deliverAll()
+        let placement = try #require(cluster[n1].placement(of: id))
+        try #require(placement.primary == n1)
+        let backup = try #require(placement.backup)
+        let outsider = try #require(cluster.ids.first { !placement.holders.contains($0) })
+        var logout = SessionChanges()
+        logout.invalidate()
+        cluster.commit(id, on: n1, logout)
+        _ = cluster.take { $0.from == n1 }  // the partition: nothing of the end gets out
+        let takeover = Placement(epoch: placement.epoch + 1, primary: outsider, backup: backup)
+        cluster.receive(.placement(id, takeover), at: n1, from: outsider)
+        _ = cluster.take { $0.from == n1 }  // nor does the hand-off
+        try #require(cluster[backup].session(id)?.isValid == true, "the backup missed the end")
+        #expect(cluster[n1].session(id)?.isValid == false, "the old primary keeps its tombstone")
+
+        // The partition heals: anti-entropy lists the tombstone to the holders, who pull it.
+        for _ in 0..<4 {
+            cluster.advance(100)
+            cluster.tick(n1)
+            cluster.deliverAll()
+        }
+        #expect(cluster[backup].session(id)?.isValid == false)
+        #expect(cluster.holders(of: id).isEmpty)
+    }
+}
+
 /// Gossip of a dead member that is an older incarnation of a live name (a restarted node's own previous one)
 /// marks it gone for good: remembered as "out of reach" it held every lost answer back for a minute.
 @Suite struct SupersededIncarnationTests {

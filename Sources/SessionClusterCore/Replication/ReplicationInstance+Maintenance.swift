@@ -84,8 +84,11 @@ extension ReplicationInstance {
         let recheck = now.adding(millis: replicas.rule.granularityMillis)
         for id in due {
             guard let replica = replicas[id] else { continue }
-            if settings.mode == .backup, let placement = replica.placement, !placement.holders.contains(me) {
-                // A copy no placement names (a missed drop notice): hand it on and forget it, once unpinned.
+            if settings.mode == .backup, let placement = replica.placement, !placement.holders.contains(me),
+                replica.session.isValid
+            {
+                // A copy no placement names (a missed drop notice): hand it on and forget it, once unpinned. A
+                // tombstone stays until purged (see `adoptPlacement`).
                 if pins[id] == nil { strays.append(id) } else { replicas.due.schedule(id, at: recheck) }
                 continue
             }

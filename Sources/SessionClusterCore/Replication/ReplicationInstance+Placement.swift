@@ -51,6 +51,12 @@ extension ReplicationInstance {
             for holder in incoming.holders where isReachable(holder) {
                 if let handoff = snapshot(id, to: holder) { directives.append(handoff) }
             }
+            if replicas[id]?.session.isValid == false {
+                // An end is kept until purged (a stray tombstone): the hand-off may be lost (the holders were cut
+                // off when it went round), and no one else may know. Digests list it to the holders
+                // (`stepDigest`), who pull it while they still show the session live.
+                return directives
+            }
             if pins[id] != nil {
                 dropWhenUnpinned.insert(id)
                 remember(id, movedTo: incoming, now: now)

@@ -99,9 +99,12 @@ extension ReplicationInstance {
         for id in ids {
             guard let replica = replicas[id] else { continue }
             if settings.mode == .backup {
+                // Also a stray tombstone to its holders: they pull the end if they missed it.
                 guard let placement = replica.placement,
                     (placement.primary == me && placement.backup == peer)
                         || (placement.primary == peer && placement.backup == me)
+                        || (!replica.session.isValid && placement.holders.contains(peer)
+                            && !placement.holders.contains(me))
                 else { continue }
             }
             entries.append(DigestEntry(sessionID: id, version: replica.session.version, placement: replica.placement))

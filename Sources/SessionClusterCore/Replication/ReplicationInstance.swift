@@ -362,8 +362,8 @@ public struct ReplicationInstance: Sendable {
     mutating func unpin(_ id: SessionID) {
         guard let count = pins[id] else { return }
         pins[id] = count > 1 ? count - 1 : nil
-        if count == 1, dropWhenUnpinned.remove(id) != nil, let placement = replicas[id]?.placement,
-            !placement.holders.contains(me)
+        if count == 1, dropWhenUnpinned.remove(id) != nil, let replica = replicas[id],
+            let placement = replica.placement, !placement.holders.contains(me), replica.session.isValid
         {
             drop(id, movedTo: placement, now: nil)
         }
