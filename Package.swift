@@ -21,7 +21,10 @@ let package = Package(
         .target(name: "SessionCluster", dependencies: ["SessionClusterCore", "CLinuxShims", "CCrypto"]),
         // HTTP/1.1 front end of `session-node`, built on the public `ClusterNode` API (the embedding example).
         .target(name: "HTTPFrontEnd", dependencies: ["SessionCluster"]),
-        .executableTarget(name: "session-node", dependencies: ["SessionCluster", "HTTPFrontEnd", "CLinuxShims"]),
+        // RESP2/RESP3 front end: the Redis protocol over the same sessions (issue 11).
+        .target(name: "RESPFrontEnd", dependencies: ["SessionCluster"]),
+        .executableTarget(
+            name: "session-node", dependencies: ["SessionCluster", "HTTPFrontEnd", "RESPFrontEnd", "CLinuxShims"]),
         .executableTarget(name: "session-bench", dependencies: ["SessionCluster", "HTTPFrontEnd"]),
         // Deterministic, seeded cluster simulator over the core (used by tests; replayable by seed).
         .target(name: "SessionClusterSimulator", dependencies: ["SessionClusterCore"]),
@@ -30,6 +33,7 @@ let package = Package(
         .testTarget(name: "SessionClusterCoreTests", dependencies: ["SessionClusterCore", "TestSupport"]),
         .testTarget(name: "SessionClusterTests", dependencies: ["SessionCluster", "TestSupport"]),
         .testTarget(name: "HTTPFrontEndTests", dependencies: ["HTTPFrontEnd", "TestSupport"]),
+        .testTarget(name: "RESPFrontEndTests", dependencies: ["RESPFrontEnd"]),
         // Starts the real `session-node` executable (built because this target depends on it).
         .testTarget(name: "SessionNodeTests", dependencies: ["session-node", "SessionCluster", "TestSupport"]),
         .testTarget(

@@ -262,7 +262,10 @@ public struct SessionRoutes: Sendable {
 
     /// The session id (route suffix ignored) and version token the client presented, if any.
     private func credentials(_ request: HTTPRequest) -> (SessionID, VersionToken?)? {
-        guard let cookie = request.cookie(settings.cookieName), let id = SessionID(cookieValue: cookie) else {
+        // A key's session (the Redis front end's) is never reached by cookie: its id is derived from a name
+        // anyone may know, and the Redis endpoint has its own password.
+        guard let cookie = request.cookie(settings.cookieName), let id = SessionID(cookieValue: cookie), !id.isKeyID
+        else {
             return nil
         }
         return (id, request.cookie(settings.versionCookieName).flatMap { VersionToken($0) })

@@ -1,6 +1,7 @@
 import CLinuxShims
 @preconcurrency import Foundation
 import HTTPFrontEnd
+import RESPFrontEnd
 import SessionCluster
 
 /// Command line of `session-node`.
@@ -194,10 +195,25 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
         await node.shutdown()
         fail("cannot serve HTTP on \(entry.http): \(error)", status: 1)
     }
+    var redisServer: RESPServer?
+    if let endpoint = entry.redis {
+        var redisSettings = RESPServerSettings(password: configuration.redis.password)
+        // A value larger than a session may hold is refused as the client sends it.
+        redisSettings.limits.maxBulkBytes = configuration.sessions.maxSessionBytes
+        do {
+            redisServer = try RESPServer.start(
+                host: endpoint.host, port: endpoint.port, node: node, settings: redisSettings)
+        } catch {
+            await server.stop()
+            await node.shutdown()
+            fail("cannot serve the Redis protocol on \(endpoint): \(error)", status: 1)
+        }
+    }
     // Listening before the "up" line: the launcher holds back a SIGHUP sent while a node starts until that line.
     let hangUps = signals(SIGHUP)
     write(
         "node \(name) (\(node.me.id)) up: http://\(server.address) replication \(node.me.replication) "
+            + (redisServer.map { "redis \($0.address) " } ?? "")
             + "mode \(configuration.replication.mode.rawValue)/\(configuration.replication.ack.rawValue)")
     // SIGHUP: reload the keys of the cluster file (rotation without downtime: add a key everywhere, then
     // make it current everywhere, then remove the old one — one edit and one SIGHUP per step).
@@ -222,6 +238,7 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
     let signal = await termination.first()
     reloads.cancel()
     write("node \(name) stopping (signal \(signal)): leaving the cluster")
+    await redisServer?.stop()
     await server.stop()
     await node.shutdown()
     write("node \(name) stopped")

@@ -37,12 +37,15 @@ def free_ports(count):
 class Cluster:
     """A cluster file and the node processes started from it (by PID)."""
 
-    def __init__(self, nodes, mode="delta", ack="async", multicast=True, heartbeat=100, extra_nodes=0):
+    def __init__(self, nodes, mode="delta", ack="async", multicast=True, heartbeat=100, extra_nodes=0,
+                 redis=False, redis_password=None):
         total = nodes + extra_nodes
-        ports = free_ports(2 * total + 1)
+        ports = free_ports(3 * total + 1)
         self.names = ["n%d" % (i + 1) for i in range(total)]
         self.replication = {n: "127.0.0.1:%d" % ports[i] for i, n in enumerate(self.names)}
         self.http = {n: "127.0.0.1:%d" % ports[total + i] for i, n in enumerate(self.names)}
+        # The Redis-protocol endpoint of each node (when `redis`): host and port.
+        self.redis = {n: ("127.0.0.1", ports[2 * total + i]) for i, n in enumerate(self.names)} if redis else {}
         salt = os.getpid() % 250
         membership = {"heartbeatMillis": heartbeat, "suspectAfterMillis": heartbeat * 4, "deadAfterMillis": heartbeat * 8}
         if multicast:
@@ -56,8 +59,11 @@ class Cluster:
             "secret": "integration test secret, 32+ characters long",
             "replication": {"mode": mode, "ack": ack},
             "membership": membership,
-            "nodes": [{"name": n, "replication": self.replication[n], "http": self.http[n]} for n in self.names],
+            "nodes": [dict({"name": n, "replication": self.replication[n], "http": self.http[n]},
+                           **({"redis": "%s:%d" % self.redis[n]} if redis else {})) for n in self.names],
         }
+        if redis_password is not None:
+            config["redis"] = {"password": redis_password}
         fd, self.path = tempfile.mkstemp(prefix="cluster-", suffix=".json")
         with os.fdopen(fd, "w") as f:
             json.dump(config, f, indent=2)
@@ -235,3 +241,99 @@ def main(scenario):
 
 class SkipScenario(Exception):
     pass
+
+
+class RespError(Exception):
+    """An error reply (`-ERR …`), kept as a value: scenarios compare errors like any answer."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+    def __eq__(self, other):
+        return isinstance(other, RespError) and other.message == self.message
+
+    def __repr__(self):
+        return "RespError(%r)" % self.message
+
+
+class Resp:
+    """A minimal RESP2/RESP3 client on one connection (standard library only), to talk to a node and to a real
+    redis-server alike. `call` sends one command and returns its parsed reply; `pipeline` sends many at once."""
+
+    def __init__(self, address, timeout=10):
+        self.sock = socket.create_connection(address, timeout=timeout)
+        self.buffer = b""
+
+    def close(self):
+        self.sock.close()
+
+    @staticmethod
+    def encode(*args):
+        out = [b"*%d\r\n" % len(args)]
+        for arg in args:
+            data = arg if isinstance(arg, bytes) else str(arg).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+        return b"".join(out)
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def call(self, *args):
+        self.sock.sendall(self.encode(*args))
+        return self.read()
+
+    def pipeline(self, commands):
+        self.sock.sendall(b"".join(self.encode(*c) for c in commands))
+        return [self.read() for _ in commands]
+
+    def _line(self):
+        while b"\r\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, count):
+        while len(self.buffer) < count + 2:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed")
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:count], self.buffer[count + 2:]
+        return data
+
+    def read(self):
+        """One reply: bytes, int, float, bool, None, list, set (as sorted list), dict (as dict), or RespError."""
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            return RespError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind in (b"$", b"="):
+            length = int(rest)
+            return None if length < 0 else self._exact(length)
+        if kind in (b"*", b"~", b">"):
+            length = int(rest)
+            if length < 0:
+                return None
+            items = [self.read() for _ in range(length)]
+            return sorted(items, key=repr) if kind == b"~" else items
+        if kind == b"%":
+            return {self._key(self.read()): self.read() for _ in range(int(rest))}
+        if kind == b"_":
+            return None
+        if kind == b",":
+            return float(rest)
+        if kind == b"#":
+            return rest == b"t"
+        raise AssertionError("unexpected reply line %r" % line)
+
+    @staticmethod
+    def _key(value):
+        return tuple(value) if isinstance(value, list) else value

@@ -20,7 +20,8 @@ extension ClusterConfiguration {
         let root = try ConfigurationObject(
             document, at: "",
             keys: [
-                "cluster", "secret", "keys", "currentKey", "replication", "membership", "sessions", "limits", "nodes",
+                "cluster", "secret", "keys", "currentKey", "replication", "membership", "sessions", "limits", "redis",
+                "nodes",
             ])
         guard let cluster = try root.string("cluster") else { throw missing(root, "cluster") }
         guard let secret = try root.string("secret", redacted: true) else { throw missing(root, "secret") }
@@ -66,6 +67,9 @@ extension ClusterConfiguration {
         }
         if let section = try root.object("limits", keys: ["tickMillis", "http", "replication"]) {
             try decodeLimits(section, into: &configuration.limits)
+        }
+        if let section = try root.object("redis", keys: ["password"]), section.value("password") != .null {
+            configuration.redis.password = try section.string("password", redacted: true)
         }
         guard let nodes = try root.array("nodes") else { throw missing(root, "nodes") }
         for (value, path) in nodes {
@@ -133,11 +137,15 @@ extension ClusterConfiguration {
     }
 
     private static func decodeNode(_ value: JSONValue, at path: String) throws(ConfigurationError) -> NodeEntry {
-        let object = try ConfigurationObject(value, at: path, keys: ["name", "replication", "http"])
+        let object = try ConfigurationObject(value, at: path, keys: ["name", "replication", "http", "redis"])
         guard let name = try object.string("name") else { throw missing(object, "name") }
         let replication = try ConfigurationObject.endpoint(
             try object.required("replication"), at: object.keyPath("replication"))
         let http = try ConfigurationObject.endpoint(try object.required("http"), at: object.keyPath("http"))
-        return NodeEntry(name: name, replication: replication, http: http)
+        var redis: Endpoint?
+        if let value = object.value("redis"), value != .null {
+            redis = try ConfigurationObject.endpoint(value, at: object.keyPath("redis"))
+        }
+        return NodeEntry(name: name, replication: replication, http: http, redis: redis)
     }
 }

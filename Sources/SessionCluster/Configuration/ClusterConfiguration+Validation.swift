@@ -21,6 +21,11 @@ extension ClusterConfiguration {
         try validateMembership()
         try validateSessions()
         try validateLimits()
+        if let password = redis.password, !(1...512).contains(password.utf8.count) {
+            throw ConfigurationError(
+                keyPath: "redis.password", value: "(\(password.utf8.count) bytes, not shown)",
+                problem: "must be 1 to 512 bytes (or null for none)")
+        }
         try validateNodes()
         do throws(SettingsError) {
             try membershipSettings().validate()
@@ -141,7 +146,7 @@ extension ClusterConfiguration {
         // cluster traffic leave the interface the file says it stays on.
         if let interface = membership.multicast?.interface, interface.hasPrefix("127.") {
             for (index, node) in nodes.enumerated() {
-                for (kind, endpoint) in [("replication", node.replication), ("http", node.http)]
+                for (kind, endpoint) in node.endpoints
                 where !(endpoint.host.hasPrefix("127.") || endpoint.host == "localhost") {
                     throw ConfigurationError(
                         keyPath: "nodes[\(index)].\(kind)", value: JSONValue.quoted(endpoint.description),
@@ -168,7 +173,15 @@ extension ClusterConfiguration {
                     problem: "is already the name of nodes[\(owner)]; node names must be unique")
             }
             nameOwners[node.name] = index
-            for (kind, endpoint) in [("replication", node.replication), ("http", node.http)] {
+            if let redis = node.redis, redis.isValid, redis.host != "localhost", !redis.host.hasPrefix("127."),
+                self.redis.password == nil
+            {
+                throw ConfigurationError(
+                    keyPath: "\(path).redis", value: JSONValue.quoted(redis.description),
+                    problem: "is not on loopback and redis.password is not set: anyone who can reach it could read "
+                        + "and write every session (set redis.password, or listen on 127.0.0.1)")
+            }
+            for (kind, endpoint) in node.endpoints {
                 let endpointPath = "\(path).\(kind)"
                 guard endpoint.isValid else {
                     throw ConfigurationError(

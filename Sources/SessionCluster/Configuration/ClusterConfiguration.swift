@@ -22,8 +22,9 @@
 ///     "secureCookies": false
 ///   },
 ///   "limits": { "tickMillis": 50, "http": { … }, "replication": { … } },   (see `Limits`)
+///   "redis": { "password": null },
 ///   "nodes": [
-///     { "name": "n1", "replication": "127.0.0.1:47101", "http": "127.0.0.1:48101" }
+///     { "name": "n1", "replication": "127.0.0.1:47101", "http": "127.0.0.1:48101", "redis": "127.0.0.1:46101" }
 ///   ]
 /// }
 /// ```
@@ -44,8 +45,10 @@
 /// - `limits`: see `Limits` for each key's range; `sessions.maxSessionBytes` must fit in one
 ///   `limits.replication.maxFrameBytes` frame with room for framing (64 KiB + 64 bytes per `maxAttributes`).
 /// - `nodes`: at least one; `name` 1–64 characters of `A-Z a-z 0-9 _ -`, unique (it is the session id's route
-///   suffix); every `replication` and `http` endpoint distinct from every other (`localhost` counts as
-///   `127.0.0.1`).
+///   suffix); every `replication`, `http` and `redis` endpoint distinct from every other (`localhost` counts as
+///   `127.0.0.1`). `redis` (optional) is where the node speaks the Redis protocol.
+/// - `redis.password`: a string of 1–512 bytes, or null (none). A `redis` endpoint that is not on loopback requires
+///   it: the Redis protocol carries no other credential.
 /// - Endpoints are `host:port` with an IPv4 address or `localhost` as host and a port in 1–65535.
 ///
 /// Any other key is an error naming its path, so a typo never silently falls back to a default. JSON is strict: no
@@ -65,6 +68,17 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var limits = Limits()
     /// Every node of the cluster; a process runs as one of them (see `node(named:)`).
     public var nodes: [NodeEntry]
+    /// The Redis-protocol front end's settings (the top-level `redis` section).
+    public var redis = Redis()
+
+    /// The top-level `redis` section: what every node's `redis` endpoint requires of its clients.
+    public struct Redis: Sendable, Equatable {
+        /// When set, clients must `AUTH` (or `HELLO 3 AUTH default <password>`) first. Required for a `redis`
+        /// endpoint that is not on loopback. MUST NOT be logged.
+        public var password: String?
+
+        public init(password: String? = nil) { self.password = password }
+    }
 
     /// Further cluster keys by id (2…255), for rotation without downtime; `secret` is key 1.
     public var keys: [UInt8: String] = [:]
@@ -201,12 +215,20 @@ public struct ClusterConfiguration: Sendable, Equatable {
         public var replication: Endpoint
         /// Where the node serves HTTP.
         public var http: Endpoint
+        /// Where the node speaks the Redis protocol (RESP2/RESP3); nil: not at all.
+        public var redis: Endpoint?
 
         /// A node entry; not validated until the configuration is.
-        public init(name: String, replication: Endpoint, http: Endpoint) {
+        public init(name: String, replication: Endpoint, http: Endpoint, redis: Endpoint? = nil) {
             self.name = name
             self.replication = replication
             self.http = http
+            self.redis = redis
+        }
+
+        /// The node's endpoints with their keys: each must be distinct from every other node's.
+        var endpoints: [(key: String, endpoint: Endpoint)] {
+            [("replication", replication), ("http", http)] + (redis.map { [("redis", $0)] } ?? [])
         }
     }
 }

@@ -91,7 +91,8 @@ public final class ClusterNode: Sendable {
 
     // MARK: Sessions
 
-    /// Creates a session with a fresh 128-bit id from the system CSPRNG, holding `changes`.
+    /// Creates a session with a fresh random id (127 bits from the system CSPRNG, `SessionID.random()`), holding
+    /// `changes`.
     public func create(_ changes: @Sendable (inout SessionChanges) -> Void) async throws(SessionError)
         -> SessionUpdate<Void>
     {
@@ -147,10 +148,7 @@ public final class ClusterNode: Sendable {
         return SessionUpdate(id: newID, version: try outcome.get(), value: ())
     }
 
-    private static func freshID() -> SessionID {
-        var random = SystemRandomNumberGenerator()
-        return SessionID(using: &random)
-    }
+    private static func freshID() -> SessionID { SessionID.random() }
 
     // MARK: Sessions on the loop thread
 
@@ -184,6 +182,39 @@ public final class ClusterNode: Sendable {
         onLoopNow(
             { $0.create(id, changes: changes) { done($0.map { SessionUpdate(id: id, version: $0, value: ()) }) } },
             rejected: { done(.failure(.shuttingDown)) })
+    }
+
+    /// Creates the session `id`, chosen by the caller, holding `changes`; `done` runs on the node's loop. For
+    /// sessions named by something other than a random id — a Redis key (`SessionID(forKey:)`), which every node
+    /// maps to the same id. An id already held here is refused with `.notFound` (update it instead). Two nodes
+    /// creating the same id at once both succeed: their copies merge like any concurrent writes.
+    public func create(
+        _ id: SessionID, _ changes: SessionChanges,
+        then done: @escaping (Result<SessionUpdate<Void>, SessionError>) -> Void
+    ) {
+        onLoopNow(
+            { $0.create(id, changes: changes) { done($0.map { SessionUpdate(id: id, version: $0, value: ()) }) } },
+            rejected: { done(.failure(.shuttingDown)) })
+    }
+
+    /// The valid sessions held here after `cursor` in id order, looking at `limit` held ids at most (so a walk
+    /// over a million sessions takes bounded steps); `done` gets them with the cursor to continue from, nil once
+    /// every held id was looked at. On the node's loop. Backup mode: only the sessions this node holds a copy of.
+    public func heldSessions(
+        after cursor: SessionID?, limit: Int,
+        then done: @escaping (_ sessions: [(id: SessionID, attributes: [String: [UInt8]])], _ next: SessionID?) -> Void
+    ) {
+        onLoopNow(
+            { runtime in
+                let replication = runtime.node.replication
+                let ids = replication.sessionIDs(after: cursor, limit: max(1, limit))
+                var found = [(id: SessionID, attributes: [String: [UInt8]])]()
+                for id in ids {
+                    guard let session = replication.session(id), session.isValid else { continue }
+                    found.append((id, session.content.liveAttributes))
+                }
+                done(found, ids.count < max(1, limit) ? nil : ids.last)
+            }, rejected: { done([], nil) })
     }
 
     /// `invalidate` for callers on the loop: `done` runs on the node's loop.

@@ -197,6 +197,12 @@ public struct ReplicationInstance: Sendable {
     /// Ids of every copy held here (including tombstones), sorted.
     public var sessionIDs: [SessionID] { replicas.keys.sorted() }
 
+    /// Ids of the copies held here after `cursor` in id order (valid or not), at most `limit`: one bounded step
+    /// of a walk over every held session (the RESP front end's `SCAN`).
+    public func sessionIDs(after cursor: SessionID?, limit: Int) -> [SessionID] {
+        replicas.order.ids(after: cursor, limit: limit)
+    }
+
     /// How many valid sessions this node holds a copy of.
     public var liveSessionCount: Int { replicas.liveCount }
 

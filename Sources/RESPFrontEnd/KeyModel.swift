@@ -1,0 +1,221 @@
+import SessionCluster
+
+/// How a Redis key lives in its session (`SessionID(forKey:)`): reserved attributes for the key's name, a
+/// string's value and the expiry, and one attribute per hash field. Each attribute is a last-writer-wins register
+/// of the model, so concurrent writes to different fields of one hash on different nodes both survive, and a
+/// `DEL` (a removal of every attribute it saw) never lets a write it saw come back.
+enum KeyLayout {
+    /// The key's own bytes (for `SCAN` and `KEYS`; a key's id cannot be turned back into its name).
+    static let name = "\u{1}k"
+    /// A string key's value.
+    static let string = "\u{1}s"
+    /// Absolute expiry, Unix time in ms, as decimal text; absent: no expiry.
+    static let expiry = "\u{1}x"
+
+    /// The attribute holding hash field `field`: `h` and the field as text, or `H` and its hex digits when the
+    /// field is not valid UTF-8 (attribute names are strings).
+    static func attribute(forField field: [UInt8]) -> String {
+        if let text = String(validating: field, as: UTF8.self), !text.utf8.contains(0) {
+            return "h" + text
+        }
+        return "H" + field.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    }
+
+    /// The hash field an attribute holds; nil for the reserved ones.
+    static func field(ofAttribute name: String) -> [UInt8]? {
+        guard let first = name.utf8.first else { return nil }
+        if first == UInt8(ascii: "h") { return Array(name.utf8.dropFirst()) }
+        guard first == UInt8(ascii: "H") else { return nil }
+        let digits = Array(name.utf8.dropFirst())
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes = [UInt8]()
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else {
+                return nil
+            }
+            bytes.append(byte)
+        }
+        return bytes
+    }
+
+    /// Whether a session is a key's (the HTTP front end does not serve those).
+    static func isKey(_ attributes: [String: [UInt8]]) -> Bool { attributes[name] != nil }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// What a key holds, as a client sees it: absent keys (never written, deleted, expired) have no state.
+struct KeyState: Equatable {
+    enum Value: Equatable {
+        case string([UInt8])
+        /// Fields sorted by their bytes.
+        case hash([(field: [UInt8], value: [UInt8])])
+
+        static func == (lhs: Value, rhs: Value) -> Bool {
+            switch (lhs, rhs) {
+            case (.string(let a), .string(let b)): a == b
+            case (.hash(let a), .hash(let b)): a.count == b.count && zip(a, b).allSatisfy { $0 == $1 }
+            default: false
+            }
+        }
+    }
+
+    var value: Value
+    /// Unix time in ms; nil: persistent.
+    var expiresAt: Int64?
+
+    /// The key's state in `attributes` at `now` (Unix ms); nil when it holds nothing or has expired. A string wins
+    /// over hash fields written concurrently with it (a `SET` on one node, an `HSET` on another): every copy
+    /// shows the same.
+    init?(attributes: [String: [UInt8]], now: Int64) {
+        let expiry = attributes[KeyLayout.expiry].flatMap { Int64(String(decoding: $0, as: UTF8.self)) }
+        if let expiry, expiry <= now { return nil }
+        if let string = attributes[KeyLayout.string] {
+            value = .string(string)
+        } else {
+            var fields = [(field: [UInt8], value: [UInt8])]()
+            for (name, bytes) in attributes {
+                if let field = KeyLayout.field(ofAttribute: name) { fields.append((field, bytes)) }
+            }
+            guard !fields.isEmpty else { return nil }
+            fields.sort { $0.field.lexicographicallyPrecedes($1.field) }
+            value = .hash(fields)
+        }
+        expiresAt = expiry
+    }
+
+    init(value: Value, expiresAt: Int64?) {
+        self.value = value
+        self.expiresAt = expiresAt
+    }
+
+    /// Redis's `TYPE` word.
+    var typeName: String {
+        switch value {
+        case .string: "string"
+        case .hash: "hash"
+        }
+    }
+
+    var fields: [(field: [UInt8], value: [UInt8])] {
+        if case .hash(let fields) = value { return fields }
+        return []
+    }
+
+    func field(_ field: [UInt8]) -> [UInt8]? {
+        fields.first { $0.field == field }?.value
+    }
+}
+
+/// One key during one command (or one `MULTI` block on it): the state the commands see, updated as they run,
+/// and the session changes that make it so, committed as one delta.
+struct KeyModel {
+    let key: [UInt8]
+    /// Unix time in ms, fixed for the whole command.
+    let now: Int64
+    private(set) var state: KeyState?
+    private(set) var changes = SessionChanges()
+    /// Attribute names the session holds (as read) or that this command wrote: what a delete must remove.
+    private var present: Set<String>
+    /// Whether the key existed when read (a write to an absent key names it again).
+    private var named: Bool
+
+    init(key: [UInt8], attributes: [String: [UInt8]], now: Int64) {
+        self.key = key
+        self.now = now
+        state = KeyState(attributes: attributes, now: now)
+        present = Set(attributes.keys)
+        named = state != nil
+    }
+
+    var changed: Bool { !changes.isEmpty }
+
+    /// Removes everything the key holds (its expiry too).
+    mutating func delete() {
+        for name in present.sorted() where name != KeyLayout.name {
+            changes.remove(name)
+        }
+        present = present.filter { $0 == KeyLayout.name }
+        state = nil
+    }
+
+    /// Makes `value` the key's string; its expiry is kept only with `keepTTL` (Redis's `SET … KEEPTTL`).
+    mutating func setString(_ value: [UInt8], keepTTL: Bool = false) {
+        let expiry = keepTTL ? state?.expiresAt : nil
+        delete()
+        write(KeyLayout.string, value)
+        state = KeyState(value: .string(value), expiresAt: nil)
+        if let expiry { setExpiry(expiry) }
+    }
+
+    /// Sets hash fields; the caller has checked that the key is a hash or absent. Returns how many were new.
+    @discardableResult
+    mutating func setFields(_ pairs: [(field: [UInt8], value: [UInt8])]) -> Int {
+        if state == nil { delete() }  // an expired key's leftovers must not show through
+        var fields = state?.fields ?? []
+        var added = 0
+        for (field, value) in pairs {
+            write(KeyLayout.attribute(forField: field), value)
+            if let index = fields.firstIndex(where: { $0.field == field }) {
+                fields[index].value = value
+            } else {
+                fields.append((field, value))
+                added += 1
+            }
+        }
+        fields.sort { $0.field.lexicographicallyPrecedes($1.field) }
+        state = KeyState(value: .hash(fields), expiresAt: state?.expiresAt)
+        return added
+    }
+
+    /// Removes hash fields; returns how many existed. A hash left empty no longer exists (its expiry goes too).
+    mutating func removeFields(_ fields: [[UInt8]]) -> Int {
+        guard var remaining = state?.fields else { return 0 }
+        var removed = 0
+        for field in fields {
+            guard let index = remaining.firstIndex(where: { $0.field == field }) else { continue }
+            remaining.remove(at: index)
+            let name = KeyLayout.attribute(forField: field)
+            changes.remove(name)
+            present.remove(name)
+            removed += 1
+        }
+        if remaining.isEmpty {
+            delete()
+        } else {
+            state = KeyState(value: .hash(remaining), expiresAt: state?.expiresAt)
+        }
+        return removed
+    }
+
+    /// Sets (Unix ms) or clears (nil) the expiry of an existing key. An expiry not in the future deletes the key,
+    /// as Redis does.
+    mutating func setExpiry(_ at: Int64?) {
+        guard state != nil else { return }
+        guard let at else {
+            if state?.expiresAt != nil {
+                changes.remove(KeyLayout.expiry)
+                present.remove(KeyLayout.expiry)
+            }
+            state?.expiresAt = nil
+            return
+        }
+        if at <= now { return delete() }
+        write(KeyLayout.expiry, Array(String(at).utf8))
+        state?.expiresAt = at
+    }
+
+    private mutating func write(_ name: String, _ value: [UInt8]) {
+        if !named {
+            changes.set(KeyLayout.name, key)
+            present.insert(KeyLayout.name)
+            named = true
+        }
+        changes.set(name, value)
+        present.insert(name)
+    }
+}

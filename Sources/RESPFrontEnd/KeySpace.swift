@@ -1,0 +1,164 @@
+import SessionCluster
+
+/// What a command does with the keys it names, built before it runs (`RESPCommands.plan`). Single-key reads and
+/// writes are pure functions of the key's model, so a `MULTI` block on one key composes them into one delta.
+enum Plan {
+    /// An answer that needs no key (connection commands, argument errors).
+    case reply(RESPValue)
+    /// Reads one key.
+    case read([UInt8], (KeyModel) -> RESPValue)
+    /// Reads and changes one key: its changes are committed as one delta before the answer is given.
+    case write([UInt8], (inout KeyModel) -> RESPValue)
+    /// Anything else (several keys, walks over the held sessions): runs, then answers once, on the loop.
+    case run((KeySpace, @escaping (RESPValue) -> Void) -> Void)
+}
+
+/// The keys of database 0, kept in the cluster's sessions (a key is a session: `SessionID(forKey:)`). Every
+/// method runs on the node's loop and answers there, at once when the key's copy is held here.
+struct KeySpace {
+    let node: ClusterNode
+
+    /// Unix time in ms, as the node's clock reads it.
+    static func now() -> Int64 { EventLoop.wallMillis() }
+
+    /// The key's model as a read sees it: absent when no session holds it (never written, or every copy lost).
+    func read(_ key: [UInt8], _ done: @escaping (Result<KeyModel, SessionError>) -> Void) {
+        node.read(SessionID(forKey: key), token: nil) { result in
+            switch result {
+            case .success(let snapshot):
+                done(.success(KeyModel(key: key, attributes: snapshot.attributes, now: Self.now())))
+            case .failure(.notFound), .failure(.lost):
+                done(.success(KeyModel(key: key, attributes: [:], now: Self.now())))
+            case .failure(let error):
+                done(.failure(error))
+            }
+        }
+    }
+
+    /// Runs `body` on the key's model and commits what it changed as one delta (in `sync` mode, answered once the
+    /// other holders applied it). A key no session holds gets one, created here with `body`'s changes.
+    func write(
+        _ key: [UInt8], _ body: @escaping (inout KeyModel) -> RESPValue,
+        _ done: @escaping (Result<RESPValue, SessionError>) -> Void
+    ) {
+        write(key, body, done, attempt: 0)
+    }
+
+    private func write(
+        _ key: [UInt8], _ body: @escaping (inout KeyModel) -> RESPValue,
+        _ done: @escaping (Result<RESPValue, SessionError>) -> Void, attempt: Int
+    ) {
+        let id = SessionID(forKey: key)
+        node.update(
+            id, token: nil,
+            { snapshot, changes in
+                var model = KeyModel(key: key, attributes: snapshot.attributes, now: Self.now())
+                let reply = body(&model)
+                changes = model.changes
+                return reply
+            },
+            then: { result in
+                switch result {
+                case .success(let update):
+                    done(.success(update.value))
+                case .failure(let error as SessionError) where error == .notFound || error == .lost:
+                    var model = KeyModel(key: key, attributes: [:], now: Self.now())
+                    let reply = body(&model)
+                    guard model.changed else { return done(.success(reply)) }
+                    var changes = model.changes
+                    // A key lives until it is deleted or its own expiry passes: no sliding session expiry.
+                    changes.setMaxInactive(seconds: 0)
+                    node.create(id, changes) { created in
+                        switch created {
+                        case .success: done(.success(reply))
+                        case .failure(.notFound) where attempt == 0:
+                            // Created here meanwhile by another client: write to it.
+                            write(key, body, done, attempt: 1)
+                        case .failure(let error): done(.failure(error))
+                        }
+                    }
+                case .failure(let error as SessionError):
+                    done(.failure(error))
+                case .failure:
+                    done(.failure(.unavailable))  // `body` does not throw
+                }
+            })
+    }
+
+    /// Runs a plan and answers once.
+    func run(_ plan: Plan, _ reply: @escaping (RESPValue) -> Void) {
+        switch plan {
+        case .reply(let value):
+            reply(value)
+        case .read(let key, let body):
+            read(key) { result in reply(result.map(body).replyOrError) }
+        case .write(let key, let body):
+            write(key, body) { reply($0.replyOrError) }
+        case .run(let body):
+            body(self, reply)
+        }
+    }
+
+    /// Runs plans one after the other; `done` gets their answers in order.
+    func runAll(_ plans: [Plan], _ done: @escaping ([RESPValue]) -> Void) {
+        var replies = [RESPValue]()
+        replies.reserveCapacity(plans.count)
+        func step(_ index: Int) {
+            guard index < plans.count else { return done(replies) }
+            run(plans[index]) { value in
+                replies.append(value)
+                step(index + 1)
+            }
+        }
+        step(0)
+    }
+
+    /// Every key held here (valid sessions holding a live key), visited `batch` sessions per loop turn so that
+    /// a walk over a million sessions never stalls the node; `done` gets `(key, state)` pairs.
+    func walk(
+        batch: Int = 1_024, _ visit: @escaping ([UInt8], KeyState) -> Void, done: @escaping () -> Void
+    ) {
+        func step(after cursor: SessionID?) {
+            node.heldSessions(after: cursor, limit: batch) { sessions, next in
+                let now = Self.now()
+                for (_, attributes) in sessions {
+                    guard let name = attributes[KeyLayout.name], let state = KeyState(attributes: attributes, now: now)
+                    else { continue }
+                    visit(name, state)
+                }
+                guard let next else { return done() }
+                // The next step in a later loop turn: other connections and the node's own work run between.
+                let resume = LoopConfined(value: { step(after: next) })
+                node.eventLoop.execute { resume.value() }
+            }
+        }
+        step(after: nil)
+    }
+}
+
+extension Result where Success == RESPValue, Failure == SessionError {
+    /// The answer, or the error a client gets for a failed session operation.
+    var replyOrError: RESPValue {
+        switch self {
+        case .success(let value): value
+        case .failure(let error): RESPValue(error)
+        }
+    }
+}
+
+extension RESPValue {
+    /// Redis's closest error for a failed session operation.
+    init(_ error: SessionError) {
+        switch error {
+        case .notFound, .lost: self = .err("no such key")
+        case .unavailable:
+            self = .error("TRYAGAIN key temporarily unavailable: no up-to-date copy is reachable, retry")
+        case .notAcknowledged:
+            self = .error(
+                "NOREPLICAS the write was applied on this node but the other holders did not acknowledge it in time")
+        case .shuttingDown: self = .error("LOADING the node is shutting down")
+        case .tooLarge: self = .err("string exceeds maximum allowed size (the session size limit)")
+        case .full: self = .error("OOM command not allowed: this node holds its maximum number of sessions")
+        }
+    }
+}

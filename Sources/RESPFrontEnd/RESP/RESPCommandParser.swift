@@ -1,0 +1,286 @@
+/// Limits a RESP connection's parser enforces as bytes arrive. A client over a limit gets Redis's protocol error
+/// and is closed; nothing it sent is applied past the last complete command.
+public struct RESPLimits: Sendable, Equatable {
+    /// Most arguments in one command (a multibulk's length), the command name included.
+    public var maxArguments = 1_048_576
+    /// Largest bulk string (one argument), bytes: values larger than a session may hold are refused here.
+    public var maxBulkBytes = 1 << 20
+    /// Longest inline command (a line typed into `redis-cli` or telnet), and longest `*` / `$` header line, bytes.
+    /// Redis's own `PROTO_INLINE_MAX_SIZE`.
+    public var maxInlineBytes = 64 << 10
+    /// Before `AUTH` succeeds (when a password is set): most arguments and largest bulk, as Redis limits
+    /// unauthenticated clients, so a stranger cannot make the node buffer much.
+    public var unauthenticatedMaxArguments = 10
+    public var unauthenticatedMaxBulkBytes = 16_384
+
+    public init() {}
+}
+
+/// Why a connection's bytes are not a RESP command stream. `message` is Redis's own wording (clients and tests
+/// match on it); the reply is `-ERR Protocol error: <message>` and the connection is closed.
+public struct RESPProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var message: String
+
+    public init(_ message: String) { self.message = message }
+
+    public var description: String { "Protocol error: \(message)" }
+}
+
+/// An incremental RESP request parser for one connection: bytes in, commands (argument lists) out.
+///
+/// Accepts both forms Redis accepts: multibulk (`*<n>\r\n` then `n` times `$<len>\r\n<bytes>\r\n`, what every
+/// client library sends) and inline (`GET key\r\n`, what `redis-cli` in a pipe and telnet send; quoted arguments
+/// with Redis's escapes). Several pipelined commands in one read come out one by one, in order.
+///
+/// Limits (`RESPLimits`) are checked as bytes arrive: a header line or inline command that is already too long
+/// fails before its line ending shows up, and a bulk length over the limit fails at its header, so the parser
+/// never holds much more than one argument plus the last `append`. Each argument is copied out once when
+/// complete; consumed bytes are compacted away once they outnumber the rest.
+///
+/// After `next()` throws, the parser is failed: it keeps throwing the same error and ignores further input.
+public struct RESPCommandParser: Sendable {
+    public let limits: RESPLimits
+    /// Whether the client has authenticated (or no password is set): the full limits apply, not the
+    /// unauthenticated ones.
+    public var authenticated: Bool
+
+    private var buffer: [UInt8] = []
+    private var readIndex = 0
+    /// Where the search for the next line feed resumes; bytes in `readIndex..<scanIndex` hold none.
+    private var scanIndex = 0
+    /// A multibulk under way: arguments still expected, and those complete so far.
+    private var expected = 0
+    private var arguments: [[UInt8]] = []
+    /// The length of the bulk string whose header was read, while its bytes are awaited.
+    private var bulkLength: Int?
+    private var failure: RESPProtocolError?
+
+    public init(limits: RESPLimits = RESPLimits(), authenticated: Bool = true) {
+        self.limits = limits
+        self.authenticated = authenticated
+    }
+
+    /// Bytes received and not yet returned as part of a command.
+    public var bufferedByteCount: Int { buffer.count - readIndex }
+
+    /// Whether nothing of a command is partly received.
+    public var isIdle: Bool { failure == nil && expected == 0 && readIndex == buffer.count }
+
+    public var isFailed: Bool { failure != nil }
+
+    /// Adds bytes read from the connection. Ignored once the parser has failed.
+    public mutating func append(_ bytes: some Sequence<UInt8>) {
+        guard failure == nil else { return }
+        compact()
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// The next complete command (its name first; never empty), or nil when more bytes are needed.
+    public mutating func next() throws(RESPProtocolError) -> [[UInt8]]? {
+        if let failure { throw failure }
+        do throws(RESPProtocolError) {
+            while true {
+                if expected == 0 {
+                    guard readIndex < buffer.count else { return nil }
+                    if buffer[readIndex] == UInt8(ascii: "*") {
+                        guard try readMultibulkHeader() else { return nil }
+                        if expected == 0 { continue }  // `*0` or a negative count: an empty command, skipped
+                    } else {
+                        guard let line = try readInlineLine() else { return nil }
+                        let words = try Self.splitInline(line)
+                        if words.isEmpty { continue }  // an empty line (telnet's Enter)
+                        return words
+                    }
+                }
+                guard try readArguments() else { return nil }
+                let command = arguments
+                arguments = []
+                return command
+            }
+        } catch {
+            failure = error
+            buffer = []
+            readIndex = 0
+            scanIndex = 0
+            throw error
+        }
+    }
+
+    private var maxArguments: Int { authenticated ? limits.maxArguments : limits.unauthenticatedMaxArguments }
+    private var maxBulkBytes: Int { authenticated ? limits.maxBulkBytes : limits.unauthenticatedMaxBulkBytes }
+
+    /// Reads `*<count>`; false when its line is not complete yet.
+    private mutating func readMultibulkHeader() throws(RESPProtocolError) -> Bool {
+        guard let line = try nextLine(tooLong: "too big mbulk count string") else { return false }
+        guard let count = Self.integer(line.dropFirst()), count <= Int(Int32.max) else {
+            throw RESPProtocolError("invalid multibulk length")
+        }
+        if count > maxArguments {
+            throw RESPProtocolError(authenticated ? "invalid multibulk length" : "unauthenticated multibulk length")
+        }
+        expected = max(0, count)
+        arguments.reserveCapacity(min(expected, 1_024))
+        return true
+    }
+
+    /// Reads the arguments of the multibulk under way; false when more bytes are needed.
+    private mutating func readArguments() throws(RESPProtocolError) -> Bool {
+        while arguments.count < expected {
+            if bulkLength == nil {
+                guard readIndex < buffer.count else { return false }
+                let marker = buffer[readIndex]
+                guard marker == UInt8(ascii: "$") else {
+                    throw RESPProtocolError("expected '$', got '\(Character(Unicode.Scalar(marker)))'")
+                }
+                guard let line = try nextLine(tooLong: "too big bulk count string") else { return false }
+                guard let length = Self.integer(line.dropFirst()), length >= 0, length <= Int(Int32.max) else {
+                    throw RESPProtocolError("invalid bulk length")
+                }
+                if length > maxBulkBytes {
+                    throw RESPProtocolError(authenticated ? "invalid bulk length" : "unauthenticated bulk length")
+                }
+                bulkLength = length
+            }
+            let length = bulkLength!
+            // The bytes and the CRLF after them (not checked, as Redis does not).
+            guard buffer.count - readIndex >= length + 2 else { return false }
+            arguments.append(Array(buffer[readIndex..<readIndex + length]))
+            readIndex += length + 2
+            scanIndex = readIndex
+            bulkLength = nil
+        }
+        expected = 0
+        return true
+    }
+
+    /// The next line (without its CR LF / LF), consuming it; nil when its line feed has not arrived. Throws
+    /// `tooLong` when more than `maxInlineBytes` wait without one.
+    private mutating func nextLine(tooLong: String) throws(RESPProtocolError) -> ArraySlice<UInt8>? {
+        var index = max(scanIndex, readIndex)
+        while index < buffer.count, buffer[index] != UInt8(ascii: "\n") { index += 1 }
+        guard index < buffer.count else {
+            scanIndex = index
+            if buffer.count - readIndex > limits.maxInlineBytes { throw RESPProtocolError(tooLong) }
+            return nil
+        }
+        if index - readIndex > limits.maxInlineBytes { throw RESPProtocolError(tooLong) }
+        var end = index
+        if end > readIndex, buffer[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+        let line = buffer[readIndex..<end]
+        readIndex = index + 1
+        scanIndex = readIndex
+        return line
+    }
+
+    private mutating func readInlineLine() throws(RESPProtocolError) -> ArraySlice<UInt8>? {
+        try nextLine(tooLong: "too big inline request")
+    }
+
+    /// A decimal integer as Redis's `string2ll` reads it: optional `-`, digits, nothing else.
+    static func integer(_ bytes: ArraySlice<UInt8>) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 20 else { return nil }
+        var value = 0
+        var negative = false
+        var index = bytes.startIndex
+        if bytes[index] == UInt8(ascii: "-") {
+            negative = true
+            index += 1
+            guard index < bytes.endIndex else { return nil }
+        }
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
+            guard !overflow1, !overflow2 else { return nil }
+            value = sum
+            index += 1
+        }
+        return negative ? -value : value
+    }
+
+    /// Splits an inline command as Redis's `sdssplitargs` does: words separated by spaces; `"…"` with `\n \r \t
+    /// \b \a \\ \" \xHH` escapes; `'…'` with `\'`; a closing quote must be followed by a space or the end.
+    static func splitInline(_ line: ArraySlice<UInt8>) throws(RESPProtocolError) -> [[UInt8]] {
+        let unbalanced = RESPProtocolError("unbalanced quotes in request")
+        var words = [[UInt8]]()
+        var index = line.startIndex
+        func isSpace(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 || byte == 10 || byte == 13 || byte == 11 || byte == 12 || byte == 0 }
+        while true {
+            while index < line.endIndex, isSpace(line[index]) { index += 1 }
+            guard index < line.endIndex else { return words }
+            var word = [UInt8]()
+            var inDouble = false
+            var inSingle = false
+            var done = false
+            while !done {
+                if inDouble {
+                    guard index < line.endIndex else { throw unbalanced }
+                    let byte = line[index]
+                    if byte == UInt8(ascii: "\\"), index + 3 < line.endIndex, line[index + 1] == UInt8(ascii: "x"),
+                        let high = hexValue(line[index + 2]), let low = hexValue(line[index + 3])
+                    {
+                        word.append(high << 4 | low)
+                        index += 3
+                    } else if byte == UInt8(ascii: "\\"), index + 1 < line.endIndex {
+                        index += 1
+                        switch line[index] {
+                        case UInt8(ascii: "n"): word.append(10)
+                        case UInt8(ascii: "r"): word.append(13)
+                        case UInt8(ascii: "t"): word.append(9)
+                        case UInt8(ascii: "b"): word.append(8)
+                        case UInt8(ascii: "a"): word.append(7)
+                        default: word.append(line[index])
+                        }
+                    } else if byte == UInt8(ascii: "\"") {
+                        // The closing quote must be followed by a space or end the line.
+                        if index + 1 < line.endIndex, !isSpace(line[index + 1]) { throw unbalanced }
+                        done = true
+                    } else {
+                        word.append(byte)
+                    }
+                } else if inSingle {
+                    guard index < line.endIndex else { throw unbalanced }
+                    let byte = line[index]
+                    if byte == UInt8(ascii: "\\"), index + 1 < line.endIndex, line[index + 1] == UInt8(ascii: "'") {
+                        index += 1
+                        word.append(UInt8(ascii: "'"))
+                    } else if byte == UInt8(ascii: "'") {
+                        if index + 1 < line.endIndex, !isSpace(line[index + 1]) { throw unbalanced }
+                        done = true
+                    } else {
+                        word.append(byte)
+                    }
+                } else {
+                    guard index < line.endIndex else { break }
+                    let byte = line[index]
+                    switch byte {
+                    case _ where isSpace(byte): done = true
+                    case UInt8(ascii: "\""): inDouble = true
+                    case UInt8(ascii: "'"): inSingle = true
+                    default: word.append(byte)
+                    }
+                }
+                if index < line.endIndex { index += 1 }
+            }
+            words.append(word)
+        }
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    /// Drops consumed bytes once they outnumber the rest (amortised O(1) per byte).
+    private mutating func compact() {
+        guard readIndex > 0, readIndex >= buffer.count - readIndex else { return }
+        buffer.removeSubrange(0..<readIndex)
+        scanIndex -= readIndex
+        readIndex = 0
+    }
+}

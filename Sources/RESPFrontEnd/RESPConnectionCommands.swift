@@ -1,0 +1,270 @@
+import SessionCluster
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The connection and server commands: `HELLO`, `AUTH`, `SELECT`, `PING`, `ECHO`, `RESET`, `CLIENT`, `INFO`,
+/// `COMMAND`, `CONFIG GET`, `DBSIZE`, `SCAN`, `KEYS`.
+extension RESPCommands {
+    /// The version this node tells clients it speaks (the commands served behave as Redis 7.2's).
+    static let redisVersion = "7.2.4"
+
+    static func connectionPlan(_ name: String, _ args: ArraySlice<[UInt8]>, _ connection: RESPConnection) -> Plan? {
+        let a = Array(args)
+        func text(_ index: Int) -> String { String(decoding: a[index], as: UTF8.self) }
+        switch name {
+        case "PING":
+            guard a.count <= 1 else { return .reply(.err("wrong number of arguments for 'ping' command")) }
+            return .reply(a.first.map { .bulk($0) } ?? .simple("PONG"))
+        case "ECHO": return .reply(.bulk(a[0]))
+        case "SELECT":
+            guard let index = RESPKeyCommands.integer(a[0]) else { return .reply(RESPKeyCommands.notInteger) }
+            return .reply(index == 0 ? .ok : .err("DB index is out of range"))
+        case "AUTH":
+            guard a.count <= 2 else { return .reply(RESPKeyCommands.syntax) }
+            return .reply(authenticate(user: a.count == 2 ? text(0) : "default", password: a.last!, connection))
+        case "HELLO": return .reply(hello(a, connection))
+        case "RESET":
+            connection.version = 2
+            connection.name = nil
+            connection.queued = nil
+            connection.authenticated = connection.settings.password == nil
+            return .reply(.simple("RESET"))
+        case "CLIENT": return .reply(client(a, connection))
+        case "COMMAND": return .reply(command(a))
+        case "CONFIG": return .reply(config(a, connection))
+        case "INFO": return info(connection)
+        case "DBSIZE":
+            return .run { keys, reply in
+                var count = 0
+                keys.walk({ _, _ in count += 1 }, done: { reply(.integer(count)) })
+            }
+        case "KEYS":
+            let pattern = GlobPattern(a[0])
+            return .run { keys, reply in
+                var found = [RESPValue]()
+                keys.walk({ key, _ in if pattern.matches(key) { found.append(.bulk(key)) } }, done: { reply(.array(found)) })
+            }
+        case "SCAN": return scan(a)
+        default: return nil
+        }
+    }
+
+    // MARK: Authentication and protocol
+
+    private static func authenticate(user: String, password: [UInt8], _ connection: RESPConnection) -> RESPValue {
+        guard let expected = connection.settings.password else {
+            return .err(
+                "AUTH <password> called without any password configured for the default user. "
+                    + "Are you sure your configuration is correct?")
+        }
+        guard user == "default", constantTimeEqual(password, Array(expected.utf8)) else {
+            return .error("WRONGPASS invalid username-password pair or user is disabled.")
+        }
+        connection.authenticated = true
+        return .ok
+    }
+
+    /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`: switches the protocol and answers the
+    /// server map.
+    private static func hello(_ a: [[UInt8]], _ connection: RESPConnection) -> RESPValue {
+        var version = connection.version
+        if let first = a.first {
+            guard let asked = RESPKeyCommands.integer(first) else {
+                return .err("Protocol version is not an integer or out of range")
+            }
+            guard asked == 2 || asked == 3 else { return .error("NOPROTO unsupported protocol version") }
+            version = asked
+        }
+        var index = 1
+        var setName: [UInt8]?
+        while index < a.count {
+            let option = String(decoding: a[index], as: UTF8.self).uppercased()
+            if option == "AUTH", index + 2 < a.count {
+                let user = String(decoding: a[index + 1], as: UTF8.self)
+                let reply = authenticate(user: user, password: a[index + 2], connection)
+                if case .error = reply { return reply }
+                index += 3
+            } else if option == "SETNAME", index + 1 < a.count {
+                setName = a[index + 1]
+                index += 2
+            } else {
+                return .err("Syntax error in HELLO option '\(String(decoding: a[index], as: UTF8.self))'")
+            }
+        }
+        guard connection.authenticated else {
+            return .error(
+                "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> "
+                    + "AUTH <user> <pass> option can be used to authenticate the client and select the RESP "
+                    + "protocol version at the same time")
+        }
+        if let setName {
+            guard validName(setName) else { return invalidName }
+            connection.name = setName.isEmpty ? nil : setName
+        }
+        connection.version = version
+        return .map([
+            (.text("server"), .text("redis")), (.text("version"), .text(redisVersion)),
+            (.text("proto"), .integer(version)), (.text("id"), .integer(connection.id)),
+            (.text("mode"), .text("standalone")), (.text("role"), .text("master")), (.text("modules"), .array([])),
+        ])
+    }
+
+    /// Compares without an early exit, so the time taken does not tell how much of a guess was right.
+    private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for index in 0..<max(a.count, b.count) {
+            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+        }
+        return difference == 0
+    }
+
+    private static let invalidName = RESPValue.err(
+        "Client names cannot contain spaces, newlines or special characters.")
+
+    private static func validName(_ name: [UInt8]) -> Bool { name.allSatisfy { $0 > 32 && $0 < 127 } }
+
+    // MARK: Introspection
+
+    private static func client(_ a: [[UInt8]], _ connection: RESPConnection) -> RESPValue {
+        let sub = String(decoding: a[0], as: UTF8.self).uppercased()
+        switch (sub, a.count) {
+        case ("ID", 1): return .integer(connection.id)
+        case ("GETNAME", 1): return connection.name.map { .bulk($0) } ?? .null
+        case ("SETNAME", 2):
+            guard validName(a[1]) else { return invalidName }
+            connection.name = a[1].isEmpty ? nil : a[1]
+            return .ok
+        case ("SETINFO", 3):
+            let attribute = String(decoding: a[1], as: UTF8.self).uppercased()
+            guard attribute == "LIB-NAME" || attribute == "LIB-VER" else {
+                return .err("Unrecognized option '\(String(decoding: a[1], as: UTF8.self))'")
+            }
+            return .ok
+        case ("ID", _), ("GETNAME", _), ("SETNAME", _), ("SETINFO", _):
+            return .err("wrong number of arguments for 'client|\(sub.lowercased())' command")
+        default:
+            return .err("unknown subcommand '\(String(decoding: a[0], as: UTF8.self))'. Try CLIENT HELP.")
+        }
+    }
+
+    /// `COMMAND`, `COMMAND COUNT`, `COMMAND DOCS` (enough for `redis-cli`: it asks for the docs, for its hints).
+    private static func command(_ a: [[UInt8]]) -> RESPValue {
+        let names = arity.keys.sorted()
+        guard let sub = a.first.map({ String(decoding: $0, as: UTF8.self).uppercased() }) else {
+            return .array(
+                names.map { name in
+                    .array([
+                        .text(name.lowercased()), .integer(arity[name]!), .set([]), .integer(0), .integer(0),
+                        .integer(0),
+                    ])
+                })
+        }
+        switch sub {
+        case "COUNT": return .integer(names.count)
+        case "DOCS": return .map([])
+        default: return .err("unknown subcommand '\(String(decoding: a[0], as: UTF8.self))'. Try COMMAND HELP.")
+        }
+    }
+
+    /// `CONFIG GET pattern…`: what the node knows of Redis's parameters; `CONFIG SET` is refused (the cluster file
+    /// configures the node).
+    private static func config(_ a: [[UInt8]], _ connection: RESPConnection) -> RESPValue {
+        let sub = String(decoding: a[0], as: UTF8.self).uppercased()
+        guard sub == "GET" else {
+            if sub == "SET" || sub == "RESETSTAT" || sub == "REWRITE" {
+                return .err("CONFIG \(sub) is not supported: the cluster file configures the node")
+            }
+            return .err("unknown subcommand '\(String(decoding: a[0], as: UTF8.self))'. Try CONFIG HELP.")
+        }
+        guard a.count >= 2 else { return .err("wrong number of arguments for 'config|get' command") }
+        let known: [(String, String)] = [
+            ("appendonly", "no"), ("databases", "1"), ("maxclients", String(connection.settings.maxConnections)),
+            ("maxmemory", "0"), ("notify-keyspace-events", ""),
+            ("proto-max-bulk-len", String(connection.settings.limits.maxBulkBytes)), ("save", ""), ("timeout", "0"),
+        ]
+        var pairs = [(RESPValue, RESPValue)]()
+        for (name, value) in known
+        where a.dropFirst().contains(where: { GlobPattern($0.map { lower($0) }).matches(Array(name.utf8)) }) {
+            pairs.append((.text(name), .text(value)))
+        }
+        return .map(pairs)
+    }
+
+    private static func lower(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
+    }
+
+    /// `INFO`: the sections clients read (`redis_version`, `loading:0`, `role:master`, a `# Keyspace` line).
+    private static func info(_ connection: RESPConnection) -> Plan {
+        let state = connection.state
+        return .run { keys, reply in
+            var count = 0
+            var expiring = 0
+            keys.walk(
+                { _, key in
+                    count += 1
+                    if key.expiresAt != nil { expiring += 1 }
+                },
+                done: {
+                    let uptime = (EventLoop.monotonicMillis() - state.startedAt) / 1000
+                    let lines = [
+                        "# Server", "redis_version:\(redisVersion)", "redis_mode:standalone", "os:Linux",
+                        "arch_bits:64", "process_id:\(getpid())", "tcp_port:\(state.listener.address.split(separator: ":").last ?? "")",
+                        "uptime_in_seconds:\(uptime)", "executable:session-node", "",
+                        "# Clients", "connected_clients:\(state.connections.count)",
+                        "maxclients:\(connection.settings.maxConnections)", "",
+                        "# Persistence", "loading:0", "async_loading:0", "rdb_changes_since_last_save:0", "",
+                        "# Stats", "total_connections_received:\(state.accepted)",
+                        "total_commands_processed:\(state.commands)", "rejected_connections:\(state.rejected)", "",
+                        "# Replication", "role:master", "connected_slaves:0", "",
+                        "# Keyspace",
+                    ] + (count > 0 ? ["db0:keys=\(count),expires=\(expiring),avg_ttl=0"] : [])
+                    reply(.text(lines.joined(separator: "\r\n") + "\r\n"))
+                })
+        }
+    }
+
+    /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`. The cursor is the high 64 bits of the last session
+    /// id looked at (ids are walked in order), so a scan sees every key present for its whole duration at least
+    /// once, as Redis promises.
+    private static func scan(_ a: [[UInt8]]) -> Plan {
+        guard let cursor = UInt64(String(decoding: a[0], as: UTF8.self)) else { return .reply(.err("invalid cursor")) }
+        var pattern: GlobPattern?
+        var count = 10
+        var type: String?
+        var index = 1
+        while index < a.count {
+            let option = String(decoding: a[index], as: UTF8.self).uppercased()
+            guard index + 1 < a.count else { return .reply(RESPKeyCommands.syntax) }
+            switch option {
+            case "MATCH": pattern = GlobPattern(a[index + 1])
+            case "COUNT":
+                guard let value = RESPKeyCommands.integer(a[index + 1]) else { return .reply(RESPKeyCommands.notInteger) }
+                guard value >= 1 else { return .reply(RESPKeyCommands.syntax) }
+                count = value
+            case "TYPE": type = String(decoding: a[index + 1], as: UTF8.self).lowercased()
+            default: return .reply(RESPKeyCommands.syntax)
+            }
+            index += 2
+        }
+        let start = cursor == 0 ? nil : SessionID(high: cursor, low: .max)
+        return .run { keys, reply in
+            keys.node.heldSessions(after: start, limit: min(count, 100_000)) { sessions, next in
+                let now = KeySpace.now()
+                var found = [RESPValue]()
+                for (_, attributes) in sessions {
+                    guard let name = attributes[KeyLayout.name], let state = KeyState(attributes: attributes, now: now)
+                    else { continue }
+                    if let type, state.typeName != type { continue }
+                    if let pattern, !pattern.matches(name) { continue }
+                    found.append(.bulk(name))
+                }
+                // A cursor of 0 would end the scan: the rare id whose high half is 0 resumes from 1.
+                let resume = next.map { max($0.high, 1) } ?? 0
+                reply(.array([.text(String(resume)), .array(found)]))
+            }
+        }
+    }
+}
