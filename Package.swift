@@ -33,7 +33,7 @@ let package = Package(
         .testTarget(name: "SessionClusterCoreTests", dependencies: ["SessionClusterCore", "TestSupport"]),
         .testTarget(name: "SessionClusterTests", dependencies: ["SessionCluster", "TestSupport"]),
         .testTarget(name: "HTTPFrontEndTests", dependencies: ["HTTPFrontEnd", "TestSupport"]),
-        .testTarget(name: "RESPFrontEndTests", dependencies: ["RESPFrontEnd"]),
+        .testTarget(name: "RESPFrontEndTests", dependencies: ["RESPFrontEnd", "HTTPFrontEnd", "TestSupport"]),
         // Starts the real `session-node` executable (built because this target depends on it).
         .testTarget(name: "SessionNodeTests", dependencies: ["session-node", "SessionCluster", "TestSupport"]),
         .testTarget(

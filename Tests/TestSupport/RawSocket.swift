@@ -6,11 +6,11 @@ import Foundation
 
 /// A blocking client socket for server tests: connect, send raw bytes, read with a timeout, see EOF.
 // @unchecked: only an immutable descriptor; send/recv on it are thread-safe.
-final class RawSocket: @unchecked Sendable {
-    let fd: Int32
+public final class RawSocket: @unchecked Sendable {
+    public let fd: Int32
 
     /// Connects to `127.0.0.1:port`; reads time out after `timeoutMillis`.
-    init(port: UInt16, timeoutMillis: Int = 10_000) throws {
+    public init(port: UInt16, timeoutMillis: Int = 10_000) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EMFILE) }
         var timeout = timeval(tv_sec: timeoutMillis / 1000, tv_usec: (timeoutMillis % 1000) * 1000)
@@ -32,13 +32,14 @@ final class RawSocket: @unchecked Sendable {
 
     deinit { Glibc.close(fd) }
 
-    func send(_ text: String) {
-        let bytes = Array(text.utf8)
+    public func send(_ text: String) { send(Array(text.utf8)) }
+
+    public func send(_ bytes: [UInt8]) {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
     /// Reads until EOF, an error or the read timeout; `eof` says whether the server closed the connection.
-    func readToEnd() -> (text: String, eof: Bool) {
+    public func readToEnd() -> (text: String, eof: Bool) {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
@@ -53,7 +54,7 @@ final class RawSocket: @unchecked Sendable {
     }
 
     /// Reads until `marker` has arrived (or EOF / timeout).
-    func read(until marker: String) -> String {
+    public func read(until marker: String) -> String {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while !String(decoding: received, as: UTF8.self).contains(marker) {
@@ -66,7 +67,7 @@ final class RawSocket: @unchecked Sendable {
 
     /// Sockets bound locally to `port` that still hold a descriptor (inode ≠ 0 in /proc/net/tcp), the listening
     /// socket excluded: the server's connections, whatever other tests of this process do meanwhile.
-    static func serverSockets(port: UInt16) -> Int {
+    public static func serverSockets(port: UInt16) -> Int {
         // procfs reports a size of 0: read to EOF rather than by the file's size.
         guard let data = FileHandle(forReadingAtPath: "/proc/net/tcp")?.readDataToEndOfFile() else { return -1 }
         let table = String(decoding: data, as: UTF8.self)
@@ -78,7 +79,7 @@ final class RawSocket: @unchecked Sendable {
     }
 
     /// Bytes received by the server's sockets on `port` that the server has not read yet (rx_queue).
-    static func unreadBytes(port: UInt16) -> Int {
+    public static func unreadBytes(port: UInt16) -> Int {
         guard let data = FileHandle(forReadingAtPath: "/proc/net/tcp")?.readDataToEndOfFile() else { return -1 }
         let wanted = String(format: ":%04X", port)
         return String(decoding: data, as: UTF8.self).split(separator: "\n").dropFirst().reduce(0) { total, line in
@@ -89,7 +90,7 @@ final class RawSocket: @unchecked Sendable {
     }
 
     /// Descriptors this process has open.
-    static func openDescriptors() -> Int {
+    public static func openDescriptors() -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
     }
 }

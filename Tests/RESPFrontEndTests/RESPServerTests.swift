@@ -1,0 +1,150 @@
+import Foundation
+import HTTPFrontEnd
+import RESPFrontEnd
+import SessionCluster
+import TestSupport
+import Testing
+
+/// The RESP server on a real node over real sockets: pipelining, authentication, errors that close one
+/// connection only, a `MULTI` block as one delta, and keys kept apart from HTTP sessions.
+@Suite(.serialized) struct RESPServerTests {
+    struct Running {
+        let node: ClusterNode
+        let server: RESPServer
+        let port: UInt16
+
+        func stop() async {
+            await server.stop()
+            await node.shutdown()
+        }
+    }
+
+    static func start(password: String? = nil, adjust: (inout RESPServerSettings) -> Void = { _ in }) async throws
+        -> Running
+    {
+        var settings = ClusterNodeSettings(cluster: "resp-test", name: "n1")
+        settings.secret = "resp server test secret of at least thirty-two bytes"
+        settings.multicast = nil
+        let node = try await ClusterNode.start(settings)
+        var serverSettings = RESPServerSettings(password: password)
+        adjust(&serverSettings)
+        let server = try RESPServer.start(host: "127.0.0.1", port: 0, node: node, settings: serverSettings)
+        return Running(node: node, server: server, port: UInt16(server.address.split(separator: ":").last!)!)
+    }
+
+    static func command(_ args: String...) -> [UInt8] {
+        var out = Array("*\(args.count)\r\n".utf8)
+        for arg in args { out += Array("$\(arg.utf8.count)\r\n\(arg)\r\n".utf8) }
+        return out
+    }
+
+    @Test func aThousandPipelinedCommandsAreAnsweredInOrder() async throws {
+        let running = try await Self.start()
+        let port = running.port
+        let answers = try await onOwnThread { () throws -> String in
+            let socket = try RawSocket(port: port)
+            var batch = [UInt8]()
+            for index in 0..<1_000 { batch += Self.command("SET", "k\(index % 10)", "v\(index)") }
+            batch += Self.command("GET", "k9")
+            batch += Self.command("ECHO", "end")
+            socket.send(batch)
+            return socket.read(until: "$3\r\nend\r\n")
+        }
+        #expect(answers == String(repeating: "+OK\r\n", count: 1_000) + "$4\r\nv999\r\n$3\r\nend\r\n")
+        await running.stop()
+    }
+
+    @Test func aPasswordIsAskedBeforeAnythingElse() async throws {
+        let running = try await Self.start(password: "s3cret")
+        let port = running.port
+        let answers = try await onOwnThread { () throws -> [String] in
+            let socket = try RawSocket(port: port)
+            var seen = [String]()
+            for (command, until) in [
+                (Self.command("GET", "k"), "\r\n"), (Self.command("AUTH", "wrong"), "\r\n"),
+                (Self.command("HELLO", "3"), "\r\n"), (Self.command("AUTH", "s3cret"), "\r\n"),
+                (Self.command("SET", "k", "v"), "\r\n"),
+            ] {
+                socket.send(command)
+                seen.append(socket.read(until: until))
+            }
+            let resp3 = try RawSocket(port: port)
+            resp3.send(Self.command("HELLO", "3", "AUTH", "default", "s3cret"))
+            seen.append(resp3.read(until: "modules"))
+            return seen
+        }
+        #expect(answers[0] == "-NOAUTH Authentication required.\r\n")
+        #expect(answers[1] == "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+        #expect(answers[2].hasPrefix("-NOAUTH HELLO must be called with the client already authenticated"))
+        #expect(answers[3] == "+OK\r\n")
+        #expect(answers[4] == "+OK\r\n")
+        #expect(answers[5].hasPrefix("%7\r\n"))
+        await running.stop()
+    }
+
+    @Test func anUnauthenticatedClientCannotMakeTheNodeBufferMuch() async throws {
+        let running = try await Self.start(password: "s3cret")
+        let port = running.port
+        let outcome = try await onOwnThread { () throws -> (String, Bool) in
+            let socket = try RawSocket(port: port)
+            socket.send(Array("*2\r\n$4\r\nAUTH\r\n$1000000\r\n".utf8))
+            return socket.readToEnd()
+        }
+        #expect(outcome.0 == "-ERR Protocol error: unauthenticated bulk length\r\n")
+        #expect(outcome.1, "the connection is closed")
+        await running.stop()
+    }
+
+    @Test func aProtocolErrorClosesThatConnectionOnly() async throws {
+        let running = try await Self.start()
+        let port = running.port
+        let outcome = try await onOwnThread { () throws -> (String, Bool, String) in
+            let good = try RawSocket(port: port)
+            let bad = try RawSocket(port: port)
+            bad.send(Array("*1\r\n$x\r\n".utf8))
+            let (text, eof) = bad.readToEnd()
+            good.send(Self.command("PING"))
+            return (text, eof, good.read(until: "\r\n"))
+        }
+        #expect(outcome.0 == "-ERR Protocol error: invalid bulk length\r\n")
+        #expect(outcome.1)
+        #expect(outcome.2 == "+PONG\r\n")
+        await running.stop()
+    }
+
+    @Test func aMultiBlockOnOneKeyIsOneDelta() async throws {
+        let running = try await Self.start()
+        let port = running.port
+        let before = await running.node.stats().replication.commits
+        let answer = try await onOwnThread { () throws -> String in
+            let socket = try RawSocket(port: port)
+            socket.send(
+                Self.command("MULTI") + Self.command("SETNX", "lock", "1") + Self.command("EXPIRE", "lock", "100")
+                    + Self.command("HSET", "lock", "f", "v") + Self.command("EXEC"))
+            return socket.read(until: "WRONGTYPE Operation against a key holding the wrong kind of value\r\n")
+        }
+        #expect(
+            answer
+                == "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n:1\r\n:1\r\n"
+                + "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n")
+        #expect(await running.node.stats().replication.commits == before + 1)
+        await running.stop()
+    }
+
+    @Test func theHTTPFrontEndRefusesAKeysSession() async throws {
+        let running = try await Self.start()
+        let port = running.port
+        _ = try await onOwnThread { () throws -> String in
+            let socket = try RawSocket(port: port)
+            socket.send(Self.command("HSET", "session:known-name", "user", "alice"))
+            return socket.read(until: "\r\n")
+        }
+        let id = SessionID(forKey: Array("session:known-name".utf8))
+        #expect((try? await running.node.read(id, token: nil))?.attributes["huser"] == Array("alice".utf8))
+        let routes = SessionRoutes(node: running.node)
+        let request = try HTTPRequest(
+            method: "GET", target: "/session", headers: [("Host", "t"), ("Cookie", "SESSIONID=\(id.encoded)")])
+        #expect(await routes.handle(request).status == 401)
+        await running.stop()
+    }
+}
