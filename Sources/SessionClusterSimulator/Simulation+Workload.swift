@@ -11,6 +11,10 @@ struct Client {
     var model: [String: String?] = [:]
     /// Attributes whose last write is not known to have happened (commit not acknowledged, node failed).
     var uncertain: Set<String> = []
+    /// Uncertain writes that were committed somewhere (the version they made): until a later acknowledged write
+    /// of the attribute covers that version, the two are concurrent — the client got no token from the failed
+    /// one — and last-writer-wins may keep either (a node whose clock runs ahead stamps the older write later).
+    var shadowed: [String: VersionVector] = [:]
     /// Ids this client logged out of or rotated away from: they must never be served again.
     var retired: [SessionID] = []
     /// The node that ended each retired session (an async logout dies with a node that crashes before
@@ -270,13 +274,14 @@ extension Simulation {
             clients[index].session = request.newSession
             clients[index].model = [clients[index].prefix + "user": clients[index].name]
             clients[index].uncertain = []
+            clients[index].shadowed = [:]
         case .write(let key, let value):
             clients[index].model[key] = .some(value)
-            clients[index].uncertain.remove(key)
+            settle(key, by: request.version, client: index)
             report.writesAcknowledged += 1
         case .remove(let key):
             clients[index].model[key] = .some(nil)
-            clients[index].uncertain.remove(key)
+            settle(key, by: request.version, client: index)
             report.writesAcknowledged += 1
         case .rotate:
             if let old = request.session {
@@ -296,11 +301,20 @@ extension Simulation {
         }
     }
 
+    /// An acknowledged write of `key` (making `version`) settles it, unless an uncertain write it does not cover
+    /// may still win over it (`Client.shadowed`).
+    private func settle(_ key: String, by version: VersionVector?, client index: Int) {
+        if let shadow = clients[index].shadowed[key], !(version?.covers(shadow) ?? false) { return }
+        clients[index].shadowed[key] = nil
+        clients[index].uncertain.remove(key)
+    }
+
     private func uncertain(_ request: Request, client index: Int) {
         report.writesUncertain += 1
         switch request.operation {
         case .write(let key, _), .remove(let key):
             clients[index].uncertain.insert(key)
+            if let version = request.version { clients[index].shadowed[key] = version }
         case .login, .read, .replay:
             break
         case .rotate, .logout:
@@ -316,6 +330,7 @@ extension Simulation {
             clients[member].token = nil
             clients[member].model = [:]
             clients[member].uncertain = []
+            clients[member].shadowed = [:]
         }
     }
 
