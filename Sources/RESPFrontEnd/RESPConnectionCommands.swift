@@ -34,7 +34,7 @@ extension RESPCommands {
         case "CLIENT": return .reply(client(a, connection))
         case "COMMAND": return .reply(command(a))
         case "CONFIG": return .reply(config(a, connection))
-        case "INFO": return info(connection)
+        case "INFO": return info(a.map { String(decoding: $0, as: UTF8.self).lowercased() }, connection)
         case "DBSIZE":
             return .run { keys, reply in
                 var count = 0
@@ -196,33 +196,60 @@ extension RESPCommands {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
     }
 
-    /// `INFO`: the sections clients read (`redis_version`, `loading:0`, `role:master`, a `# Keyspace` line).
-    private static func info(_ connection: RESPConnection) -> Plan {
+    /// `INFO [section …]`: the sections clients read (`redis_version`, `loading:0`, `role:master`, a `# Keyspace`
+    /// line); only those asked for, all for none, `default`, `all` or `everything`.
+    private static func info(_ asked: [String], _ connection: RESPConnection) -> Plan {
         let state = connection.state
+        let everything = asked.isEmpty || asked.contains { ["default", "all", "everything"].contains($0) }
+        func wanted(_ section: String) -> Bool { everything || asked.contains(section) }
         return .run { keys, reply in
             var count = 0
             var expiring = 0
+            let done = {
+                let uptime = (EventLoop.monotonicMillis() - state.startedAt) / 1000
+                let port = state.listener.address.split(separator: ":").last.map(String.init) ?? ""
+                let sections: [(String, [String])] = [
+                    (
+                        "server",
+                        [
+                            "redis_version:\(redisVersion)", "redis_mode:standalone", "os:Linux", "arch_bits:64",
+                            "process_id:\(getpid())", "tcp_port:\(port)", "uptime_in_seconds:\(uptime)",
+                            "executable:session-node",
+                        ]
+                    ),
+                    (
+                        "clients",
+                        [
+                            "connected_clients:\(state.connections.count)",
+                            "maxclients:\(connection.settings.maxConnections)",
+                        ]
+                    ),
+                    ("persistence", ["loading:0", "async_loading:0", "rdb_changes_since_last_save:0"]),
+                    (
+                        "stats",
+                        [
+                            "total_connections_received:\(state.accepted)",
+                            "total_commands_processed:\(state.commands)", "rejected_connections:\(state.rejected)",
+                        ]
+                    ),
+                    ("replication", ["role:master", "connected_slaves:0"]),
+                    ("keyspace", count > 0 ? ["db0:keys=\(count),expires=\(expiring),avg_ttl=0"] : []),
+                ]
+                var text = ""
+                for (name, lines) in sections where wanted(name) {
+                    if !text.isEmpty { text += "\r\n" }
+                    text += "# \(name.prefix(1).uppercased() + name.dropFirst())\r\n"
+                    for line in lines { text += line + "\r\n" }
+                }
+                reply(.text(text))
+            }
+            // Counting keys walks every held session: only when the keyspace section is asked for.
+            guard wanted("keyspace") else { return done() }
             keys.walk(
                 { _, key in
                     count += 1
                     if key.expiresAt != nil { expiring += 1 }
-                },
-                done: {
-                    let uptime = (EventLoop.monotonicMillis() - state.startedAt) / 1000
-                    let lines = [
-                        "# Server", "redis_version:\(redisVersion)", "redis_mode:standalone", "os:Linux",
-                        "arch_bits:64", "process_id:\(getpid())", "tcp_port:\(state.listener.address.split(separator: ":").last ?? "")",
-                        "uptime_in_seconds:\(uptime)", "executable:session-node", "",
-                        "# Clients", "connected_clients:\(state.connections.count)",
-                        "maxclients:\(connection.settings.maxConnections)", "",
-                        "# Persistence", "loading:0", "async_loading:0", "rdb_changes_since_last_save:0", "",
-                        "# Stats", "total_connections_received:\(state.accepted)",
-                        "total_commands_processed:\(state.commands)", "rejected_connections:\(state.rejected)", "",
-                        "# Replication", "role:master", "connected_slaves:0", "",
-                        "# Keyspace",
-                    ] + (count > 0 ? ["db0:keys=\(count),expires=\(expiring),avg_ttl=0"] : [])
-                    reply(.text(lines.joined(separator: "\r\n") + "\r\n"))
-                })
+                }, done: done)
         }
     }
 
