@@ -134,12 +134,12 @@ struct KeyModel {
 
     var changed: Bool { !changes.isEmpty }
 
-    /// Removes everything the key holds (its expiry too).
+    /// Removes everything the key holds (its expiry and name too: a session holding nothing is forgotten after the
+    /// tombstone retention, and a later write names the key again).
     mutating func delete() {
-        for name in present.sorted() where name != KeyLayout.name {
-            changes.remove(name)
-        }
-        present = present.filter { $0 == KeyLayout.name }
+        for name in present.sorted() { changes.remove(name) }
+        present = []
+        named = false
         state = nil
     }
 

@@ -113,6 +113,37 @@ struct KeySpace {
         step(0)
     }
 
+    /// Active expiry, as Redis does it besides expiring on access: deletes the expired keys held here, this node
+    /// first (`HeldSession.expiresFirst`), the other holders `graceMillis` later should it be gone. A deleted
+    /// key's session is then forgotten after the tombstone retention (`ReplicationCounters.emptyPurged`): without
+    /// this, every key that expired unread would stay. `batch` sessions are looked at per loop turn.
+    func expireDue(batch: Int = 1_024, graceMillis: Int64 = 10_000, done: @escaping (_ deleted: Int) -> Void) {
+        var deleted = 0
+        func step(after cursor: SessionID?) {
+            node.heldSessions(after: cursor, limit: batch) { sessions, next in
+                let now = Self.now()
+                for held in sessions {
+                    guard let name = held.attributes[KeyLayout.name],
+                        let expiry = held.attributes[KeyLayout.expiry].flatMap({
+                            Int64(String(decoding: $0, as: UTF8.self))
+                        }),
+                        expiry <= now, held.expiresFirst || now - expiry >= graceMillis
+                    else { continue }
+                    deleted += 1
+                    write(name, { model in
+                        // Written again since (a new SET): nothing to do.
+                        if model.state == nil { model.delete() }
+                        return .ok
+                    }) { _ in }
+                }
+                guard let next else { return done(deleted) }
+                let resume = LoopConfined(value: { step(after: next) })
+                node.eventLoop.execute { resume.value() }
+            }
+        }
+        step(after: nil)
+    }
+
     /// Every key held here (valid sessions holding a live key), visited `batch` sessions per loop turn so that
     /// a walk over a million sessions never stalls the node; `done` gets `(key, state)` pairs.
     func walk(
@@ -121,7 +152,8 @@ struct KeySpace {
         func step(after cursor: SessionID?) {
             node.heldSessions(after: cursor, limit: batch) { sessions, next in
                 let now = Self.now()
-                for (_, attributes) in sessions {
+                for held in sessions {
+                    let attributes = held.attributes
                     guard let name = attributes[KeyLayout.name], let state = KeyState(attributes: attributes, now: now)
                     else { continue }
                     visit(name, state)

@@ -230,6 +230,7 @@ extension RESPCommands {
                         [
                             "total_connections_received:\(state.accepted)",
                             "total_commands_processed:\(state.commands)", "rejected_connections:\(state.rejected)",
+                            "expired_keys:\(state.expired)",
                         ]
                     ),
                     ("replication", ["role:master", "connected_slaves:0"]),
@@ -281,7 +282,8 @@ extension RESPCommands {
             keys.node.heldSessions(after: start, limit: min(count, 100_000)) { sessions, next in
                 let now = KeySpace.now()
                 var found = [RESPValue]()
-                for (_, attributes) in sessions {
+                for held in sessions {
+                    let attributes = held.attributes
                     guard let name = attributes[KeyLayout.name], let state = KeyState(attributes: attributes, now: now)
                     else { continue }
                     if let type, state.typeName != type { continue }

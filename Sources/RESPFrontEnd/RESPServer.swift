@@ -103,7 +103,25 @@ final class RESPServerState {
         self.node = node
     }
 
-    func begin() { listen() }
+    /// Keys deleted by active expiry so far.
+    var expired = 0
+
+    func begin() {
+        listen()
+        scheduleExpiry()
+    }
+
+    /// Active expiry once a second: one pass over the held keys (`KeySpace.expireDue`), then the next second.
+    private func scheduleExpiry() {
+        loop.schedule(afterMillis: 1_000) { [weak self] in
+            guard let self, !self.stopped else { return }
+            keys.expireDue { [weak self] deleted in
+                guard let self else { return }
+                expired += deleted
+                scheduleExpiry()
+            }
+        }
+    }
 
     private func listen() {
         guard !stopped, !listening else { return }

@@ -19,12 +19,16 @@ import Testing
         }
     }
 
-    static func start(password: String? = nil, adjust: (inout RESPServerSettings) -> Void = { _ in }) async throws
-        -> Running
-    {
+    static func start(
+        password: String? = nil, retentionMillis: Int64? = nil, adjust: (inout RESPServerSettings) -> Void = { _ in }
+    ) async throws -> Running {
         var settings = ClusterNodeSettings(cluster: "resp-test", name: "n1")
         settings.secret = "resp server test secret of at least thirty-two bytes"
         settings.multicast = nil
+        if let retentionMillis {
+            settings.replication.tombstoneRetentionMillis = retentionMillis
+            settings.replication.sweepIntervalMillis = 100
+        }
         let node = try await ClusterNode.start(settings)
         var serverSettings = RESPServerSettings(password: password)
         adjust(&serverSettings)
@@ -128,6 +132,36 @@ import Testing
                 == "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n:1\r\n:1\r\n"
                 + "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n")
         #expect(await running.node.stats().replication.commits == before + 1)
+        await running.stop()
+    }
+
+    /// Deleted and expired keys leave nothing behind once the retention has passed (before, every key ever
+    /// written stayed), and a key written again after that is a key like any other.
+    @Test func deletedAndExpiredKeysAreForgottenAndMayBeWrittenAgain() async throws {
+        let running = try await Self.start(retentionMillis: 1_000)
+        let port = running.port
+        let written = try await onOwnThread { () throws -> String in
+            let socket = try RawSocket(port: port)
+            socket.send(
+                Self.command("SET", "short", "v", "PX", "100") + Self.command("HSET", "gone", "f", "v")
+                    + Self.command("DEL", "gone") + Self.command("SET", "kept", "v"))
+            return socket.read(until: ":1\r\n+OK\r\n")
+        }
+        #expect(written == "+OK\r\n:1\r\n:1\r\n+OK\r\n")
+        #expect(await running.node.stats().copies == 3)
+        var copies = 3
+        for _ in 0..<100 where copies != 1 {
+            try await Task.sleep(for: .milliseconds(100))
+            copies = await running.node.stats().copies
+        }
+        #expect(copies == 1, "only the key that holds something is left")
+        #expect(await running.node.stats().replication.emptyPurged == 2)
+        let again = try await onOwnThread { () throws -> String in
+            let socket = try RawSocket(port: port)
+            socket.send(Self.command("SET", "short", "again") + Self.command("GET", "short"))
+            return socket.read(until: "again\r\n")
+        }
+        #expect(again == "+OK\r\n$5\r\nagain\r\n")
         await running.stop()
     }
 

@@ -193,8 +193,11 @@ public final class ClusterNode: Sendable {
         then done: @escaping (Result<SessionUpdate<Void>, SessionError>) -> Void
     ) {
         onLoopNow(
-            { $0.create(id, changes: changes) { done($0.map { SessionUpdate(id: id, version: $0, value: ()) }) } },
-            rejected: { done(.failure(.shuttingDown)) })
+            { runtime in
+                runtime.create(id, changes: changes, named: true) {
+                    done($0.map { SessionUpdate(id: id, version: $0, value: ()) })
+                }
+            }, rejected: { done(.failure(.shuttingDown)) })
     }
 
     /// The valid sessions held here after `cursor` in id order, looking at `limit` held ids at most (so a walk
@@ -202,16 +205,19 @@ public final class ClusterNode: Sendable {
     /// every held id was looked at. On the node's loop. Backup mode: only the sessions this node holds a copy of.
     public func heldSessions(
         after cursor: SessionID?, limit: Int,
-        then done: @escaping (_ sessions: [(id: SessionID, attributes: [String: [UInt8]])], _ next: SessionID?) -> Void
+        then done: @escaping (_ sessions: [HeldSession], _ next: SessionID?) -> Void
     ) {
         onLoopNow(
             { runtime in
                 let replication = runtime.node.replication
                 let ids = replication.sessionIDs(after: cursor, limit: max(1, limit))
-                var found = [(id: SessionID, attributes: [String: [UInt8]])]()
+                var found = [HeldSession]()
                 for id in ids {
                     guard let session = replication.session(id), session.isValid else { continue }
-                    found.append((id, session.content.liveAttributes))
+                    found.append(
+                        HeldSession(
+                            id: id, attributes: session.content.liveAttributes,
+                            expiresFirst: replication.expiresFirst(id)))
                 }
                 done(found, ids.count < max(1, limit) ? nil : ids.last)
             }, rejected: { done([], nil) })

@@ -63,12 +63,18 @@ extension NodeRuntime {
         }
     }
 
-    /// Creates the session `id` holding `changes`.
-    func create(_ id: SessionID, changes: SessionChanges, _ done: @escaping Completion<VersionToken>) {
+    /// Creates the session `id` holding `changes`. A named one (`named`: a Redis key's) starts its counter at the
+    /// clock's reading in ms × 1024, above anything this node issued for it in an earlier life (a key deleted,
+    /// purged and written again), so a copy not yet purged elsewhere takes the new first delta.
+    func create(
+        _ id: SessionID, changes: SessionChanges, named: Bool = false, _ done: @escaping Completion<VersionToken>
+    ) {
         guard !stopping else { return done(.failure(.shuttingDown)) }
         guard node.replication.liveSessionCount < settings.maxSessions else { return done(.failure(.full)) }
         guard fits(changes, on: [:]) else { return done(.failure(.tooLarge)) }
-        finish(node.create(id, changes: changes, now: NodeRuntime.now()), id: id, done)
+        let now = NodeRuntime.now()
+        let firstCounter = named ? UInt64(clamping: max(1, now.millis)) &* 1024 : 1
+        finish(node.create(id, changes: changes, now: now, firstCounter: firstCounter), id: id, done)
     }
 
     /// Ends a session everywhere.

@@ -31,6 +31,15 @@ public struct SessionUpdate<Value: Sendable>: Sendable {
     public var value: Value
 }
 
+/// A valid session held on this node, as `ClusterNode.heldSessions` lists it.
+public struct HeldSession: Sendable {
+    public var id: SessionID
+    public var attributes: [String: [UInt8]]
+    /// Whether this node expires the session first (delta mode: the ring's first member; backup mode: its
+    /// primary); other holders should act only after a grace, in case it is gone.
+    public var expiresFirst: Bool
+}
+
 /// Why a session operation failed.
 public enum SessionError: Error, Equatable, CustomStringConvertible {
     /// No such session (never existed, logged out, expired, renamed): a new login is needed (HTTP 401).

@@ -96,9 +96,11 @@ public struct NodeInstance: Sendable {
         replication.release(id)
     }
 
-    /// See `ReplicationInstance.create(_:changes:now:)`.
-    public mutating func create(_ id: SessionID, changes: SessionChanges, now: Timestamp) -> NodeCommit {
-        NodeCommit(replication.create(id, changes: changes, now: now))
+    /// See `ReplicationInstance.create(_:changes:now:firstCounter:)`.
+    public mutating func create(
+        _ id: SessionID, changes: SessionChanges, now: Timestamp, firstCounter: UInt64 = 1
+    ) -> NodeCommit {
+        NodeCommit(replication.create(id, changes: changes, now: now, firstCounter: firstCounter))
     }
 
     /// See `ReplicationInstance.commit(_:changes:now:)`.

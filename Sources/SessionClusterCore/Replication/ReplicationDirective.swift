@@ -87,6 +87,9 @@ public struct ReplicationCounters: Hashable, Sendable {
     public var concurrentMerges = 0
     public var sessionsExpired = 0
     public var tombstonesPurged = 0
+    /// Valid sessions that never expire by inactivity (Redis keys) forgotten because they held nothing for
+    /// `tombstoneRetentionMillis` (a deleted or expired key's last trace).
+    public var emptyPurged = 0
     public var staleCreatesRefused = 0
     public var writesLost = 0
     /// Sessions answered lost (401): each counted once, however often a client replays its cookie.

@@ -1,9 +1,12 @@
 extension ReplicationInstance {
     /// Creates session `id` here with `changes` as its first delta. In backup mode this node is its primary.
-    /// The id MUST be fresh (128 random bits); an id already held is refused with `.notFound`.
-    public mutating func create(_ id: SessionID, changes: SessionChanges = SessionChanges(), now: Timestamp)
-        -> CommitResult
-    {
+    /// The id MUST be fresh (128 random bits), or named (a Redis key's) with `firstCounter` above every counter
+    /// this node may have issued for it before: a named session deleted and purged everywhere may be created
+    /// again, and a copy not yet purged elsewhere must not take the new first delta for one it already has. An id
+    /// already held is refused with `.notFound`.
+    public mutating func create(
+        _ id: SessionID, changes: SessionChanges = SessionChanges(), now: Timestamp, firstCounter: UInt64 = 1
+    ) -> CommitResult {
         guard replicas[id] == nil else { return refused(id) }
         let stamp = Stamp(time: clock.tick(now: now), node: me)
         var patch = SessionContent(createdAt: now, lastAccess: now)
@@ -13,7 +16,7 @@ extension ReplicationInstance {
         replicas[id] = Replica(
             session: Session(id: id, content: SessionContent(), version: VersionVector()), localAccess: now,
             placement: nil)
-        return commitPatch(id, patch: patch, now: now)
+        return commitPatch(id, patch: patch, now: now, counterFloor: firstCounter)
     }
 
     /// Commits the changes one request made to session `id` as one delta, applied here and sent to the peers
@@ -76,9 +79,9 @@ extension ReplicationInstance {
 
     /// Applies a locally made patch as the next delta of this node and replicates it.
     /// `promote: false` (expiry by a backup) replicates to the current holders without taking the session over.
-    mutating func commitPatch(_ id: SessionID, patch: SessionContent, now: Timestamp, promote: Bool = true)
-        -> CommitResult
-    {
+    mutating func commitPatch(
+        _ id: SessionID, patch: SessionContent, now: Timestamp, promote: Bool = true, counterFloor: UInt64 = 1
+    ) -> CommitResult {
         guard let base = replicas[id]?.session.version else { return refused(id) }
         if let own = moved[id]?.ownCounter, base[me] < own {
             // The copy lacks a delta this node issued earlier; writing now would reuse its dot. Refuse: the
@@ -97,7 +100,7 @@ extension ReplicationInstance {
         // so the delta goes to a live backup (`replace` is idempotent).
         if settings.mode == .backup, promote, replacement != nil { directives += replace(id) }
         counters.commits += 1
-        let dot = Dot(origin: me, counter: base[me] + 1)
+        let dot = Dot(origin: me, counter: max(base[me] + 1, counterFloor))
         // Mutated in place: a local copy of the replica would make its storage be copied.
         replicas[id]?.apply(patch, as: dot, accessedAt: now)
         let placement = replicas[id]?.placement

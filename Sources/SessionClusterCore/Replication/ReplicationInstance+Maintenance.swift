@@ -81,6 +81,7 @@ extension ReplicationInstance {
         var expired = [SessionID]()
         var purged = [SessionID]()
         var strays = [SessionID]()
+        var emptied = [SessionID]()
         let recheck = now.adding(millis: replicas.rule.granularityMillis)
         for id in due {
             guard let replica = replicas[id] else { continue }
@@ -92,6 +93,14 @@ extension ReplicationInstance {
                 if pins[id] == nil { strays.append(id) } else { replicas.due.schedule(id, at: recheck) }
                 continue
             }
+            // A named session that holds nothing (a deleted or expired Redis key) is forgotten once its last
+            // write is older than the tombstone retention; until then it is checked again at that time.
+            let emptyPurge = replica.session.isValid ? replicas.rule.emptyPurgeTime(replica.session) : nil
+            if let emptyPurge, now >= emptyPurge {
+                if pins[id] == nil { emptied.append(id) } else { replicas.due.schedule(id, at: recheck) }
+                continue
+            }
+            if let emptyPurge { replicas.due.schedule(id, at: max(emptyPurge, recheck)) }
             if replica.session.isValid {
                 let deadline = replica.session.deadline(
                     lastAccess: replica.localAccess, defaultMaxInactive: settings.defaultMaxInactiveSeconds)
@@ -132,6 +141,11 @@ extension ReplicationInstance {
             held[id] = nil
         }
         counters.tombstonesPurged += purged.count
+        for id in emptied {
+            replicas[id] = nil
+            held[id] = nil
+        }
+        counters.emptyPurged += emptied.count
         // The records of ended and handed-off sessions share what is left of the batch.
         var left = batch - due.count
         let endedTaken = forgetEnded(now: now, limit: left)

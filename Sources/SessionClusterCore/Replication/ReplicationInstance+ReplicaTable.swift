@@ -79,10 +79,26 @@ extension ReplicationInstance {
                 return .zero
             }
             guard replica.isValid else { return purgeTime(replica.session) }
-            return replica.session.deadline(
+            let deadline = replica.session.deadline(
                 lastAccess: replica.localAccess, defaultMaxInactive: defaultMaxInactiveSeconds
             )
             .adding(millis: accessRefreshMillis)
+            return emptyPurgeTime(replica.session).map { min($0, deadline) } ?? deadline
+        }
+
+        /// When a valid session that never expires by inactivity (`maxInactive` ≤ 0: a Redis key's) and holds no
+        /// live attribute may be forgotten: `tombstoneRetentionMillis` after its newest write, like a tombstone.
+        /// Nil for any other session. (A key deleted or expired leaves such a session; without this every key
+        /// ever written would stay.)
+        func emptyPurgeTime(_ session: Session) -> Timestamp? {
+            guard let maxInactive = session.content.maxInactive, maxInactive <= 0 else { return nil }
+            var newest = session.content.maxInactiveStamp?.time.wall ?? 0
+            for (_, slot) in session.content.attributes {
+                if slot.value != nil { return nil }
+                newest = max(newest, slot.stamp.time.wall)
+            }
+            return Timestamp(millis: max(newest, session.content.lastAccess.millis))
+                .adding(millis: tombstoneRetentionMillis)
         }
 
         /// When a tombstone may be forgotten: after the session's deadline or its invalidation, whichever is

@@ -203,6 +203,15 @@ public struct ReplicationInstance: Sendable {
         replicas.order.ids(after: cursor, limit: limit)
     }
 
+    /// Whether this node expires session `id` first (delta mode: the ring's first member; backup mode: its
+    /// primary); the other holders act only after a grace, should it be gone.
+    public func expiresFirst(_ id: SessionID) -> Bool {
+        switch settings.mode {
+        case .delta: ringFirst(id) == me
+        case .backup: (replicas[id]?.placement?.primary ?? ringFirst(id)) == me
+        }
+    }
+
     /// How many valid sessions this node holds a copy of.
     public var liveSessionCount: Int { replicas.liveCount }
 

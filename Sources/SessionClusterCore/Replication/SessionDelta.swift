@@ -17,7 +17,8 @@ public struct SessionDelta: Hashable, Sendable {
     }
 
     /// The first delta of a session: nothing precedes it.
-    public var createsSession: Bool { base.isEmpty && dot.counter == 1 && patch.createdAt != nil }
+    /// (A named session's first dot may be above 1: see `ReplicationInstance.create(_:changes:now:firstCounter:)`.)
+    public var createsSession: Bool { base.isEmpty && patch.createdAt != nil }
 }
 
 /// Backup mode: who holds a session. Decided by the primary; a higher `(epoch, primary)` wins, so two nodes
