@@ -35,6 +35,10 @@ enum RESPCommands {
             return done(.err("wrong number of arguments for '\(name.lowercased())' command"), false)
         }
         if connection.queued != nil && !notQueued.contains(name) {
+            guard connection.queued!.count < connection.settings.maxQueuedCommands else {
+                connection.queueFailed = true
+                return done(.err("too many commands in this MULTI block (at most \(connection.settings.maxQueuedCommands))"), false)
+            }
             connection.queued!.append(command)
             return done(.simple("QUEUED"), false)
         }

@@ -25,6 +25,8 @@ final class RESPConnection {
     private var serving = false
     /// When the connection last finished a command (monotonic ms): the cap displaces the idle longest.
     private(set) var idleSince = EventLoop.monotonicMillis()
+    /// When the command now partly received began to arrive (monotonic ms); nil when none is.
+    private(set) var partialSince: Int64?
 
     init(stream: TCPStream, server: RESPServerState, id: Int) {
         self.stream = stream
@@ -47,6 +49,11 @@ final class RESPConnection {
         stream.onBytes = { [unowned self] bytes in
             parser.append(bytes)
             serveNext()
+            if parser.isIdle {
+                partialSince = nil
+            } else if partialSince == nil {
+                partialSince = EventLoop.monotonicMillis()
+            }
         }
         stream.onDrained = { [unowned self] in
             guard !busy, !closing else { return }

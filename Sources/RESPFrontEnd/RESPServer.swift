@@ -10,9 +10,13 @@ public struct RESPServerSettings: Sendable {
     /// When set, clients must `AUTH <password>` (or `HELLO 3 AUTH default <password>`) before any other command.
     public var password: String?
     public var limits = RESPLimits()
-    /// Open connections at most. At the cap a newcomer displaces the connection idle longest; with none idle it
-    /// gets `-ERR max number of clients reached` and is closed.
+    /// Open connections at most. At the cap a newcomer displaces the connection idle longest, else the one whose
+    /// partly received command began longest ago (at least `incompleteGraceMillis` ago: a client trickling a
+    /// command cannot hold its slot forever); with neither it gets `-ERR max number of clients reached`.
     public var maxConnections = 10_000
+    public var incompleteGraceMillis: Int64 = 10_000
+    /// Commands one `MULTI` block may queue; past it the block is refused (`EXEC` answers `-EXECABORT`).
+    public var maxQueuedCommands = 10_000
     /// Reading a connection pauses while more than this many bytes of answers wait for the client to take them
     /// (a client that pipelines without reading cannot grow the node's memory).
     public var maxPendingOutputBytes = 4 << 20
@@ -165,10 +169,17 @@ final class RESPServerState {
         connection.start()
     }
 
-    /// Closes the connection idle longest to make room; false when none is idle.
+    /// Closes the connection idle longest, else the one trickling a command longest (past the grace), to make
+    /// room; false when none qualifies. A scan of the open connections: it runs only at the cap.
     private func displaceIdle() -> Bool {
         let idle = connections.values.filter { $0.isIdle && !$0.stream.hasUnreadInput }
-        guard let victim = idle.min(by: { $0.idleSince < $1.idleSince }) else { return false }
+        if let victim = idle.min(by: { $0.idleSince < $1.idleSince }) {
+            victim.stream.close()
+            return true
+        }
+        let cutoff = EventLoop.monotonicMillis() - settings.incompleteGraceMillis
+        let trickling = connections.values.filter { ($0.partialSince ?? .max) <= cutoff }
+        guard let victim = trickling.min(by: { $0.partialSince! < $1.partialSince! }) else { return false }
         victim.stream.close()
         return true
     }

@@ -165,6 +165,52 @@ import Testing
         await running.stop()
     }
 
+    /// At the cap, clients trickling a command cannot hold their slots forever: past the grace, the oldest one makes
+    /// room for a newcomer (with none idle and none past the grace, the newcomer is refused).
+    @Test func atTheCapTheOldestTricklerMakesRoom() async throws {
+        let running = try await Self.start {
+            $0.maxConnections = 2
+            $0.incompleteGraceMillis = 300
+        }
+        let port = running.port
+        let outcome = try await onOwnThread { () throws -> (early: String, late: String, first: Bool) in
+            let first = try RawSocket(port: port)
+            first.send(Array("*2\r\n$3\r\nGET".utf8))
+            usleep(50_000)
+            let second = try RawSocket(port: port)
+            second.send(Array("*2\r\n$3\r\nGET".utf8))
+            usleep(50_000)
+            let early = try RawSocket(port: port)
+            let refused = early.readToEnd().text
+            usleep(400_000)
+            let late = try RawSocket(port: port)
+            late.send(Self.command("PING"))
+            let answer = late.read(until: "\r\n")
+            return (refused, answer, first.readToEnd().eof)
+        }
+        #expect(outcome.early == "-ERR max number of clients reached\r\n")
+        #expect(outcome.late == "+PONG\r\n")
+        #expect(outcome.first, "the oldest trickler was closed")
+        await running.stop()
+    }
+
+    @Test func aMultiBlockCannotQueueWithoutBound() async throws {
+        let running = try await Self.start { $0.maxQueuedCommands = 3 }
+        let port = running.port
+        let answer = try await onOwnThread { () throws -> String in
+            let socket = try RawSocket(port: port)
+            var batch = Self.command("MULTI")
+            for index in 0..<4 { batch += Self.command("SET", "k\(index)", "v") }
+            socket.send(batch + Self.command("EXEC") + Self.command("GET", "k0"))
+            return socket.read(until: "$-1\r\n")
+        }
+        #expect(
+            answer
+                == "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n-ERR too many commands in this MULTI block (at most 3)\r\n"
+                + "-EXECABORT Transaction discarded because of previous errors.\r\n$-1\r\n")
+        await running.stop()
+    }
+
     @Test func theHTTPFrontEndRefusesAKeysSession() async throws {
         let running = try await Self.start()
         let port = running.port
