@@ -130,11 +130,14 @@ struct KeySpace {
                         expiry <= now, held.expiresFirst || now - expiry >= graceMillis
                     else { continue }
                     deleted += 1
-                    write(name, { model in
-                        // Written again since (a new SET): nothing to do.
-                        if model.state == nil { model.delete() }
-                        return .ok
-                    }) { _ in }
+                    write(
+                        name,
+                        { model in
+                            // Written again since (a new SET): nothing to do.
+                            if model.state == nil { model.delete() }
+                            return .ok
+                        }
+                    ) { _ in }
                 }
                 guard let next else { return done(deleted) }
                 let resume = LoopConfined(value: { step(after: next) })

@@ -37,7 +37,9 @@ enum RESPCommands {
         if connection.queued != nil && !notQueued.contains(name) {
             guard connection.queued!.count < connection.settings.maxQueuedCommands else {
                 connection.queueFailed = true
-                return done(.err("too many commands in this MULTI block (at most \(connection.settings.maxQueuedCommands))"), false)
+                return done(
+                    .err("too many commands in this MULTI block (at most \(connection.settings.maxQueuedCommands))"),
+                    false)
             }
             connection.queued!.append(command)
             return done(.simple("QUEUED"), false)
@@ -69,8 +71,9 @@ enum RESPCommands {
     /// `MULTI`, `EXEC`, `DISCARD`. A block whose commands all name one key runs as one write of that key: its
     /// changes commit as one delta. Otherwise the commands run one after the other (no other command of this
     /// connection runs in between; other clients' may).
-    private static func transaction(_ name: String, _ connection: RESPConnection, _ reply: @escaping (RESPValue) -> Void)
-    {
+    private static func transaction(
+        _ name: String, _ connection: RESPConnection, _ reply: @escaping (RESPValue) -> Void
+    ) {
         switch name {
         case "MULTI":
             guard connection.queued == nil else { return reply(.err("MULTI calls can not be nested")) }
@@ -93,10 +96,8 @@ enum RESPCommands {
                     ?? RESPKeyCommands.plan(name, command.dropFirst()) ?? .reply(unknownCommand(command))
             }
             if let (key, bodies) = oneKey(plans) {
-                connection.keys.write(
-                    key,
-                    { model in .array(bodies.map { $0(&model) }) }
-                ) { reply($0.replyOrError) }
+                let block: (inout KeyModel) -> RESPValue = { model in .array(bodies.map { $0(&model) }) }
+                connection.keys.write(key, block) { reply($0.replyOrError) }
             } else {
                 connection.keys.runAll(plans) { reply(.array($0)) }
             }

@@ -44,7 +44,8 @@ extension RESPCommands {
             let pattern = GlobPattern(a[0])
             return .run { keys, reply in
                 var found = [RESPValue]()
-                keys.walk({ key, _ in if pattern.matches(key) { found.append(.bulk(key)) } }, done: { reply(.array(found)) })
+                keys.walk(
+                    { key, _ in if pattern.matches(key) { found.append(.bulk(key)) } }, done: { reply(.array(found)) })
             }
         case "SCAN": return scan(a)
         default: return nil
@@ -269,7 +270,9 @@ extension RESPCommands {
             switch option {
             case "MATCH": pattern = GlobPattern(a[index + 1])
             case "COUNT":
-                guard let value = RESPKeyCommands.integer(a[index + 1]) else { return .reply(RESPKeyCommands.notInteger) }
+                guard let value = RESPKeyCommands.integer(a[index + 1]) else {
+                    return .reply(RESPKeyCommands.notInteger)
+                }
                 guard value >= 1 else { return .reply(RESPKeyCommands.syntax) }
                 count = value
             case "TYPE": type = String(decoding: a[index + 1], as: UTF8.self).lowercased()

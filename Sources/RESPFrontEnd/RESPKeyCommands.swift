@@ -12,7 +12,8 @@ enum RESPKeyCommands {
         switch name {
         case "GET": return .read(a[0]) { model in stringReply(model.state) { .bulk($0) } }
         case "SET": return set(a)
-        case "SETNX": return .write(a[0]) { model in
+        case "SETNX":
+            return .write(a[0]) { model in
                 guard model.state == nil else { return .integer(0) }
                 model.setString(a[1])
                 return .integer(1)
@@ -28,7 +29,8 @@ enum RESPKeyCommands {
                 model.setExpiry(at)
                 return .ok
             }
-        case "GETDEL": return .write(a[0]) { model in
+        case "GETDEL":
+            return .write(a[0]) { model in
                 guard let state = model.state else { return .null }
                 guard case .string(let value) = state.value else { return wrongType }
                 model.delete()
@@ -37,7 +39,10 @@ enum RESPKeyCommands {
         case "GETEX": return getex(a)
         case "MGET":
             return .run { keys, reply in
-                keys.runAll(a.map { key in .read(key) { model in stringReply(model.state, wrongTypeIsNull: true) { .bulk($0) } } }) {
+                keys.runAll(
+                    a.map { key in .read(key) { model in stringReply(model.state, wrongTypeIsNull: true) { .bulk($0) } }
+                    }
+                ) {
                     reply(.array($0))
                 }
             }
@@ -53,7 +58,8 @@ enum RESPKeyCommands {
             }
         case "TYPE": return .read(a[0]) { .simple($0.state?.typeName ?? "none") }
         case "EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT": return expire(name, a)
-        case "PERSIST": return .write(a[0]) { model in
+        case "PERSIST":
+            return .write(a[0]) { model in
                 guard model.state?.expiresAt != nil else { return .integer(0) }
                 model.setExpiry(nil)
                 return .integer(1)
@@ -77,13 +83,17 @@ enum RESPKeyCommands {
             return .read(a[0]) { model in
                 hashReply(model.state, absent: .map([])) { .map($0.fields.map { (.bulk($0.field), .bulk($0.value)) }) }
             }
-        case "HKEYS": return .read(a[0]) { hashReply($0.state, absent: .array([])) { .array($0.fields.map { .bulk($0.field) }) } }
-        case "HVALS": return .read(a[0]) { hashReply($0.state, absent: .array([])) { .array($0.fields.map { .bulk($0.value) }) } }
+        case "HKEYS":
+            return .read(a[0]) { hashReply($0.state, absent: .array([])) { .array($0.fields.map { .bulk($0.field) }) } }
+        case "HVALS":
+            return .read(a[0]) { hashReply($0.state, absent: .array([])) { .array($0.fields.map { .bulk($0.value) }) } }
         case "HLEN": return .read(a[0]) { hashReply($0.state, absent: .integer(0)) { .integer($0.fields.count) } }
         case "HEXISTS":
             return .read(a[0]) { hashReply($0.state, absent: .integer(0)) { .integer($0.field(a[1]) == nil ? 0 : 1) } }
         case "HSET", "HMSET":
-            guard a.count % 2 == 1 else { return .reply(.err("wrong number of arguments for '\(name.lowercased())' command")) }
+            guard a.count % 2 == 1 else {
+                return .reply(.err("wrong number of arguments for '\(name.lowercased())' command"))
+            }
             let pairs = stride(from: 1, to: a.count, by: 2).map { (field: a[$0], value: a[$0 + 1]) }
             return .write(a[0]) { model in
                 if let state = model.state, case .string = state.value { return wrongType }
@@ -140,7 +150,9 @@ enum RESPKeyCommands {
             if (nx && old != nil) || (xx && old == nil) { return get ? previous : .null }
             var at: Int64?
             if let expiry {
-                guard let time = absolute(expiry.unit, expiry.amount, now: model.now) else { return invalidExpire("SET") }
+                guard let time = absolute(expiry.unit, expiry.amount, now: model.now) else {
+                    return invalidExpire("SET")
+                }
                 at = time
             }
             model.setString(a[1], keepTTL: keepTTL)
@@ -243,7 +255,13 @@ enum RESPKeyCommands {
                     }
                 ) { written in
                     guard case .success = written else { return reply(written.replyOrError) }
-                    keys.write(source, { $0.delete(); return .ok }) { reply($0.replyOrError) }
+                    keys.write(
+                        source,
+                        {
+                            $0.delete()
+                            return .ok
+                        }
+                    ) { reply($0.replyOrError) }
                 }
             }
         }

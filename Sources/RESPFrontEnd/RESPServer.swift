@@ -129,7 +129,8 @@ final class RESPServerState {
 
     private func listen() {
         guard !stopped, !listening else { return }
-        listening = (try? loop.register(listener.fd, events: EventLoop.readable) { [unowned self] _ in acceptAll() })
+        listening =
+            (try? loop.register(listener.fd, events: EventLoop.readable) { [unowned self] _ in acceptAll() })
             != nil
     }
 

@@ -155,8 +155,10 @@ import Testing
         for _ in 0..<100_000 {
             var input = samples[Int.random(in: 0..<samples.count, using: &random)]
             for _ in 0..<Int.random(in: 0...4, using: &random) {
-                let byte = Bool.random(using: &random)
-                    ? alphabet[Int.random(in: 0..<alphabet.count, using: &random)] : UInt8.random(in: 0...255, using: &random)
+                let byte =
+                    Bool.random(using: &random)
+                    ? alphabet[Int.random(in: 0..<alphabet.count, using: &random)]
+                    : UInt8.random(in: 0...255, using: &random)
                 let at = Int.random(in: 0...input.count, using: &random)
                 switch Int.random(in: 0..<3, using: &random) {
                 case 0: input.insert(byte, at: at)

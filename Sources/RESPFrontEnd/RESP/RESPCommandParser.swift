@@ -205,7 +205,9 @@ public struct RESPCommandParser: Sendable {
         let unbalanced = RESPProtocolError("unbalanced quotes in request")
         var words = [[UInt8]]()
         var index = line.startIndex
-        func isSpace(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 || byte == 10 || byte == 13 || byte == 11 || byte == 12 || byte == 0 }
+        func isSpace(_ byte: UInt8) -> Bool {
+            byte == 32 || byte == 9 || byte == 10 || byte == 13 || byte == 11 || byte == 12 || byte == 0
+        }
         while true {
             while index < line.endIndex, isSpace(line[index]) { index += 1 }
             guard index < line.endIndex else { return words }
