@@ -84,6 +84,8 @@ public struct SessionRoutes: Sendable {
             let prefix = "/session/attributes/"
             guard path.hasPrefix(prefix), path.count > prefix.count else { return respond(.text(404, "not found\n")) }
             let name = String(path.dropFirst(prefix.count))
+            // The login sets `user`: a client must not make itself someone else.
+            if name == "user" && (method == "PUT" || method == "DELETE") { return respond(readOnlyUser) }
             switch method {
             case "PUT":
                 let value = request.body
@@ -143,6 +145,8 @@ public struct SessionRoutes: Sendable {
     private func patchSession(_ request: HTTPRequest, _ respond: @escaping Respond) {
         guard let (id, token) = credentials(request) else { return respond(unauthorized()) }
         let fields = request.formFields()
+        if fields.keys.contains("") { return respond(.text(400, "an attribute name may not be empty\n")) }
+        if fields.keys.contains("user") { return respond(readOnlyUser) }
         node.update(
             id, token: token,
             { session, changes -> (attributes: [String: [UInt8]], lostWrites: Bool) in
@@ -195,6 +199,9 @@ public struct SessionRoutes: Sendable {
             }
         }
     }
+
+    /// The answer to a request that would change `user`, which only a login sets.
+    private var readOnlyUser: HTTPResponse { .text(403, "the user attribute is set by POST /login only\n") }
 
     /// The session as `GET /session` shows it.
     private func sessionAnswer(

@@ -21,6 +21,9 @@ enum Launcher {
     nonisolated(unsafe) private static var signalSources: [any DispatchSourceSignal] = []
 
     static func up(configPath: String, configuration: ClusterConfiguration) -> Int32 {
+        // Before the first line is written: a reader that went away (`up FILE | head -1`) must not kill the
+        // launcher, and with it every node (it did, when the table below was printed before this).
+        signal(SIGPIPE, SIG_IGN)
         let executable = CommandLine.arguments[0]
         let executableURL =
             executable.contains("/")
@@ -39,8 +42,6 @@ enum Launcher {
         say("Stop with Ctrl-C.")
 
         let supervisor = Supervisor()
-        // A reader that went away (`up FILE | head`) must not kill the launcher, and with it every node.
-        signal(SIGPIPE, SIG_IGN)
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         signal(SIGHUP, SIG_IGN)
@@ -207,23 +208,39 @@ final class Supervisor: Sendable {
 
     /// SIGTERM to every running node: each leaves the cluster gracefully. Sent again every second while any is
     /// still running: a node that is just starting may lose a signal (in the instant between ignoring SIGTERM and
-    /// catching it), and a stop must not depend on that instant.
+    /// catching it), and a stop must not depend on that instant. Each SIGTERM goes with a SIGCONT (a node stopped
+    /// with SIGSTOP cannot act on it, and `up` waited for it for ever); a node still running `killAfterSeconds`
+    /// later is killed (SIGKILL) and named.
     func stopAll(saying message: String?) {
         let (children, first) = state.withLock { state -> ([(name: String, process: Process)], Bool) in
             defer { state.stopping = true }
             return (state.running, !state.stopping)
         }
         if let message, !children.isEmpty { Launcher.say(message) }
-        for child in children where child.process.isRunning { kill(child.process.processIdentifier, SIGTERM) }
-        if first { repeatStop() }
+        for child in children where child.process.isRunning { Self.terminate(child.process.processIdentifier) }
+        if first { repeatStop(secondsLeft: Self.killAfterSeconds) }
     }
 
-    private func repeatStop() {
+    /// How long a stop waits for the nodes to leave gracefully before it kills those still running.
+    static let killAfterSeconds = 15
+
+    private static func terminate(_ pid: Int32) {
+        kill(pid, SIGCONT)
+        kill(pid, SIGTERM)
+    }
+
+    private func repeatStop(secondsLeft: Int) {
         DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(1)) { [self] in
-            let children = state.withLock { $0.running }
+            let children = state.withLock { $0.running }.filter { $0.process.isRunning }
             guard !children.isEmpty else { return }
-            for child in children where child.process.isRunning { kill(child.process.processIdentifier, SIGTERM) }
-            repeatStop()
+            if secondsLeft <= 1 {
+                let names = children.map(\.name).joined(separator: ", ")
+                Launcher.say("node \(names) did not stop within \(Self.killAfterSeconds) s: killed (SIGKILL)")
+                for child in children { kill(child.process.processIdentifier, SIGKILL) }
+                return
+            }
+            for child in children { Self.terminate(child.process.processIdentifier) }
+            repeatStop(secondsLeft: secondsLeft - 1)
         }
     }
 

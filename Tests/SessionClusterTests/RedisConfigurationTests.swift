@@ -55,3 +55,17 @@ import Testing
         #expect(unknown?.keyPath == "redis.pasword")
     }
 }
+
+/// `replication.syncAckTimeoutMillis`: the README named it before the file could set it.
+@Suite struct SyncAckTimeoutConfigurationTests {
+    @Test func theSyncTimeoutIsReadAndBounded() throws {
+        let configuration = try ClusterConfiguration.parse(
+            ConfigurationFixtures.document(replication: #"{"ack": "sync", "syncAckTimeoutMillis": 750}"#))
+        #expect(configuration.replicationSettings().syncAckTimeoutMillis == 750)
+        #expect(try ClusterConfiguration.parse(ConfigurationFixtures.document()).replicationSettings()
+            .syncAckTimeoutMillis == 2_000)
+        let error = ConfigurationFixtures.error(
+            ConfigurationFixtures.document(replication: #"{"syncAckTimeoutMillis": 0}"#))
+        #expect(error?.keyPath == "replication.syncAckTimeoutMillis")
+    }
+}

@@ -336,6 +336,52 @@ import Testing
         try? FileManager.default.removeItem(atPath: config)
     }
 
+    /// `up FILE | head -1` before anything was read: the launcher's very first line meets a closed pipe. It died of
+    /// SIGPIPE, and every node with it, when the table was printed before SIGPIPE was ignored.
+    @Test func upSurvivesAReaderGoneBeforeItsFirstLine() async throws {
+        let (config, urls) = try Self.writeConfig(mode: "delta", ack: "async")
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["up", config]
+        let pipe = Pipe()
+        try pipe.fileHandleForReading.close()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        try await Self.awaitCluster(urls)
+        #expect(process.isRunning)
+        kill(process.processIdentifier, SIGTERM)
+        let exited = try await Self.eventually(20) { !process.isRunning }
+        #expect(exited && process.terminationStatus == 0, "status \(process.terminationStatus)")
+        try? FileManager.default.removeItem(atPath: config)
+    }
+
+    /// A node stopped with SIGSTOP cannot act on SIGTERM: the launcher's stop sends SIGCONT with it (before, `up`
+    /// waited for it for ever, through every Ctrl-C).
+    @Test func upStopsANodeThatWasPaused() async throws {
+        let (config, urls) = try Self.writeConfig(mode: "delta", ack: "async")
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["up", config]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        try await Self.awaitCluster(urls)
+        let launcher = process.processIdentifier
+        let children = (try? String(contentsOfFile: "/proc/\(launcher)/task/\(launcher)/children", encoding: .utf8))?
+            .split(separator: " ").compactMap { Int32($0) } ?? []
+        try #require(children.count == 3, "children: \(children)")
+        kill(children[1], SIGSTOP)
+        kill(launcher, SIGTERM)
+        let exited = try await Self.eventually(25) { !process.isRunning }
+        #expect(exited, "up still running 25 s after SIGTERM with a paused node")
+        #expect(process.terminationStatus == 0, "status \(process.terminationStatus)")
+        #expect(children.allSatisfy { kill($0, 0) != 0 }, "no node outlives the launcher")
+        try? FileManager.default.removeItem(atPath: config)
+    }
+
     /// Runs `session-node` with `arguments` to its exit: its status and output. Blocks: use `onOwnThread`.
     static func runToExit(_ arguments: [String]) throws -> (Int32, String) {
         let process = Process()

@@ -47,7 +47,7 @@ extension ClusterConfiguration {
             configuration.currentKey = UInt8(current)
         }
         if let section = try root.object(
-            "replication", keys: ["mode", "ack", "lagSampleMillis", "maxClockDriftMillis"])
+            "replication", keys: ["mode", "ack", "lagSampleMillis", "maxClockDriftMillis", "syncAckTimeoutMillis"])
         {
             try decodeReplication(section, into: &configuration.replication)
         }
@@ -90,6 +90,9 @@ extension ClusterConfiguration {
         if let millis = try section.integer("lagSampleMillis") { replication.lagSampleMillis = Int(clamping: millis) }
         if let millis = try section.integer("maxClockDriftMillis") {
             replication.maxClockDriftMillis = Int(clamping: millis)
+        }
+        if let millis = try section.integer("syncAckTimeoutMillis") {
+            replication.syncAckTimeoutMillis = Int(clamping: millis)
         }
     }
 

@@ -22,6 +22,7 @@ extension ClusterConfiguration {
         var settings = ReplicationSettings(mode: replication.mode, ack: replication.ack)
         settings.defaultMaxInactiveSeconds = sessions.maxInactiveSeconds
         settings.maxClockDriftMillis = Int64(replication.maxClockDriftMillis)
+        settings.syncAckTimeoutMillis = Int64(replication.syncAckTimeoutMillis)
         return settings
     }
 }

@@ -108,6 +108,7 @@ extension ClusterConfiguration {
             ("sessions.maxSessions", sessions.maxSessions, 1...100_000_000),
             ("replication.lagSampleMillis", replication.lagSampleMillis, 0...3_600_000),
             ("replication.maxClockDriftMillis", replication.maxClockDriftMillis, 100...86_400_000),
+            ("replication.syncAckTimeoutMillis", replication.syncAckTimeoutMillis, 1...600_000),
         ]
         for (key, value, range) in limits where !range.contains(value) {
             throw ConfigurationError(

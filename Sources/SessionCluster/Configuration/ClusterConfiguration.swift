@@ -138,6 +138,9 @@ public struct ClusterConfiguration: Sendable, Equatable {
         /// counted (`clock_ahead_rejected`): a node with a wrong clock must not drag every node's clock along.
         /// 100...86,400,000; default 60,000.
         public var maxClockDriftMillis = 60_000
+        /// `sync` mode: how long (ms) a commit waits for the peers' acknowledgements before it is answered as not
+        /// acknowledged (HTTP 503, RESP `-NOREPLICAS`). 1...600,000; default 2,000.
+        public var syncAckTimeoutMillis = 2_000
 
         /// The defaults: delta replication, asynchronous acknowledgement.
         public init() {}
