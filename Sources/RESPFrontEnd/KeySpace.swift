@@ -140,8 +140,7 @@ struct KeySpace {
                     ) { _ in }
                 }
                 guard let next else { return done(deleted) }
-                let resume = LoopConfined(value: { step(after: next) })
-                node.eventLoop.execute { resume.value() }
+                node.eventLoop.schedule(afterMillis: 0) { step(after: next) }
             }
         }
         step(after: nil)
@@ -162,9 +161,9 @@ struct KeySpace {
                     visit(name, state)
                 }
                 guard let next else { return done() }
-                // The next step in a later loop turn: other connections and the node's own work run between.
-                let resume = LoopConfined(value: { step(after: next) })
-                node.eventLoop.execute { resume.value() }
+                // The next step in a later loop turn (a timer: the loop's inbox is drained within the turn), so
+                // other connections and the node's own work run between.
+                node.eventLoop.schedule(afterMillis: 0) { step(after: next) }
             }
         }
         step(after: nil)
@@ -192,7 +191,10 @@ extension RESPValue {
             self = .error(
                 "NOREPLICAS the write was applied on this node but the other holders did not acknowledge it in time")
         case .shuttingDown: self = .error("LOADING the node is shutting down")
-        case .tooLarge: self = .err("string exceeds maximum allowed size (the session size limit)")
+        case .tooLarge:
+            self = .err(
+                "the key would exceed a session's limits (sessions.maxAttributes fields, sessions.maxSessionBytes "
+                    + "bytes)")
         case .full: self = .error("OOM command not allowed: this node holds its maximum number of sessions")
         }
     }

@@ -3,8 +3,8 @@ import SessionCluster
 /// Command dispatch: authentication, `MULTI` queueing, arity, the connection commands; key commands go to
 /// `RESPKeyCommands`. Error words are Redis 7's, where clients test them.
 enum RESPCommands {
-    /// Answers a command: the reply, and whether the connection closes after it (`QUIT`).
-    typealias Done = (RESPValue, _ close: Bool) -> Void
+    /// Answers a command: the reply (nil: none), and whether the connection closes after it (`QUIT`).
+    typealias Done = (RESPValue?, _ close: Bool) -> Void
 
     /// Redis's arity of every command served: n exactly (the name included), or at least n when negative.
     static let arity: [String: Int] = [
@@ -23,6 +23,12 @@ enum RESPCommands {
     static func execute(_ command: [[UInt8]], on connection: RESPConnection, _ done: @escaping Done) {
         let name = String(decoding: command[0], as: UTF8.self).uppercased()
         let args = command.dropFirst()
+        if name == "POST" || name == "HOST:" {
+            // An HTTP request sent to this port (a web page the host's browser opened, an SSRF): its body would
+            // run as commands. Closed without a word, as Redis does ("Possible SECURITY ATTACK detected").
+            connection.state?.crossProtocolAttempts += 1
+            return done(nil, true)
+        }
         if !connection.authenticated && !beforeAuth.contains(name) {
             return done(.error("NOAUTH Authentication required."), false)
         }
@@ -35,12 +41,18 @@ enum RESPCommands {
             return done(.err("wrong number of arguments for '\(name.lowercased())' command"), false)
         }
         if connection.queued != nil && !notQueued.contains(name) {
-            guard connection.queued!.count < connection.settings.maxQueuedCommands else {
+            let bytes = command.reduce(0) { $0 + $1.count }
+            guard connection.queued!.count < connection.settings.maxQueuedCommands,
+                connection.queuedBytes + bytes <= connection.settings.maxQueuedBytes
+            else {
                 connection.queueFailed = true
+                connection.queued = []  // what was queued is dropped now: EXEC will only abort
                 return done(
-                    .err("too many commands in this MULTI block (at most \(connection.settings.maxQueuedCommands))"),
-                    false)
+                    .err(
+                        "MULTI block too large (at most \(connection.settings.maxQueuedCommands) commands and "
+                            + "\(connection.settings.maxQueuedBytes) bytes)"), false)
             }
+            connection.queuedBytes += bytes
             connection.queued!.append(command)
             return done(.simple("QUEUED"), false)
         }

@@ -8,9 +8,15 @@ import SessionCluster
 /// connection closed, as Redis does.
 final class RESPConnection {
     let stream: TCPStream
-    private unowned let server: RESPServerState
+    /// The server, weakly: a connection (or a callback of its stream) that outlives it does nothing more.
+    private weak var server: RESPServerState?
+    let settings: RESPServerSettings
+    let keys: KeySpace
+    private let loop: EventLoop
     private var parser: RESPCommandParser
     let id: Int
+    /// This connection's index in the server's sample array.
+    var slot = 0
     /// The client's protocol version: 2 until `HELLO 3`.
     var version = 2
     var authenticated: Bool {
@@ -18,8 +24,12 @@ final class RESPConnection {
     }
     var name: [UInt8]?
     /// Commands queued since `MULTI`, and whether one was refused (`EXEC` then aborts).
-    var queued: [[[UInt8]]]?
+    var queued: [[[UInt8]]]? {
+        didSet { if queued == nil || queued!.isEmpty { queuedBytes = 0 } }
+    }
     var queueFailed = false
+    /// Bytes of the arguments in `queued`.
+    var queuedBytes = 0
     private var busy = false
     private var closing = false
     private var serving = false
@@ -31,22 +41,25 @@ final class RESPConnection {
     init(stream: TCPStream, server: RESPServerState, id: Int) {
         self.stream = stream
         self.server = server
+        self.settings = server.settings
+        self.keys = server.keys
+        self.loop = server.loop
         self.id = id
         let open = server.settings.password == nil
         self.authenticated = open
         self.parser = RESPCommandParser(limits: server.settings.limits, authenticated: open)
     }
 
-    var settings: RESPServerSettings { server.settings }
-    var keys: KeySpace { server.keys }
-    var node: ClusterNode { server.node }
-    var state: RESPServerState { server }
+    var node: ClusterNode { keys.node }
+    /// The server's figures (`INFO`, counters); nil once it is gone.
+    var state: RESPServerState? { server }
 
     /// Whether nothing is running or partly received.
     var isIdle: Bool { !busy && parser.isIdle && stream.queuedBytes == 0 }
 
     func start() {
-        stream.onBytes = { [unowned self] bytes in
+        stream.onBytes = { [weak self] bytes in
+            guard let self else { return }
             parser.append(bytes)
             serveNext()
             if parser.isIdle {
@@ -55,22 +68,44 @@ final class RESPConnection {
                 partialSince = EventLoop.monotonicMillis()
             }
         }
-        stream.onDrained = { [unowned self] in
-            guard !busy, !closing else { return }
+        stream.onDrained = { [weak self] in
+            guard let self, !busy, !closing else { return }
             if stream.readingPaused { stream.resumeReading() }
             serveNext()
         }
     }
 
+    /// Commands one connection runs per loop turn at most: a client pipelining without end must not hold the
+    /// loop (other clients, replication and membership heartbeats wait behind it — peers declared the node dead).
+    static let commandsPerTurn = 128
+    /// Whether the rest of this connection's commands were put off to a later turn.
+    private var yielded = false
+
     private func serveNext() {
-        guard !serving else { return }
+        guard !serving, !yielded else { return }
         serving = true
         defer { serving = false }
+        var served = 0
         while !busy, !closing, stream.state == .open {
             if stream.queuedBytes > settings.maxPendingOutputBytes {
                 stream.pauseReading()  // resumed by onDrained
                 return
             }
+            if served >= Self.commandsPerTurn {
+                yielded = true
+                stream.pauseReading()
+                // A 0 ms timer, not `execute`: the loop drains its inbox within the turn, while a timer set now runs
+                // after this turn's other sockets (and one set by a timer waits for the next turn).
+                loop.schedule(afterMillis: 0) { [weak self] in
+                    guard let self else { return }
+                    yielded = false
+                    guard !closing, stream.state == .open else { return }
+                    if !busy && stream.queuedBytes <= settings.maxPendingOutputBytes { stream.resumeReading() }
+                    serveNext()
+                }
+                return
+            }
+            served += 1
             let command: [[UInt8]]
             do throws(RESPProtocolError) {
                 guard let next = try parser.next() else { return }
@@ -80,11 +115,11 @@ final class RESPConnection {
                 return finish()
             }
             busy = true
-            server.commands += 1
+            server?.commands += 1
             RESPCommands.execute(command, on: self) { [self] reply, close in
                 busy = false
                 idleSince = EventLoop.monotonicMillis()
-                write(reply)
+                if let reply { write(reply) }
                 if close { return finish() }
                 if stream.state == .open && stream.queuedBytes <= settings.maxPendingOutputBytes {
                     stream.resumeReading()

@@ -200,7 +200,7 @@ extension RESPCommands {
     /// `INFO [section …]`: the sections clients read (`redis_version`, `loading:0`, `role:master`, a `# Keyspace`
     /// line); only those asked for, all for none, `default`, `all` or `everything`.
     private static func info(_ asked: [String], _ connection: RESPConnection) -> Plan {
-        let state = connection.state
+        guard let state = connection.state else { return .reply(.err("server is stopping")) }
         let everything = asked.isEmpty || asked.contains { ["default", "all", "everything"].contains($0) }
         func wanted(_ section: String) -> Bool { everything || asked.contains(section) }
         return .run { keys, reply in

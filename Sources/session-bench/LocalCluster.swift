@@ -17,6 +17,8 @@ final class LocalCluster {
     let ack: String
     let configPath: String
     private(set) var httpAddress: [String: String] = [:]
+    /// Each node's Redis-protocol port, when the cluster was made with `redis`.
+    private(set) var redisPort: [String: UInt16] = [:]
     private(set) var processes: [String: ChildProcess] = [:]
     private let binary: String
     private let directory: String
@@ -31,7 +33,7 @@ final class LocalCluster {
     /// `lagSampleMillis` > 0 makes the nodes stamp deltas so receivers measure replication lag themselves.
     init(
         nodes: Int, extra: Int = 0, mode: String, ack: String, binary: String, directory: String,
-        lagSampleMillis: Int = 0
+        lagSampleMillis: Int = 0, redis: Bool = false
     ) throws {
         let total = nodes + extra
         names = (1...total).map { "n\($0)" }
@@ -41,12 +43,17 @@ final class LocalCluster {
         self.directory = directory
         LocalCluster.clusters += 1
         let serial = LocalCluster.clusters
-        let ports = freePorts(2 * total + 1)
+        let ports = freePorts(3 * total + 1)
         var nodeEntries = [[String: Any]]()
         for (index, name) in names.enumerated() {
             let http = "127.0.0.1:\(ports[total + index])"
             httpAddress[name] = http
-            nodeEntries.append(["name": name, "replication": "127.0.0.1:\(ports[index])", "http": http])
+            var entry: [String: Any] = ["name": name, "replication": "127.0.0.1:\(ports[index])", "http": http]
+            if redis {
+                redisPort[name] = ports[2 * total + index]
+                entry["redis"] = "127.0.0.1:\(ports[2 * total + index])"
+            }
+            nodeEntries.append(entry)
         }
         let pid = Int(getpid())
         let group = "239.255.\(200 + (pid / 250 + serial) % 50).\(pid % 250 + 1)"
@@ -55,7 +62,7 @@ final class LocalCluster {
             "secret": "session-bench shared secret, 32+ characters long",
             "replication": ["mode": mode, "ack": ack, "lagSampleMillis": lagSampleMillis],
             "membership": [
-                "multicast": ["group": group, "port": Int(ports[2 * total]), "interface": "127.0.0.1"],
+                "multicast": ["group": group, "port": Int(ports[3 * total]), "interface": "127.0.0.1"],
                 "heartbeatMillis": 100, "suspectAfterMillis": LocalCluster.suspectMillis,
                 "deadAfterMillis": LocalCluster.deadMillis,
             ],

@@ -46,11 +46,11 @@ struct Options {
     /// faults.
     var sections: Set<String> = Options.allSections
 
-    static let allSections: Set<String> = ["core", "memory", "redis", "cluster", "wire", "faults"]
+    static let allSections: Set<String> = ["core", "memory", "redis", "cluster", "wire", "faults", "resp"]
 
     static let usage = """
         usage: session-bench --short | --full [--json FILE] [--node-binary PATH] [--no-redis]
-                             [--only core,memory,redis,cluster,wire,faults] [--node-env NAME=VALUE]
+                             [--only core,memory,redis,cluster,wire,faults,resp] [--node-env NAME=VALUE]
                              [--membership-timeouts SUSPECT,DEAD]
 
           --short        a quick look, under 2 minutes

@@ -7,21 +7,21 @@ final class RedisServer {
     let process: ChildProcess
     let port: UInt16
 
-    /// Starts redis-server from PATH; nil when it is not installed.
-    static func startIfInstalled(directory: String) throws -> RedisServer? {
+    /// Starts redis-server from PATH; nil when it is not installed. With `replicaOf`, a replica of that port.
+    static func startIfInstalled(directory: String, replicaOf: UInt16? = nil) throws -> RedisServer? {
         guard let executable = findOnPath("redis-server") else { return nil }
-        return try RedisServer(executable: executable, directory: directory)
+        return try RedisServer(executable: executable, directory: directory, replicaOf: replicaOf)
     }
 
-    private init(executable: String, directory: String) throws {
+    private init(executable: String, directory: String, replicaOf: UInt16?) throws {
         port = freePorts(1)[0]
         process = try ChildProcess(
             name: "redis-server", executable: executable,
             arguments: [
                 "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory,
-                "--daemonize", "no", "--loglevel", "warning",
-            ],
-            logPath: "\(directory)/redis.log")
+                "--daemonize", "no", "--loglevel", "warning", "--dbfilename", "dump-\(port).rdb",
+            ] + (replicaOf.map { ["--replicaof", "127.0.0.1", "\($0)"] } ?? []),
+            logPath: "\(directory)/redis-\(port).log")
         let deadline = Measure.seconds() + 10
         while true {
             if let client = try? RESPClient(host: "127.0.0.1", port: port),

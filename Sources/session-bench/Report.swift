@@ -39,6 +39,7 @@ final class Report {
     var joins: [JoinFigure] = []
     var memory: [MemoryFigure] = []
     var redisMemory: MemoryFigure?
+    var resp: [RESPFigure] = []
     var errors: [String] = []
     var elapsedSeconds = 0.0
     /// /proc/loadavg at the start and the end: how busy the shared machine was.
@@ -361,6 +362,23 @@ final class Report {
             }
         }
 
+        if !resp.isEmpty {
+            out.append("")
+            out.append(
+                "6. The Redis protocol: redis-benchmark, \(RESPBenchmarks.connections) connections against n1 "
+                    + "(reads vs redis alone, writes vs redis with 2 replicas; spring cycle: cycles/s vs section 5)")
+            let widths = [18, 14, 12, 9, 9, 8]
+            out.append(row(["target", "test", "req/s", "p50 ms", "p99 ms", "ratio"], widths))
+            for figure in resp {
+                out.append(
+                    row(
+                        [
+                            figure.target, figure.test, fixed(figure.requestsPerSecond, 0), fixed(figure.p50, 3),
+                            fixed(figure.p99, 3), respRatio(figure).map { fixed($0, 2) + "×" } ?? "",
+                        ], widths))
+            }
+        }
+
         let goals = targets
         if !goals.isEmpty {
             out.append("")
@@ -390,6 +408,21 @@ final class Report {
     }
 
     // MARK: JSON
+
+    /// A RESP figure against the Redis figure it is compared with: a read against redis alone, a write against
+    /// redis with its two replicas, the spring cycle against section 5's Redis cycle at the same connections.
+    func respRatio(_ figure: RESPFigure) -> Double? {
+        guard !figure.target.hasPrefix("redis") else { return nil }
+        let baseline: Double?
+        if figure.test == "spring cycle" {
+            baseline = redisCycles[RESPBenchmarks.connections]?.cyclesPerSecond
+        } else {
+            let target = figure.test.hasPrefix("GET") ? "redis" : "redis+2 replicas"
+            baseline = resp.first { $0.target == target && $0.test == figure.test }?.requestsPerSecond
+        }
+        guard let baseline, baseline > 0 else { return nil }
+        return figure.requestsPerSecond / baseline
+    }
 
     func json() -> [String: Any] {
         func cycle(_ figure: CycleFigure) -> [String: Any] {
@@ -434,6 +467,14 @@ final class Report {
                 ] as [String: Any]
             },
             "cycles": cycles.map(cycle),
+            "resp": resp.map {
+                var object: [String: Any] = [
+                    "target": $0.target, "test": $0.test, "requests_per_second": $0.requestsPerSecond,
+                    "p50_ms": $0.p50, "p99_ms": $0.p99,
+                ]
+                if let ratio = respRatio($0) { object["ratio_to_redis"] = ratio }
+                return object
+            },
             "replication_lag": lags.map {
                 [
                     "config": $0.label, "probes": $0.probes, "p50_ms": $0.p50, "p99_ms": $0.p99, "max_ms": $0.max,

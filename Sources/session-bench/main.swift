@@ -108,7 +108,7 @@ section("core") {
         sessions: options.profile.loopTurnSessions, windows: options.profile.loopTurnWindows)
 }
 
-let wantsNodes = !options.sections.isDisjoint(with: ["cluster", "wire", "faults"])
+let wantsNodes = !options.sections.isDisjoint(with: ["cluster", "wire", "faults", "resp"])
 var nodeBinary: String?
 if wantsNodes {
     do {
@@ -208,6 +208,12 @@ if let binary = nodeBinary {
 
 if let redis {
     section("redis") { report.redisMemory = try redis.memory(count: options.profile.joinCounts.last!) }
+}
+if let binary = nodeBinary {
+    section("resp") {
+        print("== 6. the Redis protocol: redis-benchmark, \(RESPBenchmarks.connections) connections")
+        report.resp = try RESPBenchmarks(profile: options.profile, binary: binary, directory: workDirectory).run()
+    }
 }
 redisServer?.stop()
 ChildProcess.stopAll()

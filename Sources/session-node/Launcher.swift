@@ -32,12 +32,14 @@ enum Launcher {
         say(
             "cluster \(configuration.cluster): \(configuration.nodes.count) nodes, replication "
                 + "\(configuration.replication.mode.rawValue)/\(configuration.replication.ack.rawValue)")
-        say("  node   http                          replication")
+        let redis = configuration.nodes.contains { $0.redis != nil }
+        say("  node   http                          replication          " + (redis ? "redis" : ""))
         for node in configuration.nodes {
             say(
                 "  \(node.name.padding(toLength: 6, withPad: " ", startingAt: 0)) "
                     + "http://\(node.http)".padding(toLength: 30, withPad: " ", startingAt: 0)
-                    + node.replication.description)
+                    + node.replication.description.padding(toLength: 21, withPad: " ", startingAt: 0)
+                    + (node.redis.map { "redis://\($0)" } ?? ""))
         }
         say("Stop with Ctrl-C.")
 

@@ -293,7 +293,9 @@ import Testing
         kill(process.processIdentifier, SIGHUP)
         let reloaded = try await Self.eventually(10) {
             ["n1", "n2", "n3"].allSatisfy { name in
-                output.current.split(separator: "\n").contains { $0.hasPrefix("[\(name)]") && $0.contains("keys reloaded") }
+                output.current.split(separator: "\n").contains {
+                    $0.hasPrefix("[\(name)]") && $0.contains("keys reloaded")
+                }
             }
         }
         #expect(reloaded, "\(output.current)")
@@ -370,7 +372,8 @@ import Testing
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         try await Self.awaitCluster(urls)
         let launcher = process.processIdentifier
-        let children = (try? String(contentsOfFile: "/proc/\(launcher)/task/\(launcher)/children", encoding: .utf8))?
+        let children =
+            (try? String(contentsOfFile: "/proc/\(launcher)/task/\(launcher)/children", encoding: .utf8))?
             .split(separator: " ").compactMap { Int32($0) } ?? []
         try #require(children.count == 3, "children: \(children)")
         kill(children[1], SIGSTOP)
@@ -408,7 +411,8 @@ import Testing
         #expect(unknown.0 == 2 && unknown.1.contains("unknown command"))
         let missing = try await run(["run", "--config", "/nonexistent.json", "--node", "n1"])
         #expect(missing.0 == 2 && missing.1.contains("/nonexistent.json"))
-        #expect(missing.1.components(separatedBy: "/nonexistent.json").count == 2, "the file is named once: \(missing.1)")
+        #expect(
+            missing.1.components(separatedBy: "/nonexistent.json").count == 2, "the file is named once: \(missing.1)")
         let path = NSTemporaryDirectory() + "bad-\(getpid()).json"
         try #"{"cluster": "x", "secret": "0123456789abcdef0123456789abcdef", "nodes": [], "extra": 1}"#
             .write(toFile: path, atomically: true, encoding: .utf8)
