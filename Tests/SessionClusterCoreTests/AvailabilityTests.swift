@@ -375,3 +375,38 @@ extension AvailabilityTests {
         #expect(cluster[n1].counters.sessionsLost == 1)
     }
 }
+
+/// `sync` mode: a change of id (login on an existing session) is answered once the old id's end is acknowledged
+/// too, not only the new session: the client was served its old id on another node moments after the answer
+/// (simulator seed `delta-sync-6002549`).
+@Suite struct SyncRotationTests {
+    let n1 = ReplicationCluster.node(1)
+    let id = sessionID(11)
+    let newID = sessionID(12)
+
+    @Test func aRotationWaitsForTheOldIdsEnd() throws {
+        var cluster = ReplicationCluster(count: 3, settings: .unitTest(.delta, ack: .sync))
+        cluster.create(id, on: n1, setting(["user": "alice"]))
+        cluster.deliverAll()
+        cluster.outputs = [:]
+        cluster.access(id, on: n1, token: nil, ticket: 1)
+        let result = cluster.changeID(of: id, to: newID, on: n1)
+        let commit = try #require(result.awaiting)
+        func completed() -> Bool {
+            (cluster.outputs[n1] ?? []).contains {
+                if case .commitCompleted(let done, _) = $0 { done == commit } else { false }
+            }
+        }
+        // Everything about the new session first (its deltas and their acknowledgements), nothing of the end yet.
+        let ending = cluster.take { envelope in
+            if case .delta(let delta, _) = envelope.message { return delta.sessionID == id }
+            return false
+        }
+        cluster.deliverAll()
+        #expect(!completed(), "answered while the old id still lives on the peers")
+        for envelope in ending { cluster.deliver(envelope) }
+        cluster.deliverAll()
+        #expect(completed())
+        #expect(cluster.ids.allSatisfy { cluster[$0].session(id)?.isValid != true })
+    }
+}

@@ -98,6 +98,12 @@ extension ReplicationInstance {
         now: Timestamp
     ) -> [ReplicationDirective] {
         var directives = [ReplicationDirective]()
+        if session?.isValid == true, fetches[request]?.sessionID == id {
+            // A live copy exists: however this fetch ends, "no live member holds it" cannot be concluded, as after a
+            // time-out. (Two tabs of one session on two nodes take it over from each other; a pass could meet only
+            // "not here" answers while it moved, and a live session was answered lost, 401.)
+            fetches[request]?.timedOut = true
+        }
         if var pending = fetches[request], pending.sessionID == id, !pending.takeover, settings.mode == .backup,
             replicas[id] == nil, accesses.hasWaiting(on: id)
         {

@@ -49,7 +49,18 @@ extension ReplicationInstance {
         var result = commitPatch(newID, patch: patch, now: now)
         let stamp = Stamp(time: clock.tick(now: now), node: me)
         let ending = SessionContent(invalidation: Invalidation(stamp: stamp, reason: .renamed, renamedTo: newID))
-        result.directives += commitPatch(id, patch: ending, now: now).directives
+        let end = commitPatch(id, patch: ending, now: now)
+        result.directives += end.directives
+        // In `sync` mode the answer also waits for the old id's end: a client told "moved" must find the old id
+        // dead on every node it reaches next (it was served there moments after a rotation).
+        if let second = end.awaiting {
+            if let first = result.awaiting {
+                commits[first]?.after = second
+                commits[second]?.dependent = first
+            } else {
+                result.awaiting = second
+            }
+        }
         return result
     }
 
@@ -213,15 +224,24 @@ extension ReplicationInstance {
         return directives
     }
 
-    /// Stores or completes a pending commit after its awaited set shrank.
+    /// Stores or completes a pending commit after its awaited set shrank (or the commit it waits `after` ended).
     mutating func settle(_ commitID: CommitID, _ pending: PendingCommit) -> [ReplicationDirective] {
-        guard pending.awaiting.isEmpty else {
+        guard pending.awaiting.isEmpty, pending.after.map({ commits[$0] == nil }) ?? true else {
             commits[commitID] = pending
             return []
         }
         commits[commitID] = nil
-        counters.syncAcknowledged += 1
-        return [.commitCompleted(commitID, acknowledged: true)]
+        let acknowledged = !pending.afterFailed
+        if acknowledged { counters.syncAcknowledged += 1 } else { counters.syncTimedOut += 1 }
+        return [.commitCompleted(commitID, acknowledged: acknowledged)] + ended(pending, acknowledged: acknowledged)
+    }
+
+    /// A commit ended: the commit waiting for it (`dependent`) may complete now.
+    mutating func ended(_ pending: PendingCommit, acknowledged: Bool) -> [ReplicationDirective] {
+        guard let dependent = pending.dependent, var waiting = commits[dependent] else { return [] }
+        waiting.after = nil
+        if !acknowledged { waiting.afterFailed = true }
+        return settle(dependent, waiting)
     }
 
     private func refused(_ id: SessionID) -> CommitResult {

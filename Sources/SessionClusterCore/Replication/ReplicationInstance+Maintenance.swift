@@ -10,8 +10,9 @@ extension ReplicationInstance {
         for request in fetches.keys.sorted() where (fetches[request]?.deadline ?? .zero) <= now {
             if fetches[request] != nil { directives += advanceFetch(request, now: now, timedOut: true) }
         }
-        for commitID in commits.keys.sorted() where commits[commitID]!.deadline <= now {
-            let alone = commits[commitID]!.unsent != nil
+        for commitID in commits.keys.sorted() where (commits[commitID]?.deadline ?? Timestamp(millis: .max)) <= now {
+            guard let pending = commits[commitID] else { continue }
+            let alone = pending.unsent != nil
             commits[commitID] = nil
             if alone {
                 // Membership settled and no peer appeared: acknowledged by every live peer, which is nobody.
@@ -20,6 +21,7 @@ extension ReplicationInstance {
                 counters.syncTimedOut += 1
             }
             directives.append(.commitCompleted(commitID, acknowledged: alone))
+            directives += ended(pending, acknowledged: alone)
         }
         directives += tickHeld(now: now)
         if case .receiving(let progress) = transfer, progress.deadline <= now {

@@ -59,6 +59,11 @@ public struct ReplicationInstance: Sendable {
         /// sent once peers appear (`sendUnsentCommits`). Acknowledged, as by nobody, if none has by the time
         /// membership settled; nil once sent.
         var unsent: SessionDelta? = nil
+        /// A change of id is two commits (the new session, the old one's end): the first is answered only once the
+        /// second (`after`) completed too, and as not acknowledged if it was not. `dependent` links back.
+        var after: CommitID? = nil
+        var afterFailed = false
+        var dependent: CommitID? = nil
     }
 
     enum Transfer: Sendable {
