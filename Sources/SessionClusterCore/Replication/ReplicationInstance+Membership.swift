@@ -80,7 +80,8 @@ extension ReplicationInstance {
                 // It holds a live copy of a session that ended while it was cut off: end it there too. (In delta
                 // mode the ending delta waits here for the copy, and every holder keeps the tombstone.)
                 counters.snapshotsSent += 1
-                directives.append(.send(.snapshot(tombstone, entry.placement), to: peer))
+                directives.append(
+                    .send(.snapshot(tombstone, newestPlacement(entry.sessionID, entry.placement)), to: peer))
                 continue
             }
             if settings.mode == .backup {

@@ -67,6 +67,11 @@ extension ReplicationInstance {
         return directives
     }
 
+    /// The newer of `placement` (a peer's) and the one this node remembers for `id` (`moved`).
+    func newestPlacement(_ id: SessionID, _ placement: Placement?) -> Placement? {
+        [moved[id]?.placement, placement].compactMap { $0 }.max { $1.supersedes($0) }
+    }
+
     mutating func remember(_ id: SessionID, movedTo placement: Placement, now: Timestamp) {
         let until = now.adding(millis: settings.movedRetentionMillis)
         if var known = moved[id] {

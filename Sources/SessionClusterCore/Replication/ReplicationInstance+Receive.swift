@@ -194,8 +194,10 @@ extension ReplicationInstance {
         {
             // The peer missed the end (cut off when it went round), and a non-holder keeps no copy to answer with.
             // Only a live copy is answered: a tombstone passed on to us must not bounce between two non-holders.
+            // With the newest placement known: a peer holding a stale one learns where the session went, and its
+            // tombstone then meets the holders' (or it kept, on its own, a version they never reconcile).
             counters.snapshotsSent += 1
-            return acknowledged + [.send(.snapshot(tombstone, placement), to: peer)]
+            return acknowledged + [.send(.snapshot(tombstone, newestPlacement(session.id, placement)), to: peer)]
         }
         if settings.mode == .backup, replicas[session.id] == nil, !accepts(session.id, placement: placement) {
             // Not (or no longer) a holder: pass the content on to the primary we know of, never keep it.
