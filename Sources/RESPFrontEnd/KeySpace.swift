@@ -119,31 +119,22 @@ struct KeySpace {
     /// this, every key that expired unread would stay. `batch` sessions are looked at per loop turn.
     func expireDue(batch: Int = 1_024, graceMillis: Int64 = 10_000, done: @escaping (_ deleted: Int) -> Void) {
         var deleted = 0
-        func step(after cursor: SessionID?) {
-            node.heldSessions(after: cursor, limit: batch) { sessions, next in
-                let now = Self.now()
-                for held in sessions {
-                    guard let name = held.attributes[KeyLayout.name],
-                        let expiry = held.attributes[KeyLayout.expiry].flatMap({
-                            Int64(String(decoding: $0, as: UTF8.self))
-                        }),
-                        expiry <= now, held.expiresFirst || now - expiry >= graceMillis
-                    else { continue }
-                    deleted += 1
-                    write(
-                        name,
-                        { model in
-                            // Written again since (a new SET): nothing to do.
-                            if model.state == nil { model.delete() }
-                            return .ok
-                        }
-                    ) { _ in }
-                }
-                guard let next else { return done(deleted) }
-                node.eventLoop.schedule(afterMillis: 0) { step(after: next) }
-            }
-        }
-        step(after: nil)
+        eachHeld(
+            batch: batch,
+            { held, now in
+                guard let name = held.attributes[KeyLayout.name],
+                    let expiry = held.attributes[KeyLayout.expiry].flatMap({
+                        Int64(String(decoding: $0, as: UTF8.self))
+                    }),
+                    expiry <= now, held.expiresFirst || now - expiry >= graceMillis
+                else { return }
+                deleted += 1
+                write(name, { model in
+                    // Written again since (a new SET): nothing to do.
+                    if model.state == nil { model.delete() }
+                    return .ok
+                }) { _ in }
+            }, done: { done(deleted) })
     }
 
     /// Every key held here (valid sessions holding a live key), visited `batch` sessions per loop turn so that
@@ -151,18 +142,27 @@ struct KeySpace {
     func walk(
         batch: Int = 1_024, _ visit: @escaping ([UInt8], KeyState) -> Void, done: @escaping () -> Void
     ) {
+        eachHeld(
+            batch: batch,
+            { held, now in
+                guard let name = held.attributes[KeyLayout.name],
+                    let state = KeyState(attributes: held.attributes, now: now)
+                else { return }
+                visit(name, state)
+            }, done: done)
+    }
+
+    /// Every valid session held here, `batch` per step, each step in a later loop turn (a timer: the loop's inbox
+    /// is drained within the turn), so other connections and the node's own work run between; `visit` gets the
+    /// session and the clock (Unix ms) of its step.
+    private func eachHeld(
+        batch: Int, _ visit: @escaping (HeldSession, Int64) -> Void, done: @escaping () -> Void
+    ) {
         func step(after cursor: SessionID?) {
             node.heldSessions(after: cursor, limit: batch) { sessions, next in
                 let now = Self.now()
-                for held in sessions {
-                    let attributes = held.attributes
-                    guard let name = attributes[KeyLayout.name], let state = KeyState(attributes: attributes, now: now)
-                    else { continue }
-                    visit(name, state)
-                }
+                for held in sessions { visit(held, now) }
                 guard let next else { return done() }
-                // The next step in a later loop turn (a timer: the loop's inbox is drained within the turn), so
-                // other connections and the node's own work run between.
                 node.eventLoop.schedule(afterMillis: 0) { step(after: next) }
             }
         }
