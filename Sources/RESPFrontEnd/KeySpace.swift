@@ -129,11 +129,14 @@ struct KeySpace {
                     expiry <= now, held.expiresFirst || now - expiry >= graceMillis
                 else { return }
                 deleted += 1
-                write(name, { model in
-                    // Written again since (a new SET): nothing to do.
-                    if model.state == nil { model.delete() }
-                    return .ok
-                }) { _ in }
+                write(
+                    name,
+                    { model in
+                        // Written again since (a new SET): nothing to do.
+                        if model.state == nil { model.delete() }
+                        return .ok
+                    }
+                ) { _ in }
             }, done: { done(deleted) })
     }
 
