@@ -17,6 +17,15 @@ enum Plan {
 /// method runs on the node's loop and answers there, at once when the key's copy is held here.
 struct KeySpace {
     let node: ClusterNode
+    /// The writes of the connection this key space serves (`WAIT`); nil for the server's own work (expiry).
+    var writes: WriteLog? = nil
+
+    /// This key space, recording its writes in `log`.
+    func recording(into log: WriteLog) -> KeySpace {
+        var copy = self
+        copy.writes = log
+        return copy
+    }
 
     /// Unix time in ms, as the node's clock reads it.
     static func now() -> Int64 { EventLoop.wallMillis() }
@@ -60,6 +69,7 @@ struct KeySpace {
             then: { result in
                 switch result {
                 case .success(let update):
+                    writes?.record(id, update.version)
                     done(.success(update.value))
                 case .failure(let error as SessionError) where error == .notFound || error == .lost:
                     var model = KeyModel(key: key, attributes: [:], now: Self.now())
@@ -70,7 +80,9 @@ struct KeySpace {
                     changes.setMaxInactive(seconds: 0)
                     node.create(id, changes) { created in
                         switch created {
-                        case .success: done(.success(reply))
+                        case .success(let update):
+                            writes?.record(id, update.version)
+                            done(.success(reply))
                         case .failure(.notFound) where attempt == 0:
                             // Created here meanwhile by another client: write to it.
                             write(key, body, done, attempt: 1)
@@ -83,6 +95,22 @@ struct KeySpace {
                     done(.failure(.unavailable))  // `body` does not throw
                 }
             })
+    }
+
+    /// Redis's `WAIT`: how many other holders hold the keys this connection's last writing command wrote (the
+    /// fewest over its keys). 0 when it wrote nothing.
+    func confirmWrites(replicas: Int, timeoutMillis: Int64, _ done: @escaping (Int) -> Void) {
+        let written = writes?.last ?? []
+        guard !written.isEmpty else { return done(0) }
+        var fewest = Int.max
+        var remaining = written.count
+        for (id, version) in written {
+            node.confirm(id, version: version, replicas: replicas, timeoutMillis: timeoutMillis) { holders in
+                fewest = min(fewest, holders)
+                remaining -= 1
+                if remaining == 0 { done(fewest) }
+            }
+        }
     }
 
     /// Runs a plan and answers once.
@@ -170,6 +198,26 @@ struct KeySpace {
             }
         }
         step(after: nil)
+    }
+}
+
+/// The keys one connection's last writing command wrote, with the versions it was answered with (`WAIT`).
+final class WriteLog {
+    /// At most this many writes of one command are kept (the latest): `WAIT` after a `DEL` of thousands of keys
+    /// confirms its last ones. In delta mode every key has the same holders.
+    static let maxKept = 16
+    /// Bumped before each command runs: the first write of a new command starts a new list.
+    var command = 0
+    private var recordedCommand = -1
+    private(set) var last: [(SessionID, VersionToken)] = []
+
+    func record(_ id: SessionID, _ version: VersionToken) {
+        if recordedCommand != command {
+            recordedCommand = command
+            last.removeAll(keepingCapacity: true)
+        }
+        if last.count == Self.maxKept { last.removeFirst() }
+        last.append((id, version))
     }
 }
 

@@ -13,7 +13,7 @@ enum RESPCommands {
         "PERSIST": 2, "TTL": 2, "PTTL": 2, "RENAME": 3, "SCAN": -2, "KEYS": 2, "HGET": 3, "HMGET": -3, "HGETALL": 2,
         "HKEYS": 2, "HVALS": 2, "HLEN": 2, "HEXISTS": 3, "HSET": -4, "HMSET": -4, "HSETNX": 4, "HDEL": -3,
         "HELLO": -1, "AUTH": -2, "SELECT": 2, "PING": -1, "ECHO": 2, "QUIT": -1, "RESET": 1, "CLIENT": -2,
-        "INFO": -1, "COMMAND": -1, "CONFIG": -2, "DBSIZE": 1, "MULTI": 1, "EXEC": 1, "DISCARD": 1,
+        "INFO": -1, "COMMAND": -1, "CONFIG": -2, "DBSIZE": 1, "WAIT": 3, "MULTI": 1, "EXEC": 1, "DISCARD": 1,
     ]
 
     /// Commands a client may send before authenticating, and those not queued by `MULTI`.

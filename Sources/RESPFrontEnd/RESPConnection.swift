@@ -12,6 +12,8 @@ final class RESPConnection {
     private weak var server: RESPServerState?
     let settings: RESPServerSettings
     let keys: KeySpace
+    /// This connection's last writes, for `WAIT`.
+    let writes = WriteLog()
     private let loop: EventLoop
     private var parser: RESPCommandParser
     let id: Int
@@ -42,7 +44,7 @@ final class RESPConnection {
         self.stream = stream
         self.server = server
         self.settings = server.settings
-        self.keys = server.keys
+        self.keys = server.keys.recording(into: writes)
         self.loop = server.loop
         self.id = id
         let open = server.settings.password == nil
@@ -116,6 +118,7 @@ final class RESPConnection {
             }
             busy = true
             server?.commands += 1
+            writes.command &+= 1
             RESPCommands.execute(command, on: self) { [self] reply, close in
                 busy = false
                 idleSince = EventLoop.monotonicMillis()

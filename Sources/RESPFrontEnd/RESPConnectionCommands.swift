@@ -10,6 +10,9 @@ extension RESPCommands {
     /// The version this node tells clients it speaks (the commands served behave as Redis 7.2's).
     static let redisVersion = "7.2.4"
 
+    /// The longest `WAIT` (Redis's `WAIT n 0` blocks forever).
+    static let maxWaitMillis = 60_000
+
     static func connectionPlan(_ name: String, _ args: ArraySlice<[UInt8]>, _ connection: RESPConnection) -> Plan? {
         let a = Array(args)
         func text(_ index: Int) -> String { String(decoding: a[index], as: UTF8.self) }
@@ -48,6 +51,16 @@ extension RESPCommands {
                     { key, _ in if pattern.matches(key) { found.append(.bulk(key)) } }, done: { reply(.array(found)) })
             }
         case "SCAN": return scan(a)
+        case "WAIT":
+            guard let replicas = RESPKeyCommands.integer(a[0]), let timeout = RESPKeyCommands.integer(a[1]) else {
+                return .reply(RESPKeyCommands.notInteger)
+            }
+            guard timeout >= 0 else { return .reply(.err("timeout is negative")) }
+            // Redis waits forever on 0; every wait here is bounded.
+            let millis = Int64(timeout == 0 ? maxWaitMillis : min(timeout, maxWaitMillis))
+            return .run { keys, reply in
+                keys.confirmWrites(replicas: replicas, timeoutMillis: millis) { reply(.integer($0)) }
+            }
         default: return nil
         }
     }

@@ -9,6 +9,7 @@ extension ReplicationMessage {
         case .snapshot(let session, _): [session.id]
         case .transferChunk(_, let sessions, _): sessions.map(\.id)
         case .digest(_, let entries, _): entries.map(\.sessionID)
+        case .confirm(let id, _, _): [id]
         case .ack, .transferRequest: []
         }
     }
@@ -37,6 +38,7 @@ extension Simulation {
             "transferChunk #\(request) \(sessions.map { "\($0.id)" }.joined(separator: ",")) last=\(last)"
         case .digest(let round, let entries, _): "digest r\(round) \(entries.count) entries"
         case .ack(let commitID): "ack \(commitID)"
+        case .confirm(_, let dot, let commitID): "confirm \(dot) #\(commitID)"
         case .transferRequest(let request, let cursor, let chunks):
             "transferRequest #\(request) after \(cursor.map { "\($0)" } ?? "-") ×\(chunks)"
         }

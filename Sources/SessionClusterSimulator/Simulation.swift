@@ -194,6 +194,8 @@ public final class Simulation {
                 if let ticket = commitWaits[sender]?.removeValue(forKey: commitID) {
                     finish(ticket, acknowledged ? .committed : .commitUnacknowledged)
                 }
+            case .replication(.confirmCompleted):
+                break  // the workload does not `WAIT`
             case .replication(.event(let event)):
                 switch event {
                 case .conflict: report.conflicts += 1

@@ -50,6 +50,10 @@ import Testing
         #expect(
             WireCodec.encode(window) == [10, 0xAC, 0x02, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 4])
         #expect(WireCodec.encode(.transferRequest(1, after: nil, chunks: 255)) == [10, 1, 0, 0xFF])
+        let confirm = ReplicationMessage.confirm(SessionID(high: 1, low: 2), Dot(origin: NodeID(rawValue: 9), counter: 300), 5)
+        #expect(
+            WireCodec.encode(confirm)
+                == [11, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 9, 0xAC, 0x02, 5])
     }
 
     @Test(arguments: WireSamples.messages)
@@ -70,7 +74,7 @@ import Testing
 
     @Test func unknownMessageTypeIsRejected() {
         // 7 is the retired unwindowed transfer request: a windowed node must not misread an older node's.
-        for type: UInt8 in [0, 7, 11, 0xFF] {
+        for type: UInt8 in [0, 7, 12, 0xFF] {
             let error = wireError { try WireCodec.decodeReplicationMessage([type, 1, 2, 3]) }
             #expect(error == WireError(.unknownMessageType(type), offset: 0))
         }

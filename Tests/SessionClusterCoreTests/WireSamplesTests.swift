@@ -79,6 +79,8 @@ enum WireSamples {
             ],
             last: true),
         .digest(round: 0, [], last: false),
+        .confirm(id1, Dot(origin: a, counter: 1_795_000_000_123 << 10), 8),
+        .confirm(id2, Dot(origin: b, counter: .max), .max),
     ]
 
     static let memberA = MemberInfo(id: a, name: "n1", replication: "127.0.0.1:7001", http: "127.0.0.1:8001")
@@ -117,6 +119,7 @@ enum WireSamples {
         case .transferRequest: "transferRequest"
         case .transferChunk: "transferChunk"
         case .digest: "digest"
+        case .confirm: "confirm"
         }
     }
 }
@@ -150,7 +153,7 @@ extension WireError.Code {
 @Suite struct WireSamplesTests {
     @Test func samplesCoverEveryReplicationMessageCase() {
         let covered = Set(WireSamples.messages.map(WireSamples.caseName))
-        #expect(covered.count == 9)
+        #expect(covered.count == 10)
     }
 
     @Test func attributeEncodingIsIndependentOfInsertionOrder() {

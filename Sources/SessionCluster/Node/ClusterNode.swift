@@ -200,6 +200,20 @@ public final class ClusterNode: Sendable {
             }, rejected: { done(.failure(.shuttingDown)) })
     }
 
+    /// Redis's `WAIT`: counts the other holders of session `id` that hold this node's writes up to `version` (the
+    /// token this node answered a write with). `done` runs on the node's loop with the count once `replicas`
+    /// confirmed, every holder asked answered or left, or `timeoutMillis` passed — at once when `replicas` ≤ 0
+    /// (with 0) or when no other holder is live. A token that does not authenticate counts nobody. In `sync` mode a
+    /// write was confirmed before it was answered, so this answers within a round trip.
+    public func confirm(
+        _ id: SessionID, version: VersionToken, replicas: Int, timeoutMillis: Int64,
+        then done: @escaping (_ holders: Int) -> Void
+    ) {
+        onLoopNow(
+            { runtime in runtime.confirm(id, version: version, replicas: replicas, timeoutMillis: timeoutMillis, done) },
+            rejected: { done(0) })
+    }
+
     /// The valid sessions held here after `cursor` in id order, looking at `limit` held ids at most (so a walk
     /// over a million sessions takes bounded steps); `done` gets them with the cursor to continue from, nil once
     /// every held id was looked at. On the node's loop. Backup mode: only the sessions this node holds a copy of.
@@ -450,8 +464,10 @@ extension NodeRuntime {
         multicastReceiver?.close()
         for waiter in accessWaiters.values { waiter(.failure(.shuttingDown)) }
         for waiter in commitWaiters.values { waiter(false) }
+        for waiter in confirmWaiters.values { waiter(0) }
         accessWaiters = [:]
         commitWaiters = [:]
+        confirmWaiters = [:]
         events.finish()
     }
 }

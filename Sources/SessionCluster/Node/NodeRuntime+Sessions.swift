@@ -17,6 +17,19 @@ extension NodeRuntime {
         execute(node.access(id, token: version, ticket: ticket, now: NodeRuntime.now()))
     }
 
+    /// See `ClusterNode.confirm(_:version:replicas:timeoutMillis:then:)`.
+    func confirm(
+        _ id: SessionID, version token: VersionToken, replicas: Int, timeoutMillis: Int64,
+        _ done: @escaping (Int) -> Void
+    ) {
+        guard !stopping, let version = tokens.open(token, for: id) else { return done(0) }
+        let result = node.confirm(
+            id, upTo: version, needed: replicas, timeoutMillis: timeoutMillis, now: NodeRuntime.now())
+        if let commitID = result.awaiting { confirmWaiters[commitID] = done }
+        execute(result.directives)
+        if result.awaiting == nil { done(result.count) }
+    }
+
     /// Reads a session: access, then release at once.
     func read(_ id: SessionID, token: VersionToken?, _ done: @escaping Completion<SessionSnapshot>) {
         access(id, token: token) { [unowned self] result in

@@ -27,6 +27,7 @@ final class NodeRuntime {
     var directory = PeerDirectory()
     var accessWaiters: [AccessTicket: (Result<SessionSnapshot, SessionError>) -> Void] = [:]
     var commitWaiters: [CommitID: (Bool) -> Void] = [:]
+    var confirmWaiters: [CommitID: (Int) -> Void] = [:]
     var nextTicket: AccessTicket = 1
     var stopping = false
     var tickTimer: UInt64?
@@ -121,6 +122,8 @@ final class NodeRuntime {
                 accessWaiters.removeValue(forKey: ticket)?(.failure(SessionError(failure)))
             case .replication(.commitCompleted(let commitID, let acknowledged)):
                 commitWaiters.removeValue(forKey: commitID)?(acknowledged)
+            case .replication(.confirmCompleted(let commitID, let count)):
+                confirmWaiters.removeValue(forKey: commitID)?(count)
             case .replication(.event(let event)):
                 log(event.description)
                 events.yield(.replication(event))

@@ -103,6 +103,14 @@ public struct NodeInstance: Sendable {
         NodeCommit(replication.create(id, changes: changes, now: now, firstCounter: firstCounter))
     }
 
+    /// See `ReplicationInstance.confirm(_:upTo:needed:timeoutMillis:now:)`.
+    public mutating func confirm(
+        _ id: SessionID, upTo version: VersionVector, needed: Int, timeoutMillis: Int64, now: Timestamp
+    ) -> (awaiting: CommitID?, count: Int, directives: [NodeDirective]) {
+        let result = replication.confirm(id, upTo: version, needed: needed, timeoutMillis: timeoutMillis, now: now)
+        return (result.awaiting, result.count, Self.wrap(result.directives))
+    }
+
     /// See `ReplicationInstance.commit(_:changes:now:)`.
     public mutating func commit(_ id: SessionID, changes: SessionChanges, now: Timestamp) -> NodeCommit {
         NodeCommit(replication.commit(id, changes: changes, now: now))

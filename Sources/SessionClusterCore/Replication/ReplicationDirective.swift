@@ -21,6 +21,8 @@ public enum ReplicationDirective: Hashable, Sendable {
     case accessFailed(AccessTicket, AccessFailure)
     /// A `sync` commit finished: acknowledged by every target, or not within the timeout.
     case commitCompleted(CommitID, acknowledged: Bool)
+    /// A `confirm` (Redis's `WAIT`) finished: `count` other holders hold the write.
+    case confirmCompleted(CommitID, count: Int)
     /// Something worth a log line and a metric.
     case event(ReplicationEvent)
 }

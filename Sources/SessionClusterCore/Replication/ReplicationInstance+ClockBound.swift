@@ -45,7 +45,7 @@ extension ReplicationInstance {
         case .transferChunk(let request, let sessions, let last):
             let fit = sessions.filter { !tooFar($0.content) }
             if fit.count < sessions.count { kept = .transferChunk(request, fit, last: last) }
-        case .ack, .fetch, .fetchReply, .placement, .transferRequest, .digest:
+        case .ack, .fetch, .fetchReply, .placement, .transferRequest, .digest, .confirm:
             break
         }
         guard worst > .min else { return (kept, []) }

@@ -23,6 +23,7 @@ extension ReplicationInstance {
             directives.append(.commitCompleted(commitID, acknowledged: alone))
             directives += ended(pending, acknowledged: alone)
         }
+        directives += tickConfirms(now: now)
         directives += tickHeld(now: now)
         if case .receiving(let progress) = transfer, progress.deadline <= now {
             directives += requestTransfer(now: now, after: progress.donor)

@@ -30,6 +30,7 @@ extension ReplicationInstance {
             pending.awaiting.subtract(gone)
             directives += settle(commitID, pending)
         }
+        directives += confirmsLost(gone)
         for request in fetches.keys.sorted() where gone.contains(fetches[request]?.asking ?? me) {
             directives += advanceFetch(request, now: now, timedOut: false)
         }

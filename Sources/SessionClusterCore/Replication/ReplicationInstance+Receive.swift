@@ -18,7 +18,9 @@ extension ReplicationInstance {
         case .delta(let delta, let ack):
             return onDelta(delta, ack: ack, from: peer, now: now)
         case .ack(let commitID):
-            return onAck(commitID, from: peer)
+            return onConfirmed(commitID, from: peer) ?? onAck(commitID, from: peer)
+        case .confirm(let id, let dot, let commitID):
+            return onConfirm(id, dot, commitID, from: peer)
         case .fetch(let request, let id, _):
             let replica = replicas[id]
             return [.send(.fetchReply(request, id, replica?.session, replica?.placement), to: peer)]

@@ -92,6 +92,8 @@ public struct ReplicationInstance: Sendable {
     /// Which fetch is under way for a session (at most one).
     var fetchBySession: [SessionID: RequestID] = [:]
     var commits: [CommitID: PendingCommit] = [:]
+    /// `WAIT`s under way (`confirm`); their ids are commit ids, so an `.ack` names one or the other.
+    var confirms: [CommitID: PendingConfirm] = [:]
     /// Backup mode: a session this node handed off and dropped.
     struct Moved: Sendable {
         /// Where it went.
@@ -254,7 +256,9 @@ public struct ReplicationInstance: Sendable {
     public var heldDeltaCount: Int { held.values.reduce(0) { $0 + $1.count } }
 
     /// Whether anything is in flight: held deltas, fetches, pending sync commits or accesses.
-    public var isQuiet: Bool { held.isEmpty && fetches.isEmpty && commits.isEmpty && accesses.isEmpty }
+    public var isQuiet: Bool {
+        held.isEmpty && fetches.isEmpty && commits.isEmpty && accesses.isEmpty && confirms.isEmpty
+    }
 
     /// Records that incarnation `node` is gone for good (see `departed`).
     public mutating func onDeparted(_ node: NodeID) {

@@ -82,4 +82,7 @@ public enum ReplicationMessage: Hashable, Sendable {
     /// Anti-entropy: the sender's versions of sessions the receiver should also hold. `round` groups chunks;
     /// `last` ends a round.
     case digest(round: UInt64, [DigestEntry], last: Bool)
+    /// Asks whether the receiver's copy of the session covers `Dot` (a write of the sender's): answered with
+    /// `.ack(CommitID)` when it does, nothing otherwise (the sender asks again). Redis's `WAIT`.
+    case confirm(SessionID, Dot, CommitID)
 }

@@ -15,6 +15,7 @@
 //   8    transferChunk    varint request id, varint count + Sessions, bool last
 //   9    digest           varint round, varint count + DigestEntries, bool last
 //  10    transferRequest  varint request id, optional SessionID after, u8 chunks
+//  11    confirm          SessionID, Dot, varint commit id
 
 /// The type byte of each `ReplicationMessage` case. Values are part of the wire format: never renumber.
 enum ReplicationMessageType: UInt8 {
@@ -29,6 +30,7 @@ enum ReplicationMessageType: UInt8 {
     case transferChunk = 8
     case digest = 9
     case transferRequest = 10
+    case confirm = 11
 }
 
 extension WireSize {
@@ -98,6 +100,11 @@ extension ByteWriter {
                 writeOptional(entry.placement) { $0.write($1) }
             }
             writeBool(last)
+        case .confirm(let id, let dot, let commit):
+            writeUInt8(ReplicationMessageType.confirm.rawValue)
+            write(id)
+            write(dot)
+            writeVarint(commit)
         }
     }
 }
@@ -175,6 +182,10 @@ extension ByteReader {
                 entries.append(DigestEntry(sessionID: id, version: version, placement: try readOptionalPlacement()))
             }
             return .digest(round: round, entries, last: try readBool(field: "digest.last"))
+        case .confirm:
+            let id = try readSessionID()
+            let dot = try readDot()
+            return .confirm(id, dot, try readVarint())
         }
     }
 }
