@@ -110,8 +110,20 @@ final class RESPConnection {
             served += 1
             let command: [[UInt8]]
             do throws(RESPProtocolError) {
-                guard let next = try parser.next() else { return }
-                command = next
+                guard let next = try parser.nextItem() else { return }
+                switch next {
+                case .command(let parsed):
+                    command = parsed
+                case .tooLarge(let bytes):
+                    // Read past and refused; the connection goes on (Redis would take it: its limit is 512 MiB).
+                    server?.commands += 1
+                    if queued != nil { queueFailed = true }
+                    write(
+                        .err(
+                            "argument of \(bytes) bytes is over this node's limit of \(parser.limits.maxBulkBytes) "
+                                + "bytes per value (sessions.maxSessionBytes)"))
+                    continue
+                }
             } catch {
                 write(.err(error.description))
                 return finish()

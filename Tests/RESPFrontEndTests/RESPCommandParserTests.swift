@@ -92,10 +92,35 @@ import Testing
         limits.maxBulkBytes = 10
         limits.maxInlineBytes = 32
         #expect(failure("*5\r\n", limits: limits) == "invalid multibulk length")
-        #expect(failure("*1\r\n$11\r\n", limits: limits) == "invalid bulk length")
+        limits.maxSkippedBulkBytes = 20
+        #expect(failure("*1\r\n$21\r\n", limits: limits) == "invalid bulk length")
         #expect(failure(String(repeating: "a", count: 40), limits: limits) == "too big inline request")
         #expect(failure("*" + String(repeating: "1", count: 40), limits: limits) == "too big mbulk count string")
         #expect(failure("*1\r\n$" + String(repeating: "1", count: 40), limits: limits) == "too big bulk count string")
+    }
+
+    @Test func anOversizedArgumentIsReadPastAndItsCommandRefused() throws {
+        var limits = RESPLimits()
+        limits.maxBulkBytes = 10
+        limits.maxSkippedBulkBytes = 1_000
+        var parser = RESPCommandParser(limits: limits)
+        let big = String(repeating: "v", count: 500)
+        let input = Array("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$500\r\n\(big)\r\n*1\r\n$4\r\nPING\r\n".utf8)
+        var items = [RESPCommandParser.Item]()
+        // In small pieces: the skipped bytes are never held.
+        for start in stride(from: 0, to: input.count, by: 7) {
+            parser.append(input[start..<min(start + 7, input.count)])
+            while let item = try parser.nextItem() { items.append(item) }
+            #expect(parser.bufferedByteCount <= 7 + 16)
+        }
+        #expect(items == [.tooLarge(bytes: 500), .command(words("PING"))])
+        #expect(parser.isIdle)
+        // `next()` passes over the refused command.
+        var plain = RESPCommandParser(limits: limits)
+        plain.append(input)
+        #expect(try plain.next() == words("PING"))
+        // Before authentication the small limit still closes the connection.
+        #expect(failure("*2\r\n$4\r\nAUTH\r\n$16385\r\n", authenticated: false) == "unauthenticated bulk length")
     }
 
     @Test func unauthenticatedClientsGetTheSmallLimits() {

@@ -116,6 +116,26 @@ import Testing
         await running.stop()
     }
 
+    @Test func aValueOverTheLimitIsRefusedAndTheConnectionGoesOn() async throws {
+        let running = try await Self.start { $0.limits.maxBulkBytes = 1_000 }
+        let port = running.port
+        let answers = try await onOwnThread { () throws -> String in
+            let socket = try RawSocket(port: port)
+            socket.send(Self.command("SET", "big", String(repeating: "x", count: 5_000)))
+            socket.send(Self.command("SET", "small", "ok"))
+            socket.send(Self.command("MULTI") + Self.command("SET", "big", String(repeating: "x", count: 5_000)))
+            socket.send(Self.command("EXEC") + Self.command("EXISTS", "big") + Self.command("GET", "small"))
+            return socket.read(until: "$2\r\nok\r\n")
+        }
+        let refused = "-ERR argument of 5000 bytes is over this node's limit of 1000 bytes per value "
+            + "(sessions.maxSessionBytes)\r\n"
+        #expect(
+            answers
+                == refused + "+OK\r\n+OK\r\n" + refused
+                + "-EXECABORT Transaction discarded because of previous errors.\r\n:0\r\n$2\r\nok\r\n")
+        await running.stop()
+    }
+
     @Test func aMultiBlockOnOneKeyIsOneDelta() async throws {
         let running = try await Self.start()
         let port = running.port

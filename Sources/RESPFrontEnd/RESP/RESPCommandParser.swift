@@ -1,5 +1,6 @@
 /// Limits a RESP connection's parser enforces as bytes arrive. A client over a limit gets Redis's protocol error
-/// and is closed; nothing it sent is applied past the last complete command.
+/// and is closed (an oversized argument: an error for that command only); nothing it sent is applied past the last
+/// complete command.
 public struct RESPLimits: Sendable, Equatable {
     /// Most arguments in one command (a multibulk's length), the command name included.
     public var maxArguments = 1_048_576
@@ -12,6 +13,10 @@ public struct RESPLimits: Sendable, Equatable {
     /// unauthenticated clients, so a stranger cannot make the node buffer much.
     public var unauthenticatedMaxArguments = 10
     public var unauthenticatedMaxBulkBytes = 16_384
+    /// An argument over `maxBulkBytes` but at most this (Redis's `proto-max-bulk-len`, 512 MiB) is read past and
+    /// its command refused (`RESPCommandParser.Item.tooLarge`): the client gets an error, not a closed connection.
+    /// Longer is a protocol error, as in Redis. Only after authentication.
+    public var maxSkippedBulkBytes = 512 << 20
 
     public init() {}
 }
@@ -33,8 +38,9 @@ public struct RESPProtocolError: Error, Equatable, Sendable, CustomStringConvert
 /// with Redis's escapes). Several pipelined commands in one read come out one by one, in order.
 ///
 /// Limits (`RESPLimits`) are checked as bytes arrive: a header line or inline command that is already too long
-/// fails before its line ending shows up, and a bulk length over the limit fails at its header, so the parser
-/// never holds much more than one argument plus the last `append`. Each argument is copied out once when
+/// fails before its line ending shows up, and a bulk length over the limit is read past without being kept (its
+/// command refused, `Item.tooLarge`) or, past `maxSkippedBulkBytes` or before authentication, fails at its
+/// header, so the parser never holds much more than one argument plus the last `append`. Each argument is copied out once when
 /// complete; consumed bytes are compacted away once they outnumber the rest.
 ///
 /// After `next()` throws, the parser is failed: it keeps throwing the same error and ignores further input.
@@ -53,6 +59,10 @@ public struct RESPCommandParser: Sendable {
     private var arguments: [[UInt8]] = []
     /// The length of the bulk string whose header was read, while its bytes are awaited.
     private var bulkLength: Int?
+    /// Bytes of an oversized argument (and its CRLF) still to be read past, and the largest such argument of the
+    /// multibulk under way (0: none).
+    private var skipping = 0
+    private var oversized = 0
     private var failure: RESPProtocolError?
 
     public init(limits: RESPLimits = RESPLimits(), authenticated: Bool = true) {
@@ -64,7 +74,7 @@ public struct RESPCommandParser: Sendable {
     public var bufferedByteCount: Int { buffer.count - readIndex }
 
     /// Whether nothing of a command is partly received.
-    public var isIdle: Bool { failure == nil && expected == 0 && readIndex == buffer.count }
+    public var isIdle: Bool { failure == nil && expected == 0 && skipping == 0 && readIndex == buffer.count }
 
     public var isFailed: Bool { failure != nil }
 
@@ -75,8 +85,26 @@ public struct RESPCommandParser: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
-    /// The next complete command (its name first; never empty), or nil when more bytes are needed.
+    /// What `nextItem()` parsed.
+    public enum Item: Equatable, Sendable {
+        /// A complete command: its name first; never empty.
+        case command([[UInt8]])
+        /// A multibulk with an argument over `maxBulkBytes` (at most `maxSkippedBulkBytes`): its bytes were read
+        /// and dropped; the command must be refused. `bytes` is the largest argument's size.
+        case tooLarge(bytes: Int)
+    }
+
+    /// The next complete command, or nil when more bytes are needed. Commands with an oversized argument are
+    /// dropped here (see `nextItem()` to answer them).
     public mutating func next() throws(RESPProtocolError) -> [[UInt8]]? {
+        while let item = try nextItem() {
+            if case .command(let command) = item { return command }
+        }
+        return nil
+    }
+
+    /// The next complete command or refused oversized one, or nil when more bytes are needed.
+    public mutating func nextItem() throws(RESPProtocolError) -> Item? {
         if let failure { throw failure }
         do throws(RESPProtocolError) {
             while true {
@@ -89,13 +117,17 @@ public struct RESPCommandParser: Sendable {
                         guard let line = try readInlineLine() else { return nil }
                         let words = try Self.splitInline(line)
                         if words.isEmpty { continue }  // an empty line (telnet's Enter)
-                        return words
+                        return .command(words)
                     }
                 }
                 guard try readArguments() else { return nil }
                 let command = arguments
                 arguments = []
-                return command
+                if oversized > 0 {
+                    defer { oversized = 0 }
+                    return .tooLarge(bytes: oversized)
+                }
+                return .command(command)
             }
         } catch {
             failure = error
@@ -137,9 +169,24 @@ public struct RESPCommandParser: Sendable {
                     throw RESPProtocolError("invalid bulk length")
                 }
                 if length > maxBulkBytes {
-                    throw RESPProtocolError(authenticated ? "invalid bulk length" : "unauthenticated bulk length")
+                    guard authenticated, length <= limits.maxSkippedBulkBytes else {
+                        throw RESPProtocolError(authenticated ? "invalid bulk length" : "unauthenticated bulk length")
+                    }
+                    // Read past it, keeping nothing: the command is refused once it is complete.
+                    skipping = length + 2
+                    oversized = max(oversized, length)
                 }
                 bulkLength = length
+            }
+            if skipping > 0 {
+                let taken = min(skipping, buffer.count - readIndex)
+                readIndex += taken
+                scanIndex = readIndex
+                skipping -= taken
+                guard skipping == 0 else { return false }
+                arguments.append([])
+                bulkLength = nil
+                continue
             }
             let length = bulkLength!
             // The bytes and the CRLF after them (not checked, as Redis does not).
