@@ -24,6 +24,31 @@ import Testing
         #expect(key.authenticate(Array("what do ya want for nothing?".utf8)) == mac)
     }
 
+    @Test func aTokenSealedLaterIsTheSameTokenFromAnyThread() async throws {
+        var sealer = VersionTokenSealer(cluster: "c1", keyring: try Keyring(secret: Self.secret))
+        let version = VersionVector([a: 7])
+        let later = sealer.sealLater(version, for: session)
+        #expect(later.unsealedVersion(for: session) == version)
+        #expect(later.unsealedVersion(for: other) == nil)
+        let now = sealer.seal(version, for: session)
+        #expect(later.unsealedVersion(for: session) != nil && now.unsealedVersion(for: session) == nil)
+        // Read from many tasks at once: sealed once, the same text everywhere.
+        let texts = await withTaskGroup(of: String.self) { group in
+            for _ in 0..<16 { group.addTask { later.text } }
+            return await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(texts == [now.text])
+        #expect(later == now && later.hashValue == now.hashValue)
+        #expect(sealer.open(later, for: session) == version)
+        // Key rotation after the token was made: it was sealed with the key current then, still installed.
+        var rotated = try Keyring(secret: Self.secret)
+        try rotated.install(Self.secret + " rotated", id: 2)
+        try rotated.use(2)
+        let pending = sealer.sealLater(version, for: session)
+        sealer.install(rotated)
+        #expect(sealer.open(pending, for: session) == version)
+    }
+
     @Test func sealedTokensOpenForTheirSessionOnly() throws {
         var sealer = VersionTokenSealer(cluster: "c1", keyring: try Keyring(secret: Self.secret))
         let version = VersionVector([a: 7])

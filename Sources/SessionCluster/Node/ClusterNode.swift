@@ -382,7 +382,16 @@ extension NodeRuntime {
         var count = attributes.count
         var bytes = attributes.reduce(0) { $0 + $1.key.utf8.count + $1.value.count }
         // The changes' last word per attribute counts; the request's copy of the session is not rebuilt.
+        // (A few changes, the common case, are checked against each other without hashing.)
         var decided = Set<String>()
+        var few = [String]()
+        let hashing = changes.changes.count > 8
+        func isFirst(_ name: String) -> Bool {
+            if hashing { return decided.insert(name).inserted }
+            if few.contains(name) { return false }
+            few.append(name)
+            return true
+        }
         for change in changes.changes.reversed() {
             let name: String
             let value: [UInt8]?
@@ -395,7 +404,7 @@ extension NodeRuntime {
                 value = nil
             case .setMaxInactive, .invalidate: continue
             }
-            guard decided.insert(name).inserted else { continue }
+            guard isFirst(name) else { continue }
             if let old = attributes[name] {
                 count -= 1
                 bytes -= name.utf8.count + old.count
@@ -416,7 +425,7 @@ extension NodeRuntime {
             execute(result.directives)
             return done(.failure(.notFound))
         }
-        let token = tokens.seal(result.version, for: id)
+        let token = tokens.sealLater(result.version, for: id)
         guard let commitID = result.awaiting else {
             execute(result.directives)
             return done(.success(token))

@@ -23,11 +23,23 @@ extension NodeRuntime {
                 if link.enqueue(WireCodec.frame(.clock(UInt64(EventLoop.wallMicros())))) { lag.stampsSent += 1 }
             }
         }
-        let frame = WireCodec.frame(.replication(message))
+        let frame = encoded(message)
         if link.enqueue(frame) {
             stats.framesSent += 1
             stats.bytesSent += frame.count
         }
+    }
+
+    /// The frame of `message`. A delta goes to every peer (delta mode) in a row: its frame is encoded once. A
+    /// delta is named by its session and dot (one writer never issues a dot twice), so that is what is compared.
+    private func encoded(_ message: ReplicationMessage) -> [UInt8] {
+        guard case .delta(let delta, let ack) = message else { return WireCodec.frame(.replication(message)) }
+        if let last = lastDeltaFrame, last.id == delta.sessionID, last.dot == delta.dot, last.ack == ack {
+            return last.frame
+        }
+        let frame = WireCodec.frame(.replication(message))
+        lastDeltaFrame = (delta.sessionID, delta.dot, ack, frame)
+        return frame
     }
 
     /// Opens our link to `peer` if there is none (a hello goes first).

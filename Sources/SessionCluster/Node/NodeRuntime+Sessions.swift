@@ -22,7 +22,9 @@ extension NodeRuntime {
         _ id: SessionID, version token: VersionToken, replicas: Int, timeoutMillis: Int64,
         _ done: @escaping (Int) -> Void
     ) {
-        guard !stopping, let version = tokens.open(token, for: id) else { return done(0) }
+        guard !stopping, let version = token.unsealedVersion(for: id) ?? tokens.open(token, for: id) else {
+            return done(0)
+        }
         let result = node.confirm(
             id, upTo: version, needed: replicas, timeoutMillis: timeoutMillis, now: NodeRuntime.now())
         if let commitID = result.awaiting { confirmWaiters[commitID] = done }

@@ -37,6 +37,8 @@ final class NodeRuntime {
     var linkLimits = (timedOut: 0, rejected: 0, acceptErrors: 0, accepted: 0)
     /// Replication lag measured from peers' clock stamps (`settings.lagSampleMillis` on the senders).
     var lag = ReplicationLag()
+    /// The last delta's frame (`send`): the same delta to the next peer is not encoded again.
+    var lastDeltaFrame: (id: SessionID, dot: Dot, ack: CommitID?, frame: [UInt8])?
 
     init(
         settings: ClusterNodeSettings, keyring: Keyring, loop: EventLoop, events: AsyncStream<ClusterEvent>.Continuation
@@ -116,7 +118,7 @@ final class NodeRuntime {
                 send(message, to: peer)
             case .replication(.accessReady(let ticket, let session, let lostWrites)):
                 guard let waiter = accessWaiters.removeValue(forKey: ticket) else { break }
-                let token = tokens.seal(session.version, for: session.id)
+                let token = tokens.sealLater(session.version, for: session.id)
                 waiter(.success(SessionSnapshot(session, version: token, lostWrites: lostWrites)))
             case .replication(.accessFailed(let ticket, let failure)):
                 accessWaiters.removeValue(forKey: ticket)?(.failure(SessionError(failure)))

@@ -6,7 +6,7 @@ import CCrypto
 
 /// An HMAC-SHA256 key set up once in libcrypto (`EVP_MAC`): each MAC copies the keyed context instead of
 /// fetching the digest and hashing the key again — what the one-shot `HMAC()` does on every call.
-/// Loop-confined like its owner (`VersionTokenSealer`).
+/// Immutable once made: `authenticate` copies the keyed context, so any thread may call it.
 final class HMACKey {
     private let context: OpaquePointer
 

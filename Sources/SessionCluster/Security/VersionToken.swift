@@ -1,11 +1,27 @@
 import SessionClusterCore
+import Synchronization
 
 /// The client's version token, as handed out with every answer and presented with the next request (e.g. in a
 /// cookie). Opaque: the node authenticates it (see `VersionTokenSealer`); a token that does not authenticate
 /// for its session is ignored — the request is served as if it had none.
+///
+/// A token the node hands out is sealed when its `text` is first read: a caller that never reads it (the Redis
+/// front end; the snapshot an `update` body gets) costs no MAC.
 public struct VersionToken: Hashable, Sendable, CustomStringConvertible {
+    private let storage: Storage
+
+    private enum Storage: Sendable {
+        case text(String)
+        case pending(PendingSeal)
+    }
+
     /// URL-safe base64 text, safe as a cookie value.
-    public let text: String
+    public var text: String {
+        switch storage {
+        case .text(let text): text
+        case .pending(let pending): pending.text
+        }
+    }
 
     /// Most characters a token may have (64 writers' entries and the MAC); a longer text is refused.
     public static let maxTextCount =
@@ -17,15 +33,54 @@ public struct VersionToken: Hashable, Sendable, CustomStringConvertible {
         guard !text.isEmpty, text.utf8.count <= Self.maxTextCount,
             text.utf8.allSatisfy({ Base64URL.value(of: $0) != nil })
         else { return nil }
-        self.text = String(text)
+        storage = .text(String(text))
     }
 
-    init(sealed text: String) { self.text = text }
+    init(sealed text: String) { storage = .text(text) }
+
+    init(pending: PendingSeal) { storage = .pending(pending) }
 
     public var description: String { text }
+
+    /// The version this node handed out for session `id`, when this token is one it made in this process (no
+    /// MAC to check: it did not come from a client); nil otherwise.
+    func unsealedVersion(for id: SessionID) -> VersionVector? {
+        guard case .pending(let pending) = storage, pending.id == id else { return nil }
+        return pending.version
+    }
+
+    public static func == (lhs: VersionToken, rhs: VersionToken) -> Bool { lhs.text == rhs.text }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(text) }
 }
 
-/// Seals version vectors into tokens and opens them, authenticated. Loop-confined (in `NodeRuntime`).
+/// A token to be sealed when first read, once. Holds a copy of the sealer (its keys are shared, immutable
+/// objects), so it may be read from any thread, after any key rotation.
+final class PendingSeal: Sendable {
+    private let sealer: VersionTokenSealer
+    let version: VersionVector
+    let id: SessionID
+    private let sealed = Mutex<String?>(nil)
+
+    init(sealer: VersionTokenSealer, version: VersionVector, id: SessionID) {
+        self.sealer = sealer
+        self.version = version
+        self.id = id
+    }
+
+    var text: String {
+        sealed.withLock { text in
+            if let text { return text }
+            let made = sealer.seal(version, for: id).text
+            text = made
+            return made
+        }
+    }
+}
+
+/// Seals version vectors into tokens and opens them, authenticated. Loop-confined (in `NodeRuntime`), except
+/// that a copy, never mutated, seals from any thread (`PendingSeal`): `seal` only reads, and
+/// `HMACKey.authenticate` only copies its keyed context.
 ///
 /// Token: `base64url(key id ‖ payload ‖ MAC)` where payload is `VersionVector.tokenPayload` and
 /// `MAC = HMAC-SHA256(K[key id], "SessionCluster token 1" ‖ session id (16 bytes) ‖ key id ‖ payload)`
@@ -34,7 +89,7 @@ public struct VersionToken: Hashable, Sendable, CustomStringConvertible {
 /// Any key installed in the keyring opens, the current one seals: key rotation does not invalidate tokens
 /// until their key is removed (then they are ignored: the client is served from the copy at hand, at worst
 /// stale once, as if it had no cookie).
-struct VersionTokenSealer {
+struct VersionTokenSealer: @unchecked Sendable {
     /// MAC bytes kept: 96 bits — forging one is 2^96 work online against a node that counts failures.
     static let macBytes = 12
     private static let salt = Array("SessionCluster/1".utf8)
@@ -63,6 +118,11 @@ struct VersionTokenSealer {
             keys[id] = key
         }
         current = keyring.current
+    }
+
+    /// The token for `version` of session `id`, sealed when its text is first read.
+    func sealLater(_ version: VersionVector, for id: SessionID) -> VersionToken {
+        VersionToken(pending: PendingSeal(sealer: self, version: version, id: id))
     }
 
     /// The token for `version` of session `id`.
