@@ -33,6 +33,7 @@ SEQUENCES = [
      ["EXPIRE", "{p}k", "200", "NX"], ["EXPIRE", "{p}k", "200", "XX"], ["TTL", "{p}k"],
      ["EXPIRE", "{p}k", "50", "GT"], ["EXPIRE", "{p}k", "50", "LT"], ["TTL", "{p}k"],
      ["EXPIRE", "{p}k", "1", "NX", "XX"], ["EXPIRE", "{p}k", "1", "GT", "LT"], ["EXPIRE", "{p}k", "x"],
+     ["EXPIRE", "{p}k", "01"], ["EXPIRE", "{p}k", "-0"], ["SET", "{p}k", "v", "EX", "010"], ["TTL", "{p}k"],
      ["PERSIST", "{p}k"], ["PERSIST", "{p}k"], ["TTL", "{p}k"], ["PEXPIRE", "{p}k", "100000"], ["PTTL", "{p}k"],
      ["EXPIRE", "{p}none", "10"], ["TTL", "{p}none"], ["PTTL", "{p}none"], ["EXPIREAT", "{p}k", "1"],
      ["EXISTS", "{p}k"], ["SET", "{p}k", "v"], ["PEXPIREAT", "{p}k", "99999999999999"], ["TTL", "{p}k"],

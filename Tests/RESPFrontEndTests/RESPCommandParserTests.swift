@@ -99,6 +99,17 @@ import Testing
         #expect(failure("*1\r\n$" + String(repeating: "1", count: 40), limits: limits) == "too big bulk count string")
     }
 
+    @Test func integersAreReadAsRedisReadsThem() {
+        func integer(_ text: String) -> Int? { RESPCommandParser.integer(Array(text.utf8)[...]) }
+        #expect(integer("0") == 0 && integer("7") == 7 && integer("-12") == -12)
+        #expect(integer("9223372036854775807") == .max)
+        for bad in ["01", "-0", "-", "", "+1", " 1", "1 ", "9223372036854775808", "1e3"] {
+            #expect(integer(bad) == nil, "\(bad)")
+        }
+        #expect(failure("*01\r\n$4\r\nPING\r\n") == "invalid multibulk length")
+        #expect(failure("*1\r\n$04\r\nPING\r\n") == "invalid bulk length")
+    }
+
     @Test func anOversizedArgumentIsReadPastAndItsCommandRefused() throws {
         var limits = RESPLimits()
         limits.maxBulkBytes = 10

@@ -223,9 +223,11 @@ public struct RESPCommandParser: Sendable {
         try nextLine(tooLong: "too big inline request")
     }
 
-    /// A decimal integer as Redis's `string2ll` reads it: optional `-`, digits, nothing else.
+    /// A decimal integer as Redis's `string2ll` reads it: optional `-`, digits, nothing else; no leading zero
+    /// (`0` alone is zero; `01` and `-0` are not integers).
     static func integer(_ bytes: ArraySlice<UInt8>) -> Int? {
         guard !bytes.isEmpty, bytes.count <= 20 else { return nil }
+        if bytes.count == 1, bytes.first == UInt8(ascii: "0") { return 0 }
         var value = 0
         var negative = false
         var index = bytes.startIndex
@@ -234,6 +236,7 @@ public struct RESPCommandParser: Sendable {
             index += 1
             guard index < bytes.endIndex else { return nil }
         }
+        guard bytes[index] != UInt8(ascii: "0") else { return nil }
         while index < bytes.endIndex {
             let byte = bytes[index]
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
