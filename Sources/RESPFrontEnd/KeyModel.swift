@@ -52,15 +52,20 @@ extension String {
 struct KeyState: Equatable {
     enum Value: Equatable {
         case string([UInt8])
-        /// Fields sorted by their bytes.
+        /// Fields in no particular order (`KeyState.sortedFields` for listing them).
         case hash([(field: [UInt8], value: [UInt8])])
 
         static func == (lhs: Value, rhs: Value) -> Bool {
             switch (lhs, rhs) {
             case (.string(let a), .string(let b)): a == b
-            case (.hash(let a), .hash(let b)): a.count == b.count && zip(a, b).allSatisfy { $0 == $1 }
+            case (.hash(let a), .hash(let b)):
+                a.count == b.count && zip(sorted(a), sorted(b)).allSatisfy { $0 == $1 }
             default: false
             }
+        }
+
+        static func sorted(_ fields: [(field: [UInt8], value: [UInt8])]) -> [(field: [UInt8], value: [UInt8])] {
+            fields.sorted { $0.field.lexicographicallyPrecedes($1.field) }
         }
     }
 
@@ -82,7 +87,6 @@ struct KeyState: Equatable {
                 if let field = KeyLayout.field(ofAttribute: name) { fields.append((field, bytes)) }
             }
             guard !fields.isEmpty else { return nil }
-            fields.sort { $0.field.lexicographicallyPrecedes($1.field) }
             value = .hash(fields)
         }
         expiresAt = expiry
@@ -101,10 +105,14 @@ struct KeyState: Equatable {
         }
     }
 
+    /// The hash's fields in no particular order (a write need not sort them).
     var fields: [(field: [UInt8], value: [UInt8])] {
         if case .hash(let fields) = value { return fields }
         return []
     }
+
+    /// The hash's fields sorted by their bytes: every node lists a hash in the same order.
+    var sortedFields: [(field: [UInt8], value: [UInt8])] { Value.sorted(fields) }
 
     func field(_ field: [UInt8]) -> [UInt8]? {
         fields.first { $0.field == field }?.value
@@ -119,8 +127,12 @@ struct KeyModel {
     let now: Int64
     private(set) var state: KeyState?
     private(set) var changes = SessionChanges()
-    /// Attribute names the session holds (as read) or that this command wrote: what a delete must remove.
-    private var present: Set<String>
+    /// What a delete must remove: the attributes the session held when read (`base`), less those this command
+    /// removed (`gone`), plus those it wrote (`added`). Kept apart so that a write to a big hash does not copy or
+    /// hash every name it holds.
+    private let base: [String: [UInt8]]
+    private var gone: Set<String> = []
+    private var added: Set<String> = []
     /// Whether the key existed when read (a write to an absent key names it again).
     private var named: Bool
 
@@ -128,8 +140,14 @@ struct KeyModel {
         self.key = key
         self.now = now
         state = KeyState(attributes: attributes, now: now)
-        present = Set(attributes.keys)
+        base = attributes
         named = state != nil
+    }
+
+    /// Marks `name` as no longer held.
+    private mutating func forget(_ name: String) {
+        added.remove(name)
+        if base[name] != nil { gone.insert(name) }
     }
 
     var changed: Bool { !changes.isEmpty }
@@ -137,8 +155,11 @@ struct KeyModel {
     /// Removes everything the key holds (its expiry and name too: a session holding nothing is forgotten after the
     /// tombstone retention, and a later write names the key again).
     mutating func delete() {
+        var present = added
+        for name in base.keys where !gone.contains(name) { present.insert(name) }
         for name in present.sorted() { changes.remove(name) }
-        present = []
+        added = []
+        gone = Set(base.keys)
         named = false
         state = nil
     }
@@ -167,7 +188,6 @@ struct KeyModel {
                 added += 1
             }
         }
-        fields.sort { $0.field.lexicographicallyPrecedes($1.field) }
         state = KeyState(value: .hash(fields), expiresAt: state?.expiresAt)
         return added
     }
@@ -181,7 +201,7 @@ struct KeyModel {
             remaining.remove(at: index)
             let name = KeyLayout.attribute(forField: field)
             changes.remove(name)
-            present.remove(name)
+            forget(name)
             removed += 1
         }
         if remaining.isEmpty {
@@ -199,7 +219,7 @@ struct KeyModel {
         guard let at else {
             if state?.expiresAt != nil {
                 changes.remove(KeyLayout.expiry)
-                present.remove(KeyLayout.expiry)
+                forget(KeyLayout.expiry)
             }
             state?.expiresAt = nil
             return
@@ -212,10 +232,10 @@ struct KeyModel {
     private mutating func write(_ name: String, _ value: [UInt8]) {
         if !named {
             changes.set(KeyLayout.name, key)
-            present.insert(KeyLayout.name)
+            added.insert(KeyLayout.name)
             named = true
         }
         changes.set(name, value)
-        present.insert(name)
+        added.insert(name)
     }
 }

@@ -102,7 +102,7 @@ public struct SessionContent: Hashable, Sendable {
 
     /// Live attributes (tombstones left out).
     public var liveAttributes: [String: [UInt8]] {
-        var result = [String: [UInt8]]()
+        var result = [String: [UInt8]](minimumCapacity: attributes.count)
         for (name, slot) in attributes { if let value = slot.value { result[name] = value } }
         return result
     }
