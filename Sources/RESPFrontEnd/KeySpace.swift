@@ -148,7 +148,7 @@ struct KeySpace {
     func expireDue(batch: Int = 1_024, graceMillis: Int64 = 10_000, done: @escaping (_ deleted: Int) -> Void) {
         var deleted = 0
         eachHeld(
-            batch: batch,
+            batch: batch, having: KeyLayout.expiry,
             { held, now in
                 guard let name = held.attributes[KeyLayout.name],
                     let expiry = held.attributes[KeyLayout.expiry].flatMap({
@@ -174,7 +174,7 @@ struct KeySpace {
         batch: Int = 1_024, _ visit: @escaping ([UInt8], KeyState) -> Void, done: @escaping () -> Void
     ) {
         eachHeld(
-            batch: batch,
+            batch: batch, having: KeyLayout.name,
             { held, now in
                 guard let name = held.attributes[KeyLayout.name],
                     let state = KeyState(attributes: held.attributes, now: now)
@@ -183,14 +183,15 @@ struct KeySpace {
             }, done: done)
     }
 
-    /// Every valid session held here, `batch` per step, each step in a later loop turn (a timer: the loop's inbox
-    /// is drained within the turn), so other connections and the node's own work run between; `visit` gets the
-    /// session and the clock (Unix ms) of its step.
+    /// Every valid session held here that holds `attribute`, `batch` looked at per step, each step in a later loop
+    /// turn (a timer: the loop's inbox is drained within the turn), so other connections and the node's own work
+    /// run between; `visit` gets the session and the clock (Unix ms) of its step.
     private func eachHeld(
-        batch: Int, _ visit: @escaping (HeldSession, Int64) -> Void, done: @escaping () -> Void
+        batch: Int, having attribute: String, _ visit: @escaping (HeldSession, Int64) -> Void,
+        done: @escaping () -> Void
     ) {
         func step(after cursor: SessionID?) {
-            node.heldSessions(after: cursor, limit: batch) { sessions, next in
+            node.heldSessions(after: cursor, limit: batch, having: attribute) { sessions, next in
                 let now = Self.now()
                 for held in sessions { visit(held, now) }
                 guard let next else { return done() }

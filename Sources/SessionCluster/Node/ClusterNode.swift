@@ -217,8 +217,10 @@ public final class ClusterNode: Sendable {
     /// The valid sessions held here after `cursor` in id order, looking at `limit` held ids at most (so a walk
     /// over a million sessions takes bounded steps); `done` gets them with the cursor to continue from, nil once
     /// every held id was looked at. On the node's loop. Backup mode: only the sessions this node holds a copy of.
+    /// With `having`, only sessions holding that attribute are listed (the others cost a lookup, not a copy of
+    /// their attributes).
     public func heldSessions(
-        after cursor: SessionID?, limit: Int,
+        after cursor: SessionID?, limit: Int, having attribute: String? = nil,
         then done: @escaping (_ sessions: [HeldSession], _ next: SessionID?) -> Void
     ) {
         onLoopNow(
@@ -228,6 +230,7 @@ public final class ClusterNode: Sendable {
                 var found = [HeldSession]()
                 for id in ids {
                     guard let session = replication.session(id), session.isValid else { continue }
+                    if let attribute, session.content.attributes[attribute]?.value == nil { continue }
                     found.append(
                         HeldSession(
                             id: id, attributes: session.content.liveAttributes,
