@@ -127,18 +127,37 @@ struct KeySpace {
         }
     }
 
-    /// Runs plans one after the other; `done` gets their answers in order.
+    /// Plans `runAll` runs in one loop turn at most: a `DEL` of a million keys or a `MULTI` block of 10,000 must
+    /// not hold the loop (other clients, heartbeats) for its whole length.
+    static let plansPerTurn = 256
+
+    /// Runs plans one after the other; `done` gets their answers in order. A loop, not a recursion: plans that
+    /// complete at once (the copy is here) would otherwise nest one call per plan and overflow the stack on a
+    /// long `MULTI` block or a `DEL` of many keys. After `plansPerTurn` plans the rest waits for a later turn.
     func runAll(_ plans: [Plan], _ done: @escaping ([RESPValue]) -> Void) {
         var replies = [RESPValue]()
         replies.reserveCapacity(plans.count)
-        func step(_ index: Int) {
-            guard index < plans.count else { return done(replies) }
-            run(plans[index]) { value in
-                replies.append(value)
-                step(index + 1)
+        let loop = node.eventLoop
+        func drive() {
+            var ranThisTurn = 0
+            while replies.count < plans.count {
+                if ranThisTurn == Self.plansPerTurn {
+                    loop.schedule(afterMillis: 0) { drive() }
+                    return
+                }
+                ranThisTurn += 1
+                var returned = false
+                var completed = false
+                run(plans[replies.count]) { value in
+                    replies.append(value)
+                    if returned { drive() } else { completed = true }  // later (a pull, an ack): resume the loop
+                }
+                returned = true
+                guard completed else { return }
             }
+            done(replies)
         }
-        step(0)
+        drive()
     }
 
     /// Active expiry, as Redis does it besides expiring on access: deletes the expired keys held here, this node

@@ -36,7 +36,9 @@ import Testing
         return Running(node: node, server: server, port: UInt16(server.address.split(separator: ":").last!)!)
     }
 
-    static func command(_ args: String...) -> [UInt8] {
+    static func command(_ args: String...) -> [UInt8] { command(args) }
+
+    static func command(_ args: [String]) -> [UInt8] {
         var out = Array("*\(args.count)\r\n".utf8)
         for arg in args { out += Array("$\(arg.utf8.count)\r\n\(arg)\r\n".utf8) }
         return out
@@ -113,6 +115,34 @@ import Testing
         #expect(outcome.0 == "-ERR Protocol error: invalid bulk length\r\n")
         #expect(outcome.1)
         #expect(outcome.2 == "+PONG\r\n")
+        await running.stop()
+    }
+
+    @Test func longMultiBlocksAndManyKeyCommandsRunWithoutDeepStacksOrLongTurns() async throws {
+        // Each command of a block over several keys completes at once (the copies are here): run by recursion,
+        // 10,000 of them overflowed the loop thread's stack (SIGSEGV).
+        let running = try await Self.start()
+        let port = running.port
+        let (block, deleted, probe) = try await onOwnThread { () throws -> (String, String, String) in
+            let socket = try RawSocket(port: port)
+            var batch = Self.command("MULTI")
+            for index in 0..<10_000 { batch += Self.command("SET", "deep\(index)", "v") }
+            socket.send(batch + Self.command("EXEC"))
+            let queued = String(repeating: "+QUEUED\r\n", count: 10_000)
+            let block = socket.read(until: "+OK\r\n" + queued + "*10000\r\n" + String(repeating: "+OK\r\n", count: 10_000))
+            var keys = ["DEL"]
+            for index in 0..<100_000 { keys.append("deep\(index)") }
+            socket.send(Self.command(keys))
+            let other = try RawSocket(port: port)
+            other.send(Self.command("PING"))
+            let probe = other.read(until: "\r\n")
+            return (block, socket.read(until: "\r\n"), probe)
+        }
+        #expect(block.hasSuffix("*10000\r\n" + String(repeating: "+OK\r\n", count: 10_000)))
+        #expect(deleted == ":10000\r\n")
+        #expect(probe == "+PONG\r\n")
+        let stats = await running.node.stats()
+        #expect(stats.loopTurns.maxMicros < 2_000_000, "one turn ran \(stats.loopTurns.maxMicros) µs")
         await running.stop()
     }
 
