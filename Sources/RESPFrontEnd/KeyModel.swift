@@ -12,11 +12,12 @@ enum KeyLayout {
     /// Absolute expiry, Unix time in ms, as decimal text; absent: no expiry.
     static let expiry = "\u{1}x"
 
-    /// The attribute holding hash field `field`: `h` and the field as text, or `H` and its hex digits when the
-    /// field is not valid UTF-8 (attribute names are strings).
+    /// The attribute holding hash field `field`: `h` and the field as text when it is ASCII, else `H` and its hex
+    /// digits. Attribute names are strings, compared as Swift compares strings (Unicode canonical equivalence):
+    /// `é` as one code point and as `e` + accent would be one attribute, where Redis keeps two fields.
     static func attribute(forField field: [UInt8]) -> String {
-        if let text = String(validating: field, as: UTF8.self), !text.utf8.contains(0) {
-            return "h" + text
+        if field.allSatisfy({ $0 != 0 && $0 < 0x80 }) {
+            return "h" + String(decoding: field, as: UTF8.self)
         }
         return "H" + field.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
     }

@@ -26,7 +26,8 @@ extension RESPCommands {
             return .reply(index == 0 ? .ok : .err("DB index is out of range"))
         case "AUTH":
             guard a.count <= 2 else { return .reply(RESPKeyCommands.syntax) }
-            return .reply(authenticate(user: a.count == 2 ? text(0) : "default", password: a.last!, connection))
+            let named = a.count == 2
+            return .reply(authenticate(user: named ? text(0) : "default", password: a.last!, named: named, connection))
         case "HELLO": return .reply(hello(a, connection))
         case "RESET":
             connection.version = 2
@@ -52,8 +53,9 @@ extension RESPCommands {
             }
         case "SCAN": return scan(a)
         case "WAIT":
-            guard let replicas = RESPKeyCommands.integer(a[0]), let timeout = RESPKeyCommands.integer(a[1]) else {
-                return .reply(RESPKeyCommands.notInteger)
+            guard let replicas = RESPKeyCommands.integer(a[0]) else { return .reply(RESPKeyCommands.notInteger) }
+            guard let timeout = RESPKeyCommands.integer(a[1]) else {
+                return .reply(.err("timeout is not an integer or out of range"))
             }
             guard timeout >= 0 else { return .reply(.err("timeout is negative")) }
             // Redis waits forever on 0; every wait here is bounded.
@@ -67,11 +69,21 @@ extension RESPCommands {
 
     // MARK: Authentication and protocol
 
-    private static func authenticate(user: String, password: [UInt8], _ connection: RESPConnection) -> RESPValue {
+    private static func authenticate(
+        user: String, password: [UInt8], named: Bool, _ connection: RESPConnection
+    ) -> RESPValue {
         guard let expected = connection.settings.password else {
-            return .err(
-                "AUTH <password> called without any password configured for the default user. "
-                    + "Are you sure your configuration is correct?")
+            // As Redis's `default` user with `nopass`: any password of `default` works (a client URL carrying
+            // credentials connects), another user does not exist, and a bare `AUTH <password>` is a mistake.
+            guard named else {
+                return .err(
+                    "AUTH <password> called without any password configured for the default user. "
+                        + "Are you sure your configuration is correct?")
+            }
+            guard user == "default" else {
+                return .error("WRONGPASS invalid username-password pair or user is disabled.")
+            }
+            return .ok
         }
         guard user == "default", constantTimeEqual(password, Array(expected.utf8)) else {
             return .error("WRONGPASS invalid username-password pair or user is disabled.")
@@ -97,7 +109,7 @@ extension RESPCommands {
             let option = String(decoding: a[index], as: UTF8.self).uppercased()
             if option == "AUTH", index + 2 < a.count {
                 let user = String(decoding: a[index + 1], as: UTF8.self)
-                let reply = authenticate(user: user, password: a[index + 2], connection)
+                let reply = authenticate(user: user, password: a[index + 2], named: true, connection)
                 if case .error = reply { return reply }
                 index += 3
             } else if option == "SETNAME", index + 1 < a.count {

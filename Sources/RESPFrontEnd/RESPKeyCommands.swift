@@ -81,12 +81,18 @@ enum RESPKeyCommands {
             }
         case "HGETALL":
             return .read(a[0]) { model in
-                hashReply(model.state, absent: .map([])) { .map($0.sortedFields.map { (.bulk($0.field), .bulk($0.value)) }) }
+                hashReply(model.state, absent: .map([])) {
+                    .map($0.sortedFields.map { (.bulk($0.field), .bulk($0.value)) })
+                }
             }
         case "HKEYS":
-            return .read(a[0]) { hashReply($0.state, absent: .array([])) { .array($0.sortedFields.map { .bulk($0.field) }) } }
+            return .read(a[0]) {
+                hashReply($0.state, absent: .array([])) { .array($0.sortedFields.map { .bulk($0.field) }) }
+            }
         case "HVALS":
-            return .read(a[0]) { hashReply($0.state, absent: .array([])) { .array($0.sortedFields.map { .bulk($0.value) }) } }
+            return .read(a[0]) {
+                hashReply($0.state, absent: .array([])) { .array($0.sortedFields.map { .bulk($0.value) }) }
+            }
         case "HLEN": return .read(a[0]) { hashReply($0.state, absent: .integer(0)) { .integer($0.fields.count) } }
         case "HEXISTS":
             return .read(a[0]) { hashReply($0.state, absent: .integer(0)) { .integer($0.field(a[1]) == nil ? 0 : 1) } }

@@ -14,7 +14,7 @@ public struct RESPServerSettings: Sendable {
     /// partly received command began longest ago (at least `incompleteGraceMillis` ago: a client trickling a
     /// command cannot hold its slot forever); with neither it gets `-ERR max number of clients reached`.
     public var maxConnections = 10_000
-    public var incompleteGraceMillis: Int64 = 10_000
+    public var incompleteGraceMillis: Int64 = 1_000
     /// Commands, and bytes of arguments, one `MULTI` block may queue; past either the block is refused (`EXEC`
     /// answers `-EXECABORT`). The bytes bound what a connection holds: 10,000 commands of 256 KiB held 2.5 GB.
     public var maxQueuedCommands = 10_000

@@ -99,6 +99,21 @@ import Testing
         #expect(failure("*1\r\n$" + String(repeating: "1", count: 40), limits: limits) == "too big bulk count string")
     }
 
+    @Test func oneCommandHoldsAtMostMaxCommandBytes() throws {
+        var limits = RESPLimits()
+        limits.maxCommandBytes = 100
+        // 3 + 1 + 50 + 46 = 100 bytes of arguments: taken.
+        let fits =
+            "*4\r\n$3\r\nDEL\r\n$1\r\na\r\n$50\r\n\(String(repeating: "b", count: 50))\r\n$46\r\n"
+            + String(repeating: "c", count: 46) + "\r\n"
+        #expect(try parse(fits + fits, limits: limits).count == 2)
+        // One byte more fails at the header that announces it, before its bytes arrive.
+        #expect(
+            failure(
+                "*4\r\n$3\r\nDEL\r\n$1\r\na\r\n$50\r\n\(String(repeating: "b", count: 50))\r\n$47\r\n", limits: limits)
+                == "command of more than 100 bytes")
+    }
+
     @Test func integersAreReadAsRedisReadsThem() {
         func integer(_ text: String) -> Int? { RESPCommandParser.integer(Array(text.utf8)[...]) }
         #expect(integer("0") == 0 && integer("7") == 7 && integer("-12") == -12)

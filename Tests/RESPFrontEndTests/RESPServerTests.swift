@@ -129,7 +129,8 @@ import Testing
             for index in 0..<10_000 { batch += Self.command("SET", "deep\(index)", "v") }
             socket.send(batch + Self.command("EXEC"))
             let queued = String(repeating: "+QUEUED\r\n", count: 10_000)
-            let block = socket.read(until: "+OK\r\n" + queued + "*10000\r\n" + String(repeating: "+OK\r\n", count: 10_000))
+            let block = socket.read(
+                until: "+OK\r\n" + queued + "*10000\r\n" + String(repeating: "+OK\r\n", count: 10_000))
             var keys = ["DEL"]
             for index in 0..<100_000 { keys.append("deep\(index)") }
             socket.send(Self.command(keys))
@@ -157,7 +158,8 @@ import Testing
             socket.send(Self.command("EXEC") + Self.command("EXISTS", "big") + Self.command("GET", "small"))
             return socket.read(until: "$2\r\nok\r\n")
         }
-        let refused = "-ERR argument of 5000 bytes is over this node's limit of 1000 bytes per value "
+        let refused =
+            "-ERR argument of 5000 bytes is over this node's limit of 1000 bytes per value "
             + "(sessions.maxSessionBytes)\r\n"
         #expect(
             answers

@@ -24,8 +24,9 @@ import Testing
         let result = cluster.nodes[n1]!.confirm(id, upTo: version, needed: 2, timeoutMillis: 500, now: cluster.now)
         let commitID = try #require(result.awaiting)
         cluster.route(result.directives, from: n1)
-        #expect(cluster.inFlight.filter { $0.message == .confirm(id, Dot(origin: n1, counter: version[n1]), commitID) }
-            .map(\.to) == [n2, n3])
+        #expect(
+            cluster.inFlight.filter { $0.message == .confirm(id, Dot(origin: n1, counter: version[n1]), commitID) }
+                .map(\.to) == [n2, n3])
         // n2 confirms; n3 lacks the delta and stays silent.
         #expect(cluster.deliverNext(to: n2) == [.send(.ack(commitID), to: n1)])
         #expect(cluster.deliverNext(to: n3, where: { $0.message.isConfirm }) == [])

@@ -50,7 +50,8 @@ import Testing
         #expect(
             WireCodec.encode(window) == [10, 0xAC, 0x02, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 4])
         #expect(WireCodec.encode(.transferRequest(1, after: nil, chunks: 255)) == [10, 1, 0, 0xFF])
-        let confirm = ReplicationMessage.confirm(SessionID(high: 1, low: 2), Dot(origin: NodeID(rawValue: 9), counter: 300), 5)
+        let confirm = ReplicationMessage.confirm(
+            SessionID(high: 1, low: 2), Dot(origin: NodeID(rawValue: 9), counter: 300), 5)
         #expect(
             WireCodec.encode(confirm)
                 == [11, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 9, 0xAC, 0x02, 5])

@@ -4,6 +4,10 @@
 public struct RESPLimits: Sendable, Equatable {
     /// Most arguments in one command (a multibulk's length), the command name included.
     public var maxArguments = 1_048_576
+    /// Most bytes of arguments one command may hold (a `DEL` of 500,000 keys fits): without it, one unfinished
+    /// command of a million 256 KiB arguments would hold 256 GiB. Over it is a protocol error that closes the
+    /// connection, as Redis's `client-query-buffer-limit` does.
+    public var maxCommandBytes = 16 << 20
     /// Largest bulk string (one argument), bytes: values larger than a session may hold are refused here.
     public var maxBulkBytes = 1 << 20
     /// Longest inline command (a line typed into `redis-cli` or telnet), and longest `*` / `$` header line, bytes.
@@ -63,6 +67,8 @@ public struct RESPCommandParser: Sendable {
     /// multibulk under way (0: none).
     private var skipping = 0
     private var oversized = 0
+    /// Bytes of the arguments of the multibulk under way kept so far (and announced by the header being read).
+    private var commandBytes = 0
     private var failure: RESPProtocolError?
 
     public init(limits: RESPLimits = RESPLimits(), authenticated: Bool = true) {
@@ -175,6 +181,11 @@ public struct RESPCommandParser: Sendable {
                     // Read past it, keeping nothing: the command is refused once it is complete.
                     skipping = length + 2
                     oversized = max(oversized, length)
+                } else {
+                    commandBytes += length
+                    if commandBytes > limits.maxCommandBytes {
+                        throw RESPProtocolError("command of more than \(limits.maxCommandBytes) bytes")
+                    }
                 }
                 bulkLength = length
             }
@@ -197,6 +208,7 @@ public struct RESPCommandParser: Sendable {
             bulkLength = nil
         }
         expected = 0
+        commandBytes = 0
         return true
     }
 

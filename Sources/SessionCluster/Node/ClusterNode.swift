@@ -210,7 +210,8 @@ public final class ClusterNode: Sendable {
         then done: @escaping (_ holders: Int) -> Void
     ) {
         onLoopNow(
-            { runtime in runtime.confirm(id, version: version, replicas: replicas, timeoutMillis: timeoutMillis, done) },
+            { runtime in runtime.confirm(id, version: version, replicas: replicas, timeoutMillis: timeoutMillis, done)
+            },
             rejected: { done(0) })
     }
 
