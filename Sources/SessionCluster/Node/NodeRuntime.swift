@@ -37,6 +37,8 @@ final class NodeRuntime {
     var linkLimits = (timedOut: 0, rejected: 0, acceptErrors: 0, accepted: 0)
     /// Replication lag measured from peers' clock stamps (`settings.lagSampleMillis` on the senders).
     var lag = ReplicationLag()
+    /// Conflict log lines are rate-limited (`logConflict`).
+    var conflictLog = LogThrottle(intervalMillis: 1_000)
     /// The last delta's frame (`send`): the same delta to the next peer is not encoded again.
     var lastDeltaFrame: (id: SessionID, dot: Dot, ack: CommitID?, frame: [UInt8])?
 
@@ -107,6 +109,17 @@ final class NodeRuntime {
 
     func log(_ line: String) { settings.log?(line) }
 
+    /// Concurrent writes merged: routine for keys many clients write at once (a Redis key, a shared session),
+    /// so at most one line a second, with the count since the last (`conflicts` in the stats counts them all).
+    private func logConflict(_ id: SessionID) {
+        guard let count = conflictLog.admit(now: EventLoop.monotonicMillis()) else { return }
+        log(
+            count == 1
+                ? ReplicationEvent.conflict(id).description
+                : "\(count) concurrent writes merged (last writer wins) since the last such line, the latest to "
+                    + "session \(id)")
+    }
+
     // MARK: Directives
 
     func execute(_ directives: [NodeDirective]) {
@@ -127,7 +140,11 @@ final class NodeRuntime {
             case .replication(.confirmCompleted(let commitID, let count)):
                 confirmWaiters.removeValue(forKey: commitID)?(count)
             case .replication(.event(let event)):
-                log(event.description)
+                if case .conflict(let id) = event {
+                    logConflict(id)
+                } else {
+                    log(event.description)
+                }
                 events.yield(.replication(event))
             case .member(let event):
                 log(event.description)
