@@ -93,6 +93,7 @@ import Testing
         "delta-sync-6002549",  // a rotation answered before the old id's end was acknowledged
         "backup-sync-6004753", "backup-sync-6003147",  // a live session answered lost while two tabs moved it
         "backup-async-7001702",  // a tombstone answered with the peer's stale placement never met the holders'
+        "backup-async-402847951008",  // two ended copies, one stripped by a content-only tombstone, one not
     ]
 
     @Test(arguments: SimulationTests.foundSchedules)
