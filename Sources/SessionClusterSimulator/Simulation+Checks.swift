@@ -1,10 +1,6 @@
 import SessionClusterCore
 
 extension Simulation {
-    /// The invariants, checked once the cluster settled (faults healed, crashed nodes restarted, no load):
-    /// membership agrees; every holder of a session holds the same state and version vector; in backup mode
-    /// each live session has one primary, one backup and a copy on its ring-first member; no logged-out
-    /// session is valid anywhere; every client's acknowledged writes are present (sync mode: always).
     /// Whether two copies of a session have converged: equal versions and equal content. Two ended copies need
     /// only agree on the version and the end: what else a tombstone carries is never served, and it differs by
     /// how the end arrived (a copy that ended by its own delta keeps its attributes; a backup-mode copy ended by a
@@ -16,6 +12,10 @@ extension Simulation {
         return a.content == b.content
     }
 
+    /// The invariants, checked once the cluster settled (faults healed, crashed nodes restarted, no load):
+    /// membership agrees; every holder of a session holds the same state and version vector; in backup mode
+    /// each live session has one primary, one backup and a copy on its ring-first member; no logged-out
+    /// session is valid anywhere; every client's acknowledged writes are present (sync mode: always).
     func checkInvariants() {
         if let traced {
             for slot in liveSlots {

@@ -21,9 +21,8 @@ import Testing
         var (cluster, version) = clusterWithAnUndeliveredWrite()
         // The deltas reach n2 only.
         cluster.deliverAll { $0.to == n2 }
-        let result = cluster.nodes[n1]!.confirm(id, upTo: version, needed: 2, timeoutMillis: 500, now: cluster.now)
-        let commitID = try #require(result.awaiting)
-        cluster.route(result.directives, from: n1)
+        let commitID = try #require(
+            cluster.confirm(id, on: n1, upTo: version, needed: 2, timeoutMillis: 500).awaiting)
         #expect(
             cluster.inFlight.filter { $0.message == .confirm(id, Dot(origin: n1, counter: version[n1]), commitID) }
                 .map(\.to) == [n2, n3])
@@ -40,9 +39,8 @@ import Testing
 
     @Test func aHolderThatGetsTheWriteLaterIsAskedAgainAndCounted() throws {
         var (cluster, version) = clusterWithAnUndeliveredWrite()
-        let result = cluster.nodes[n1]!.confirm(id, upTo: version, needed: 2, timeoutMillis: 5_000, now: cluster.now)
-        let commitID = try #require(result.awaiting)
-        cluster.route(result.directives, from: n1)
+        let commitID = try #require(
+            cluster.confirm(id, on: n1, upTo: version, needed: 2, timeoutMillis: 5_000).awaiting)
         // Both are asked before the delta arrives (a confirm overtook nothing: it is dropped here to model a
         // delta still held at the receiver).
         _ = cluster.take { $0.message.isConfirm }
@@ -56,9 +54,8 @@ import Testing
     @Test func completesAsSoonAsEnoughConfirmed() throws {
         var (cluster, version) = clusterWithAnUndeliveredWrite()
         cluster.deliverAll { $0.message.delta != nil }
-        let result = cluster.nodes[n1]!.confirm(id, upTo: version, needed: 1, timeoutMillis: 5_000, now: cluster.now)
-        let commitID = try #require(result.awaiting)
-        cluster.route(result.directives, from: n1)
+        let commitID = try #require(
+            cluster.confirm(id, on: n1, upTo: version, needed: 1, timeoutMillis: 5_000).awaiting)
         cluster.deliverNext(to: n2)
         #expect(cluster.deliverNext(to: n1) == [.confirmCompleted(commitID, count: 1)])
         // n3's late yes changes nothing.
@@ -69,9 +66,8 @@ import Testing
     @Test func aHolderThatLeavesIsNoLongerWaitedFor() throws {
         var (cluster, version) = clusterWithAnUndeliveredWrite()
         cluster.deliverAll { $0.to == n2 }
-        let result = cluster.nodes[n1]!.confirm(id, upTo: version, needed: 2, timeoutMillis: 60_000, now: cluster.now)
-        let commitID = try #require(result.awaiting)
-        cluster.route(result.directives, from: n1)
+        let commitID = try #require(
+            cluster.confirm(id, on: n1, upTo: version, needed: 2, timeoutMillis: 60_000).awaiting)
         cluster.deliverAll { $0.to == n2 || $0.to == n1 }
         #expect(cluster.setMembers(of: n1, to: [n1, n2]).contains(.confirmCompleted(commitID, count: 1)))
     }
@@ -107,11 +103,10 @@ import Testing
     @Test func backupModeAsksTheBackupOnly() throws {
         var (cluster, version) = clusterWithAnUndeliveredWrite(.backup)
         cluster.deliverAll()
-        let result = cluster.nodes[n1]!.confirm(id, upTo: version, needed: 2, timeoutMillis: 500, now: cluster.now)
+        let result = cluster.confirm(id, on: n1, upTo: version, needed: 2, timeoutMillis: 500)
         let commitID = try #require(result.awaiting)
         let holders = try #require(cluster[n1].placement(of: id)).holders.filter { $0 != n1 }
         #expect(result.directives.count == holders.count && holders.count == 1)
-        cluster.route(result.directives, from: n1)
         cluster.deliverAll()
         // Every holder asked answered: no need to wait for the timeout although 2 were wanted.
         #expect(cluster.outputs[n1]?.last == .confirmCompleted(commitID, count: 1))

@@ -96,6 +96,16 @@ struct ReplicationCluster {
         return result
     }
 
+    /// Starts a confirm (`WAIT`) of `node`'s writes to `id` up to `version`; its asks go in flight.
+    @discardableResult
+    mutating func confirm(
+        _ id: SessionID, on node: NodeID, upTo version: VersionVector, needed: Int, timeoutMillis: Int64
+    ) -> (awaiting: CommitID?, count: Int, directives: [ReplicationDirective]) {
+        let result = nodes[node]!.confirm(id, upTo: version, needed: needed, timeoutMillis: timeoutMillis, now: now)
+        route(result.directives, from: node)
+        return result
+    }
+
     @discardableResult
     mutating func changeID(of id: SessionID, to newID: SessionID, on node: NodeID) -> CommitResult {
         let result = nodes[node]!.changeID(of: id, to: newID, now: now)

@@ -210,8 +210,7 @@ public final class ClusterNode: Sendable {
         then done: @escaping (_ holders: Int) -> Void
     ) {
         onLoopNow(
-            { runtime in runtime.confirm(id, version: version, replicas: replicas, timeoutMillis: timeoutMillis, done)
-            },
+            { $0.confirm(id, version: version, replicas: replicas, timeoutMillis: timeoutMillis, done) },
             rejected: { done(0) })
     }
 

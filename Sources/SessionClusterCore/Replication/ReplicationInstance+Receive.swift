@@ -203,9 +203,8 @@ extension ReplicationInstance {
         }
         if settings.mode == .backup, replicas[session.id] == nil, !accepts(session.id, placement: placement) {
             // Not (or no longer) a holder: pass the content on to the primary we know of, never keep it.
-            let known = [moved[session.id]?.placement, placement].compactMap { $0 }
-                .max { $1.supersedes($0) }
-            guard let known, known.primary != peer, isReachable(known.primary) else { return acknowledged }
+            guard let known = newestPlacement(session.id, placement), known.primary != peer, isReachable(known.primary)
+            else { return acknowledged }
             counters.snapshotsSent += 1
             return acknowledged + [.send(.snapshot(session, known), to: known.primary)]
         }
