@@ -102,7 +102,7 @@ public struct SessionRoutes: Sendable {
         guard let user = request.formFields()["user"], !user.isEmpty else {
             return respond(.text(400, "form field user is required\n"))
         }
-        let answer: (Result<SessionUpdate<Void>, any Error>) -> Void = { result in
+        let answer: (Result<SessionUpdate<Void>, SessionError>) -> Void = { result in
             switch result {
             case .success(let update):
                 var response = HTTPResponse.json(
@@ -118,7 +118,7 @@ public struct SessionRoutes: Sendable {
         }
         var initial = SessionChanges()
         initial.set("user", user)
-        let create = { [initial] in node.create(initial) { answer($0.mapError { $0 }) } }
+        let create = { [initial] in node.create(initial, then: answer) }
         // A login always ends with a fresh id: an existing session moves to a new id (fixation protection).
         guard let (id, token) = credentials(request) else { return create() }
         node.changeID(id, token: token) { moved in
@@ -300,20 +300,21 @@ public struct SessionRoutes: Sendable {
     /// The answer to a failed operation. A 401 clears the cookies only on logout: elsewhere the request may come
     /// from another tab still carrying an id that a new login in this browser has replaced, and clearing would
     /// delete the new login's cookies. A dead id left in a browser only costs a 401 until the next login.
-    private func failure(_ error: any Error, clearingOn401: Bool = false) -> HTTPResponse {
-        switch error as? SessionError {
-        case .notFound?, .lost?:
+    private func failure(_ error: SessionError, clearingOn401: Bool = false) -> HTTPResponse {
+        switch error {
+        case .notFound, .lost:
             var response = unauthorized()
             if clearingOn401 { clearCookies(&response) }
             return response
-        case .tooLarge?:
+        case .tooLarge:
             return .text(413, "session limit exceeded: too many attributes or too many bytes\n")
-        case .unavailable?, .notAcknowledged?, .shuttingDown?, .full?:
+        case .unavailable, .notAcknowledged, .shuttingDown, .full:
             var response = HTTPResponse.text(503, "session temporarily unavailable, retry\n")
             response.setHeader("Retry-After", "\(settings.retryAfterSeconds)")
             return response
-        case nil:
-            return .text(500, "internal error\n")
+        case .alreadyExists, .invalidAttribute, .aborted:
+            // None of these routes creates named sessions, decodes JSON or aborts an update.
+            return .text(500, "internal error: \(error)\n")
         }
     }
 }

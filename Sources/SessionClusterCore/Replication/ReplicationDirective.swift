@@ -1,8 +1,8 @@
 /// Caller-chosen id of one session access (one HTTP request), echoed in `accessReady` / `accessFailed`.
-public typealias AccessTicket = UInt64
+package typealias AccessTicket = UInt64
 
 /// Why an access could not be served.
-public enum AccessFailure: Hashable, Sendable {
+package enum AccessFailure: Hashable, Sendable {
     /// No such session (never existed, logged out, expired or renamed): HTTP 401 / a new login.
     case notFound
     /// No reachable copy covers the client's version token in time: HTTP 503 with Retry-After, never stale.
@@ -12,7 +12,7 @@ public enum AccessFailure: Hashable, Sendable {
 }
 
 /// What the shell must do after feeding an event to `ReplicationInstance`.
-public enum ReplicationDirective: Hashable, Sendable {
+package enum ReplicationDirective: Hashable, Sendable {
     /// Send `message` to the peer `to` over its link.
     case send(ReplicationMessage, to: NodeID)
     /// The access `ticket` may proceed with this copy. `lostWrites`: the client's token named writes whose
@@ -58,20 +58,20 @@ public enum ReplicationEvent: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// What a commit did.
-public struct CommitResult: Hashable, Sendable {
-    public enum Outcome: Hashable, Sendable {
+package struct CommitResult: Hashable, Sendable {
+    package enum Outcome: Hashable, Sendable {
         /// Applied locally (and, if a delta was produced, sent).
         case committed
         /// The session is not held here or is no longer valid; nothing changed.
         case notFound
     }
 
-    public var outcome: Outcome
+    package var outcome: Outcome
     /// The session's version after the commit: the client's new version token.
-    public var version: VersionVector
+    package var version: VersionVector
     /// Set for `sync` commits that wait for acknowledgements (a later `commitCompleted` names it).
-    public var awaiting: CommitID?
-    public var directives: [ReplicationDirective]
+    package var awaiting: CommitID?
+    package var directives: [ReplicationDirective]
 }
 
 /// Running totals, for metrics.
