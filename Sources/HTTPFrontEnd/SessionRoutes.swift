@@ -2,14 +2,11 @@ import SessionCluster
 
 /// Cookie and answer settings of the front end.
 public struct FrontEndSettings: Sendable {
-    /// The session cookie; its value is the session id, with `.node` appended when `routeSuffix` is on (a
-    /// hint for sticky balancers; lookups ignore it).
-    public var cookieName = "SESSIONID"
-    /// The cookie carrying the client's version token, so a browser gets read-your-writes on any node.
-    public var versionCookieName = ClusterConfiguration.Sessions.versionCookieName
+    /// The session-id and version-token cookies (names, `Secure`), as every framework adapter uses them.
+    public var cookies = SessionCookies()
+    /// Appends `.<node name>` to the session id in its cookie (a hint for sticky balancers; lookups ignore it),
+    /// unless `cookies.route` names a route already.
     public var routeSuffix = true
-    /// Adds `Secure` to the cookies (behind TLS).
-    public var secureCookies = false
     /// Seconds a client is told to wait after a 503.
     public var retryAfterSeconds = 1
 
@@ -40,10 +37,15 @@ public struct SessionRoutes: Sendable {
     /// The server these routes answer for, when it runs on the node's loop: its connection figures
     /// (`HTTPServerStats`) then join `/cluster/stats` and `/metrics`.
     public let server = HTTPServerReference()
+    /// The cookies, with this node's route when `routeSuffix` is on.
+    private let cookies: SessionCookies
 
     public init(node: ClusterNode, settings: FrontEndSettings = FrontEndSettings()) {
         self.node = node
         self.settings = settings
+        var cookies = settings.cookies
+        if settings.routeSuffix && cookies.route == nil { cookies.route = node.me.name }
+        self.cookies = cookies
     }
 
     /// Answers one request on the node's loop: `respond` is called exactly once, on that loop.
@@ -271,22 +273,16 @@ public struct SessionRoutes: Sendable {
     private func credentials(_ request: HTTPRequest) -> (SessionID, VersionToken?)? {
         // A key's session (the Redis front end's) is never reached by cookie: its id is derived from a name
         // anyone may know, and the Redis endpoint has its own password.
-        guard let cookie = request.cookie(settings.cookieName), let id = SessionID(cookieValue: cookie), !id.isKeyID
-        else {
-            return nil
-        }
-        return (id, request.cookie(settings.versionCookieName).flatMap { VersionToken($0) })
+        guard let client = cookies.session(cookie: { request.cookie($0) }) else { return nil }
+        return (client.id, client.token)
     }
 
     private func setCookies(_ response: inout HTTPResponse, id: SessionID, version: VersionToken) {
-        let value = id.cookieValue(route: settings.routeSuffix ? node.me.name : nil)
-        response.setCookie(name: settings.cookieName, value: value, secure: settings.secureCookies)
-        response.setCookie(name: settings.versionCookieName, value: version.text, secure: settings.secureCookies)
+        for line in cookies.setCookieHeaders(id: id, version: version) { response.addHeader("Set-Cookie", line) }
     }
 
     private func clearCookies(_ response: inout HTTPResponse) {
-        response.clearCookie(name: settings.cookieName)
-        response.clearCookie(name: settings.versionCookieName)
+        for line in cookies.clearingCookieHeaders() { response.addHeader("Set-Cookie", line) }
     }
 
     private func unauthorized() -> HTTPResponse { .text(401, "no valid session\n") }
