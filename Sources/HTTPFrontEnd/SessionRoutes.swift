@@ -10,6 +10,7 @@ public struct FrontEndSettings: Sendable {
     /// Seconds a client is told to wait after a 503.
     public var retryAfterSeconds = 1
 
+    /// The defaults: `SESSIONID` / `SESSIONVERSION` cookies, route suffix on, `Retry-After: 1`.
     public init() {}
 }
 
@@ -30,9 +31,12 @@ public struct FrontEndSettings: Sendable {
 /// It runs on the node's event loop (`HTTPServer.start(…, on: node.eventLoop, handler: routes.handle)`): a
 /// request for a session held here is answered within one loop turn, with no thread hop.
 public struct SessionRoutes: Sendable {
+    /// Called exactly once with the answer, on the node's loop.
     public typealias Respond = (HTTPResponse) -> Void
 
+    /// The node the routes serve.
     public let node: ClusterNode
+    /// Cookies and answers, as given.
     public let settings: FrontEndSettings
     /// The server these routes answer for, when it runs on the node's loop: its connection figures
     /// (`HTTPServerStats`) then join `/cluster/stats` and `/metrics`.
@@ -40,6 +44,7 @@ public struct SessionRoutes: Sendable {
     /// The cookies, with this node's route when `routeSuffix` is on.
     private let cookies: SessionCookies
 
+    /// The routes of `node`; `settings.routeSuffix` appends the node's name to session-id cookies.
     public init(node: ClusterNode, settings: FrontEndSettings = FrontEndSettings()) {
         self.node = node
         self.settings = settings

@@ -14,7 +14,9 @@ import Synchronization
 /// A subscription is one consumer: iterate it once (two iterators of one subscription would share its events).
 /// Dropping every copy of it and its iterator ends it.
 public struct ClusterEvents: AsyncSequence, Sendable {
+    /// Each element is one event.
     public typealias Element = ClusterEvent
+    /// The sequence never throws.
     public typealias Failure = Never
 
     private let handle: SubscriptionHandle
@@ -28,6 +30,7 @@ public struct ClusterEvents: AsyncSequence, Sendable {
         ClusterEvents(hub: handle.hub, capacity: Swift.max(1, capacity))
     }
 
+    /// The subscription's one consumer.
     public func makeAsyncIterator() -> Iterator { Iterator(handle: handle) }
 
     /// Waits for the subscription's next event; nil once the node has stopped and every buffered event was taken,
@@ -35,6 +38,7 @@ public struct ClusterEvents: AsyncSequence, Sendable {
     public struct Iterator: AsyncIteratorProtocol {
         fileprivate let handle: SubscriptionHandle
 
+        /// Waits for the next event (see `next(isolation:)`).
         public mutating func next() async -> ClusterEvent? { await handle.subscription.next() }
 
         public mutating func next(isolation actor: isolated (any Actor)?) async -> ClusterEvent? {

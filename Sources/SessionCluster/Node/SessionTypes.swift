@@ -2,9 +2,13 @@ import SessionClusterCore
 
 /// A read of a session, as one request sees it.
 public struct SessionSnapshot: Sendable, Equatable {
+    /// The session (after `changeID`, its new id).
     public var id: SessionID
+    /// The attributes, as bytes (`string(_:)`, `decode(_:_:)` read them as text or JSON).
     public var attributes: [String: [UInt8]]
+    /// When the session was created (ms since the epoch); nil for a copy that never learned it.
     public var createdAt: Timestamp?
+    /// The last request to the session any node told this one of (ms since the epoch).
     public var lastAccess: Timestamp
     /// The version token to hand the client.
     public var version: VersionToken
@@ -36,14 +40,19 @@ public struct SessionSnapshot: Sendable, Equatable {
 
 /// The result of a committed request: the session id (new after a change of id) and the client's new token.
 public struct SessionUpdate<Value: Sendable>: Sendable {
+    /// The session's id: new after `create` or `changeID`, else the one given.
     public var id: SessionID
+    /// The token to hand the client for its next request (`SessionCookies.setCookieHeaders(for:)`).
     public var version: VersionToken
+    /// What the request's body returned.
     public var value: Value
 }
 
 /// A valid session held on this node, as `ClusterNode.heldSessions` lists it.
 public struct HeldSession: Sendable {
+    /// The session.
     public var id: SessionID
+    /// Its attributes, as bytes.
     public var attributes: [String: [UInt8]]
     /// Whether this node expires the session first (delta mode: the ring's first member; backup mode: its
     /// primary); other holders should act only after a grace, in case it is gone.
@@ -149,11 +158,17 @@ public struct NodeStats: Sendable, Equatable {
     public var primaries: Int
     /// Copies held, tombstones included.
     public var copies: Int
+    /// Replication's running totals (commits, deltas, merges, transfers…).
     public var replication: ReplicationCounters
+    /// Replication frames received from peers.
     public var framesReceived: Int
+    /// Replication frames sent to peers.
     public var framesSent: Int
+    /// Bytes sent to peers (frames and beacons, sealed).
     public var bytesSent: Int
+    /// Frames from peers that did not parse: dropped (the link survives).
     public var malformedDropped: Int
+    /// Connections to peers refused (a crashed peer: it is suspected at once).
     public var linksRefused: Int
     /// Links reset because more than `maxQueuedBytesPerPeer` bytes waited to be sent to a slow peer (the queued
     /// frames are lost; replication repairs them).

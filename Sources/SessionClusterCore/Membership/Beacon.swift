@@ -9,6 +9,7 @@ public struct MemberInfo: Hashable, Sendable, CustomStringConvertible {
     /// `host:port` of the HTTP endpoint (empty when the embedder has none).
     public var http: String
 
+    /// A member: its id, name, replication address (`host:port`) and HTTP address (informational).
     public init(id: NodeID, name: String, replication: String, http: String) {
         self.id = id
         self.name = name
