@@ -65,8 +65,18 @@ public struct ClusterNodeSettings: Sendable {
     /// Stamps a replication frame with this node's clock at most this often per link (ms; 0 = off), so peers
     /// measure replication lag (`NodeStats.replicationLag`). Meaningful only when the nodes' clocks agree.
     public var lagSampleMillis: Int64 = 0
-    /// Receives one line per notable event (member joined, state transfer done, …).
-    public var log: (@Sendable (String) -> Void)?
+    /// Receives the node's log records at or above `logLevel` (member joined, state transfer done, link reset, …),
+    /// e.g. `{ print($0.formatted) }`. Nil (the default) logs nothing.
+    ///
+    /// Called on a thread of the node's own, one record at a time, in order — never on the event loop, so the
+    /// handler may block (a full stdout pipe) without stalling the node. While it does, records wait in a queue
+    /// of `logQueueCapacity`; beyond that they are dropped and counted (`NodeStats.logRecordsDropped`), and the
+    /// next record delivered is preceded by a `warning` record `N log records dropped` (field `dropped`).
+    public var logHandler: (@Sendable (LogRecord) -> Void)?
+    /// The lowest level handed to `logHandler`. Default `.info`; records below it are not even built.
+    public var logLevel = LogLevel.info
+    /// Most log records waiting for a slow `logHandler` before new ones are dropped (and counted). Default 10,000.
+    public var logQueueCapacity = 10_000
 
     public init(cluster: String, name: String) {
         self.cluster = cluster

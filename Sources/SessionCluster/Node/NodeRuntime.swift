@@ -37,8 +37,10 @@ final class NodeRuntime {
     var linkLimits = (timedOut: 0, rejected: 0, acceptErrors: 0, accepted: 0)
     /// Replication lag measured from peers' clock stamps (`settings.lagSampleMillis` on the senders).
     var lag = ReplicationLag()
-    /// Conflict log lines are rate-limited (`logConflict`).
+    /// Conflict log records are rate-limited (`logConflict`).
     var conflictLog = LogThrottle(intervalMillis: 1_000)
+    /// Hands log records to `settings.logHandler` off the loop (bounded; drops and counts when it falls behind).
+    let logger: NodeLogger
     /// The last delta's frame (`send`): the same delta to the next peer is not encoded again.
     var lastDeltaFrame: (id: SessionID, dot: Dot, ack: CommitID?, frame: [UInt8])?
 
@@ -50,6 +52,9 @@ final class NodeRuntime {
         self.settings = settings
         self.loop = loop
         self.events = events
+        logger = NodeLogger(
+            node: settings.name, level: settings.logLevel, capacity: settings.logQueueCapacity,
+            handler: settings.logHandler)
         listener = try Listener(host: settings.replicationHost, port: settings.replicationPort)
         let bound = try SocketAddress(parsing: listener.address)
         datagrams = try DatagramSocket.unicast(bind: bound, multicastInterface: settings.multicast?.interface)
@@ -96,7 +101,7 @@ final class NodeRuntime {
                 }
             }
         } catch {
-            log("cannot watch sockets: \(error)")
+            log(.error, "cannot watch sockets", [("error", "\(error)")])
         }
         tick()
     }
@@ -105,19 +110,6 @@ final class NodeRuntime {
         guard !stopping else { return }
         execute(node.onTick(now: Self.now()))
         tickTimer = loop.schedule(afterMillis: settings.tickMillis) { [unowned self] in tick() }
-    }
-
-    func log(_ line: String) { settings.log?(line) }
-
-    /// Concurrent writes merged: routine for keys many clients write at once (a Redis key, a shared session),
-    /// so at most one line a second, with the count since the last (`conflicts` in the stats counts them all).
-    private func logConflict(_ id: SessionID) {
-        guard let count = conflictLog.admit(now: EventLoop.monotonicMillis()) else { return }
-        log(
-            count == 1
-                ? ReplicationEvent.conflict(id).description
-                : "\(count) concurrent writes merged (last writer wins) since the last such line, the latest to "
-                    + "session \(id)")
     }
 
     // MARK: Directives
@@ -140,14 +132,10 @@ final class NodeRuntime {
             case .replication(.confirmCompleted(let commitID, let count)):
                 confirmWaiters.removeValue(forKey: commitID)?(count)
             case .replication(.event(let event)):
-                if case .conflict(let id) = event {
-                    logConflict(id)
-                } else {
-                    log(event.description)
-                }
+                log(event)
                 events.yield(.replication(event))
             case .member(let event):
-                log(event.description)
+                log(event)
                 events.yield(.member(event))
                 switch event {
                 case .dead(let info), .left(let info):
