@@ -1,7 +1,8 @@
 import Foundation
-@testable import SessionCluster
 import Synchronization
 import Testing
+
+@testable import SessionCluster
 
 /// Log records of a handler under test, and a gate the handler may wait on.
 final class LogRecorder: Sendable {

@@ -32,9 +32,11 @@ extension ClusterNodeTests {
         let served = await Self.within(10, "sessions on the node with a stuck log handler") { () -> String? in
             guard let login = try? await n1.create({ $0.set("user", "alice") }),
                 let read = try? await n1.read(login.id, token: login.version),
-                let update = try? await n1.update(login.id, token: login.version, { _, changes in
-                    changes.set("cart", "3 items")
-                })
+                let update = try? await n1.update(
+                    login.id, token: login.version,
+                    { _, changes in
+                        changes.set("cart", "3 items")
+                    })
             else { return nil }
             let seen = try? await n2.read(login.id, token: update.version)
             return (read.string("user") ?? "") + "/" + (seen?.string("cart") ?? "")
