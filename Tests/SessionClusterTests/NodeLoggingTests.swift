@@ -90,6 +90,13 @@ final class LogRecorder: Sendable {
         #expect(LogLevel(name: "verbose") == nil && LogLevel.debug < .info && LogLevel.warning < .error)
     }
 
+    @Test func logSettingsHaveDefaultsAndAnEmptyQueueIsRefused() {
+        var settings = ClusterNodeSettings(cluster: "c", name: "n1")
+        #expect(settings.logLevel == .info && settings.logQueueCapacity == 10_000 && settings.logHandler == nil)
+        settings.logQueueCapacity = 0
+        #expect(throws: ConfigurationError.self) { try settings.validateLimits() }
+    }
+
     @Test func recordsBelowTheLevelAreNeitherBuiltNorDelivered() async {
         let recorder = LogRecorder()
         let logger = NodeLogger(node: "n1", level: .info, capacity: 100, handler: recorder.handle)

@@ -1,15 +1,15 @@
 /// How much a log record matters, lowest first. `ClusterNodeSettings.logLevel` delivers records at or above it.
-///
-/// What the node logs at each level: `debug` routine per-session happenings (a session expired); `info`
-/// membership and state-transfer progress (member joined, left, recovered); `notice` worth a look but expected
-/// (a member is suspect, concurrent writes merged); `warning` something failed and was repaired or refused (a
-/// member is dead, a link was reset, a peer could not be reached, a peer's clock is ahead, log records were
-/// dropped); `error` data was lost or the node cannot work as configured (a session's every holder failed).
 public enum LogLevel: Int, Comparable, Sendable, CaseIterable, CustomStringConvertible {
+    /// Routine per-session happenings: a session expired.
     case debug = 0
+    /// Membership and state-transfer progress: a member joined, recovered or left; a transfer started or ended.
     case info = 1
+    /// Worth a look but expected: a member is suspect; concurrent writes were merged (at most one a second).
     case notice = 2
+    /// Something failed and was repaired or refused: a member is dead, a link was reset, a peer could not be
+    /// reached, a peer's clock is ahead, a client's token named lost writes, log records were dropped.
     case warning = 3
+    /// Data was lost or the node cannot work as configured: a session's every holder failed.
     case error = 4
 
     /// The level named `name` (`debug`, `info`, `notice`, `warning`, `error`), or nil.
@@ -29,6 +29,7 @@ public enum LogLevel: Int, Comparable, Sendable, CaseIterable, CustomStringConve
         }
     }
 
+    /// Whether `lhs` matters less than `rhs`.
     public static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 

@@ -41,7 +41,7 @@ final class NodeLogger: Sendable {
     init(node: String, level: LogLevel, capacity: Int, handler: (@Sendable (LogRecord) -> Void)?) {
         self.node = node
         self.level = level
-        self.capacity = max(1, capacity)
+        self.capacity = max(1, capacity)  // `validateLimits` refuses less; a direct caller gets 1
         self.handler = handler
         guard handler != nil else {
             state.withLock { $0.drainerExited = true }

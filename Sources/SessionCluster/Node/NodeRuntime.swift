@@ -52,9 +52,6 @@ final class NodeRuntime {
         self.settings = settings
         self.loop = loop
         self.events = events
-        logger = NodeLogger(
-            node: settings.name, level: settings.logLevel, capacity: settings.logQueueCapacity,
-            handler: settings.logHandler)
         listener = try Listener(host: settings.replicationHost, port: settings.replicationPort)
         let bound = try SocketAddress(parsing: listener.address)
         datagrams = try DatagramSocket.unicast(bind: bound, multicastInterface: settings.multicast?.interface)
@@ -77,6 +74,10 @@ final class NodeRuntime {
         node = NodeInstance(
             cluster: settings.cluster, me: me, membership: membership, replication: settings.replication,
             now: Self.now())
+        // Last: it starts a thread, which a socket that failed to open above would leave behind.
+        logger = NodeLogger(
+            node: settings.name, level: settings.logLevel, capacity: settings.logQueueCapacity,
+            handler: settings.logHandler)
     }
 
     /// The node's wall clock, as the core sees it.
