@@ -1,4 +1,5 @@
 import Foundation
+import SessionClusterCore
 import Synchronization
 import Testing
 
@@ -95,6 +96,14 @@ final class LogRecorder: Sendable {
         #expect(settings.logLevel == .info && settings.logQueueCapacity == 10_000 && settings.logHandler == nil)
         settings.logQueueCapacity = 0
         #expect(throws: ConfigurationError.self) { try settings.validateLimits() }
+    }
+
+    @Test func recordsNameSessionsWithoutTheirWholeID() {
+        var random = SystemRandomNumberGenerator()
+        let id = SessionID(using: &random)
+        let field = NodeRuntime.sessionField(id)
+        #expect(field.key == "session" && field.value == id.encoded.prefix(8) + "…")
+        #expect(!field.value.contains(id.encoded))
     }
 
     @Test func recordsBelowTheLevelAreNeitherBuiltNorDelivered() async {

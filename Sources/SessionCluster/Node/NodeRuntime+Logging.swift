@@ -10,6 +10,12 @@ extension NodeRuntime {
         logger.log(level, message(), fields())
     }
 
+    /// `session`: the first 8 of the id's 22 characters and `…`. An id is a bearer credential, so whoever reads
+    /// the logs must not be able to use it; 48 of 128 bits are enough to find the session in the access logs.
+    static func sessionField(_ id: SessionID) -> (key: String, value: String) {
+        ("session", id.encoded.prefix(8) + "…")
+    }
+
     /// `peer` (its name, when known) and `peer_id` of a member.
     func peerFields(_ id: NodeID) -> LogFields {
         let name = node.membership.member(id)?.info.name ?? directory.introduction(id)?.name
@@ -37,13 +43,13 @@ extension NodeRuntime {
     func log(_ event: ReplicationEvent) {
         switch event {
         case .sessionExpired(let id):
-            log(.debug, "session expired", [("session", id.description)])
+            log(.debug, "session expired", [Self.sessionField(id)])
         case .conflict(let id):
             logConflict(id)
         case .writesLost(let id):
-            log(.warning, "writes named by the client's token were lost with their node", [("session", id.description)])
+            log(.warning, "writes named by the client's token were lost with their node", [Self.sessionField(id)])
         case .sessionLost(let id):
-            log(.error, "session lost: every holder failed", [("session", id.description)])
+            log(.error, "session lost: every holder failed", [Self.sessionField(id)])
         case .transferStarted(let from):
             log(.info, "state transfer started", peerFields(from))
         case .transferCompleted(let from, let sessions, let millis):
@@ -63,6 +69,6 @@ extension NodeRuntime {
         guard logger.admits(.notice), let count = conflictLog.admit(now: EventLoop.monotonicMillis()) else { return }
         log(
             .notice, "concurrent writes merged (last writer wins)",
-            [("session", id.description), ("count", String(count))])
+            [Self.sessionField(id), ("count", String(count))])
     }
 }
