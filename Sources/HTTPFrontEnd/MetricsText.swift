@@ -23,6 +23,7 @@ enum MetricsText {
             ("links_overflowed", stats.linksOverflowed), ("links_inbound", stats.inboundLinks),
             ("links_timed_out", stats.linksTimedOut),
             ("links_rejected", stats.linksRejected), ("replication_accept_errors", stats.acceptErrors),
+            ("log_records_dropped", stats.logRecordsDropped),
             ("dropped_malformed", stats.dropped["malformed", default: 0]),
             ("dropped_unknown_key", stats.dropped["unknownKey", default: 0]),
             ("dropped_unauthenticated", stats.dropped["unauthenticated", default: 0]),

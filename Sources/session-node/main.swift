@@ -11,18 +11,11 @@ enum Command {
     case help(String)
 }
 
-enum LogLevel: Int, Comparable {
-    case debug = 0
-    case info = 1
-    case warning = 2
-    static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rawValue < rhs.rawValue }
-}
-
 let usage = """
     usage:
       session-node up FILE                          start every node of FILE as a local cluster
       session-node run --config FILE --node NAME    run one node of FILE
-                       [--log-level debug|info|warning]
+                       [--log-level debug|info|notice|warning|error]
       session-node --help
 
     FILE is a cluster definition (see cluster-configs/). Exit status: 0 after a clean stop,
@@ -56,12 +49,10 @@ func parse(_ arguments: [String]) -> Command {
             case "--config": config = value
             case "--node": node = value
             case "--log-level":
-                switch value {
-                case "debug": level = .debug
-                case "info": level = .info
-                case "warning": level = .warning
-                default: fail("--log-level must be debug, info or warning, not \(value)")
+                guard let named = LogLevel(name: value) else {
+                    fail("--log-level must be one of \(LogLevel.allCases.map(\.description)), not \(value)")
                 }
+                level = named
             default: fail("unknown option \(flag)\n\(usage)")
             }
         }
@@ -151,19 +142,19 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
     else {
         fail("\(configPath) has no node \(name) (nodes: \(configuration.nodes.map(\.name).joined(separator: ", ")))")
     }
-    let write: @Sendable (String) -> Void = { line in
-        let stamp = ISO8601DateFormatter().string(from: Date())
-        // A closed stdout (the launcher died) must not stop the node before it has left the cluster.
-        try? FileHandle.standardOutput.write(contentsOf: Data("\(stamp) \(line)\n".utf8))
-    }
-    if logLevel <= .info { settings.log = write }
+    // The node's records come from its log thread (never its loop); a stalled stdout blocks only that thread.
+    settings.logLevel = logLevel
+    settings.logHandler = { record in StandardOutput.writeInOrder(record.formatted) }
+    let say = ProcessLog(node: name, level: logLevel)
+    // Whatever is still queued for stdout is written before the process exits (if stdout drains at all).
+    defer { StandardOutput.flush(waitingAtMostMillis: 1_000) }
     // Test-only: plant a deliberate bug to show that an integration scenario catches it (README, "Tests").
     if let fault = ProcessInfo.processInfo.environment["SESSIONCLUSTER_PLANTED_FAULT"] {
         guard let planted = PlantedFault(rawValue: fault) else {
             fail("SESSIONCLUSTER_PLANTED_FAULT must be one of \(PlantedFault.allCases.map(\.rawValue))")
         }
         settings.replication.plantedFault = planted
-        write("WARNING: planted fault \(fault) is active (test only)")
+        say(.warning, "planted fault \(fault) is active (test only)")
     }
     let node: ClusterNode
     do {
@@ -210,10 +201,11 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
     }
     // Listening before the "up" line: the launcher holds back a SIGHUP sent while a node starts until that line.
     let hangUps = signals(SIGHUP)
-    write(
+    let up =
         "node \(name) (\(node.me.id)) up: http://\(server.address) replication \(node.me.replication) "
-            + (redisServer.map { "redis \($0.address) " } ?? "")
-            + "mode \(configuration.replication.mode.rawValue)/\(configuration.replication.ack.rawValue)")
+        + (redisServer.map { "redis \($0.address) " } ?? "")
+        + "mode \(configuration.replication.mode.rawValue)/\(configuration.replication.ack.rawValue)"
+    say(.notice, up, always: true)
     // SIGHUP: reload the keys of the cluster file (rotation without downtime: add a key everywhere, then
     // make it current everywhere, then remove the old one — one edit and one SIGHUP per step).
     let reloads = Task {
@@ -223,24 +215,25 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
                 let keyring = try reloaded.keyring()
                 try await node.updateKeyring { $0 = keyring }
                 let keys = await node.keyIDs()
-                write("keys reloaded from \(configPath): current \(keys.current), installed \(keys.installed)")
+                say(.notice, "keys reloaded from \(configPath): current \(keys.current), installed \(keys.installed)")
                 if !reloaded.equalsIgnoringKeys(configuration) {
-                    write(
-                        "WARNING: \(configPath) changed more than its keys; SIGHUP applies only the keys "
+                    say(
+                        .warning,
+                        "\(configPath) changed more than its keys; SIGHUP applies only the keys "
                             + "(secret, keys, currentKey): restart the node to apply the rest")
                 }
             } catch {
-                write("keys NOT reloaded (still using the previous ones): \(error)")
+                say(.error, "keys NOT reloaded (still using the previous ones): \(error)")
             }
         }
     }
     let signal = await termination.first()
     reloads.cancel()
-    write("node \(name) stopping (signal \(signal)): leaving the cluster")
+    say(.notice, "node \(name) stopping (signal \(signal)): leaving the cluster", always: true)
     await redisServer?.stop()
     await server.stop()
     await node.shutdown()
-    write("node \(name) stopped")
+    say(.notice, "node \(name) stopped", always: true)
     return 0
 }
 

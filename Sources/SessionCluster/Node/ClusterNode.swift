@@ -330,6 +330,9 @@ public final class ClusterNode: Sendable {
             if !queued { continuation.resume() }
         }
         await loop.stop()
+        // The loop has ended, so the runtime is no longer touched there; its last log records reach the handler
+        // before `shutdown` returns (at most a second: a stuck handler keeps its thread, not the caller).
+        await confined.value.logger.finish()
         let waiting = lifecycle.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.phase = .stopped
             defer { state.waiters = [] }

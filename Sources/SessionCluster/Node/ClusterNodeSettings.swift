@@ -69,8 +69,19 @@ public struct ClusterNodeSettings: Sendable {
     /// Stamps a replication frame with this node's clock at most this often per link (ms; 0 = off), so peers
     /// measure replication lag (`NodeStats.replicationLag`). Meaningful only when the nodes' clocks agree.
     public var lagSampleMillis: Int64 = 0
-    /// Receives one line per notable event (member joined, state transfer done, …).
-    public var log: (@Sendable (String) -> Void)?
+    /// Receives the node's log records at or above `logLevel` (member joined, state transfer done, link reset, …),
+    /// e.g. `{ print($0.formatted) }`. Nil (the default) logs nothing.
+    ///
+    /// Called on a thread of the node's own, one record at a time, in order — never on the event loop, so the
+    /// handler may block (a full stdout pipe) without stalling the node. While it does, records wait in a queue
+    /// of `logQueueCapacity`; beyond that they are dropped and counted (`NodeStats.logRecordsDropped`), and the
+    /// next record delivered is preceded by a `warning` record `N log records dropped` (field `dropped`).
+    /// `ClusterNode.shutdown()` waits at most a second for the records still queued to be handed over.
+    public var logHandler: (@Sendable (LogRecord) -> Void)?
+    /// The lowest level handed to `logHandler`. Default `.info`; records below it are not even built.
+    public var logLevel = LogLevel.info
+    /// Most log records waiting for a slow `logHandler` before new ones are dropped (and counted). Default 10,000.
+    public var logQueueCapacity = 10_000
 
     /// The defaults for node `name` of cluster `cluster`; set `secret` before starting.
     public init(cluster: String, name: String) {
@@ -79,8 +90,9 @@ public struct ClusterNodeSettings: Sendable {
     }
 
     /// Checks the shell's limits (`ClusterNode.start` calls it): `tickMillis` 1–1000, `maxFrameBytes` 64 KiB–1 GiB,
-    /// `maxQueuedBytesPerPeer` at least one frame, `helloTimeoutMillis` 1–600,000, `maxInboundLinks` ≥ 1, and a
-    /// session of `maxSessionBytes` fitting in one frame. The error names the setting and its value.
+    /// `maxQueuedBytesPerPeer` at least one frame, `helloTimeoutMillis` 1–600,000, `maxInboundLinks` ≥ 1,
+    /// `logQueueCapacity` ≥ 1, and a session of `maxSessionBytes` fitting in one frame. The error names the
+    /// setting and its value.
     public func validateLimits() throws(ConfigurationError) {
         let ranges: [(String, Int64, ClosedRange<Int64>)] = [
             ("tickMillis", tickMillis, 1...1_000),
@@ -89,6 +101,7 @@ public struct ClusterNodeSettings: Sendable {
             ("helloTimeoutMillis", helloTimeoutMillis, 1...600_000),
             ("maxInboundLinks", Int64(maxInboundLinks), 1...Int64.max),
             ("maxSessionBytes", Int64(maxSessionBytes), 1...Int64.max),
+            ("logQueueCapacity", Int64(logQueueCapacity), 1...Int64.max),
         ]
         for (key, value, range) in ranges where !range.contains(value) {
             throw ConfigurationError(

@@ -64,7 +64,7 @@ extension NodeRuntime {
             }
             link = PeerConnection(stream, cipher: cipher, maxFrameBytes: settings.maxFrameBytes)
         } catch {
-            log("cannot connect to \(target): \(error)")
+            log(.warning, "cannot connect to a peer", peerFields(peer) + [("address", target), ("error", "\(error)")])
             return nil
         }
         link.peer = peer
@@ -90,7 +90,9 @@ extension NodeRuntime {
             if reason == .overflow {
                 // Everything queued is lost with the link; the protocol repairs it, but an operator should know.
                 stats.overflowed += 1
-                log("link to \(peer) reset: more than \(settings.maxQueuedBytesPerPeer) bytes queued")
+                log(
+                    .warning, "link reset: more than maxQueuedBytesPerPeer bytes queued to a slow peer",
+                    peerFields(peer) + [("max_queued_bytes", String(settings.maxQueuedBytesPerPeer))])
             }
             execute(node.onLinkLost(peer, now: NodeRuntime.now()))
             // Probe at once: a crashed process's port refuses, which is hard evidence (see `.refused`).

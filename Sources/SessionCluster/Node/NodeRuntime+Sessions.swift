@@ -157,6 +157,7 @@ extension NodeRuntime {
         figures.linksTimedOut = linkLimits.timedOut
         figures.linksRejected = linkLimits.rejected
         figures.acceptErrors = linkLimits.acceptErrors
+        figures.logRecordsDropped = logger.dropped
         figures.tokensRejected = tokens.rejected
         figures.clockMillis = NodeRuntime.now().millis
         figures.hlcMillis = replication.clockReading.wall

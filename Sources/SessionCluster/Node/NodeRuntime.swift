@@ -37,8 +37,10 @@ final class NodeRuntime {
     var linkLimits = (timedOut: 0, rejected: 0, acceptErrors: 0, accepted: 0)
     /// Replication lag measured from peers' clock stamps (`settings.lagSampleMillis` on the senders).
     var lag = ReplicationLag()
-    /// Conflict log lines are rate-limited (`logConflict`).
+    /// Conflict log records are rate-limited (`logConflict`).
     var conflictLog = LogThrottle(intervalMillis: 1_000)
+    /// Hands log records to `settings.logHandler` off the loop (bounded; drops and counts when it falls behind).
+    let logger: NodeLogger
     /// The last delta's frame (`send`): the same delta to the next peer is not encoded again.
     var lastDeltaFrame: (id: SessionID, dot: Dot, ack: CommitID?, frame: [UInt8])?
 
@@ -72,6 +74,10 @@ final class NodeRuntime {
         node = NodeInstance(
             cluster: settings.cluster, me: me, membership: membership, replication: settings.replication,
             now: Self.now())
+        // Last: it starts a thread, which a socket that failed to open above would leave behind.
+        logger = NodeLogger(
+            node: settings.name, level: settings.logLevel, capacity: settings.logQueueCapacity,
+            handler: settings.logHandler)
     }
 
     /// The node's wall clock, as the core sees it.
@@ -96,7 +102,7 @@ final class NodeRuntime {
                 }
             }
         } catch {
-            log("cannot watch sockets: \(error)")
+            log(.error, "cannot watch sockets", [("error", "\(error)")])
         }
         tick()
     }
@@ -105,19 +111,6 @@ final class NodeRuntime {
         guard !stopping else { return }
         execute(node.onTick(now: Self.now()))
         tickTimer = loop.schedule(afterMillis: settings.tickMillis) { [unowned self] in tick() }
-    }
-
-    func log(_ line: String) { settings.log?(line) }
-
-    /// Concurrent writes merged: routine for keys many clients write at once (a Redis key, a shared session),
-    /// so at most one line a second, with the count since the last (`conflicts` in the stats counts them all).
-    private func logConflict(_ id: SessionID) {
-        guard let count = conflictLog.admit(now: EventLoop.monotonicMillis()) else { return }
-        log(
-            count == 1
-                ? ReplicationEvent.conflict(id).description
-                : "\(count) concurrent writes merged (last writer wins) since the last such line, the latest to "
-                    + "session \(id)")
     }
 
     // MARK: Directives
@@ -140,14 +133,10 @@ final class NodeRuntime {
             case .replication(.confirmCompleted(let commitID, let count)):
                 confirmWaiters.removeValue(forKey: commitID)?(count)
             case .replication(.event(let event)):
-                if case .conflict(let id) = event {
-                    logConflict(id)
-                } else {
-                    log(event.description)
-                }
+                log(event)
                 events.yield(.replication(event))
             case .member(let event):
-                log(event.description)
+                log(event)
                 events.yield(.member(event))
                 switch event {
                 case .dead(let info), .left(let info):

@@ -197,6 +197,9 @@ public struct NodeStats: Sendable, Equatable {
     public var linksRejected = 0
     /// Failed `accept` calls on the replication port (out of descriptors or memory pauses it for 100 ms).
     public var acceptErrors = 0
+    /// Log records dropped because `ClusterNodeSettings.logHandler` fell more than `logQueueCapacity` records
+    /// behind (a stalled stdout, say); the node never waits for its log.
+    public var logRecordsDropped = 0
 
     /// All zero: the figures of a node that never ran.
     static let empty = NodeStats(

@@ -1,0 +1,74 @@
+import SessionClusterCore
+
+/// The node's log records: a level, a short fixed message and the specifics as fields. Records go to
+/// `NodeLogger`, which hands them to the embedder's handler off the loop; below `settings.logLevel` a call costs
+/// one comparison (message and fields are autoclosures).
+extension NodeRuntime {
+    typealias LogFields = [(key: String, value: String)]
+
+    func log(_ level: LogLevel, _ message: @autoclosure () -> String, _ fields: @autoclosure () -> LogFields = []) {
+        logger.log(level, message(), fields())
+    }
+
+    /// `session`: the first 8 of the id's 22 characters and `…`. An id is a bearer credential, so whoever reads
+    /// the logs must not be able to use it; 48 of 128 bits are enough to find the session in the access logs.
+    static func sessionField(_ id: SessionID) -> (key: String, value: String) {
+        ("session", id.encoded.prefix(8) + "…")
+    }
+
+    /// `peer` (its name, when known) and `peer_id` of a member.
+    func peerFields(_ id: NodeID) -> LogFields {
+        let name = node.membership.member(id)?.info.name ?? directory.introduction(id)?.name
+        return (name.map { [("peer", $0)] } ?? []) + [("peer_id", id.description)]
+    }
+
+    /// member joined / recovered / left → info; suspect → notice; dead → warning.
+    func log(_ event: MembershipEvent) {
+        let info = event.member
+        let peer: LogFields = [("peer", info.name), ("peer_id", info.id.description)]
+        switch event {
+        case .joined:
+            log(
+                .info, "member joined",
+                peer + [("replication", info.replication)] + (info.http.isEmpty ? [] : [("http", info.http)]))
+        case .suspect: log(.notice, "member is suspect", peer)
+        case .recovered: log(.info, "member recovered", peer)
+        case .dead: log(.warning, "member is dead", peer)
+        case .left: log(.info, "member left", peer)
+        }
+    }
+
+    /// Transfers → info; expiries → debug; merged concurrent writes → notice (throttled); lost writes and a peer's
+    /// clock ahead → warning; a session lost with every holder → error.
+    func log(_ event: ReplicationEvent) {
+        switch event {
+        case .sessionExpired(let id):
+            log(.debug, "session expired", [Self.sessionField(id)])
+        case .conflict(let id):
+            logConflict(id)
+        case .writesLost(let id):
+            log(.warning, "writes named by the client's token were lost with their node", [Self.sessionField(id)])
+        case .sessionLost(let id):
+            log(.error, "session lost: every holder failed", [Self.sessionField(id)])
+        case .transferStarted(let from):
+            log(.info, "state transfer started", peerFields(from))
+        case .transferCompleted(let from, let sessions, let millis):
+            log(
+                .info, "state transfer done",
+                peerFields(from) + [("sessions", String(sessions)), ("ms", String(millis))])
+        case .clockAhead(let peer, let ahead):
+            log(
+                .warning, "refused changes from a peer whose clock is ahead by more than maxClockDriftMillis",
+                peerFields(peer) + [("ahead_ms", String(ahead))])
+        }
+    }
+
+    /// Concurrent writes merged: routine for keys many clients write at once (a Redis key, a shared session),
+    /// so at most one record a second, counting the merges since the last (`conflicts` in the stats counts all).
+    private func logConflict(_ id: SessionID) {
+        guard logger.admits(.notice), let count = conflictLog.admit(now: EventLoop.monotonicMillis()) else { return }
+        log(
+            .notice, "concurrent writes merged (last writer wins)",
+            [Self.sessionField(id), ("count", String(count))])
+    }
+}
