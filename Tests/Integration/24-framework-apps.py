@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+# scenario-timeout: 1500  (read by run.sh: cold debug builds of both apps take ~5-10 minutes on 2 cores)
+"""Real framework apps whose sessions live in the embedded node (issue 12), three instances behind haproxy.
+
+For each package of Tests/Compatibility — a Hummingbird 2 app (hummingbird-auth's SessionMiddleware over a
+`PersistDriver` backed by the node, delta/sync) and a Vapor 4 app (an `AsyncSessionDriver` backed by the node, backup/
+sync) — the package is built (debug; SKIP with the reason when its dependencies cannot be resolved, FAIL when it does
+not compile), three instances form one cluster behind haproxy `balance roundrobin`, and a cookie-keeping client logs
+in, writes attributes, reads each back through every instance, then one instance is killed with SIGKILL: the client
+stays logged in, every acknowledged (2xx) write is read back (0 lost), and new writes work."""
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster import ROOT, Client, Cluster, SkipScenario, check, main, say  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location(
+    "haproxy_scenario", os.path.join(os.path.dirname(os.path.abspath(__file__)), "06-haproxy.py"))
+_haproxy = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_haproxy)
+HAProxy, served_by = _haproxy.HAProxy, _haproxy.served_by
+
+COMPATIBILITY = os.path.join(ROOT, "Tests", "Compatibility")
+# (framework, package directory, executable, replication mode)
+APPS = [("Hummingbird", "HummingbirdApp", "hb-session-app", "delta"),
+        ("Vapor", "VaporApp", "vapor-session-app", "backup")]
+WRITES = 30  # attributes written (and read back through every instance) before the kill
+AFTER = 60  # write + read rounds after the kill
+PHASE_LIMIT = 60  # seconds, per phase
+
+
+def swift():
+    found = shutil.which("swift") or ("/opt/swift/usr/bin/swift" if os.path.exists("/opt/swift/usr/bin/swift") else None)
+    if found is None:
+        raise SkipScenario("no swift toolchain on PATH")
+    return found
+
+
+def build(package, product):
+    """Builds `product` of the package (debug) and returns the executable's path. The build's output goes to a log
+    file (its tail printed on failure)."""
+    directory = os.path.join(COMPATIBILITY, package)
+    os.makedirs(os.path.join(directory, ".build"), exist_ok=True)
+    log_path = os.path.join(directory, ".build", "scenario-build.log")
+    began = time.time()
+    with open(log_path, "w") as log:
+        resolved = subprocess.run([swift(), "package", "resolve"], cwd=directory, stdout=log,
+                                  stderr=subprocess.STDOUT, timeout=600)
+    if resolved.returncode != 0:
+        with open(log_path) as log:
+            errors = [line.strip() for line in log if "error" in line.lower()] or ["(no error line; see the log)"]
+        raise SkipScenario("%s: dependencies cannot be resolved (%s): %s" % (package, log_path, " | ".join(errors[:3])))
+    with open(log_path, "a") as log:
+        built = subprocess.run([swift(), "build", "--product", product], cwd=directory, stdout=log,
+                               stderr=subprocess.STDOUT, timeout=1200)
+    took = time.time() - began
+    if built.returncode != 0:
+        with open(log_path) as log:
+            tail = log.read().splitlines()[-40:]
+        say("build log tail (%s):\n  %s" % (log_path, "\n  ".join(tail)))
+        check(False, "%s does not build (%.0fs)" % (package, took))
+    say("built %s (%s, debug) in %.1fs" % (product, package, took))
+    return os.path.join(directory, ".build", "debug", product)
+
+
+class AppCluster(Cluster):
+    """A cluster file whose nodes are instances of a framework app (by PID), not session-node."""
+
+    def __init__(self, binary, nodes, mode, ack):
+        super().__init__(nodes, mode=mode, ack=ack)
+        self.binary = binary
+
+    def start(self, name, env=None):
+        log = open(self.path + "." + name + ".log", "a")
+        process = subprocess.Popen([self.binary, "--config", self.path, "--node", name], stdout=log,
+                                   stderr=subprocess.STDOUT)
+        self.processes[name] = process
+        self.logs[name] = log
+        return process.pid
+
+    def wait_formed(self, names, timeout=30):
+        """Every instance answers /health and sees the others alive."""
+        deadline, client = time.time() + timeout, Client()
+        while time.time() < deadline:
+            try:
+                answers = [client.request("GET", self.url(n) + "/health")[1].strip() for n in names]
+                if all(answer == "peers %d" % (len(names) - 1) for answer in answers):
+                    client.close()
+                    return
+            except OSError:
+                pass
+            for n in names:
+                check(self.processes[n].poll() is None, "%s exited (%s)" % (n, self.processes[n].returncode))
+            time.sleep(0.1)
+        raise AssertionError("the instances %s did not form one cluster in %ss" % (names, timeout))
+
+    def log_tails(self):
+        for name in self.names:
+            self.logs[name].flush()
+            with open(self.path + "." + name + ".log") as f:
+                lines = f.read().splitlines()[-8:]
+            say("  %s log tail:\n    %s" % (name, "\n    ".join(lines)))
+
+
+def run_app(framework, package, product, mode):
+    binary = build(package, product)
+    say("== %s: 3 instances of %s (%s/sync) behind haproxy balance roundrobin" % (framework, product, mode))
+    began = time.time()
+    requests = 0
+    with AppCluster(binary, 3, mode, "sync") as cluster:
+        try:
+            cluster.start_all()
+            say("cluster formed in %.2fs" % (time.time() - began))
+            backend = "    balance roundrobin\n    option redispatch\n    retries 3\n    option httpchk GET /health\n"
+            backend += "".join("    server %s %s check inter 200 fall 2 rise 2\n" % (n, cluster.http[n])
+                               for n in cluster.names)
+            with HAProxy(backend) as proxy:
+                requests = exercise(cluster, proxy)
+        except AssertionError:
+            cluster.log_tails()
+            raise
+        statuses = {}
+        for name in cluster.running():
+            statuses[name] = cluster.stop(name)
+        say("graceful stop (SIGTERM) exit statuses: %s" % statuses)
+        check(all(status == 0 for status in statuses.values()), "an instance did not stop cleanly: %s" % statuses)
+    say("%s: %d requests in %.1fs" % (framework, requests, time.time() - began))
+
+
+def exercise(cluster, proxy):
+    client, requests = Client(), 0
+
+    def call(method, path, body=None):
+        nonlocal requests
+        requests += 1
+        return client.request(method, proxy.url + path, body=body)
+
+    status, body, _ = call("POST", "/login?user=alice")
+    check(status == 200, "login answered %d %s" % (status, body))
+    acknowledged = {}
+    phase = time.time()
+    for i in range(WRITES):
+        status, body, _ = call("PUT", "/attr/k%d" % i, body="v%d" % i)
+        check(status == 204, "PUT k%d before the kill answered %d %s" % (i, status, body[:80]))
+        acknowledged["k%d" % i] = "v%d" % i
+    served, stale = {}, []
+    for name, value in acknowledged.items():
+        seen = set()
+        for _ in range(3):  # three consecutive reads: three instances under round robin
+            status, body, headers = call("GET", "/attr/" + name)
+            node = served_by(headers)
+            seen.add(node)
+            served[node] = served.get(node, 0) + 1
+            if status != 200 or body != value:
+                stale.append("GET %s via %s: %d %r" % (name, node, status, body[:40]))
+        check(len(seen) == 3, "three consecutive reads of %s were served by %s" % (name, sorted(seen)))
+        check(time.time() - phase < PHASE_LIMIT, "writes and reads before the kill took over %ds" % PHASE_LIMIT)
+    say("before the kill: %d writes acknowledged, each read through every instance (%s), stale or failed: %d" %
+        (len(acknowledged), ", ".join("%s=%d" % kv for kv in sorted(served.items())), len(stale)))
+    check(not stale, "reads before the kill: %s" % stale[:5])
+
+    victim = cluster.names[1]
+    killed = time.time()
+    cluster.kill(victim)
+    say("kill -9 %s" % victim)
+    written, refused, logged_out, errors, served = 0, 0, 0, [], {}
+    for i in range(AFTER):
+        if time.time() - killed > PHASE_LIMIT:
+            break
+        name, value = "after%d" % i, "w%d" % i
+        try:
+            status, body, headers = call("PUT", "/attr/" + name, body=value)
+        except OSError as error:
+            errors.append("PUT %s: %r" % (name, error))
+            continue
+        if 200 <= status < 300:
+            acknowledged[name] = value
+            written += 1
+        else:
+            refused += 1
+            logged_out += status == 401
+            errors.append("PUT %s: %d %s" % (name, status, body.strip()[:60]))
+        served[served_by(headers)] = served.get(served_by(headers), 0) + 1
+        try:
+            status, body, headers = call("GET", "/whoami")
+        except OSError as error:
+            errors.append("GET /whoami: %r" % error)
+            continue
+        logged_out += status == 401
+        if status != 200:
+            errors.append("GET /whoami: %d %s" % (status, body.strip()[:60]))
+        served[served_by(headers)] = served.get(served_by(headers), 0) + 1
+    say("after the kill: %d writes acknowledged, %d refused (not counted), logged out %d times, served by %s in %.2fs"
+        % (written, refused, logged_out, ", ".join("%s=%d" % kv for kv in sorted(served.items())),
+           time.time() - killed))
+    for error in errors[:5]:
+        say("  " + error)
+    lost = []
+    for name, value in acknowledged.items():
+        answers = []
+        for _ in range(2):  # through both survivors (round robin)
+            status, body, headers = call("GET", "/attr/" + name)
+            answers.append((status, body, served_by(headers)))
+        if any(status != 200 or body != value for status, body, _ in answers):
+            lost.append("%s=%s: %s" % (name, value, answers))
+    say("every acknowledged write read back through both survivors: %d writes, lost=%d" % (len(acknowledged), len(lost)))
+    client.close()
+    check(not lost, "acknowledged writes lost: %s" % lost[:5])
+    check(logged_out == 0, "the client was logged out %d times after the kill" % logged_out)
+    check(written >= AFTER // 2, "only %d of %d writes after the kill were acknowledged" % (written, AFTER))
+    check(victim not in served, "the killed instance %s answered after the kill" % victim)
+    return requests
+
+
+def scenario():
+    if shutil.which("haproxy") is None:
+        raise SkipScenario("haproxy not installed")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the instances and haproxy are stopped if we are
+    skipped = []
+    only = os.environ.get("FRAMEWORKS")  # e.g. FRAMEWORKS=Vapor: one of them only
+    for framework, package, product, mode in APPS:
+        if only and framework not in only.split(","):
+            continue
+        try:
+            run_app(framework, package, product, mode)
+        except SkipScenario as skip:
+            say("%s: SKIP: %s" % (framework, skip))
+            skipped.append(str(skip))
+    if skipped and len(skipped) == len([a for a in APPS if not only or a[0] in only.split(",")]):
+        raise SkipScenario("; ".join(skipped))
+
+
+if __name__ == "__main__":
+    main(scenario)
