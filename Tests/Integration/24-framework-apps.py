@@ -12,12 +12,11 @@ import importlib.util
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import ROOT, Client, Cluster, SkipScenario, check, main, say  # noqa: E402
+from cluster import AppCluster, Client, SkipScenario, build_package, check, main, say  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location(
     "haproxy_scenario", os.path.join(os.path.dirname(os.path.abspath(__file__)), "06-haproxy.py"))
@@ -25,7 +24,6 @@ _haproxy = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_haproxy)
 HAProxy, served_by = _haproxy.HAProxy, _haproxy.served_by
 
-COMPATIBILITY = os.path.join(ROOT, "Tests", "Compatibility")
 # (framework, package directory, executable, replication mode)
 APPS = [("Hummingbird", "HummingbirdApp", "hb-session-app", "delta"),
         ("Vapor", "VaporApp", "vapor-session-app", "backup")]
@@ -34,81 +32,9 @@ AFTER = 60  # write + read rounds after the kill
 PHASE_LIMIT = 60  # seconds, per phase
 
 
-def swift():
-    found = shutil.which("swift") or ("/opt/swift/usr/bin/swift" if os.path.exists("/opt/swift/usr/bin/swift") else None)
-    if found is None:
-        raise SkipScenario("no swift toolchain on PATH")
-    return found
-
-
-def build(package, product):
-    """Builds `product` of the package (debug) and returns the executable's path. The build's output goes to a log
-    file (its tail printed on failure)."""
-    directory = os.path.join(COMPATIBILITY, package)
-    os.makedirs(os.path.join(directory, ".build"), exist_ok=True)
-    log_path = os.path.join(directory, ".build", "scenario-build.log")
-    began = time.time()
-    with open(log_path, "w") as log:
-        resolved = subprocess.run([swift(), "package", "resolve"], cwd=directory, stdout=log,
-                                  stderr=subprocess.STDOUT, timeout=600)
-    if resolved.returncode != 0:
-        with open(log_path) as log:
-            errors = [line.strip() for line in log if "error" in line.lower()] or ["(no error line; see the log)"]
-        raise SkipScenario("%s: dependencies cannot be resolved (%s): %s" % (package, log_path, " | ".join(errors[:3])))
-    with open(log_path, "a") as log:
-        built = subprocess.run([swift(), "build", "--product", product], cwd=directory, stdout=log,
-                               stderr=subprocess.STDOUT, timeout=1200)
-    took = time.time() - began
-    if built.returncode != 0:
-        with open(log_path) as log:
-            tail = log.read().splitlines()[-40:]
-        say("build log tail (%s):\n  %s" % (log_path, "\n  ".join(tail)))
-        check(False, "%s does not build (%.0fs)" % (package, took))
-    say("built %s (%s, debug) in %.1fs" % (product, package, took))
-    return os.path.join(directory, ".build", "debug", product)
-
-
-class AppCluster(Cluster):
-    """A cluster file whose nodes are instances of a framework app (by PID), not session-node."""
-
-    def __init__(self, binary, nodes, mode, ack):
-        super().__init__(nodes, mode=mode, ack=ack)
-        self.binary = binary
-
-    def start(self, name, env=None):
-        log = open(self.path + "." + name + ".log", "a")
-        process = subprocess.Popen([self.binary, "--config", self.path, "--node", name], stdout=log,
-                                   stderr=subprocess.STDOUT)
-        self.processes[name] = process
-        self.logs[name] = log
-        return process.pid
-
-    def wait_formed(self, names, timeout=30):
-        """Every instance answers /health and sees the others alive."""
-        deadline, client = time.time() + timeout, Client()
-        while time.time() < deadline:
-            try:
-                answers = [client.request("GET", self.url(n) + "/health")[1].strip() for n in names]
-                if all(answer == "peers %d" % (len(names) - 1) for answer in answers):
-                    client.close()
-                    return
-            except OSError:
-                pass
-            for n in names:
-                check(self.processes[n].poll() is None, "%s exited (%s)" % (n, self.processes[n].returncode))
-            time.sleep(0.1)
-        raise AssertionError("the instances %s did not form one cluster in %ss" % (names, timeout))
-
-    def log_tails(self):
-        for name in self.names:
-            self.logs[name].flush()
-            with open(self.path + "." + name + ".log") as f:
-                lines = f.read().splitlines()[-8:]
-            say("  %s log tail:\n    %s" % (name, "\n    ".join(lines)))
-
-
 def run_app(framework, package, product, mode):
-    binary = build(package, product)
+    binary, took = build_package(package, product)
+    say("built %s (%s, debug) in %.1fs" % (product, package, took))
     say("== %s: 3 instances of %s (%s/sync) behind haproxy balance roundrobin" % (framework, product, mode))
     began = time.time()
     requests = 0
