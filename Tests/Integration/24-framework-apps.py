@@ -134,7 +134,8 @@ def exercise(cluster, proxy):
             answers.append((status, body, served_by(headers)))
         if any(status != 200 or body != value for status, body, _ in answers):
             lost.append("%s=%s: %s" % (name, value, answers))
-    say("every acknowledged write read back through both survivors: %d writes, lost=%d" % (len(acknowledged), len(lost)))
+    say("every acknowledged write read back through both survivors: %d writes, lost=%d" %
+        (len(acknowledged), len(lost)))
     client.close()
     check(not lost, "acknowledged writes lost: %s" % lost[:5])
     check(logged_out == 0, "the client was logged out %d times after the kill" % logged_out)

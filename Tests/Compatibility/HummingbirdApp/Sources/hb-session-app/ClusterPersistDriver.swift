@@ -5,14 +5,16 @@ import SessionCluster
 /// Hummingbird's key-value seam (`PersistDriver`, used by hummingbird-auth's `SessionStorage`) over an embedded
 /// `ClusterNode`: a key is a session named by the key (`SessionID(forKey:)`, the same id on every node), its value
 /// is JSON in the attribute "value". `expires` becomes the session's max inactive interval, reset by every access:
-/// sliding expiry, which is what sessions want (a plain key-value store would expire at a fixed time).
+/// sliding expiry, which is what sessions want (a plain key-value store would expire at a fixed time). The seam
+/// carries no per-client version token, so a read on another node sees a write once it is replicated: run the
+/// cluster with `ack: sync` for read-your-writes behind a round-robin balancer.
 struct ClusterPersistDriver: PersistDriver {
     let node: ClusterNode
 
     func create<Object: Codable & Sendable>(key: String, value: Object, expires: Duration?) async throws {
         var changes = SessionChanges()
         changes.set("value", Array(try JSONEncoder().encode(value)))
-        changes.setMaxInactive(seconds: expires?.components.seconds ?? 0)  // 0: never expires
+        changes.setMaxInactive(seconds: expires.map(Self.seconds) ?? 0)  // 0: never expires
         let id = SessionID(forKey: Array(key.utf8))
         let result = await withCheckedContinuation { [changes] continuation in
             node.create(id, changes) { continuation.resume(returning: $0) }
@@ -29,7 +31,7 @@ struct ClusterPersistDriver: PersistDriver {
         do {
             _ = try await node.update(SessionID(forKey: Array(key.utf8)), token: nil) { _, changes in
                 changes.set("value", bytes)
-                if let expires { changes.setMaxInactive(seconds: expires.components.seconds) }  // nil: keep it
+                if let expires { changes.setMaxInactive(seconds: Self.seconds(expires)) }  // nil: keep it
             }
         } catch SessionError.notFound {
             do { try await create(key: key, value: value, expires: expires) } catch let error as PersistError {
@@ -49,6 +51,9 @@ struct ClusterPersistDriver: PersistDriver {
             throw PersistError.invalidConversion
         }
     }
+
+    /// Whole seconds, at least one (the node's unit; 0 would mean "never expires").
+    static func seconds(_ duration: Duration) -> Int64 { max(1, duration.components.seconds) }
 
     /// Called by the app's service group at graceful shutdown (`PersistDriver` is a `Service`): leaves the cluster.
     func shutdown() async throws { await node.shutdown() }

@@ -94,7 +94,8 @@ func serve(driver: some PersistDriver, host: String, port: Int, name: String, no
 
 if CommandLine.arguments.contains("--memory") {
     guard let address = option("--http"), let endpoint = Endpoint(address) else { fail(usage) }
-    try await serve(driver: MemoryPersistDriver(), host: endpoint.host, port: Int(endpoint.port), name: "memory", node: nil)
+    try await serve(
+        driver: MemoryPersistDriver(), host: endpoint.host, port: Int(endpoint.port), name: "memory", node: nil)
 } else {
     guard let path = option("--config"), let name = option("--node") else { fail(usage) }
     let configuration: ClusterConfiguration
@@ -104,5 +105,6 @@ if CommandLine.arguments.contains("--memory") {
     else { fail("\(path) has no node \(name)") }
     let node = try await ClusterNode.start(settings)
     try await serve(
-        driver: ClusterPersistDriver(node: node), host: entry.http.host, port: Int(entry.http.port), name: name, node: node)
+        driver: ClusterPersistDriver(node: node), host: entry.http.host, port: Int(entry.http.port), name: name,
+        node: node)
 }
