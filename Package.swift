@@ -5,8 +5,11 @@ let package = Package(
     name: "SessionCluster",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "SessionClusterCore", targets: ["SessionClusterCore"]),
+        // The embeddable node: `ClusterNode`, its settings, the cluster file, the cookie seam (`SessionCookies`).
         .library(name: "SessionCluster", targets: ["SessionCluster"]),
+        // The front ends of `session-node`, for servers that want them as they are.
+        .library(name: "HTTPFrontEnd", targets: ["HTTPFrontEnd"]),
+        .library(name: "RESPFrontEnd", targets: ["RESPFrontEnd"]),
         .executable(name: "session-node", targets: ["session-node"]),
         .executable(name: "session-bench", targets: ["session-bench"]),
     ],

@@ -100,6 +100,7 @@ public final class HTTPServer: Sendable {
 public final class HTTPServerReference: Sendable {
     private let server = Mutex<HTTPServer?>(nil)
 
+    /// Not yet bound to a server.
     public init() {}
 
     /// The server, once set.

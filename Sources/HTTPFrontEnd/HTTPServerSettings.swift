@@ -81,6 +81,7 @@ public struct HTTPServerStats: Sendable, Equatable {
     /// `accept` failures (out of descriptors or memory); the listener then pauses briefly.
     public var acceptErrors = 0
 
+    /// All zero.
     public init() {}
 
     /// (name, value) pairs for stats pages, prefixed `http_`.

@@ -2,17 +2,15 @@ import SessionCluster
 
 /// Cookie and answer settings of the front end.
 public struct FrontEndSettings: Sendable {
-    /// The session cookie; its value is the session id, with `.node` appended when `routeSuffix` is on (a
-    /// hint for sticky balancers; lookups ignore it).
-    public var cookieName = "SESSIONID"
-    /// The cookie carrying the client's version token, so a browser gets read-your-writes on any node.
-    public var versionCookieName = ClusterConfiguration.Sessions.versionCookieName
+    /// The session-id and version-token cookies (names, `Secure`), as every framework adapter uses them.
+    public var cookies = SessionCookies()
+    /// Appends `.<node name>` to the session id in its cookie (a hint for sticky balancers; lookups ignore it),
+    /// unless `cookies.route` names a route already.
     public var routeSuffix = true
-    /// Adds `Secure` to the cookies (behind TLS).
-    public var secureCookies = false
     /// Seconds a client is told to wait after a 503.
     public var retryAfterSeconds = 1
 
+    /// The defaults: `SESSIONID` / `SESSIONVERSION` cookies, route suffix on, `Retry-After: 1`.
     public init() {}
 }
 
@@ -33,17 +31,26 @@ public struct FrontEndSettings: Sendable {
 /// It runs on the node's event loop (`HTTPServer.start(…, on: node.eventLoop, handler: routes.handle)`): a
 /// request for a session held here is answered within one loop turn, with no thread hop.
 public struct SessionRoutes: Sendable {
+    /// Called exactly once with the answer, on the node's loop.
     public typealias Respond = (HTTPResponse) -> Void
 
+    /// The node the routes serve.
     public let node: ClusterNode
+    /// Cookies and answers, as given.
     public let settings: FrontEndSettings
     /// The server these routes answer for, when it runs on the node's loop: its connection figures
     /// (`HTTPServerStats`) then join `/cluster/stats` and `/metrics`.
     public let server = HTTPServerReference()
+    /// The cookies, with this node's route when `routeSuffix` is on.
+    private let cookies: SessionCookies
 
+    /// The routes of `node`; `settings.routeSuffix` appends the node's name to session-id cookies.
     public init(node: ClusterNode, settings: FrontEndSettings = FrontEndSettings()) {
         self.node = node
         self.settings = settings
+        var cookies = settings.cookies
+        if settings.routeSuffix && cookies.route == nil { cookies.route = node.me.name }
+        self.cookies = cookies
     }
 
     /// Answers one request on the node's loop: `respond` is called exactly once, on that loop.
@@ -102,7 +109,7 @@ public struct SessionRoutes: Sendable {
         guard let user = request.formFields()["user"], !user.isEmpty else {
             return respond(.text(400, "form field user is required\n"))
         }
-        let answer: (Result<SessionUpdate<Void>, any Error>) -> Void = { result in
+        let answer: (Result<SessionUpdate<Void>, SessionError>) -> Void = { result in
             switch result {
             case .success(let update):
                 var response = HTTPResponse.json(
@@ -118,7 +125,7 @@ public struct SessionRoutes: Sendable {
         }
         var initial = SessionChanges()
         initial.set("user", user)
-        let create = { [initial] in node.create(initial) { answer($0.mapError { $0 }) } }
+        let create = { [initial] in node.create(initial, then: answer) }
         // A login always ends with a fresh id: an existing session moves to a new id (fixation protection).
         guard let (id, token) = credentials(request) else { return create() }
         node.changeID(id, token: token) { moved in
@@ -271,22 +278,16 @@ public struct SessionRoutes: Sendable {
     private func credentials(_ request: HTTPRequest) -> (SessionID, VersionToken?)? {
         // A key's session (the Redis front end's) is never reached by cookie: its id is derived from a name
         // anyone may know, and the Redis endpoint has its own password.
-        guard let cookie = request.cookie(settings.cookieName), let id = SessionID(cookieValue: cookie), !id.isKeyID
-        else {
-            return nil
-        }
-        return (id, request.cookie(settings.versionCookieName).flatMap { VersionToken($0) })
+        guard let client = cookies.session(cookie: { request.cookie($0) }) else { return nil }
+        return (client.id, client.token)
     }
 
     private func setCookies(_ response: inout HTTPResponse, id: SessionID, version: VersionToken) {
-        let value = id.cookieValue(route: settings.routeSuffix ? node.me.name : nil)
-        response.setCookie(name: settings.cookieName, value: value, secure: settings.secureCookies)
-        response.setCookie(name: settings.versionCookieName, value: version.text, secure: settings.secureCookies)
+        for line in cookies.setCookieHeaders(id: id, version: version) { response.addHeader("Set-Cookie", line) }
     }
 
     private func clearCookies(_ response: inout HTTPResponse) {
-        response.clearCookie(name: settings.cookieName)
-        response.clearCookie(name: settings.versionCookieName)
+        for line in cookies.clearingCookieHeaders() { response.addHeader("Set-Cookie", line) }
     }
 
     private func unauthorized() -> HTTPResponse { .text(401, "no valid session\n") }
@@ -300,20 +301,21 @@ public struct SessionRoutes: Sendable {
     /// The answer to a failed operation. A 401 clears the cookies only on logout: elsewhere the request may come
     /// from another tab still carrying an id that a new login in this browser has replaced, and clearing would
     /// delete the new login's cookies. A dead id left in a browser only costs a 401 until the next login.
-    private func failure(_ error: any Error, clearingOn401: Bool = false) -> HTTPResponse {
-        switch error as? SessionError {
-        case .notFound?, .lost?:
+    private func failure(_ error: SessionError, clearingOn401: Bool = false) -> HTTPResponse {
+        switch error {
+        case .notFound, .lost:
             var response = unauthorized()
             if clearingOn401 { clearCookies(&response) }
             return response
-        case .tooLarge?:
+        case .tooLarge:
             return .text(413, "session limit exceeded: too many attributes or too many bytes\n")
-        case .unavailable?, .notAcknowledged?, .shuttingDown?, .full?:
+        case .unavailable, .notAcknowledged, .shuttingDown, .full:
             var response = HTTPResponse.text(503, "session temporarily unavailable, retry\n")
             response.setHeader("Retry-After", "\(settings.retryAfterSeconds)")
             return response
-        case nil:
-            return .text(500, "internal error\n")
+        case .alreadyExists, .invalidAttribute, .aborted:
+            // None of these routes creates named sessions, decodes JSON or aborts an update.
+            return .text(500, "internal error: \(error)\n")
         }
     }
 }

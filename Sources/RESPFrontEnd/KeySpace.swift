@@ -71,7 +71,7 @@ struct KeySpace {
                 case .success(let update):
                     writes?.record(id, update.version)
                     done(.success(update.value))
-                case .failure(let error as SessionError) where error == .notFound || error == .lost:
+                case .failure(.notFound), .failure(.lost):
                     var model = KeyModel(key: key, attributes: [:], now: Self.now())
                     let reply = body(&model)
                     guard model.changed else { return done(.success(reply)) }
@@ -83,16 +83,14 @@ struct KeySpace {
                         case .success(let update):
                             writes?.record(id, update.version)
                             done(.success(reply))
-                        case .failure(.notFound) where attempt == 0:
+                        case .failure(.alreadyExists) where attempt == 0, .failure(.notFound) where attempt == 0:
                             // Created here meanwhile by another client: write to it.
                             write(key, body, done, attempt: 1)
                         case .failure(let error): done(.failure(error))
                         }
                     }
-                case .failure(let error as SessionError):
+                case .failure(let error):
                     done(.failure(error))
-                case .failure:
-                    done(.failure(.unavailable))  // `body` does not throw
                 }
             })
     }
@@ -267,6 +265,7 @@ extension RESPValue {
                 "the key would exceed a session's limits (sessions.maxAttributes fields, sessions.maxSessionBytes "
                     + "bytes)")
         case .full: self = .error("OOM command not allowed: this node holds its maximum number of sessions")
+        case .alreadyExists, .invalidAttribute, .aborted: self = .err("\(error)")  // not raised by key writes
         }
     }
 }

@@ -9,15 +9,18 @@ import Synchronization
 public struct RESPServerSettings: Sendable {
     /// When set, clients must `AUTH <password>` (or `HELLO 3 AUTH default <password>`) before any other command.
     public var password: String?
+    /// What one command may hold (`RESPLimits`).
     public var limits = RESPLimits()
     /// Open connections at most. At the cap a newcomer displaces the connection idle longest, else the one whose
     /// partly received command began longest ago (at least `incompleteGraceMillis` ago: a client trickling a
     /// command cannot hold its slot forever); with neither it gets `-ERR max number of clients reached`.
     public var maxConnections = 10_000
+    /// How long, in ms, a partial command protects its connection from displacement at the cap.
     public var incompleteGraceMillis: Int64 = 1_000
     /// Commands, and bytes of arguments, one `MULTI` block may queue; past either the block is refused (`EXEC`
     /// answers `-EXECABORT`). The bytes bound what a connection holds: 10,000 commands of 256 KiB held 2.5 GB.
     public var maxQueuedCommands = 10_000
+    /// Bytes of arguments one `MULTI` block may queue.
     public var maxQueuedBytes = 16 << 20
     /// Reading a connection pauses while more than this many bytes of answers wait for the client to take them
     /// (a client that pipelines without reading cannot grow the node's memory).
@@ -25,6 +28,7 @@ public struct RESPServerSettings: Sendable {
     /// How long a closing connection may take to drain its last answer (ms).
     public var closeGraceMillis: Int64 = 1_000
 
+    /// The defaults, with `requirepass` when `password` is given.
     public init(password: String? = nil) { self.password = password }
 }
 

@@ -148,7 +148,7 @@ extension Simulation {
     }
 
     /// Backup mode: each live session's placement as its primary knows it.
-    public func placements() -> [SessionID: Placement] {
+    package func placements() -> [SessionID: Placement] {
         var result = [SessionID: Placement]()
         for slot in liveSlots {
             let node = slots[slot].node!

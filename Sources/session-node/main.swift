@@ -172,9 +172,8 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
         fail("cannot start node \(name): \(error)", status: 1)
     }
     var frontEnd = FrontEndSettings()
-    frontEnd.cookieName = configuration.sessions.cookieName
+    frontEnd.cookies = SessionCookies(configuration: configuration)
     frontEnd.routeSuffix = configuration.sessions.routeSuffix
-    frontEnd.secureCookies = configuration.sessions.secureCookies
     let routes = SessionRoutes(node: node, settings: frontEnd)
     let httpLimits = configuration.limits.http
     var limits = HTTPLimits()

@@ -165,7 +165,7 @@ extension ClusterNodeTests {
     @Test func nodeWithoutASecretRefusesToStart() async {
         var settings = Self.settings("lonely", multicast: nil)
         settings.secret = "short"
-        await #expect(throws: KeyringError.self) { _ = try await ClusterNode.start(settings) }
+        await #expect(throws: StartError.self) { _ = try await ClusterNode.start(settings) }
     }
 
     @Test func keyRotationKeepsTheClusterTalking() async throws {

@@ -89,14 +89,16 @@ import Testing
         var settings = ClusterNodeSettings(cluster: "limits", name: "n1")
         settings.secret = "limits test secret of thirty-two bytes!"
         settings.tickMillis = 0
-        await #expect(throws: ConfigurationError.self) { _ = try await ClusterNode.start(settings) }
+        await #expect(throws: StartError.self) { _ = try await ClusterNode.start(settings) }
         settings.tickMillis = 50
         settings.maxSessionBytes = 32 << 20
         do {
             _ = try await ClusterNode.start(settings)
             Issue.record("a node started with sessions larger than a frame")
-        } catch let error as ConfigurationError {
+        } catch .invalidSettings(let error) {
             #expect(error.keyPath == "maxSessionBytes" && error.value == String(32 << 20))
+        } catch {
+            Issue.record("expected invalid settings, got \(error)")
         }
     }
 

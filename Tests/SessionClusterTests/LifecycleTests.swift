@@ -55,10 +55,30 @@ extension ClusterNodeTests {
                 },
                 await failure { try await node.invalidate(login.id, token: nil) },
                 await failure { _ = try await node.changeID(login.id, token: nil) },
-                await failure { try await node.updateKeyring { _ in } },
+                await failure { _ = try await node.create(id: SessionID(name: "cart-1")) { $0.set("a", "b") } },
+                await failure {
+                    _ = try await node.update(SessionID(name: "cart-1"), token: nil, creatingIfAbsent: true) { _, _ in }
+                },
             ]
         }
-        #expect(outcomes == Array(repeating: .shuttingDown, count: 6))
+        #expect(outcomes == Array(repeating: .shuttingDown, count: 7))
+        let keyring = await Self.within(2, "updateKeyring after shutdown") { () -> KeyringError? in
+            do throws(KeyringError) {
+                try await node.updateKeyring { _ in }
+                return nil
+            } catch {
+                return error
+            }
+        }
+        #expect(keyring??.description.contains("shutting down") == true)
+        // The events of a stopped node end at once; run() returns at once.
+        let ended = await Self.within(2, "events after shutdown") { () -> Int in
+            var count = 0
+            for await _ in node.events { count += 1 }
+            return count
+        }
+        #expect(ended == 0)
+        _ = await Self.within(2, "run() after shutdown") { await node.run() }
         let members = await Self.within(2, "members() after shutdown") { await node.members() }
         #expect(members == [])
         let stats = await Self.within(2, "stats() after shutdown") { await node.stats() }

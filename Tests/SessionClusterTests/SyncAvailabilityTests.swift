@@ -54,7 +54,7 @@ import Testing
         let update = try #require(try result?.get(), "a lone sync node did not answer a login within 30 s")
         #expect(millis < 2_500, "answered in \(millis) ms: nothing to wait for, yet it waited for the ack timeout")
 
-        let written = Mutex<Answer<Result<SessionUpdate<Void>, any Error>>?>(nil)
+        let written = Mutex<Answer<Result<SessionUpdate<Void>, SessionError>>?>(nil)
         let writeStart = ContinuousClock.now
         node.update(update.id, token: update.version, { _, changes in changes.set("cart", "1") }) { result in
             written.withLock { $0 = (result, .now) }
@@ -75,7 +75,7 @@ import Testing
         await peer.crashForTesting()
 
         // Whichever comes first — the crash detected (nobody left to wait for) or the ack timeout — answers.
-        let written = Mutex<Answer<Result<SessionUpdate<Void>, any Error>>?>(nil)
+        let written = Mutex<Answer<Result<SessionUpdate<Void>, SessionError>>?>(nil)
         let start = ContinuousClock.now
         survivor.update(login.id, token: login.version, { _, changes in changes.set("cart", "1") }) { result in
             written.withLock { $0 = (result, .now) }

@@ -16,20 +16,24 @@ public struct RESPLimits: Sendable, Equatable {
     /// Before `AUTH` succeeds (when a password is set): most arguments and largest bulk, as Redis limits
     /// unauthenticated clients, so a stranger cannot make the node buffer much.
     public var unauthenticatedMaxArguments = 10
+    /// Largest bulk before `AUTH`, in bytes.
     public var unauthenticatedMaxBulkBytes = 16_384
     /// An argument over `maxBulkBytes` but at most this (Redis's `proto-max-bulk-len`, 512 MiB) is read past and
     /// its command refused (`RESPCommandParser.Item.tooLarge`): the client gets an error, not a closed connection.
     /// Longer is a protocol error, as in Redis. Only after authentication.
     public var maxSkippedBulkBytes = 512 << 20
 
+    /// Redis's limits, and this node's `maxBulkBytes`.
     public init() {}
 }
 
 /// Why a connection's bytes are not a RESP command stream. `message` is Redis's own wording (clients and tests
 /// match on it); the reply is `-ERR Protocol error: <message>` and the connection is closed.
 public struct RESPProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Redis's wording, e.g. `invalid bulk length`.
     public var message: String
 
+    /// The error `message`.
     public init(_ message: String) { self.message = message }
 
     public var description: String { "Protocol error: \(message)" }
@@ -49,6 +53,7 @@ public struct RESPProtocolError: Error, Equatable, Sendable, CustomStringConvert
 ///
 /// After `next()` throws, the parser is failed: it keeps throwing the same error and ignores further input.
 public struct RESPCommandParser: Sendable {
+    /// The limits this parser enforces.
     public let limits: RESPLimits
     /// Whether the client has authenticated (or no password is set): the full limits apply, not the
     /// unauthenticated ones.
@@ -71,6 +76,7 @@ public struct RESPCommandParser: Sendable {
     private var commandBytes = 0
     private var failure: RESPProtocolError?
 
+    /// A parser with `limits`; an unauthenticated one applies the stricter `unauthenticated…` limits.
     public init(limits: RESPLimits = RESPLimits(), authenticated: Bool = true) {
         self.limits = limits
         self.authenticated = authenticated
@@ -82,6 +88,7 @@ public struct RESPCommandParser: Sendable {
     /// Whether nothing of a command is partly received.
     public var isIdle: Bool { failure == nil && expected == 0 && skipping == 0 && readIndex == buffer.count }
 
+    /// Whether the stream broke the protocol (the connection must close after the error reply).
     public var isFailed: Bool { failure != nil }
 
     /// Adds bytes read from the connection. Ignored once the parser has failed.

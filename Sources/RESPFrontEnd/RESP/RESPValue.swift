@@ -19,6 +19,7 @@ public indirect enum RESPValue: Sendable, Equatable {
     case double(Double)
     case boolean(Bool)
 
+    /// `+OK`.
     public static let ok = RESPValue.simple("OK")
 
     /// A bulk string of UTF-8 text.
@@ -27,6 +28,7 @@ public indirect enum RESPValue: Sendable, Equatable {
     /// Redis's generic error: `-ERR <message>`.
     public static func err(_ message: String) -> RESPValue { .error("ERR " + message) }
 
+    /// Same type and same content.
     public static func == (lhs: RESPValue, rhs: RESPValue) -> Bool {
         switch (lhs, rhs) {
         case (.simple(let a), .simple(let b)), (.error(let a), .error(let b)): a == b

@@ -15,9 +15,12 @@ extension ClusterConfiguration {
     public struct Limits: Sendable, Equatable {
         /// How often the protocol's timers are checked, in ms (1–1000). Default 50.
         public var tickMillis: Int64 = 50
+        /// `limits.http`.
         public var http = HTTP()
+        /// `limits.replication`.
         public var replication = Replication()
 
+        /// The defaults above.
         public init() {}
 
         /// `limits.http`: the HTTP front end of `session-node`.
@@ -36,6 +39,7 @@ extension ClusterConfiguration {
             /// Largest request body, in bytes (0–64 MiB). Beyond: 413. Default 1 MiB.
             public var maxBodyBytes = 1024 * 1024
 
+            /// The defaults above.
             public init() {}
         }
 
@@ -52,6 +56,7 @@ extension ClusterConfiguration {
             /// Most inbound replication links open at once (1–65,536); more are closed at once. Default 256.
             public var maxInboundLinks = 256
 
+            /// The defaults above.
             public init() {}
         }
     }

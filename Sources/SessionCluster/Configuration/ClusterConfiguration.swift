@@ -77,6 +77,7 @@ public struct ClusterConfiguration: Sendable, Equatable {
         /// endpoint that is not on loopback. MUST NOT be logged.
         public var password: String?
 
+        /// The Redis front end, with `requirepass` when `password` is given.
         public init(password: String? = nil) { self.password = password }
     }
 

@@ -4,18 +4,22 @@ import Synchronization
 /// Carries a value that is only ever touched on one event loop's thread across concurrency domains.
 /// The holder MUST use `value` only inside `EventLoop.execute` (or handlers) of that loop.
 // @unchecked: every use goes through the owning loop, so the value is confined to the loop thread.
-public struct LoopConfined<Value>: @unchecked Sendable {
-    public let value: Value
-    public init(value: Value) { self.value = value }
+package struct LoopConfined<Value>: @unchecked Sendable {
+    package let value: Value
+    package init(value: Value) { self.value = value }
 }
 
 /// One cluster node, embeddable in a Swift server: sessions held in memory, replicated to peers found by
 /// multicast / unicast membership, with read-your-writes across nodes through version tokens.
 ///
 /// All protocol state lives on the node's own event-loop thread; these methods hop there and back, so they
-/// may be called from any task. Hand the `version` of every answer back to the client (e.g. in a cookie) and
-/// pass it in on its next request: a node whose copy is older then pulls the session or fails with
-/// `.unavailable` instead of serving stale state.
+/// may be called from any task. Hand the `version` of every answer back to the client (e.g. in a cookie:
+/// `SessionCookies`) and pass it in on its next request: a node whose copy is older then pulls the session or
+/// fails with `.unavailable` instead of serving stale state. Every session method throws only `SessionError`.
+///
+/// Lifetime: `start` binds the sockets and starts the node; `run()` keeps it until its task is cancelled (the
+/// shape of swift-service-lifecycle's `Service`); `shutdown()` leaves gracefully. After the first `shutdown()`
+/// every call fails at once with `.shuttingDown`.
 ///
 /// ```swift
 /// var settings = ClusterNodeSettings(cluster: "shop", name: "n1")
@@ -30,40 +34,66 @@ public struct LoopConfined<Value>: @unchecked Sendable {
 public final class ClusterNode: Sendable {
     /// This node as members see it (its `id` is fresh for each start).
     public let me: MemberInfo
-    /// Membership and replication events, for logs and dashboards. Single consumer.
-    public let events: AsyncStream<ClusterEvent>
-    private let loop: EventLoop
-    private let runtime: LoopConfined<NodeRuntime>
+    let loop: EventLoop
+    let runtime: LoopConfined<NodeRuntime>
+    private let hub: EventHub
     /// Whether the node takes calls: false from the first `shutdown()` on, so later calls fail at once.
-    private let accepting = Atomic<Bool>(true)
-    /// `nil` while running; the waiters of a stop in progress; `[]` forever once stopped.
-    private let stopWaiters = Mutex<[CheckedContinuation<Void, Never>]?>(nil)
-    private let stopped = Atomic<Bool>(false)
+    let accepting = Atomic<Bool>(true)
+    private let lifecycle = Mutex(Lifecycle())
     /// The figures at the moment the node stopped, so `stats()` still answers afterwards.
     private let finalStats = Mutex<NodeStats?>(nil)
 
-    private init(loop: EventLoop, runtime: NodeRuntime, events: AsyncStream<ClusterEvent>) {
+    private struct Lifecycle {
+        var phase = Phase.running
+        /// Tasks waiting for the node to have stopped (`run()`, a second `shutdown()`, `stats()` while stopping).
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private enum Phase { case running, stopping, stopped }
+
+    private init(loop: EventLoop, runtime: NodeRuntime, hub: EventHub) {
         self.loop = loop
         self.runtime = LoopConfined(value: runtime)
-        self.events = events
+        self.hub = hub
         self.me = runtime.node.me
     }
 
-    /// Binds the sockets and starts the node. Throws when a socket cannot be opened (port in use, bad
-    /// address) or the settings are invalid.
-    public static func start(_ settings: ClusterNodeSettings) async throws -> ClusterNode {
-        try settings.membership.validate()
-        try settings.replication.validate()
-        try settings.validateLimits()
-        let keyring = try settings.keyring ?? Keyring(secret: settings.secret)
-        let (events, continuation) = AsyncStream<ClusterEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
-        let loop = try EventLoop(name: "node-\(settings.name)")
-        let runtime = try NodeRuntime(settings: settings, keyring: keyring, loop: loop, events: continuation)
-        let node = ClusterNode(loop: loop, runtime: runtime, events: events)
-        loop.start()
-        let confined = node.runtime
-        loop.execute { confined.value.begin() }
-        return node
+    /// Binds the sockets and starts the node. Throws `.invalidSettings` (naming the setting and its value) or
+    /// `.system` when a socket cannot be opened (port in use, bad address).
+    public static func start(_ settings: ClusterNodeSettings) async throws(StartError) -> ClusterNode {
+        do throws(SettingsError) {
+            try settings.membership.validate()
+            try settings.replication.validate()
+        } catch {
+            throw .invalidSettings(ConfigurationError(keyPath: error.field, value: error.value, problem: error.problem))
+        }
+        do throws(ConfigurationError) {
+            try settings.validateLimits()
+        } catch {
+            throw .invalidSettings(error)
+        }
+        let keyring: Keyring
+        do throws(KeyringError) {
+            if let given = settings.keyring {
+                keyring = given
+            } else {
+                keyring = try Keyring(secret: settings.secret)
+            }
+        } catch {
+            throw .invalidSettings(ConfigurationError(keyPath: "secret", value: nil, problem: error.description))
+        }
+        let hub = EventHub()
+        do throws(SystemError) {
+            let loop = try EventLoop(name: "node-\(settings.name)")
+            let runtime = try NodeRuntime(settings: settings, keyring: keyring, loop: loop, events: hub)
+            let node = ClusterNode(loop: loop, runtime: runtime, hub: hub)
+            loop.start()
+            let confined = node.runtime
+            loop.execute { confined.value.begin() }
+            return node
+        } catch {
+            throw .system(error)
+        }
     }
 
     /// Runs `body` on the loop with the runtime and a completion to call exactly once. Answers `rejected` at once,
@@ -81,7 +111,7 @@ public final class ClusterNode: Sendable {
 
     /// Runs `body` with the runtime at once when called on the loop thread, else soon on the loop; calls
     /// `rejected` instead once the node is shutting down or stopped.
-    private func onLoopNow(_ body: @escaping (NodeRuntime) -> Void, rejected: @escaping () -> Void) {
+    func onLoopNow(_ body: @escaping (NodeRuntime) -> Void, rejected: @escaping () -> Void) {
         guard accepting.load(ordering: .acquiring) else { return rejected() }
         if loop.inLoop { return body(runtime.value) }
         let confined = runtime
@@ -89,25 +119,52 @@ public final class ClusterNode: Sendable {
         if !loop.execute({ work.value(confined.value) }) { rejected() }
     }
 
+    // MARK: Events
+
+    /// A new subscription to this node's membership and replication events, from now until the node stops (then
+    /// the sequence ends). Each access is its own subscription with its own buffer of 10,000 events; any number
+    /// may be open at once, each sees every event. A consumer that falls further behind gets `.missed(count)` in
+    /// place of the oldest events (`ClusterEvents`); the node never waits for a consumer.
+    public var events: ClusterEvents { ClusterEvents(hub: hub, capacity: 10_000) }
+
     // MARK: Sessions
 
     /// Creates a session with a fresh random id (127 bits from the system CSPRNG, `SessionID.random()`), holding
-    /// `changes`.
-    public func create(_ changes: @Sendable (inout SessionChanges) -> Void) async throws(SessionError)
+    /// `changes`. In `sync` mode it returns once the other holders have it. An error `changes` throws is rethrown
+    /// (`SessionError` as is, others as `.aborted`); nothing is created then.
+    public func create(
+        _ changes: @Sendable (inout SessionChanges) throws -> Void
+    ) async throws(SessionError) -> SessionUpdate<Void> {
+        var recorded = SessionChanges()
+        do { try changes(&recorded) } catch { throw SessionError(thrown: error) }
+        return try await create(id: Self.freshID(), recorded, named: false)
+    }
+
+    /// Creates the session `id`, chosen by the caller — a name every node maps to the same session
+    /// (`SessionID(name:)`), such as a framework session store's key. Throws `.alreadyExists` when that session is
+    /// live here (update it instead). Two nodes creating the same id at once both succeed: their copies merge
+    /// like any concurrent writes. See also `update(_:token:creatingIfAbsent:_:)`.
+    public func create(
+        id: SessionID, _ changes: @Sendable (inout SessionChanges) throws -> Void
+    ) async throws(SessionError) -> SessionUpdate<Void> {
+        var recorded = SessionChanges()
+        do { try changes(&recorded) } catch { throw SessionError(thrown: error) }
+        return try await create(id: id, recorded, named: true)
+    }
+
+    private func create(id: SessionID, _ changes: SessionChanges, named: Bool) async throws(SessionError)
         -> SessionUpdate<Void>
     {
-        var recorded = SessionChanges()
-        changes(&recorded)
-        let initial = recorded
-        let id = Self.freshID()
         let outcome: Result<VersionToken, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
             runtime, done in
-            runtime.create(id, changes: initial, done)
+            runtime.create(id, changes: changes, named: named, done)
         }
         return SessionUpdate(id: id, version: try outcome.get(), value: ())
     }
 
-    /// Reads a session, honouring the client's version token.
+    /// Reads a session, honouring the client's version token (nil: whatever copy is nearest). Throws `.notFound`
+    /// for a session that never existed, ended or expired, `.unavailable` when no copy covering `token` is
+    /// reachable in time.
     public func read(_ id: SessionID, token: VersionToken?) async throws(SessionError) -> SessionSnapshot {
         let outcome: Result<SessionSnapshot, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
             runtime, done in
@@ -116,20 +173,33 @@ public final class ClusterNode: Sendable {
         return try outcome.get()
     }
 
-    /// Runs one request against a session: `body` reads the snapshot and records changes, which are
-    /// committed as one delta. Returns the new version token (and in `sync` mode waits for acknowledgement).
-    /// `body` runs on the node's loop thread: keep it short (no I/O).
+    /// Runs one request against a session: `body` reads the snapshot and records changes, which are committed
+    /// as one delta; its result comes back in `value` with the new version token (in `sync` mode once the other
+    /// holders acknowledged it). When `body` throws, nothing is committed: a `SessionError` it throws (the
+    /// `.invalidAttribute` of a `decode`) is rethrown as is, any other error as `.aborted(error)` — catch yours
+    /// with `catch .aborted(let error as MyError)`.
+    ///
+    /// With `creatingIfAbsent`, a session no node holds (never created, or every copy lost) is created here with
+    /// what `body` records, `body` seeing an empty snapshot — an upsert for sessions named by the caller
+    /// (`SessionID(name:)`). A session that ended (logout, `invalidate`) is not brought back: `.notFound`.
+    ///
+    /// `body` runs on the node's loop thread: keep it short (no I/O, no waiting).
     public func update<Value: Sendable>(
-        _ id: SessionID, token: VersionToken?,
+        _ id: SessionID, token: VersionToken?, creatingIfAbsent: Bool = false,
         _ body: @escaping @Sendable (SessionSnapshot, inout SessionChanges) throws -> Value
-    ) async throws -> SessionUpdate<Value> {
-        let outcome: Result<SessionUpdate<Value>, any Error> = await onLoop(
-            rejected: .failure(SessionError.shuttingDown)
-        ) { runtime, done in runtime.update(id, token: token, body, done) }
+    ) async throws(SessionError) -> SessionUpdate<Value> {
+        let outcome: Result<SessionUpdate<Value>, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
+            runtime, done in
+            if creatingIfAbsent {
+                runtime.upsert(id, body, done)
+            } else {
+                runtime.update(id, token: token, body, done)
+            }
+        }
         return try outcome.get()
     }
 
-    /// Ends a session everywhere (logout).
+    /// Ends a session everywhere (logout): every node answers `.notFound` for it from now on.
     public func invalidate(_ id: SessionID, token: VersionToken?) async throws(SessionError) {
         let outcome: Result<Void, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
             runtime, done in
@@ -148,149 +218,33 @@ public final class ClusterNode: Sendable {
         return SessionUpdate(id: newID, version: try outcome.get(), value: ())
     }
 
-    private static func freshID() -> SessionID { SessionID.random() }
-
-    // MARK: Sessions on the loop thread
-
-    /// The node's event loop. A server that runs its own sockets on it (as the `session-node` HTTP front end
-    /// does) can use the callback methods below: called on this loop, a request for a session held here
-    /// completes before the call returns — no thread hop, no task. Anything slow run on the loop delays
-    /// the node's protocol work.
-    public var eventLoop: EventLoop { loop }
-
-    /// Reads a session; `done` runs on the node's loop (at once when called there and the copy is here).
-    public func read(
-        _ id: SessionID, token: VersionToken?, then done: @escaping (Result<SessionSnapshot, SessionError>) -> Void
-    ) {
-        onLoopNow({ $0.read(id, token: token, done) }, rejected: { done(.failure(.shuttingDown)) })
-    }
-
-    /// `update` for callers on the loop: `body` and `done` run on the node's loop.
-    public func update<Value>(
-        _ id: SessionID, token: VersionToken?,
-        _ body: @escaping (SessionSnapshot, inout SessionChanges) throws -> Value,
-        then done: @escaping (Result<SessionUpdate<Value>, any Error>) -> Void
-    ) {
-        onLoopNow({ $0.update(id, token: token, body, done) }, rejected: { done(.failure(SessionError.shuttingDown)) })
-    }
-
-    /// `create` for callers on the loop: `done` runs on the node's loop.
-    public func create(
-        _ changes: SessionChanges, then done: @escaping (Result<SessionUpdate<Void>, SessionError>) -> Void
-    ) {
-        let id = Self.freshID()
-        onLoopNow(
-            { $0.create(id, changes: changes) { done($0.map { SessionUpdate(id: id, version: $0, value: ()) }) } },
-            rejected: { done(.failure(.shuttingDown)) })
-    }
-
-    /// Creates the session `id`, chosen by the caller, holding `changes`; `done` runs on the node's loop. For
-    /// sessions named by something other than a random id — a Redis key (`SessionID(forKey:)`), which every node
-    /// maps to the same id. An id already held here is refused with `.notFound` (update it instead). Two nodes
-    /// creating the same id at once both succeed: their copies merge like any concurrent writes.
-    public func create(
-        _ id: SessionID, _ changes: SessionChanges,
-        then done: @escaping (Result<SessionUpdate<Void>, SessionError>) -> Void
-    ) {
-        onLoopNow(
-            { runtime in
-                runtime.create(id, changes: changes, named: true) {
-                    done($0.map { SessionUpdate(id: id, version: $0, value: ()) })
-                }
-            }, rejected: { done(.failure(.shuttingDown)) })
-    }
-
-    /// Redis's `WAIT`: counts the other holders of session `id` that hold this node's writes up to `version` (the
-    /// token this node answered a write with). `done` runs on the node's loop with the count once `replicas`
-    /// confirmed, every holder asked answered or left, or `timeoutMillis` passed — at once when `replicas` ≤ 0
-    /// (with 0) or when no other holder is live. A token that does not authenticate counts nobody. In `sync` mode a
-    /// write was confirmed before it was answered, so this answers within a round trip.
-    public func confirm(
-        _ id: SessionID, version: VersionToken, replicas: Int, timeoutMillis: Int64,
-        then done: @escaping (_ holders: Int) -> Void
-    ) {
-        onLoopNow(
-            { $0.confirm(id, version: version, replicas: replicas, timeoutMillis: timeoutMillis, done) },
-            rejected: { done(0) })
-    }
-
-    /// The valid sessions held here after `cursor` in id order, looking at `limit` held ids at most (so a walk
-    /// over a million sessions takes bounded steps); `done` gets them with the cursor to continue from, nil once
-    /// every held id was looked at. On the node's loop. Backup mode: only the sessions this node holds a copy of.
-    /// With `having`, only sessions holding that attribute are listed (the others cost a lookup, not a copy of
-    /// their attributes).
-    public func heldSessions(
-        after cursor: SessionID?, limit: Int, having attribute: String? = nil,
-        then done: @escaping (_ sessions: [HeldSession], _ next: SessionID?) -> Void
-    ) {
-        onLoopNow(
-            { runtime in
-                let replication = runtime.node.replication
-                let ids = replication.sessionIDs(after: cursor, limit: max(1, limit))
-                var found = [HeldSession]()
-                for id in ids {
-                    guard let session = replication.session(id), session.isValid else { continue }
-                    if let attribute, session.content.attributes[attribute]?.value == nil { continue }
-                    found.append(
-                        HeldSession(
-                            id: id, attributes: session.content.liveAttributes,
-                            expiresFirst: replication.expiresFirst(id)))
-                }
-                done(found, ids.count < max(1, limit) ? nil : ids.last)
-            }, rejected: { done([], nil) })
-    }
-
-    /// `invalidate` for callers on the loop: `done` runs on the node's loop.
-    public func invalidate(
-        _ id: SessionID, token: VersionToken?, then done: @escaping (Result<Void, SessionError>) -> Void
-    ) {
-        onLoopNow({ $0.invalidate(id, token: token, done) }, rejected: { done(.failure(.shuttingDown)) })
-    }
-
-    /// `changeID` for callers on the loop: `done` runs on the node's loop.
-    public func changeID(
-        _ id: SessionID, token: VersionToken?,
-        then done: @escaping (Result<SessionUpdate<Void>, SessionError>) -> Void
-    ) {
-        let newID = Self.freshID()
-        onLoopNow(
-            { runtime in
-                runtime.changeID(id, to: newID, token: token) {
-                    done($0.map { SessionUpdate(id: newID, version: $0, value: ()) })
-                }
-            }, rejected: { done(.failure(.shuttingDown)) })
-    }
-
-    /// The members this node knows, for callers on the loop (called elsewhere it hops and answers on the loop).
-    /// Empty once the node has stopped.
-    public func members(then done: @escaping ([Member]) -> Void) {
-        onLoopNow({ done($0.node.membership.members) }, rejected: { done([]) })
-    }
-
-    /// `stats()` for callers on the loop.
-    public func stats(then done: @escaping (NodeStats) -> Void) {
-        onLoopNow({ done($0.currentStats) }, rejected: { [self] in done(finalStats.withLock { $0 } ?? .empty) })
-    }
+    static func freshID() -> SessionID { SessionID.random() }
 
     // MARK: Cluster
 
-    /// The members this node knows (itself excluded), with their states.
+    /// The members this node knows (itself excluded), with their states; empty once the node has stopped.
     public func members() async -> [Member] {
         await onLoop(rejected: []) { runtime, done in done(runtime.node.membership.members) }
     }
 
-    /// The keyring in use: install a new key everywhere, then `use` it everywhere, then remove the old one —
-    /// key rotation without downtime. Throws when the change is not possible (unknown key, short secret…).
-    public func updateKeyring(_ change: @escaping @Sendable (inout Keyring) throws -> Void) async throws {
-        let result: Result<Void, any Error> = await onLoop(rejected: .failure(SessionError.shuttingDown)) {
-            runtime, done in
+    /// Changes the keyring in use: install a new key everywhere, then `use` it everywhere, then remove the old one
+    /// — key rotation without downtime. Throws the `KeyringError` of `change` (unknown key, short secret…; any other
+    /// error it throws becomes one with its description), or "shutting down" once the node is stopping.
+    public func updateKeyring(
+        _ change: @escaping @Sendable (inout Keyring) throws -> Void
+    ) async throws(KeyringError) {
+        let result: Result<Void, KeyringError> = await onLoop(
+            rejected: .failure(KeyringError(problem: "the node is shutting down"))
+        ) { runtime, done in
             var keyring = runtime.cipher.keyring
             do {
                 try change(&keyring)
                 runtime.install(keyring)
                 done(.success(()))
-            } catch {
+            } catch let error as KeyringError {
                 done(.failure(error))
+            } catch {
+                done(.failure(KeyringError(problem: "\(error)")))
             }
         }
         try result.get()
@@ -314,17 +268,35 @@ public final class ClusterNode: Sendable {
             if let live { return live }
         }
         // Stopping or stopped: the final figures are recorded on the loop before it ends.
-        await awaitStopped()
+        await untilStopped()
         return finalStats.withLock { $0 } ?? NodeStats.empty
     }
 
+    /// The last figures, for callers that must not wait (`stats(then:)` once stopping).
+    func lastStats() -> NodeStats { finalStats.withLock { $0 } ?? .empty }
+
+    // MARK: Lifetime
+
+    /// Keeps the node until the calling task is cancelled, then leaves gracefully (`shutdown()`) and returns once
+    /// it has stopped; returns as soon as the node stops for another reason (a `shutdown()` elsewhere). The shape
+    /// of swift-service-lifecycle's `Service.run()`, so an app's service group can own the node:
+    /// `struct NodeService: Service { let node: ClusterNode; func run() async throws { try await
+    /// cancelWhenGracefulShutdown { await node.run() } } }`.
+    public func run() async {
+        await withTaskCancellationHandler {
+            await untilStopped()
+        } onCancel: {
+            Task { await self.shutdown() }
+        }
+    }
+
     /// Stops abruptly, as `kill -9` would: sockets close without a leaving beacon (tests of failure detection).
-    public func crashForTesting() async {
+    package func crashForTesting() async {
         await stop(gracefully: false)
     }
 
     /// Graceful stop: announces leaving (peers drop this node at once and re-place its sessions), lets queued
-    /// replication drain (bounded, one second), then closes everything and stops the loop.
+    /// replication drain (bounded, one second), then closes everything, stops the loop and ends the events.
     ///
     /// Idempotent: a second call waits for the first to finish, a call after the stop returns at once. From the
     /// first call on, every other method fails at once with `.shuttingDown` (or answers empty).
@@ -333,12 +305,12 @@ public final class ClusterNode: Sendable {
     }
 
     private func stop(gracefully: Bool) async {
-        let first = stopWaiters.withLock { waiters -> Bool in
-            guard waiters == nil, !stopped.load(ordering: .acquiring) else { return false }
-            waiters = []
+        let first = lifecycle.withLock { state -> Bool in
+            guard state.phase == .running else { return false }
+            state.phase = .stopping
             return true
         }
-        guard first else { return await awaitStopped() }
+        guard first else { return await untilStopped() }
         accepting.store(false, ordering: .releasing)
         let confined = runtime
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -358,20 +330,20 @@ public final class ClusterNode: Sendable {
             if !queued { continuation.resume() }
         }
         await loop.stop()
-        let waiting = stopWaiters.withLock { waiters -> [CheckedContinuation<Void, Never>] in
-            stopped.store(true, ordering: .releasing)
-            defer { waiters = [] }
-            return waiters ?? []
+        let waiting = lifecycle.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.phase = .stopped
+            defer { state.waiters = [] }
+            return state.waiters
         }
         for waiter in waiting { waiter.resume() }
     }
 
-    /// Returns once a stop in progress has finished (at once when none is).
-    private func awaitStopped() async {
+    /// Returns once the node has stopped (at once when it has).
+    private func untilStopped() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let waiting = stopWaiters.withLock { waiters -> Bool in
-                guard !stopped.load(ordering: .acquiring), waiters != nil else { return false }
-                waiters!.append(continuation)
+            let waiting = lifecycle.withLock { state -> Bool in
+                guard state.phase != .stopped else { return false }
+                state.waiters.append(continuation)
                 return true
             }
             if !waiting { continuation.resume() }
@@ -379,107 +351,17 @@ public final class ClusterNode: Sendable {
     }
 }
 
-extension NodeRuntime {
-    /// Whether `attributes` with `changes` applied stay within the session limits.
-    func fits(_ changes: SessionChanges, on attributes: [String: [UInt8]]) -> Bool {
-        var count = attributes.count
-        var bytes = attributes.reduce(0) { $0 + $1.key.utf8.count + $1.value.count }
-        // The changes' last word per attribute counts; the request's copy of the session is not rebuilt.
-        // (A few changes, the common case, are checked against each other without hashing.)
-        var decided = Set<String>()
-        var few = [String]()
-        let hashing = changes.changes.count > 8
-        func isFirst(_ name: String) -> Bool {
-            if hashing { return decided.insert(name).inserted }
-            if few.contains(name) { return false }
-            few.append(name)
-            return true
-        }
-        for change in changes.changes.reversed() {
-            let name: String
-            let value: [UInt8]?
-            switch change {
-            case .set(let changed, let bytes):
-                name = changed
-                value = bytes
-            case .remove(let changed):
-                name = changed
-                value = nil
-            case .setMaxInactive, .invalidate: continue
-            }
-            guard isFirst(name) else { continue }
-            if let old = attributes[name] {
-                count -= 1
-                bytes -= name.utf8.count + old.count
-            }
-            if let value {
-                count += 1
-                bytes += name.utf8.count + value.count
-            }
-        }
-        return count <= settings.maxAttributesPerSession && bytes <= settings.maxSessionBytes
-    }
+/// Why `ClusterNode.start` failed.
+public enum StartError: Error, Equatable, CustomStringConvertible {
+    /// A setting is out of range or inconsistent: the error names it (`keyPath`) and its value.
+    case invalidSettings(ConfigurationError)
+    /// The event loop or a socket could not be set up (port in use, bad address, out of descriptors).
+    case system(SystemError)
 
-    /// Completes a commit of session `id` with its new token: at once, or when a `sync` commit is acknowledged.
-    /// The waiter is registered before the directives run: they may complete the commit (and a completion with
-    /// no waiter would be lost, leaving the request unanswered).
-    func finish(_ result: NodeCommit, id: SessionID, _ done: @escaping (Result<VersionToken, SessionError>) -> Void) {
-        guard result.outcome == .committed else {
-            execute(result.directives)
-            return done(.failure(.notFound))
+    public var description: String {
+        switch self {
+        case .invalidSettings(let error): "invalid settings: \(error)"
+        case .system(let error): error.description
         }
-        let token = tokens.sealLater(result.version, for: id)
-        guard let commitID = result.awaiting else {
-            execute(result.directives)
-            return done(.success(token))
-        }
-        commitWaiters[commitID] = { acknowledged in
-            done(acknowledged ? .success(token) : .failure(.notAcknowledged))
-        }
-        execute(result.directives)
-    }
-
-    /// Installs a new keyring (key rotation) for cluster traffic and version tokens.
-    func install(_ keyring: Keyring) {
-        cipher.install(keyring)
-        tokens.install(keyring)
-    }
-
-    /// Sends the leaving beacon, waits (at most a second) for queued frames to leave, then closes.
-    func leave(then done: @escaping (()) -> Void) {
-        execute(node.leave(now: NodeRuntime.now()))
-        let deadline = EventLoop.monotonicMillis() + 1_000
-        func waitForDrain() {
-            let pending = outbound.values.contains { !$0.isClosed && $0.queuedBytes > 0 }
-            if pending && EventLoop.monotonicMillis() < deadline {
-                loop.schedule(afterMillis: 10) { waitForDrain() }
-                return
-            }
-            close()
-            done(())
-        }
-        waitForDrain()
-    }
-
-    /// Closes every socket once; pending requests fail with `.shuttingDown`.
-    func close() {
-        stopping = true
-        if let tickTimer { loop.cancel(tickTimer) }
-        for link in Array(outbound.values) + Array(inbound.values) { link.close() }
-        outbound = [:]
-        inbound = [:]
-        loop.deregister(listener.fd)
-        loop.deregister(datagrams.fd)
-        if let receiver = multicastReceiver { loop.deregister(receiver.fd) }
-        listener.close()
-        datagrams.close()
-        multicastReceiver?.close()
-        for waiter in accessWaiters.values { waiter(.failure(.shuttingDown)) }
-        for waiter in commitWaiters.values { waiter(false) }
-        for waiter in confirmWaiters.values { waiter(0) }
-        accessWaiters = [:]
-        commitWaiters = [:]
-        confirmWaiters = [:]
-        events.finish()
     }
 }

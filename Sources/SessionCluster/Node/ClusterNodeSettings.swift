@@ -4,11 +4,13 @@ import SessionClusterCore
 public struct MulticastSettings: Sendable, Equatable {
     /// An IPv4 multicast group, e.g. `239.255.77.1`. Give every cluster (and every test) its own group/port.
     public var group: String
+    /// The UDP port beacons are sent to and received on.
     public var port: UInt16
     /// The IPv4 address of the interface to join and send on (`127.0.0.1` on one machine): without it,
     /// multicast would leave by the default route.
     public var interface: String
 
+    /// Beacons to `group`:`port`, joined and sent on `interface`.
     public init(group: String, port: UInt16, interface: String) {
         self.group = group
         self.port = port
@@ -35,7 +37,9 @@ public struct ClusterNodeSettings: Sendable {
     public var httpAddress = ""
     /// Multicast beacons; nil means unicast only (`membership.seeds` and known members).
     public var multicast: MulticastSettings?
+    /// Heartbeat period, failure-detection timeouts, seeds (`MembershipSettings`, all in ms).
     public var membership = MembershipSettings()
+    /// Mode (`delta` / `backup`), ack (`async` / `sync`) and timeouts (`ReplicationSettings`, in ms).
     public var replication = ReplicationSettings()
     /// How often (ms) the protocol's timers are checked, 1–1000. 50 ms keeps failure detection and sync
     /// time-outs within a tick of their settings.
@@ -68,6 +72,7 @@ public struct ClusterNodeSettings: Sendable {
     /// Receives one line per notable event (member joined, state transfer done, …).
     public var log: (@Sendable (String) -> Void)?
 
+    /// The defaults for node `name` of cluster `cluster`; set `secret` before starting.
     public init(cluster: String, name: String) {
         self.cluster = cluster
         self.name = name

@@ -56,7 +56,7 @@ extension NodeRuntime {
     func update<Value>(
         _ id: SessionID, token: VersionToken?,
         _ body: @escaping (SessionSnapshot, inout SessionChanges) throws -> Value,
-        _ done: @escaping (Result<SessionUpdate<Value>, any Error>) -> Void
+        _ done: @escaping Completion<SessionUpdate<Value>>
     ) {
         access(id, token: token) { [unowned self] accessed in
             let session: SessionSnapshot
@@ -70,10 +70,10 @@ extension NodeRuntime {
                 value = try body(session, &changes)
             } catch {
                 node.release(id)
-                return done(.failure(error))
+                return done(.failure(SessionError(thrown: error)))
             }
             commit(id, changes: changes, base: session.attributes) { committed in
-                done(committed.map { SessionUpdate(id: id, version: $0, value: value) }.mapError { $0 })
+                done(committed.map { SessionUpdate(id: id, version: $0, value: value) })
             }
         }
     }
@@ -85,11 +85,41 @@ extension NodeRuntime {
         _ id: SessionID, changes: SessionChanges, named: Bool = false, _ done: @escaping Completion<VersionToken>
     ) {
         guard !stopping else { return done(.failure(.shuttingDown)) }
+        if let held = node.replication.session(id), held.isValid { return done(.failure(.alreadyExists)) }
         guard node.replication.liveSessionCount < settings.maxSessions else { return done(.failure(.full)) }
         guard fits(changes, on: [:]) else { return done(.failure(.tooLarge)) }
         let now = NodeRuntime.now()
         let firstCounter = named ? UInt64(clamping: max(1, now.millis)) &* 1024 : 1
         finish(node.create(id, changes: changes, now: now, firstCounter: firstCounter), id: id, done)
+    }
+
+    /// `update`, creating the session here with `body`'s changes when no node holds it (`.notFound` or `.lost`
+    /// from the access; not when it ended: an ended copy held here refuses the create with `.notFound`). A create
+    /// that loses a race with another (`.alreadyExists`) updates the winner's session instead, once.
+    func upsert<Value>(
+        _ id: SessionID, _ body: @escaping (SessionSnapshot, inout SessionChanges) throws -> Value,
+        _ done: @escaping Completion<SessionUpdate<Value>>, attempt: Int = 0
+    ) {
+        update(id, token: nil, body) { [unowned self] result in
+            switch result {
+            case .failure(.notFound), .failure(.lost):
+                var changes = SessionChanges()
+                let value: Value
+                do {
+                    value = try body(SessionSnapshot(empty: id), &changes)
+                } catch {
+                    return done(.failure(SessionError(thrown: error)))
+                }
+                create(id, changes: changes, named: true) { [unowned self] created in
+                    switch created {
+                    case .success(let version): done(.success(SessionUpdate(id: id, version: version, value: value)))
+                    case .failure(.alreadyExists) where attempt == 0: upsert(id, body, done, attempt: 1)
+                    case .failure(let error): done(.failure(error))
+                    }
+                }
+            default: done(result)
+            }
+        }
     }
 
     /// Ends a session everywhere.

@@ -15,7 +15,7 @@ final class NodeRuntime {
     let datagrams: DatagramSocket
     let multicastReceiver: DatagramSocket?
     let multicastGroup: SocketAddress?
-    let events: AsyncStream<ClusterEvent>.Continuation
+    let events: EventHub
     let cipher: ClusterCipher
     /// Authenticates the clients' version tokens (keyed from the same keyring as `cipher`).
     var tokens: VersionTokenSealer
@@ -43,7 +43,7 @@ final class NodeRuntime {
     var lastDeltaFrame: (id: SessionID, dot: Dot, ack: CommitID?, frame: [UInt8])?
 
     init(
-        settings: ClusterNodeSettings, keyring: Keyring, loop: EventLoop, events: AsyncStream<ClusterEvent>.Continuation
+        settings: ClusterNodeSettings, keyring: Keyring, loop: EventLoop, events: EventHub
     )
         throws(SystemError)
     {

@@ -16,7 +16,9 @@ public struct ReplicationLag: Sendable, Equatable {
     public internal(set) var stampsSent = 0
     /// Samples since the node started, their sum and the largest (µs).
     public private(set) var count = 0
+    /// The sum of all samples, in µs (with `count`, the mean).
     public private(set) var sumMicros = 0
+    /// The largest sample, in µs.
     public private(set) var maxMicros = 0
     /// Samples per bucket of `bounds` (not cumulative); `bounds.count + 1` entries.
     public private(set) var buckets = [Int](repeating: 0, count: ReplicationLag.bounds.count + 1)
@@ -26,6 +28,7 @@ public struct ReplicationLag: Sendable, Equatable {
     private var ring: [Int] = []
     private var next = 0
 
+    /// No samples.
     public init() {}
 
     /// Adds one sample.

@@ -2,9 +2,13 @@ import SessionClusterCore
 
 /// A read of a session, as one request sees it.
 public struct SessionSnapshot: Sendable, Equatable {
+    /// The session (after `changeID`, its new id).
     public var id: SessionID
+    /// The attributes, as bytes (`string(_:)`, `decode(_:_:)` read them as text or JSON).
     public var attributes: [String: [UInt8]]
+    /// When the session was created (ms since the epoch); nil for a copy that never learned it.
     public var createdAt: Timestamp?
+    /// The last request to the session any node told this one of (ms since the epoch).
     public var lastAccess: Timestamp
     /// The version token to hand the client.
     public var version: VersionToken
@@ -20,27 +24,43 @@ public struct SessionSnapshot: Sendable, Equatable {
         self.lostWrites = lostWrites
     }
 
+    /// The snapshot of a session that holds nothing yet (`update(…, creatingIfAbsent: true)` of an absent one).
+    init(empty id: SessionID) {
+        self.id = id
+        attributes = [:]
+        createdAt = nil
+        lastAccess = Timestamp(millis: 0)
+        version = VersionToken(sealed: "")
+        lostWrites = false
+    }
+
     /// An attribute as UTF-8 text.
     public func string(_ name: String) -> String? { attributes[name].map { String(decoding: $0, as: UTF8.self) } }
 }
 
 /// The result of a committed request: the session id (new after a change of id) and the client's new token.
 public struct SessionUpdate<Value: Sendable>: Sendable {
+    /// The session's id: new after `create` or `changeID`, else the one given.
     public var id: SessionID
+    /// The token to hand the client for its next request (`SessionCookies.setCookieHeaders(for:)`).
     public var version: VersionToken
+    /// What the request's body returned.
     public var value: Value
 }
 
 /// A valid session held on this node, as `ClusterNode.heldSessions` lists it.
 public struct HeldSession: Sendable {
+    /// The session.
     public var id: SessionID
+    /// Its attributes, as bytes.
     public var attributes: [String: [UInt8]]
     /// Whether this node expires the session first (delta mode: the ring's first member; backup mode: its
     /// primary); other holders should act only after a grace, in case it is gone.
     public var expiresFirst: Bool
 }
 
-/// Why a session operation failed.
+/// Why a session operation failed. Every `ClusterNode` method throws only this (typed throws), so a `catch` can
+/// switch over it exhaustively; the HTTP status each case maps to is given for adapters.
 public enum SessionError: Error, Equatable, CustomStringConvertible {
     /// No such session (never existed, logged out, expired, renamed): a new login is needed (HTTP 401).
     case notFound
@@ -56,6 +76,14 @@ public enum SessionError: Error, Equatable, CustomStringConvertible {
     case tooLarge
     /// This node holds `maxSessions` live sessions; nothing is evicted (HTTP 503 + Retry-After).
     case full
+    /// `create(id:)` named a session that is live here already: update it instead (HTTP 409).
+    case alreadyExists
+    /// An attribute could not be encoded to JSON (`SessionChanges.set(_:_:)` with a `Codable` value) or decoded from
+    /// what the session holds (`SessionSnapshot.decode`): its name and the coder's reason (HTTP 400 / 500).
+    case invalidAttribute(name: String, reason: String)
+    /// The `update` (or `create`) body threw this error, not a `SessionError`: nothing was committed, the session
+    /// is as it was. Catch the application's own error with `catch SessionError.aborted(let error as MyError)`.
+    case aborted(any Error)
 
     public var description: String {
         switch self {
@@ -66,7 +94,29 @@ public enum SessionError: Error, Equatable, CustomStringConvertible {
         case .shuttingDown: "node is shutting down"
         case .tooLarge: "session would exceed its size limits"
         case .full: "node holds its maximum number of sessions"
+        case .alreadyExists: "a session with this id exists already"
+        case .invalidAttribute(let name, let reason): "attribute \(name): \(reason)"
+        case .aborted(let error): "aborted by the request's own error: \(error)"
         }
+    }
+
+    /// Two errors are equal when they are the same case with equal values; `.aborted` errors compare by type and
+    /// description.
+    public static func == (lhs: SessionError, rhs: SessionError) -> Bool {
+        switch (lhs, rhs) {
+        case (.notFound, .notFound), (.unavailable, .unavailable), (.lost, .lost),
+            (.notAcknowledged, .notAcknowledged), (.shuttingDown, .shuttingDown), (.tooLarge, .tooLarge),
+            (.full, .full), (.alreadyExists, .alreadyExists):
+            true
+        case (.invalidAttribute(let a, let b), .invalidAttribute(let c, let d)): a == c && b == d
+        case (.aborted(let a), .aborted(let b)): type(of: a) == type(of: b) && "\(a)" == "\(b)"
+        default: false
+        }
+    }
+
+    /// What a body's thrown `error` becomes: itself when it is a `SessionError`, else `.aborted(error)`.
+    init(thrown error: any Error) {
+        self = (error as? SessionError) ?? .aborted(error)
     }
 }
 
@@ -81,15 +131,21 @@ extension SessionError {
     }
 }
 
-/// Something that happened in the cluster, for the embedder's event stream and logs.
+/// Something that happened in the cluster, for the embedder's event stream and logs (`ClusterNode.events`).
 public enum ClusterEvent: Sendable, Equatable, CustomStringConvertible {
+    /// A member joined, was suspected, died or left.
     case member(MembershipEvent)
+    /// A session was lost, a state transfer finished, a concurrent write was merged, ….
     case replication(ReplicationEvent)
+    /// This subscription's consumer fell more than its buffer behind: this many events, the oldest, were dropped
+    /// before the ones that follow.
+    case missed(Int)
 
     public var description: String {
         switch self {
         case .member(let event): event.description
         case .replication(let event): event.description
+        case .missed(let count): "\(count) events missed (the consumer fell behind its buffer)"
         }
     }
 }
@@ -102,11 +158,17 @@ public struct NodeStats: Sendable, Equatable {
     public var primaries: Int
     /// Copies held, tombstones included.
     public var copies: Int
+    /// Replication's running totals (commits, deltas, merges, transfers…).
     public var replication: ReplicationCounters
+    /// Replication frames received from peers.
     public var framesReceived: Int
+    /// Replication frames sent to peers.
     public var framesSent: Int
+    /// Bytes sent to peers (frames and beacons, sealed).
     public var bytesSent: Int
+    /// Frames from peers that did not parse: dropped (the link survives).
     public var malformedDropped: Int
+    /// Connections to peers refused (a crashed peer: it is suspected at once).
     public var linksRefused: Int
     /// Links reset because more than `maxQueuedBytesPerPeer` bytes waited to be sent to a slow peer (the queued
     /// frames are lost; replication repairs them).

@@ -249,6 +249,7 @@ public struct Keyring: Sendable, Equatable {
 
 /// A keyring operation that cannot be done.
 public struct KeyringError: Error, Equatable, CustomStringConvertible {
+    /// What is wrong, e.g. `key 3 is not installed`.
     public let problem: String
     public var description: String { problem }
 }

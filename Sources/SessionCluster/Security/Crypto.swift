@@ -5,9 +5,9 @@ import CCrypto
 #endif
 
 /// A failure of the system crypto library (not of authentication: that is `open` returning nil).
-public struct CryptoError: Error, Equatable, CustomStringConvertible {
-    public let operation: String
-    public var description: String { "libcrypto \(operation) failed" }
+package struct CryptoError: Error, Equatable, CustomStringConvertible {
+    package let operation: String
+    package var description: String { "libcrypto \(operation) failed" }
 }
 
 /// AES-256-GCM and HKDF-SHA256 from the system's libcrypto. Keys are 32 bytes, nonces 12, tags 16.

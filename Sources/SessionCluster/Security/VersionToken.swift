@@ -49,6 +49,7 @@ public struct VersionToken: Hashable, Sendable, CustomStringConvertible {
         return pending.version
     }
 
+    /// Two tokens are equal when their texts are.
     public static func == (lhs: VersionToken, rhs: VersionToken) -> Bool { lhs.text == rhs.text }
 
     public func hash(into hasher: inout Hasher) { hasher.combine(text) }

@@ -102,6 +102,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// The event bits for "readable" and "writable", for `register` / `modify` callers without epoll headers.
     public static let readable: UInt32 = EPOLLIN.rawValue
+    /// The epoll event of a socket ready for writing.
     public static let writable: UInt32 = EPOLLOUT.rawValue
 
     /// Watches `fd` for `events` (EPOLLIN / EPOLLOUT bits); `handler` runs on the loop with the ready bits.
@@ -271,6 +272,7 @@ public struct LoopTurnStats: Sendable, Equatable {
     /// The longest turn, in microseconds.
     public private(set) var maxMicros = 0
 
+    /// No turns measured.
     public init() {}
 
     /// Adds one turn of `micros` microseconds.

@@ -5,14 +5,14 @@ import CLinuxShims
 #endif
 
 /// A non-blocking TCP listening socket. Closed exactly once by `close()`.
-public final class Listener {
-    public let fd: Int32
+package final class Listener {
+    package let fd: Int32
     /// The bound address (the real port when 0 was asked for).
-    public let address: String
+    package let address: String
     private var closed = false
 
     /// Binds and listens on `host:port` (port 0: any free port).
-    public init(host: String, port: UInt16, backlog: Int32 = 512) throws(SystemError) {
+    package init(host: String, port: UInt16, backlog: Int32 = 512) throws(SystemError) {
         _ = System.ignoreSIGPIPE
         let fd = try System.socket(SOCK_STREAM, label: "TCP")
         do throws(SystemError) {
@@ -30,11 +30,11 @@ public final class Listener {
     deinit { close() }
 
     /// The next pending connection (already non-blocking), or nil when none is waiting.
-    public func accept() throws(SystemError) -> Int32? {
+    package func accept() throws(SystemError) -> Int32? {
         try System.nonBlocking("accept4") { csc_accept_nonblocking(fd, nil, nil) }
     }
 
-    public func close() {
+    package func close() {
         guard !closed else { return }
         closed = true
         System.close(fd)

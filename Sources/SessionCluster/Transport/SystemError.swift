@@ -6,8 +6,10 @@
 public struct SystemError: Error, Equatable, CustomStringConvertible {
     /// The call that failed, e.g. `connect(127.0.0.1:47101)`.
     public let call: String
+    /// The `errno` the call failed with.
     public let errno: Int32
 
+    /// The failure of `call` with `errno`.
     public init(call: String, errno: Int32) {
         self.call = call
         self.errno = errno

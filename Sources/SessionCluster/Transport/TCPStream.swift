@@ -5,7 +5,7 @@ import CLinuxShims
 #endif
 
 /// Why a TCP stream ended.
-public enum StreamCloseReason: Equatable, Sendable {
+package enum StreamCloseReason: Equatable, Sendable {
     /// The peer's port refused the connection.
     case refused
     /// The connection broke or the peer closed it.
@@ -20,17 +20,17 @@ public enum StreamCloseReason: Equatable, Sendable {
 ///
 /// Writes are appended to a bounded buffer and sent together at the end of the loop iteration, so many
 /// small messages leave in one `send`; received bytes are handed to `onBytes` as they arrive.
-public final class TCPStream {
-    public enum State: Sendable { case connecting, open, closed }
+package final class TCPStream {
+    package enum State: Sendable { case connecting, open, closed }
 
-    public let fd: Int32
-    public private(set) var state: State
+    package let fd: Int32
+    package private(set) var state: State
     /// Called on the loop with each chunk of received bytes.
-    public var onBytes: (ArraySlice<UInt8>) -> Void = { _ in }
+    package var onBytes: (ArraySlice<UInt8>) -> Void = { _ in }
     /// Called once, on the loop, when the stream ends.
-    public var onClose: (StreamCloseReason) -> Void = { _ in }
+    package var onClose: (StreamCloseReason) -> Void = { _ in }
     /// Called when everything queued has been written (e.g. to close after a response).
-    public var onDrained: () -> Void = {}
+    package var onDrained: () -> Void = {}
 
     private let loop: EventLoop
     private var outbound: [UInt8] = []
@@ -43,7 +43,7 @@ public final class TCPStream {
     /// costs an `epoll_ctl`, so it is changed only when this flips — not on every flush.
     private var watchingWritable = false
     /// Whether reading is paused (`pauseReading`): epoll then does not watch for input.
-    public private(set) var readingPaused = false
+    package private(set) var readingPaused = false
     private var readBuffer: [UInt8]
 
     private init(fd: Int32, state: State, loop: EventLoop, maxQueuedBytes: Int, readChunk: Int) {
@@ -55,7 +55,7 @@ public final class TCPStream {
     }
 
     /// Starts connecting to `host:port`; the outcome arrives through `onClose` (`.refused`) or writes flowing.
-    public static func connect(
+    package static func connect(
         to address: String, loop: EventLoop, maxQueuedBytes: Int, readChunk: Int = 64 * 1024
     ) throws(SystemError) -> TCPStream {
         let target = try SocketAddress(parsing: address)
@@ -76,7 +76,7 @@ public final class TCPStream {
     }
 
     /// Wraps a descriptor returned by `Listener.accept()`.
-    public static func accepted(fd: Int32, loop: EventLoop, maxQueuedBytes: Int, readChunk: Int = 64 * 1024)
+    package static func accepted(fd: Int32, loop: EventLoop, maxQueuedBytes: Int, readChunk: Int = 64 * 1024)
         throws(SystemError) -> TCPStream
     {
         try? System.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1, "TCP_NODELAY")
@@ -98,11 +98,11 @@ public final class TCPStream {
     }
 
     /// Bytes waiting to be written.
-    public var queuedBytes: Int { outbound.count - written }
+    package var queuedBytes: Int { outbound.count - written }
 
     /// Queues bytes. Returns false (and closes the stream with `.overflow`) when the bound is exceeded.
     @discardableResult
-    public func write(_ bytes: [UInt8]) -> Bool {
+    package func write(_ bytes: [UInt8]) -> Bool {
         guard state != .closed else { return false }
         if queuedBytes + bytes.count > maxQueuedBytes {
             close(.overflow)
@@ -171,21 +171,21 @@ public final class TCPStream {
     /// Stops reading (back-pressure): the kernel's receive buffer fills and the peer's TCP window closes, and
     /// `onBytes` is not called until `resumeReading()`. Writing goes on. While paused, only a hang-up or error
     /// (the connection is gone) is noticed, and closes the stream with `.lost`.
-    public func pauseReading() {
+    package func pauseReading() {
         guard !readingPaused, state != .closed else { return }
         readingPaused = true
         if state == .open { updateWatch() }
     }
 
     /// Resumes reading after `pauseReading()`; bytes that arrived meanwhile are delivered on the next turn.
-    public func resumeReading() {
+    package func resumeReading() {
         guard readingPaused, state != .closed else { return }
         readingPaused = false
         if state == .open { updateWatch() }
     }
 
     /// Whether bytes (or the peer's FIN) wait in the kernel, not read yet: one `recv(MSG_PEEK)`.
-    public var hasUnreadInput: Bool {
+    package var hasUnreadInput: Bool {
         state == .open && System.hasPendingInput(fd)
     }
 
@@ -194,7 +194,7 @@ public final class TCPStream {
     /// FIN or RST (power loss, a dropped NAT entry) is noticed in `idle + interval × count` seconds.
     /// Returns false when the kernel refused an option.
     @discardableResult
-    public func enableKeepalive(idleSeconds: Int32, intervalSeconds: Int32, count: Int32) -> Bool {
+    package func enableKeepalive(idleSeconds: Int32, intervalSeconds: Int32, count: Int32) -> Bool {
         do throws(SystemError) {
             try System.setOption(fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE")
             try System.setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, max(1, idleSeconds), "TCP_KEEPIDLE")
@@ -257,7 +257,7 @@ public final class TCPStream {
     /// and discards whatever the peer still sends until it closes too — so the last answer is not destroyed by
     /// an RST, as closing with unread input would do — and closes it after `graceMillis` in any case.
     /// Replaces `onBytes` and `onDrained`; queue nothing after calling it.
-    public func closeAfterDraining(graceMillis: Int64) {
+    package func closeAfterDraining(graceMillis: Int64) {
         guard state == .open else {
             close(.local)
             return
@@ -281,7 +281,7 @@ public final class TCPStream {
     }
 
     /// Closes the stream (once) and reports `reason`.
-    public func close(_ reason: StreamCloseReason = .local) {
+    package func close(_ reason: StreamCloseReason = .local) {
         guard state != .closed else { return }
         state = .closed
         if let graceTimer { loop.cancel(graceTimer) }

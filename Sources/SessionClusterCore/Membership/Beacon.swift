@@ -9,6 +9,7 @@ public struct MemberInfo: Hashable, Sendable, CustomStringConvertible {
     /// `host:port` of the HTTP endpoint (empty when the embedder has none).
     public var http: String
 
+    /// A member: its id, name, replication address (`host:port`) and HTTP address (informational).
     public init(id: NodeID, name: String, replication: String, http: String) {
         self.id = id
         self.name = name
@@ -37,29 +38,29 @@ public enum MemberStatus: UInt8, Hashable, Sendable, CustomStringConvertible {
 }
 
 /// One member as gossiped in a beacon.
-public struct GossipEntry: Hashable, Sendable {
-    public var member: MemberInfo
-    public var status: MemberStatus
+package struct GossipEntry: Hashable, Sendable {
+    package var member: MemberInfo
+    package var status: MemberStatus
 
-    public init(member: MemberInfo, status: MemberStatus) {
+    package init(member: MemberInfo, status: MemberStatus) {
         self.member = member
         self.status = status
     }
 }
 
 /// The periodic membership datagram (multicast, and unicast to seeds and known members).
-public struct Beacon: Hashable, Sendable {
+package struct Beacon: Hashable, Sendable {
     /// The cluster name; beacons of other clusters are ignored.
-    public var cluster: String
-    public var sender: MemberInfo
+    package var cluster: String
+    package var sender: MemberInfo
     /// `.alive`, or `.leaving` on graceful stop.
-    public var status: MemberStatus
+    package var status: MemberStatus
     /// Increases with every beacon of this incarnation; lets receivers ignore stale or replayed ones.
-    public var sequence: UInt64
+    package var sequence: UInt64
     /// The members the sender currently sees (gossip): a node that missed multicast learns of others here.
-    public var members: [GossipEntry]
+    package var members: [GossipEntry]
 
-    public init(cluster: String, sender: MemberInfo, status: MemberStatus, sequence: UInt64, members: [GossipEntry]) {
+    package init(cluster: String, sender: MemberInfo, status: MemberStatus, sequence: UInt64, members: [GossipEntry]) {
         self.cluster = cluster
         self.sender = sender
         self.status = status

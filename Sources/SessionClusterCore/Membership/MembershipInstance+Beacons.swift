@@ -3,7 +3,7 @@ extension MembershipInstance {
     ///
     /// Ignored entirely: other clusters, my own id, a sequence not above the last one seen from that
     /// incarnation (replay or reorder), and beacons from members that left or were replaced by a restart.
-    public mutating func onBeacon(_ beacon: Beacon, now: Timestamp) -> [MembershipDirective] {
+    package mutating func onBeacon(_ beacon: Beacon, now: Timestamp) -> [MembershipDirective] {
         let sender = beacon.sender
         guard beacon.cluster == cluster, sender.id != me.id else { return [] }
         if let record = records[sender.id] {

@@ -8,7 +8,7 @@
 /// the replication link: a refused connection is fatal at once, a lost one makes the member suspect.
 /// Every status change (joins included) is decided by one transition table, `event(from:to:of:)`, which is the
 /// only place events are made: one event per transition, never more.
-public struct MembershipInstance: Sendable {
+package struct MembershipInstance: Sendable {
     /// What this node remembers about one member incarnation, beyond what `Member` shows.
     struct Record: Sendable {
         var member: Member
@@ -23,11 +23,11 @@ public struct MembershipInstance: Sendable {
     }
 
     /// The settings this instance runs with (assumed valid: see `MembershipSettings.validate()`).
-    public let settings: MembershipSettings
+    package let settings: MembershipSettings
     /// The cluster name; beacons naming another cluster are ignored.
-    public let cluster: String
+    package let cluster: String
     /// This node incarnation.
-    public let me: MemberInfo
+    package let me: MemberInfo
 
     var records: [NodeID: Record] = [:]
     /// Sequence of the last beacon sent; the first one carries 1.
@@ -35,14 +35,14 @@ public struct MembershipInstance: Sendable {
     /// When the next periodic beacon is due.
     var nextBeaconAt: Timestamp
     /// Set by `leave(now:)`: no periodic beacons any more.
-    public private(set) var isLeaving = false
+    package private(set) var isLeaving = false
 
     /// A node that knows no one yet; its first `onTick` sends a beacon at once.
     ///
     /// - Parameters:
     ///   - settings: MUST have passed `validate()`.
     ///   - me: this incarnation; `me.id` MUST be fresh for every process start.
-    public init(settings: MembershipSettings, cluster: String, me: MemberInfo, now: Timestamp) {
+    package init(settings: MembershipSettings, cluster: String, me: MemberInfo, now: Timestamp) {
         self.settings = settings
         self.cluster = cluster
         self.me = me
@@ -52,15 +52,15 @@ public struct MembershipInstance: Sendable {
     // MARK: Queries
 
     /// Every remembered member, including dead and left ones until forgotten, sorted by name then id.
-    public var members: [Member] {
+    package var members: [Member] {
         records.values.map(\.member).sorted(by: Self.memberOrder)
     }
 
     /// The member with incarnation `id`, if remembered.
-    public func member(_ id: NodeID) -> Member? { records[id]?.member }
+    package func member(_ id: NodeID) -> Member? { records[id]?.member }
 
     /// Members that are alive or suspect — the ones replication keeps sending to — sorted by name then id.
-    public var peers: [MemberInfo] { members.filter(\.isPeer).map(\.info) }
+    package var peers: [MemberInfo] { members.filter(\.isPeer).map(\.info) }
 
     static func memberOrder(_ lhs: Member, _ rhs: Member) -> Bool {
         (lhs.info.name, lhs.info.id) < (rhs.info.name, rhs.info.id)
@@ -74,7 +74,7 @@ public struct MembershipInstance: Sendable {
     /// Advances time: times out silent members, forgets long-dead ones and sends a beacon when one is due.
     ///
     /// Events come first, so the beacon already reflects them. After `leave(now:)` no beacon is sent.
-    public mutating func onTick(now: Timestamp) -> [MembershipDirective] {
+    package mutating func onTick(now: Timestamp) -> [MembershipDirective] {
         var directives: [MembershipDirective] = []
         for id in orderedIDs {
             guard let record = records[id] else { continue }
@@ -101,7 +101,7 @@ public struct MembershipInstance: Sendable {
 
     /// Hard evidence: the peer's replication port refused a connection, so the incarnation is gone.
     /// The member is dead at once (no event if it already is dead or has left, or is unknown).
-    public mutating func onLinkRefused(_ id: NodeID, now: Timestamp) -> [MembershipDirective] {
+    package mutating func onLinkRefused(_ id: NodeID, now: Timestamp) -> [MembershipDirective] {
         guard let status = records[id]?.member.status, status == .alive || status == .suspect else { return [] }
         records[id]?.refused = true
         return transition(id, to: .dead, now: now)
@@ -109,14 +109,14 @@ public struct MembershipInstance: Sendable {
 
     /// Soft evidence: an established replication link dropped. An alive member becomes suspect at once;
     /// death still needs the timeout or a refused reconnect, and its next beacon recovers it.
-    public mutating func onLinkLost(_ id: NodeID, now: Timestamp) -> [MembershipDirective] {
+    package mutating func onLinkLost(_ id: NodeID, now: Timestamp) -> [MembershipDirective] {
         guard records[id]?.member.status == .alive else { return [] }
         return transition(id, to: .suspect, now: now)
     }
 
     /// Graceful stop: returns a `.leaving` beacon to send now (multicast and unicast as usual); afterwards ticks
     /// send no more beacons. Calling it again resends the leaving beacon, as UDP may lose one.
-    public mutating func leave(now: Timestamp) -> [MembershipDirective] {
+    package mutating func leave(now: Timestamp) -> [MembershipDirective] {
         isLeaving = true
         return beaconDirective(status: .leaving)
     }

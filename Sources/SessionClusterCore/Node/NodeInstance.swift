@@ -1,5 +1,5 @@
 /// What the shell must do after feeding an event to `NodeInstance`.
-public enum NodeDirective: Hashable, Sendable {
+package enum NodeDirective: Hashable, Sendable {
     /// Send a membership beacon: to the multicast group when `multicast`, and to each `host:port` in `unicast`.
     case beacon(Beacon, multicast: Bool, unicast: [String])
     /// A replication directive (send to a peer, access ready / failed, sync commit completed, event).
@@ -13,15 +13,15 @@ public enum NodeDirective: Hashable, Sendable {
 /// Membership decides who the live peers are; every time that set changes the replication instance is told
 /// (ring rebuilt, backups re-placed, state transfer, anti-entropy). The shell and the simulator both drive
 /// this type, so what the simulator proves is what the running node does.
-public struct NodeInstance: Sendable {
-    public private(set) var membership: MembershipInstance
-    public private(set) var replication: ReplicationInstance
+package struct NodeInstance: Sendable {
+    package private(set) var membership: MembershipInstance
+    package private(set) var replication: ReplicationInstance
     /// The current incarnation per node name, to recognise a restart (the old incarnation is gone for good).
     private var incarnations: [String: NodeID] = [:]
     /// Past this many names, those whose incarnation membership forgot are dropped from `incarnations`.
     static let maxIncarnations = 1_024
 
-    public init(
+    package init(
         cluster: String, me: MemberInfo, membership: MembershipSettings, replication: ReplicationSettings,
         now: Timestamp
     ) {
@@ -33,18 +33,18 @@ public struct NodeInstance: Sendable {
         self.replication.rosterIsOnlyMe = membership.expectedMembers == [me.name]
     }
 
-    public var me: MemberInfo { membership.me }
+    package var me: MemberInfo { membership.me }
 
     // MARK: Events
 
     /// Timer tick: beacons and failure detection, then replication time-outs and sweeps.
-    public mutating func onTick(now: Timestamp) -> [NodeDirective] {
+    package mutating func onTick(now: Timestamp) -> [NodeDirective] {
         let membershipDirectives = membership.onTick(now: now)
         return translate(membershipDirectives, now: now) + Self.wrap(replication.onTick(now: now))
     }
 
     /// A membership beacon arrived (already authenticated and decoded by the shell).
-    public mutating func onBeacon(_ beacon: Beacon, now: Timestamp) -> [NodeDirective] {
+    package mutating func onBeacon(_ beacon: Beacon, now: Timestamp) -> [NodeDirective] {
         let directives = translate(membership.onBeacon(beacon, now: now), now: now)
         if beacon.cluster == membership.cluster {
             for entry in beacon.members where entry.status == .dead && entry.member.id != me.id {
@@ -61,50 +61,50 @@ public struct NodeInstance: Sendable {
     }
 
     /// A replication message arrived from `peer` over its link.
-    public mutating func onMessage(_ message: ReplicationMessage, from peer: NodeID, now: Timestamp) -> [NodeDirective]
+    package mutating func onMessage(_ message: ReplicationMessage, from peer: NodeID, now: Timestamp) -> [NodeDirective]
     {
         Self.wrap(replication.onMessage(message, from: peer, now: now))
     }
 
     /// A connection to `peer` was refused: hard evidence it is gone.
-    public mutating func onLinkRefused(_ peer: NodeID, now: Timestamp) -> [NodeDirective] {
+    package mutating func onLinkRefused(_ peer: NodeID, now: Timestamp) -> [NodeDirective] {
         replication.onDeparted(peer)
         return translate(membership.onLinkRefused(peer, now: now), now: now)
     }
 
     /// An established link to `peer` broke: soft evidence.
-    public mutating func onLinkLost(_ peer: NodeID, now: Timestamp) -> [NodeDirective] {
+    package mutating func onLinkLost(_ peer: NodeID, now: Timestamp) -> [NodeDirective] {
         translate(membership.onLinkLost(peer, now: now), now: now)
     }
 
     /// Graceful stop: announce leaving. Peers drop this node at once (their replication re-places its sessions).
-    public mutating func leave(now: Timestamp) -> [NodeDirective] {
+    package mutating func leave(now: Timestamp) -> [NodeDirective] {
         translate(membership.leave(now: now), now: now)
     }
 
     // MARK: Requests
 
     /// See `ReplicationInstance.access(_:token:ticket:now:)`.
-    public mutating func access(_ id: SessionID, token: VersionVector?, ticket: AccessTicket, now: Timestamp)
+    package mutating func access(_ id: SessionID, token: VersionVector?, ticket: AccessTicket, now: Timestamp)
         -> [NodeDirective]
     {
         Self.wrap(replication.access(id, token: token, ticket: ticket, now: now))
     }
 
     /// See `ReplicationInstance.release(_:)`.
-    public mutating func release(_ id: SessionID) {
+    package mutating func release(_ id: SessionID) {
         replication.release(id)
     }
 
     /// See `ReplicationInstance.create(_:changes:now:firstCounter:)`.
-    public mutating func create(
+    package mutating func create(
         _ id: SessionID, changes: SessionChanges, now: Timestamp, firstCounter: UInt64 = 1
     ) -> NodeCommit {
         NodeCommit(replication.create(id, changes: changes, now: now, firstCounter: firstCounter))
     }
 
     /// See `ReplicationInstance.confirm(_:upTo:needed:timeoutMillis:now:)`.
-    public mutating func confirm(
+    package mutating func confirm(
         _ id: SessionID, upTo version: VersionVector, needed: Int, timeoutMillis: Int64, now: Timestamp
     ) -> (awaiting: CommitID?, count: Int, directives: [NodeDirective]) {
         let result = replication.confirm(id, upTo: version, needed: needed, timeoutMillis: timeoutMillis, now: now)
@@ -112,12 +112,12 @@ public struct NodeInstance: Sendable {
     }
 
     /// See `ReplicationInstance.commit(_:changes:now:)`.
-    public mutating func commit(_ id: SessionID, changes: SessionChanges, now: Timestamp) -> NodeCommit {
+    package mutating func commit(_ id: SessionID, changes: SessionChanges, now: Timestamp) -> NodeCommit {
         NodeCommit(replication.commit(id, changes: changes, now: now))
     }
 
     /// See `ReplicationInstance.changeID(of:to:now:)`.
-    public mutating func changeID(of id: SessionID, to newID: SessionID, now: Timestamp) -> NodeCommit {
+    package mutating func changeID(of id: SessionID, to newID: SessionID, now: Timestamp) -> NodeCommit {
         NodeCommit(replication.changeID(of: id, to: newID, now: now))
     }
 
@@ -171,13 +171,13 @@ public struct NodeInstance: Sendable {
 }
 
 /// A commit's outcome at node level: the replication result with its directives wrapped.
-public struct NodeCommit: Hashable, Sendable {
-    public var outcome: CommitResult.Outcome
+package struct NodeCommit: Hashable, Sendable {
+    package var outcome: CommitResult.Outcome
     /// The client's new version token.
-    public var version: VersionVector
+    package var version: VersionVector
     /// Set for `sync` commits still waiting for acknowledgements.
-    public var awaiting: CommitID?
-    public var directives: [NodeDirective]
+    package var awaiting: CommitID?
+    package var directives: [NodeDirective]
 
     init(_ result: CommitResult) {
         outcome = result.outcome

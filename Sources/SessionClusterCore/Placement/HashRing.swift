@@ -7,12 +7,12 @@
 /// The backup rule (DESIGN.md): the backup of a session is the first member clockwise that is not its
 /// primary. So the ring-first member always holds a copy (as primary or backup), and any node finds any
 /// session in one hop by asking it.
-public struct HashRing: Sendable, Equatable {
+package struct HashRing: Sendable, Equatable {
     /// A ring member: its incarnation id and the stable key (node name) that places it.
-    public struct Member: Hashable, Sendable {
-        public var id: NodeID
-        public var key: String
-        public init(id: NodeID, key: String) {
+    package struct Member: Hashable, Sendable {
+        package var id: NodeID
+        package var key: String
+        package init(id: NodeID, key: String) {
             self.id = id
             self.key = key
         }
@@ -24,14 +24,14 @@ public struct HashRing: Sendable, Equatable {
     }
 
     /// The members, sorted by key.
-    public let members: [Member]
+    package let members: [Member]
     private let points: [Point]
 
     /// Virtual nodes per member. 128 keeps the heaviest member within about ±20 % of the mean for small
     /// clusters while the ring stays a few kilobytes.
-    public static let defaultVirtualNodes = 128
+    package static let defaultVirtualNodes = 128
 
-    public init(members: some Sequence<Member>, virtualNodes: Int = HashRing.defaultVirtualNodes) {
+    package init(members: some Sequence<Member>, virtualNodes: Int = HashRing.defaultVirtualNodes) {
         let sorted = Array(Set(members)).sorted { ($0.key, $0.id) < ($1.key, $1.id) }
         var points = [Point]()
         points.reserveCapacity(sorted.count * virtualNodes)
@@ -51,10 +51,10 @@ public struct HashRing: Sendable, Equatable {
         self.points = points
     }
 
-    public var isEmpty: Bool { members.isEmpty }
+    package var isEmpty: Bool { members.isEmpty }
 
     /// Up to `limit` distinct members, clockwise from the session's point: its preference list.
-    public func owners(of id: SessionID, limit: Int = .max) -> [NodeID] {
+    package func owners(of id: SessionID, limit: Int = .max) -> [NodeID] {
         guard !points.isEmpty, limit > 0 else { return [] }
         let start = firstPoint(atOrAfter: StableHash.hash(id))
         var seen = Set<Int>()
@@ -69,10 +69,10 @@ public struct HashRing: Sendable, Equatable {
     }
 
     /// The ring-first member of a session: it always holds a copy in backup mode.
-    public func first(of id: SessionID) -> NodeID? { owners(of: id, limit: 1).first }
+    package func first(of id: SessionID) -> NodeID? { owners(of: id, limit: 1).first }
 
     /// The backup for a session whose primary is `primary`: the first member clockwise that is not it.
-    public func backup(of id: SessionID, primary: NodeID) -> NodeID? {
+    package func backup(of id: SessionID, primary: NodeID) -> NodeID? {
         owners(of: id, limit: 2).first { $0 != primary }
     }
 

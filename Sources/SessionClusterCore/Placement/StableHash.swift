@@ -3,8 +3,8 @@
 /// `Hasher`, which is seeded per process and would give every node a different ring.
 ///
 /// `StableHash.hash([])` is `SplitMix64.mix(0xcbf29ce484222325)`; any change here is a wire-protocol change.
-public enum StableHash {
-    public static func hash(_ bytes: some Sequence<UInt8>) -> UInt64 {
+package enum StableHash {
+    package static func hash(_ bytes: some Sequence<UInt8>) -> UInt64 {
         var state: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in bytes {
             state ^= UInt64(byte)
@@ -14,5 +14,5 @@ public enum StableHash {
     }
 
     /// The ring position of a session: the hash of its 16 id bytes.
-    public static func hash(_ id: SessionID) -> UInt64 { hash(id.bytes) }
+    package static func hash(_ id: SessionID) -> UInt64 { hash(id.bytes) }
 }

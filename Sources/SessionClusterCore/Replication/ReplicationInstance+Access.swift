@@ -5,7 +5,7 @@ extension ReplicationInstance {
     /// holders (backup mode: the requesting node takes the session over as primary) and reports later, from
     /// `onMessage` or `onTick`, within `accessWaitMillis`. Never serves a copy that does not cover the token,
     /// except `lostWrites` when every holder of the missing writes is gone.
-    public mutating func access(_ id: SessionID, token: VersionVector?, ticket: AccessTicket, now: Timestamp)
+    package mutating func access(_ id: SessionID, token: VersionVector?, ticket: AccessTicket, now: Timestamp)
         -> [ReplicationDirective]
     {
         let token = requirement(id, token: token ?? VersionVector())

@@ -15,10 +15,10 @@
 /// chunk are judged one by one, so one bad copy does not stall a joiner's transfer.
 extension ReplicationInstance {
     /// Least interval (ms) between two `clockAhead` events (the counter counts every refusal).
-    public static let clockAheadReportMillis: Int64 = 10_000
+    package static let clockAheadReportMillis: Int64 = 10_000
 
     /// This node's hybrid logical clock reading (diagnostics: drift bound checks, `/cluster/stats`).
-    public var clockReading: HLCTimestamp { clock.last }
+    package var clockReading: HLCTimestamp { clock.last }
 
     /// `message` from `peer` with everything too far ahead of `now` taken out: nil when nothing usable is left.
     mutating func withinClockBound(_ message: ReplicationMessage, from peer: NodeID, now: Timestamp)

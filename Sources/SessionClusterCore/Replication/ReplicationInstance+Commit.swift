@@ -4,7 +4,7 @@ extension ReplicationInstance {
     /// this node may have issued for it before: a named session deleted and purged everywhere may be created
     /// again, and a copy not yet purged elsewhere must not take the new first delta for one it already has. An id
     /// already held is refused with `.notFound`.
-    public mutating func create(
+    package mutating func create(
         _ id: SessionID, changes: SessionChanges = SessionChanges(), now: Timestamp, firstCounter: UInt64 = 1
     ) -> CommitResult {
         guard replicas[id] == nil else { return refused(id) }
@@ -22,7 +22,7 @@ extension ReplicationInstance {
     /// Commits the changes one request made to session `id` as one delta, applied here and sent to the peers
     /// of the mode. A request that changed nothing produces a delta only when the replicated access time is
     /// due for a refresh. The caller MUST have obtained the session through `access` in this request.
-    public mutating func commit(_ id: SessionID, changes: SessionChanges, now: Timestamp) -> CommitResult {
+    package mutating func commit(_ id: SessionID, changes: SessionChanges, now: Timestamp) -> CommitResult {
         defer { unpin(id) }
         guard let session = replicas[id]?.session, session.isValid else { return refused(id) }
         replicas[id]?.noteAccess(at: now)
@@ -37,7 +37,7 @@ extension ReplicationInstance {
 
     /// Changes a session's id (session-fixation protection on login): the state moves to `newID`, created
     /// here, and `id` is invalidated cluster-wide with reason `.renamed`. Returns the new session's commit.
-    public mutating func changeID(of id: SessionID, to newID: SessionID, now: Timestamp) -> CommitResult {
+    package mutating func changeID(of id: SessionID, to newID: SessionID, now: Timestamp) -> CommitResult {
         defer { unpin(id) }
         guard let old = replicas[id], old.session.isValid, replicas[newID] == nil else { return refused(id) }
         var patch = old.session.content

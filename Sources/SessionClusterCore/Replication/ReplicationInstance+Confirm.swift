@@ -15,14 +15,14 @@ extension ReplicationInstance {
     }
 
     /// How often a holder that has not confirmed yet is asked again.
-    public static let confirmRetryMillis: Int64 = 200
+    package static let confirmRetryMillis: Int64 = 200
 
     /// Redis's `WAIT`: counts the other holders of session `id` whose copy covers this node's writes to it up to
     /// `version` (a version this node answered a write with). Completes (`confirmCompleted` with the count) once
     /// `needed` confirmed, every holder asked answered or left, or after `timeoutMillis`; at once, with no commit
     /// id, when nothing is to be asked (`needed` ≤ 0, no other holder, no write of this node's in `version`).
     /// Costs nothing until called: peers acknowledge async deltas only when asked.
-    public mutating func confirm(
+    package mutating func confirm(
         _ id: SessionID, upTo version: VersionVector, needed: Int, timeoutMillis: Int64, now: Timestamp
     ) -> (awaiting: CommitID?, count: Int, directives: [ReplicationDirective]) {
         let holders: [NodeID]

@@ -1,7 +1,7 @@
 extension ReplicationInstance {
     /// Timer tick: time-outs (accesses, fetches, sync commits, state transfer), held deltas (pull after
     /// `gapHoldMillis`, drop after `maxHoldMillis`), the expiry and tombstone sweep, background anti-entropy.
-    public mutating func onTick(now: Timestamp) -> [ReplicationDirective] {
+    package mutating func onTick(now: Timestamp) -> [ReplicationDirective] {
         var directives = [ReplicationDirective]()
         for ticket in accesses.keys.sorted() where accesses[ticket]!.deadline <= now {
             accesses[ticket] = nil

@@ -4,7 +4,7 @@ extension ReplicationInstance {
     /// Rebuilds the ring; stops waiting on peers that left (sync commits, fetches, a state transfer); in delta
     /// mode a joining node asks a peer for existing sessions; in backup mode backups are re-placed and
     /// orphaned sessions promoted; peers that (re)appeared get an anti-entropy digest.
-    public mutating func onMembersChanged(_ members: [NodeID: String], now: Timestamp) -> [ReplicationDirective] {
+    package mutating func onMembersChanged(_ members: [NodeID: String], now: Timestamp) -> [ReplicationDirective] {
         var current = members
         current[me] = nil
         let previous = peers
@@ -53,7 +53,7 @@ extension ReplicationInstance {
     // MARK: Anti-entropy
 
     /// Digest rounds under way (a peer's chunks received, its last one not yet): diagnostics, bounds tests.
-    public var digestRoundsInProgress: Int { digestRounds.count }
+    package var digestRoundsInProgress: Int { digestRounds.count }
 
     /// A peer's digest: pull what it has newer, push what we have newer (the push-back rule of `onSnapshot`
     /// settles concurrent copies), and at the end push what it should hold but did not list.

@@ -1,7 +1,7 @@
 extension ReplicationInstance {
     /// A message from peer `from` arrived. Messages from nodes not (yet) in the member list are processed too:
     /// links are authenticated, and membership may lag the first frames of a joining node.
-    public mutating func onMessage(_ message: ReplicationMessage, from peer: NodeID, now: Timestamp)
+    package mutating func onMessage(_ message: ReplicationMessage, from peer: NodeID, now: Timestamp)
         -> [ReplicationDirective]
     {
         guard peer != me else { return [] }

@@ -11,14 +11,14 @@
 // re-placement pass does not need them (a session created after the change is placed on the current ring).
 
 /// How much incremental maintenance did, for tests and diagnostics (`ReplicationInstance.maintenance`).
-public struct MaintenanceProgress: Sendable, Equatable {
+package struct MaintenanceProgress: Sendable, Equatable {
     /// Entries visited by the sweep and the walks during the last event (sessions due, ended and moved records,
     /// ids walked by digests, push-backs and re-placement). At most a few `maintenanceBatch`es whatever is held.
-    public internal(set) var visitedLastTurn = 0
+    package internal(set) var visitedLastTurn = 0
     /// Walks under way: digests being sent, push-backs, a re-placement pass.
-    public internal(set) var walksInProgress = 0
+    package internal(set) var walksInProgress = 0
     /// Backup mode: whether a re-placement pass after a membership change is under way.
-    public internal(set) var replacing = false
+    package internal(set) var replacing = false
 }
 
 extension ReplicationInstance {

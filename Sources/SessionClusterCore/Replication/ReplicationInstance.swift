@@ -11,7 +11,7 @@
 ///   joined the same deltas holds the same content in any arrival order;
 /// - an access whose version token the local copy does not cover pulls from a holder or fails — it is
 ///   never served stale; an invalidated session never comes back.
-public struct ReplicationInstance: Sendable {
+package struct ReplicationInstance: Sendable {
     struct HeldDelta: Sendable {
         var delta: SessionDelta
         var ack: CommitID?
@@ -75,11 +75,11 @@ public struct ReplicationInstance: Sendable {
         case done
     }
 
-    public let settings: ReplicationSettings
+    package let settings: ReplicationSettings
     /// This node's incarnation id.
-    public let me: NodeID
+    package let me: NodeID
     /// This node's ring key (its name).
-    public let myKey: String
+    package let myKey: String
 
     var clock = HybridLogicalClock()
     /// Live peers (alive or suspect; not self) and their ring keys.
@@ -123,12 +123,12 @@ public struct ReplicationInstance: Sendable {
     let startedAt: Timestamp
     /// How long membership needs to hear from every live member, and how long it remembers a dead one (ms).
     /// `NodeInstance` sets them from its membership settings; the defaults are those settings' defaults.
-    public internal(set) var membershipTiming = (settleMillis: Int64(3_000), retentionMillis: Int64(60_000))
+    package internal(set) var membershipTiming = (settleMillis: Int64(3_000), retentionMillis: Int64(60_000))
     /// `departed` in the order recorded: past `maxDeparted` the oldest is forgotten (a write it made and no
     /// one holds then reads as unavailable rather than lost — acceptable for an incarnation gone that long).
     var departedOrder: [NodeID] = []
     /// Most departed incarnations remembered. Each restart or leave adds one.
-    public static let maxDeparted = 4_096
+    package static let maxDeparted = 4_096
     /// Anti-entropy digests being received, per peer: ids seen in the current round.
     var digestRounds: [NodeID: (round: UInt64, seen: Set<SessionID>)] = [:]
     /// Sessions this node heard were ended (an invalidation delta arrived): when, and the ending write. Never
@@ -174,12 +174,12 @@ public struct ReplicationInstance: Sendable {
     var replacement: ReplacementPass?
 
     /// How much the incremental maintenance did, for tests and diagnostics.
-    public internal(set) var maintenance = MaintenanceProgress()
+    package internal(set) var maintenance = MaintenanceProgress()
 
-    public internal(set) var counters = ReplicationCounters()
+    package internal(set) var counters = ReplicationCounters()
 
     /// A node with no sessions. `key` is its stable ring key (the node name).
-    public init(settings: ReplicationSettings, me: NodeID, key: String, now: Timestamp) {
+    package init(settings: ReplicationSettings, me: NodeID, key: String, now: Timestamp) {
         self.settings = settings
         self.me = me
         self.myKey = key
@@ -196,23 +196,23 @@ public struct ReplicationInstance: Sendable {
     // MARK: Queries
 
     /// The copy of a session held here, valid or not.
-    public func session(_ id: SessionID) -> Session? { replicas[id]?.session }
+    package func session(_ id: SessionID) -> Session? { replicas[id]?.session }
 
     /// Backup mode: the placement this node knows for a held session.
-    public func placement(of id: SessionID) -> Placement? { replicas[id]?.placement }
+    package func placement(of id: SessionID) -> Placement? { replicas[id]?.placement }
 
     /// Ids of every copy held here (including tombstones), sorted.
-    public var sessionIDs: [SessionID] { replicas.keys.sorted() }
+    package var sessionIDs: [SessionID] { replicas.keys.sorted() }
 
     /// Ids of the copies held here after `cursor` in id order (valid or not), at most `limit`: one bounded step
     /// of a walk over every held session (the RESP front end's `SCAN`).
-    public func sessionIDs(after cursor: SessionID?, limit: Int) -> [SessionID] {
+    package func sessionIDs(after cursor: SessionID?, limit: Int) -> [SessionID] {
         replicas.order.ids(after: cursor, limit: limit)
     }
 
     /// Whether this node expires session `id` first (delta mode: the ring's first member; backup mode: its
     /// primary); the other holders act only after a grace, should it be gone.
-    public func expiresFirst(_ id: SessionID) -> Bool {
+    package func expiresFirst(_ id: SessionID) -> Bool {
         switch settings.mode {
         case .delta: ringFirst(id) == me
         case .backup: (replicas[id]?.placement?.primary ?? ringFirst(id)) == me
@@ -220,48 +220,48 @@ public struct ReplicationInstance: Sendable {
     }
 
     /// How many valid sessions this node holds a copy of.
-    public var liveSessionCount: Int { replicas.liveCount }
+    package var liveSessionCount: Int { replicas.liveCount }
 
     /// How many copies (valid or tombstones) this node holds.
-    public var copyCount: Int { replicas.count }
+    package var copyCount: Int { replicas.count }
 
     /// Backup mode: valid sessions this node is primary for.
-    public var primaryCount: Int { replicas.primaryCount }
+    package var primaryCount: Int { replicas.primaryCount }
 
     /// Requests currently using `id` and whether its drop is deferred (diagnostics).
-    public func debugPins(_ id: SessionID) -> String {
+    package func debugPins(_ id: SessionID) -> String {
         "\(pins[id] ?? 0)\(dropWhenUnpinned.contains(id) ? " drop-deferred" : "")"
     }
 
     /// What decides "lost" versus "unavailable" here (diagnostics): peers, unreachable and unknown writers.
-    public func debugAvailability(now: Timestamp) -> String {
+    package func debugAvailability(now: Timestamp) -> String {
         "peers \(peerIDs) unreachable \(unreachable.mapValues { now.millis(since: $0) }) "
             + "unknown writers \(unknownWriters.mapValues { now.millis(since: $0) }) departed \(departed.count) "
             + "up \(now.millis(since: startedAt)) ms missing \(missingExpectedPeers.sorted())"
     }
 
     /// The live peers this instance replicates to.
-    public var peerIDs: [NodeID] { peers.keys.sorted() }
+    package var peerIDs: [NodeID] { peers.keys.sorted() }
 
     /// Whether a delta-mode joiner has finished receiving existing sessions.
-    public var isTransferComplete: Bool {
+    package var isTransferComplete: Bool {
         if case .done = transfer { return true }
         return false
     }
 
     /// The state transfer's progress (diagnostics).
-    public var debugTransfer: String { "\(transfer)" }
+    package var debugTransfer: String { "\(transfer)" }
 
     /// Deltas held waiting for a predecessor.
-    public var heldDeltaCount: Int { held.values.reduce(0) { $0 + $1.count } }
+    package var heldDeltaCount: Int { held.values.reduce(0) { $0 + $1.count } }
 
     /// Whether anything is in flight: held deltas, fetches, pending sync commits or accesses.
-    public var isQuiet: Bool {
+    package var isQuiet: Bool {
         held.isEmpty && fetches.isEmpty && commits.isEmpty && accesses.isEmpty && confirms.isEmpty
     }
 
     /// Records that incarnation `node` is gone for good (see `departed`).
-    public mutating func onDeparted(_ node: NodeID) {
+    package mutating func onDeparted(_ node: NodeID) {
         guard node != me else { return }
         unreachable[node] = nil
         guard departed.insert(node).inserted else { return }
@@ -274,7 +274,7 @@ public struct ReplicationInstance: Sendable {
 
     /// A peer remembers `node` as dead by time-out (gossip): unless known gone or live here, it may be out of reach
     /// holding sessions (this node may have started into a partition and never seen it). See `unreachable`.
-    public mutating func onHeardUnreachable(_ node: NodeID, now: Timestamp) {
+    package mutating func onHeardUnreachable(_ node: NodeID, now: Timestamp) {
         guard node != me, !departed.contains(node), peers[node] == nil else { return }
         if unreachable[node] == nil, unreachable.count >= Self.unknownWritersCap,
             let oldest = unreachable.min(by: { $0.value < $1.value })?.key
@@ -285,7 +285,7 @@ public struct ReplicationInstance: Sendable {
     }
 
     /// Takes membership's timing (see `membershipTiming`): its `deadAfterMillis` and `deadRetentionMillis`.
-    public mutating func adoptMembershipTiming(settleMillis: Int64, retentionMillis: Int64) {
+    package mutating func adoptMembershipTiming(settleMillis: Int64, retentionMillis: Int64) {
         membershipTiming = (max(0, settleMillis), max(0, retentionMillis))
     }
 
@@ -304,10 +304,10 @@ public struct ReplicationInstance: Sendable {
     /// Names of the other members the cluster is made of (`MembershipSettings.expectedMembers`); empty when not
     /// known. While one of them is not live here, nothing is declared lost until `retentionMillis` after start:
     /// it may be out of reach holding sessions without this node ever having heard of it.
-    public var expectedPeerNames: Set<String> = []
+    package var expectedPeerNames: Set<String> = []
     /// Whether the roster is known and names this node alone (a one-node cluster file): then "no peer" is certain
     /// from the start, and a `sync` commit with nobody to wait for is answered at once.
-    public var rosterIsOnlyMe = false
+    package var rosterIsOnlyMe = false
     /// Whether membership has named any peer since this incarnation started: until then "no peer" may only mean
     /// that no beacon has arrived yet.
     var heardFromPeers = false
@@ -318,7 +318,7 @@ public struct ReplicationInstance: Sendable {
     }
 
     /// How many departed incarnations are remembered (at most `maxDeparted`).
-    public var departedCount: Int { departed.count }
+    package var departedCount: Int { departed.count }
 
     /// Whether the writes of `writers` that a waiting request needs can no longer be found, every live member
     /// having been asked without a time-out: each writer is gone for good, or — when no one else can hold them
@@ -350,7 +350,7 @@ public struct ReplicationInstance: Sendable {
 
     /// Ends a request that accessed `id` without committing (see `access`). Every `accessReady` MUST be
     /// followed by exactly one `commit`, `changeID` or `release` of that session.
-    public mutating func release(_ id: SessionID) {
+    package mutating func release(_ id: SessionID) {
         unpin(id)
     }
 

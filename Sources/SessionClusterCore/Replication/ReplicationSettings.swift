@@ -25,7 +25,9 @@ public enum PlantedFault: String, Sendable, CaseIterable {
 
 /// Tunables of `ReplicationInstance`, with documented defaults.
 public struct ReplicationSettings: Sendable, Equatable {
+    /// `delta`: every peer holds every session; `backup`: a primary and one ring-chosen backup.
     public var mode: ReplicationMode = .delta
+    /// `async`: answer at once; `sync`: answer once the other holders acknowledged the delta.
     public var ack: AckMode = .async
     /// Max inactive interval of new sessions, in seconds. 1800 s is the servlet default.
     public var defaultMaxInactiveSeconds: Int64 = 1800
@@ -80,8 +82,10 @@ public struct ReplicationSettings: Sendable, Equatable {
     /// A deliberate bug, for proving that the simulator's invariant checks catch one. MUST stay nil outside tests.
     public var plantedFault: PlantedFault?
 
+    /// Delta mode, async, the documented defaults.
     public init() {}
 
+    /// The defaults, with this `mode` and `ack`.
     public init(mode: ReplicationMode, ack: AckMode) {
         self.mode = mode
         self.ack = ack

@@ -3,13 +3,13 @@
 ///
 /// A receiver applies it only when its copy covers `base` (causal order); a delta whose dot it already
 /// covers is a duplicate; otherwise it holds the delta and pulls a full copy.
-public struct SessionDelta: Hashable, Sendable {
-    public var sessionID: SessionID
-    public var dot: Dot
-    public var base: VersionVector
-    public var patch: SessionContent
+package struct SessionDelta: Hashable, Sendable {
+    package var sessionID: SessionID
+    package var dot: Dot
+    package var base: VersionVector
+    package var patch: SessionContent
 
-    public init(sessionID: SessionID, dot: Dot, base: VersionVector, patch: SessionContent) {
+    package init(sessionID: SessionID, dot: Dot, base: VersionVector, patch: SessionContent) {
         self.sessionID = sessionID
         self.dot = dot
         self.base = base
@@ -18,41 +18,41 @@ public struct SessionDelta: Hashable, Sendable {
 
     /// The first delta of a session: nothing precedes it.
     /// (A named session's first dot may be above 1: see `ReplicationInstance.create(_:changes:now:firstCounter:)`.)
-    public var createsSession: Bool { base.isEmpty && patch.createdAt != nil }
+    package var createsSession: Bool { base.isEmpty && patch.createdAt != nil }
 }
 
 /// Backup mode: who holds a session. Decided by the primary; a higher `(epoch, primary)` wins, so two nodes
 /// that took a session over at the same moment agree on one winner.
-public struct Placement: Hashable, Sendable, CustomStringConvertible {
-    public var epoch: UInt64
-    public var primary: NodeID
-    public var backup: NodeID?
+package struct Placement: Hashable, Sendable, CustomStringConvertible {
+    package var epoch: UInt64
+    package var primary: NodeID
+    package var backup: NodeID?
 
-    public init(epoch: UInt64, primary: NodeID, backup: NodeID?) {
+    package init(epoch: UInt64, primary: NodeID, backup: NodeID?) {
         self.epoch = epoch
         self.primary = primary
         self.backup = backup
     }
 
     /// Whether this placement supersedes `other`.
-    public func supersedes(_ other: Placement) -> Bool {
+    package func supersedes(_ other: Placement) -> Bool {
         (epoch, primary) > (other.epoch, other.primary)
     }
 
     /// The nodes that hold a copy under this placement.
-    public var holders: [NodeID] { backup.map { [primary, $0] } ?? [primary] }
+    package var holders: [NodeID] { backup.map { [primary, $0] } ?? [primary] }
 
-    public var description: String { "e\(epoch) p=\(primary) b=\(backup.map { "\($0)" } ?? "-")" }
+    package var description: String { "e\(epoch) p=\(primary) b=\(backup.map { "\($0)" } ?? "-")" }
 }
 
 /// One session's version in an anti-entropy digest.
-public struct DigestEntry: Hashable, Sendable {
-    public var sessionID: SessionID
-    public var version: VersionVector
+package struct DigestEntry: Hashable, Sendable {
+    package var sessionID: SessionID
+    package var version: VersionVector
     /// Backup mode: the sender's placement, so diverged placements are reconciled too.
-    public var placement: Placement?
+    package var placement: Placement?
 
-    public init(sessionID: SessionID, version: VersionVector, placement: Placement? = nil) {
+    package init(sessionID: SessionID, version: VersionVector, placement: Placement? = nil) {
         self.sessionID = sessionID
         self.version = version
         self.placement = placement
@@ -60,7 +60,7 @@ public struct DigestEntry: Hashable, Sendable {
 }
 
 /// Everything replication peers say to each other over their links.
-public enum ReplicationMessage: Hashable, Sendable {
+package enum ReplicationMessage: Hashable, Sendable {
     /// A committed delta. `ack` is set when the origin waits (`sync`) for an `.ack` with that id.
     case delta(SessionDelta, ack: CommitID?)
     /// The receiver holds the delta of the origin's commit `CommitID`.

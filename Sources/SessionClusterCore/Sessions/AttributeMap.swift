@@ -6,8 +6,8 @@
 /// canonical equivalence), as dictionary keys did: two spellings of one name are one entry.
 ///
 /// Iteration yields `(key:, value:)` pairs in ascending name order, so equal maps iterate, encode and hash alike.
-public struct AttributeMap: Hashable, Sendable, RandomAccessCollection, ExpressibleByDictionaryLiteral {
-    public typealias Element = (key: String, value: AttributeSlot)
+package struct AttributeMap: Hashable, Sendable, RandomAccessCollection, ExpressibleByDictionaryLiteral {
+    package typealias Element = (key: String, value: AttributeSlot)
 
     private struct Entry: Hashable, Sendable {
         var name: String
@@ -17,36 +17,36 @@ public struct AttributeMap: Hashable, Sendable, RandomAccessCollection, Expressi
     /// Sorted by `name`, names unique.
     private var entries: [Entry]
 
-    public init() { entries = [] }
+    package init() { entries = [] }
 
     /// An empty map with room for `minimumCapacity` attributes.
-    public init(minimumCapacity: Int) {
+    package init(minimumCapacity: Int) {
         entries = []
         entries.reserveCapacity(minimumCapacity)
     }
 
     /// A map of `slots`' pairs; of repeated names the last pair wins.
-    public init(_ slots: some Sequence<(String, AttributeSlot)>) {
+    package init(_ slots: some Sequence<(String, AttributeSlot)>) {
         entries = []
         for (name, slot) in slots { self[name] = slot }
     }
 
     /// A map from a `[name: slot]` dictionary.
-    public init(_ slots: [String: AttributeSlot]) {
+    package init(_ slots: [String: AttributeSlot]) {
         self.init(slots.map { ($0.key, $0.value) })
     }
 
-    public init(dictionaryLiteral elements: (String, AttributeSlot)...) {
+    package init(dictionaryLiteral elements: (String, AttributeSlot)...) {
         self.init(elements)
     }
 
-    public var startIndex: Int { 0 }
-    public var endIndex: Int { entries.count }
+    package var startIndex: Int { 0 }
+    package var endIndex: Int { entries.count }
 
-    public subscript(position: Int) -> Element { (entries[position].name, entries[position].slot) }
+    package subscript(position: Int) -> Element { (entries[position].name, entries[position].slot) }
 
     /// The slot of attribute `name`, nil when the map has none; assigning nil removes the entry.
-    public subscript(name: String) -> AttributeSlot? {
+    package subscript(name: String) -> AttributeSlot? {
         get {
             guard case .found(let index) = search(name) else { return nil }
             return entries[index].slot
@@ -58,7 +58,7 @@ public struct AttributeMap: Hashable, Sendable, RandomAccessCollection, Expressi
 
     /// Sets the slot of `name`, returning the slot it replaced (nil when `name` was new).
     @discardableResult
-    public mutating func updateValue(_ slot: AttributeSlot, forKey name: String) -> AttributeSlot? {
+    package mutating func updateValue(_ slot: AttributeSlot, forKey name: String) -> AttributeSlot? {
         switch search(name) {
         case .found(let index):
             defer { entries[index].slot = slot }
@@ -71,16 +71,16 @@ public struct AttributeMap: Hashable, Sendable, RandomAccessCollection, Expressi
 
     /// Removes the entry of `name`, returning its slot (nil when there was none).
     @discardableResult
-    public mutating func removeValue(forKey name: String) -> AttributeSlot? {
+    package mutating func removeValue(forKey name: String) -> AttributeSlot? {
         guard case .found(let index) = search(name) else { return nil }
         return entries.remove(at: index).slot
     }
 
     /// The names, ascending.
-    public var keys: some RandomAccessCollection<String> { entries.lazy.map(\.name) }
+    package var keys: some RandomAccessCollection<String> { entries.lazy.map(\.name) }
 
     /// The slots, in ascending name order.
-    public var values: some RandomAccessCollection<AttributeSlot> { entries.lazy.map(\.slot) }
+    package var values: some RandomAccessCollection<AttributeSlot> { entries.lazy.map(\.slot) }
 
     private enum SearchResult {
         case found(Int)

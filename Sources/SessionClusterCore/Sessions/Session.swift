@@ -1,10 +1,10 @@
 /// One copy of a session: its id, its replicated content and the version vector of the deltas it holds.
-public struct Session: Hashable, Sendable {
-    public var id: SessionID
-    public var content: SessionContent
-    public var version: VersionVector
+package struct Session: Hashable, Sendable {
+    package var id: SessionID
+    package var content: SessionContent
+    package var version: VersionVector
 
-    public init(id: SessionID, content: SessionContent, version: VersionVector) {
+    package init(id: SessionID, content: SessionContent, version: VersionVector) {
         self.id = id
         self.content = content
         self.version = version
@@ -12,26 +12,26 @@ public struct Session: Hashable, Sendable {
 
     /// About how many bytes the session takes on the wire (names, values, stamps and the vector), for sizing
     /// batches such as state-transfer chunks.
-    public var estimatedBytes: Int {
+    package var estimatedBytes: Int {
         content.attributes.reduce(64 + 16 * version.entries.count) {
             $0 + 24 + $1.key.utf8.count + ($1.value.value?.count ?? 0)
         }
     }
 
     /// False once the session was logged out, expired or renamed anywhere the copy has heard of.
-    public var isValid: Bool { content.invalidation == nil }
+    package var isValid: Bool { content.invalidation == nil }
 
     /// An attribute's current value, nil when unset or removed.
-    public func attribute(_ name: String) -> [UInt8]? { content.attributes[name]?.value ?? nil }
+    package func attribute(_ name: String) -> [UInt8]? { content.attributes[name]?.value ?? nil }
 
     /// Max inactive interval in seconds, falling back to `defaultSeconds` when never set.
-    public func maxInactiveSeconds(default defaultSeconds: Int64) -> Int64 {
+    package func maxInactiveSeconds(default defaultSeconds: Int64) -> Int64 {
         content.maxInactive ?? defaultSeconds
     }
 
     /// The instant after which the session counts as expired, given the latest access this node knows of.
     /// A max-inactive of zero or less means "never expires".
-    public func deadline(lastAccess: Timestamp, defaultMaxInactive: Int64) -> Timestamp {
+    package func deadline(lastAccess: Timestamp, defaultMaxInactive: Int64) -> Timestamp {
         let seconds = maxInactiveSeconds(default: defaultMaxInactive)
         guard seconds > 0 else { return Timestamp(millis: .max) }
         let (millis, overflow) = seconds.multipliedReportingOverflow(by: 1000)
@@ -39,7 +39,7 @@ public struct Session: Hashable, Sendable {
     }
 
     /// Joins another copy of the same session: content joined, versions merged.
-    public mutating func merge(_ other: Session) {
+    package mutating func merge(_ other: Session) {
         content.join(other.content)
         version.merge(other.version)
     }

@@ -1,16 +1,16 @@
 /// One attribute's replicated register: a value, or a tombstone (`value == nil`) recording a removal.
-public struct AttributeSlot: Hashable, Sendable {
-    public var value: [UInt8]?
-    public var stamp: Stamp
+package struct AttributeSlot: Hashable, Sendable {
+    package var value: [UInt8]?
+    package var stamp: Stamp
 
-    public init(value: [UInt8]?, stamp: Stamp) {
+    package init(value: [UInt8]?, stamp: Stamp) {
         self.value = value
         self.stamp = stamp
     }
 }
 
 /// Why a session ended. Kept in its tombstone so late deltas cannot bring it back.
-public enum InvalidationReason: UInt8, Hashable, Sendable {
+package enum InvalidationReason: UInt8, Hashable, Sendable {
     case logout = 1
     case expired = 2
     /// The id was changed (session-fixation protection); the state lives on under `Invalidation.renamedTo`.
@@ -18,12 +18,12 @@ public enum InvalidationReason: UInt8, Hashable, Sendable {
 }
 
 /// The end of a session: when (stamp), why, and for a rename the new id.
-public struct Invalidation: Hashable, Sendable {
-    public var stamp: Stamp
-    public var reason: InvalidationReason
-    public var renamedTo: SessionID?
+package struct Invalidation: Hashable, Sendable {
+    package var stamp: Stamp
+    package var reason: InvalidationReason
+    package var renamedTo: SessionID?
 
-    public init(stamp: Stamp, reason: InvalidationReason, renamedTo: SessionID? = nil) {
+    package init(stamp: Stamp, reason: InvalidationReason, renamedTo: SessionID? = nil) {
         self.stamp = stamp
         self.reason = reason
         self.renamedTo = renamedTo
@@ -37,14 +37,14 @@ public struct Invalidation: Hashable, Sendable {
 /// attributes and max-inactive are last-writer-wins registers by `Stamp` (removal is a stamped tombstone);
 /// last access and creation take the max / min; an invalidation, once joined, stays (it wins over any
 /// concurrent change, and the earliest-stamped invalidation is the one kept so all copies agree).
-public struct SessionContent: Hashable, Sendable {
+package struct SessionContent: Hashable, Sendable {
     /// When the session was created; nil in patches that do not create it.
-    public var createdAt: Timestamp?
+    package var createdAt: Timestamp?
     /// The latest replicated access time (local accesses refresh it only occasionally, see `ReplicationSettings`).
-    public var lastAccess: Timestamp
+    package var lastAccess: Timestamp
     /// Max inactive interval in seconds, as a last-writer-wins register.
-    public var maxInactive: Int64?
-    public var maxInactiveStamp: Stamp? {
+    package var maxInactive: Int64?
+    package var maxInactiveStamp: Stamp? {
         get { storedMaxInactiveStamp == Self.noStamp ? nil : storedMaxInactiveStamp }
         set { storedMaxInactiveStamp = newValue ?? Self.noStamp }
     }
@@ -53,16 +53,16 @@ public struct SessionContent: Hashable, Sendable {
     private var storedMaxInactiveStamp: Stamp
     private static let noStamp = Stamp(time: HLCTimestamp(wall: .min, logical: 0), node: NodeID(rawValue: 0))
     /// Attribute registers by name (tombstones included).
-    public var attributes: AttributeMap
+    package var attributes: AttributeMap
     /// How the session ended, once it has. Rare (tombstones only), so kept out of line: inline it would widen
     /// every held copy by 48 bytes.
-    public var invalidation: Invalidation? {
+    package var invalidation: Invalidation? {
         get { invalidationBox?.invalidation }
         set { invalidationBox = newValue.map(InvalidationBox.init) }
     }
     private var invalidationBox: InvalidationBox?
 
-    public init(
+    package init(
         createdAt: Timestamp? = nil, lastAccess: Timestamp = .zero, maxInactive: Int64? = nil,
         maxInactiveStamp: Stamp? = nil, attributes: AttributeMap = [:], invalidation: Invalidation? = nil
     ) {
@@ -75,7 +75,7 @@ public struct SessionContent: Hashable, Sendable {
     }
 
     /// Joins `other` into this content (least upper bound).
-    public mutating func join(_ other: SessionContent) {
+    package mutating func join(_ other: SessionContent) {
         if let theirs = other.createdAt { createdAt = min(createdAt ?? theirs, theirs) }
         lastAccess = max(lastAccess, other.lastAccess)
         if let theirStamp = other.maxInactiveStamp, maxInactiveStamp.map({ theirStamp > $0 }) ?? true {
@@ -93,7 +93,7 @@ public struct SessionContent: Hashable, Sendable {
 
     /// Whether any attribute register was written by both sides with different stamps: a lost update under
     /// last-writer-wins, which the replication layer counts as a conflict.
-    public func conflicts(with other: SessionContent) -> Bool {
+    package func conflicts(with other: SessionContent) -> Bool {
         for (name, slot) in other.attributes {
             if let mine = attributes[name], mine.stamp != slot.stamp { return true }
         }
@@ -101,14 +101,14 @@ public struct SessionContent: Hashable, Sendable {
     }
 
     /// Live attributes (tombstones left out).
-    public var liveAttributes: [String: [UInt8]] {
+    package var liveAttributes: [String: [UInt8]] {
         var result = [String: [UInt8]](minimumCapacity: attributes.count)
         for (name, slot) in attributes { if let value = slot.value { result[name] = value } }
         return result
     }
 
     /// Total bytes of live attribute names and values.
-    public var attributeBytes: Int {
+    package var attributeBytes: Int {
         attributes.reduce(0) { $0 + $1.key.utf8.count + ($1.value.value?.count ?? 0) }
     }
 }

@@ -3,9 +3,12 @@
 /// In a cookie the id may carry a `.route` suffix (a node name) for sticky load balancers; nothing in the
 /// cluster depends on it and lookups ignore it (`SessionID(cookieValue:)`).
 public struct SessionID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The first 64 bits (the top one set only for named sessions, `SessionID(name:)`).
     public let high: UInt64
+    /// The last 64 bits.
     public let low: UInt64
 
+    /// The id with these 128 bits.
     public init(high: UInt64, low: UInt64) {
         self.high = high
         self.low = low
@@ -59,6 +62,7 @@ public struct SessionID: Hashable, Comparable, Sendable, CustomStringConvertible
         return encoded + "." + route
     }
 
+    /// Orders ids by their bits (the order `heldSessions` walks in).
     public static func < (lhs: SessionID, rhs: SessionID) -> Bool { (lhs.high, lhs.low) < (rhs.high, rhs.low) }
 
     public var description: String { encoded }

@@ -3,8 +3,10 @@
 /// A restarted node is therefore a new member; its earlier incarnation is dead for good. The human name
 /// (`n1`) lives in `MemberInfo`; the id is what version vectors, the hash ring and links key on.
 public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The id: random for each start of a node.
     public let rawValue: UInt64
 
+    /// The node id `rawValue`.
     public init(rawValue: UInt64) { self.rawValue = rawValue }
 
     /// A new random incarnation id drawn from `generator` (the shell passes the system CSPRNG).
@@ -12,6 +14,7 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.rawValue = generator.next()
     }
 
+    /// Orders ids numerically (ties between concurrent writes break by it).
     public static func < (lhs: NodeID, rhs: NodeID) -> Bool { lhs.rawValue < rhs.rawValue }
 
     public var description: String { hex(rawValue, width: 16) }

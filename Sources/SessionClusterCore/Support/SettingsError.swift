@@ -42,17 +42,19 @@ public struct SettingsError: Error, Hashable, Sendable, CustomStringConvertible 
 
     /// One line naming the field, its value and the rule it breaks.
     public var description: String {
+        if case .badAddress = code { return "setting \(field) = \"\(value)\" \(problem)" }
+        return "setting \(field) = \(value) \(problem)"
+    }
+
+    /// What is wrong, phrased to follow the value: `must be greater than 0`.
+    public var problem: String {
         switch code {
-        case .notPositive:
-            "setting \(field) = \(value) must be greater than 0"
-        case .notAbove(let bound, let boundValue):
-            "setting \(field) = \(value) must be greater than \(bound) (\(boundValue))"
-        case .below(let bound, let boundValue):
-            "setting \(field) = \(value) must be at least \(bound) (\(boundValue))"
-        case .notBelow(let bound, let boundValue):
-            "setting \(field) = \(value) must be less than \(bound) (\(boundValue))"
-        case .badAddress:
-            "setting \(field) = \"\(value)\" is not host:port with a port in 1...65535"
+        case .notPositive: "must be greater than 0"
+        case .notAbove(let bound, let boundValue): "must be greater than \(bound) (\(boundValue))"
+        case .below(let bound, let boundValue): "must be at least \(bound) (\(boundValue))"
+        case .notBelow(let bound, let boundValue): "must be less than \(bound) (\(boundValue))"
+        case .badAddress: "is not host:port with a port in 1...65535"
         }
     }
+
 }

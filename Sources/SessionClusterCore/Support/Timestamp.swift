@@ -6,10 +6,13 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     /// Milliseconds since 1970-01-01T00:00:00Z.
     public var millis: Int64
 
+    /// The instant `millis` ms after the Unix epoch.
     public init(millis: Int64) { self.millis = millis }
 
+    /// The Unix epoch.
     public static let zero = Timestamp(millis: 0)
 
+    /// Earlier first.
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.millis < rhs.millis }
 
     /// This instant moved by `millis` milliseconds (saturating, so far-future deadlines never trap).

@@ -2,32 +2,32 @@
 ///
 /// It stays close to wall time but never goes backwards and always exceeds every reading the node has
 /// observed, so a write made after seeing another write is stamped later, whatever the clocks' skew.
-public struct HLCTimestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var wall: Int64
-    public var logical: UInt32
+package struct HLCTimestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
+    package var wall: Int64
+    package var logical: UInt32
 
-    public init(wall: Int64, logical: UInt32) {
+    package init(wall: Int64, logical: UInt32) {
         self.wall = wall
         self.logical = logical
     }
 
-    public static let zero = HLCTimestamp(wall: 0, logical: 0)
+    package static let zero = HLCTimestamp(wall: 0, logical: 0)
 
-    public static func < (lhs: HLCTimestamp, rhs: HLCTimestamp) -> Bool {
+    package static func < (lhs: HLCTimestamp, rhs: HLCTimestamp) -> Bool {
         (lhs.wall, lhs.logical) < (rhs.wall, rhs.logical)
     }
 
-    public var description: String { "\(wall).\(logical)" }
+    package var description: String { "\(wall).\(logical)" }
 }
 
 /// The node's hybrid logical clock. A value type: the owner feeds it physical time and remote readings.
-public struct HybridLogicalClock: Sendable {
-    public private(set) var last: HLCTimestamp = .zero
+package struct HybridLogicalClock: Sendable {
+    package private(set) var last: HLCTimestamp = .zero
 
-    public init() {}
+    package init() {}
 
     /// A new reading for a local event at physical time `now`; strictly greater than every earlier one.
-    public mutating func tick(now: Timestamp) -> HLCTimestamp {
+    package mutating func tick(now: Timestamp) -> HLCTimestamp {
         if now.millis > last.wall {
             last = HLCTimestamp(wall: now.millis, logical: 0)
         } else if last.logical == .max {
@@ -40,25 +40,25 @@ public struct HybridLogicalClock: Sendable {
     }
 
     /// Takes a remote reading into account so that later local readings exceed it.
-    public mutating func observe(_ remote: HLCTimestamp) {
+    package mutating func observe(_ remote: HLCTimestamp) {
         if remote > last { last = remote }
     }
 }
 
 /// A last-writer-wins stamp: the HLC reading, tie-broken by the writing node. Totally ordered across nodes.
-public struct Stamp: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var time: HLCTimestamp
-    public var node: NodeID
+package struct Stamp: Hashable, Comparable, Sendable, CustomStringConvertible {
+    package var time: HLCTimestamp
+    package var node: NodeID
 
-    public init(time: HLCTimestamp, node: NodeID) {
+    package init(time: HLCTimestamp, node: NodeID) {
         self.time = time
         self.node = node
     }
 
-    public static func < (lhs: Stamp, rhs: Stamp) -> Bool {
+    package static func < (lhs: Stamp, rhs: Stamp) -> Bool {
         if lhs.time != rhs.time { return lhs.time < rhs.time }
         return lhs.node < rhs.node
     }
 
-    public var description: String { "\(time)@\(node)" }
+    package var description: String { "\(time)@\(node)" }
 }

@@ -1,18 +1,18 @@
 /// One delta's identity: the node that originated it and that node's counter for the session.
-public struct Dot: Hashable, Sendable, CustomStringConvertible {
-    public var origin: NodeID
-    public var counter: UInt64
+package struct Dot: Hashable, Sendable, CustomStringConvertible {
+    package var origin: NodeID
+    package var counter: UInt64
 
-    public init(origin: NodeID, counter: UInt64) {
+    package init(origin: NodeID, counter: UInt64) {
         self.origin = origin
         self.counter = counter
     }
 
-    public var description: String { "\(origin)#\(counter)" }
+    package var description: String { "\(origin)#\(counter)" }
 }
 
 /// How two version vectors relate.
-public enum CausalOrder: Sendable, Equatable {
+package enum CausalOrder: Sendable, Equatable {
     case before, after, equal, concurrent
 }
 
@@ -21,23 +21,23 @@ public enum CausalOrder: Sendable, Equatable {
 /// Counters per origin are contiguous (a copy never holds delta 3 of a node without 1 and 2), because deltas
 /// are applied only in causal order and full copies merge whole prefixes. So "covers a dot" is one comparison.
 /// Entries are kept sorted by node id: comparison and encoding are deterministic and allocation-light.
-public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
-    public struct Entry: Hashable, Sendable {
-        public var node: NodeID
-        public var counter: UInt64
-        public init(node: NodeID, counter: UInt64) {
+package struct VersionVector: Hashable, Sendable, CustomStringConvertible {
+    package struct Entry: Hashable, Sendable {
+        package var node: NodeID
+        package var counter: UInt64
+        package init(node: NodeID, counter: UInt64) {
             self.node = node
             self.counter = counter
         }
     }
 
     /// The entries of a vector, sorted by `node`, no zero counters.
-    public struct Entries: RandomAccessCollection, Sendable {
+    package struct Entries: RandomAccessCollection, Sendable {
         let vector: VersionVector
 
-        public var startIndex: Int { 0 }
-        public var endIndex: Int { vector.count }
-        public subscript(position: Int) -> Entry { vector.entry(at: position) }
+        package var startIndex: Int { 0 }
+        package var endIndex: Int { vector.count }
+        package subscript(position: Int) -> Entry { vector.entry(at: position) }
     }
 
     /// The lowest entry, held inline; a zero counter means the vector is empty. Most sessions are written by
@@ -49,42 +49,42 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
 
     private static let none = Entry(node: NodeID(rawValue: 0), counter: 0)
 
-    public init() {
+    package init() {
         first = Self.none
         rest = []
     }
 
     /// A vector from arbitrary entries: duplicates keep the highest counter, zeros are dropped.
-    public init(_ pairs: some Sequence<(NodeID, UInt64)>) {
+    package init(_ pairs: some Sequence<(NodeID, UInt64)>) {
         self.init()
         for (node, counter) in pairs { raise(node, to: counter) }
     }
 
     /// A vector from a node → counter map.
-    public init(_ counters: [NodeID: UInt64]) {
+    package init(_ counters: [NodeID: UInt64]) {
         self.init(counters.map { ($0.key, $0.value) })
     }
 
     /// Sorted by `node`, no zero counters.
-    public var entries: Entries { Entries(vector: self) }
+    package var entries: Entries { Entries(vector: self) }
 
-    public var isEmpty: Bool { first.counter == 0 }
+    package var isEmpty: Bool { first.counter == 0 }
 
     private var count: Int { isEmpty ? 0 : 1 + rest.count }
 
     private func entry(at index: Int) -> Entry { index == 0 ? first : rest[index - 1] }
 
     /// The counter for `node` (0 when absent).
-    public subscript(node: NodeID) -> UInt64 {
+    package subscript(node: NodeID) -> UInt64 {
         guard let index = position(of: node) else { return 0 }
         return entry(at: index).counter
     }
 
     /// Whether this copy already holds the delta `dot`.
-    public func covers(_ dot: Dot) -> Bool { self[dot.origin] >= dot.counter }
+    package func covers(_ dot: Dot) -> Bool { self[dot.origin] >= dot.counter }
 
     /// Whether every counter of `other` is at most ours: we have seen everything `other` has.
-    public func covers(_ other: VersionVector) -> Bool {
+    package func covers(_ other: VersionVector) -> Bool {
         let count = self.count
         var mine = 0
         for theirs in other.entries {
@@ -96,10 +96,10 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Whether we cover `other` and have something it lacks.
-    public func dominates(_ other: VersionVector) -> Bool { self != other && covers(other) }
+    package func dominates(_ other: VersionVector) -> Bool { self != other && covers(other) }
 
     /// The causal relation of this vector to `other`.
-    public func compare(to other: VersionVector) -> CausalOrder {
+    package func compare(to other: VersionVector) -> CausalOrder {
         let mineCovers = covers(other)
         let theirsCovers = other.covers(self)
         switch (mineCovers, theirsCovers) {
@@ -111,7 +111,7 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Raises `node`'s counter to at least `counter`.
-    public mutating func raise(_ node: NodeID, to counter: UInt64) {
+    package mutating func raise(_ node: NodeID, to counter: UInt64) {
         guard counter > 0 else { return }
         let entry = Entry(node: node, counter: counter)
         if isEmpty {
@@ -134,24 +134,24 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Records `dot` as held.
-    public mutating func add(_ dot: Dot) { raise(dot.origin, to: dot.counter) }
+    package mutating func add(_ dot: Dot) { raise(dot.origin, to: dot.counter) }
 
     /// The pointwise maximum (least upper bound) with `other`.
-    public mutating func merge(_ other: VersionVector) {
+    package mutating func merge(_ other: VersionVector) {
         for entry in other.entries { raise(entry.node, to: entry.counter) }
     }
 
     /// The pointwise maximum of two vectors.
-    public func merging(_ other: VersionVector) -> VersionVector {
+    package func merging(_ other: VersionVector) -> VersionVector {
         var result = self
         result.merge(other)
         return result
     }
 
     /// The total number of deltas this vector accounts for.
-    public var total: UInt64 { entries.reduce(0) { $0 &+ $1.counter } }
+    package var total: UInt64 { entries.reduce(0) { $0 &+ $1.counter } }
 
-    public var description: String {
+    package var description: String {
         "[" + entries.map { "\($0.node):\($0.counter)" }.joined(separator: ",") + "]"
     }
 

@@ -8,18 +8,18 @@
 /// length      4 bytes big-endian, the payload's size
 /// payload     `length` bytes: a PeerHello, ReplicationMessage, Beacon or clock reading (see `WireCodec`)
 /// ```
-public enum Frame {
+package enum Frame {
     /// The two magic bytes, "SC".
-    public static let magic: [UInt8] = [0x53, 0x43]
+    package static let magic: [UInt8] = [0x53, 0x43]
     /// The wire version this build writes and reads.
-    public static let currentVersion: UInt8 = 1
+    package static let currentVersion: UInt8 = 1
     /// The header's size in bytes.
-    public static let headerSize = 8
+    package static let headerSize = 8
     /// The default largest accepted payload, in bytes: 16 MiB, far above any session yet bounded.
-    public static let defaultMaxPayloadBytes = 16 << 20
+    package static let defaultMaxPayloadBytes = 16 << 20
 
     /// What a frame's payload is. Values are part of the wire format: never renumber.
-    public enum Kind: UInt8, Hashable, Sendable {
+    package enum Kind: UInt8, Hashable, Sendable {
         /// A `PeerHello`, the first frame on a TCP link.
         case hello = 1
         /// A `ReplicationMessage`.

@@ -4,9 +4,9 @@
 /// from the header, before it is buffered. After `next()` throws, the stream is out of sync for good: the
 /// decoder keeps throwing the same error (with `offset` counted from the start of the stream) and ignores
 /// further input, and the owner MUST close the link.
-public struct FrameDecoder: Sendable {
+package struct FrameDecoder: Sendable {
     /// The largest accepted payload, in bytes.
-    public let maxFrameBytes: Int
+    package let maxFrameBytes: Int
 
     /// Received bytes; those before `readIndex` are consumed and dropped at the next compaction.
     private var buffer: [UInt8] = []
@@ -16,25 +16,25 @@ public struct FrameDecoder: Sendable {
     private var failure: WireError?
 
     /// A decoder accepting payloads of up to `maxFrameBytes` bytes (default 16 MiB).
-    public init(maxFrameBytes: Int = Frame.defaultMaxPayloadBytes) {
+    package init(maxFrameBytes: Int = Frame.defaultMaxPayloadBytes) {
         self.maxFrameBytes = maxFrameBytes
     }
 
     /// Bytes received but not yet returned as frames.
-    public var bufferedByteCount: Int { buffer.count - readIndex }
+    package var bufferedByteCount: Int { buffer.count - readIndex }
 
     /// Whether the decoder failed; it then only rethrows its error.
-    public var hasFailed: Bool { failure != nil }
+    package var hasFailed: Bool { failure != nil }
 
     /// Adds received bytes. Ignored after a failure.
-    public mutating func append(_ bytes: some Sequence<UInt8>) {
+    package mutating func append(_ bytes: some Sequence<UInt8>) {
         guard failure == nil else { return }
         compactIfWorthwhile()
         buffer.append(contentsOf: bytes)
     }
 
     /// The next complete frame, or nil when more bytes are needed. Throws on malformed input, and from then on.
-    public mutating func next() throws(WireError) -> PeerFrame? {
+    package mutating func next() throws(WireError) -> PeerFrame? {
         if let failure { throw failure }
         do throws(WireError) {
             let pending = buffer[readIndex...]

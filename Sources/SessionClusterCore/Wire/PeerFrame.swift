@@ -2,7 +2,7 @@
 ///
 /// `WireCodec.frame(_:)` writes it behind a `Frame` header; `WireCodec.decodeFrame(_:limit:)` and
 /// `FrameDecoder` read it back.
-public enum PeerFrame: Hashable, Sendable {
+package enum PeerFrame: Hashable, Sendable {
     /// The first frame on a TCP link.
     case hello(PeerHello)
     /// Replication traffic on a TCP link.
@@ -14,7 +14,7 @@ public enum PeerFrame: Hashable, Sendable {
     case clock(UInt64)
 
     /// The header kind of this frame.
-    public var kind: Frame.Kind {
+    package var kind: Frame.Kind {
         switch self {
         case .hello: .hello
         case .replication: .replication

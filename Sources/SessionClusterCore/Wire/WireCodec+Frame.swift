@@ -5,7 +5,7 @@ extension WireCodec {
     ///
     /// The payload MUST fit the 32-bit length field (4 GiB); receivers reject far smaller frames anyway
     /// (`Frame.defaultMaxPayloadBytes`), so senders should check `count` against their peers' limit.
-    public static func frame(_ frame: PeerFrame) -> [UInt8] {
+    package static func frame(_ frame: PeerFrame) -> [UInt8] {
         var writer = ByteWriter(capacity: 256)
         writer.writeRaw(Frame.magic)
         writer.writeUInt8(Frame.currentVersion)
@@ -25,7 +25,7 @@ extension WireCodec {
 
     /// Decodes one whole frame (a datagram): header, then exactly `length` payload bytes, nothing after.
     /// Payloads longer than `limit` bytes are rejected from the header (`tooLarge`).
-    public static func decodeFrame(
+    package static func decodeFrame(
         _ bytes: [UInt8], limit: Int = Frame.defaultMaxPayloadBytes
     ) throws(WireError) -> PeerFrame {
         try decodeFrame(bytes[...], limit: limit)
@@ -33,7 +33,7 @@ extension WireCodec {
 
     /// Decodes one whole frame held in `bytes` (without copying them); offsets in errors count from
     /// `bytes.startIndex`.
-    public static func decodeFrame(
+    package static func decodeFrame(
         _ bytes: ArraySlice<UInt8>, limit: Int = Frame.defaultMaxPayloadBytes
     ) throws(WireError) -> PeerFrame {
         guard let header = try Frame.parseHeader(bytes, limit: limit) else {

@@ -12,21 +12,21 @@
 ///
 /// Decoders accept exactly what the encoders write (plus over-long varints): anything else, including bytes
 /// left over after a complete value, throws `WireError`.
-public enum WireCodec {
+package enum WireCodec {
     /// The largest version vector accepted, in entries. `VersionVector` builds in time quadratic in its size,
     /// so this bounds the work a hostile frame can cause; real vectors hold one entry per node incarnation
     /// that wrote the session, a handful.
-    public static let maxVersionVectorEntries = 1024
+    package static let maxVersionVectorEntries = 1024
 
     /// A replication message as a payload: a type byte (see `ReplicationMessageType`), then its fields.
-    public static func encode(_ message: ReplicationMessage) -> [UInt8] {
+    package static func encode(_ message: ReplicationMessage) -> [UInt8] {
         var writer = ByteWriter(capacity: 128)
         writer.write(message)
         return writer.bytes
     }
 
     /// Decodes a payload written by `encode(_:)-ReplicationMessage`, consuming every byte.
-    public static func decodeReplicationMessage(_ bytes: [UInt8]) throws(WireError) -> ReplicationMessage {
+    package static func decodeReplicationMessage(_ bytes: [UInt8]) throws(WireError) -> ReplicationMessage {
         var reader = ByteReader(bytes)
         let message = try reader.readReplicationMessage()
         try reader.expectEnd()
@@ -34,14 +34,14 @@ public enum WireCodec {
     }
 
     /// A beacon as a payload: cluster, sender, status, sequence, gossip entries.
-    public static func encode(_ beacon: Beacon) -> [UInt8] {
+    package static func encode(_ beacon: Beacon) -> [UInt8] {
         var writer = ByteWriter(capacity: 64 + 48 * beacon.members.count)
         writer.write(beacon)
         return writer.bytes
     }
 
     /// Decodes a payload written by `encode(_:)-Beacon`, consuming every byte.
-    public static func decodeBeacon(_ bytes: [UInt8]) throws(WireError) -> Beacon {
+    package static func decodeBeacon(_ bytes: [UInt8]) throws(WireError) -> Beacon {
         var reader = ByteReader(bytes)
         let beacon = try reader.readBeacon()
         try reader.expectEnd()
@@ -49,14 +49,14 @@ public enum WireCodec {
     }
 
     /// A link greeting as a payload: cluster, then the sender's member info.
-    public static func encode(_ hello: PeerHello) -> [UInt8] {
+    package static func encode(_ hello: PeerHello) -> [UInt8] {
         var writer = ByteWriter(capacity: 64)
         writer.write(hello)
         return writer.bytes
     }
 
     /// Decodes a payload written by `encode(_:)-PeerHello`, consuming every byte.
-    public static func decodePeerHello(_ bytes: [UInt8]) throws(WireError) -> PeerHello {
+    package static func decodePeerHello(_ bytes: [UInt8]) throws(WireError) -> PeerHello {
         var reader = ByteReader(bytes)
         let hello = try reader.readPeerHello()
         try reader.expectEnd()

@@ -2,9 +2,9 @@
 /// it was detected (from the start of the message, frame or stream being decoded).
 ///
 /// Decoding never traps on input: every malformed, truncated or oversized input ends in one of these.
-public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
+package struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong, with the offending value.
-    public enum Code: Hashable, Sendable {
+    package enum Code: Hashable, Sendable {
         /// The input ended before a value was complete: `needed` bytes were required, `remaining` were left.
         case truncated(needed: Int, remaining: Int)
         /// A varint ran past 10 bytes or past the range of `UInt64`.
@@ -28,18 +28,18 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// What went wrong.
-    public var code: Code
+    package var code: Code
     /// The byte offset at which the failure was detected.
-    public var offset: Int
+    package var offset: Int
 
     /// An error of `code` detected at byte `offset`.
-    public init(_ code: Code, offset: Int) {
+    package init(_ code: Code, offset: Int) {
         self.code = code
         self.offset = offset
     }
 
     /// "wire decoding failed at byte <offset>: <what, with the value>".
-    public var description: String {
+    package var description: String {
         "wire decoding failed at byte \(offset): \(reason)"
     }
 

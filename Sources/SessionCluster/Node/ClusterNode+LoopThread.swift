@@ -1,0 +1,125 @@
+import SessionClusterCore
+
+/// The session API for callers on the node's own event loop (a server running its sockets there).
+extension ClusterNode {
+    /// The node's event loop. A server that runs its own sockets on it (as the `session-node` HTTP front end
+    /// does) can use the callback methods below: called on this loop, a request for a session held here
+    /// completes before the call returns — no thread hop, no task. Anything slow run on the loop delays
+    /// the node's protocol work.
+    public var eventLoop: EventLoop { loop }
+
+    /// Reads a session; `done` runs on the node's loop (at once when called there and the copy is here).
+    public func read(
+        _ id: SessionID, token: VersionToken?, then done: @escaping (Result<SessionSnapshot, SessionError>) -> Void
+    ) {
+        onLoopNow({ $0.read(id, token: token, done) }, rejected: { done(.failure(.shuttingDown)) })
+    }
+
+    /// `update` for callers on the loop: `body` and `done` run on the node's loop.
+    public func update<Value>(
+        _ id: SessionID, token: VersionToken?,
+        _ body: @escaping (SessionSnapshot, inout SessionChanges) throws -> Value,
+        then done: @escaping (Result<SessionUpdate<Value>, SessionError>) -> Void
+    ) {
+        onLoopNow({ $0.update(id, token: token, body, done) }, rejected: { done(.failure(.shuttingDown)) })
+    }
+
+    /// `create` for callers on the loop: `done` runs on the node's loop.
+    public func create(
+        _ changes: SessionChanges, then done: @escaping (Result<SessionUpdate<Void>, SessionError>) -> Void
+    ) {
+        let id = Self.freshID()
+        onLoopNow(
+            { $0.create(id, changes: changes) { done($0.map { SessionUpdate(id: id, version: $0, value: ()) }) } },
+            rejected: { done(.failure(.shuttingDown)) })
+    }
+
+    /// Creates the session `id`, chosen by the caller, holding `changes`; `done` runs on the node's loop. For
+    /// sessions named by something other than a random id — a Redis key (`SessionID(forKey:)`), which every node
+    /// maps to the same id. An id live here is refused with `.alreadyExists` (update it instead), one that ended here
+    /// with `.notFound`. Two nodes
+    /// creating the same id at once both succeed: their copies merge like any concurrent writes.
+    public func create(
+        _ id: SessionID, _ changes: SessionChanges,
+        then done: @escaping (Result<SessionUpdate<Void>, SessionError>) -> Void
+    ) {
+        onLoopNow(
+            { runtime in
+                runtime.create(id, changes: changes, named: true) {
+                    done($0.map { SessionUpdate(id: id, version: $0, value: ()) })
+                }
+            }, rejected: { done(.failure(.shuttingDown)) })
+    }
+
+    /// Redis's `WAIT`: counts the other holders of session `id` that hold this node's writes up to `version` (the
+    /// token this node answered a write with). `done` runs on the node's loop with the count once `replicas`
+    /// confirmed, every holder asked answered or left, or `timeoutMillis` passed — at once when `replicas` ≤ 0
+    /// (with 0) or when no other holder is live. A token that does not authenticate counts nobody. In `sync` mode a
+    /// write was confirmed before it was answered, so this answers within a round trip.
+    public func confirm(
+        _ id: SessionID, version: VersionToken, replicas: Int, timeoutMillis: Int64,
+        then done: @escaping (_ holders: Int) -> Void
+    ) {
+        onLoopNow(
+            { $0.confirm(id, version: version, replicas: replicas, timeoutMillis: timeoutMillis, done) },
+            rejected: { done(0) })
+    }
+
+    /// The valid sessions held here after `cursor` in id order, looking at `limit` held ids at most (so a walk
+    /// over a million sessions takes bounded steps); `done` gets them with the cursor to continue from, nil once
+    /// every held id was looked at. On the node's loop. Backup mode: only the sessions this node holds a copy of.
+    /// With `having`, only sessions holding that attribute are listed (the others cost a lookup, not a copy of
+    /// their attributes).
+    public func heldSessions(
+        after cursor: SessionID?, limit: Int, having attribute: String? = nil,
+        then done: @escaping (_ sessions: [HeldSession], _ next: SessionID?) -> Void
+    ) {
+        onLoopNow(
+            { runtime in
+                let replication = runtime.node.replication
+                let ids = replication.sessionIDs(after: cursor, limit: max(1, limit))
+                var found = [HeldSession]()
+                for id in ids {
+                    guard let session = replication.session(id), session.isValid else { continue }
+                    if let attribute, session.content.attributes[attribute]?.value == nil { continue }
+                    found.append(
+                        HeldSession(
+                            id: id, attributes: session.content.liveAttributes,
+                            expiresFirst: replication.expiresFirst(id)))
+                }
+                done(found, ids.count < max(1, limit) ? nil : ids.last)
+            }, rejected: { done([], nil) })
+    }
+
+    /// `invalidate` for callers on the loop: `done` runs on the node's loop.
+    public func invalidate(
+        _ id: SessionID, token: VersionToken?, then done: @escaping (Result<Void, SessionError>) -> Void
+    ) {
+        onLoopNow({ $0.invalidate(id, token: token, done) }, rejected: { done(.failure(.shuttingDown)) })
+    }
+
+    /// `changeID` for callers on the loop: `done` runs on the node's loop.
+    public func changeID(
+        _ id: SessionID, token: VersionToken?,
+        then done: @escaping (Result<SessionUpdate<Void>, SessionError>) -> Void
+    ) {
+        let newID = Self.freshID()
+        onLoopNow(
+            { runtime in
+                runtime.changeID(id, to: newID, token: token) {
+                    done($0.map { SessionUpdate(id: newID, version: $0, value: ()) })
+                }
+            }, rejected: { done(.failure(.shuttingDown)) })
+    }
+
+    /// The members this node knows, for callers on the loop (called elsewhere it hops and answers on the loop).
+    /// Empty once the node has stopped.
+    public func members(then done: @escaping ([Member]) -> Void) {
+        onLoopNow({ done($0.node.membership.members) }, rejected: { done([]) })
+    }
+
+    /// `stats()` for callers on the loop.
+    public func stats(then done: @escaping (NodeStats) -> Void) {
+        onLoopNow({ done($0.currentStats) }, rejected: { [self] in done(lastStats()) })
+    }
+}

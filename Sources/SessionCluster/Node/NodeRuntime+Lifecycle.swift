@@ -1,0 +1,106 @@
+import SessionClusterCore
+
+extension NodeRuntime {
+    /// Whether `attributes` with `changes` applied stay within the session limits.
+    func fits(_ changes: SessionChanges, on attributes: [String: [UInt8]]) -> Bool {
+        var count = attributes.count
+        var bytes = attributes.reduce(0) { $0 + $1.key.utf8.count + $1.value.count }
+        // The changes' last word per attribute counts; the request's copy of the session is not rebuilt.
+        // (A few changes, the common case, are checked against each other without hashing.)
+        var decided = Set<String>()
+        var few = [String]()
+        let hashing = changes.changes.count > 8
+        func isFirst(_ name: String) -> Bool {
+            if hashing { return decided.insert(name).inserted }
+            if few.contains(name) { return false }
+            few.append(name)
+            return true
+        }
+        for change in changes.changes.reversed() {
+            let name: String
+            let value: [UInt8]?
+            switch change {
+            case .set(let changed, let bytes):
+                name = changed
+                value = bytes
+            case .remove(let changed):
+                name = changed
+                value = nil
+            case .setMaxInactive, .invalidate: continue
+            }
+            guard isFirst(name) else { continue }
+            if let old = attributes[name] {
+                count -= 1
+                bytes -= name.utf8.count + old.count
+            }
+            if let value {
+                count += 1
+                bytes += name.utf8.count + value.count
+            }
+        }
+        return count <= settings.maxAttributesPerSession && bytes <= settings.maxSessionBytes
+    }
+
+    /// Completes a commit of session `id` with its new token: at once, or when a `sync` commit is acknowledged.
+    /// The waiter is registered before the directives run: they may complete the commit (and a completion with
+    /// no waiter would be lost, leaving the request unanswered).
+    func finish(_ result: NodeCommit, id: SessionID, _ done: @escaping (Result<VersionToken, SessionError>) -> Void) {
+        guard result.outcome == .committed else {
+            execute(result.directives)
+            return done(.failure(.notFound))
+        }
+        let token = tokens.sealLater(result.version, for: id)
+        guard let commitID = result.awaiting else {
+            execute(result.directives)
+            return done(.success(token))
+        }
+        commitWaiters[commitID] = { acknowledged in
+            done(acknowledged ? .success(token) : .failure(.notAcknowledged))
+        }
+        execute(result.directives)
+    }
+
+    /// Installs a new keyring (key rotation) for cluster traffic and version tokens.
+    func install(_ keyring: Keyring) {
+        cipher.install(keyring)
+        tokens.install(keyring)
+    }
+
+    /// Sends the leaving beacon, waits (at most a second) for queued frames to leave, then closes.
+    func leave(then done: @escaping (()) -> Void) {
+        execute(node.leave(now: NodeRuntime.now()))
+        let deadline = EventLoop.monotonicMillis() + 1_000
+        func waitForDrain() {
+            let pending = outbound.values.contains { !$0.isClosed && $0.queuedBytes > 0 }
+            if pending && EventLoop.monotonicMillis() < deadline {
+                loop.schedule(afterMillis: 10) { waitForDrain() }
+                return
+            }
+            close()
+            done(())
+        }
+        waitForDrain()
+    }
+
+    /// Closes every socket once; pending requests fail with `.shuttingDown`.
+    func close() {
+        stopping = true
+        if let tickTimer { loop.cancel(tickTimer) }
+        for link in Array(outbound.values) + Array(inbound.values) { link.close() }
+        outbound = [:]
+        inbound = [:]
+        loop.deregister(listener.fd)
+        loop.deregister(datagrams.fd)
+        if let receiver = multicastReceiver { loop.deregister(receiver.fd) }
+        listener.close()
+        datagrams.close()
+        multicastReceiver?.close()
+        for waiter in accessWaiters.values { waiter(.failure(.shuttingDown)) }
+        for waiter in commitWaiters.values { waiter(false) }
+        for waiter in confirmWaiters.values { waiter(0) }
+        accessWaiters = [:]
+        commitWaiters = [:]
+        confirmWaiters = [:]
+        events.finish()
+    }
+}
