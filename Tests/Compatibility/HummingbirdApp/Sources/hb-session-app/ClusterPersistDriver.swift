@@ -1,9 +1,8 @@
-import Foundation
 import Hummingbird
 import SessionCluster
 
 /// Hummingbird's key-value seam (`PersistDriver`, used by hummingbird-auth's `SessionStorage`) over an embedded
-/// `ClusterNode`: a key is a session named by the key (`SessionID(forKey:)`, the same id on every node), its value
+/// `ClusterNode`: a key is a session named by the key (`SessionID(name:)`, the same id on every node), its value
 /// is JSON in the attribute "value". `expires` becomes the session's max inactive interval, reset by every access:
 /// sliding expiry, which is what sessions want (a plain key-value store would expire at a fixed time). The seam
 /// carries no per-client version token, so a read on another node sees a write once it is replicated: run the
@@ -12,53 +11,44 @@ struct ClusterPersistDriver: PersistDriver {
     let node: ClusterNode
 
     func create<Object: Codable & Sendable>(key: String, value: Object, expires: Duration?) async throws {
-        var changes = SessionChanges()
-        changes.set("value", Array(try JSONEncoder().encode(value)))
-        changes.setMaxInactive(seconds: expires.map(Self.seconds) ?? 0)  // 0: never expires
-        let id = SessionID(forKey: Array(key.utf8))
-        let result = await withCheckedContinuation { [changes] continuation in
-            node.create(id, changes) { continuation.resume(returning: $0) }
-        }
-        switch result {
-        case .success: return
-        case .failure(.notFound): throw PersistError.duplicate  // the key's session is held already
-        case .failure(let error): throw error
+        do {
+            _ = try await node.create(id: SessionID(name: key)) { changes in
+                try changes.set("value", value)
+                changes.setMaxInactive(seconds: expires.map(Self.seconds) ?? 0)  // 0: never expires
+            }
+        } catch .alreadyExists {
+            throw PersistError.duplicate
         }
     }
 
     func set<Object: Codable & Sendable>(key: String, value: Object, expires: Duration?) async throws {
-        let bytes = Array(try JSONEncoder().encode(value))
-        do {
-            _ = try await node.update(SessionID(forKey: Array(key.utf8)), token: nil) { _, changes in
-                changes.set("value", bytes)
-                if let expires { changes.setMaxInactive(seconds: Self.seconds(expires)) }  // nil: keep it
-            }
-        } catch SessionError.notFound {
-            do { try await create(key: key, value: value, expires: expires) } catch let error as PersistError {
-                guard error == .duplicate else { throw error }
-                try await set(key: key, value: value, expires: expires)  // created meanwhile: write over it
+        _ = try await node.update(SessionID(name: key), token: nil, creatingIfAbsent: true) { snapshot, changes in
+            try changes.set("value", value)
+            if let expires {
+                changes.setMaxInactive(seconds: Self.seconds(expires))
+            } else if snapshot.attributes.isEmpty {
+                changes.setMaxInactive(seconds: 0)  // created now without an expiry; else nil keeps the old one
             }
         }
     }
 
     func get<Object: Codable & Sendable>(key: String, as: Object.Type) async throws -> Object? {
-        let snapshot: SessionSnapshot
-        do { snapshot = try await node.read(SessionID(forKey: Array(key.utf8)), token: nil) } catch .notFound, .lost {
+        do {
+            return try await node.read(SessionID(name: key), token: nil).decode(Object.self, "value")
+        } catch .notFound, .lost {
             return nil
-        }
-        guard let bytes = snapshot.attributes["value"] else { return nil }
-        do { return try JSONDecoder().decode(Object.self, from: Data(bytes)) } catch {
+        } catch .invalidAttribute {
             throw PersistError.invalidConversion
         }
     }
 
-    /// Whole seconds, at least one (the node's unit; 0 would mean "never expires").
-    static func seconds(_ duration: Duration) -> Int64 { max(1, duration.components.seconds) }
+    func remove(key: String) async throws {
+        do { try await node.invalidate(SessionID(name: key), token: nil) } catch .notFound {}
+    }
 
     /// Called by the app's service group at graceful shutdown (`PersistDriver` is a `Service`): leaves the cluster.
     func shutdown() async throws { await node.shutdown() }
 
-    func remove(key: String) async throws {
-        do { try await node.invalidate(SessionID(forKey: Array(key.utf8)), token: nil) } catch .notFound {}
-    }
+    /// Whole seconds, at least one (the node's unit; 0 would mean "never expires").
+    static func seconds(_ duration: Duration) -> Int64 { max(1, duration.components.seconds) }
 }
