@@ -7,7 +7,8 @@ For each package of Tests/Compatibility — a Hummingbird 2 app (hummingbird-aut
 sync) — the package is built (debug; SKIP with the reason when its dependencies cannot be resolved, FAIL when it does
 not compile), three instances form one cluster behind haproxy `balance roundrobin`, and a cookie-keeping client logs
 in, writes attributes, reads each back through every instance, then one instance is killed with SIGKILL: the client
-stays logged in, every acknowledged (2xx) write is read back (0 lost), and new writes work."""
+stays logged in, every acknowledged (2xx) write is read back (0 lost), and new writes work; after logout the old
+cookie is refused everywhere."""
 import importlib.util
 import os
 import shutil
@@ -136,7 +137,15 @@ def exercise(cluster, proxy):
             lost.append("%s=%s: %s" % (name, value, answers))
     say("every acknowledged write read back through both survivors: %d writes, lost=%d" %
         (len(acknowledged), len(lost)))
+    # Logout: the old cookie (kept, as a copied or stolen one would be) is refused through both survivors.
+    kept = dict(client.cookies)
+    status, _, _ = call("POST", "/logout")
+    check(200 <= status < 300, "logout answered %d" % status)
+    client.cookies = kept
+    after_logout = [call("GET", "/whoami")[0] for _ in range(2)]
+    say("after logout, the old cookie through both survivors: %s" % after_logout)
     client.close()
+    check(after_logout == [401, 401], "the old cookie still works after logout: %s" % after_logout)
     check(not lost, "acknowledged writes lost: %s" % lost[:5])
     check(logged_out == 0, "the client was logged out %d times after the kill" % logged_out)
     check(written >= AFTER // 2, "only %d of %d writes after the kill were acknowledged" % (written, AFTER))
