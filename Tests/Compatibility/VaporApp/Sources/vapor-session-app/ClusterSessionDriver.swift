@@ -22,7 +22,8 @@ struct ClusterSessionDriver: AsyncSessionDriver {
             let snapshot = try await node.read(session.id, token: session.token)
             return SessionData(initialData: snapshot.attributes.mapValues { String(decoding: $0, as: UTF8.self) })
         } catch {
-            // (`catch .notFound, .lost` crashes Swift 6.3.1's SIL ownership verifier in this function)
+            // Not `catch .notFound, .lost`: Swift 6.3.1 crashes (SIL ownership verifier) on a typed catch pattern
+            // after a `do` body holding a closure (the `mapValues`).
             if case .notFound = error { return nil }
             if case .lost = error { return nil }
             throw error
