@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -337,3 +338,88 @@ class Resp:
     @staticmethod
     def _key(value):
         return tuple(value) if isinstance(value, list) else value
+
+
+# Framework apps on the embedded node (Tests/Compatibility/, scenario 24 and the compatibility bench).
+
+COMPATIBILITY = os.path.join(ROOT, "Tests", "Compatibility")
+
+
+def swift_toolchain():
+    """The `swift` executable (PATH, else /opt/swift); SkipScenario when there is none."""
+    found = shutil.which("swift") or next((p for p in ["/opt/swift/usr/bin/swift"] if os.path.exists(p)), None)
+    if found is None:
+        raise SkipScenario("no swift toolchain on PATH")
+    return found
+
+
+def build_package(package, product, configuration="debug", resolve_timeout=600, build_timeout=1200):
+    """Builds `product` of the package Tests/Compatibility/`package` and returns (executable path, seconds taken).
+    The output goes to `.build/scenario-build-CONFIGURATION.log` in the package (its tail printed on failure).
+    SkipScenario when its dependencies cannot be resolved (no network, no local copies); AssertionError when it does
+    not compile."""
+    directory = os.path.join(COMPATIBILITY, package)
+    os.makedirs(os.path.join(directory, ".build"), exist_ok=True)
+    log_path = os.path.join(directory, ".build", "scenario-build-%s.log" % configuration)
+    began = time.time()
+    with open(log_path, "w") as log:
+        resolved = subprocess.run([swift_toolchain(), "package", "resolve"], cwd=directory, stdout=log,
+                                  stderr=subprocess.STDOUT, timeout=resolve_timeout)
+    if resolved.returncode != 0:
+        with open(log_path) as log:
+            errors = [line.strip() for line in log if "error" in line.lower()] or ["(no error line; see the log)"]
+        raise SkipScenario("%s: its dependencies cannot be resolved (%s): %s" %
+                           (package, log_path, " | ".join(errors[:3])))
+    with open(log_path, "a") as log:
+        built = subprocess.run([swift_toolchain(), "build", "-c", configuration, "--product", product],
+                               cwd=directory, stdout=log, stderr=subprocess.STDOUT, timeout=build_timeout)
+    took = time.time() - began
+    if built.returncode != 0:
+        with open(log_path) as log:
+            tail = log.read().splitlines()[-40:]
+        say("build log tail (%s):\n  %s" % (log_path, "\n  ".join(tail)))
+        check(False, "%s does not build (%.0fs)" % (package, took))
+    return os.path.join(directory, ".build", configuration, product), took
+
+
+class AppCluster(Cluster):
+    """A cluster file whose nodes are instances of a framework app (`APP --config FILE --node NAME`, by PID) instead
+    of session-node. The app answers `GET /health` with `peers N`, the live peers its node sees."""
+
+    def __init__(self, binary, nodes, mode="delta", ack="async"):
+        super().__init__(nodes, mode=mode, ack=ack)
+        self.binary = binary
+
+    def start(self, name, env=None):
+        log = open(self.path + "." + name + ".log", "a")
+        process = subprocess.Popen([self.binary, "--config", self.path, "--node", name], stdout=log,
+                                   stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})))
+        self.processes[name] = process
+        self.logs[name] = log
+        return process.pid
+
+    def wait_formed(self, names, timeout=30):
+        """Every instance answers /health and sees the others alive."""
+        deadline, client = time.time() + timeout, Client()
+        try:
+            while time.time() < deadline:
+                try:
+                    answers = [client.request("GET", self.url(n) + "/health")[1].strip() for n in names]
+                    if all(answer == "peers %d" % (len(names) - 1) for answer in answers):
+                        return
+                except OSError:
+                    client.close()
+                    client = Client()
+                for n in names:
+                    check(self.processes[n].poll() is None, "%s exited (%s)" % (n, self.processes[n].returncode))
+                time.sleep(0.1)
+        finally:
+            client.close()
+        raise AssertionError("the instances %s did not form one cluster in %ss" % (names, timeout))
+
+    def log_tails(self, lines=8):
+        for name in self.processes:
+            self.logs[name].flush()
+            with open(self.path + "." + name + ".log") as f:
+                tail = f.read().splitlines()[-lines:]
+            say("  %s log tail:\n    %s" % (name, "\n    ".join(tail)))
