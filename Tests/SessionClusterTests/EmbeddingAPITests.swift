@@ -171,4 +171,53 @@ extension ClusterNodeTests {
         await n2.shutdown()
         await n1.shutdown()
     }
+
+    /// What adapters read off a session and an error: text attributes, the expiry as a `Duration`, the HTTP status.
+    @Test func snapshotsAndErrorsSpeakAdapterTerms() async throws {
+        let node = try await ClusterNode.start(Self.settings("n1", multicast: Self.uniqueMulticast()))
+        let login = try await node.create { changes in
+            changes.set("user", "alice")
+            changes.set("raw", [0xFF])
+            changes.setMaxInactive(.milliseconds(1_500))
+        }
+        let read = try await node.read(login.id, token: login.version)
+        #expect(read.strings() == ["user": "alice", "raw": "\u{FFFD}"])
+        #expect(read.maxInactiveSeconds == 2, "rounded up to whole seconds")
+        #expect(read.maxInactive == .seconds(2))
+        let forever = try await node.update(login.id, token: nil) { _, changes in changes.setMaxInactive(seconds: 0) }
+        #expect(try await node.read(login.id, token: forever.version).maxInactive == nil)
+        var changes = SessionChanges()
+        changes.setMaxInactive(.zero)
+        changes.setMaxInactive(.seconds(-5))
+        #expect(changes.changes == [.setMaxInactive(seconds: 1), .setMaxInactive(seconds: 1)])
+        await node.shutdown()
+
+        #expect(SessionError.notFound.httpStatus == 401 && !SessionError.notFound.retryable)
+        #expect(SessionError.unavailable.httpStatus == 503 && SessionError.unavailable.retryable)
+        #expect(SessionError.tooLarge.httpStatus == 413)
+        #expect(SessionError.alreadyExists.httpStatus == 409)
+        #expect(SessionError.aborted(OutOfStock(item: "x")).httpStatus == 500)
+    }
+
+    /// A named session emptied (a key-value store's `remove`) can be set again at once; one that ended cannot.
+    @Test func anEmptiedNamedSessionIsSetAgainAnEndedOneIsNot() async throws {
+        let node = try await ClusterNode.start(Self.settings("n1", multicast: Self.uniqueMulticast()))
+        let key = SessionID(name: "store.key")
+        _ = try await node.update(key, token: nil, creatingIfAbsent: true) { _, changes in changes.set("value", "1") }
+        _ = try await node.update(key, token: nil) { held, changes in
+            for name in held.attributes.keys { changes.remove(name) }
+        }
+        #expect(try await node.read(key, token: nil).attributes.isEmpty)
+        let again = try await node.update(key, token: nil, creatingIfAbsent: true) { held, changes in
+            changes.set("value", "2")
+            return held.attributes.isEmpty
+        }
+        #expect(again.value)
+        #expect(try await node.read(key, token: nil).string("value") == "2")
+        try await node.invalidate(key, token: nil)
+        await #expect(throws: SessionError.notFound) {
+            _ = try await node.update(key, token: nil, creatingIfAbsent: true) { _, changes in changes.set("v", "3") }
+        }
+        await node.shutdown()
+    }
 }

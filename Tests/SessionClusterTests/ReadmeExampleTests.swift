@@ -72,7 +72,10 @@ private func readmeEmbeddingExample() async throws {
         let compatibility = root.appendingPathComponent("Tests/Compatibility")
         let walker = FileManager.default.enumerator(at: compatibility, includingPropertiesForKeys: nil)
         while let url = walker?.nextObject() as? URL {
-            if url.path.contains("/.build") { continue }
+            if url.lastPathComponent.hasPrefix(".build") {
+                walker?.skipDescendants()
+                continue
+            }
             guard url.pathExtension == "swift" else { continue }
             files[String(url.path.dropFirst(root.path.count + 1))] = try String(contentsOf: url, encoding: .utf8)
         }

@@ -20,6 +20,7 @@ public struct SessionSnapshot: Sendable, Equatable {
         attributes = session.content.liveAttributes
         createdAt = session.content.createdAt
         lastAccess = session.content.lastAccess
+        maxInactiveSeconds = session.content.maxInactive.flatMap { $0 > 0 ? $0 : nil }
         self.version = version
         self.lostWrites = lostWrites
     }
@@ -32,7 +33,18 @@ public struct SessionSnapshot: Sendable, Equatable {
         lastAccess = Timestamp(millis: 0)
         version = VersionToken(sealed: "")
         lostWrites = false
+        maxInactiveSeconds = nil
     }
+
+    /// How long the session lives without a request, in seconds; nil when it never expires by inactivity.
+    public var maxInactiveSeconds: Int64?
+
+    /// How long the session lives without a request (`maxInactiveSeconds` as a `Duration`); nil: never expires.
+    public var maxInactive: Duration? { maxInactiveSeconds.map { .seconds($0) } }
+
+    /// Every attribute as UTF-8 text (bytes that are not UTF-8 become U+FFFD): for frameworks whose session data
+    /// is `[String: String]` (Vapor's `SessionData`).
+    public func strings() -> [String: String] { attributes.mapValues { String(decoding: $0, as: UTF8.self) } }
 
     /// An attribute as UTF-8 text.
     public func string(_ name: String) -> String? { attributes[name].map { String(decoding: $0, as: UTF8.self) } }
@@ -102,6 +114,24 @@ public enum SessionError: Error, Equatable, CustomStringConvertible {
 
     /// Two errors are equal when they are the same case with equal values; `.aborted` errors compare by type and
     /// description.
+    /// The HTTP status an adapter answers with: 401 (`notFound`, `lost`), 503 with `Retry-After` (`unavailable`,
+    /// `notAcknowledged`, `shuttingDown`, `full`; see `retryable`), 413 (`tooLarge`), 409 (`alreadyExists`), 500
+    /// (`invalidAttribute`, `aborted`: the application's own failure).
+    public var httpStatus: Int {
+        switch self {
+        case .notFound, .lost: 401
+        case .unavailable, .notAcknowledged, .shuttingDown, .full: 503
+        case .tooLarge: 413
+        case .alreadyExists: 409
+        case .invalidAttribute, .aborted: 500
+        }
+    }
+
+    /// Whether the same request may succeed if retried shortly (answer 503 with `Retry-After`): no up-to-date copy
+    /// reachable yet, a `sync` write not acknowledged (it may have been applied: retry only idempotent writes), the
+    /// node stopping (another node will answer), the node full.
+    public var retryable: Bool { httpStatus == 503 }
+
     public static func == (lhs: SessionError, rhs: SessionError) -> Bool {
         switch (lhs, rhs) {
         case (.notFound, .notFound), (.unavailable, .unavailable), (.lost, .lost),

@@ -33,6 +33,13 @@ public struct SessionChanges: Hashable, Sendable {
     public mutating func remove(_ name: String) { changes.append(.remove(name: name)) }
     /// Sets how long the session lives without a request, in seconds (0: until ended or deleted).
     public mutating func setMaxInactive(seconds: Int64) { changes.append(.setMaxInactive(seconds: seconds)) }
+    /// Sets how long the session lives without a request, rounded up to whole seconds and at least one (use
+    /// `setMaxInactive(seconds: 0)` for "never").
+    public mutating func setMaxInactive(_ interval: Duration) {
+        let (seconds, attoseconds) = interval.components
+        let whole = seconds < 0 ? 0 : attoseconds > 0 && seconds < .max ? seconds + 1 : seconds
+        setMaxInactive(seconds: max(1, whole))
+    }
     /// Ends the session everywhere (as `ClusterNode.invalidate`).
     public mutating func invalidate() { changes.append(.invalidate) }
 

@@ -11,30 +11,37 @@ struct ClusterPersistDriver: PersistDriver {
     let node: ClusterNode
 
     func create<Object: Codable & Sendable>(key: String, value: Object, expires: Duration?) async throws {
-        do {
-            _ = try await node.create(id: SessionID(name: key)) { changes in
-                try changes.set("value", value)
-                changes.setMaxInactive(seconds: expires.map(Self.seconds) ?? 0)  // 0: never expires
-            }
-        } catch .alreadyExists {
-            throw PersistError.duplicate
+        let taken = try await node.update(SessionID(name: key), token: nil, creatingIfAbsent: true) { held, changes in
+            guard held.attributes["value"] == nil else { return true }
+            try changes.set("value", value)
+            if let expires { changes.setMaxInactive(expires) } else { changes.setMaxInactive(seconds: 0) }
+            return false
         }
+        if taken.value { throw PersistError.duplicate }
     }
 
     func set<Object: Codable & Sendable>(key: String, value: Object, expires: Duration?) async throws {
-        _ = try await node.update(SessionID(name: key), token: nil, creatingIfAbsent: true) { snapshot, changes in
+        _ = try await node.update(SessionID(name: key), token: nil, creatingIfAbsent: true) { held, changes in
             try changes.set("value", value)
             if let expires {
-                changes.setMaxInactive(seconds: Self.seconds(expires))
-            } else if snapshot.attributes.isEmpty {
-                changes.setMaxInactive(seconds: 0)  // created now without an expiry; else nil keeps the old one
+                changes.setMaxInactive(expires)
+            } else if held.attributes.isEmpty {
+                changes.setMaxInactive(seconds: 0)  // new, without an expiry; otherwise nil keeps the old one
             }
         }
     }
 
-    func get<Object: Codable & Sendable>(key: String, as: Object.Type) async throws -> Object? {
+    func get<Object: Codable & Sendable>(key: String, as type: Object.Type) async throws -> Object? {
+        try await getWithTTL(key: key, as: type)?.object
+    }
+
+    func getWithTTL<Object: Codable & Sendable>(key: String, as: Object.Type) async throws
+        -> (object: Object, ttl: Duration?)?
+    {
         do {
-            return try await node.read(SessionID(name: key), token: nil).decode(Object.self, "value")
+            let held = try await node.read(SessionID(name: key), token: nil)
+            guard let object = try held.decode(Object.self, "value") else { return nil }
+            return (object, held.maxInactive)  // sliding: this read restarted the clock
         } catch .notFound, .lost {
             return nil
         } catch .invalidAttribute {
@@ -42,13 +49,16 @@ struct ClusterPersistDriver: PersistDriver {
         }
     }
 
+    /// Empties the key's session rather than ending it, so the key can be set again at once (an ended session's
+    /// id stays dead until it is purged).
     func remove(key: String) async throws {
-        do { try await node.invalidate(SessionID(name: key), token: nil) } catch .notFound {}
+        do {
+            _ = try await node.update(SessionID(name: key), token: nil) { held, changes in
+                for name in held.attributes.keys { changes.remove(name) }
+            }
+        } catch .notFound, .lost {}
     }
 
     /// Called by the app's service group at graceful shutdown (`PersistDriver` is a `Service`): leaves the cluster.
     func shutdown() async throws { await node.shutdown() }
-
-    /// Whole seconds, at least one (the node's unit; 0 would mean "never expires").
-    static func seconds(_ duration: Duration) -> Int64 { max(1, duration.components.seconds) }
 }

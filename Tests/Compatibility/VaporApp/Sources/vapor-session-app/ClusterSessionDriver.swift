@@ -19,14 +19,9 @@ struct ClusterSessionDriver: AsyncSessionDriver {
     func readSession(_ sessionID: Vapor.SessionID, for request: Request) async throws -> SessionData? {
         guard let session = SessionReference(combined: sessionID.string) else { return nil }
         do {
-            let snapshot = try await node.read(session.id, token: session.token)
-            return SessionData(initialData: snapshot.attributes.mapValues { String(decoding: $0, as: UTF8.self) })
-        } catch {
-            // Not `catch .notFound, .lost`: Swift 6.3.1 crashes (SIL ownership verifier) on a typed catch pattern
-            // after a `do` body holding a closure (the `mapValues`).
-            if case .notFound = error { return nil }
-            if case .lost = error { return nil }
-            throw error
+            return SessionData(initialData: try await node.read(session.id, token: session.token).strings())
+        } catch .notFound, .lost {
+            return nil  // ended, expired or never existed: Vapor starts a new session
         }
     }
 
