@@ -97,7 +97,8 @@ import Testing
             let seconds = node.session(id)!.maxInactiveSeconds(default: 0)
             let owner = ring.first(of: id) == me
             let base = id == accessed ? 1_500 + seconds * 1_000 : seconds * 1_000
-            return base + 1_000 + (owner ? 0 : 5_000)  // + access refresh slack (+ grace)
+            // + access refresh slack: the refresh interval, a quarter of a short max-inactive interval (+ grace)
+            return base + min(1_000, seconds * 250) + (owner ? 0 : 5_000)
         }
         var expiredAt = [SessionID: Int64]()
         var millis: Int64 = 0
@@ -114,6 +115,28 @@ import Testing
             // Never early, and at most one sweep interval (the bucket width) late.
             #expect(at >= due && at <= due + 1_000, "\(id): due \(due), expired at \(at)")
         }
+    }
+
+    /// A session of a short max-inactive interval expires a quarter interval after its deadline at the owner, not
+    /// the default 60 s access refresh later (a fresh-eyes finding: a 1 s key lived 62 s).
+    @Test func aShortSessionExpiresWithinAQuarterOfItsIntervalNotTheDefaultRefresh() {
+        var settings = settings(.delta, batch: 64)
+        settings.accessRefreshMillis = 60_000
+        settings.sweepIntervalMillis = 200
+        var node = ReplicationInstance(settings: settings, me: me, key: "n1", now: start)
+        var changes = SessionChanges()
+        changes.setMaxInactive(seconds: 1)
+        let id = SessionID(high: 1, low: 2)
+        _ = node.create(id, changes: changes, now: start)
+        var expiredAt: Int64?
+        var millis: Int64 = 0
+        while millis <= 70_000 && expiredAt == nil {
+            for directive in node.onTick(now: start.adding(millis: millis)) {
+                if case .event(.sessionExpired(id)) = directive { expiredAt = millis }
+            }
+            millis += 50
+        }
+        #expect(expiredAt.map { $0 >= 1_250 && $0 <= 1_250 + 200 + 50 } == true, "expired at \(expiredAt ?? -1) ms")
     }
 
     @Test func backupsAreReplacedOverTicksInBoundedStepsAndAllOfThemEventually() throws {

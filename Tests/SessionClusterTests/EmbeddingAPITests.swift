@@ -220,4 +220,70 @@ extension ClusterNodeTests {
         }
         await node.shutdown()
     }
+
+    /// Strings and bytes are stored as they are whichever `set` overload the compiler picks, and `decode` reads
+    /// them back as stored (a fresh-eyes finding: `try set("k", Array("hi".utf8))` stored the JSON `[104,105]`).
+    @Test func stringsAndBytesAreStoredRawThroughEitherOverload() throws {
+        func viaCodable<Value: Encodable>(_ changes: inout SessionChanges, _ name: String, _ value: Value) throws {
+            try changes.set(name, value)
+        }
+        var changes = SessionChanges()
+        try changes.set("bytes", Array("hi".utf8))
+        try viaCodable(&changes, "text", "hé")
+        try viaCodable(&changes, "raw", [UInt8]([0xFF, 0x00]))
+        #expect(
+            changes.changes == [
+                .set(name: "bytes", value: Array("hi".utf8)), .set(name: "text", value: Array("hé".utf8)),
+                .set(name: "raw", value: [0xFF, 0x00]),
+            ])
+        var snapshot = SessionSnapshot(empty: SessionID(high: 1, low: 1))
+        snapshot.attributes = ["text": Array("hé".utf8), "raw": [0xFF, 0x00], "json": Array("[1,2]".utf8)]
+        #expect(try snapshot.decode(String.self, "text") == "hé")
+        #expect(try snapshot.decode([UInt8].self, "raw") == [0xFF, 0x00])
+        #expect(try snapshot.decode([Int].self, "json") == [1, 2])
+        #expect(throws: SessionError.self) { _ = try snapshot.decode(String.self, "raw") }
+    }
+
+    /// Settings an embedder can get wrong are refused at start with the setting named, not accepted to fail
+    /// silently later (a 70,000-byte name broke membership without a word; a unicast "group" failed in `bind`).
+    @Test func badSettingsAreRefusedWithTheSettingNamed() async {
+        func refusal(_ change: (inout ClusterNodeSettings) -> Void) async -> String? {
+            var settings = Self.settings("n1", multicast: Self.uniqueMulticast())
+            change(&settings)
+            do {
+                let node = try await ClusterNode.start(settings)
+                await node.shutdown()
+                return nil
+            } catch .invalidSettings(let error) {
+                return error.keyPath
+            } catch {
+                return "other: \(error)"
+            }
+        }
+        #expect(await refusal { $0.name = "" } == "name")
+        #expect(await refusal { $0.name = String(repeating: "n", count: 70_000) } == "name")
+        #expect(await refusal { $0.cluster = "" } == "cluster")
+        #expect(await refusal { $0.maxSessions = 0 } == "maxSessions")
+        #expect(await refusal { $0.replication.defaultMaxInactiveSeconds = -1 } == "replication.defaultMaxInactiveSeconds")
+        #expect(await refusal { $0.multicast?.group = "10.0.0.1" } == "multicast.group")
+        #expect(await refusal { $0.multicast?.interface = "localhost" } == "multicast.interface")
+        #expect(await refusal { _ in } == nil)
+    }
+
+    /// A body that holds the loop (it should not: the whole node waits) is named in a warning.
+    @Test func aSlowUpdateBodyIsLoggedAsAWarning() async throws {
+        let records = Mutex<[LogRecord]>([])
+        var settings = Self.settings("n1", multicast: Self.uniqueMulticast())
+        settings.logHandler = { record in records.withLock { $0.append(record) } }
+        let node = try await ClusterNode.start(settings)
+        let login = try await node.create { $0.set("user", "alice") }
+        _ = try await node.update(login.id, token: login.version) { _, changes in
+            Thread.sleep(forTimeInterval: 0.15)
+            changes.set("cart", "1")
+        }
+        await node.shutdown()
+        let warning = records.withLock { $0.first { $0.message == "an update body held the node's loop" } }
+        #expect(warning?.level == .warning)
+        #expect(warning.flatMap { $0[field: "ms"] }.flatMap { Int($0) }.map { $0 >= 150 } == true)
+    }
 }

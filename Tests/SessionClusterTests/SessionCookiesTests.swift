@@ -53,5 +53,9 @@ struct SessionCookiesTests {
         #expect(SessionReference(combined: id.encoded + "x" + token.text) == nil)
         #expect(SessionReference(combined: "short") == nil)
         #expect(SessionReference(combined: "") == nil)
+        // A named session's id is computable by anyone who knows the name: never reachable by cookie.
+        let named = SessionID(name: "user:42:prefs")
+        #expect(SessionReference(combined: named.encoded) == nil)
+        #expect(SessionReference(combined: named.encoded + "." + token.text) == nil)
     }
 }

@@ -91,8 +91,22 @@ public struct ClusterNodeSettings: Sendable {
 
     /// Checks the shell's limits (`ClusterNode.start` calls it): `tickMillis` 1–1000, `maxFrameBytes` 64 KiB–1 GiB,
     /// `maxQueuedBytesPerPeer` at least one frame, `helloTimeoutMillis` 1–600,000, `maxInboundLinks` ≥ 1,
-    /// `logQueueCapacity` ≥ 1, and a session of `maxSessionBytes` fitting in one frame. The error names the
-    /// setting and its value.
+    /// `logQueueCapacity` ≥ 1, `maxSessions` and `maxAttributesPerSession` ≥ 1, `defaultMaxInactiveSeconds`
+    /// 0–31,536,000, `cluster` and `name` 1–128 bytes, a multicast group in 224.0.0.0/4 and an IPv4 interface, and
+    /// a session of `maxSessionBytes` fitting in one frame. The error names the setting and its value.
+    /// The four octets of a dotted IPv4 address, nil when `text` is not one.
+    static func ipv4Octets(_ text: String) -> [Int]? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var octets = [Int]()
+        for part in parts {
+            guard (1...3).contains(part.count), part.allSatisfy(\.isASCII), let value = Int(part), value <= 255
+            else { return nil }
+            octets.append(value)
+        }
+        return octets
+    }
+
     public func validateLimits() throws(ConfigurationError) {
         let ranges: [(String, Int64, ClosedRange<Int64>)] = [
             ("tickMillis", tickMillis, 1...1_000),
@@ -102,7 +116,28 @@ public struct ClusterNodeSettings: Sendable {
             ("maxInboundLinks", Int64(maxInboundLinks), 1...Int64.max),
             ("maxSessionBytes", Int64(maxSessionBytes), 1...Int64.max),
             ("logQueueCapacity", Int64(logQueueCapacity), 1...Int64.max),
+            ("maxSessions", Int64(maxSessions), 1...Int64.max),
+            ("maxAttributesPerSession", Int64(maxAttributesPerSession), 1...Int64.max),
+            ("replication.defaultMaxInactiveSeconds", replication.defaultMaxInactiveSeconds, 0...31_536_000),
         ]
+        for (key, text) in [("cluster", cluster), ("name", name)] where text.isEmpty || text.utf8.count > 128 {
+            throw ConfigurationError(
+                keyPath: key, value: "\"\(text.prefix(40))\"" + (text.count > 40 ? "…" : ""),
+                problem: "must be 1 to 128 bytes (it travels in every beacon)")
+        }
+        if let multicast {
+            let octets = Self.ipv4Octets(multicast.group)
+            if octets == nil || !(224...239).contains(octets![0]) {
+                throw ConfigurationError(
+                    keyPath: "multicast.group", value: "\"\(multicast.group)\"",
+                    problem: "is not an IPv4 multicast group (224.0.0.0 to 239.255.255.255)")
+            }
+            if Self.ipv4Octets(multicast.interface) == nil {
+                throw ConfigurationError(
+                    keyPath: "multicast.interface", value: "\"\(multicast.interface)\"",
+                    problem: "is not an IPv4 address (the interface's own, e.g. 127.0.0.1)")
+            }
+        }
         for (key, value, range) in ranges where !range.contains(value) {
             throw ConfigurationError(
                 keyPath: key, value: String(value), problem: "must be in \(range.lowerBound)...\(range.upperBound)")

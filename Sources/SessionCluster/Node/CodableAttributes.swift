@@ -7,9 +7,12 @@ extension SessionChanges {
     /// Sets attribute `name` to `value` encoded as JSON. Throws `.invalidAttribute` when the value cannot be
     /// encoded (a non-finite `Double`, a failing custom `encode(to:)`); nothing is recorded then.
     ///
-    /// A `String` given directly goes to `set(_:_: String)` instead, which stores its UTF-8 bytes (read it with
-    /// `SessionSnapshot.string(_:)`).
+    /// A `String` is stored as its UTF-8 bytes and `[UInt8]` as is, whichever overload the compiler picks (so
+    /// `set("k", "hi")`, `try set("k", Array("hi".utf8))` and `set("k", text)` store the same bytes); read them
+    /// with `string(_:)`, `attributes[name]`, or `decode(String.self, name)` / `decode([UInt8].self, name)`.
     public mutating func set<Value: Encodable>(_ name: String, _ value: Value) throws(SessionError) {
+        if let text = value as? String { return set(name, text) }
+        if let bytes = value as? [UInt8] { return set(name, bytes) }
         let bytes: [UInt8]
         do {
             bytes = Array(try JSONAttributes.encoder.encode(value))
@@ -23,8 +26,16 @@ extension SessionChanges {
 extension SessionSnapshot {
     /// Attribute `name` decoded from JSON as `type`; nil when the session has no such attribute. Throws
     /// `.invalidAttribute` when it holds something that does not decode as `type`.
+    /// `String` and `[UInt8]` are read as stored (UTF-8 text, bytes), not as JSON: see `SessionChanges.set`.
     public func decode<Value: Decodable>(_ type: Value.Type, _ name: String) throws(SessionError) -> Value? {
         guard let bytes = attributes[name] else { return nil }
+        if Value.self == String.self {
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw .invalidAttribute(name: name, reason: "is not UTF-8 text")
+            }
+            return text as? Value
+        }
+        if Value.self == [UInt8].self { return bytes as? Value }
         do {
             return try JSONDecoder().decode(type, from: Data(bytes))
         } catch {

@@ -66,6 +66,8 @@ extension NodeRuntime {
             }
             var changes = SessionChanges()
             let value: Value
+            let began = EventLoop.monotonicMillis()
+            defer { noteBodyTime(since: began) }
             do {
                 value = try body(session, &changes)
             } catch {
@@ -121,6 +123,20 @@ extension NodeRuntime {
             }
         }
     }
+
+    /// Warns (at most once a second, with a count) when an `update` body held the loop longer than
+    /// `slowBodyMillis`: everything else the node serves and its peers' beacons waited meanwhile.
+    func noteBodyTime(since began: Int64) {
+        let now = EventLoop.monotonicMillis()
+        let took = now - began
+        guard took >= Self.slowBodyMillis, let count = slowBodyLog.admit(now: now) else { return }
+        log(
+            .warning, "an update body held the node's loop",
+            [("ms", String(took)), ("count", String(count)), ("hint", "keep bodies short: no I/O, no waiting")])
+    }
+
+    /// An `update` body running this long (ms) on the loop is logged as a warning.
+    static let slowBodyMillis: Int64 = 100
 
     /// Ends a session everywhere.
     func invalidate(_ id: SessionID, token: VersionToken?, _ done: @escaping Completion<Void>) {

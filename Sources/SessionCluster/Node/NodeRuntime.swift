@@ -39,6 +39,8 @@ final class NodeRuntime {
     var lag = ReplicationLag()
     /// Conflict log records are rate-limited (`logConflict`).
     var conflictLog = LogThrottle(intervalMillis: 1_000)
+    /// `update` bodies that held the loop over `slowBodyMillis`: one warning a second at most.
+    var slowBodyLog = LogThrottle(intervalMillis: 1_000)
     /// Hands log records to `settings.logHandler` off the loop (bounded; drops and counts when it falls behind).
     let logger: NodeLogger
     /// The last delta's frame (`send`): the same delta to the next peer is not encoded again.

@@ -22,12 +22,14 @@ public struct SessionReference: Sendable, Hashable {
         return id.encoded + "." + token.text
     }
 
-    /// Parses `combined`; nil when the id is not one (`SessionID.random()`'s 22 characters). A token that cannot be
-    /// a token is dropped (the request is then served as one without a token), never an error.
+    /// Parses `combined`; nil when the id is not one `SessionID.random()` gives (22 characters, and never the id of
+    /// a named session, `SessionID(name:)`: anyone who knows a name can compute its id, so a cookie must not reach
+    /// it). A token that cannot be a token is dropped (the request is then served as one without a token), never
+    /// an error.
     public init?(combined text: some StringProtocol) {
         let utf8 = Array(text.utf8)
         guard utf8.count >= 22, let id = SessionID(cookieValue: String(decoding: utf8[..<22], as: UTF8.self)),
-            utf8.count == 22 || utf8[22] == UInt8(ascii: ".")
+            !id.isKeyID, utf8.count == 22 || utf8[22] == UInt8(ascii: ".")
         else { return nil }
         self.id = id
         token = utf8.count > 23 ? VersionToken(String(decoding: utf8[23...], as: UTF8.self)) : nil

@@ -67,10 +67,16 @@ extension ReplicationInstance {
     /// Whether a read-only access should replicate the access time: at most every `accessRefreshMillis` and at
     /// least four times per max-inactive interval.
     func accessRefreshDue(_ session: Session, now: Timestamp) -> Bool {
+        now.millis(since: session.content.lastAccess) >= accessRefreshInterval(session)
+    }
+
+    /// How often (ms) a read-only access replicates the access time of `session`: `accessRefreshMillis`, or a
+    /// quarter of its max-inactive interval when that is shorter. Also the slack expiry allows for access times
+    /// not yet replicated.
+    func accessRefreshInterval(_ session: Session) -> Int64 {
         let maxInactive = session.maxInactiveSeconds(default: settings.defaultMaxInactiveSeconds)
-        var interval = settings.accessRefreshMillis
-        if maxInactive > 0 { interval = min(interval, maxInactive.saturatingMultiplied(by: 250)) }
-        return now.millis(since: session.content.lastAccess) >= interval
+        guard maxInactive > 0 else { return settings.accessRefreshMillis }
+        return min(settings.accessRefreshMillis, maxInactive.saturatingMultiplied(by: 250))
     }
 
     /// Stamps a request's recorded changes into a patch. Later changes to one attribute win within a request.

@@ -112,8 +112,9 @@ extension ReplicationInstance {
                 case .delta: owner = ringFirst(id) == me
                 case .backup: owner = (replica.placement?.primary ?? ringFirst(id)) == me
                 }
-                // Slack for access times not yet replicated (at most one refresh interval old).
-                let slack = settings.accessRefreshMillis + (owner ? 0 : settings.expiryGraceMillis)
+                // Slack for access times not yet replicated (at most one refresh interval old: a quarter of a short
+                // max-inactive interval, so a 1 s session does not live for the default 60 s refresh).
+                let slack = accessRefreshInterval(replica.session) + (owner ? 0 : settings.expiryGraceMillis)
                 let expiry = deadline.adding(millis: slack)
                 if now >= expiry { expired.append(id) } else { replicas.due.schedule(id, at: max(expiry, recheck)) }
             } else {

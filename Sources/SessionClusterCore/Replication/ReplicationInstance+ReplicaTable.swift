@@ -79,10 +79,13 @@ extension ReplicationInstance {
                 return .zero
             }
             guard replica.isValid else { return purgeTime(replica.session) }
+            let maxInactive = replica.session.maxInactiveSeconds(default: defaultMaxInactiveSeconds)
+            let slack =
+                maxInactive > 0 ? min(accessRefreshMillis, maxInactive.saturatingMultiplied(by: 250)) : accessRefreshMillis
             let deadline = replica.session.deadline(
                 lastAccess: replica.localAccess, defaultMaxInactive: defaultMaxInactiveSeconds
             )
-            .adding(millis: accessRefreshMillis)
+            .adding(millis: slack)
             return emptyPurgeTime(replica.session).map { min($0, deadline) } ?? deadline
         }
 

@@ -83,6 +83,10 @@ app.http.server.configuration.hostname = entry.http.host
 app.http.server.configuration.port = Int(entry.http.port)
 let driver = ClusterSessionDriver(node: node)
 app.sessions.use { _ in driver }  // one driver: Vapor calls this factory again on every access
+// Vapor's default session cookie is readable by scripts; a login cookie should not be.
+app.sessions.configuration = SessionsConfiguration(cookieName: "vapor-session") { id in
+    HTTPCookies.Value(string: id.string, isHTTPOnly: true, sameSite: .lax)
+}
 app.middleware.use(ServedBy(name: name))
 app.middleware.use(app.sessions.middleware)
 routes(app, node: node)
