@@ -82,10 +82,12 @@ public final class ClusterNode: Sendable {
         } catch {
             throw .invalidSettings(ConfigurationError(keyPath: "secret", value: nil, problem: error.description))
         }
+        let persistence = try loadSnapshot(settings, keyring: keyring)
         let hub = EventHub()
         do throws(SystemError) {
             let loop = try EventLoop(name: "node-\(settings.name)")
-            let runtime = try NodeRuntime(settings: settings, keyring: keyring, loop: loop, events: hub)
+            let runtime = try NodeRuntime(
+                settings: settings, keyring: keyring, loop: loop, events: hub, persistence: persistence)
             let node = ClusterNode(loop: loop, runtime: runtime, hub: hub)
             loop.start()
             let confined = node.runtime
@@ -93,6 +95,37 @@ public final class ClusterNode: Sendable {
             return node
         } catch {
             throw .system(error)
+        }
+    }
+
+    /// Prepares the node's persistence directory and reads its snapshot, if any. An unusable directory or an
+    /// unsupported mode fails the start; a damaged file does not (what checks is restored, the rest logged).
+    private static func loadSnapshot(
+        _ settings: ClusterNodeSettings, keyring: Keyring
+    ) throws(StartError) -> PersistenceState? {
+        guard let persistence = settings.persistence else { return nil }
+        guard persistence.mode == .snapshot else {
+            throw .invalidSettings(
+                ConfigurationError(
+                    keyPath: "persistence.mode", value: "\"\(persistence.mode.rawValue)\"",
+                    problem: "is not yet supported (use \"snapshot\")"))
+        }
+        let directory = persistence.nodeDirectory(settings.name)
+        let started = EventLoop.monotonicMillis()
+        do throws(PersistenceError) {
+            let store = try SnapshotStore.prepare(directory)
+            var state = PersistenceState(store: store)
+            if let bytes = try store.read() {
+                state.loaded = SnapshotFile.decode(
+                    bytes, keyring: keyring, cluster: settings.cluster, node: settings.name)
+                state.stats.snapshotBytes = bytes.count
+                state.stats.loadMillis = EventLoop.monotonicMillis() - started
+            }
+            return state
+        } catch {
+            throw .invalidSettings(
+                ConfigurationError(
+                    keyPath: "persistence.directory", value: "\"\(directory)\"", problem: "is unusable: \(error)"))
         }
     }
 
