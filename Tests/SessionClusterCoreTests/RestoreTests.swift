@@ -9,7 +9,8 @@ import Testing
     let n3 = ReplicationCluster.node(3)
 
     /// Two sessions on both nodes; the snapshot n1 would write; then n2 writes one and logs the other out.
-    func olderSnapshot(_ cluster: inout ReplicationCluster) -> (snapshot: [Session], kept: SessionID, ended: SessionID) {
+    func olderSnapshot(_ cluster: inout ReplicationCluster) -> (snapshot: [Session], kept: SessionID, ended: SessionID)
+    {
         let kept = sessionID(1)
         let ended = sessionID(2)
         cluster.create(kept, on: n1, setting(["cart": "old"]))

@@ -14,7 +14,8 @@ import Testing
     @Test func absentOrNullMeansInMemoryOnly() throws {
         #expect(try ClusterConfiguration.parse(Fixtures.document()).persistence == nil)
         #expect(try ClusterConfiguration.parse(Self.document("null")).persistence == nil)
-        let settings = ClusterNodeSettings(configuration: try ClusterConfiguration.parse(Fixtures.document()), node: "n1")
+        let settings = ClusterNodeSettings(
+            configuration: try ClusterConfiguration.parse(Fixtures.document()), node: "n1")
         #expect(settings?.persistence == nil)
     }
 
@@ -33,7 +34,8 @@ import Testing
         #expect(Fixtures.error(Self.document(#"{"directory": ""}"#))?.keyPath == "persistence.directory")
         let mode = Fixtures.error(Self.document(#"{"directory": "d", "mode": "rdb"}"#))
         #expect(mode?.keyPath == "persistence.mode" && mode?.value == #""rdb""#)
-        #expect(Fixtures.error(Self.document(#"{"directory": "d", "fsync": "sometimes"}"#))?.keyPath == "persistence.fsync")
+        #expect(
+            Fixtures.error(Self.document(#"{"directory": "d", "fsync": "sometimes"}"#))?.keyPath == "persistence.fsync")
         #expect(Fixtures.error(Self.document(#"{"directory": "d", "fsnyc": "no"}"#))?.keyPath == "persistence.fsnyc")
         #expect(Fixtures.error(Self.document(#""data""#))?.keyPath == "persistence")
     }

@@ -160,9 +160,11 @@ import Testing
         bytes[bytes.count - 5] ^= 0xFF
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let records = Mutex<[String]>([])
-        settings.logHandler = { record in records.withLock {
+        settings.logHandler = { record in
+            records.withLock {
                 $0.append("\(record.level) \(record.message) \(record.fields.map(\.value).joined(separator: " "))")
-            } }
+            }
+        }
         let restarted = try await ClusterNode.start(settings)
         let stats = await restarted.stats().persistence
         #expect(stats.recordsSkipped == 1 && stats.sessionsRestored == 0)

@@ -19,7 +19,8 @@ import Testing
                 createdAt: Timestamp(millis: 1_700_000_000_000), lastAccess: Timestamp(millis: 1_700_000_000_000),
                 attributes: [
                     "user": AttributeSlot(value: Array("user-\(index)".utf8), stamp: stamp),
-                    "blob": AttributeSlot(value: [UInt8](repeating: UInt8(index % 251), count: valueBytes), stamp: stamp),
+                    "blob": AttributeSlot(
+                        value: [UInt8](repeating: UInt8(index % 251), count: valueBytes), stamp: stamp),
                 ])
             if index % 3 == 2 { content.invalidation = Invalidation(stamp: stamp, reason: .logout) }
             return Session(

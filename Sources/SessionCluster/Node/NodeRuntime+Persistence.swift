@@ -19,7 +19,10 @@ extension NodeRuntime {
     func restoreSnapshot() {
         guard let contents = persistence?.loaded else { return }
         persistence?.loaded = nil
+        let started = EventLoop.monotonicMillis()
         let (outcome, directives) = node.restore(contents.sessions, now: Self.now())
+        // The load time covers reading and decrypting (at start) and installing the copies (here).
+        persistence?.stats.loadMillis += EventLoop.monotonicMillis() - started
         persistence?.stats.sessionsRestored = outcome.restored
         persistence?.stats.sessionsExpired = outcome.expired + outcome.purged
         persistence?.stats.recordsSkipped = contents.recordsSkipped

@@ -39,7 +39,7 @@ public struct PersistenceStats: Sendable, Equatable {
     public var sessionsExpired = 0
     /// Records of the snapshot skipped at start (corrupted, truncated, or sealed under another secret).
     public var recordsSkipped = 0
-    /// How long reading, decrypting and decoding the snapshot took at start (ms).
+    /// How long loading the snapshot took at start: reading, decrypting, decoding and installing the copies (ms).
     public var loadMillis: Int64 = 0
     /// Snapshots that could not be written (the error is logged).
     public var writeFailures = 0
