@@ -96,3 +96,44 @@ import Testing
         #expect(fresh.primaryCount == 1)
     }
 }
+
+extension RestoreTests {
+    /// Right after joining, before any state transfer: the first access to a restored copy asks the peer, so the
+    /// newer write is served and the logged-out session is not found — never the snapshot's older state.
+    @Test(arguments: [ReplicationMode.delta, .backup])
+    func aRestoredCopyIsConfirmedByAPeerBeforeItIsServed(mode: ReplicationMode) {
+        var cluster = ReplicationCluster(count: 2, settings: .unitTest(mode))
+        let (snapshot, kept, ended) = olderSnapshot(&cluster)
+        cluster.remove(n1)
+        cluster.setMembers(of: n2, to: [n2])
+        cluster.deliverAll()
+        cluster.addNode(3)
+        _ = cluster.nodes[n3]!.restore(snapshot, now: cluster.now)
+        cluster.setMembers(of: n3, to: [n2, n3])
+        cluster.setMembers(of: n2, to: [n2, n3])
+        // Nothing delivered yet: the transfer has not run.
+        let first = cluster.access(ended, on: n3, token: nil, ticket: 1)
+        #expect(!first.contains { if case .accessReady = $0 { true } else { false } })
+        let second = cluster.access(kept, on: n3, token: nil, ticket: 2)
+        #expect(!second.contains { if case .accessReady = $0 { true } else { false } })
+        cluster.deliverAll()
+        let outputs = cluster.outputs[n3] ?? []
+        #expect(outputs.contains { if case .accessFailed(1, .notFound) = $0 { true } else { false } })
+        let served = outputs.compactMap { directive -> Session? in
+            if case .accessReady(2, let session, _) = directive { return session }
+            return nil
+        }
+        #expect(served.first?.attribute("cart") == Array("new".utf8))
+    }
+
+    @Test func aLoneRestartedNodeServesItsRestoredCopiesAtOnce() {
+        var cluster = ReplicationCluster(count: 1, settings: .unitTest())
+        let id = sessionID(9)
+        cluster.create(id, on: n1, setting(["user": "carol"]))
+        let snapshot = cluster[n1].heldCopies()
+        var fresh = ReplicationInstance(settings: .unitTest(), me: n3, key: "n3", now: cluster.now)
+        _ = fresh.restore(snapshot, now: cluster.now)
+        let directives = fresh.access(id, token: nil, ticket: 1, now: cluster.now)
+        #expect(directives.contains { if case .accessReady(1, _, _) = $0 { true } else { false } })
+    }
+}

@@ -4,6 +4,10 @@
 // (`mergeCopy`): it never overrides a newer one, and an invalidated copy (a tombstone) stays ended. What expired
 // while the node was down is dropped: a valid copy past its deadline, a tombstone past its purge time.
 //
+// Until a peer confirmed it, a restored copy is not served while peers are known: the first access asks them
+// (`needsRestoreConfirmation`), as for a token the copy does not cover. In delta mode the state transfer confirms
+// every copy at once.
+//
 // Why a purged tombstone cannot let a logged-out session back: a tombstone is kept until the session's deadline
 // (or its end, whichever is later) plus `tombstoneRetentionMillis`, and a restored copy that missed the end has an
 // older (or equal) last access. So by the time a peer may have forgotten the end, the stale copy is past its own
@@ -48,10 +52,24 @@ extension ReplicationInstance {
             outcome.directives += mergeCopy(session, placementHint: hint, from: me, now: now)
             if let held = replicas[session.id]?.localAccess {
                 outcome.restored += 1
+                if replicas[session.id]?.session.isValid == true { unconfirmedRestores.insert(session.id) }
                 if session.content.lastAccess > held { replicas[session.id]?.localAccess = session.content.lastAccess }
             }
         }
         return outcome
+    }
+
+    /// Whether an access to `id` must ask the peers first: its copy came from the snapshot, no peer confirmed it
+    /// yet, and there are peers to ask (alone — the whole cluster restarting — the copy is the best there is). Asked
+    /// once per session: the fetch joins the peers' copy (newer writes, a logout) before the access is answered.
+    mutating func needsRestoreConfirmation(_ id: SessionID) -> Bool {
+        guard !unconfirmedRestores.isEmpty else { return false }
+        if settings.mode == .delta, isTransferComplete {
+            // Every copy a peer held was joined into ours by the transfer.
+            unconfirmedRestores = []
+            return false
+        }
+        return !peers.isEmpty && unconfirmedRestores.remove(id) != nil
     }
 
     /// Every copy held here — valid sessions and tombstones — for writing a snapshot. Each carries the latest
