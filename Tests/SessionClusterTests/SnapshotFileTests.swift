@@ -29,9 +29,13 @@ import Testing
         }
     }
 
-    static func encode(_ sessions: [Session], keyring: Keyring = keyring, node: String = "n1") -> [UInt8] {
+    static func encode(
+        _ sessions: [Session], keyring: Keyring = keyring, node: String = "n1",
+        recordBytes: Int = SnapshotFile.recordPlaintextBytes
+    ) -> [UInt8] {
         try! SnapshotFile.encode(
-            sessions, keyring: keyring, cluster: "test", node: node, writtenAtMillis: 1_700_000_001_000)
+            sessions, keyring: keyring, cluster: "test", node: node, writtenAtMillis: 1_700_000_001_000,
+            recordBytes: recordBytes)
     }
 
     static func decode(_ file: [UInt8], keyring: Keyring = keyring, node: String = "n1") -> SnapshotFile.Contents {
@@ -136,12 +140,13 @@ import Testing
 
     /// 100,000 mutated files (flipped bytes, cut, spliced, lengths rewritten): no trap, bounded time.
     @Test func fuzzedDecoderNeverCrashes() async {
+        #expect(Self.recordBoundaries(Self.encode(Self.sessions(6, valueBytes: 8), recordBytes: 300)).count >= 4)
         let findings = await onOwnThread { () -> Findings in
             var findings = Findings()
             var random = SplitMix64(seed: 0x5eed_f11e)
-            // Small records keep each decode cheap: one session per record through a tiny record size is not
-            // configurable, so use few small sessions.
-            let base = Self.encode(Self.sessions(6, valueBytes: 8))
+            // Small sessions in small records: each decode is cheap and meets several record boundaries.
+            let base = Self.encode(Self.sessions(6, valueBytes: 8), recordBytes: 300)
+            let boundaries = Self.recordBoundaries(base)
             let started = ContinuousClock.now
             for round in 0..<100_000 {
                 var file = base
@@ -155,7 +160,8 @@ import Testing
                     let at = Int(random.next() % UInt64(file.count))
                     file.insert(contentsOf: (0..<(random.next() % 16)).map { _ in UInt8(random.next() & 0xFF) }, at: at)
                 case 3:
-                    let at = SnapshotFile.headerBytes + Int(random.next() % 8)
+                    // A length field: the first record's, or one further on.
+                    let at = boundaries[Int(random.next() % UInt64(boundaries.count - 1))] + Int(random.next() % 4)
                     if at + 4 <= file.count {
                         for index in 0..<4 { file[at + index] = UInt8(random.next() & 0xFF) }
                     }

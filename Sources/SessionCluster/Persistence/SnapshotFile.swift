@@ -46,10 +46,11 @@ enum SnapshotFile {
         var recordsSkipped: Int { max(0, recordsExpected - recordsValid) }
     }
 
-    /// The whole file for `sessions`, sealed under the keyring's current key.
+    /// The whole file for `sessions`, sealed under the keyring's current key, in records of about `recordBytes`
+    /// (estimated) bytes of sessions each.
     static func encode(
         _ sessions: [Session], keyring: Keyring, cluster: String, node: String, writtenAtMillis: Int64,
-        salt: [UInt8]? = nil
+        salt: [UInt8]? = nil, recordBytes: Int = recordPlaintextBytes
     ) throws(CryptoError) -> [UInt8] {
         var chunks = [[Session]]()
         var chunk = [Session]()
@@ -57,7 +58,7 @@ enum SnapshotFile {
         for session in sessions {
             chunk.append(session)
             bytes += session.estimatedBytes
-            if bytes >= recordPlaintextBytes {
+            if bytes >= recordBytes {
                 chunks.append(chunk)
                 chunk = []
                 bytes = 0
