@@ -58,8 +58,10 @@ public final class ClusterNode: Sendable {
         self.me = runtime.node.me
     }
 
-    /// Binds the sockets and starts the node. Throws `.invalidSettings` (naming the setting and its value) or
-    /// `.system` when a socket cannot be opened (port in use, bad address).
+    /// Binds the sockets and starts the node. Throws `.invalidSettings` (naming the setting and its value; also for
+    /// a `persistence` directory that cannot be created or written in, and for the not yet supported `log` mode) or
+    /// `.system` when a socket cannot be opened (port in use, bad address). With `persistence`, the sessions of the
+    /// node's snapshot file are restored before it announces itself (a damaged file: what checks, the rest logged).
     public static func start(_ settings: ClusterNodeSettings) async throws(StartError) -> ClusterNode {
         do throws(SettingsError) {
             try settings.membership.validate()
