@@ -36,6 +36,14 @@ enum MetricsText {
             ("lag_recent_p99_us", stats.replicationLag.recentPercentile(0.99) ?? 0),
             ("loop_turns", stats.loopTurns.count), ("loop_turn_max_us", stats.loopTurns.maxMicros),
             ("loop_turn_max_ms", stats.loopTurns.maxMicros / 1_000),
+            ("snapshot_last_ms", Int(stats.persistence.lastSnapshotMillis)),
+            ("snapshot_bytes", stats.persistence.snapshotBytes),
+            ("snapshot_sessions_written", stats.persistence.sessionsWritten),
+            ("snapshot_sessions_restored", stats.persistence.sessionsRestored),
+            ("snapshot_sessions_expired", stats.persistence.sessionsExpired),
+            ("snapshot_records_skipped", stats.persistence.recordsSkipped),
+            ("snapshot_load_ms", Int(stats.persistence.loadMillis)),
+            ("snapshot_write_failures", stats.persistence.writeFailures),
         ] + turnBuckets(stats.loopTurns)
     }
 
@@ -57,6 +65,8 @@ enum MetricsText {
             let gauge = [
                 "sessions", "primaries", "copies", "lag_max_us", "lag_recent_p50_us", "lag_recent_p99_us",
                 "clock_ms", "hlc_ms", "loop_turn_max_us", "loop_turn_max_ms", "http_connections_open", "links_inbound",
+                "snapshot_last_ms", "snapshot_bytes", "snapshot_sessions_written", "snapshot_sessions_restored",
+                "snapshot_sessions_expired", "snapshot_records_skipped", "snapshot_load_ms",
             ].contains(name)
             text += "# TYPE \(metric) \(gauge ? "gauge" : "counter")\n\(metric){node=\"\(node)\"} \(value)\n"
         }

@@ -39,7 +39,7 @@ class Cluster:
     """A cluster file and the node processes started from it (by PID)."""
 
     def __init__(self, nodes, mode="delta", ack="async", multicast=True, heartbeat=100, extra_nodes=0,
-                 redis=False, redis_password=None):
+                 redis=False, redis_password=None, persistence=None):
         total = nodes + extra_nodes
         ports = free_ports(3 * total + 1)
         self.names = ["n%d" % (i + 1) for i in range(total)]
@@ -65,6 +65,8 @@ class Cluster:
         }
         if redis_password is not None:
             config["redis"] = {"password": redis_password}
+        if persistence is not None:
+            config["persistence"] = persistence
         fd, self.path = tempfile.mkstemp(prefix="cluster-", suffix=".json")
         with os.fdopen(fd, "w") as f:
             json.dump(config, f, indent=2)

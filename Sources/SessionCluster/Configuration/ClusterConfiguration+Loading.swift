@@ -29,7 +29,12 @@ extension ClusterConfiguration {
                 file: path)
         }
         do throws(ConfigurationError) {
-            return try parse(bytes)
+            var configuration = try parse(bytes)
+            // A relative persistence directory is relative to the file, not to wherever the node was started.
+            let slash = path.lastIndex(of: "/")
+            let base = slash.map { String(path[..<$0]) } ?? "."
+            configuration.resolvePersistenceDirectory(against: slash == path.startIndex ? "/" : base)
+            return configuration
         } catch {
             throw error.inFile(path)
         }

@@ -21,7 +21,7 @@ extension ClusterConfiguration {
             document, at: "",
             keys: [
                 "cluster", "secret", "keys", "currentKey", "replication", "membership", "sessions", "limits", "redis",
-                "nodes",
+                "persistence", "nodes",
             ])
         guard let cluster = try root.string("cluster") else { throw missing(root, "cluster") }
         guard let secret = try root.string("secret", redacted: true) else { throw missing(root, "secret") }
@@ -70,6 +70,11 @@ extension ClusterConfiguration {
         }
         if let section = try root.object("redis", keys: ["password"]), section.value("password") != .null {
             configuration.redis.password = try section.string("password", redacted: true)
+        }
+        if root.value("persistence") != .null,
+            let section = try root.object("persistence", keys: ["directory", "mode", "fsync"])
+        {
+            configuration.persistence = try decodePersistence(section)
         }
         guard let nodes = try root.array("nodes") else { throw missing(root, "nodes") }
         for (value, path) in nodes {

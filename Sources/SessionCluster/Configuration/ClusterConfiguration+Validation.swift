@@ -26,6 +26,7 @@ extension ClusterConfiguration {
                 keyPath: "redis.password", value: "(\(password.utf8.count) bytes, not shown)",
                 problem: "must be 1 to 512 bytes (or null for none)")
         }
+        try validatePersistence()
         try validateNodes()
         do throws(SettingsError) {
             try membershipSettings().validate()

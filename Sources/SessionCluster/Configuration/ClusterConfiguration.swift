@@ -23,6 +23,7 @@
 ///   },
 ///   "limits": { "tickMillis": 50, "http": { … }, "replication": { … } },   (see `Limits`)
 ///   "redis": { "password": null },
+///   "persistence": null,   (or { "directory": "data", "mode": "snapshot", "fsync": "everysec" }: see `Persistence`)
 ///   "nodes": [
 ///     { "name": "n1", "replication": "127.0.0.1:47101", "http": "127.0.0.1:48101", "redis": "127.0.0.1:46101" }
 ///   ]
@@ -49,6 +50,7 @@
 ///   `127.0.0.1`). `redis` (optional) is where the node speaks the Redis protocol.
 /// - `redis.password`: a string of 1–512 bytes, or null (none). A `redis` endpoint that is not on loopback requires
 ///   it: the Redis protocol carries no other credential.
+/// - `persistence`: see `Persistence`; `directory` is required and non-empty.
 /// - Endpoints are `host:port` with an IPv4 address or `localhost` as host and a port in 1–65535.
 ///
 /// Any other key is an error naming its path, so a typo never silently falls back to a default. JSON is strict: no
@@ -70,6 +72,8 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var nodes: [NodeEntry]
     /// The Redis-protocol front end's settings (the top-level `redis` section).
     public var redis = Redis()
+    /// Where sessions are kept across a restart (the top-level `persistence` section); nil: in memory only.
+    public var persistence: Persistence?
 
     /// The top-level `redis` section: what every node's `redis` endpoint requires of its clients.
     public struct Redis: Sendable, Equatable {

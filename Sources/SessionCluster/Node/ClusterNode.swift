@@ -58,8 +58,10 @@ public final class ClusterNode: Sendable {
         self.me = runtime.node.me
     }
 
-    /// Binds the sockets and starts the node. Throws `.invalidSettings` (naming the setting and its value) or
-    /// `.system` when a socket cannot be opened (port in use, bad address).
+    /// Binds the sockets and starts the node. Throws `.invalidSettings` (naming the setting and its value; also for
+    /// a `persistence` directory that cannot be created or written in, and for the not yet supported `log` mode) or
+    /// `.system` when a socket cannot be opened (port in use, bad address). With `persistence`, the sessions of the
+    /// node's snapshot file are restored before it announces itself (a damaged file: what checks, the rest logged).
     public static func start(_ settings: ClusterNodeSettings) async throws(StartError) -> ClusterNode {
         do throws(SettingsError) {
             try settings.membership.validate()
@@ -82,10 +84,12 @@ public final class ClusterNode: Sendable {
         } catch {
             throw .invalidSettings(ConfigurationError(keyPath: "secret", value: nil, problem: error.description))
         }
+        let persistence = try loadSnapshot(settings, keyring: keyring)
         let hub = EventHub()
         do throws(SystemError) {
             let loop = try EventLoop(name: "node-\(settings.name)")
-            let runtime = try NodeRuntime(settings: settings, keyring: keyring, loop: loop, events: hub)
+            let runtime = try NodeRuntime(
+                settings: settings, keyring: keyring, loop: loop, events: hub, persistence: persistence)
             let node = ClusterNode(loop: loop, runtime: runtime, hub: hub)
             loop.start()
             let confined = node.runtime
@@ -93,6 +97,37 @@ public final class ClusterNode: Sendable {
             return node
         } catch {
             throw .system(error)
+        }
+    }
+
+    /// Prepares the node's persistence directory and reads its snapshot, if any. An unusable directory or an
+    /// unsupported mode fails the start; a damaged file does not (what checks is restored, the rest logged).
+    private static func loadSnapshot(
+        _ settings: ClusterNodeSettings, keyring: Keyring
+    ) throws(StartError) -> PersistenceState? {
+        guard let persistence = settings.persistence else { return nil }
+        guard persistence.mode == .snapshot else {
+            throw .invalidSettings(
+                ConfigurationError(
+                    keyPath: "persistence.mode", value: "\"\(persistence.mode.rawValue)\"",
+                    problem: "is not yet supported (use \"snapshot\")"))
+        }
+        let directory = persistence.nodeDirectory(settings.name)
+        let started = EventLoop.monotonicMillis()
+        do throws(PersistenceError) {
+            let store = try SnapshotStore.prepare(directory)
+            var state = PersistenceState(store: store)
+            if let bytes = try store.read() {
+                state.loaded = SnapshotFile.decode(
+                    bytes, keyring: keyring, cluster: settings.cluster, node: settings.name)
+                state.stats.snapshotBytes = bytes.count
+                state.stats.loadMillis = EventLoop.monotonicMillis() - started
+            }
+            return state
+        } catch {
+            throw .invalidSettings(
+                ConfigurationError(
+                    keyPath: "persistence.directory", value: "\"\(directory)\"", problem: "is unusable: \(error)"))
         }
     }
 

@@ -25,5 +25,8 @@ extension ClusterNodeSettings {
         maxInboundLinks = configuration.limits.replication.maxInboundLinks
         membership = configuration.membershipSettings()
         replication = configuration.replicationSettings()
+        persistence = configuration.persistence.map {
+            PersistenceSettings(directory: $0.directory, mode: $0.mode, fsync: $0.fsync)
+        }
     }
 }

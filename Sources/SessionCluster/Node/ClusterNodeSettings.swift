@@ -83,6 +83,11 @@ public struct ClusterNodeSettings: Sendable {
     /// Most log records waiting for a slow `logHandler` before new ones are dropped (and counted). Default 10,000.
     public var logQueueCapacity = 10_000
 
+    /// Where the node keeps its sessions across a restart; nil (the default): in memory only. With `snapshot`
+    /// mode the node writes every copy it holds to `<directory>/<name>/sessions.snapshot` on graceful stop and
+    /// restores them on start, before joining.
+    public var persistence: PersistenceSettings?
+
     /// The defaults for node `name` of cluster `cluster`; set `secret` before starting.
     public init(cluster: String, name: String) {
         self.cluster = cluster

@@ -76,6 +76,8 @@ extension NodeRuntime {
                 loop.schedule(afterMillis: 10) { waitForDrain() }
                 return
             }
+            // After the drain: every delta peers sent before hearing we leave is in the copies written.
+            writeSnapshot()
             close()
             done(())
         }

@@ -177,6 +177,7 @@ extension NodeRuntime {
         figures.tokensRejected = tokens.rejected
         figures.clockMillis = NodeRuntime.now().millis
         figures.hlcMillis = replication.clockReading.wall
+        if let persistence { figures.persistence = persistence.stats }
         return figures
     }
 }

@@ -45,15 +45,19 @@ final class NodeRuntime {
     let logger: NodeLogger
     /// The last delta's frame (`send`): the same delta to the next peer is not encoded again.
     var lastDeltaFrame: (id: SessionID, dot: Dot, ack: CommitID?, frame: [UInt8])?
+    /// The snapshot file and its figures; nil without persistence.
+    var persistence: PersistenceState?
 
     init(
-        settings: ClusterNodeSettings, keyring: Keyring, loop: EventLoop, events: EventHub
+        settings: ClusterNodeSettings, keyring: Keyring, loop: EventLoop, events: EventHub,
+        persistence: PersistenceState? = nil
     )
         throws(SystemError)
     {
         self.settings = settings
         self.loop = loop
         self.events = events
+        self.persistence = persistence
         listener = try Listener(host: settings.replicationHost, port: settings.replicationPort)
         let bound = try SocketAddress(parsing: listener.address)
         datagrams = try DatagramSocket.unicast(bind: bound, multicastInterface: settings.multicast?.interface)
@@ -96,6 +100,8 @@ final class NodeRuntime {
 
     /// Registers the sockets and starts ticking (on the loop).
     func begin() {
+        // Before the first tick: restored copies are in place before any peer hears of this node.
+        restoreSnapshot()
         do throws(SystemError) {
             try loop.register(listener.fd, events: EPOLLIN.rawValue) { [unowned self] _ in acceptAll() }
             try loop.register(datagrams.fd, events: EPOLLIN.rawValue) { [unowned self] _ in receiveBeacons(datagrams) }

@@ -230,6 +230,8 @@ public struct NodeStats: Sendable, Equatable {
     /// Log records dropped because `ClusterNodeSettings.logHandler` fell more than `logQueueCapacity` records
     /// behind (a stalled stdout, say); the node never waits for its log.
     public var logRecordsDropped = 0
+    /// The snapshot file: last written, loaded at start, records skipped (`persistence` settings).
+    public var persistence = PersistenceStats()
 
     /// All zero: the figures of a node that never ran.
     static let empty = NodeStats(

@@ -35,6 +35,12 @@ package struct NodeInstance: Sendable {
 
     package var me: MemberInfo { membership.me }
 
+    /// Installs copies from this node's snapshot file (before joining): see `ReplicationInstance.restore`.
+    package mutating func restore(_ sessions: [Session], now: Timestamp) -> (RestoreOutcome, [NodeDirective]) {
+        let outcome = replication.restore(sessions, now: now)
+        return (outcome, Self.wrap(outcome.directives))
+    }
+
     // MARK: Events
 
     /// Timer tick: beacons and failure detection, then replication time-outs and sweeps.

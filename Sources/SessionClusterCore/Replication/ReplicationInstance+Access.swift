@@ -12,7 +12,9 @@ extension ReplicationInstance {
         if ended[id] != nil { return [.accessFailed(ticket, .notFound)] }
         if let session = replicas[id]?.session {
             guard session.isValid else { return [.accessFailed(ticket, .notFound)] }
-            if session.version.covers(token) || settings.plantedFault == .serveStale {
+            if session.version.covers(token) || settings.plantedFault == .serveStale,
+                !needsRestoreConfirmation(id)
+            {
                 replicas[id]?.noteAccess(at: now)
                 pin(id)
                 return [.accessReady(ticket, session, lostWrites: false)]

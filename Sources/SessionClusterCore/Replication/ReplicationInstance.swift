@@ -106,6 +106,10 @@ package struct ReplicationInstance: Sendable {
     }
 
     var moved: [SessionID: Moved] = [:]
+    /// Live sessions restored from this node's snapshot (`restore`) that no peer has confirmed yet: the first access
+    /// to one while peers are known asks them before serving it, so a copy older than the cluster's (a write or a
+    /// logout since the snapshot) is not served. Emptied once a delta-mode state transfer completed.
+    var unconfirmedRestores: Set<SessionID> = []
     var transfer: Transfer
     /// Incarnations known to be gone for good (restarted under the same name, left, or refusing connections).
     /// Only their missing writes may be declared lost: a silent node may just be partitioned away.

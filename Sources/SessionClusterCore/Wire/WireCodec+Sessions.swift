@@ -103,3 +103,24 @@ extension ByteReader {
         return Session(id: id, content: content, version: try readVersionVector(field: "session.version"))
     }
 }
+
+extension WireCodec {
+    /// A list of sessions as a payload (a snapshot file's record): varint count, then each `Session`.
+    package static func encode(sessions: some Collection<Session>) -> [UInt8] {
+        var writer = ByteWriter(capacity: 16 + sessions.reduce(0) { $0 + $1.estimatedBytes })
+        writer.writeVarint(UInt64(sessions.count))
+        for session in sessions { writer.write(session) }
+        return writer.bytes
+    }
+
+    /// Decodes a payload written by `encode(sessions:)`, consuming every byte.
+    package static func decodeSessions(_ bytes: [UInt8]) throws(WireError) -> [Session] {
+        var reader = ByteReader(bytes)
+        let count = try reader.readCount(minimumElementSize: WireSize.session)
+        var sessions = [Session]()
+        sessions.reserveCapacity(count)
+        for _ in 0..<count { sessions.append(try reader.readSession()) }
+        try reader.expectEnd()
+        return sessions
+    }
+}

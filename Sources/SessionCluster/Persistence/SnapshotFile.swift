@@ -1,0 +1,189 @@
+import SessionClusterCore
+
+/// The format of a node's snapshot file: every copy it held (valid sessions and tombstones), encrypted and
+/// authenticated at rest, in records that are checked one by one.
+///
+/// ```
+/// header  "SCSNAP\r\n" (8) ‖ version 1 (1) ‖ key id (1) ‖ salt (16) ‖ written at, ms (8) ‖ records (4)
+///         ‖ sessions (8)                                                           — 46 bytes, big-endian
+/// record  sealed length (4) ‖ AES-256-GCM(varint count ‖ Session…) ‖ tag (16)
+/// ```
+///
+/// - Key: `HKDF-SHA256(secret[key id], salt, info: "SessionCluster persistence 1" ‖ 0 ‖ cluster ‖ 0 ‖ node ‖ key
+///   id)`. The salt is fresh for every file, so every file has its own key, and the nonce (`0 0 0 0 ‖ record index`,
+///   8 bytes big-endian) never repeats under one key. The label keeps the key apart from the traffic keys.
+/// - Associated data: the whole header, the cluster and node names and the record's index — a record moved,
+///   dropped, or taken from another node's or cluster's file does not authenticate.
+/// - Records hold about `recordPlaintextBytes` of sessions each (a larger session gets a record of its own), so
+///   a corrupted byte costs one record, not the file; a truncation costs the records it cut.
+///
+/// `decode` never throws and never traps: what does not authenticate or parse is skipped and described.
+enum SnapshotFile {
+    static let magic = Array("SCSNAP\r\n".utf8)
+    static let version: UInt8 = 1
+    static let headerBytes = 46
+    static let saltBytes = 16
+    static let label = Array("SessionCluster persistence 1".utf8)
+    /// Plaintext bytes a record is filled to (sessions are not split: one may exceed it).
+    static let recordPlaintextBytes = 1 << 20
+    /// The largest sealed record `decode` reads (a larger length field is corruption).
+    static let maximumRecordBytes = 1 << 30
+
+    /// What `decode` found in a file.
+    struct Contents: Sendable {
+        var sessions: [Session] = []
+        /// When the file was written (ms since the epoch); nil when the header is unreadable.
+        var writtenAtMillis: Int64?
+        /// Records the header announces, and how many of them authenticated and parsed.
+        var recordsExpected = 0
+        var recordsValid = 0
+        /// Sessions the header announces.
+        var sessionsExpected = 0
+        /// What was skipped and why, one line each (for the node's warning log).
+        var problems: [String] = []
+
+        /// Records announced but not restored (an unreadable header counts as one).
+        var recordsSkipped: Int { max(0, recordsExpected - recordsValid) }
+    }
+
+    /// The whole file for `sessions`, sealed under the keyring's current key, in records of about `recordBytes`
+    /// (estimated) bytes of sessions each.
+    static func encode(
+        _ sessions: [Session], keyring: Keyring, cluster: String, node: String, writtenAtMillis: Int64,
+        salt: [UInt8]? = nil, recordBytes: Int = recordPlaintextBytes
+    ) throws(CryptoError) -> [UInt8] {
+        var chunks = [[Session]]()
+        var chunk = [Session]()
+        var bytes = 0
+        for session in sessions {
+            chunk.append(session)
+            bytes += session.estimatedBytes
+            if bytes >= recordBytes {
+                chunks.append(chunk)
+                chunk = []
+                bytes = 0
+            }
+        }
+        if !chunk.isEmpty { chunks.append(chunk) }
+        var random = SystemRandomNumberGenerator()
+        let salt = salt ?? (0..<saltBytes).map { _ in UInt8.random(in: 0...255, using: &random) }
+        var header = magic + [version, keyring.current] + salt
+        append(UInt64(bitPattern: writtenAtMillis), bytes: 8, to: &header)
+        append(UInt64(chunks.count), bytes: 4, to: &header)
+        append(UInt64(sessions.count), bytes: 8, to: &header)
+        let key = try deriveKey(
+            keyring.secret(keyring.current) ?? [], keyID: keyring.current, salt: salt, cluster: cluster, node: node)
+        var file = header
+        for (index, records) in chunks.enumerated() {
+            let plaintext = WireCodec.encode(sessions: records)
+            let sealed = try Crypto.seal(
+                key: key, nonce: nonce(index), plaintext: plaintext,
+                aad: associatedData(header, cluster: cluster, node: node, index: index))
+            append(UInt64(sealed.count), bytes: 4, to: &file)
+            file += sealed
+        }
+        return file
+    }
+
+    /// Every session of every record that authenticates and parses; the rest described in `problems`.
+    static func decode(_ file: [UInt8], keyring: Keyring, cluster: String, node: String) -> Contents {
+        var contents = Contents()
+        guard file.count >= headerBytes, Array(file[0..<8]) == magic else {
+            contents.problems.append("not a snapshot file (\(file.count) bytes, no valid header): nothing restored")
+            contents.recordsExpected = 1
+            return contents
+        }
+        guard file[8] == version else {
+            contents.problems.append("snapshot format version \(file[8]) is not supported: nothing restored")
+            contents.recordsExpected = 1
+            return contents
+        }
+        let header = Array(file[0..<headerBytes])
+        let keyID = file[9]
+        let salt = Array(file[10..<26])
+        contents.writtenAtMillis = Int64(bitPattern: read(file, at: 26, bytes: 8))
+        contents.recordsExpected = Int(read(file, at: 34, bytes: 4))
+        contents.sessionsExpected = Int(clamping: read(file, at: 38, bytes: 8))
+        guard let secret = keyring.secret(keyID),
+            let key = try? deriveKey(secret, keyID: keyID, salt: salt, cluster: cluster, node: node)
+        else {
+            contents.problems.append(
+                "snapshot sealed with key id \(keyID), which is not installed: \(contents.recordsExpected) records "
+                    + "skipped")
+            return contents
+        }
+        var offset = headerBytes
+        var index = 0
+        while offset < file.count {
+            guard index < contents.recordsExpected else {
+                contents.problems.append("\(file.count - offset) bytes after the last record ignored")
+                break
+            }
+            guard file.count - offset >= 4 else {
+                contents.problems.append("record \(index): truncated in its length")
+                break
+            }
+            let length = Int(read(file, at: offset, bytes: 4))
+            guard length >= Crypto.tagBytes, length <= maximumRecordBytes, length <= file.count - offset - 4 else {
+                contents.problems.append(
+                    "record \(index): length \(length) but \(file.count - offset - 4) bytes left (truncated or "
+                        + "corrupted); the rest of the file is unreadable")
+                break
+            }
+            let sealed = file[(offset + 4)..<(offset + 4 + length)]
+            offset += 4 + length
+            defer { index += 1 }
+            guard
+                let plaintext = Crypto.open(
+                    key: key, nonce: nonce(index), sealed: sealed,
+                    aad: associatedData(header, cluster: cluster, node: node, index: index))
+            else {
+                contents.problems.append(
+                    "record \(index): does not authenticate (corrupted, or sealed under another secret), skipped")
+                continue
+            }
+            do throws(WireError) {
+                contents.sessions += try WireCodec.decodeSessions(plaintext)
+                contents.recordsValid += 1
+            } catch {
+                contents.problems.append("record \(index): does not parse (\(error)), skipped")
+            }
+        }
+        if index < contents.recordsExpected {
+            contents.problems.append(
+                "\(contents.recordsExpected - index) of \(contents.recordsExpected) records missing (file truncated)")
+        }
+        return contents
+    }
+
+    private static func deriveKey(
+        _ secret: [UInt8], keyID: UInt8, salt: [UInt8], cluster: String, node: String
+    ) throws(CryptoError) -> [UInt8] {
+        let info = label + [0] + Array(cluster.utf8) + [0] + Array(node.utf8) + [keyID]
+        return try Crypto.hkdf(secret: secret, salt: salt, info: info, count: Crypto.keyBytes)
+    }
+
+    private static func associatedData(_ header: [UInt8], cluster: String, node: String, index: Int) -> [UInt8] {
+        var aad = header + Array(cluster.utf8) + [0] + Array(node.utf8) + [0]
+        append(UInt64(index), bytes: 4, to: &aad)
+        return aad
+    }
+
+    private static func nonce(_ index: Int) -> [UInt8] {
+        var nonce: [UInt8] = [0, 0, 0, 0]
+        append(UInt64(index), bytes: 8, to: &nonce)
+        return nonce
+    }
+
+    private static func append(_ value: UInt64, bytes: Int, to buffer: inout [UInt8]) {
+        for shift in stride(from: (bytes - 1) * 8, through: 0, by: -8) {
+            buffer.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
+    }
+
+    private static func read(_ buffer: [UInt8], at offset: Int, bytes: Int) -> UInt64 {
+        var value: UInt64 = 0
+        for position in offset..<(offset + bytes) { value = value << 8 | UInt64(buffer[position]) }
+        return value
+    }
+}

@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Why the persistence directory or file cannot be used.
+struct PersistenceError: Error, CustomStringConvertible {
+    var path: String
+    var operation: String
+    var code: Int32
+
+    var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
+}
+
+/// The node's snapshot file on disk: `<node directory>/sessions.snapshot`, replaced atomically.
+struct SnapshotStore {
+    let directory: String
+    var path: String { directory + "/sessions.snapshot" }
+    private var temporaryPath: String { directory + "/sessions.snapshot.tmp" }
+
+    /// Creates the directory (and its parents, mode 0700) if missing, and checks a file can be created in it.
+    static func prepare(_ directory: String) throws(PersistenceError) -> SnapshotStore {
+        var partial = directory.hasPrefix("/") ? "" : "."
+        for component in directory.split(separator: "/") {
+            partial += "/" + component
+            if mkdir(partial, 0o700) != 0, errno != EEXIST {
+                throw PersistenceError(path: partial, operation: "cannot create directory", code: errno)
+            }
+        }
+        let store = SnapshotStore(directory: directory)
+        let probe = directory + "/.write-probe"
+        let fd = Glibc.open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw PersistenceError(path: directory, operation: "cannot write in", code: errno) }
+        close(fd)
+        unlink(probe)
+        return store
+    }
+
+    /// Writes `bytes` to a temporary file, fsyncs it, renames it over the snapshot and fsyncs the directory: after
+    /// a crash at any point the snapshot is either the previous one or this one, whole.
+    func write(_ bytes: [UInt8]) throws(PersistenceError) {
+        let fd = Glibc.open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw PersistenceError(path: temporaryPath, operation: "cannot create", code: errno) }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { raw in
+                Glibc.write(fd, raw.baseAddress! + written, min(bytes.count - written, 1 << 24))
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                close(fd)
+                unlink(temporaryPath)
+                throw PersistenceError(path: temporaryPath, operation: "cannot write", code: code)
+            }
+            written += count
+        }
+        guard fsync(fd) == 0 else {
+            let code = errno
+            close(fd)
+            unlink(temporaryPath)
+            throw PersistenceError(path: temporaryPath, operation: "cannot fsync", code: code)
+        }
+        close(fd)
+        guard rename(temporaryPath, path) == 0 else {
+            let code = errno
+            unlink(temporaryPath)
+            throw PersistenceError(path: path, operation: "cannot rename over", code: code)
+        }
+        let directoryFD = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            _ = fsync(directoryFD)
+            close(directoryFD)
+        }
+    }
+
+    /// The snapshot's bytes; nil when there is none (a first start).
+    func read() throws(PersistenceError) -> [UInt8]? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw PersistenceError(path: path, operation: "cannot open", code: errno)
+        }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw PersistenceError(path: path, operation: "cannot stat", code: errno) }
+        let size = Int(status.st_size)
+        var bytes = [UInt8](repeating: 0, count: size)
+        var filled = 0
+        while filled < size {
+            let count = bytes.withUnsafeMutableBytes { raw in
+                Glibc.read(fd, raw.baseAddress! + filled, size - filled)
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw PersistenceError(path: path, operation: "cannot read", code: errno)
+            }
+            if count == 0 { break }
+            filled += count
+        }
+        return filled == size ? bytes : Array(bytes[0..<filled])
+    }
+}

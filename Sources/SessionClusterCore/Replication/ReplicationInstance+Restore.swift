@@ -1,0 +1,87 @@
+// Restoring copies from a node's own snapshot file (persistence, `snapshot` mode).
+//
+// The shell reads the file; the core only sees sessions. A restored copy is joined like a copy from a peer
+// (`mergeCopy`): it never overrides a newer one, and an invalidated copy (a tombstone) stays ended. What expired
+// while the node was down is dropped: a valid copy past its deadline, a tombstone past its purge time.
+//
+// Until a peer confirmed it, a restored copy is not served while peers are known: the first access asks them
+// (`needsRestoreConfirmation`), as for a token the copy does not cover. In delta mode the state transfer confirms
+// every copy at once.
+//
+// Why a purged tombstone cannot let a logged-out session back: a tombstone is kept until the session's deadline
+// (or its end, whichever is later) plus `tombstoneRetentionMillis`, and a restored copy that missed the end has an
+// older (or equal) last access. So by the time a peer may have forgotten the end, the stale copy is past its own
+// deadline and is dropped here. The exception is a session that never expires by inactivity (`maxInactive` ≤ 0, a
+// Redis key without TTL): deleted while this node was cut off, then purged by peers after the retention, it could
+// come back from a snapshot written before the delete. README documents it.
+
+/// What `ReplicationInstance.restore(_:now:)` did with a snapshot's sessions.
+package struct RestoreOutcome: Sendable, Equatable {
+    /// Copies installed or joined into a held copy (valid sessions and tombstones).
+    package var restored = 0
+    /// Valid sessions dropped because their deadline passed while the node was down.
+    package var expired = 0
+    /// Tombstones dropped because their purge time passed.
+    package var purged = 0
+    /// Directives the merges produced (none when restoring before any peer is known).
+    package var directives: [ReplicationDirective] = []
+
+    package init() {}
+}
+
+extension ReplicationInstance {
+    /// Installs copies read from this node's snapshot, as if merged from a peer. Call before joining (no peer
+    /// known): in backup mode each restored session is placed with this node as primary and no backup, and the
+    /// re-placement after membership changes moves it where the ring says.
+    package mutating func restore(_ sessions: [Session], now: Timestamp) -> RestoreOutcome {
+        var outcome = RestoreOutcome()
+        for session in sessions {
+            if session.isValid {
+                let deadline = session.deadline(
+                    lastAccess: session.content.lastAccess, defaultMaxInactive: settings.defaultMaxInactiveSeconds)
+                if deadline <= now {
+                    outcome.expired += 1
+                    continue
+                }
+            } else if purgeTime(session) <= now {
+                outcome.purged += 1
+                continue
+            }
+            guard !session.version.isEmpty else { continue }
+            let hint = settings.mode == .backup ? Placement(epoch: 1, primary: me, backup: nil) : nil
+            outcome.directives += mergeCopy(session, placementHint: hint, from: me, now: now)
+            if let held = replicas[session.id]?.localAccess {
+                outcome.restored += 1
+                if replicas[session.id]?.session.isValid == true { unconfirmedRestores.insert(session.id) }
+                if session.content.lastAccess > held { replicas[session.id]?.localAccess = session.content.lastAccess }
+            }
+        }
+        return outcome
+    }
+
+    /// Whether an access to `id` must ask the peers first: its copy came from the snapshot, no peer confirmed it
+    /// yet, and there are peers to ask (alone — the whole cluster restarting — the copy is the best there is). Asked
+    /// once per session: the fetch joins the peers' copy (newer writes, a logout) before the access is answered.
+    mutating func needsRestoreConfirmation(_ id: SessionID) -> Bool {
+        guard !unconfirmedRestores.isEmpty else { return false }
+        if settings.mode == .delta, isTransferComplete {
+            // Every copy a peer held was joined into ours by the transfer.
+            unconfirmedRestores = []
+            return false
+        }
+        return !peers.isEmpty && unconfirmedRestores.remove(id) != nil
+    }
+
+    /// Every copy held here — valid sessions and tombstones — for writing a snapshot. Each carries the latest
+    /// access this node saw (`lastAccess` is joined by maximum, so raising it changes no version).
+    package func heldCopies() -> [Session] {
+        var copies = [Session]()
+        copies.reserveCapacity(replicas.count)
+        for (_, replica) in replicas {
+            var session = replica.session
+            if replica.localAccess > session.content.lastAccess { session.content.lastAccess = replica.localAccess }
+            copies.append(session)
+        }
+        return copies
+    }
+}
