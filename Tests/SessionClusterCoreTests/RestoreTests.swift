@@ -126,14 +126,34 @@ extension RestoreTests {
         #expect(served.first?.attribute("cart") == Array("new".utf8))
     }
 
-    @Test func aLoneRestartedNodeServesItsRestoredCopiesAtOnce() {
+    @Test func aOneNodeClusterServesItsRestoredCopiesAtOnce() {
         var cluster = ReplicationCluster(count: 1, settings: .unitTest())
         let id = sessionID(9)
         cluster.create(id, on: n1, setting(["user": "carol"]))
         let snapshot = cluster[n1].heldCopies()
         var fresh = ReplicationInstance(settings: .unitTest(), me: n3, key: "n3", now: cluster.now)
+        fresh.rosterIsOnlyMe = true  // a one-node cluster: nobody else can hold a newer copy
         _ = fresh.restore(snapshot, now: cluster.now)
         let directives = fresh.access(id, token: nil, ticket: 1, now: cluster.now)
         #expect(directives.contains { if case .accessReady(1, _, _) = $0 { true } else { false } })
+    }
+
+    /// Restarted while its peers run on, a node has not heard them yet in its first moments: a restored copy
+    /// is not served then (a fresh-eyes finding: a logged-out session answered 200 for 250 ms), but answered
+    /// unavailable until a peer confirms it — or until membership settled with no peer, when the copy is the best
+    /// there is.
+    @Test func aRestoredCopyIsNotServedBeforeMembershipSettledOrAPeerConfirmed() {
+        var cluster = ReplicationCluster(count: 1, settings: .unitTest())
+        let id = sessionID(9)
+        cluster.create(id, on: n1, setting(["user": "carol"]))
+        let snapshot = cluster[n1].heldCopies()
+        var fresh = ReplicationInstance(settings: .unitTest(), me: n3, key: "n3", now: cluster.now)
+        fresh.adoptMembershipTiming(settleMillis: 3_000, retentionMillis: 60_000)
+        _ = fresh.restore(snapshot, now: cluster.now)
+        let early = fresh.access(id, token: nil, ticket: 1, now: cluster.now.adding(millis: 250))
+        #expect(early.contains { if case .accessFailed(1, .unavailable) = $0 { true } else { false } })
+        #expect(!early.contains { if case .accessReady = $0 { true } else { false } })
+        let settled = fresh.access(id, token: nil, ticket: 2, now: cluster.now.adding(millis: 3_000))
+        #expect(settled.contains { if case .accessReady(2, _, _) = $0 { true } else { false } })
     }
 }

@@ -13,7 +13,7 @@ extension ReplicationInstance {
         if let session = replicas[id]?.session {
             guard session.isValid else { return [.accessFailed(ticket, .notFound)] }
             if session.version.covers(token) || settings.plantedFault == .serveStale,
-                !needsRestoreConfirmation(id)
+                !needsRestoreConfirmation(id, now: now)
             {
                 replicas[id]?.noteAccess(at: now)
                 pin(id)
@@ -174,6 +174,8 @@ extension ReplicationInstance {
             } else if let session = replicas[id]?.session {
                 if !session.isValid {
                     outcome = .accessFailed(access.ticket, .notFound)
+                } else if awaitingRestoreConfirmation(id, now: now) {
+                    outcome = .accessFailed(access.ticket, .unavailable)
                 } else if session.version.covers(required) {
                     outcome = .accessReady(access.ticket, session, lostWrites: false)
                 } else if exhausted {

@@ -6,7 +6,8 @@
 //
 // Until a peer confirmed it, a restored copy is not served while peers are known: the first access asks them
 // (`needsRestoreConfirmation`), as for a token the copy does not cover. In delta mode the state transfer confirms
-// every copy at once.
+// every copy at once. Before any peer is known it is not served either until membership has settled (a node
+// restarted alone answers 503 for the moments before its peers' beacons arrive, not a logged-out session).
 //
 // Why a purged tombstone cannot let a logged-out session back: a tombstone is kept until the session's deadline
 // (or its end, whichever is later) plus `tombstoneRetentionMillis`, and a restored copy that missed the end has an
@@ -62,14 +63,33 @@ extension ReplicationInstance {
     /// Whether an access to `id` must ask the peers first: its copy came from the snapshot, no peer confirmed it
     /// yet, and there are peers to ask (alone — the whole cluster restarting — the copy is the best there is). Asked
     /// once per session: the fetch joins the peers' copy (newer writes, a logout) before the access is answered.
-    mutating func needsRestoreConfirmation(_ id: SessionID) -> Bool {
+    ///
+    /// Before any peer is known, a node that may not be alone yet (membership not settled: its peers' first beacons
+    /// may still be on their way) does not serve the copy either: the access is answered `.unavailable` (503,
+    /// retry) by `awaitingRestoreConfirmation`, never with a copy a peer may have ended or rewritten since.
+    mutating func needsRestoreConfirmation(_ id: SessionID, now: Timestamp) -> Bool {
         guard !unconfirmedRestores.isEmpty else { return false }
         if settings.mode == .delta, isTransferComplete {
             // Every copy a peer held was joined into ours by the transfer.
             unconfirmedRestores = []
             return false
         }
-        return !peers.isEmpty && unconfirmedRestores.remove(id) != nil
+        guard unconfirmedRestores.contains(id) else { return false }
+        if peers.isEmpty {
+            guard mayBeAlone(now: now) else { return true }
+            // Alone for good (the whole cluster restarting, or the roster names only this node): the copy is the
+            // best there is.
+            unconfirmedRestores.remove(id)
+            return false
+        }
+        unconfirmedRestores.remove(id)
+        return true
+    }
+
+    /// Whether an access to `id` must fail `.unavailable` for now: its restored copy is unconfirmed, no peer is
+    /// known to ask, and one may yet appear (membership has not settled).
+    func awaitingRestoreConfirmation(_ id: SessionID, now: Timestamp) -> Bool {
+        !unconfirmedRestores.isEmpty && peers.isEmpty && unconfirmedRestores.contains(id) && !mayBeAlone(now: now)
     }
 
     /// Every copy held here — valid sessions and tombstones — for writing a snapshot. Each carries the latest
