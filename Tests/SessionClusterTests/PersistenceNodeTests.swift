@@ -159,6 +159,14 @@ import Testing
         _ = try await restarted.create { $0.set("user", "after") }
         await restarted.shutdown()
         #expect(records.withLock { $0.contains { $0.contains("warning") && $0.contains("does not authenticate") } })
+        // The damaged file is kept beside the new snapshot (a fresh-eyes finding: the next stop destroyed it).
+        let kept = try FileManager.default.contentsOfDirectory(atPath: directory + "/n1")
+            .filter { $0.hasPrefix("sessions.snapshot.unreadable-") }
+        #expect(kept.count == 1)
+        if let name = kept.first {
+            #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: directory + "/n1/" + name))) == bytes)
+        }
+        #expect(records.withLock { $0.contains { $0.contains("the file that did not check is kept") } })
     }
 }
 

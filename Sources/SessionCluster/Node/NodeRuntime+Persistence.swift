@@ -35,6 +35,14 @@ extension NodeRuntime {
             let more = contents.problems.count - Self.maxProblemsLogged
             log(.warning, "snapshot: more problems not logged", [("count", "\(more)")])
         }
+        if !contents.problems.isEmpty, let store = persistence?.store {
+            // The next graceful stop replaces the file: keep what did not check, for whoever fixes the cause.
+            if let kept = store.keepAside(now: Self.now().millis) {
+                log(.warning, "snapshot: the file that did not check is kept", [("kept", kept)])
+            } else {
+                log(.warning, "snapshot: could not keep the file that did not check", [("file", store.path)])
+            }
+        }
         log(
             .info, "sessions restored from snapshot",
             [

@@ -73,6 +73,14 @@ struct SnapshotStore {
         }
     }
 
+    /// Keeps the current snapshot under `sessions.snapshot.unreadable-<millis>` (a hard link: the bytes stay where
+    /// they are) so the next graceful stop, which replaces `sessions.snapshot`, does not destroy what this start
+    /// could not read (a changed secret, another node's file, damage). Returns the kept path; nil when it could not.
+    func keepAside(now millis: Int64) -> String? {
+        let kept = path + ".unreadable-\(millis)"
+        return link(path, kept) == 0 ? kept : nil
+    }
+
     /// The snapshot's bytes; nil when there is none (a first start).
     func read() throws(PersistenceError) -> [UInt8]? {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
