@@ -61,6 +61,9 @@ import Testing
 
         nodes = try await Self.start(["n1", "n2"], directory: directory, multicast: multicast)
         defer { Task { [nodes] in await ClusterNodeTests.stopAll(nodes) } }
+        // Until a node hears a peer it answers restored sessions 503 (a peer may hold newer state); then a peer
+        // confirms each. (Read at once, they were `.unavailable`.)
+        _ = try await ClusterNodeTests.awaitMembership(nodes)
         for node in nodes {
             let restored = await node.stats().persistence
             #expect(restored.sessionsRestored == 40)
