@@ -265,7 +265,7 @@ extension ClusterNodeTests {
         #expect(await refusal { $0.cluster = "" } == "cluster")
         #expect(await refusal { $0.maxSessions = 0 } == "maxSessions")
         #expect(await refusal { $0.replication.defaultMaxInactiveSeconds = -1 } == "replication.defaultMaxInactiveSeconds")
-        #expect(await refusal { $0.multicast?.group = "10.0.0.1" } == "multicast.group")
+        #expect(await refusal { $0.multicast?.group = "127.0.0.2" } == "multicast.group")
         #expect(await refusal { $0.multicast?.interface = "localhost" } == "multicast.interface")
         #expect(await refusal { _ in } == nil)
     }
