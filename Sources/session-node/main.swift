@@ -205,6 +205,10 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
         "node \(name) (\(node.me.id)) up: http://\(server.address) replication \(node.me.replication) "
         + (redisServer.map { "redis \($0.address) " } ?? "")
         + "mode \(configuration.replication.mode.rawValue)/\(configuration.replication.ack.rawValue)"
+        + (settings.persistence.map {
+            " persistence \($0.mode.rawValue)"
+                + ($0.mode == .log ? "/\($0.fsync.rawValue)" : "") + " in \($0.nodeDirectory(name))"
+        } ?? " persistence none (sessions in memory only)")
     say(.notice, up, always: true)
     // SIGHUP: reload the keys of the cluster file (rotation without downtime: add a key everywhere, then
     // make it current everywhere, then remove the old one — one edit and one SIGHUP per step).
@@ -233,6 +237,12 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
     await redisServer?.stop()
     await server.stop()
     await node.shutdown()
+    let persistence = await node.stats().persistence
+    if settings.persistence != nil, persistence.writeFailures > 0 {
+        // The sessions are not on disk: a restart of every node now would lose them. Say so to the supervisor.
+        say(.error, "node \(name) stopped, but its snapshot was NOT written (see the error above)", always: true)
+        return 1
+    }
     say(.notice, "node \(name) stopped", always: true)
     return 0
 }

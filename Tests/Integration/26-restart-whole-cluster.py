@@ -50,7 +50,7 @@ def run(mode):
             for i in range(CLIENTS):
                 client = Client()
                 client.login(cluster.url(names[i % 3]), "user%d" % i)
-                # ~100 KB each: a node's file spans several 1 MiB records, so damage costs only some of them.
+                # ~100 KB each: a node's file spans many records, so damage costs only some of them.
                 value = "cart-%d-" % i + "x" * (100000 + i * 10)
                 check(client.put(cluster.url(names[(i + 1) % 3]), "cart", value) == 204, "write %d failed" % i)
                 if i % 10 == 9:

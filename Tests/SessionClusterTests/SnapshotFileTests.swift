@@ -60,7 +60,7 @@ import Testing
         let contents = Self.decode(file)
         #expect(contents.problems.isEmpty)
         #expect(contents.sessions == sessions)
-        #expect(contents.recordsExpected > 2, "3 MB of sessions fill several 1 MiB records")
+        #expect(contents.recordsExpected > 2, "3 MB of sessions fill several records")
         #expect(contents.recordsValid == contents.recordsExpected)
         #expect(contents.sessionsExpected == 3_000)
         #expect(contents.writtenAtMillis == 1_700_000_001_000)

@@ -1,7 +1,7 @@
 import SessionClusterCore
 
 /// Persistence `log` mode on the loop: every copy that changed version in a loop turn (a local commit, a peer's
-/// delta or copy merged) is appended at the end of that turn as one record (group commit), durable at the next
+/// delta or copy merged) is appended at the end of that turn in one write (group commit), durable at the next
 /// fsync: at once for `always` (answers wait for it), every second on the persistence queue for `everysec`, when the
 /// kernel decides for `no`. Once the segments outgrow the last snapshot, they are compacted: a new segment is
 /// started, the copies held at that moment are written as a snapshot off the loop, and the older segments removed.
@@ -26,24 +26,29 @@ extension NodeRuntime {
         loop.afterIteration { [unowned self] in flushLog() }
     }
 
-    /// Runs `answer` once the changes it reports are durable as the policy promises: after this turn's fsync for
-    /// `always`, at once otherwise (the append follows at the end of the turn).
+    /// Runs `answer` once the changes it reports are in the log as the policy promises: after this turn's append
+    /// (in the page cache: a killed process loses nothing answered), and for `always` after its fsync too. Without
+    /// a log, at once.
+    ///
+    /// (Answered before the append, an embedding caller could act on a write that a `kill -9` a moment later
+    /// loses: its continuation resumes on another thread at once. The HTTP and RESP front ends flush their
+    /// answers at the end of the turn, after the append, either way.)
     func durably(_ answer: @escaping () -> Void) {
-        guard persistence?.log != nil, settings.persistence?.fsync == .always else { return answer() }
+        guard persistence?.log != nil else { return answer() }
         persistence?.durableWaiters.append(answer)
         scheduleLogFlush()
     }
 
-    /// Appends the copies changed since the last flush as one record; for `always`, fsyncs and then answers the
-    /// requests waiting for it. A failure is counted and logged; the node keeps serving from memory.
+    /// Appends the copies changed since the last flush; for `always`, fsyncs; then answers the requests waiting for
+    /// it (`durably`). A failure is counted and logged, and the requests are still answered: their changes are
+    /// committed in memory and sent to the peers.
     func flushLog() {
         persistence?.logFlushScheduled = false
         guard let log = persistence?.log else { return }
         let copies = node.takeChangedCopies()
         do throws(PersistenceError) {
             if !copies.isEmpty {
-                try log.append(copies)
-                persistence?.stats.logRecordsAppended += 1
+                persistence?.stats.logRecordsAppended += try log.append(copies)
                 persistence?.stats.logSessionsAppended += copies.count
                 persistence?.stats.logBytes = log.segmentBytes + log.olderBytes
             }

@@ -52,7 +52,7 @@ extension NodeRuntime {
         let token = tokens.sealLater(result.version, for: id)
         guard let commitID = result.awaiting else {
             execute(result.directives)
-            // `log`/`always`: answered after the fsync that ends this turn.
+            // `log` mode: answered after the append (and for `always` the fsync) that ends this turn.
             return durably { done(.success(token)) }
         }
         commitWaiters[commitID] = { [unowned self] acknowledged in
@@ -104,10 +104,8 @@ extension NodeRuntime {
         for waiter in accessWaiters.values { waiter(.failure(.shuttingDown)) }
         for waiter in commitWaiters.values { waiter(false) }
         for waiter in confirmWaiters.values { waiter(0) }
-        // `always` answers still waiting for an fsync (failed commits above join them): answered now.
-        let durable = persistence?.durableWaiters ?? []
-        persistence?.durableWaiters = []
-        for answer in durable { answer() }
+        // What is pending goes into the log, then the answers waiting for it (failed commits above join them).
+        if persistence?.log != nil { flushLog() }
         persistence?.log?.close()
         persistence?.store.lock?.release()
         accessWaiters = [:]

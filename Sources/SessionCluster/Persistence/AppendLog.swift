@@ -97,25 +97,40 @@ final class AppendLog {
         return (fd, sealer)
     }
 
-    /// Appends one record holding `sessions` (a `write`; durable after the next `fsync`).
-    func append(_ sessions: [Session]) throws(PersistenceError) {
+    /// Appends `sessions` as records of about `SnapshotFile.recordPlaintextBytes` each, in one `write` (durable
+    /// after the next `fsync`). Returns the number of records.
+    @discardableResult
+    func append(_ sessions: [Session]) throws(PersistenceError) -> Int {
         let path = Self.segmentPath(directory, generation: generation)
-        let record: [UInt8]
+        var bytes = [UInt8]()
+        var count = 0
+        var start = 0
         do {
-            record = try sealer.seal(sessions, index: records)
+            while start < sessions.count {
+                var end = start
+                var size = 0
+                while end < sessions.count, size < SnapshotFile.recordPlaintextBytes {
+                    size += sessions[end].estimatedBytes
+                    end += 1
+                }
+                bytes += try sealer.seal(Array(sessions[start..<end]), index: records + count)
+                count += 1
+                start = end
+            }
         } catch {
             throw PersistenceError(path: path, operation: "cannot seal a record for", code: EINVAL)
         }
         do {
-            try Self.writeAll(fd, record, path: path)
+            try Self.writeAll(fd, bytes, path: path)
         } catch {
             // A partial record (a full disk) would make every later one unreadable: cut it off.
             _ = ftruncate(fd, off_t(segmentBytes))
             throw error
         }
-        records += 1
-        segmentBytes += record.count
+        records += count
+        segmentBytes += bytes.count
         unsynced = true
+        return count
     }
 
     /// Makes what was appended durable, on the calling thread; returns how long it took (µs).

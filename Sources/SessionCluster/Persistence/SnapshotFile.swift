@@ -14,7 +14,7 @@ import SessionClusterCore
 ///   8 bytes big-endian) never repeats under one key. The label keeps the key apart from the traffic keys.
 /// - Associated data: the whole header, the cluster and node names and the record's index — a record moved,
 ///   dropped, or taken from another node's or cluster's file does not authenticate.
-/// - Records hold about `recordPlaintextBytes` of sessions each (a larger session gets a record of its own), so
+/// - Records hold about `recordPlaintextBytes` (64 KiB) of sessions each (a larger session gets a record of its own), so
 ///   a corrupted byte costs one record, not the file; a truncation costs the records it cut.
 ///
 /// `decode` never throws and never traps: what does not authenticate or parse is skipped and described.
@@ -24,8 +24,10 @@ enum SnapshotFile {
     static let headerBytes = 46
     static let saltBytes = 16
     static let label = Array("SessionCluster persistence 1".utf8)
-    /// Plaintext bytes a record is filled to (sessions are not split: one may exceed it).
-    static let recordPlaintextBytes = 1 << 20
+    /// Plaintext bytes a record is filled to (sessions are not split: one may exceed it). Small enough that a bad
+    /// byte costs a few dozen 1 KB sessions, not a small node's every session; large enough that the 28 bytes a
+    /// record adds and its one AES-GCM call per record cost nothing measurable.
+    static let recordPlaintextBytes = 64 << 10
     /// The largest sealed record `decode` reads (a larger length field is corruption).
     static let maximumRecordBytes = 1 << 30
 

@@ -56,6 +56,8 @@ struct SnapshotStore {
                 throw PersistenceError(path: partial, operation: "cannot create directory", code: errno)
             }
         }
+        // The node's own directory holds its sessions (sealed, but still): nobody else needs to list or read it.
+        _ = chmod(directory, 0o700)
         let store = SnapshotStore(directory: directory, lock: try DirectoryLock(directory))
         let probe = directory + "/.write-probe"
         let fd = Glibc.open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
