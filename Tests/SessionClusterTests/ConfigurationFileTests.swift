@@ -5,7 +5,9 @@ import Testing
 
 /// Shared inputs of the configuration tests: the shipped example files and a small document builder.
 enum ConfigurationFixtures {
-    static let shippedFiles = ["local-3-delta.json", "local-3-seeds.json", "local-4-backup.json"]
+    static let shippedFiles = [
+        "local-3-delta.json", "local-3-seeds.json", "local-4-backup.json", "local-3-redis.json", "local-3-persistent.json",
+    ]
 
     static func shippedPath(_ name: String) -> String {
         URL(fileURLWithPath: #filePath)

@@ -48,6 +48,13 @@ import Testing
                 == "persistence.compactionMinimumBytes")
     }
 
+    @Test func shippedPersistentClusterLogsBesideItsFile() throws {
+        let path = Fixtures.shippedPath("local-3-persistent.json")
+        let persistence = try ClusterConfiguration.load(path: path).persistence
+        #expect(persistence?.mode == .log && persistence?.fsync == .everysec)
+        #expect(persistence?.directory == URL(fileURLWithPath: path).deletingLastPathComponent().path + "/data")
+    }
+
     @Test func relativeDirectoryIsRelativeToTheFile() throws {
         let folder = NSTemporaryDirectory() + "sc-persist-config-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
