@@ -29,7 +29,7 @@ struct PersistenceWriteFigure: Sendable {
 
 /// Start-up after a restart with `keys` keys of 1 KB on disk.
 struct PersistenceLoadFigure: Sendable {
-    /// `node snapshot` or `redis RDB`.
+    /// `node snapshot`, `node log, kill -9` or `redis RDB`.
     var target: String
     /// Keys asked for, and keys held before the stop (fewer only when the fill ran out of time).
     var requested: Int
@@ -38,15 +38,20 @@ struct PersistenceLoadFigure: Sendable {
     var fillSeconds: Double
     var saveSeconds: Double
     var fileBytes: Int
-    /// The server's own load figure (node: `snapshot_load_ms`; Redis: "DB loaded from disk" of its log), in ms.
+    /// The server's own load figure (node: `snapshot_load_ms`, plus a log replay's `log_…_ms` if it reports one;
+    /// Redis: "DB loaded from disk" of its log), in ms.
     var loadMillis: Double?
     /// From spawn to the first answer (node: `/cluster/stats`; Redis: PONG and `loading:0`), in seconds.
     var answerSeconds: Double
-    /// From spawn until it holds every key again (DBSIZE), in seconds.
+    /// From spawn until it holds every key again (node: `sessions` of `/cluster/stats`; Redis: `loading:0`), in
+    /// seconds; nil when it did not within the wait.
     var holdsAllSeconds: Double?
+    /// Keys (sessions) held after the restart.
     var restored: Int
     /// Resident memory holding the keys before the stop, in MiB.
     var residentMiB: Double
+    /// Why it was not measured (a build whose node refuses `log`); nil when it was.
+    var skipped: String?
 }
 
 /// Everything the persistence section measured.

@@ -222,9 +222,10 @@ if let binary = nodeBinary {
             profile: options.profile, binary: binary, directory: workDirectory, redis: options.redis)
         try bench.writes(into: &report.persistence)
         let keys = options.profile.persistenceKeys
-        report.persistence.loads.append(
-            try bench.nodeLoad(count: keys, fillSeconds: options.profile.persistenceFillSeconds))
-        if let figure = try bench.redisLoad(count: keys, fillSeconds: options.profile.persistenceFillSeconds) {
+        let fill = options.profile.persistenceFillSeconds
+        report.persistence.loads.append(try bench.nodeLoad(count: keys, fillSeconds: fill))
+        report.persistence.loads.append(try bench.nodeLoad(count: keys, fillSeconds: fill, log: true))
+        if let figure = try bench.redisLoad(count: keys, fillSeconds: fill) {
             report.persistence.loads.append(figure)
         }
     }
