@@ -44,16 +44,28 @@ enum MetricsText {
             ("snapshot_records_skipped", stats.persistence.recordsSkipped),
             ("snapshot_load_ms", Int(stats.persistence.loadMillis)),
             ("snapshot_write_failures", stats.persistence.writeFailures),
-        ] + turnBuckets(stats.loopTurns)
+            ("log_bytes", stats.persistence.logBytes), ("log_records_appended", stats.persistence.logRecordsAppended),
+            ("log_sessions_appended", stats.persistence.logSessionsAppended),
+            ("log_write_failures", stats.persistence.logWriteFailures),
+            ("log_fsyncs", stats.persistence.fsyncLatency.count),
+            ("log_fsync_max_us", stats.persistence.fsyncLatency.maxMicros),
+            ("log_compactions", stats.persistence.compactions),
+            ("log_compaction_failures", stats.persistence.compactionFailures),
+            ("log_last_compaction_ms", Int(stats.persistence.lastCompactionMillis)),
+            ("log_sessions_replayed", stats.persistence.logSessionsReplayed),
+            ("log_records_skipped", stats.persistence.logRecordsSkipped),
+            ("log_torn_tails", stats.persistence.logTornTails),
+        ] + turnBuckets(stats.loopTurns) + turnBuckets(stats.persistence.fsyncLatency, prefix: "log_fsync")
     }
 
     /// The loop-turn histogram as JSON fields, one per bucket, not cumulative: `loop_turn_le_100us`, …,
     /// `loop_turn_over_100000us`.
-    static func turnBuckets(_ turns: LoopTurnStats) -> [(name: String, value: Int)] {
+    /// The same for the log's fsync latencies with `prefix` `log_fsync`: `log_fsync_le_100us`, ….
+    static func turnBuckets(_ turns: LoopTurnStats, prefix: String = "loop_turn") -> [(name: String, value: Int)] {
         turns.buckets.enumerated().map { index, count in
             index < LoopTurnStats.bounds.count
-                ? ("loop_turn_le_\(LoopTurnStats.bounds[index])us", count)
-                : ("loop_turn_over_\(LoopTurnStats.bounds.last!)us", count)
+                ? ("\(prefix)_le_\(LoopTurnStats.bounds[index])us", count)
+                : ("\(prefix)_over_\(LoopTurnStats.bounds.last!)us", count)
         }
     }
 
@@ -62,11 +74,14 @@ enum MetricsText {
         for (name, value) in fields(stats) + (server?.fields ?? []) {
             let metric = "sessioncluster_\(name)"
             if name.hasPrefix("loop_turn_le_") || name.hasPrefix("loop_turn_over_") { continue }  // histogram below
+            if name.hasPrefix("log_fsync_le_") || name.hasPrefix("log_fsync_over_") { continue }
             let gauge = [
                 "sessions", "primaries", "copies", "lag_max_us", "lag_recent_p50_us", "lag_recent_p99_us",
                 "clock_ms", "hlc_ms", "loop_turn_max_us", "loop_turn_max_ms", "http_connections_open", "links_inbound",
                 "snapshot_last_ms", "snapshot_bytes", "snapshot_sessions_written", "snapshot_sessions_restored",
-                "snapshot_sessions_expired", "snapshot_records_skipped", "snapshot_load_ms",
+                "snapshot_sessions_expired", "snapshot_records_skipped", "snapshot_load_ms", "log_bytes",
+                "log_fsync_max_us", "log_last_compaction_ms", "log_sessions_replayed", "log_records_skipped",
+                "log_torn_tails",
             ].contains(name)
             text += "# TYPE \(metric) \(gauge ? "gauge" : "counter")\n\(metric){node=\"\(node)\"} \(value)\n"
         }
@@ -78,6 +93,10 @@ enum MetricsText {
         text += histogram(
             "sessioncluster_loop_turn_seconds", node: node, buckets: turns.buckets, bounds: LoopTurnStats.bounds,
             sumMicros: turns.sumMicros, count: turns.count)
+        let fsyncs = stats.persistence.fsyncLatency
+        text += histogram(
+            "sessioncluster_log_fsync_seconds", node: node, buckets: fsyncs.buckets, bounds: LoopTurnStats.bounds,
+            sumMicros: fsyncs.sumMicros, count: fsyncs.count)
         return text
     }
 

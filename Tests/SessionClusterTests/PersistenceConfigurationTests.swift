@@ -27,6 +27,11 @@ import Testing
         #expect(short.persistence == .init(directory: "/var/lib/sc", mode: .snapshot, fsync: .everysec))
         let settings = ClusterNodeSettings(configuration: short, node: "n1")
         #expect(settings?.persistence?.nodeDirectory("n1") == "/var/lib/sc/n1")
+        #expect(settings?.persistence?.compactionMinimumBytes == 64 << 20)
+        let compact = try ClusterConfiguration.parse(
+            Self.document(#"{"directory": "d", "mode": "log", "compactionMinimumBytes": 1048576}"#))
+        #expect(compact.persistence?.compactionMinimumBytes == 1 << 20)
+        #expect(ClusterNodeSettings(configuration: compact, node: "n1")?.persistence?.compactionMinimumBytes == 1 << 20)
     }
 
     @Test func badValuesNameTheirKeyPath() {
@@ -38,6 +43,9 @@ import Testing
             Fixtures.error(Self.document(#"{"directory": "d", "fsync": "sometimes"}"#))?.keyPath == "persistence.fsync")
         #expect(Fixtures.error(Self.document(#"{"directory": "d", "fsnyc": "no"}"#))?.keyPath == "persistence.fsnyc")
         #expect(Fixtures.error(Self.document(#""data""#))?.keyPath == "persistence")
+        #expect(
+            Fixtures.error(Self.document(#"{"directory": "d", "compactionMinimumBytes": 100}"#))?.keyPath
+                == "persistence.compactionMinimumBytes")
     }
 
     @Test func relativeDirectoryIsRelativeToTheFile() throws {

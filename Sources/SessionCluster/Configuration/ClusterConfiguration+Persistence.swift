@@ -9,9 +9,11 @@ extension ClusterConfiguration {
     /// - `directory` (required): a node keeps its files in `<directory>/<node name>/`, created if missing. A
     ///   relative directory is relative to the configuration file (`load(path:)`), or to the working directory for
     ///   a configuration parsed from bytes.
-    /// - `mode`: `snapshot` (default: written on graceful stop, read on start) or `log` (not yet supported: a node
-    ///   refuses to start with it).
+    /// - `mode`: `snapshot` (default: written on graceful stop, read on start) or `log` (also an append log of every
+    ///   change, replayed on start: survives `kill -9` and, with `fsync`, a power cut).
     /// - `fsync`: `everysec` (default), `always` or `no`; the `log` mode's policy. A snapshot is always fsynced.
+    /// - `compactionMinimumBytes` (`log` mode, default 64 MiB, at least 4096): the log is compacted into a new
+    ///   snapshot once it holds this many bytes and at least as many as the last snapshot.
     public struct Persistence: Sendable, Equatable {
         /// Where nodes keep their files (one subdirectory per node name).
         public var directory: String
@@ -19,6 +21,8 @@ extension ClusterConfiguration {
         public var mode: PersistenceMode = .snapshot
         /// How often the append log is flushed to disk (`log` mode).
         public var fsync: FsyncPolicy = .everysec
+        /// The log size (bytes) below which it is never compacted (`log` mode).
+        public var compactionMinimumBytes = 64 << 20
 
         /// A `snapshot` section with `everysec` fsync under `directory`.
         public init(directory: String, mode: PersistenceMode = .snapshot, fsync: FsyncPolicy = .everysec) {
@@ -36,6 +40,14 @@ extension ClusterConfiguration {
         var persistence = Persistence(directory: directory)
         if let mode = try section.choice("mode", as: PersistenceMode.self) { persistence.mode = mode }
         if let fsync = try section.choice("fsync", as: FsyncPolicy.self) { persistence.fsync = fsync }
+        if let bytes = try section.integer("compactionMinimumBytes") {
+            guard bytes >= 4_096, bytes <= 1 << 40 else {
+                throw ConfigurationError(
+                    keyPath: section.keyPath("compactionMinimumBytes"), value: "\(bytes)",
+                    problem: "must be between 4096 and 1099511627776 (bytes)")
+            }
+            persistence.compactionMinimumBytes = Int(bytes)
+        }
         return persistence
     }
 
@@ -60,7 +72,7 @@ extension ClusterConfiguration {
 public enum PersistenceMode: String, Sendable, CaseIterable {
     /// One file written on graceful stop and read on start.
     case snapshot
-    /// A snapshot plus an append-only log of every change (not yet supported).
+    /// A snapshot plus an append-only log of every change, compacted into the snapshot as it grows.
     case log
 }
 

@@ -59,7 +59,7 @@ public final class ClusterNode: Sendable {
     }
 
     /// Binds the sockets and starts the node. Throws `.invalidSettings` (naming the setting and its value; also for
-    /// a `persistence` directory that cannot be created or written in, and for the not yet supported `log` mode) or
+    /// a `persistence` directory that cannot be created or written in) or
     /// `.system` when a socket cannot be opened (port in use, bad address). With `persistence`, the sessions of the
     /// node's snapshot file are restored before it announces itself (a damaged file: what checks, the rest logged).
     public static func start(_ settings: ClusterNodeSettings) async throws(StartError) -> ClusterNode {
@@ -106,12 +106,6 @@ public final class ClusterNode: Sendable {
         _ settings: ClusterNodeSettings, keyring: Keyring
     ) throws(StartError) -> PersistenceState? {
         guard let persistence = settings.persistence else { return nil }
-        guard persistence.mode == .snapshot else {
-            throw .invalidSettings(
-                ConfigurationError(
-                    keyPath: "persistence.mode", value: "\"\(persistence.mode.rawValue)\"",
-                    problem: "is not yet supported (use \"snapshot\")"))
-        }
         let directory = persistence.nodeDirectory(settings.name)
         let started = EventLoop.monotonicMillis()
         do throws(PersistenceError) {
@@ -121,14 +115,45 @@ public final class ClusterNode: Sendable {
                 state.loaded = SnapshotFile.decode(
                     bytes, keyring: keyring, cluster: settings.cluster, node: settings.name)
                 state.stats.snapshotBytes = bytes.count
-                state.stats.loadMillis = EventLoop.monotonicMillis() - started
             }
+            if persistence.mode == .log {
+                state.replayed = try replayLog(directory, settings: settings, keyring: keyring)
+                state.stats.logSessionsReplayed = state.replayed.sessions.count
+                state.stats.logRecordsSkipped = state.replayed.recordsSkipped
+                state.stats.logTornTails = state.replayed.tornTails
+                state.log = try AppendLog(
+                    directory: directory, generation: state.replayed.newestGeneration + 1,
+                    olderBytes: state.replayed.bytes, keyring: keyring, cluster: settings.cluster,
+                    node: settings.name)
+            }
+            state.stats.loadMillis = EventLoop.monotonicMillis() - started
             return state
         } catch {
             throw .invalidSettings(
                 ConfigurationError(
                     keyPath: "persistence.directory", value: "\"\(directory)\"", problem: "is unusable: \(error)"))
         }
+    }
+
+    /// Reads and decrypts every segment of the append log in `directory`, oldest first.
+    private static func replayLog(
+        _ directory: String, settings: ClusterNodeSettings, keyring: Keyring
+    ) throws(PersistenceError) -> ReplayedLog {
+        var replayed = ReplayedLog()
+        for generation in AppendLog.segments(in: directory) {
+            let path = AppendLog.segmentPath(directory, generation: generation)
+            guard let bytes = try SnapshotStore.read(path) else { continue }
+            let contents = AppendLogFile.decode(
+                bytes, keyring: keyring, cluster: settings.cluster, node: settings.name)
+            replayed.sessions += contents.sessions
+            replayed.problems += contents.problems.map { "sessions.log.\(generation): \($0)" }
+            replayed.recordsSkipped += contents.recordsSkipped
+            if contents.recordsSkipped > 0 { replayed.damaged.append(generation) }
+            if contents.tornTail { replayed.tornTails += 1 }
+            replayed.newestGeneration = max(replayed.newestGeneration, generation)
+            replayed.bytes += bytes.count
+        }
+        return replayed
     }
 
     /// Runs `body` on the loop with the runtime and a completion to call exactly once. Answers `rejected` at once,

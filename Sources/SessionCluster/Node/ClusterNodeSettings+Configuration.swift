@@ -26,7 +26,9 @@ extension ClusterNodeSettings {
         membership = configuration.membershipSettings()
         replication = configuration.replicationSettings()
         persistence = configuration.persistence.map {
-            PersistenceSettings(directory: $0.directory, mode: $0.mode, fsync: $0.fsync)
+            var settings = PersistenceSettings(directory: $0.directory, mode: $0.mode, fsync: $0.fsync)
+            settings.compactionMinimumBytes = $0.compactionMinimumBytes
+            return settings
         }
     }
 }

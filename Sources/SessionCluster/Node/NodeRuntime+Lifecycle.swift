@@ -52,10 +52,11 @@ extension NodeRuntime {
         let token = tokens.sealLater(result.version, for: id)
         guard let commitID = result.awaiting else {
             execute(result.directives)
-            return done(.success(token))
+            // `log`/`always`: answered after the fsync that ends this turn.
+            return durably { done(.success(token)) }
         }
-        commitWaiters[commitID] = { acknowledged in
-            done(acknowledged ? .success(token) : .failure(.notAcknowledged))
+        commitWaiters[commitID] = { [unowned self] acknowledged in
+            durably { done(acknowledged ? .success(token) : .failure(.notAcknowledged)) }
         }
         execute(result.directives)
     }
@@ -64,6 +65,9 @@ extension NodeRuntime {
     func install(_ keyring: Keyring) {
         cipher.install(keyring)
         tokens.install(keyring)
+        // `log` mode: new segments and the snapshot are sealed under the new current key from now on, so the old
+        // key may be retired once this compaction is done (`log compacted` in the log).
+        compactLog(reason: "keyring changed")
     }
 
     /// Sends the leaving beacon, waits (at most a second) for queued frames to leave, then closes.
@@ -100,6 +104,12 @@ extension NodeRuntime {
         for waiter in accessWaiters.values { waiter(.failure(.shuttingDown)) }
         for waiter in commitWaiters.values { waiter(false) }
         for waiter in confirmWaiters.values { waiter(0) }
+        // `always` answers still waiting for an fsync (failed commits above join them): answered now.
+        let durable = persistence?.durableWaiters ?? []
+        persistence?.durableWaiters = []
+        for answer in durable { answer() }
+        persistence?.log?.close()
+        persistence?.store.lock?.release()
         accessWaiters = [:]
         commitWaiters = [:]
         confirmWaiters = [:]

@@ -1,3 +1,4 @@
+import Dispatch
 import SessionClusterCore
 
 /// The node's snapshot file (persistence `snapshot` mode): restored before the first beacon, written on graceful
@@ -8,6 +9,34 @@ struct PersistenceState {
     /// What the file held at start, until `restoreSnapshot` installs it.
     var loaded: SnapshotFile.Contents?
     var stats = PersistenceStats()
+    /// `log` mode: the append log (nil in `snapshot` mode), and what its segments held at start.
+    var log: AppendLog?
+    var replayed = ReplayedLog()
+    /// `log` mode: an end-of-turn flush is scheduled (`scheduleLogFlush`).
+    var logFlushScheduled = false
+    /// `always`: answers waiting for the end-of-turn fsync (group commit).
+    var durableWaiters: [() -> Void] = []
+    /// A compaction is running on `compactionQueue`.
+    var compacting = false
+    let compactionQueue = DispatchQueue(label: "SessionCluster.persistence.compaction")
+    /// Append or fsync failures are logged at most once a second.
+    var failureLog = LogThrottle(intervalMillis: 1_000)
+
+    init(store: SnapshotStore) { self.store = store }
+}
+
+/// What the append log's segments held at start (`log` mode): their copies are restored after the snapshot's.
+struct ReplayedLog {
+    var sessions: [Session] = []
+    /// One line per problem, prefixed with the segment's file name.
+    var problems: [String] = []
+    /// Segments with records that did not check, kept aside before a compaction removes them.
+    var damaged: [UInt64] = []
+    var recordsSkipped = 0
+    var tornTails = 0
+    /// The newest generation found (the node appends to the next one) and the bytes of all segments found.
+    var newestGeneration: UInt64 = 0
+    var bytes = 0
 }
 
 extension NodeRuntime {
@@ -17,41 +46,50 @@ extension NodeRuntime {
     /// Installs the copies of the snapshot loaded at start (before the first tick: no peer is known yet) and
     /// logs what was restored and what was skipped.
     func restoreSnapshot() {
-        guard let contents = persistence?.loaded else { return }
+        defer { startLog() }
+        guard let state = persistence, state.loaded != nil || !state.replayed.sessions.isEmpty else { return }
+        let contents = state.loaded ?? SnapshotFile.Contents()
+        let replayed = state.replayed
         persistence?.loaded = nil
+        persistence?.replayed.sessions = []
         let started = EventLoop.monotonicMillis()
-        let (outcome, directives) = node.restore(contents.sessions, now: Self.now())
+        // The log's copies after the snapshot's: each is merged like a peer's copy, so the newest state wins.
+        let (outcome, directives) = node.restore(contents.sessions + replayed.sessions, now: Self.now())
         // The load time covers reading and decrypting (at start) and installing the copies (here).
         persistence?.stats.loadMillis += EventLoop.monotonicMillis() - started
-        persistence?.stats.sessionsRestored = outcome.restored
+        // Counted once per session (a session may be in the snapshot and in several log records).
+        let restored = node.replication.copyCount
+        persistence?.stats.sessionsRestored = restored
         persistence?.stats.sessionsExpired = outcome.expired + outcome.purged
         persistence?.stats.recordsSkipped = contents.recordsSkipped
         for problem in contents.problems.prefix(Self.maxProblemsLogged) {
-            log(
-                .warning, "snapshot: skipped what does not check",
-                [("file", persistence?.store.path ?? ""), ("problem", problem)])
+            log(.warning, "snapshot: skipped what does not check", [("file", state.store.path), ("problem", problem)])
         }
         if contents.problems.count > Self.maxProblemsLogged {
             let more = contents.problems.count - Self.maxProblemsLogged
             log(.warning, "snapshot: more problems not logged", [("count", "\(more)")])
         }
-        if !contents.problems.isEmpty, let store = persistence?.store {
+        if !contents.problems.isEmpty {
             // The next graceful stop replaces the file: keep what did not check, for whoever fixes the cause.
-            if let kept = store.keepAside(now: Self.now().millis) {
+            if let kept = state.store.keepAside(now: Self.now().millis) {
                 log(.warning, "snapshot: the file that did not check is kept", [("kept", kept)])
             } else {
-                log(.warning, "snapshot: could not keep the file that did not check", [("file", store.path)])
+                log(.warning, "snapshot: could not keep the file that did not check", [("file", state.store.path)])
             }
         }
-        log(
-            .info, "sessions restored from snapshot",
-            [
-                ("file", persistence?.store.path ?? ""), ("restored", "\(outcome.restored)"),
-                ("expired", "\(outcome.expired + outcome.purged)"), ("in_file", "\(contents.sessionsExpected)"),
-                ("records_skipped", "\(contents.recordsSkipped)"),
-                ("bytes", "\(persistence?.stats.snapshotBytes ?? 0)"),
-                ("load_ms", "\(persistence?.stats.loadMillis ?? 0)"),
-            ])
+        logReplayProblems(replayed)
+        var fields: LogFields = [
+            ("file", state.store.path), ("restored", "\(restored)"), ("expired", "\(outcome.expired + outcome.purged)"),
+            ("in_file", "\(contents.sessionsExpected)"), ("records_skipped", "\(contents.recordsSkipped)"),
+            ("bytes", "\(state.stats.snapshotBytes)"), ("load_ms", "\(persistence?.stats.loadMillis ?? 0)"),
+        ]
+        if state.log != nil {
+            fields += [
+                ("log_copies_replayed", "\(state.stats.logSessionsReplayed)"),
+                ("log_records_skipped", "\(replayed.recordsSkipped)"), ("log_bytes", "\(replayed.bytes)"),
+            ]
+        }
+        log(.info, "sessions restored from snapshot", fields)
         execute(directives)
     }
 
@@ -60,6 +98,15 @@ extension NodeRuntime {
     /// fatal (the node stops either way).
     func writeSnapshot() {
         guard let store = persistence?.store else { return }
+        // `log` mode: the snapshot replaces the whole log. Anything not yet appended goes in first (should the
+        // snapshot fail, the log still has it), and a compaction still running finishes before (it writes the
+        // same file).
+        let log = persistence?.log
+        if log != nil {
+            flushLog()
+            persistence?.compactionQueue.sync {}
+        }
+        defer { log?.close() }
         let started = EventLoop.monotonicMillis()
         let copies = node.replication.heldCopies()
         let now = Self.now().millis
@@ -71,7 +118,13 @@ extension NodeRuntime {
             persistence?.stats.lastSnapshotMillis = now
             persistence?.stats.snapshotBytes = bytes.count
             persistence?.stats.sessionsWritten = copies.count
-            log(
+            if let log {
+                // Every copy is in the snapshot: the segments are not needed any more.
+                log.close()
+                AppendLog.removeSegments(in: log.directory, through: log.generation)
+                persistence?.stats.logBytes = 0
+            }
+            self.log(
                 .info, "snapshot written",
                 [
                     ("file", store.path), ("sessions", "\(copies.count)"), ("bytes", "\(bytes.count)"),
@@ -79,7 +132,9 @@ extension NodeRuntime {
                 ])
         } catch {
             persistence?.stats.writeFailures += 1
-            log(.error, "snapshot not written", [("file", store.path), ("error", "\(error)")])
+            self.log(
+                .error, "snapshot not written", [("file", store.path), ("error", "\(error)")]
+                    + (log == nil ? [] : [("kept", "the append log, replayed at the next start")]))
         }
     }
 }

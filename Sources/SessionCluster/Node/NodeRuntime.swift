@@ -124,6 +124,8 @@ final class NodeRuntime {
     // MARK: Directives
 
     func execute(_ directives: [NodeDirective]) {
+        // Whatever the core was just told may have changed copies: the append log takes them at the turn's end.
+        if persistence?.log != nil { scheduleLogFlush() }
         for directive in directives {
             switch directive {
             case .beacon(let beacon, let multicast, let unicast):

@@ -3,10 +3,13 @@
 public struct PersistenceSettings: Sendable, Equatable {
     /// The cluster's persistence directory (absolute once resolved); the node's files are in `<directory>/<name>/`.
     public var directory: String
-    /// When the node writes its sessions (`log` is not yet supported: `ClusterNode.start` refuses it).
+    /// When the node writes its sessions.
     public var mode: PersistenceMode
     /// The append log's flush policy (`log` mode). A snapshot is always fsynced.
     public var fsync: FsyncPolicy
+    /// `log` mode: the log is compacted into a new snapshot once its segments hold this many bytes and at least as
+    /// many as the last snapshot (Redis's `auto-aof-rewrite-min-size` 64 MB and `-percentage` 100).
+    public var compactionMinimumBytes = 64 << 20
 
     /// Snapshot persistence under `directory`.
     public init(directory: String, mode: PersistenceMode = .snapshot, fsync: FsyncPolicy = .everysec) {
@@ -39,6 +42,26 @@ public struct PersistenceStats: Sendable, Equatable {
     public var loadMillis: Int64 = 0
     /// Snapshots that could not be written (the error is logged).
     public var writeFailures = 0
+
+    /// `log` mode: bytes in the append log's segments now (the newest and those not yet compacted away).
+    public var logBytes = 0
+    /// `log` mode: records appended (one per loop turn that changed copies) and the copies they held.
+    public var logRecordsAppended = 0
+    public var logSessionsAppended = 0
+    /// `log` mode: appends and fsyncs that failed (the error is logged; the node keeps serving from memory).
+    public var logWriteFailures = 0
+    /// `log` mode: how long each fsync of the log took (the loop-turn buckets: 100 µs … 100 ms, then more).
+    public var fsyncLatency = LoopTurnStats()
+    /// `log` mode: compactions finished (a new snapshot written, older segments removed), and failed.
+    public var compactions = 0
+    public var compactionFailures = 0
+    /// `log` mode: how long the last compaction took, from the rotation to the old segments' removal (ms).
+    public var lastCompactionMillis: Int64 = 0
+    /// `log` mode, at start: copies replayed from the log's segments, records of them skipped as damaged, and
+    /// segments that ended in a record cut short (a crash during an append: that record's copies are lost).
+    public var logSessionsReplayed = 0
+    public var logRecordsSkipped = 0
+    public var logTornTails = 0
 
     /// All zero.
     public init() {}

@@ -156,32 +156,32 @@ enum SnapshotFile {
         return contents
     }
 
-    private static func deriveKey(
+    static func deriveKey(
         _ secret: [UInt8], keyID: UInt8, salt: [UInt8], cluster: String, node: String
     ) throws(CryptoError) -> [UInt8] {
         let info = label + [0] + Array(cluster.utf8) + [0] + Array(node.utf8) + [keyID]
         return try Crypto.hkdf(secret: secret, salt: salt, info: info, count: Crypto.keyBytes)
     }
 
-    private static func associatedData(_ header: [UInt8], cluster: String, node: String, index: Int) -> [UInt8] {
+    static func associatedData(_ header: [UInt8], cluster: String, node: String, index: Int) -> [UInt8] {
         var aad = header + Array(cluster.utf8) + [0] + Array(node.utf8) + [0]
         append(UInt64(index), bytes: 4, to: &aad)
         return aad
     }
 
-    private static func nonce(_ index: Int) -> [UInt8] {
+    static func nonce(_ index: Int) -> [UInt8] {
         var nonce: [UInt8] = [0, 0, 0, 0]
         append(UInt64(index), bytes: 8, to: &nonce)
         return nonce
     }
 
-    private static func append(_ value: UInt64, bytes: Int, to buffer: inout [UInt8]) {
+    static func append(_ value: UInt64, bytes: Int, to buffer: inout [UInt8]) {
         for shift in stride(from: (bytes - 1) * 8, through: 0, by: -8) {
             buffer.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
         }
     }
 
-    private static func read(_ buffer: [UInt8], at offset: Int, bytes: Int) -> UInt64 {
+    static func read(_ buffer: [UInt8], at offset: Int, bytes: Int) -> UInt64 {
         var value: UInt64 = 0
         for position in offset..<(offset + bytes) { value = value << 8 | UInt64(buffer[position]) }
         return value

@@ -11,9 +11,39 @@ struct PersistenceError: Error, CustomStringConvertible {
     var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
 }
 
+/// An exclusive `flock` on `<node directory>/lock`, held while the node runs: two nodes (processes, or nodes in one
+/// process) given the same directory would overwrite each other's snapshot and log.
+final class DirectoryLock: @unchecked Sendable {
+    private var fd: Int32
+
+    init(_ directory: String) throws(PersistenceError) {
+        let path = directory + "/lock"
+        fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw PersistenceError(path: path, operation: "cannot create", code: errno) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw PersistenceError(
+                path: directory,
+                operation: code == EWOULDBLOCK ? "another running node holds the lock on" : "cannot lock", code: code)
+        }
+    }
+
+    /// Releases the lock (idempotent; also on deinit).
+    func release() {
+        guard fd >= 0 else { return }
+        Glibc.close(fd)
+        fd = -1
+    }
+
+    deinit { release() }
+}
+
 /// The node's snapshot file on disk: `<node directory>/sessions.snapshot`, replaced atomically.
 struct SnapshotStore {
     let directory: String
+    /// Held from `prepare` until the node stops.
+    var lock: DirectoryLock?
     var path: String { directory + "/sessions.snapshot" }
     private var temporaryPath: String { directory + "/sessions.snapshot.tmp" }
 
@@ -26,7 +56,7 @@ struct SnapshotStore {
                 throw PersistenceError(path: partial, operation: "cannot create directory", code: errno)
             }
         }
-        let store = SnapshotStore(directory: directory)
+        let store = SnapshotStore(directory: directory, lock: try DirectoryLock(directory))
         let probe = directory + "/.write-probe"
         let fd = Glibc.open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw PersistenceError(path: directory, operation: "cannot write in", code: errno) }
@@ -77,12 +107,22 @@ struct SnapshotStore {
     /// they are) so the next graceful stop, which replaces `sessions.snapshot`, does not destroy what this start
     /// could not read (a changed secret, another node's file, damage). Returns the kept path; nil when it could not.
     func keepAside(now millis: Int64) -> String? {
+        Self.keepAside(path, now: millis)
+    }
+
+    /// Keeps file `path` also under `<path>.unreadable-<millis>` (a hard link); the kept path, or nil.
+    static func keepAside(_ path: String, now millis: Int64) -> String? {
         let kept = path + ".unreadable-\(millis)"
         return link(path, kept) == 0 ? kept : nil
     }
 
     /// The snapshot's bytes; nil when there is none (a first start).
     func read() throws(PersistenceError) -> [UInt8]? {
+        try Self.read(path)
+    }
+
+    /// The bytes of file `path`; nil when there is none.
+    static func read(_ path: String) throws(PersistenceError) -> [UInt8]? {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }

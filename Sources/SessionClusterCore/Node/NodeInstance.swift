@@ -44,6 +44,12 @@ package struct NodeInstance: Sendable {
     // MARK: Events
 
     /// Timer tick: beacons and failure detection, then replication time-outs and sweeps.
+    /// See `ReplicationInstance.trackChanges()`.
+    package mutating func trackChanges() { replication.trackChanges() }
+
+    /// See `ReplicationInstance.takeChangedCopies()`.
+    package mutating func takeChangedCopies() -> [Session] { replication.takeChangedCopies() }
+
     package mutating func onTick(now: Timestamp) -> [NodeDirective] {
         let membershipDirectives = membership.onTick(now: now)
         return translate(membershipDirectives, now: now) + Self.wrap(replication.onTick(now: now))

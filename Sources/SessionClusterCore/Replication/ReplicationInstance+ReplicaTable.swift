@@ -17,6 +17,9 @@ extension ReplicationInstance {
         /// Held ids by when the sweep should look at them next (a lower bound: see `MaintenanceRule.nextCheck`).
         var due: DeadlineQueue<SessionID>
         let rule: MaintenanceRule
+        /// Ids whose copy got a new version (or was installed) since the last `takeChanged`; nil while not tracked
+        /// (only the append log of persistence `log` mode tracks them).
+        private(set) var changed: Set<SessionID>?
 
         init(rule: MaintenanceRule) {
             self.rule = rule
@@ -30,8 +33,14 @@ extension ReplicationInstance {
             // next check moved earlier (a copy's entry MUST never be later than its check).
             _modify {
                 let before = replicas[id].map { (rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0)) }
+                let versionBefore = changed == nil ? nil : replicas[id]?.session.version
                 defer {
                     let after = replicas[id].map { (rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0)) }
+                    if changed != nil, let version = replicas[id]?.session.version, version != versionBefore,
+                        !version.isEmpty
+                    {
+                        changed?.insert(id)
+                    }
                     if before?.0 != after?.0 { liveCount += after?.0 == true ? 1 : before?.0 == true ? -1 : 0 }
                     if before?.1 != after?.1 { primaryCount += after?.1 == true ? 1 : before?.1 == true ? -1 : 0 }
                     if before == nil, after != nil { order.insert(id) }
@@ -41,6 +50,22 @@ extension ReplicationInstance {
                 yield &replicas[id]
             }
         }
+
+        /// Starts (or stops) recording the ids of copies that change version.
+        mutating func trackChanges(_ on: Bool) {
+            changed = on ? (changed ?? []) : nil
+        }
+
+        /// The ids recorded since the last call (and forgets them).
+        mutating func takeChanged() -> Set<SessionID> {
+            guard let ids = changed, !ids.isEmpty else { return [] }
+            changed = []
+            return ids
+        }
+
+        /// The copies themselves (copy-on-write: holding this costs nothing until the table next changes, then one
+        /// copy of the dictionary's buckets).
+        var all: [SessionID: Replica] { replicas }
 
         var keys: Dictionary<SessionID, Replica>.Keys { replicas.keys }
         var values: Dictionary<SessionID, Replica>.Values { replicas.values }

@@ -92,6 +92,34 @@ extension ReplicationInstance {
         !unconfirmedRestores.isEmpty && peers.isEmpty && unconfirmedRestores.contains(id) && !mayBeAlone(now: now)
     }
 
+    /// Starts recording which copies change version, for the append log (persistence `log` mode): every local
+    /// commit, every delta or copy merged from a peer, every session created. An access that only moves the local
+    /// access time is not recorded (the periodic access refresh is a delta, and is).
+    package mutating func trackChanges() {
+        replicas.trackChanges(true)
+    }
+
+    /// The copies (valid sessions and tombstones, each with the latest access seen here) whose version changed since
+    /// the last call, for the append log. Copies no longer held (purged, moved away) are left out: a replay drops
+    /// them again by the same rules as a snapshot's.
+    package mutating func takeChangedCopies() -> [Session] {
+        let ids = replicas.takeChanged()
+        guard !ids.isEmpty else { return [] }
+        var copies = [Session]()
+        copies.reserveCapacity(ids.count)
+        for id in ids {
+            guard let replica = replicas[id] else { continue }
+            var session = replica.session
+            if replica.localAccess > session.content.lastAccess { session.content.lastAccess = replica.localAccess }
+            copies.append(session)
+        }
+        return copies
+    }
+
+    /// The copies held now, to be turned into sessions on another thread (`HeldCopies.sessions()`): the append
+    /// log's compaction writes them while the loop goes on.
+    package var heldCopiesNow: HeldCopies { HeldCopies(copies: replicas.all) }
+
     /// Every copy held here — valid sessions and tombstones — for writing a snapshot. Each carries the latest
     /// access this node saw (`lastAccess` is joined by maximum, so raising it changes no version).
     package func heldCopies() -> [Session] {
@@ -103,5 +131,26 @@ extension ReplicationInstance {
             copies.append(session)
         }
         return copies
+    }
+}
+
+/// The copies a node held at one moment (`ReplicationInstance.heldCopiesNow`), an immutable value any thread may
+/// read.
+package struct HeldCopies: Sendable {
+    let copies: [SessionID: ReplicationInstance.Replica]
+
+    /// How many copies (valid sessions and tombstones).
+    package var count: Int { copies.count }
+
+    /// Each copy as a session carrying the latest access seen here.
+    package func sessions() -> [Session] {
+        var sessions = [Session]()
+        sessions.reserveCapacity(copies.count)
+        for (_, replica) in copies {
+            var session = replica.session
+            if replica.localAccess > session.content.lastAccess { session.content.lastAccess = replica.localAccess }
+            sessions.append(session)
+        }
+        return sessions
     }
 }

@@ -1,0 +1,186 @@
+import SessionClusterCore
+
+/// Persistence `log` mode on the loop: every copy that changed version in a loop turn (a local commit, a peer's
+/// delta or copy merged) is appended at the end of that turn as one record (group commit), durable at the next
+/// fsync: at once for `always` (answers wait for it), every second on the persistence queue for `everysec`, when the
+/// kernel decides for `no`. Once the segments outgrow the last snapshot, they are compacted: a new segment is
+/// started, the copies held at that moment are written as a snapshot off the loop, and the older segments removed.
+extension NodeRuntime {
+    /// How often (ms) `everysec` fsyncs and the compaction threshold is checked.
+    static let logTickMillis: Int64 = 1_000
+
+    /// Starts recording changed copies and the once-a-second log tick (after the restore: what was restored is on
+    /// disk already). Segments replayed at start are compacted away soon.
+    func startLog() {
+        guard let log = persistence?.log else { return }
+        node.trackChanges()
+        persistence?.stats.logBytes = log.segmentBytes + log.olderBytes
+        loop.schedule(afterMillis: Self.logTickMillis) { [unowned self] in logTick() }
+        if log.olderBytes > 0 { compactLog(reason: "segments replayed at start") }
+    }
+
+    /// Makes sure the changes of this turn are appended at its end (called after every batch of directives).
+    func scheduleLogFlush() {
+        guard persistence?.logFlushScheduled == false, persistence?.log != nil else { return }
+        persistence?.logFlushScheduled = true
+        loop.afterIteration { [unowned self] in flushLog() }
+    }
+
+    /// Runs `answer` once the changes it reports are durable as the policy promises: after this turn's fsync for
+    /// `always`, at once otherwise (the append follows at the end of the turn).
+    func durably(_ answer: @escaping () -> Void) {
+        guard persistence?.log != nil, settings.persistence?.fsync == .always else { return answer() }
+        persistence?.durableWaiters.append(answer)
+        scheduleLogFlush()
+    }
+
+    /// Appends the copies changed since the last flush as one record; for `always`, fsyncs and then answers the
+    /// requests waiting for it. A failure is counted and logged; the node keeps serving from memory.
+    func flushLog() {
+        persistence?.logFlushScheduled = false
+        guard let log = persistence?.log else { return }
+        let copies = node.takeChangedCopies()
+        do throws(PersistenceError) {
+            if !copies.isEmpty {
+                try log.append(copies)
+                persistence?.stats.logRecordsAppended += 1
+                persistence?.stats.logSessionsAppended += copies.count
+                persistence?.stats.logBytes = log.segmentBytes + log.olderBytes
+            }
+            if settings.persistence?.fsync == .always, log.unsynced {
+                persistence?.stats.fsyncLatency.record(micros: try log.fsyncNow())
+            }
+        } catch {
+            noteLogFailure(error)
+        }
+        guard let waiters = persistence?.durableWaiters, !waiters.isEmpty else { return }
+        persistence?.durableWaiters = []
+        for answer in waiters { answer() }
+    }
+
+    private func logTick() {
+        guard !stopping, let log = persistence?.log, let policy = settings.persistence?.fsync else { return }
+        flushLog()
+        if policy == .everysec {
+            let loop = self.loop
+            let confined = LoopConfined(value: self)
+            _ = log.fsyncInBackground { result in
+                _ = loop.execute {
+                    let runtime = confined.value
+                    runtime.persistence?.log?.backgroundFsyncEnded()
+                    switch result {
+                    case .success(let micros): runtime.persistence?.stats.fsyncLatency.record(micros: micros)
+                    case .failure(let error): runtime.noteLogFailure(error)
+                    }
+                }
+            }
+        }
+        let threshold = max(settings.persistence?.compactionMinimumBytes ?? 0, persistence?.stats.snapshotBytes ?? 0)
+        if log.segmentBytes + log.olderBytes >= threshold { compactLog(reason: "log outgrew the snapshot") }
+        loop.schedule(afterMillis: Self.logTickMillis) { [unowned self] in logTick() }
+    }
+
+    /// Starts a new segment (under the keyring's current key) and writes the copies held now as the snapshot, off
+    /// the loop; then removes the older segments. Nothing is lost at any point of a crash: until the snapshot is
+    /// renamed into place the old segments are still there, and replaying them over a newer snapshot changes
+    /// nothing.
+    func compactLog(reason: String) {
+        guard let state = persistence, let log = state.log, !state.compacting, !stopping else { return }
+        flushLog()
+        let rotatedFrom: UInt64
+        do {
+            rotatedFrom = try log.rotate(keyring: cipher.keyring)
+        } catch {
+            noteLogFailure(error)
+            return
+        }
+        persistence?.compacting = true
+        keepDamagedSegments()
+        let held = node.replication.heldCopiesNow
+        let removable = log.olderBytes
+        let keyring = cipher.keyring
+        let (cluster, name, store) = (settings.cluster, settings.name, state.store)
+        let started = EventLoop.monotonicMillis()
+        let loop = self.loop
+        let confined = LoopConfined(value: self)
+        state.compactionQueue.async {
+            let now = EventLoop.wallMillis()
+            let outcome: Result<Int, PersistenceError>
+            do {
+                let bytes = try SnapshotFile.encode(
+                    held.sessions(), keyring: keyring, cluster: cluster, node: name, writtenAtMillis: now)
+                try store.write(bytes)
+                AppendLog.removeSegments(in: store.directory, through: rotatedFrom)
+                outcome = .success(bytes.count)
+            } catch let error as PersistenceError {
+                outcome = .failure(error)
+            } catch {
+                outcome = .failure(PersistenceError(path: store.path, operation: "cannot seal", code: 22))
+            }
+            _ = loop.execute {
+                confined.value.compactionEnded(
+                    outcome, copies: held.count, removable: removable, started: started, at: now, reason: reason)
+            }
+        }
+    }
+
+    private func compactionEnded(
+        _ outcome: Result<Int, PersistenceError>, copies: Int, removable: Int, started: Int64, at now: Int64,
+        reason: String
+    ) {
+        persistence?.compacting = false
+        let took = EventLoop.monotonicMillis() - started
+        switch outcome {
+        case .success(let bytes):
+            persistence?.log?.segmentsRemoved(bytes: removable)
+            persistence?.stats.compactions += 1
+            persistence?.stats.lastCompactionMillis = took
+            persistence?.stats.lastSnapshotMillis = now
+            persistence?.stats.snapshotBytes = bytes
+            persistence?.stats.sessionsWritten = copies
+            if let log = persistence?.log { persistence?.stats.logBytes = log.segmentBytes + log.olderBytes }
+            log(
+                .info, "log compacted into a snapshot",
+                [("reason", reason), ("sessions", "\(copies)"), ("bytes", "\(bytes)"), ("ms", "\(took)")])
+        case .failure(let error):
+            persistence?.stats.compactionFailures += 1
+            log(.error, "log compaction failed; the log is kept", [("error", "\(error)")])
+        }
+    }
+
+    /// Keeps the segments whose records did not check at start under `<segment>.unreadable-<ms>` (a hard link)
+    /// before a compaction removes them.
+    private func keepDamagedSegments() {
+        guard let state = persistence, let log = state.log, !state.replayed.damaged.isEmpty else { return }
+        persistence?.replayed.damaged = []
+        for generation in state.replayed.damaged {
+            let path = AppendLog.segmentPath(log.directory, generation: generation)
+            if let kept = SnapshotStore.keepAside(path, now: Self.now().millis) {
+                self.log(.warning, "log: the segment that did not check is kept", [("kept", kept)])
+            }
+        }
+    }
+
+    /// Logs what the log's segments held at start that did not check.
+    func logReplayProblems(_ replayed: ReplayedLog) {
+        for problem in replayed.problems.prefix(Self.maxProblemsLogged) {
+            log(.warning, "log: skipped what does not check", [("problem", problem)])
+        }
+        if replayed.problems.count > Self.maxProblemsLogged {
+            log(.warning, "log: more problems not logged", [("count", "\(replayed.problems.count - Self.maxProblemsLogged)")])
+        }
+        if replayed.tornTails > 0 {
+            log(
+                .info, "log: the last record was cut short (the node stopped during an append); its changes are lost",
+                [("segments", "\(replayed.tornTails)")])
+        }
+    }
+
+    func noteLogFailure(_ error: PersistenceError) {
+        persistence?.stats.logWriteFailures += 1
+        guard let count = persistence?.failureLog.admit(now: EventLoop.monotonicMillis()) else { return }
+        log(
+            .error, "append log not written: changes are in memory and on peers only",
+            [("error", "\(error)"), ("count", "\(count)")])
+    }
+}
