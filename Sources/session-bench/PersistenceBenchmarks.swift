@@ -34,9 +34,10 @@ struct PersistenceLoadFigure: Sendable {
     /// Keys asked for, and keys held before the stop (fewer only when the fill ran out of time).
     var requested: Int
     var held: Int
-    /// Filling (pipelined SETs), and writing the file (node: SIGTERM → exit; Redis: BGSAVE), in seconds.
+    /// Filling (pipelined SETs), and writing the file (node: SIGTERM → exit; Redis: BGSAVE; nil after kill -9), in
+    /// seconds.
     var fillSeconds: Double
-    var saveSeconds: Double
+    var saveSeconds: Double?
     var fileBytes: Int
     /// The server's own load figure (node: `snapshot_load_ms`, plus a log replay's `log_…_ms` if it reports one;
     /// Redis: "DB loaded from disk" of its log), in ms.

@@ -29,7 +29,7 @@ extension PersistenceBenchmarks {
         if let refusal = try Self.startNode(cluster, timeout: 30) {
             progress("persistence: \(target): \(refusal)")
             return PersistenceLoadFigure(
-                target: target, requested: count, held: 0, fillSeconds: 0, saveSeconds: 0, fileBytes: 0,
+                target: target, requested: count, held: 0, fillSeconds: 0, saveSeconds: nil, fileBytes: 0,
                 answerSeconds: 0, restored: 0, residentMiB: 0, skipped: refusal)
         }
         let port = cluster.redisPort["n1"]!
@@ -47,7 +47,7 @@ extension PersistenceBenchmarks {
                 throw BenchError("node did not stop within 300 s of SIGTERM with \(held) keys")
             }
         }
-        let saved = log ? 0 : Measure.seconds() - stopping
+        let saved = log ? nil : Measure.seconds() - stopping
         let fileBytes = Self.directorySize("\(home)/n1")
         let began = Measure.seconds()
         if let refusal = try Self.startNode(cluster, timeout: 120) { throw BenchError("node restart: \(refusal)") }
@@ -72,7 +72,7 @@ extension PersistenceBenchmarks {
             fileBytes: fileBytes, loadMillis: loadMillis, answerSeconds: answered, holdsAllSeconds: holdsAll,
             restored: stats["sessions"] ?? 0, residentMiB: resident)
         progress(
-            "persistence: \(target), \(held) keys: \(log ? "killed" : "written in \(fixed(saved, 2)) s on SIGTERM"), "
+            "persistence: \(target), \(held) keys: \(saved.map { "written in \(fixed($0, 2)) s on SIGTERM" } ?? "killed"), "
                 + "\(fixed(Double(fileBytes) / 1e6, 0)) MB on disk; restart: load \(loadMillis.map { fixed($0, 0) } ?? "?") ms, "
                 + "answers after \(fixed(answered, 2)) s, holds all after \(holdsAll.map { fixed($0, 2) } ?? "–") s "
                 + "(\(figure.restored) sessions)")
