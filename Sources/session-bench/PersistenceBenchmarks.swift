@@ -19,6 +19,9 @@ struct PersistenceWriteFigure: Sendable {
     var firstError: String?
     /// Why the target was not measured (a build whose node refuses `log`); nil when it was.
     var skipped: String?
+    /// The node's append-log counters after every round (`log_bytes`, `log_records_appended`, `log_compactions`,
+    /// `log_fsyncs`, `log_fsync_max_us` of `/cluster/stats`); empty for Redis and the node in memory.
+    var logStats: [String: Int] = [:]
 
     /// Median requests per second over the rounds.
     var requestsPerSecond: Double { Measure.median(runs) }
@@ -79,6 +82,11 @@ struct PersistenceBenchmarks {
     static let valueBytes = 1_024
     /// The node's start-up refusal of a persistence mode it does not support, as a skipped row says it.
     static let unsupportedLog = "skipped: log mode not supported by this build"
+    /// The append-log counters kept from a log-mode node after the rounds.
+    static let logCounters: Set<String> = [
+        "log_bytes", "log_records_appended", "log_sessions_appended", "log_compactions", "log_fsyncs",
+        "log_fsync_max_us", "log_write_failures",
+    ]
 
     /// One thing written to: a lone node (its cluster) or a redis-server.
     private final class Target {
@@ -160,6 +168,11 @@ struct PersistenceBenchmarks {
                     try run(target, index, round: round, value: value)
                 }
             }
+        }
+        for target in targets where target.label.hasPrefix("node log") {
+            let stats = (try? target.cluster?.stats("n1")) ?? [:]
+            let counters = stats.filter { Self.logCounters.contains($0.key) }
+            for index in target.figures.indices { target.figures[index].logStats = counters }
         }
         // In the order declared (node settings, then Redis), skipped rows in their place.
         let order = (nodeSettings.map(\.0) + redisSettings.map(\.0))

@@ -90,6 +90,18 @@ extension Report {
                     out.append("   note: \(figure.errors) failed requests (first: \(figure.firstError ?? "?"))")
                 }
             }
+            // The log's own counters, once per node target (both workloads ran on the same node).
+            var noted = Set<String>()
+            for figure in persistence.writes where !figure.logStats.isEmpty && noted.insert(figure.target).inserted {
+                let stats = figure.logStats
+                out.append(
+                    "   \(figure.target) after every round: \(stats["log_records_appended"] ?? 0) records appended "
+                        + "(\(stats["log_sessions_appended"] ?? 0) copies), the log now \(fixed(Double(stats["log_bytes"] ?? 0) / 1e6, 0)) "
+                        + "MB, "
+                        + "\(stats["log_compactions"] ?? 0) compactions, \(stats["log_fsyncs"] ?? 0) fsyncs "
+                        + "(max \(fixed(Double(stats["log_fsync_max_us"] ?? 0) / 1000, 1)) ms)"
+                        + ((stats["log_write_failures"] ?? 0) > 0 ? ", \(stats["log_write_failures"]!) write failures" : ""))
+            }
         }
         if !persistence.loads.isEmpty {
             out.append("")
@@ -140,6 +152,7 @@ extension Report {
                 object["p50_ms"] = figure.p50
                 object["p99_ms"] = figure.p99
                 object["errors"] = figure.errors
+                if !figure.logStats.isEmpty { object["log_stats"] = figure.logStats }
                 if let ratio = persistenceRatio(figure) {
                     object["ratio"] = ratio.median
                     object["round_ratio_median"] = ratio.paired
