@@ -42,16 +42,18 @@ struct PersistenceLoadFigure: Sendable {
     var fillSeconds: Double
     var saveSeconds: Double?
     var fileBytes: Int
-    /// The server's own load figure (node: `snapshot_load_ms`, plus a log replay's `log_…_ms` if it reports one;
-    /// Redis: "DB loaded from disk" of its log), in ms.
+    /// The server's own load figure (node: `snapshot_load_ms`, which covers a log replay too; Redis: "DB loaded
+    /// from disk" of its log), in ms.
     var loadMillis: Double?
     /// From spawn to the first answer (node: `/cluster/stats`; Redis: PONG and `loading:0`), in seconds.
     var answerSeconds: Double
     /// From spawn until it holds every key again (node: `sessions` of `/cluster/stats`; Redis: `loading:0`), in
     /// seconds; nil when it did not within the wait.
     var holdsAllSeconds: Double?
-    /// Keys (sessions) held after the restart.
+    /// Keys (sessions) held after the restart, and how many copies the node replayed from its log segments (the
+    /// rest came from the snapshot the last compaction wrote).
     var restored: Int
+    var replayed = 0
     /// Resident memory holding the keys before the stop, in MiB.
     var residentMiB: Double
     /// Why it was not measured (a build whose node refuses `log`); nil when it was.

@@ -1,4 +1,4 @@
-/// How much of everything a mode runs. `--short` is a quick look (under 2 minutes); `--full` is for the record.
+/// How much of everything a mode runs. `--short` is a quick look (under 3 minutes); `--full` is for the record.
 struct Profile: Sendable {
     var name: String
     var coreRepetitions: Int
@@ -61,7 +61,7 @@ struct Options {
                              [--node-env NAME=VALUE]
                              [--membership-timeouts SUSPECT,DEAD]
 
-          --short        a quick look, under 2 minutes
+          --short        a quick look, under 3 minutes
           --full         the record, under 15 minutes (BENCHMARKS.md)
           --json FILE    where to write the results (default bench-results.json)
           --node-binary  the session-node executable (default: $SESSION_NODE, else next to session-bench,

@@ -96,11 +96,12 @@ extension Report {
                 let stats = figure.logStats
                 out.append(
                     "   \(figure.target) after every round: \(stats["log_records_appended"] ?? 0) records appended "
-                        + "(\(stats["log_sessions_appended"] ?? 0) copies), the log now \(fixed(Double(stats["log_bytes"] ?? 0) / 1e6, 0)) "
-                        + "MB, "
+                        + "(\(stats["log_sessions_appended"] ?? 0) copies), the log now "
+                        + "\(fixed(Double(stats["log_bytes"] ?? 0) / 1e6, 0)) MB, "
                         + "\(stats["log_compactions"] ?? 0) compactions, \(stats["log_fsyncs"] ?? 0) fsyncs "
                         + "(max \(fixed(Double(stats["log_fsync_max_us"] ?? 0) / 1000, 1)) ms)"
-                        + ((stats["log_write_failures"] ?? 0) > 0 ? ", \(stats["log_write_failures"]!) write failures" : ""))
+                        + ((stats["log_write_failures"] ?? 0) > 0
+                            ? ", \(stats["log_write_failures"]!) write failures" : ""))
             }
         }
         if !persistence.loads.isEmpty {
@@ -132,6 +133,11 @@ extension Report {
                             load.loadMillis.map { fixed($0, 0) } ?? "?", fixed(load.answerSeconds, 2),
                             load.holdsAllSeconds.map { fixed($0, 2) } ?? "no", "\(load.restored)",
                         ], widths))
+            }
+            for load in persistence.loads where load.target.contains("log") && load.skipped == nil {
+                out.append(
+                    "   \(load.target): \(load.replayed) copies replayed from the log's segments, the rest read from the "
+                        + "snapshot its last compaction wrote")
             }
         }
         return out
@@ -169,6 +175,7 @@ extension Report {
                     "file_bytes": load.fileBytes,
                     "load_ms": load.loadMillis ?? NSNull(), "answer_seconds": load.answerSeconds,
                     "holds_all_seconds": load.holdsAllSeconds ?? NSNull(), "restored": load.restored,
+                    "replayed_from_log": load.replayed,
                     "resident_mib": load.residentMiB,
                 ]
             },
