@@ -31,9 +31,10 @@ final class LocalCluster {
 
     /// Writes the cluster file for `nodes + extra` nodes (the extra ones are started later, e.g. to join).
     /// `lagSampleMillis` > 0 makes the nodes stamp deltas so receivers measure replication lag themselves.
+    /// `settings` adds top-level sections to the file (e.g. `persistence`, `sessions`).
     init(
         nodes: Int, extra: Int = 0, mode: String, ack: String, binary: String, directory: String,
-        lagSampleMillis: Int = 0, redis: Bool = false
+        lagSampleMillis: Int = 0, redis: Bool = false, settings: [String: Any] = [:]
     ) throws {
         let total = nodes + extra
         names = (1...total).map { "n\($0)" }
@@ -57,7 +58,7 @@ final class LocalCluster {
         }
         let pid = Int(getpid())
         let group = "239.255.\(200 + (pid / 250 + serial) % 50).\(pid % 250 + 1)"
-        let config: [String: Any] = [
+        var config: [String: Any] = [
             "cluster": "bench-\(pid)-\(serial)",
             "secret": "session-bench shared secret, 32+ characters long",
             "replication": ["mode": mode, "ack": ack, "lagSampleMillis": lagSampleMillis],
@@ -68,6 +69,7 @@ final class LocalCluster {
             ],
             "nodes": nodeEntries,
         ]
+        config.merge(settings) { _, added in added }
         configPath = "\(directory)/cluster-\(serial)-\(mode)-\(ack).json"
         let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         guard FileManager.default.createFile(atPath: configPath, contents: data) else {

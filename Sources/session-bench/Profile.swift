@@ -1,4 +1,4 @@
-/// How much of everything a mode runs. `--short` is a quick look (under 2 minutes); `--full` is for the record.
+/// How much of everything a mode runs. `--short` is a quick look (under 3 minutes); `--full` is for the record.
 struct Profile: Sendable {
     var name: String
     var coreRepetitions: Int
@@ -18,6 +18,11 @@ struct Profile: Sendable {
     /// Sessions held by the core in the loop-turn figures (1b), and the state-transfer windows a joiner pulls there.
     var loopTurnSessions: Int
     var loopTurnWindows: Int
+    /// Persistence section: alternating rounds of the write-throughput runs (each `warmupSeconds` + `cycleSeconds`
+    /// per target), keys of 1 KB on disk for the start-up time, and the bound on filling them, in seconds.
+    var persistenceRounds = 3
+    var persistenceKeys = 100_000
+    var persistenceFillSeconds = 60.0
 
     static let short = Profile(
         name: "short", coreRepetitions: 5, coreSecondsPerRepetition: 0.04, cycleRuns: 3, warmupSeconds: 0.2,
@@ -28,7 +33,7 @@ struct Profile: Sendable {
         name: "full", coreRepetitions: 11, coreSecondsPerRepetition: 0.2, cycleRuns: 7, warmupSeconds: 0.5,
         cycleSeconds: 3, lagProbes: 2_000, lagWritesPerSecond: 5_000, wireSizes: [2, 3, 4, 6], wireWrites: 3_000,
         detectionRuns: 10, joinCounts: [10_000, 100_000], loopTurnSessions: 1_000_000,
-        loopTurnWindows: 100)
+        loopTurnWindows: 100, persistenceRounds: 5, persistenceKeys: 1_000_000, persistenceFillSeconds: 300)
 }
 
 /// The command line.
@@ -43,17 +48,20 @@ struct Options {
     /// Failure-detector timeouts (suspect, dead) in ms for the generated clusters.
     var membershipTimeouts = (suspect: 400, dead: 800)
     /// Sections to run (all by default): core, memory (the core's own memory per copy), redis, cluster, wire,
-    /// faults.
+    /// faults, resp, persistence.
     var sections: Set<String> = Options.allSections
 
-    static let allSections: Set<String> = ["core", "memory", "redis", "cluster", "wire", "faults", "resp"]
+    static let allSections: Set<String> = [
+        "core", "memory", "redis", "cluster", "wire", "faults", "resp", "persistence",
+    ]
 
     static let usage = """
         usage: session-bench --short | --full [--json FILE] [--node-binary PATH] [--no-redis]
-                             [--only core,memory,redis,cluster,wire,faults,resp] [--node-env NAME=VALUE]
+                             [--only core,memory,redis,cluster,wire,faults,resp,persistence]
+                             [--node-env NAME=VALUE]
                              [--membership-timeouts SUSPECT,DEAD]
 
-          --short        a quick look, under 2 minutes
+          --short        a quick look, under 3 minutes
           --full         the record, under 15 minutes (BENCHMARKS.md)
           --json FILE    where to write the results (default bench-results.json)
           --node-binary  the session-node executable (default: $SESSION_NODE, else next to session-bench,

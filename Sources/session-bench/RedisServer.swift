@@ -8,21 +8,28 @@ final class RedisServer {
     let port: UInt16
 
     /// Starts redis-server from PATH; nil when it is not installed. With `replicaOf`, a replica of that port.
-    static func startIfInstalled(directory: String, replicaOf: UInt16? = nil) throws -> RedisServer? {
+    /// `settings` (command-line options such as `--appendonly yes`) come last, so they override the defaults.
+    /// Returns once it answers PING with PONG (not `-LOADING`), within `timeout` seconds.
+    static func startIfInstalled(
+        directory: String, replicaOf: UInt16? = nil, settings: [String] = [], timeout: Double = 10
+    ) throws -> RedisServer? {
         guard let executable = findOnPath("redis-server") else { return nil }
-        return try RedisServer(executable: executable, directory: directory, replicaOf: replicaOf)
+        return try RedisServer(
+            executable: executable, directory: directory, replicaOf: replicaOf, settings: settings, timeout: timeout)
     }
 
-    private init(executable: String, directory: String, replicaOf: UInt16?) throws {
+    private init(
+        executable: String, directory: String, replicaOf: UInt16?, settings: [String], timeout: Double
+    ) throws {
         port = freePorts(1)[0]
         process = try ChildProcess(
             name: "redis-server", executable: executable,
             arguments: [
                 "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory,
                 "--daemonize", "no", "--loglevel", "warning", "--dbfilename", "dump-\(port).rdb",
-            ] + (replicaOf.map { ["--replicaof", "127.0.0.1", "\($0)"] } ?? []),
+            ] + (replicaOf.map { ["--replicaof", "127.0.0.1", "\($0)"] } ?? []) + settings,
             logPath: "\(directory)/redis-\(port).log")
-        let deadline = Measure.seconds() + 10
+        let deadline = Measure.seconds() + timeout
         while true {
             if let client = try? RESPClient(host: "127.0.0.1", port: port),
                 (try? client.call([Array("PING".utf8)])) == .simple("PONG")
@@ -32,7 +39,8 @@ final class RedisServer {
             }
             guard process.isRunning, Measure.seconds() < deadline else {
                 process.killHard()
-                throw BenchError("redis-server did not answer PING on port \(port) (log: \(directory)/redis.log)")
+                throw BenchError(
+                    "redis-server did not answer PING on port \(port) (log: \(directory)/redis-\(port).log)")
             }
             Measure.sleep(0.01)
         }

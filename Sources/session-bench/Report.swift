@@ -40,6 +40,7 @@ final class Report {
     var memory: [MemoryFigure] = []
     var redisMemory: MemoryFigure?
     var resp: [RESPFigure] = []
+    var persistence = PersistenceReport()
     var errors: [String] = []
     var elapsedSeconds = 0.0
     /// /proc/loadavg at the start and the end: how busy the shared machine was.
@@ -145,7 +146,7 @@ final class Report {
                     measured: "\(fixed(perCopy / 1024, 2)) KB per copy (\(largest) sessions, copies built from deltas)",
                     met: perCopy <= 1536))
         }
-        return result
+        return result + persistenceTargets
     }
 
     // MARK: Table
@@ -379,10 +380,12 @@ final class Report {
             }
         }
 
+        out += persistenceTable()
+
         let goals = targets
         if !goals.isEmpty {
             out.append("")
-            out.append("Targets (issue 6)")
+            out.append("Targets (issues 6 and 14)")
             for target in goals {
                 let verdict = target.met.map { $0 ? "MET   " : "MISSED" } ?? "n/a   "
                 out.append("   \(verdict) \(target.goal): \(target.measured)")
@@ -392,7 +395,7 @@ final class Report {
         return out.joined(separator: "\n")
     }
 
-    private func row(_ cells: [String], _ widths: [Int]) -> String {
+    func row(_ cells: [String], _ widths: [Int]) -> String {
         var line = "  "
         for (index, cell) in cells.enumerated() {
             let width = index < widths.count ? widths[index] : 0
@@ -514,6 +517,7 @@ final class Report {
         if let redisVersion { result["redis_version"] = redisVersion }
         if let redisSkipped { result["redis_skipped"] = redisSkipped }
         result["redis_cycles"] = redisCycles.keys.sorted().map { cycle(redisCycles[$0]!) }
+        result["persistence"] = persistenceJSON()
         return result
     }
 }

@@ -108,7 +108,7 @@ section("core") {
         sessions: options.profile.loopTurnSessions, windows: options.profile.loopTurnWindows)
 }
 
-let wantsNodes = !options.sections.isDisjoint(with: ["cluster", "wire", "faults", "resp"])
+let wantsNodes = !options.sections.isDisjoint(with: ["cluster", "wire", "faults", "resp", "persistence"])
 var nodeBinary: String?
 if wantsNodes {
     do {
@@ -213,6 +213,21 @@ if let binary = nodeBinary {
     section("resp") {
         print("== 6. the Redis protocol: redis-benchmark, \(RESPBenchmarks.connections) connections")
         report.resp = try RESPBenchmarks(profile: options.profile, binary: binary, directory: workDirectory).run()
+    }
+}
+if let binary = nodeBinary {
+    section("persistence") {
+        print("== 7. persistence: write throughput (memory vs log) and start-up load, beside Redis (AOF, RDB)")
+        let bench = PersistenceBenchmarks(
+            profile: options.profile, binary: binary, directory: workDirectory, redis: options.redis)
+        try bench.writes(into: &report.persistence)
+        let keys = options.profile.persistenceKeys
+        let fill = options.profile.persistenceFillSeconds
+        report.persistence.loads.append(try bench.nodeLoad(count: keys, fillSeconds: fill))
+        report.persistence.loads.append(try bench.nodeLoad(count: keys, fillSeconds: fill, log: true))
+        if let figure = try bench.redisLoad(count: keys, fillSeconds: fill) {
+            report.persistence.loads.append(figure)
+        }
     }
 }
 redisServer?.stop()
