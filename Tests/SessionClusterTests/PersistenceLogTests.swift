@@ -47,15 +47,17 @@ import Testing
             _ = try await node.update(ids[index], token: nil) { _, changes in changes.set("cart", "\(index) items") }
         }
         for index in stride(from: 1, to: 30, by: 5) { try await node.invalidate(ids[index], token: nil) }
+        // everysec: changes gather for 2 ms before they are appended (a session changed twice in them, once).
+        try await Task.sleep(for: .milliseconds(50))
         let before = await node.stats().persistence
-        #expect(before.logSessionsAppended >= 46 && before.logRecordsAppended >= 1 && before.logBytes > 0)
+        #expect(before.logSessionsAppended >= 30 && before.logRecordsAppended >= 1 && before.logBytes > 0)
         // As `kill -9`: no snapshot is written; only the log has the sessions.
         await node.crashForTesting()
         #expect(!Self.files(directory + "/n1").contains("sessions.snapshot"))
 
         let restarted = try await ClusterNode.start(settings)
         let stats = await restarted.stats().persistence
-        #expect(stats.logSessionsReplayed >= 46 && stats.sessionsRestored == 30 && stats.logRecordsSkipped == 0)
+        #expect(stats.logSessionsReplayed >= 30 && stats.sessionsRestored == 30 && stats.logRecordsSkipped == 0)
         for (index, id) in ids.enumerated() {
             if index % 5 == 1 {
                 await #expect(throws: SessionError.notFound) { try await restarted.read(id, token: nil) }

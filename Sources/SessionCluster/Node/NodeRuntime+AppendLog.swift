@@ -8,6 +8,8 @@ import SessionClusterCore
 extension NodeRuntime {
     /// How often (ms) `everysec` fsyncs and the compaction threshold is checked.
     static let logTickMillis: Int64 = 1_000
+    /// `everysec` and `no`: how long changes gather before they are appended (ms): the most a `kill -9` can lose.
+    static let logBatchMillis: Int64 = 2
 
     /// Starts recording changed copies and the once-a-second log tick (after the restore: what was restored is on
     /// disk already). Segments replayed at start are compacted away soon.
@@ -19,22 +21,26 @@ extension NodeRuntime {
         if log.olderBytes > 0 { compactLog(reason: "segments replayed at start") }
     }
 
-    /// Makes sure the changes of this turn are appended at its end (called after every batch of directives).
+    /// Makes sure the changes of this turn are appended at its end (called after every batch of directives). For
+    /// `everysec` and `no` the append is the turn's last work, after the answers went out (as Redis writes its AOF
+    /// buffer in the same event-loop pass as the replies): a client does not wait for the `write`, and a `kill -9`
+    /// loses only what was answered in the microseconds before it. For `always` it comes first, then the fsync,
+    /// then the answers (`durably`).
     func scheduleLogFlush() {
         guard persistence?.logFlushScheduled == false, persistence?.log != nil else { return }
         persistence?.logFlushScheduled = true
-        loop.afterIteration { [unowned self] in flushLog() }
+        if settings.persistence?.fsync == .always {
+            loop.afterIteration { [unowned self] in flushLog() }
+        } else {
+            // Gathered for a moment: one record and one `write` for every change in it, a session changed twice
+            // appended once.
+            loop.schedule(afterMillis: Self.logBatchMillis) { [unowned self] in flushLog() }
+        }
     }
 
-    /// Runs `answer` once the changes it reports are in the log as the policy promises: after this turn's append
-    /// (in the page cache: a killed process loses nothing answered), and for `always` after its fsync too. Without
-    /// a log, at once.
-    ///
-    /// (Answered before the append, an embedding caller could act on a write that a `kill -9` a moment later
-    /// loses: its continuation resumes on another thread at once. The HTTP and RESP front ends flush their
-    /// answers at the end of the turn, after the append, either way.)
+    /// Runs `answer` at once, or for `always` once its changes are appended and fsynced (this turn's group commit).
     func durably(_ answer: @escaping () -> Void) {
-        guard persistence?.log != nil else { return answer() }
+        guard persistence?.log != nil, settings.persistence?.fsync == .always else { return answer() }
         persistence?.durableWaiters.append(answer)
         scheduleLogFlush()
     }

@@ -52,7 +52,7 @@ extension NodeRuntime {
         let token = tokens.sealLater(result.version, for: id)
         guard let commitID = result.awaiting else {
             execute(result.directives)
-            // `log` mode: answered after the append (and for `always` the fsync) that ends this turn.
+            // `log`/`always`: answered after the append and fsync that end this turn.
             return durably { done(.success(token)) }
         }
         commitWaiters[commitID] = { [unowned self] acknowledged in
