@@ -53,6 +53,12 @@ import Testing
         let persistence = try ClusterConfiguration.load(path: path).persistence
         #expect(persistence?.mode == .log && persistence?.fsync == .everysec)
         #expect(persistence?.directory == URL(fileURLWithPath: path).deletingLastPathComponent().path + "/data")
+        // Loaded by a relative path: the directory is still absolute (messages name the real place).
+        let cwd = FileManager.default.currentDirectoryPath
+        if path.hasPrefix(cwd + "/") {
+            let relative = String(path.dropFirst(cwd.count + 1))
+            #expect(try ClusterConfiguration.load(path: relative).persistence?.directory == persistence?.directory)
+        }
     }
 
     @Test func relativeDirectoryIsRelativeToTheFile() throws {

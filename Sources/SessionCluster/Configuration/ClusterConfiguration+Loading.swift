@@ -31,9 +31,11 @@ extension ClusterConfiguration {
         do throws(ConfigurationError) {
             var configuration = try parse(bytes)
             // A relative persistence directory is relative to the file, not to wherever the node was started.
-            let slash = path.lastIndex(of: "/")
-            let base = slash.map { String(path[..<$0]) } ?? "."
-            configuration.resolvePersistenceDirectory(against: slash == path.startIndex ? "/" : base)
+            // Made absolute too: the node's messages then name the real place, and a later chdir changes nothing.
+            let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+            let slash = absolute.lastIndex(of: "/")
+            let base = slash.map { String(absolute[..<$0]) } ?? "/"
+            configuration.resolvePersistenceDirectory(against: slash == absolute.startIndex ? "/" : base)
             return configuration
         } catch {
             throw error.inFile(path)
