@@ -117,16 +117,14 @@ extension NodeRuntime {
         state.compactionQueue.async {
             let now = EventLoop.wallMillis()
             let outcome: Result<Int, PersistenceError>
-            do {
-                let bytes = try SnapshotFile.encode(
-                    held.sessions(), keyring: keyring, cluster: cluster, node: name, writtenAtMillis: now)
-                try store.write(bytes)
+            do throws(PersistenceError) {
+                // Record by record: the file is never whole in memory (a million sessions: 1.1 GB).
+                let bytes = try SnapshotFile.write(
+                    held.sessions(), to: store, keyring: keyring, cluster: cluster, node: name, writtenAtMillis: now)
                 AppendLog.removeSegments(in: store.directory, through: rotatedFrom)
-                outcome = .success(bytes.count)
-            } catch let error as PersistenceError {
-                outcome = .failure(error)
+                outcome = .success(bytes)
             } catch {
-                outcome = .failure(PersistenceError(path: store.path, operation: "cannot seal", code: 22))
+                outcome = .failure(error)
             }
             _ = loop.execute {
                 confined.value.compactionEnded(

@@ -110,13 +110,12 @@ extension NodeRuntime {
         let started = EventLoop.monotonicMillis()
         let copies = node.replication.heldCopies()
         let now = Self.now().millis
-        do {
-            let bytes = try SnapshotFile.encode(
-                copies, keyring: cipher.keyring, cluster: settings.cluster, node: settings.name,
+        do throws(PersistenceError) {
+            let bytes = try SnapshotFile.write(
+                copies, to: store, keyring: cipher.keyring, cluster: settings.cluster, node: settings.name,
                 writtenAtMillis: now)
-            try store.write(bytes)
             persistence?.stats.lastSnapshotMillis = now
-            persistence?.stats.snapshotBytes = bytes.count
+            persistence?.stats.snapshotBytes = bytes
             persistence?.stats.sessionsWritten = copies.count
             if let log {
                 // Every copy is in the snapshot: the segments are not needed any more.
@@ -127,7 +126,7 @@ extension NodeRuntime {
             self.log(
                 .info, "snapshot written",
                 [
-                    ("file", store.path), ("sessions", "\(copies.count)"), ("bytes", "\(bytes.count)"),
+                    ("file", store.path), ("sessions", "\(copies.count)"), ("bytes", "\(bytes)"),
                     ("ms", "\(EventLoop.monotonicMillis() - started)"),
                 ])
         } catch {

@@ -1,5 +1,9 @@
 import SessionClusterCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The format of a node's snapshot file: every copy it held (valid sessions and tombstones), encrypted and
 /// authenticated at rest, in records that are checked one by one.
 ///
@@ -48,43 +52,98 @@ enum SnapshotFile {
         var recordsSkipped: Int { max(0, recordsExpected - recordsValid) }
     }
 
-    /// The whole file for `sessions`, sealed under the keyring's current key, in records of about `recordBytes`
-    /// (estimated) bytes of sessions each.
+    /// A snapshot of `sessions` produced record by record (`record(_:)`), so a large one is never whole in memory:
+    /// the header, then records of about `recordBytes` (estimated) bytes of sessions each, sealed under the
+    /// keyring's current key.
+    struct Encoder {
+        let header: [UInt8]
+        private let sessions: [Session]
+        /// Where each record's sessions end in `sessions`.
+        private let ends: [Int]
+        private let key: [UInt8]
+        private let cluster: String
+        private let node: String
+
+        init(
+            _ sessions: [Session], keyring: Keyring, cluster: String, node: String, writtenAtMillis: Int64,
+            salt: [UInt8]? = nil, recordBytes: Int = SnapshotFile.recordPlaintextBytes
+        ) throws(CryptoError) {
+            var ends = [Int]()
+            var bytes = 0
+            for (index, session) in sessions.enumerated() {
+                bytes += session.estimatedBytes
+                if bytes >= recordBytes {
+                    ends.append(index + 1)
+                    bytes = 0
+                }
+            }
+            if ends.last != sessions.count, !sessions.isEmpty { ends.append(sessions.count) }
+            var random = SystemRandomNumberGenerator()
+            let salt = salt ?? (0..<saltBytes).map { _ in UInt8.random(in: 0...255, using: &random) }
+            var header = magic + [version, keyring.current] + salt
+            append(UInt64(bitPattern: writtenAtMillis), bytes: 8, to: &header)
+            append(UInt64(ends.count), bytes: 4, to: &header)
+            append(UInt64(sessions.count), bytes: 8, to: &header)
+            self.header = header
+            self.key = try deriveKey(
+                keyring.secret(keyring.current) ?? [], keyID: keyring.current, salt: salt, cluster: cluster, node: node)
+            self.sessions = sessions
+            self.ends = ends
+            self.cluster = cluster
+            self.node = node
+        }
+
+        /// How many records follow the header.
+        var recordCount: Int { ends.count }
+
+        /// Record `index`, length-prefixed, as it goes in the file.
+        func record(_ index: Int) throws(CryptoError) -> [UInt8] {
+            let start = index == 0 ? 0 : ends[index - 1]
+            let plaintext = WireCodec.encode(sessions: sessions[start..<ends[index]])
+            let sealed = try Crypto.seal(
+                key: key, nonce: nonce(index), plaintext: plaintext,
+                aad: associatedData(header, cluster: cluster, node: node, index: index))
+            var record = [UInt8]()
+            record.reserveCapacity(4 + sealed.count)
+            append(UInt64(sealed.count), bytes: 4, to: &record)
+            record += sealed
+            return record
+        }
+    }
+
+    /// The whole file for `sessions` (see `Encoder`).
     static func encode(
         _ sessions: [Session], keyring: Keyring, cluster: String, node: String, writtenAtMillis: Int64,
         salt: [UInt8]? = nil, recordBytes: Int = recordPlaintextBytes
     ) throws(CryptoError) -> [UInt8] {
-        var chunks = [[Session]]()
-        var chunk = [Session]()
-        var bytes = 0
-        for session in sessions {
-            chunk.append(session)
-            bytes += session.estimatedBytes
-            if bytes >= recordBytes {
-                chunks.append(chunk)
-                chunk = []
-                bytes = 0
+        let encoder = try Encoder(
+            sessions, keyring: keyring, cluster: cluster, node: node, writtenAtMillis: writtenAtMillis, salt: salt,
+            recordBytes: recordBytes)
+        var file = encoder.header
+        for index in 0..<encoder.recordCount { file += try encoder.record(index) }
+        return file
+    }
+
+    /// Writes the snapshot of `sessions` to `store`, record by record; returns the file's size.
+    static func write(
+        _ sessions: [Session], to store: SnapshotStore, keyring: Keyring, cluster: String, node: String,
+        writtenAtMillis: Int64
+    ) throws(PersistenceError) -> Int {
+        let encoder: Encoder
+        do {
+            encoder = try Encoder(
+                sessions, keyring: keyring, cluster: cluster, node: node, writtenAtMillis: writtenAtMillis)
+        } catch {
+            throw PersistenceError(path: store.path, operation: "cannot derive the snapshot key for", code: EINVAL)
+        }
+        return try store.write(parts: 1 + encoder.recordCount) { part throws(PersistenceError) in
+            guard part > 0 else { return encoder.header }
+            do {
+                return try encoder.record(part - 1)
+            } catch {
+                throw PersistenceError(path: store.path, operation: "cannot seal a record of", code: EINVAL)
             }
         }
-        if !chunk.isEmpty { chunks.append(chunk) }
-        var random = SystemRandomNumberGenerator()
-        let salt = salt ?? (0..<saltBytes).map { _ in UInt8.random(in: 0...255, using: &random) }
-        var header = magic + [version, keyring.current] + salt
-        append(UInt64(bitPattern: writtenAtMillis), bytes: 8, to: &header)
-        append(UInt64(chunks.count), bytes: 4, to: &header)
-        append(UInt64(sessions.count), bytes: 8, to: &header)
-        let key = try deriveKey(
-            keyring.secret(keyring.current) ?? [], keyID: keyring.current, salt: salt, cluster: cluster, node: node)
-        var file = header
-        for (index, records) in chunks.enumerated() {
-            let plaintext = WireCodec.encode(sessions: records)
-            let sealed = try Crypto.seal(
-                key: key, nonce: nonce(index), plaintext: plaintext,
-                aad: associatedData(header, cluster: cluster, node: node, index: index))
-            append(UInt64(sealed.count), bytes: 4, to: &file)
-            file += sealed
-        }
-        return file
     }
 
     /// Every session of every record that authenticates and parses; the rest described in `problems`.

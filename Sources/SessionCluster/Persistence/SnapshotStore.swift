@@ -70,21 +70,40 @@ struct SnapshotStore {
     /// Writes `bytes` to a temporary file, fsyncs it, renames it over the snapshot and fsyncs the directory: after
     /// a crash at any point the snapshot is either the previous one or this one, whole.
     func write(_ bytes: [UInt8]) throws(PersistenceError) {
+        try write(parts: 1) { _ throws(PersistenceError) in bytes }
+    }
+
+    /// `write`, with the file produced part by part (`part(0)`, `part(1)`, …): never whole in memory. Returns its
+    /// size. A part that throws abandons the file (the previous snapshot stays).
+    @discardableResult
+    func write(parts: Int, _ part: (Int) throws(PersistenceError) -> [UInt8]) throws(PersistenceError) -> Int {
         let fd = Glibc.open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw PersistenceError(path: temporaryPath, operation: "cannot create", code: errno) }
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { raw in
-                Glibc.write(fd, raw.baseAddress! + written, min(bytes.count - written, 1 << 24))
-            }
-            if count < 0 {
-                if errno == EINTR { continue }
-                let code = errno
+        var total = 0
+        for index in 0..<parts {
+            let bytes: [UInt8]
+            do {
+                bytes = try part(index)
+            } catch {
                 close(fd)
                 unlink(temporaryPath)
-                throw PersistenceError(path: temporaryPath, operation: "cannot write", code: code)
+                throw error
             }
-            written += count
+            var written = 0
+            while written < bytes.count {
+                let count = bytes.withUnsafeBytes { raw in
+                    Glibc.write(fd, raw.baseAddress! + written, min(bytes.count - written, 1 << 24))
+                }
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    let code = errno
+                    close(fd)
+                    unlink(temporaryPath)
+                    throw PersistenceError(path: temporaryPath, operation: "cannot write", code: code)
+                }
+                written += count
+            }
+            total += bytes.count
         }
         guard fsync(fd) == 0 else {
             let code = errno
@@ -103,6 +122,7 @@ struct SnapshotStore {
             _ = fsync(directoryFD)
             close(directoryFD)
         }
+        return total
     }
 
     /// Keeps the current snapshot under `sessions.snapshot.unreadable-<millis>` (a hard link: the bytes stay where
