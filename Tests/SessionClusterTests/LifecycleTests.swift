@@ -23,6 +23,25 @@ extension ClusterNodeTests {
         }
     }
 
+    /// A node dropped without `shutdown()` stops its loop: before, its timers reached the freed runtime and the
+    /// process aborted ("read an unowned reference … already destroyed") at the next tick — a test that failed half-way
+    /// took the whole run down with it.
+    @Test func aNodeDroppedWithoutShutdownStopsItsLoopInsteadOfCrashing() async throws {
+        let directory = NSTemporaryDirectory() + "sessioncluster-dropped-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var settings = Self.settings("n1", multicast: Self.uniqueMulticast())
+        settings.persistence = PersistenceSettings(directory: directory, mode: .log)
+        do {
+            let node = try await ClusterNode.start(settings)
+            _ = try await node.create { $0.set("user", "alice") }
+        }
+        // Past several ticks, a log tick and a 2 ms log batch.
+        try await Task.sleep(for: .milliseconds(1_500))
+        // Its directory lock went with it: the same node starts again.
+        let again = try await ClusterNode.start(settings)
+        await again.shutdown()
+    }
+
     @Test func shutdownIsIdempotentAndLaterCallsFailAtOnce() async throws {
         let node = try await ClusterNode.start(Self.settings("n1", multicast: Self.uniqueMulticast()))
         let login = try await node.create { $0.set("user", "alice") }

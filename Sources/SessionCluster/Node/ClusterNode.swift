@@ -58,6 +58,15 @@ public final class ClusterNode: Sendable {
         self.me = runtime.node.me
     }
 
+    /// Dropped without `shutdown()` (a caller that forgot, a test that failed half-way): the loop would go on
+    /// running timers and handlers that reach a runtime no longer there. The runtime is closed abruptly on its loop
+    /// (no leaving beacon, no snapshot — as a crash) and the loop stopped.
+    deinit {
+        guard lifecycle.withLock({ $0.phase == .running }) else { return }
+        let confined = runtime
+        if loop.execute({ confined.value.close() }) { loop.requestStop() }
+    }
+
     /// Binds the sockets and starts the node. Throws `.invalidSettings` (naming the setting and its value; also for
     /// a `persistence` directory that cannot be created or written in) or
     /// `.system` when a socket cannot be opened (port in use, bad address). With `persistence`, the sessions of the

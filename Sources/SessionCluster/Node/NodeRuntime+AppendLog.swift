@@ -17,7 +17,7 @@ extension NodeRuntime {
         guard let log = persistence?.log else { return }
         node.trackChanges()
         persistence?.stats.logBytes = log.segmentBytes + log.olderBytes
-        loop.schedule(afterMillis: Self.logTickMillis) { [unowned self] in logTick() }
+        loop.schedule(afterMillis: Self.logTickMillis) { [weak self] in self?.logTick() }
         if log.olderBytes > 0 { compactLog(reason: "segments replayed at start") }
     }
 
@@ -30,11 +30,11 @@ extension NodeRuntime {
         guard persistence?.logFlushScheduled == false, persistence?.log != nil else { return }
         persistence?.logFlushScheduled = true
         if settings.persistence?.fsync == .always {
-            loop.afterIteration { [unowned self] in flushLog() }
+            loop.afterIteration { [weak self] in self?.flushLog() }
         } else {
             // Gathered for a moment: one record and one `write` for every change in it, a session changed twice
             // appended once.
-            loop.schedule(afterMillis: Self.logBatchMillis) { [unowned self] in flushLog() }
+            loop.schedule(afterMillis: Self.logBatchMillis) { [weak self] in self?.flushLog() }
         }
     }
 
@@ -88,7 +88,7 @@ extension NodeRuntime {
         }
         let threshold = max(settings.persistence?.compactionMinimumBytes ?? 0, persistence?.stats.snapshotBytes ?? 0)
         if log.segmentBytes + log.olderBytes >= threshold { compactLog(reason: "log outgrew the snapshot") }
-        loop.schedule(afterMillis: Self.logTickMillis) { [unowned self] in logTick() }
+        loop.schedule(afterMillis: Self.logTickMillis) { [weak self] in self?.logTick() }
     }
 
     /// Starts a new segment (under the keyring's current key) and writes the copies held now as the snapshot, off

@@ -81,6 +81,12 @@ public final class EventLoop: @unchecked Sendable {
         return true
     }
 
+    /// Stops the loop after the current iteration, without waiting (any thread).
+    public func requestStop() {
+        stopping.store(true, ordering: .releasing)
+        execute {}
+    }
+
     /// Stops the loop after the current iteration and waits until its thread has finished.
     public func stop() async {
         await withCheckedContinuation { continuation in
