@@ -10,6 +10,8 @@ extension NodeRuntime {
     static let logTickMillis: Int64 = 1_000
     /// `everysec` and `no`: how long changes gather before they are appended (ms): the most a `kill -9` can lose.
     static let logBatchMillis: Int64 = 2
+    /// A compaction after a failed one (or to rewrite what failed appends lost) waits this long (ms).
+    static let failedCompactionRetryMillis: Int64 = 5_000
 
     /// Starts recording changed copies and the once-a-second log tick (after the restore: what was restored is on
     /// disk already). Segments replayed at start are compacted away soon.
@@ -87,7 +89,16 @@ extension NodeRuntime {
             }
         }
         let threshold = max(settings.persistence?.compactionMinimumBytes ?? 0, persistence?.stats.snapshotBytes ?? 0)
-        if log.segmentBytes + log.olderBytes >= threshold { compactLog(reason: "log outgrew the snapshot") }
+        let failures = persistence?.stats.logWriteFailures ?? 0
+        let sinceLast = EventLoop.monotonicMillis() - (persistence?.lastCompactionStart ?? 0)
+        if failures > persistence?.failuresCovered ?? 0, sinceLast >= Self.failedCompactionRetryMillis {
+            // Appends failed (a full disk): the changes they held are on no disk. Rewrite everything.
+            compactLog(reason: "appends failed: rewriting every copy")
+        } else if log.segmentBytes + log.olderBytes >= threshold, sinceLast >= Self.failedCompactionRetryMillis
+            || persistence?.stats.compactionFailures == 0
+        {
+            compactLog(reason: "log outgrew the snapshot")
+        }
         loop.schedule(afterMillis: Self.logTickMillis) { [weak self] in self?.logTick() }
     }
 
@@ -106,6 +117,8 @@ extension NodeRuntime {
             return
         }
         persistence?.compacting = true
+        persistence?.lastCompactionStart = EventLoop.monotonicMillis()
+        let failuresAtStart = state.stats.logWriteFailures
         keepDamagedSegments()
         let held = node.replication.heldCopiesNow
         let removable = log.olderBytes
@@ -128,20 +141,24 @@ extension NodeRuntime {
             }
             _ = loop.execute {
                 confined.value.compactionEnded(
-                    outcome, copies: held.count, removable: removable, started: started, at: now, reason: reason)
+                    outcome, copies: held.count, removable: removable, started: started, at: now, reason: reason,
+                    failuresCovered: failuresAtStart)
             }
         }
     }
 
     private func compactionEnded(
         _ outcome: Result<Int, PersistenceError>, copies: Int, removable: Int, started: Int64, at now: Int64,
-        reason: String
+        reason: String, failuresCovered: Int
     ) {
         persistence?.compacting = false
         let took = EventLoop.monotonicMillis() - started
         switch outcome {
         case .success(let bytes):
             persistence?.log?.segmentsRemoved(bytes: removable)
+            // Every copy held at the start is on disk now, including those whose appends had failed before it.
+            let covered = max(persistence?.failuresCovered ?? 0, failuresCovered)
+            persistence?.failuresCovered = covered
             persistence?.stats.compactions += 1
             persistence?.stats.lastCompactionMillis = took
             persistence?.stats.lastSnapshotMillis = now

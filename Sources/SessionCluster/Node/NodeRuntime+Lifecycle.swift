@@ -63,11 +63,15 @@ extension NodeRuntime {
 
     /// Installs a new keyring (key rotation) for cluster traffic and version tokens.
     func install(_ keyring: Keyring) {
+        let sealingKeyChanged =
+            keyring.current != cipher.keyring.current
+            || keyring.secret(keyring.current) != cipher.keyring.secret(cipher.keyring.current)
         cipher.install(keyring)
         tokens.install(keyring)
         // `log` mode: new segments and the snapshot are sealed under the new current key from now on, so the old
-        // key may be retired once this compaction is done (`log compacted` in the log).
-        compactLog(reason: "keyring changed")
+        // key may be retired once this compaction is done (`log compacted` in the log). Adding a key that is not
+        // current yet changes nothing on disk.
+        if sealingKeyChanged { compactLog(reason: "current key changed") }
     }
 
     /// Sends the leaving beacon, waits (at most a second) for queued frames to leave, then closes.

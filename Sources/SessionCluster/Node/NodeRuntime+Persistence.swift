@@ -21,6 +21,11 @@ struct PersistenceState {
     let compactionQueue = DispatchQueue(label: "SessionCluster.persistence.compaction")
     /// Append or fsync failures are logged at most once a second.
     var failureLog = LogThrottle(intervalMillis: 1_000)
+    /// `logWriteFailures` as of the start of the last compaction that succeeded: while the count is higher, some
+    /// change may be on no disk (its append failed), and the next log tick rewrites everything (a compaction).
+    var failuresCovered = 0
+    /// When the last compaction started (monotonic ms): a failing one is retried at most every 5 s.
+    var lastCompactionStart: Int64 = 0
 
     init(store: SnapshotStore) { self.store = store }
 }
@@ -47,7 +52,9 @@ extension NodeRuntime {
     /// logs what was restored and what was skipped.
     func restoreSnapshot() {
         defer { startLog() }
-        guard let state = persistence, state.loaded != nil || !state.replayed.sessions.isEmpty else { return }
+        guard let state = persistence,
+            state.loaded != nil || !state.replayed.sessions.isEmpty || !state.replayed.problems.isEmpty
+        else { return }
         let contents = state.loaded ?? SnapshotFile.Contents()
         let replayed = state.replayed
         persistence?.loaded = nil
@@ -84,12 +91,15 @@ extension NodeRuntime {
             ("bytes", "\(state.stats.snapshotBytes)"), ("load_ms", "\(persistence?.stats.loadMillis ?? 0)"),
         ]
         if state.log != nil {
+            fields[0] = ("directory", state.store.directory)
             fields += [
                 ("log_copies_replayed", "\(state.stats.logSessionsReplayed)"),
                 ("log_records_skipped", "\(replayed.recordsSkipped)"), ("log_bytes", "\(replayed.bytes)"),
             ]
         }
-        log(.info, "sessions restored from snapshot", fields)
+        // `restored` counts sessions and the tombstones of ended ones; `in_file` the snapshot's (0: none, all from
+        // the log).
+        log(.info, state.log == nil ? "sessions restored from snapshot" : "sessions restored from snapshot and log", fields)
         execute(directives)
     }
 
