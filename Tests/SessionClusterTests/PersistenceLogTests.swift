@@ -172,6 +172,29 @@ import Testing
         #expect(records.withLock { $0.contains { $0.contains("cut short") } })
         #expect(Self.files(directory + "/n1").contains { $0.hasPrefix("sessions.log.1.unreadable-") })
     }
+
+    /// Fresh-eyes finding: a log none of whose records opened (another secret) was skipped without a word — the
+    /// restore returned early for want of sessions. It now says why, and sums up.
+    @Test func aLogUnderAnotherSecretIsSkippedWithAReason() async throws {
+        let directory = PersistenceNodeTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var settings = Self.settings("n1", directory: directory, multicast: ClusterNodeTests.uniqueMulticast())
+        let node = try await ClusterNode.start(settings)
+        for index in 0..<3 { _ = try await node.create { $0.set("user", "\(index)") } }
+        try await Task.sleep(for: .milliseconds(50))
+        await node.crashForTesting()
+        settings.secret = "another secret for this test, thirty-two bytes+"
+        let records = Mutex<[String]>([])
+        settings.logHandler = { record in
+            records.withLock { $0.append("\(record.message) \(record.fields.map(\.value).joined(separator: " "))") }
+        }
+        let restarted = try await ClusterNode.start(settings)
+        #expect(await restarted.stats().persistence.logRecordsSkipped >= 1)
+        #expect(await restarted.stats().sessions == 0)
+        await restarted.shutdown()
+        #expect(records.withLock { $0.contains { $0.contains("skipped what does not check") } })
+        #expect(records.withLock { $0.contains { $0.hasPrefix("sessions restored from snapshot and log") } })
+    }
 }
 
 /// The segment header's size (42 bytes: magic, version, key id, salt, created at, generation).
