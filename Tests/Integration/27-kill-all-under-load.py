@@ -43,6 +43,20 @@ def writer(cluster, names, index, results, stop):
     client.close()
 
 
+def served(cluster, name, cookies):
+    """The session as node `name` serves it, once restored copies are served (503 until then; at most 20 s)."""
+    client = Client(cookies)
+    status, body = None, None
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        status, body = client.session(cluster.url(name))
+        if status != 503:
+            break
+        time.sleep(0.1)
+    client.close()
+    return status, body
+
+
 def run(fsync, ack):
     directory = tempfile.mkdtemp(prefix="sc-log-")
     persistence = {"directory": directory, "mode": "log", "fsync": fsync, "compactionMinimumBytes": 65536}
@@ -90,15 +104,7 @@ def run(fsync, ack):
                 if not acked:
                     continue
                 last = acked[-1][1]
-                client = Client(cookies)
-                status, body = None, None
-                deadline = time.time() + 20
-                while time.time() < deadline:
-                    status, body = client.session(cluster.url(names[index % 3]))
-                    if status != 503:
-                        break
-                    time.sleep(0.1)
-                client.close()
+                status, body = served(cluster, names[index % 3], cookies)
                 check(status == 200, "session %d answered %s after the restart" % (index, status))
                 restored = int(body["attributes"].get("counter", "0"))
                 checked += 1
@@ -164,15 +170,7 @@ def damaged_segments(cluster, names, directory):
         if not acked:
             continue
         for name in names:
-            client = Client(cookies)
-            status, body = None, None
-            deadline = time.time() + 20
-            while time.time() < deadline:
-                status, body = client.session(cluster.url(name))
-                if status != 503:
-                    break
-                time.sleep(0.1)
-            client.close()
+            status, body = served(cluster, name, cookies)
             check(status == 200, "after the damage, session %d on %s answered %s" % (index, name, status))
             lost = max(lost, acked[-1][1] - int(body["attributes"]["counter"]))
     check(lost <= last_second, "after the damage, %d acknowledged writes of a session lost" % lost)

@@ -86,7 +86,7 @@ final class AppendLog {
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw PersistenceError(path: path, operation: "cannot create", code: errno) }
         do {
-            try writeAll(fd, sealer.header, path: path)
+            try SnapshotStore.writeAll(fd, sealer.header, path: path, operation: "cannot write")
         } catch {
             Glibc.close(fd)
             unlink(path)
@@ -121,7 +121,7 @@ final class AppendLog {
             throw PersistenceError(path: path, operation: "cannot seal a record for", code: EINVAL)
         }
         do {
-            try Self.writeAll(fd, bytes, path: path)
+            try SnapshotStore.writeAll(fd, bytes, path: path, operation: "cannot append to")
         } catch {
             // A partial record (a full disk) would make every later one unreadable: cut it off.
             _ = ftruncate(fd, off_t(segmentBytes))
@@ -210,18 +210,6 @@ final class AppendLog {
             guard fd >= 0 else { return }
             _ = fdatasync(fd)
             Glibc.close(fd)
-        }
-    }
-
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(PersistenceError) {
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + written, bytes.count - written) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw PersistenceError(path: path, operation: "cannot append to", code: errno)
-            }
-            written += count
         }
     }
 

@@ -89,19 +89,12 @@ struct SnapshotStore {
                 unlink(temporaryPath)
                 throw error
             }
-            var written = 0
-            while written < bytes.count {
-                let count = bytes.withUnsafeBytes { raw in
-                    Glibc.write(fd, raw.baseAddress! + written, min(bytes.count - written, 1 << 24))
-                }
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    let code = errno
-                    close(fd)
-                    unlink(temporaryPath)
-                    throw PersistenceError(path: temporaryPath, operation: "cannot write", code: code)
-                }
-                written += count
+            do {
+                try Self.writeAll(fd, bytes, path: temporaryPath, operation: "cannot write")
+            } catch {
+                close(fd)
+                unlink(temporaryPath)
+                throw error
             }
             total += bytes.count
         }
@@ -123,6 +116,21 @@ struct SnapshotStore {
             close(directoryFD)
         }
         return total
+    }
+
+    /// Writes all of `bytes` to `fd` (retrying short writes and EINTR, at most 16 MiB per call).
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String, operation: String) throws(PersistenceError) {
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { raw in
+                Glibc.write(fd, raw.baseAddress! + written, min(bytes.count - written, 1 << 24))
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw PersistenceError(path: path, operation: operation, code: errno)
+            }
+            written += count
+        }
     }
 
     /// Keeps the current snapshot under `sessions.snapshot.unreadable-<millis>` (a hard link: the bytes stay where

@@ -42,6 +42,16 @@ extension ReplicationInstance {
             }
         }
 
+        /// The session carrying the latest access this node saw, as it goes to disk (snapshot, append log):
+        /// `lastAccess` is joined by maximum, so raising it changes no version.
+        var sessionAsAccessed: Session {
+            var session = storage.fields.session
+            if storage.fields.localAccess > session.content.lastAccess {
+                session.content.lastAccess = storage.fields.localAccess
+            }
+            return session
+        }
+
         /// Whether the copy is a valid session (not a tombstone); read without copying the session out.
         var isValid: Bool { storage.fields.session.content.invalidation == nil }
 

@@ -109,9 +109,7 @@ extension ReplicationInstance {
         copies.reserveCapacity(ids.count)
         for id in ids {
             guard let replica = replicas[id] else { continue }
-            var session = replica.session
-            if replica.localAccess > session.content.lastAccess { session.content.lastAccess = replica.localAccess }
-            copies.append(session)
+            copies.append(replica.sessionAsAccessed)
         }
         return copies
     }
@@ -125,11 +123,7 @@ extension ReplicationInstance {
     package func heldCopies() -> [Session] {
         var copies = [Session]()
         copies.reserveCapacity(replicas.count)
-        for (_, replica) in replicas {
-            var session = replica.session
-            if replica.localAccess > session.content.lastAccess { session.content.lastAccess = replica.localAccess }
-            copies.append(session)
-        }
+        for (_, replica) in replicas { copies.append(replica.sessionAsAccessed) }
         return copies
     }
 }
@@ -146,11 +140,7 @@ package struct HeldCopies: Sendable {
     package func sessions() -> [Session] {
         var sessions = [Session]()
         sessions.reserveCapacity(copies.count)
-        for (_, replica) in copies {
-            var session = replica.session
-            if replica.localAccess > session.content.lastAccess { session.content.lastAccess = replica.localAccess }
-            sessions.append(session)
-        }
+        for (_, replica) in copies { sessions.append(replica.sessionAsAccessed) }
         return sessions
     }
 }
