@@ -14,7 +14,7 @@ import Testing
         let sealer = try! AppendLogFile.Sealer(
             keyring: keyring, cluster: "test", node: node, generation: 7, createdAtMillis: 1_700_000_002_000)
         var file = sealer.header
-        for (index, batch) in batches.enumerated() { file += try! sealer.seal(batch, index: index) }
+        for (index, batch) in batches.enumerated() { try! sealer.appendRecord(batch, index: index, to: &file) }
         return file
     }
 

@@ -29,6 +29,27 @@ import Testing
         #expect(sealed == Self.hex("cea7403d4d606b6e074ec5d3baf39d18" + "d0d1c8a799996bf0265b98b5d48ab919"))
     }
 
+    @Test func sealingInPlaceGivesTheKnownAnswerAndLeavesTheBytesBeforeAlone() throws {
+        // Test case 16 again, sealed in place after a prefix that must stay as it is (the append log's framing).
+        let key = Self.hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308")
+        let nonce = Self.hex("cafebabefacedbaddecaf888")
+        let plaintext = Self.hex(
+            "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39"
+        )
+        let aad = Self.hex("feedfacedeadbeeffeedfacedeadbeefabaddad2")
+        let prefix: [UInt8] = [0xAA, 0xBB, 0xCC, 0xDD, 0xEE]
+        var buffer = prefix + plaintext
+        try Crypto.sealInPlace(key: key, nonce: nonce, &buffer, from: prefix.count, aad: aad)
+        #expect(Array(buffer[..<prefix.count]) == prefix)
+        #expect(Array(buffer[prefix.count...]) == (try Crypto.seal(key: key, nonce: nonce, plaintext: plaintext, aad: aad)))
+        // Nothing after the prefix: the tag alone (test case 13's shape).
+        var empty = prefix
+        try Crypto.sealInPlace(
+            key: [UInt8](repeating: 0, count: 32), nonce: [UInt8](repeating: 0, count: 12), &empty, from: prefix.count,
+            aad: [])
+        #expect(Array(empty[prefix.count...]) == Self.hex("530f8afbc74536b9a963b4f1c4cb738b"))
+    }
+
     @Test func aes256GCMTestCase16WithAssociatedData() throws {
         let key = Self.hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308")
         let nonce = Self.hex("cafebabefacedbaddecaf888")

@@ -1,7 +1,9 @@
 import Foundation
-import SessionCluster
+import SessionClusterCore
 import Synchronization
 import Testing
+
+@testable import SessionCluster
 
 /// Real nodes with `persistence` `log`: crashed (no snapshot written), started again from the log; the log
 /// compacted; the directory locked; `always`.
@@ -137,6 +139,55 @@ import Testing
         let again = try await ClusterNode.start(Self.settings("n1", directory: directory, multicast: multicast))
         #expect(await again.stats().persistence.sessionsRestored == 5)
         await again.shutdown()
+    }
+
+    /// The copies in the segments on disk right now, as a process started after a power cut would read them.
+    static func sessionsOnDisk(_ directory: String, settings: ClusterNodeSettings) throws -> [Session] {
+        let keyring = try Keyring(secret: settings.secret)
+        return try AppendLog.segments(in: directory).flatMap { generation in
+            let bytes = try [UInt8](
+                Data(contentsOf: URL(fileURLWithPath: AppendLog.segmentPath(directory, generation: generation))))
+            return AppendLogFile.decode(bytes, keyring: keyring, cluster: settings.cluster, node: settings.name)
+                .sessions
+        }
+    }
+
+    @Test func alwaysAnswersAWriteOnlyOnceItIsInTheFile() async throws {
+        let directory = PersistenceNodeTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let settings = Self.settings(
+            "n1", directory: directory, multicast: ClusterNodeTests.uniqueMulticast(), fsync: .always)
+        let node = try await ClusterNode.start(settings)
+        var ids = [SessionID]()
+        for index in 0..<20 {
+            let id = try await node.create { $0.set("user", "\(index)") }.id
+            ids.append(id)
+            _ = try await node.update(id, token: nil) { _, changes in changes.set("step", "\(index)") }
+            // Answered: the file holds the change (fsynced; the writer thread does not run ahead of the answer).
+            let onDisk = try Self.sessionsOnDisk(directory + "/n1", settings: settings).filter { $0.id == id }
+            #expect(onDisk.contains { $0.content.liveAttributes["step"] == Array("\(index)".utf8) }, "write \(index)")
+        }
+        let stats = await node.stats().persistence
+        #expect(stats.fsyncLatency.count >= 40 && stats.logWriteFailures == 0)
+        await node.shutdown()
+    }
+
+    @Test func everysecHandsEveryAnsweredWriteToTheFileWithinMilliseconds() async throws {
+        let directory = PersistenceNodeTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let settings = Self.settings("n1", directory: directory, multicast: ClusterNodeTests.uniqueMulticast())
+        let node = try await ClusterNode.start(settings)
+        var ids = Set<SessionID>()
+        for index in 0..<200 { ids.insert(try await node.create { $0.set("user", "\(index)") }.id) }
+        // 2 ms of gathering, then the writer thread: on a busy machine allow a second before calling it lost.
+        let deadline = ContinuousClock.now + .seconds(1)
+        var missing = ids
+        while !missing.isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+            missing.subtract(try Self.sessionsOnDisk(directory + "/n1", settings: settings).map(\.id))
+        }
+        #expect(missing.isEmpty, "\(missing.count) of 200 answered creates not in the log after a second")
+        await node.shutdown()
     }
 
     @Test func aDamagedSegmentIsSkippedSaidAndKept() async throws {

@@ -133,7 +133,7 @@ public final class ClusterNode: Sendable {
                 state.log = try AppendLog(
                     directory: directory, generation: state.replayed.newestGeneration + 1,
                     olderBytes: state.replayed.bytes, keyring: keyring, cluster: settings.cluster,
-                    node: settings.name)
+                    node: settings.name, writerNice: persistence.fsync == .always ? 0 : AppendLog.backgroundNice)
             }
             state.stats.loadMillis = EventLoop.monotonicMillis() - started
             return state

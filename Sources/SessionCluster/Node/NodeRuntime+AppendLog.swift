@@ -1,14 +1,15 @@
 import SessionClusterCore
 
-/// Persistence `log` mode on the loop: every copy that changed version in a loop turn (a local commit, a peer's
-/// delta or copy merged) is appended at the end of that turn in one write (group commit), durable at the next
-/// fsync: at once for `always` (answers wait for it), every second on the persistence queue for `everysec`, when the
-/// kernel decides for `no`. Once the segments outgrow the last snapshot, they are compacted: a new segment is
-/// started, the copies held at that moment are written as a snapshot off the loop, and the older segments removed.
+/// Persistence `log` mode on the loop: every copy that changed version (a local commit, a peer's delta or copy
+/// merged) is handed to the log's writer thread, which appends it (group commit): gathered for 2 ms after the
+/// answers went out for `everysec` and `no`, at the end of the turn and fsynced before the answers for `always`.
+/// `everysec` fsyncs once a second, `no` when the kernel decides. Once the segments outgrow the last snapshot, they
+/// are compacted: a new segment is started, the copies held at that moment are written as a snapshot off the loop,
+/// and the older segments removed.
 extension NodeRuntime {
     /// How often (ms) `everysec` fsyncs and the compaction threshold is checked.
     static let logTickMillis: Int64 = 1_000
-    /// `everysec` and `no`: how long changes gather before they are appended (ms): the most a `kill -9` can lose.
+    /// `everysec` and `no`: how long changes gather before they are handed to the writer (ms).
     static let logBatchMillis: Int64 = 2
     /// A compaction after a failed one (or to rewrite what failed appends lost) waits this long (ms).
     static let failedCompactionRetryMillis: Int64 = 5_000
@@ -18,55 +19,89 @@ extension NodeRuntime {
     func startLog() {
         guard let log = persistence?.log else { return }
         node.trackChanges()
-        persistence?.stats.logBytes = log.segmentBytes + log.olderBytes
         loop.schedule(afterMillis: Self.logTickMillis) { [weak self] in self?.logTick() }
-        if log.olderBytes > 0 { compactLog(reason: "segments replayed at start") }
+        if log.counters.olderBytes > 0 { compactLog(reason: "segments replayed at start") }
     }
 
-    /// Makes sure the changes of this turn are appended at its end (called after every batch of directives). For
-    /// `everysec` and `no` the append is the turn's last work, after the answers went out (as Redis writes its AOF
-    /// buffer in the same event-loop pass as the replies): a client does not wait for the `write`, and a `kill -9`
-    /// loses only what was answered in the microseconds before it. For `always` it comes first, then the fsync,
-    /// then the answers (`durably`).
+    /// Makes sure the changes of this turn are handed to the writer (called after every batch of directives). For
+    /// `everysec` and `no` that happens 2 ms later, after the answers went out (as Redis writes its AOF buffer in
+    /// the event-loop pass of its replies): a client never waits for the log, and a `kill -9` loses only what was
+    /// answered in the last 2 ms (and what the writer had not written yet). For `always` it happens at the end of
+    /// the turn, and the answers wait for the fsync (`durably`).
     func scheduleLogFlush() {
         guard persistence?.logFlushScheduled == false, persistence?.log != nil else { return }
         persistence?.logFlushScheduled = true
         if settings.persistence?.fsync == .always {
             loop.afterIteration { [weak self] in self?.flushLog() }
         } else {
-            // Gathered for a moment: one record and one `write` for every change in it, a session changed twice
+            // Gathered for a moment: one job and one `write` for every change in it, a session changed twice
             // appended once.
             loop.schedule(afterMillis: Self.logBatchMillis) { [weak self] in self?.flushLog() }
         }
     }
 
-    /// Runs `answer` at once, or for `always` once its changes are appended and fsynced (this turn's group commit).
+    /// Runs `answer` at once, or for `always` once its changes are appended and fsynced (group commit).
     func durably(_ answer: @escaping () -> Void) {
         guard persistence?.log != nil, settings.persistence?.fsync == .always else { return answer() }
         persistence?.durableWaiters.append(answer)
         scheduleLogFlush()
     }
 
-    /// Appends the copies changed since the last flush; for `always`, fsyncs; then answers the requests waiting for
-    /// it (`durably`). A failure is counted and logged, and the requests are still answered: their changes are
-    /// committed in memory and sent to the peers.
+    /// Hands the copies changed since the last flush to the writer. For `always`, one append (and fsync) at a time:
+    /// the answers waiting for it (`durably`) go out when it is done, and what changed meanwhile goes in the next
+    /// one. A failure is counted and logged, and the requests are still answered: their changes are committed in
+    /// memory and sent to the peers.
     func flushLog() {
         persistence?.logFlushScheduled = false
-        guard let log = persistence?.log else { return }
+        guard let log = persistence?.log, persistence?.appendInFlight == false else { return }
         let copies = node.takeChangedCopies()
-        do throws(PersistenceError) {
-            if !copies.isEmpty {
-                persistence?.stats.logRecordsAppended += try log.append(copies)
-                persistence?.stats.logSessionsAppended += copies.count
-                persistence?.stats.logBytes = log.segmentBytes + log.olderBytes
+        let loop = self.loop
+        let confined = LoopConfined(value: self)
+        guard settings.persistence?.fsync == .always else {
+            guard !copies.isEmpty else { return }
+            log.append(copies, fsync: false) { result in
+                guard case .failure(let error) = result else { return }
+                _ = loop.execute { confined.value.noteLogFailure(error) }
             }
-            if settings.persistence?.fsync == .always, log.unsynced {
-                persistence?.stats.fsyncLatency.record(micros: try log.fsyncNow())
-            }
-        } catch {
+            return
+        }
+        let waiters = persistence?.durableWaiters ?? []
+        persistence?.durableWaiters = []
+        guard !copies.isEmpty else {
+            // Nothing new to write, and nothing is in flight: all that was appended is fsynced already.
+            for answer in waiters { answer() }
+            return
+        }
+        persistence?.appendInFlight = true
+        let answers = LoopConfined(value: waiters)
+        log.append(copies, fsync: true) { result in
+            _ = loop.execute { confined.value.appended(result, answering: answers.value) }
+        }
+    }
+
+    /// `always`: an append (and its fsync) is done; answers the requests that waited for it and hands over what
+    /// changed meanwhile.
+    private func appended(_ result: Result<AppendOutcome, PersistenceError>, answering waiters: [() -> Void]) {
+        persistence?.appendInFlight = false
+        switch result {
+        case .success(let outcome):
+            if let micros = outcome.fsyncMicros { persistence?.stats.fsyncLatency.record(micros: micros) }
+        case .failure(let error):
             noteLogFailure(error)
         }
-        guard let waiters = persistence?.durableWaiters, !waiters.isEmpty else { return }
+        for answer in waiters { answer() }
+        if persistence?.durableWaiters.isEmpty == false { scheduleLogFlush() }
+    }
+
+    /// At a stop: hands over what changed, waits until the writer has written it, then answers whoever waited.
+    func flushLogAndWait() {
+        guard let log = persistence?.log else { return }
+        log.drain()
+        persistence?.appendInFlight = false
+        flushLog()
+        log.drain()
+        // `appended` reaches the loop later (or never, at a stop): the answers go out now.
+        let waiters = persistence?.durableWaiters ?? []
         persistence?.durableWaiters = []
         for answer in waiters { answer() }
     }
@@ -82,7 +117,8 @@ extension NodeRuntime {
                     let runtime = confined.value
                     runtime.persistence?.log?.backgroundFsyncEnded()
                     switch result {
-                    case .success(let micros): runtime.persistence?.stats.fsyncLatency.record(micros: micros)
+                    case .success(let micros?): runtime.persistence?.stats.fsyncLatency.record(micros: micros)
+                    case .success(nil): break
                     case .failure(let error): runtime.noteLogFailure(error)
                     }
                 }
@@ -94,7 +130,7 @@ extension NodeRuntime {
         if failures > persistence?.failuresCovered ?? 0, sinceLast >= Self.failedCompactionRetryMillis {
             // Appends failed (a full disk): the changes they held are on no disk. Rewrite everything.
             compactLog(reason: "appends failed: rewriting every copy")
-        } else if log.segmentBytes + log.olderBytes >= threshold, sinceLast >= Self.failedCompactionRetryMillis
+        } else if log.counters.bytes >= threshold, sinceLast >= Self.failedCompactionRetryMillis
             || persistence?.stats.compactionFailures == 0
         {
             compactLog(reason: "log outgrew the snapshot")
@@ -102,47 +138,54 @@ extension NodeRuntime {
         loop.schedule(afterMillis: Self.logTickMillis) { [weak self] in self?.logTick() }
     }
 
-    /// Starts a new segment (under the keyring's current key) and writes the copies held now as the snapshot, off
-    /// the loop; then removes the older segments. Nothing is lost at any point of a crash: until the snapshot is
-    /// renamed into place the old segments are still there, and replaying them over a newer snapshot changes
-    /// nothing.
+    /// Starts a new segment (under the keyring's current key) after the appends handed over so far, and writes the
+    /// copies held now as the snapshot, off the loop; then removes the older segments. Nothing is lost at any point
+    /// of a crash: until the snapshot is renamed into place the old segments are still there, and replaying them
+    /// over a newer snapshot changes nothing.
     func compactLog(reason: String) {
         guard let state = persistence, let log = state.log, !state.compacting, !stopping else { return }
         flushLog()
-        let rotatedFrom: UInt64
-        do {
-            rotatedFrom = try log.rotate(keyring: cipher.keyring)
-        } catch {
-            noteLogFailure(error)
-            return
-        }
         persistence?.compacting = true
         persistence?.lastCompactionStart = EventLoop.monotonicMillis()
         let failuresAtStart = state.stats.logWriteFailures
         keepDamagedSegments()
+        // Every change before this moment is in these copies or in a segment before the new one: the appends
+        // handed over so far are written before the rotation.
         let held = node.replication.heldCopiesNow
-        let removable = log.olderBytes
         let keyring = cipher.keyring
         let (cluster, name, store) = (settings.cluster, settings.name, state.store)
         let started = EventLoop.monotonicMillis()
         let loop = self.loop
         let confined = LoopConfined(value: self)
-        state.compactionQueue.async {
-            let now = EventLoop.wallMillis()
-            let outcome: Result<Int, PersistenceError>
-            do throws(PersistenceError) {
-                // Record by record: the file is never whole in memory (a million sessions: 1.1 GB).
-                let bytes = try SnapshotFile.write(
-                    held.sessions(), to: store, keyring: keyring, cluster: cluster, node: name, writtenAtMillis: now)
-                AppendLog.removeSegments(in: store.directory, through: rotatedFrom)
-                outcome = .success(bytes)
-            } catch {
-                outcome = .failure(error)
+        log.rotate(keyring: keyring) { rotated in
+            let (rotatedFrom, removable): (UInt64, Int)
+            switch rotated {
+            case .success(let old): (rotatedFrom, removable) = old
+            case .failure(let error):
+                _ = loop.execute {
+                    confined.value.persistence?.compacting = false
+                    confined.value.noteLogFailure(error)
+                }
+                return
             }
-            _ = loop.execute {
-                confined.value.compactionEnded(
-                    outcome, copies: held.count, removable: removable, started: started, at: now, reason: reason,
-                    failuresCovered: failuresAtStart)
+            log.compactor.async {
+                let now = EventLoop.wallMillis()
+                let outcome: Result<Int, PersistenceError>
+                do throws(PersistenceError) {
+                    // Record by record: the file is never whole in memory (a million sessions: 1.1 GB).
+                    let bytes = try SnapshotFile.write(
+                        held.sessions(), to: store, keyring: keyring, cluster: cluster, node: name,
+                        writtenAtMillis: now)
+                    AppendLog.removeSegments(in: store.directory, through: rotatedFrom)
+                    outcome = .success(bytes)
+                } catch {
+                    outcome = .failure(error)
+                }
+                _ = loop.execute {
+                    confined.value.compactionEnded(
+                        outcome, copies: held.count, removable: removable, started: started, at: now,
+                        reason: reason, failuresCovered: failuresAtStart)
+                }
             }
         }
     }
@@ -164,7 +207,6 @@ extension NodeRuntime {
             persistence?.stats.lastSnapshotMillis = now
             persistence?.stats.snapshotBytes = bytes
             persistence?.stats.sessionsWritten = copies
-            if let log = persistence?.log { persistence?.stats.logBytes = log.segmentBytes + log.olderBytes }
             log(
                 .info, "log compacted into a snapshot",
                 [("reason", reason), ("sessions", "\(copies)"), ("bytes", "\(bytes)"), ("ms", "\(took)")])

@@ -109,7 +109,7 @@ extension NodeRuntime {
         for waiter in commitWaiters.values { waiter(false) }
         for waiter in confirmWaiters.values { waiter(0) }
         // What is pending goes into the log, then the answers waiting for it (failed commits above join them).
-        if persistence?.log != nil { flushLog() }
+        flushLogAndWait()
         persistence?.log?.close()
         persistence?.store.lock?.release()
         accessWaiters = [:]

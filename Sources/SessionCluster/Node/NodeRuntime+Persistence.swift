@@ -16,9 +16,10 @@ struct PersistenceState {
     var logFlushScheduled = false
     /// `always`: answers waiting for the end-of-turn fsync (group commit).
     var durableWaiters: [() -> Void] = []
-    /// A compaction is running on `compactionQueue`.
+    /// `always`: an append (and its fsync) is on the writer thread; the next waits for it.
+    var appendInFlight = false
+    /// A compaction is running (on the log's `compactor` thread).
     var compacting = false
-    let compactionQueue = DispatchQueue(label: "SessionCluster.persistence.compaction")
     /// Append or fsync failures are logged at most once a second.
     var failureLog = LogThrottle(intervalMillis: 1_000)
     /// `logWriteFailures` as of the start of the last compaction that succeeded: while the count is higher, some
@@ -112,9 +113,10 @@ extension NodeRuntime {
         // snapshot fail, the log still has it), and a compaction still running finishes before (it writes the
         // same file).
         let log = persistence?.log
-        if log != nil {
-            flushLog()
-            persistence?.compactionQueue.sync {}
+        if let log {
+            flushLogAndWait()
+            // A compaction the writer started is queued on the compactor by now: wait for it.
+            log.compactor.sync {}
         }
         defer { log?.close() }
         let started = EventLoop.monotonicMillis()
@@ -129,9 +131,9 @@ extension NodeRuntime {
             persistence?.stats.sessionsWritten = copies.count
             if let log {
                 // Every copy is in the snapshot: the segments are not needed any more.
-                log.close()
-                AppendLog.removeSegments(in: log.directory, through: log.generation)
-                persistence?.stats.logBytes = 0
+                let newest = log.close()
+                AppendLog.removeSegments(in: log.directory, through: newest)
+                log.allSegmentsRemoved()
             }
             self.log(
                 .info, "snapshot written",

@@ -177,7 +177,16 @@ extension NodeRuntime {
         figures.tokensRejected = tokens.rejected
         figures.clockMillis = NodeRuntime.now().millis
         figures.hlcMillis = replication.clockReading.wall
-        if let persistence { figures.persistence = persistence.stats }
+        if let persistence {
+            figures.persistence = persistence.stats
+            if let log = persistence.log {
+                // The writer thread keeps these.
+                let counters = log.counters
+                figures.persistence.logBytes = counters.bytes
+                figures.persistence.logRecordsAppended = counters.recordsAppended
+                figures.persistence.logSessionsAppended = counters.sessionsAppended
+            }
+        }
         return figures
     }
 }

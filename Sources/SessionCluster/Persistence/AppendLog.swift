@@ -1,38 +1,74 @@
 import Dispatch
 import SessionClusterCore
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// The node's append log on disk (persistence `log` mode): segments `sessions.log.<generation>` beside the
-/// snapshot. The loop appends to the newest segment (`append`, a `write` into the page cache: a process killed
-/// with `kill -9` loses nothing appended); `fsync` makes it durable against a power cut, on the loop (`always`) or
-/// on the persistence queue (`everysec`). A compaction starts a new segment (`rotate`), writes a snapshot holding
-/// everything, then removes the older segments (`removeSegments(in:through:)`).
-///
-/// Used on the loop thread only, except the file descriptors handed to `queue`, which closes them.
-final class AppendLog {
-    let directory: String
+/// What the append log has done so far, for the stats (read on the loop while the writer thread goes on).
+struct AppendLogCounters: Sendable {
+    /// Bytes in the newest segment, and in the older segments not yet compacted away.
+    var segmentBytes = 0
+    var olderBytes = 0
+    var recordsAppended = 0
+    var sessionsAppended = 0
     /// The newest segment's generation (the one appended to).
-    private(set) var generation: UInt64
+    var generation: UInt64 = 0
+
+    var bytes: Int { segmentBytes + olderBytes }
+}
+
+/// What one `append` did.
+struct AppendOutcome: Sendable {
+    var records = 0
+    /// How long the fsync took (µs), when the append asked for one and there was something to sync.
+    var fsyncMicros: Int?
+}
+
+/// The node's append log on disk (persistence `log` mode): segments `sessions.log.<generation>` beside the
+/// snapshot.
+///
+/// The loop hands the copies that changed to `append`, and goes on: a thread of the log's own (`writer`, at a lower
+/// CPU priority) encodes them, seals them and writes them into the page cache — from then on a process killed with
+/// `kill -9` loses nothing of them. `fsync` makes them durable against a power cut: in the same job for `always`,
+/// on `fsyncQueue` once a second for `everysec` (so a slow disk never holds the writes up). A compaction starts a
+/// new segment (`rotate`), writes a snapshot holding everything on `compactor`, then removes the older segments
+/// (`removeSegments(in:through:)`).
+///
+/// Threads: the methods are called on the loop; the segment's descriptor, sealer and record count belong to the
+/// writer thread (touched only in its jobs), the counters are shared under a lock.
+final class AppendLog: @unchecked Sendable {
+    let directory: String
+    let cluster: String
+    let node: String
+    /// Writes the records, in order.
+    let writer: BackgroundThread
+    /// Writes the compactions' snapshots (one at a time).
+    let compactor: BackgroundThread
+    /// Runs the background fsyncs and closes the older segments' descriptors, in the order the writer hands them
+    /// over (a descriptor is closed after its last fsync).
+    private let fsyncQueue = DispatchQueue(label: "SessionCluster.persistence.fsync")
+    private let shared: Mutex<AppendLogCounters>
+
+    // The writer thread's own.
     private var fd: Int32
     private var sealer: AppendLogFile.Sealer
     /// Records in the newest segment (the next one's index).
-    private(set) var records = 0
-    /// Bytes in the newest segment, and in the older segments not yet compacted away.
-    private(set) var segmentBytes = 0
-    private(set) var olderBytes = 0
-    /// Whether bytes were appended since the last `fsync` began.
-    private(set) var unsynced = false
-    /// Runs background fsyncs and closes, in order (a descriptor is closed after its last fsync).
-    let queue = DispatchQueue(label: "SessionCluster.persistence.log")
-    /// Whether an fsync started by `fsyncInBackground` has not been reported back (`backgroundFsyncEnded`) yet:
-    /// `everysec` skips a second while one is still running (a slow disk), as Redis does.
+    private var records = 0
+    /// Whether bytes were appended since the last fsync began.
+    private var unsynced = false
+    /// The batch being encoded and sealed, kept between appends for its capacity.
+    private var buffer: [UInt8] = []
+
+    // The loop's own.
+    /// Whether a background fsync has not been reported back (`backgroundFsyncEnded`) yet: `everysec` skips a
+    /// second while one is still running (a slow disk), as Redis does.
     private(set) var fsyncInFlight = false
-    private(set) var keyring: Keyring
-    let cluster: String
-    let node: String
+    private var closed = false
+
+    /// What has been appended so far.
+    var counters: AppendLogCounters { shared.withLock { $0 } }
 
     /// The path of segment `generation` in `directory`.
     static func segmentPath(_ directory: String, generation: UInt64) -> String {
@@ -55,20 +91,25 @@ final class AppendLog {
         return found.sorted()
     }
 
-    /// Opens a new segment `generation` (created, header written) for appending. `olderBytes`: the segments left
-    /// from before (replayed at start, removed by the next compaction).
+    /// The CPU priority (`nice`) of the compactor, and of the writer unless answers wait for it.
+    static let backgroundNice: Int32 = 10
+
+    /// Opens a new segment `generation` (created, header written) for appending, and starts the log's threads.
+    /// `olderBytes`: the segments left from before (replayed at start, removed by the next compaction).
+    /// `writerNice`: the writer's CPU priority (0 for `always`, whose answers wait for it).
     init(
-        directory: String, generation: UInt64, olderBytes: Int, keyring: Keyring, cluster: String, node: String
+        directory: String, generation: UInt64, olderBytes: Int, keyring: Keyring, cluster: String, node: String,
+        writerNice: Int32 = backgroundNice
     ) throws(PersistenceError) {
         self.directory = directory
-        self.generation = generation
-        self.olderBytes = olderBytes
-        self.keyring = keyring
         self.cluster = cluster
         self.node = node
         (fd, sealer) = try Self.openSegment(
             directory, generation: generation, keyring: keyring, cluster: cluster, node: node)
-        segmentBytes = sealer.header.count
+        shared = Mutex(
+            AppendLogCounters(segmentBytes: sealer.header.count, olderBytes: olderBytes, generation: generation))
+        writer = BackgroundThread(name: "log-writer-\(node)", nice: writerNice)
+        compactor = BackgroundThread(name: "log-compactor-\(node)", nice: Self.backgroundNice)
     }
 
     private static func openSegment(
@@ -97,12 +138,29 @@ final class AppendLog {
         return (fd, sealer)
     }
 
-    /// Appends `sessions` as records of about `SnapshotFile.recordPlaintextBytes` each, in one `write` (durable
-    /// after the next `fsync`). Returns the number of records.
-    @discardableResult
-    func append(_ sessions: [Session]) throws(PersistenceError) -> Int {
-        let path = Self.segmentPath(directory, generation: generation)
-        var bytes = [UInt8]()
+    /// Queues `sessions` to be appended as records of about `SnapshotFile.recordPlaintextBytes` each, in one `write`
+    /// (with `fsync`: then fsynced), on the writer thread; `finished` is called there with the outcome.
+    func append(
+        _ sessions: [Session], fsync: Bool,
+        finished: @escaping @Sendable (Result<AppendOutcome, PersistenceError>) -> Void
+    ) {
+        let queued = writer.async { [self] in
+            var outcome = AppendOutcome()
+            do throws(PersistenceError) {
+                if !sessions.isEmpty { outcome.records = try write(sessions) }
+                if fsync, unsynced { outcome.fsyncMicros = try fsyncNow() }
+                finished(.success(outcome))
+            } catch {
+                finished(.failure(error))
+            }
+        }
+        if !queued { finished(.failure(closedError())) }
+    }
+
+    /// Encodes, seals and writes `sessions` (writer thread).
+    private func write(_ sessions: [Session]) throws(PersistenceError) -> Int {
+        let path = Self.segmentPath(directory, generation: shared.withLock { $0.generation })
+        buffer.removeAll(keepingCapacity: true)
         var count = 0
         var start = 0
         do {
@@ -113,87 +171,132 @@ final class AppendLog {
                     size += sessions[end].estimatedBytes
                     end += 1
                 }
-                bytes += try sealer.seal(Array(sessions[start..<end]), index: records + count)
+                try sealer.appendRecord(sessions[start..<end], index: records + count, to: &buffer)
                 count += 1
                 start = end
             }
         } catch {
             throw PersistenceError(path: path, operation: "cannot seal a record for", code: EINVAL)
         }
-        do {
-            try SnapshotStore.writeAll(fd, bytes, path: path, operation: "cannot append to")
+        let before = shared.withLock { $0.segmentBytes }
+        do throws(PersistenceError) {
+            try SnapshotStore.writeAll(fd, buffer, path: path, operation: "cannot append to")
         } catch {
             // A partial record (a full disk) would make every later one unreadable: cut it off.
-            _ = ftruncate(fd, off_t(segmentBytes))
+            _ = ftruncate(fd, off_t(before))
             throw error
         }
         records += count
-        segmentBytes += bytes.count
         unsynced = true
+        let written = buffer.count
+        shared.withLock {
+            $0.segmentBytes += written
+            $0.recordsAppended += count
+            $0.sessionsAppended += sessions.count
+        }
+        // A batch far larger than usual (a compaction's worth of changes) does not keep its memory.
+        if buffer.capacity > 16 << 20 { buffer = [] }
         return count
     }
 
-    /// Makes what was appended durable, on the calling thread; returns how long it took (µs).
-    func fsyncNow() throws(PersistenceError) -> Int {
+    /// Makes what was appended durable (writer thread); returns how long it took (µs).
+    private func fsyncNow() throws(PersistenceError) -> Int {
         unsynced = false
         let started = EventLoop.monotonicMicros()
         guard fdatasync(fd) == 0 else {
             throw PersistenceError(
-                path: Self.segmentPath(directory, generation: generation), operation: "cannot fsync", code: errno)
+                path: Self.segmentPath(directory, generation: shared.withLock { $0.generation }),
+                operation: "cannot fsync", code: errno)
         }
         return Int(EventLoop.monotonicMicros() - started)
     }
 
-    /// Starts an fsync on `queue` unless one is still running; `finished` gets its duration (µs) or the error, on
-    /// `queue`, and MUST lead to `backgroundFsyncEnded()` on the loop. Returns false when skipped.
-    func fsyncInBackground(_ finished: @escaping @Sendable (Result<Int, PersistenceError>) -> Void) -> Bool {
-        guard unsynced, !fsyncInFlight else { return false }
-        unsynced = false
+    /// Starts an fsync of what the writer has written by then, on `fsyncQueue`, unless one is still running;
+    /// `finished` gets its duration (µs; nil when there was nothing to sync) or the error, on that queue, and MUST
+    /// lead to `backgroundFsyncEnded()` on the loop. Returns false when skipped.
+    func fsyncInBackground(_ finished: @escaping @Sendable (Result<Int?, PersistenceError>) -> Void) -> Bool {
+        guard !fsyncInFlight, !closed else { return false }
         fsyncInFlight = true
-        let fd = self.fd
-        let path = Self.segmentPath(directory, generation: generation)
-        queue.async {
-            let started = EventLoop.monotonicMicros()
-            let failed = fdatasync(fd) == 0 ? nil : errno
-            if let failed {
-                finished(.failure(PersistenceError(path: path, operation: "cannot fsync", code: failed)))
-            } else {
-                finished(.success(Int(EventLoop.monotonicMicros() - started)))
+        let queued = writer.async { [self] in
+            guard unsynced else { return finished(.success(nil)) }
+            unsynced = false
+            let fd = self.fd
+            let path = Self.segmentPath(directory, generation: shared.withLock { $0.generation })
+            fsyncQueue.async {
+                let started = EventLoop.monotonicMicros()
+                if fdatasync(fd) == 0 {
+                    finished(.success(Int(EventLoop.monotonicMicros() - started)))
+                } else {
+                    finished(.failure(PersistenceError(path: path, operation: "cannot fsync", code: errno)))
+                }
             }
         }
+        if !queued { finished(.failure(closedError())) }
         return true
     }
 
     /// The background fsync reported by `fsyncInBackground` is over (loop thread).
     func backgroundFsyncEnded() { fsyncInFlight = false }
 
-    /// Starts segment `generation + 1` with the keyring's current key. The old segment is fsynced and closed on
-    /// `queue`; it stays on disk (and counts in `olderBytes`) until `removeSegments(in:through:)`. Returns the old
-    /// generation.
-    func rotate(keyring: Keyring) throws(PersistenceError) -> UInt64 {
-        let next = generation + 1
-        let (newFD, newSealer) = try Self.openSegment(
-            directory, generation: next, keyring: keyring, cluster: cluster, node: node)
-        self.keyring = keyring
-        let oldFD = fd
-        queue.async {
-            _ = fdatasync(oldFD)
-            Glibc.close(oldFD)
+    /// Queues the start of segment `generation + 1` under the keyring's current key, after the appends queued
+    /// before. The old segment is fsynced and closed on `fsyncQueue`; it stays on disk (and counts in `olderBytes`)
+    /// until `removeSegments(in:through:)`. `finished` (writer thread) gets the old generation and the bytes of
+    /// every segment before the new one, or the error (the old segment is still the one appended to).
+    func rotate(
+        keyring: Keyring,
+        finished: @escaping @Sendable (Result<(generation: UInt64, olderBytes: Int), PersistenceError>) -> Void
+    ) {
+        let queued = writer.async { [self] in
+            let old = shared.withLock { $0.generation }
+            let newFD: Int32
+            let newSealer: AppendLogFile.Sealer
+            do throws(PersistenceError) {
+                (newFD, newSealer) = try Self.openSegment(
+                    directory, generation: old + 1, keyring: keyring, cluster: cluster, node: node)
+            } catch {
+                return finished(.failure(error))
+            }
+            let oldFD = fd
+            fsyncQueue.async {
+                _ = fdatasync(oldFD)
+                Glibc.close(oldFD)
+            }
+            fd = newFD
+            sealer = newSealer
+            records = 0
+            unsynced = false
+            let older = shared.withLock { counters in
+                counters.olderBytes += counters.segmentBytes
+                counters.segmentBytes = newSealer.header.count
+                counters.generation = old + 1
+                return counters.olderBytes
+            }
+            finished(.success((old, older)))
         }
-        let old = generation
-        olderBytes += segmentBytes
-        fd = newFD
-        sealer = newSealer
-        generation = next
-        segmentBytes = newSealer.header.count
-        records = 0
-        unsynced = false
-        return old
+        if !queued { finished(.failure(closedError())) }
     }
 
     /// The older segments holding `bytes` were removed (a compaction's snapshot holds what they held).
     func segmentsRemoved(bytes: Int) {
-        olderBytes = max(0, olderBytes - bytes)
+        shared.withLock { $0.olderBytes = max(0, $0.olderBytes - bytes) }
+    }
+
+    /// Every segment was removed (a graceful stop's snapshot holds everything).
+    func allSegmentsRemoved() {
+        shared.withLock {
+            $0.olderBytes = 0
+            $0.segmentBytes = 0
+        }
+    }
+
+    /// Waits until every append, fsync and rotation queued so far has run (and a compaction it started is queued).
+    func drain() {
+        guard !closed else { return }
+        writer.sync {}
+    }
+
+    private func closedError() -> PersistenceError {
+        PersistenceError(path: directory, operation: "the append log is closed:", code: EBADF)
     }
 
     /// Removes the segments of `directory` up to `generation` (any thread).
@@ -202,15 +305,22 @@ final class AppendLog {
         syncDirectory(directory)
     }
 
-    /// Fsyncs and closes the newest segment, waiting for `queue` to finish what it was given.
-    func close() {
-        let fd = self.fd
-        self.fd = -1
-        queue.sync {
-            guard fd >= 0 else { return }
-            _ = fdatasync(fd)
-            Glibc.close(fd)
+    /// Writes what is queued, waits for a compaction still running, fsyncs and closes the newest segment and ends
+    /// the log's threads. Returns the newest segment's generation.
+    @discardableResult
+    func close() -> UInt64 {
+        if !closed {
+            closed = true
+            writer.sync { [self] in
+                _ = fdatasync(fd)
+                Glibc.close(fd)
+                fd = -1
+            }
+            writer.close()
+            compactor.close()
+            fsyncQueue.sync {}
         }
+        return shared.withLock { $0.generation }
     }
 
     static func syncDirectory(_ directory: String) {

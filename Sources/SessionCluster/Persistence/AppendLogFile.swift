@@ -49,16 +49,24 @@ enum AppendLogFile {
             self.node = node
         }
 
-        /// Record number `index` of the segment (0 first; its nonce), holding `sessions`: the bytes to append.
-        func seal(_ sessions: [Session], index: Int) throws(CryptoError) -> [UInt8] {
-            let plaintext = WireCodec.encode(sessions: sessions)
-            let sealed = try Crypto.seal(
-                key: key, nonce: SnapshotFile.nonce(index), plaintext: plaintext,
-                aad: SnapshotFile.associatedData(header, cluster: cluster, node: node, index: index))
-            var record = [UInt8]()
-            record.reserveCapacity(4 + sealed.count)
-            SnapshotFile.append(UInt64(sealed.count), bytes: 4, to: &record)
-            return record + sealed
+        /// Appends record number `index` of the segment (0 first; its nonce), holding `sessions`, to `buffer`:
+        /// encoded, sealed and framed in place, with no copy of the plaintext.
+        func appendRecord(
+            _ sessions: some Collection<Session>, index: Int, to buffer: inout [UInt8]
+        ) throws(CryptoError) {
+            let start = buffer.count
+            buffer.append(contentsOf: [0, 0, 0, 0])
+            WireCodec.encode(sessions: sessions, appendingTo: &buffer)
+            do {
+                try Crypto.sealInPlace(
+                    key: key, nonce: SnapshotFile.nonce(index), &buffer, from: start + 4,
+                    aad: SnapshotFile.associatedData(header, cluster: cluster, node: node, index: index))
+            } catch {
+                buffer.removeSubrange(start...)
+                throw error
+            }
+            let sealedCount = UInt32(buffer.count - start - 4)
+            for offset in 0..<4 { buffer[start + offset] = UInt8(truncatingIfNeeded: sealedCount >> (24 - 8 * offset)) }
         }
     }
 

@@ -46,6 +46,42 @@ enum Crypto {
         return output
     }
 
+    /// Encrypts `buffer[from...]` in place and appends the 16-byte tag: `seal` without copying the plaintext (the
+    /// append log seals a whole batch in the buffer it was encoded into). `nonce` MUST never repeat under `key`.
+    static func sealInPlace(
+        key: [UInt8], nonce: [UInt8], _ buffer: inout [UInt8], from start: Int, aad: [UInt8]
+    ) throws(CryptoError) {
+        precondition(key.count == keyBytes && nonce.count == nonceBytes && start <= buffer.count)
+        guard let context = EVP_CIPHER_CTX_new() else { throw CryptoError(operation: "EVP_CIPHER_CTX_new") }
+        defer { EVP_CIPHER_CTX_free(context) }
+        let plaintextCount = buffer.count - start
+        buffer.append(contentsOf: repeatElement(0, count: tagBytes))
+        var length: Int32 = 0
+        guard EVP_EncryptInit_ex(context, EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
+            throw CryptoError(operation: "EVP_EncryptInit_ex")
+        }
+        if !aad.isEmpty {
+            guard EVP_EncryptUpdate(context, nil, &length, aad, Int32(aad.count)) == 1 else {
+                throw CryptoError(operation: "EVP_EncryptUpdate(aad)")
+            }
+        }
+        let ok = buffer.withUnsafeMutableBufferPointer { all -> Bool in
+            let text = all.baseAddress! + start
+            var written: Int32 = 0
+            // GCM is a stream mode: libcrypto encrypts with input and output the same bytes.
+            if plaintextCount > 0 {
+                guard EVP_EncryptUpdate(context, text, &written, text, Int32(plaintextCount)) == 1 else { return false }
+            }
+            var final: Int32 = 0
+            guard EVP_EncryptFinal_ex(context, text + Int(written), &final) == 1 else { return false }
+            return EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, Int32(tagBytes), text + plaintextCount) == 1
+        }
+        guard ok else {
+            buffer.removeSubrange(start...)
+            throw CryptoError(operation: "EVP_Encrypt")
+        }
+    }
+
     /// Decrypts `sealed` (ciphertext ‖ tag); nil when it does not authenticate under `key`, `nonce`, `aad`.
     static func open(key: [UInt8], nonce: [UInt8], sealed: ArraySlice<UInt8>, aad: [UInt8]) -> [UInt8]? {
         guard key.count == keyBytes, nonce.count == nonceBytes, sealed.count >= tagBytes,

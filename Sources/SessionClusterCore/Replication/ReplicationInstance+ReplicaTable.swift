@@ -32,13 +32,16 @@ extension ReplicationInstance {
             // primacy counted, the id entered in or removed from the order, and the copy scheduled again when its
             // next check moved earlier (a copy's entry MUST never be later than its check).
             _modify {
-                let before = replicas[id].map { (rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0)) }
-                let versionBefore = changed == nil ? nil : replicas[id]?.session.version
+                // One lookup before and one after (the version only while changes are tracked).
+                let tracking = changed != nil
+                let before = replicas[id].map {
+                    (rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0), tracking ? $0.session.version : nil)
+                }
                 defer {
-                    let after = replicas[id].map { (rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0)) }
-                    if changed != nil, let version = replicas[id]?.session.version, version != versionBefore,
-                        !version.isEmpty
-                    {
+                    let after = replicas[id].map {
+                        (rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0), tracking ? $0.session.version : nil)
+                    }
+                    if tracking, let version = after?.3, version != before?.3, !version.isEmpty {
                         changed?.insert(id)
                     }
                     if before?.0 != after?.0 { liveCount += after?.0 == true ? 1 : before?.0 == true ? -1 : 0 }

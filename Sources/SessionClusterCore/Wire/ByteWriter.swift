@@ -14,6 +14,11 @@ package struct ByteWriter: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Exchanges the bytes written with `other` (no copy): a caller lends its buffer, writes, and takes it back.
+    package mutating func swapBytes(with other: inout [UInt8]) {
+        swap(&bytes, &other)
+    }
+
     /// The number of bytes written so far.
     package var count: Int { bytes.count }
 

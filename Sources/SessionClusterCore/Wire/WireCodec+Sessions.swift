@@ -113,6 +113,16 @@ extension WireCodec {
         return writer.bytes
     }
 
+    /// Appends what `encode(sessions:)` returns to `buffer`, in place (the append log encodes a batch straight into
+    /// the buffer it seals and writes).
+    package static func encode(sessions: some Collection<Session>, appendingTo buffer: inout [UInt8]) {
+        var writer = ByteWriter()
+        writer.swapBytes(with: &buffer)
+        writer.writeVarint(UInt64(sessions.count))
+        for session in sessions { writer.write(session) }
+        writer.swapBytes(with: &buffer)
+    }
+
     /// Decodes a payload written by `encode(sessions:)`, consuming every byte.
     package static func decodeSessions(_ bytes: [UInt8]) throws(WireError) -> [Session] {
         var reader = ByteReader(bytes)
