@@ -47,6 +47,7 @@ enum MetricsText {
             ("log_bytes", stats.persistence.logBytes), ("log_records_appended", stats.persistence.logRecordsAppended),
             ("log_sessions_appended", stats.persistence.logSessionsAppended),
             ("log_write_failures", stats.persistence.logWriteFailures),
+            ("log_writer_waits", stats.persistence.logWriterWaits),
             ("log_fsyncs", stats.persistence.fsyncLatency.count),
             ("log_fsync_max_us", stats.persistence.fsyncLatency.maxMicros),
             ("log_compactions", stats.persistence.compactions),

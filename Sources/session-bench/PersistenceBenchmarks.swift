@@ -87,7 +87,7 @@ struct PersistenceBenchmarks {
     /// The append-log counters kept from a log-mode node after the rounds.
     static let logCounters: Set<String> = [
         "log_bytes", "log_records_appended", "log_sessions_appended", "log_compactions", "log_fsyncs",
-        "log_fsync_max_us", "log_write_failures",
+        "log_fsync_max_us", "log_write_failures", "log_writer_waits",
     ]
 
     /// One thing written to: a lone node (its cluster) or a redis-server.

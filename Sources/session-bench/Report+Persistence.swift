@@ -101,7 +101,9 @@ extension Report {
                         + "\(stats["log_compactions"] ?? 0) compactions, \(stats["log_fsyncs"] ?? 0) fsyncs "
                         + "(max \(fixed(Double(stats["log_fsync_max_us"] ?? 0) / 1000, 1)) ms)"
                         + ((stats["log_write_failures"] ?? 0) > 0
-                            ? ", \(stats["log_write_failures"]!) write failures" : ""))
+                            ? ", \(stats["log_write_failures"]!) write failures" : "")
+                        + ((stats["log_writer_waits"] ?? 0) > 0
+                            ? ", the loop waited \(stats["log_writer_waits"]!) times for the writer thread" : ""))
             }
         }
         if !persistence.loads.isEmpty {

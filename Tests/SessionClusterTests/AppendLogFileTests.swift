@@ -1,4 +1,7 @@
+import Dispatch
+import Foundation
 import SessionClusterCore
+import Synchronization
 import TestSupport
 import Testing
 
@@ -47,6 +50,49 @@ import Testing
         // A segment with only its header (a node that changed nothing) is valid and empty.
         let empty = Self.decode(Self.segment([]))
         #expect(empty.problems.isEmpty && empty.sessions.isEmpty && !empty.tornTail)
+    }
+
+    @Test func theWriterThreadAppendsInOrderCountsItsBacklogAndRotates() throws {
+        let directory = PersistenceNodeTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = try AppendLog(
+            directory: directory, generation: 1, olderBytes: 0, keyring: Self.keyring, cluster: "test", node: "n1")
+        // Hold the writer up: what is handed over meanwhile is its backlog.
+        let gate = DispatchSemaphore(value: 0)
+        log.writer.async { gate.wait() }
+        let failures = Mutex(0)
+        for batch in Self.batches {
+            log.append(batch, fsync: false) { result in
+                if case .failure = result { failures.withLock { $0 += 1 } }
+            }
+        }
+        #expect(log.backlog == Self.batches.count)
+        gate.signal()
+        log.drain()
+        #expect(log.backlog == 0 && failures.withLock { $0 } == 0)
+        let counters = log.counters
+        #expect(counters.recordsAppended == Self.batches.count && counters.sessionsAppended == 60)
+        let first = try [UInt8](Data(contentsOf: URL(fileURLWithPath: AppendLog.segmentPath(directory, generation: 1))))
+        #expect(counters.segmentBytes == first.count)
+        #expect(Self.decode(first).sessions == Self.batches.flatMap { $0 })
+        // A rotation comes after what was handed over before it; what follows goes to the next segment.
+        log.append(Self.batches[0], fsync: false) { _ in }
+        let rotated = Mutex<(generation: UInt64, olderBytes: Int)?>(nil)
+        log.rotate(keyring: Self.keyring) { result in rotated.withLock { $0 = try? result.get() } }
+        log.append(Self.batches[1], fsync: true) { _ in }
+        #expect(log.close() == 2)
+        #expect(rotated.withLock { $0?.generation } == 1)
+        let older = try [UInt8](Data(contentsOf: URL(fileURLWithPath: AppendLog.segmentPath(directory, generation: 1))))
+        let newer = try [UInt8](Data(contentsOf: URL(fileURLWithPath: AppendLog.segmentPath(directory, generation: 2))))
+        #expect(rotated.withLock { $0?.olderBytes } == older.count)
+        #expect(Self.decode(older).sessions == Self.batches.flatMap { $0 } + Self.batches[0])
+        #expect(Self.decode(newer).sessions == Self.batches[1] && Self.decode(newer).generation == 2)
+        // Closed: an append is refused with an error, not lost silently.
+        let refused = Mutex(false)
+        log.append(Self.batches[2], fsync: false) { result in
+            if case .failure = result { refused.withLock { $0 = true } }
+        }
+        #expect(refused.withLock { $0 } && log.backlog == 0)
     }
 
     @Test func aCutAnywhereLosesOnlyTheRecordItCut() {

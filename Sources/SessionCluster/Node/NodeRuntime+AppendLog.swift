@@ -13,6 +13,10 @@ extension NodeRuntime {
     static let logBatchMillis: Int64 = 2
     /// A compaction after a failed one (or to rewrite what failed appends lost) waits this long (ms).
     static let failedCompactionRetryMillis: Int64 = 5_000
+    /// `everysec` and `no`: how many appends the writer thread may be behind (about 0.5 s of steady writes) before
+    /// the loop waits for it. At a lower priority it can be starved on a machine busy with other work; this keeps
+    /// what a `kill -9` may lose, and the memory held, bounded.
+    static let writerBacklogLimit = 250
 
     /// Starts recording changed copies and the once-a-second log tick (after the restore: what was restored is on
     /// disk already). Segments replayed at start are compacted away soon.
@@ -62,6 +66,17 @@ extension NodeRuntime {
             log.append(copies, fsync: false) { result in
                 guard case .failure(let error) = result else { return }
                 _ = loop.execute { confined.value.noteLogFailure(error) }
+            }
+            if log.backlog > Self.writerBacklogLimit {
+                // Starved of CPU: stop taking work until it has caught up (the loop's own turn gives it a core).
+                let started = EventLoop.monotonicMillis()
+                log.drain()
+                persistence?.stats.logWriterWaits += 1
+                if let count = persistence?.writerWaitLog.admit(now: EventLoop.monotonicMillis()) {
+                    self.log(
+                        .warning, "log: the writer thread fell behind; the loop waited for it",
+                        [("ms", "\(EventLoop.monotonicMillis() - started)"), ("count", "\(count)")])
+                }
             }
             return
         }

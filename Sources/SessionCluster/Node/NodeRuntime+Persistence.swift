@@ -20,8 +20,9 @@ struct PersistenceState {
     var appendInFlight = false
     /// A compaction is running (on the log's `compactor` thread).
     var compacting = false
-    /// Append or fsync failures are logged at most once a second.
+    /// Append or fsync failures are logged at most once a second; so are the loop's waits for the writer.
     var failureLog = LogThrottle(intervalMillis: 1_000)
+    var writerWaitLog = LogThrottle(intervalMillis: 1_000)
     /// `logWriteFailures` as of the start of the last compaction that succeeded: while the count is higher, some
     /// change may be on no disk (its append failed), and the next log tick rewrites everything (a compaction).
     var failuresCovered = 0
