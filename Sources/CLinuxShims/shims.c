@@ -1,5 +1,6 @@
 #ifdef __linux__
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include "CLinuxShims.h"
@@ -10,5 +11,9 @@ int csc_accept_nonblocking(int fd, void *addr, void *len) {
 
 int csc_die_with_parent(int signal) {
     return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0UL, 0UL, 0UL);
+}
+
+int csc_heap_top_pad(int bytes) {
+    return mallopt(M_TOP_PAD, bytes);
 }
 #endif

@@ -12,5 +12,8 @@ int csc_accept_nonblocking(int fd, void *addr, void *len);
 /// prctl(PR_SET_PDEATHSIG, signal): the kernel sends `signal` to this process when the thread that started it
 /// ends (a launcher that dies, even by SIGKILL, takes its children with it). prctl is variadic: Swift cannot call it.
 int csc_die_with_parent(int signal);
+
+/// mallopt(M_TOP_PAD, bytes): how much more than asked the heap grows by each time (<malloc.h> is not exposed).
+int csc_heap_top_pad(int bytes);
 #endif
 #endif

@@ -63,7 +63,11 @@ extension NodeRuntime {
         persistence?.replayed.sessions = []
         let started = EventLoop.monotonicMillis()
         // The log's copies after the snapshot's: each is merged like a peer's copy, so the newest state wins.
-        let (outcome, directives) = node.restore(contents.sessions + replayed.sessions, now: Self.now())
+        // (Not concatenated when one side is empty: a million copies are not copied for nothing.)
+        let sessions =
+            replayed.sessions.isEmpty
+            ? contents.sessions : contents.sessions.isEmpty ? replayed.sessions : contents.sessions + replayed.sessions
+        let (outcome, directives) = node.restore(sessions, now: Self.now())
         // The load time covers reading and decrypting (at start) and installing the copies (here).
         persistence?.stats.loadMillis += EventLoop.monotonicMillis() - started
         // Counted once per session (a session may be in the snapshot and in several log records).

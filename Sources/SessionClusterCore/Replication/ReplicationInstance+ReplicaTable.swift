@@ -54,6 +54,11 @@ extension ReplicationInstance {
             }
         }
 
+        /// Makes room for `count` copies in all (a restore of a million: the table does not grow by doubling).
+        mutating func reserveCapacity(_ count: Int) {
+            replicas.reserveCapacity(count)
+        }
+
         /// Starts (or stops) recording the ids of copies that change version.
         mutating func trackChanges(_ on: Bool) {
             changed = on ? (changed ?? []) : nil

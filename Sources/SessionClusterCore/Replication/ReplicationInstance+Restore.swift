@@ -36,6 +36,8 @@ extension ReplicationInstance {
     /// re-placement after membership changes moves it where the ring says.
     package mutating func restore(_ sessions: [Session], now: Timestamp) -> RestoreOutcome {
         var outcome = RestoreOutcome()
+        replicas.reserveCapacity(replicas.count + sessions.count)
+        unconfirmedRestores.reserveCapacity(unconfirmedRestores.count + sessions.count)
         for session in sessions {
             if session.isValid {
                 let deadline = session.deadline(
@@ -51,11 +53,10 @@ extension ReplicationInstance {
             guard !session.version.isEmpty else { continue }
             let hint = settings.mode == .backup ? Placement(epoch: 1, primary: me, backup: nil) : nil
             outcome.directives += mergeCopy(session, placementHint: hint, from: me, now: now)
-            if let held = replicas[session.id]?.localAccess {
-                outcome.restored += 1
-                if replicas[session.id]?.session.isValid == true { unconfirmedRestores.insert(session.id) }
-                if session.content.lastAccess > held { replicas[session.id]?.localAccess = session.content.lastAccess }
-            }
+            guard let held = replicas[session.id].map({ ($0.localAccess, $0.session.isValid) }) else { continue }
+            outcome.restored += 1
+            if held.1 { unconfirmedRestores.insert(session.id) }
+            if session.content.lastAccess > held.0 { replicas[session.id]?.localAccess = session.content.lastAccess }
         }
         return outcome
     }
