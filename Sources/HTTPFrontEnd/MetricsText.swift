@@ -48,6 +48,8 @@ enum MetricsText {
             ("log_sessions_appended", stats.persistence.logSessionsAppended),
             ("log_write_failures", stats.persistence.logWriteFailures),
             ("log_writer_waits", stats.persistence.logWriterWaits),
+            ("log_writer_lag_ms", Int(stats.persistence.logWriterLagMillis)),
+            ("log_writer_lag_max_ms", Int(stats.persistence.logWriterLagMaxMillis)),
             ("log_fsyncs", stats.persistence.fsyncLatency.count),
             ("log_fsync_max_us", stats.persistence.fsyncLatency.maxMicros),
             ("log_compactions", stats.persistence.compactions),
@@ -82,7 +84,7 @@ enum MetricsText {
                 "snapshot_last_ms", "snapshot_bytes", "snapshot_sessions_written", "snapshot_sessions_restored",
                 "snapshot_sessions_expired", "snapshot_records_skipped", "snapshot_load_ms", "log_bytes",
                 "log_fsync_max_us", "log_last_compaction_ms", "log_sessions_replayed", "log_records_skipped",
-                "log_torn_tails",
+                "log_torn_tails", "log_writer_lag_ms", "log_writer_lag_max_ms",
             ].contains(name)
             text += "# TYPE \(metric) \(gauge ? "gauge" : "counter")\n\(metric){node=\"\(node)\"} \(value)\n"
         }

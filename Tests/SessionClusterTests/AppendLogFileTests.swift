@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Glibc
 import SessionClusterCore
 import Synchronization
 import TestSupport
@@ -67,9 +68,12 @@ import Testing
             }
         }
         #expect(log.backlog == Self.batches.count)
+        usleep(30_000)
+        #expect(log.lagMillis(now: EventLoop.monotonicMillis()) >= 30)
         gate.signal()
         log.drain()
         #expect(log.backlog == 0 && failures.withLock { $0 } == 0)
+        #expect(log.lagMillis(now: EventLoop.monotonicMillis()) == 0)
         let counters = log.counters
         #expect(counters.recordsAppended == Self.batches.count && counters.sessionsAppended == 60)
         let first = try [UInt8](Data(contentsOf: URL(fileURLWithPath: AppendLog.segmentPath(directory, generation: 1))))

@@ -28,6 +28,43 @@ import Testing
         return nodes
     }
 
+    /// A write answered after the last snapshot and lost with every node (a `kill -9` of the whole cluster in
+    /// `snapshot` mode; the last milliseconds of `log` mode): the client's token names it, no node has it. The
+    /// session is served from what was restored, loudly (`lostWrites`), not answered 503 for ever.
+    @Test func aTokenNamingAWriteLostWithEveryNodeIsServedLoudly() async throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let multicast = ClusterNodeTests.uniqueMulticast()
+        var nodes = try await Self.start(["n1", "n2"], directory: directory, multicast: multicast)
+        _ = try await ClusterNodeTests.awaitMembership(nodes)
+        let login = try await nodes[0].create { $0.set("a", "1") }
+        _ = try await nodes[1].read(login.id, token: login.version)
+        await ClusterNodeTests.stopAll(nodes)
+        nodes = try await Self.start(["n1", "n2"], directory: directory, multicast: multicast)
+        _ = try await ClusterNodeTests.awaitMembership(nodes)
+        let update = try await nodes[0].update(login.id, token: login.version) { _, changes in changes.set("a", "2") }
+        _ = try await nodes[1].read(update.id, token: update.version)
+        for node in nodes { await node.crashForTesting() }  // no snapshot: the write is on no disk
+        nodes = try await Self.start(["n1", "n2"], directory: directory, multicast: multicast)
+        defer { Task { [nodes] in await ClusterNodeTests.stopAll(nodes) } }
+        _ = try await ClusterNodeTests.awaitMembership(nodes)
+        for node in nodes {
+            // 503 (retry) while the nodes make sure no one holds the write; then served, saying it was lost.
+            let deadline = ContinuousClock.now + .seconds(15)
+            var served: SessionSnapshot?
+            while served == nil, ContinuousClock.now < deadline {
+                do {
+                    served = try await node.read(update.id, token: update.version)
+                } catch SessionError.unavailable {
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            #expect(served?.lostWrites == true)
+            #expect(served?.string("a") == "1")
+        }
+        await ClusterNodeTests.stopAll(nodes)
+    }
+
     @Test func wholeClusterRestartKeepsEverySessionAttributeAndToken() async throws {
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

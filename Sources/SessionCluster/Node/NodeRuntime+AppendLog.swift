@@ -11,12 +11,14 @@ extension NodeRuntime {
     static let logTickMillis: Int64 = 1_000
     /// `everysec` and `no`: how long changes gather before they are handed to the writer (ms).
     static let logBatchMillis: Int64 = 2
+    /// Why most compactions happen (logged at info level at most once a minute).
+    static let routineCompaction = "log outgrew the snapshot"
     /// A compaction after a failed one (or to rewrite what failed appends lost) waits this long (ms).
     static let failedCompactionRetryMillis: Int64 = 5_000
-    /// `everysec` and `no`: how many appends the writer thread may be behind (about 0.5 s of steady writes) before
-    /// the loop waits for it. At a lower priority it can be starved on a machine busy with other work; this keeps
-    /// what a `kill -9` may lose, and the memory held, bounded.
-    static let writerBacklogLimit = 250
+    /// `everysec` and `no`: how far behind (ms) the writer thread may fall before the loop waits for it. At a lower
+    /// priority it can be starved on a machine busy with other work; this keeps what a `kill -9` may lose, and the
+    /// memory held, bounded.
+    static let writerLagLimitMillis: Int64 = 500
 
     /// Starts recording changed copies and the once-a-second log tick (after the restore: what was restored is on
     /// disk already). Segments replayed at start are compacted away soon.
@@ -67,9 +69,12 @@ extension NodeRuntime {
                 guard case .failure(let error) = result else { return }
                 _ = loop.execute { confined.value.noteLogFailure(error) }
             }
-            if log.backlog > Self.writerBacklogLimit {
+            let now = EventLoop.monotonicMillis()
+            let lag = log.lagMillis(now: now)
+            if lag > persistence?.stats.logWriterLagMaxMillis ?? 0 { persistence?.stats.logWriterLagMaxMillis = lag }
+            if lag > Self.writerLagLimitMillis {
                 // Starved of CPU: stop taking work until it has caught up (the loop's own turn gives it a core).
-                let started = EventLoop.monotonicMillis()
+                let started = now
                 log.drain()
                 persistence?.stats.logWriterWaits += 1
                 if let count = persistence?.writerWaitLog.admit(now: EventLoop.monotonicMillis()) {
@@ -148,7 +153,7 @@ extension NodeRuntime {
         } else if log.counters.bytes >= threshold, sinceLast >= Self.failedCompactionRetryMillis
             || persistence?.stats.compactionFailures == 0
         {
-            compactLog(reason: "log outgrew the snapshot")
+            compactLog(reason: Self.routineCompaction)
         }
         loop.schedule(afterMillis: Self.logTickMillis) { [weak self] in self?.logTick() }
     }
@@ -222,9 +227,18 @@ extension NodeRuntime {
             persistence?.stats.lastSnapshotMillis = now
             persistence?.stats.snapshotBytes = bytes
             persistence?.stats.sessionsWritten = copies
-            log(
-                .info, "log compacted into a snapshot",
-                [("reason", reason), ("sessions", "\(copies)"), ("bytes", "\(bytes)"), ("ms", "\(took)")])
+            let fields: LogFields = [
+                ("reason", reason), ("sessions", "\(copies)"), ("bytes", "\(bytes)"), ("ms", "\(took)"),
+            ]
+            if reason != Self.routineCompaction {
+                log(.info, "log compacted into a snapshot", fields)
+            } else if let count = persistence?.compactionLog.admit(now: EventLoop.monotonicMillis()) {
+                // Under heavy writes a routine compaction comes every second or two: one line a minute (the
+                // metrics count every one).
+                log(.info, "log compacted into a snapshot", fields + [("compactions_since_last_line", "\(count)")])
+            } else {
+                log(.debug, "log compacted into a snapshot", fields)
+            }
         case .failure(let error):
             persistence?.stats.compactionFailures += 1
             log(.error, "log compaction failed; the log is kept", [("error", "\(error)")])

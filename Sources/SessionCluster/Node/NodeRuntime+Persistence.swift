@@ -23,6 +23,8 @@ struct PersistenceState {
     /// Append or fsync failures are logged at most once a second; so are the loop's waits for the writer.
     var failureLog = LogThrottle(intervalMillis: 1_000)
     var writerWaitLog = LogThrottle(intervalMillis: 1_000)
+    /// Routine compactions are logged at info level at most once a minute.
+    var compactionLog = LogThrottle(intervalMillis: 60_000)
     /// `logWriteFailures` as of the start of the last compaction that succeeded: while the count is higher, some
     /// change may be on no disk (its append failed), and the next log tick rewrites everything (a compaction).
     var failuresCovered = 0

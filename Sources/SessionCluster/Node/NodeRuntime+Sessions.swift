@@ -185,6 +185,9 @@ extension NodeRuntime {
                 figures.persistence.logBytes = counters.bytes
                 figures.persistence.logRecordsAppended = counters.recordsAppended
                 figures.persistence.logSessionsAppended = counters.sessionsAppended
+                figures.persistence.logWriterLagMillis = log.lagMillis(now: EventLoop.monotonicMillis())
+                figures.persistence.logWriterLagMaxMillis = max(
+                    figures.persistence.logWriterLagMaxMillis, figures.persistence.logWriterLagMillis)
             }
         }
         return figures

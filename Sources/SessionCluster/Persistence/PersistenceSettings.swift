@@ -50,9 +50,13 @@ public struct PersistenceStats: Sendable, Equatable {
     public var logSessionsAppended = 0
     /// `log` mode: appends and fsyncs that failed (the error is logged; the node keeps serving from memory).
     public var logWriteFailures = 0
-    /// `log` mode, `everysec` and `no`: times the loop waited for the log's writer thread, which had fallen about
-    /// half a second behind (starved of CPU by other work on the machine).
+    /// `log` mode, `everysec` and `no`: times the loop waited for the log's writer thread, which had fallen half a
+    /// second behind (starved of CPU by other work on the machine).
     public var logWriterWaits = 0
+    /// `log` mode, `everysec` and `no`: how far behind the writer thread is now (ms: how long ago the oldest change
+    /// not yet written was handed to it), and the most seen so far.
+    public var logWriterLagMillis: Int64 = 0
+    public var logWriterLagMaxMillis: Int64 = 0
     /// `log` mode: how long each fsync of the log took (the loop-turn buckets: 100 µs … 100 ms, then more).
     public var fsyncLatency = LoopTurnStats()
     /// `log` mode: compactions finished (a new snapshot written, older segments removed), and failed.

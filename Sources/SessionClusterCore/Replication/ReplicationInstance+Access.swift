@@ -48,18 +48,19 @@ extension ReplicationInstance {
     /// Starts a fetch for `id` unless one is under way.
     /// `round` and `timedOut` carry a fetch over into its next pass (see `fetchRounds`).
     mutating func ensureFetch(
-        _ id: SessionID, takeover: Bool, preferring: [NodeID], now: Timestamp, round: Int = 1, timedOut: Bool = false
+        _ id: SessionID, takeover: Bool, preferring: [NodeID], now: Timestamp, round: Int = 1, timedOut: Bool = false,
+        liveCopySeen: Bool = false
     ) -> [ReplicationDirective] {
         if fetchBySession[id] != nil { return [] }
         let candidates = fetchCandidates(id, preferring: preferring)
         guard let first = candidates.first else {
-            return resolveAccesses(id, now: now, exhausted: true, timedOut: timedOut)
+            return resolveAccesses(id, now: now, exhausted: true, timedOut: timedOut, liveCopySeen: liveCopySeen)
         }
         let request = allocateRequestID()
         fetches[request] = PendingFetch(
             sessionID: id, takeover: takeover, candidates: Array(candidates.dropFirst()), asking: first,
-            deadline: now.adding(millis: settings.fetchTimeoutMillis), timedOut: timedOut, round: round,
-            asked: [first])
+            deadline: now.adding(millis: settings.fetchTimeoutMillis), timedOut: timedOut,
+            liveCopySeen: liveCopySeen, round: round, asked: [first])
         fetchBySession[id] = request
         counters.fetchesSent += 1
         return [.send(.fetch(request, id, takeover: takeover), to: first)]
@@ -87,11 +88,13 @@ extension ReplicationInstance {
             // handed off or taken over meanwhile). Ask again from what is known now before answering 503.
             let takeover = fetch.takeover || (settings.mode == .backup && replicas[id] == nil)
             return ensureFetch(
-                id, takeover: takeover, preferring: [], now: now, round: fetch.round + 1, timedOut: fetch.timedOut)
+                id, takeover: takeover, preferring: [], now: now, round: fetch.round + 1, timedOut: fetch.timedOut,
+                liveCopySeen: fetch.liveCopySeen)
         }
         // Like a time-out, a peer not asked in this pass leaves "nobody live has it" unproven.
         let unasked = peers.keys.contains { !fetch.asked.contains($0) }
-        return resolveAccesses(id, now: now, exhausted: true, timedOut: fetch.timedOut || unasked)
+        return resolveAccesses(
+            id, now: now, exhausted: true, timedOut: fetch.timedOut || unasked, liveCopySeen: fetch.liveCopySeen)
     }
 
     /// A holder answered our fetch.
@@ -101,10 +104,12 @@ extension ReplicationInstance {
     ) -> [ReplicationDirective] {
         var directives = [ReplicationDirective]()
         if session?.isValid == true, fetches[request]?.sessionID == id {
-            // A live copy exists: however this fetch ends, "no live member holds it" cannot be concluded, as after a
-            // time-out. (Two tabs of one session on two nodes take it over from each other; a pass could meet only
-            // "not here" answers while it moved, and a live session was answered lost, 401.)
-            fetches[request]?.timedOut = true
+            // A live copy exists: however this fetch ends, "no live member holds it" cannot be concluded. (Two tabs
+            // of one session on two nodes take it over from each other; a pass could meet only "not here" answers
+            // while it moved, and a live session was answered lost, 401.) Unlike a time-out, this does not keep
+            // writes the member answered without from being declared lost: after a restart of every node, a token
+            // naming a write lost with them was answered 503 for ever.
+            fetches[request]?.liveCopySeen = true
         }
         if var pending = fetches[request], pending.sessionID == id, !pending.takeover, settings.mode == .backup,
             replicas[id] == nil, accesses.hasWaiting(on: id)
@@ -159,9 +164,9 @@ extension ReplicationInstance {
 
     /// Settles the accesses waiting on `id`: ready when the copy covers their token, not found when it ended;
     /// once every holder was asked (`exhausted`), lost / unavailable / lost-writes as DESIGN.md says.
-    mutating func resolveAccesses(_ id: SessionID, now: Timestamp, exhausted: Bool, timedOut: Bool)
-        -> [ReplicationDirective]
-    {
+    mutating func resolveAccesses(
+        _ id: SessionID, now: Timestamp, exhausted: Bool, timedOut: Bool, liveCopySeen: Bool = false
+    ) -> [ReplicationDirective] {
         let waiting = accesses.waiting(on: id)
         guard !waiting.isEmpty else { return [] }
         var directives = [ReplicationDirective]()
@@ -196,8 +201,8 @@ extension ReplicationInstance {
                 }
             } else if exhausted {
                 if access.token.isEmpty {
-                    outcome = .accessFailed(access.ticket, timedOut ? .unavailable : .notFound)
-                } else if timedOut
+                    outcome = .accessFailed(access.ticket, timedOut || liveCopySeen ? .unavailable : .notFound)
+                } else if timedOut || liveCopySeen
                     || !writesCannotBeFound(access.token.entries.map(\.node), askedLive: true, now: now)
                 {
                     // A holder may still have it behind a partition (or did not answer): unavailable, not lost.

@@ -34,6 +34,9 @@ package struct ReplicationInstance: Sendable {
         var deadline: Timestamp
         /// Whether some holder did not answer in time (then "nobody has it" cannot be concluded).
         var timedOut: Bool
+        /// Whether some member answered with a valid copy: then the session is not lost, whatever else the pass
+        /// meets (it may be moving between members). Its missing writes may be: that member answered without them.
+        var liveCopySeen = false
         /// Which pass over the candidates this is (see `fetchRounds`).
         var round: Int
         /// Who was asked in this pass: "no live member has it" needs every current peer among them (a peer
