@@ -57,6 +57,26 @@ def served(cluster, name, cookies):
     return status, body
 
 
+def load_then_kill(cluster, names, writers, seconds):
+    """`writers` writers for `seconds`, then SIGKILL to every node at once; the writers' acknowledged writes, each
+    node's stats just before the kill, and when it came."""
+    results, stop = {}, threading.Event()
+    threads = [threading.Thread(target=writer, args=(cluster, names, i, results, stop)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    before = {name: cluster.stats(name) for name in names}
+    killed_at = time.time()
+    for name in names:
+        cluster.processes[name].send_signal(signal.SIGKILL)
+    for name in names:
+        cluster.processes[name].wait(10)
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    return results, before, killed_at
+
+
 def run(fsync, ack):
     directory = tempfile.mkdtemp(prefix="sc-log-")
     persistence = {"directory": directory, "mode": "log", "fsync": fsync, "compactionMinimumBytes": 65536}
@@ -64,21 +84,7 @@ def run(fsync, ack):
         with Cluster(3, mode="delta", ack=ack, persistence=persistence) as cluster:
             cluster.start_all()
             names = cluster.initial
-            results, stop = {}, threading.Event()
-            threads = [threading.Thread(target=writer, args=(cluster, names, i, results, stop))
-                       for i in range(WRITERS)]
-            for thread in threads:
-                thread.start()
-            time.sleep(LOAD_SECONDS)
-            before = {name: cluster.stats(name) for name in names}
-            killed_at = time.time()
-            for name in names:
-                cluster.processes[name].send_signal(signal.SIGKILL)
-            for name in names:
-                cluster.processes[name].wait(10)
-            stop.set()
-            for thread in threads:
-                thread.join(30)
+            results, before, killed_at = load_then_kill(cluster, names, WRITERS, LOAD_SECONDS)
             check(len(results) == WRITERS, "only %d of %d writers finished" % (len(results), WRITERS))
             total = sum(len(acked) for _, acked in results.values())
             last_second = sum(1 for _, acked in results.values() for t, _ in acked if t >= killed_at - 1.0)
@@ -131,18 +137,7 @@ def newest_segment(directory, name):
 def damaged_segments(cluster, names, directory):
     """More writes, kill -9 again, then n2's newest segment gets bytes flipped mid-file and n3's is cut mid-record:
     both still start, say what they skipped, and every session is served (n1's log and the peers have them)."""
-    results, stop = {}, threading.Event()
-    threads = [threading.Thread(target=writer, args=(cluster, names, i, results, stop)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    time.sleep(1.5)
-    for name in names:
-        cluster.processes[name].send_signal(signal.SIGKILL)
-    for name in names:
-        cluster.processes[name].wait(10)
-    stop.set()
-    for thread in threads:
-        thread.join(30)
+    results, _, _ = load_then_kill(cluster, names, 4, 1.5)
     flipped, cut = newest_segment(directory, "n2"), newest_segment(directory, "n3")
     check(flipped and cut and os.path.getsize(flipped) > 4096 and os.path.getsize(cut) > 4096,
           "no segment to damage: %s %s" % (flipped, cut))

@@ -50,8 +50,6 @@ final class AppendLog: @unchecked Sendable {
     /// over (a descriptor is closed after its last fsync).
     private let fsyncQueue = DispatchQueue(label: "SessionCluster.persistence.fsync")
     private let shared: Mutex<AppendLogCounters>
-    /// Appends handed to the writer and not yet done.
-    private let queued = Atomic<Int>(0)
     /// Appends handed over so far (the loop's count) and done so far (the writer's), and when each of those not done
     /// yet was handed over (loop thread): how far behind the writer is, in time.
     private var handedOver = 0
@@ -78,8 +76,8 @@ final class AppendLog: @unchecked Sendable {
     /// What has been appended so far.
     var counters: AppendLogCounters { shared.withLock { $0 } }
 
-    /// Appends handed over and not yet written.
-    var backlog: Int { queued.load(ordering: .relaxed) }
+    /// Appends handed over and not yet written (loop thread).
+    var backlog: Int { handedOver - done.load(ordering: .acquiring) }
 
     /// How long ago the oldest append not yet written was handed over (ms; 0 when the writer is idle): what a
     /// `kill -9` now would lose on top of the 2 ms gathering. Loop thread.
@@ -175,16 +173,12 @@ final class AppendLog: @unchecked Sendable {
         _ sessions: [Session], fsync: Bool,
         finished: @escaping @Sendable (Result<AppendOutcome, PersistenceError>) -> Void
     ) {
-        queued.add(1, ordering: .relaxed)
         forgetWritten()
         handedOver += 1
         let sequence = handedOver
         handedOverAt.append((sequence, EventLoop.monotonicMillis()))
         let accepted = writer.async { [self] in
-            defer {
-                queued.subtract(1, ordering: .relaxed)
-                done.store(sequence, ordering: .releasing)
-            }
+            defer { done.store(sequence, ordering: .releasing) }
             var outcome = AppendOutcome()
             do throws(PersistenceError) {
                 if !sessions.isEmpty { outcome.records = try write(sessions) }
@@ -195,7 +189,6 @@ final class AppendLog: @unchecked Sendable {
             }
         }
         if !accepted {
-            queued.subtract(1, ordering: .relaxed)
             done.store(sequence, ordering: .releasing)
             finished(.failure(closedError()))
         }

@@ -18,32 +18,10 @@ enum Crypto {
 
     /// Encrypts `plaintext` and appends the 16-byte tag. `nonce` MUST never repeat under `key`.
     static func seal(key: [UInt8], nonce: [UInt8], plaintext: [UInt8], aad: [UInt8]) throws(CryptoError) -> [UInt8] {
-        precondition(key.count == keyBytes && nonce.count == nonceBytes)
-        guard let context = EVP_CIPHER_CTX_new() else { throw CryptoError(operation: "EVP_CIPHER_CTX_new") }
-        defer { EVP_CIPHER_CTX_free(context) }
-        var output = [UInt8](repeating: 0, count: plaintext.count + tagBytes)
-        var length: Int32 = 0
-        guard EVP_EncryptInit_ex(context, EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
-            throw CryptoError(operation: "EVP_EncryptInit_ex")
-        }
-        if !aad.isEmpty {
-            guard EVP_EncryptUpdate(context, nil, &length, aad, Int32(aad.count)) == 1 else {
-                throw CryptoError(operation: "EVP_EncryptUpdate(aad)")
-            }
-        }
-        let ok = output.withUnsafeMutableBufferPointer { out -> Bool in
-            var written: Int32 = 0
-            if !plaintext.isEmpty {
-                guard EVP_EncryptUpdate(context, out.baseAddress, &written, plaintext, Int32(plaintext.count)) == 1
-                else { return false }
-            }
-            var final: Int32 = 0
-            guard EVP_EncryptFinal_ex(context, out.baseAddress! + Int(written), &final) == 1 else { return false }
-            return EVP_CIPHER_CTX_ctrl(
-                context, EVP_CTRL_GCM_GET_TAG, Int32(tagBytes), out.baseAddress! + plaintext.count) == 1
-        }
-        guard ok else { throw CryptoError(operation: "EVP_Encrypt") }
-        return output
+        var sealed = plaintext
+        sealed.reserveCapacity(plaintext.count + tagBytes)
+        try sealInPlace(key: key, nonce: nonce, &sealed, from: 0, aad: aad)
+        return sealed
     }
 
     /// Encrypts `buffer[from...]` in place and appends the 16-byte tag: `seal` without copying the plaintext (the
