@@ -16,9 +16,10 @@ public final class HTTPServer: Sendable {
 
     /// The bound address (`host:port`; the real port when 0 was asked for).
     public let address: String
-    private let loop: EventLoop
+    private let loops: [EventLoop]
     private let ownsLoop: Bool
-    private let state: LoopConfined<ServerState>
+    private let states: [LoopConfined<ServerState>]
+    private let figures: ServerFigures
 
     /// Binds `host:port` and starts serving on a loop of its own; each request runs `handler` in a task.
     public static func start(
@@ -45,7 +46,21 @@ public final class HTTPServer: Sendable {
         host: String, port: UInt16, limits: HTTPLimits = HTTPLimits(), settings: HTTPServerSettings = .init(),
         on loop: EventLoop, handler: @escaping Handler
     ) throws -> HTTPServer {
-        try start(host: host, port: port, limits: limits, settings: settings, loop: loop, ownsLoop: false,
+        try start(host: host, port: port, limits: limits, settings: settings, loops: [loop], ownsLoop: false,
+            handler: handler)
+    }
+
+    /// Binds `host:port` and serves on every loop of `loops` (already running, e.g. `ClusterNode.eventLoops`):
+    /// the first accepts, and the connections are handed to the loops in turn; `handler` is called on the loop
+    /// of the request's connection. Each loop holds its share of `settings.maxConnections` (rounded up).
+    /// `stop()` leaves the loops running.
+    public static func start(
+        host: String, port: UInt16, limits: HTTPLimits = HTTPLimits(), settings: HTTPServerSettings = .init(),
+        on loops: [EventLoop], handler: @escaping Handler
+    ) throws -> HTTPServer {
+        precondition(!loops.isEmpty, "HTTPServer needs a loop")
+        return try start(
+            host: host, port: port, limits: limits, settings: settings, loops: loops, ownsLoop: false,
             handler: handler)
     }
 
@@ -53,45 +68,59 @@ public final class HTTPServer: Sendable {
         host: String, port: UInt16, limits: HTTPLimits, settings: HTTPServerSettings, loop: EventLoop,
         ownsLoop: Bool, handler: @escaping Handler
     ) throws -> HTTPServer {
+        try start(
+            host: host, port: port, limits: limits, settings: settings, loops: [loop], ownsLoop: ownsLoop,
+            handler: handler)
+    }
+
+    private static func start(
+        host: String, port: UInt16, limits: HTTPLimits, settings: HTTPServerSettings, loops: [EventLoop],
+        ownsLoop: Bool, handler: @escaping Handler
+    ) throws -> HTTPServer {
         let listener = try Listener(host: host, port: port)
-        let state = ServerState(loop: loop, listener: listener, limits: limits, settings: settings, handler: handler)
-        let server = HTTPServer(address: listener.address, loop: loop, ownsLoop: ownsLoop, state: state)
-        let confined = server.state
-        loop.execute { confined.value.begin() }
+        let figures = ServerFigures(count: loops.count)
+        var share = settings
+        share.maxConnections = (settings.maxConnections + loops.count - 1) / loops.count
+        let states = loops.enumerated().map { index, loop in
+            ServerState(
+                loop: loop, listener: index == 0 ? listener : nil, limits: limits,
+                settings: loops.count == 1 ? settings : share, handler: handler, index: index, shared: figures)
+        }
+        if loops.count > 1 { states[0].siblings = states.map { LoopConfined(value: $0) } }
+        let server = HTTPServer(
+            address: listener.address, loops: loops, ownsLoop: ownsLoop, states: states, figures: figures)
+        for (loop, state) in zip(loops, server.states) { loop.execute { state.value.begin() } }
         return server
     }
 
-    private init(address: String, loop: EventLoop, ownsLoop: Bool, state: ServerState) {
+    private init(
+        address: String, loops: [EventLoop], ownsLoop: Bool, states: [ServerState], figures: ServerFigures
+    ) {
         self.address = address
-        self.loop = loop
+        self.loops = loops
         self.ownsLoop = ownsLoop
-        self.state = LoopConfined(value: state)
+        self.states = states.map { LoopConfined(value: $0) }
+        self.figures = figures
     }
 
-    /// The server's counters and open connections; call on its loop (e.g. from a handler).
-    public var currentStats: HTTPServerStats {
-        var stats = state.value.stats
-        stats.open = state.value.openCount
-        return stats
-    }
+    /// The server's counters and open connections (every loop's), from any thread.
+    public var currentStats: HTTPServerStats { figures.total }
 
     /// The server's counters and open connections, from any task.
-    public func stats() async -> HTTPServerStats {
-        await withCheckedContinuation { continuation in
-            loop.execute { [self] in continuation.resume(returning: currentStats) }
-        }
-    }
+    public func stats() async -> HTTPServerStats { figures.total }
 
     /// Stops accepting and closes every connection; stops the loop when it is the server's own.
     public func stop() async {
-        let confined = state
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            loop.execute {
-                confined.value.close()
-                continuation.resume()
+        for (loop, confined) in zip(loops, states) {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let queued = loop.execute {
+                    confined.value.close()
+                    continuation.resume()
+                }
+                if !queued { continuation.resume() }
             }
         }
-        if ownsLoop { await loop.stop() }
+        if ownsLoop { for loop in loops { await loop.stop() } }
     }
 }
 

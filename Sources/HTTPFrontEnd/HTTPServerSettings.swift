@@ -84,6 +84,19 @@ public struct HTTPServerStats: Sendable, Equatable {
     /// All zero.
     public init() {}
 
+    /// Adds the counters of `other` (another loop's connections of the same server).
+    mutating func add(_ other: HTTPServerStats) {
+        open += other.open
+        accepted += other.accepted
+        rejected += other.rejected
+        evicted += other.evicted
+        evictedIncomplete += other.evictedIncomplete
+        headerTimeouts += other.headerTimeouts
+        bodyTimeouts += other.bodyTimeouts
+        idleTimeouts += other.idleTimeouts
+        acceptErrors += other.acceptErrors
+    }
+
     /// (name, value) pairs for stats pages, prefixed `http_`.
     public var fields: [(name: String, value: Int)] {
         [

@@ -1,4 +1,5 @@
 import SessionCluster
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -16,20 +17,40 @@ import SessionCluster
 /// 3. else the newcomer is answered 503 and closed.
 /// Either way the newcomer's answer is actually sent: a stream being closed is held here until it has drained
 /// (or its grace has passed).
+///
+/// A server on several loops has one state per loop: the first accepts every connection and hands them out in
+/// turn (`siblings`), so the loops serve equal numbers; each holds its share of `maxConnections` and applies the
+/// policy above to its own connections.
 final class ServerState {
     let loop: EventLoop
-    let listener: Listener
+    /// The first loop's state only: it accepts.
+    let listener: Listener?
     let limits: HTTPLimits
     let settings: HTTPServerSettings
     let handler: HTTPServer.Handler
-    var connections: [Int32: HTTPConnection] = [:]
+    /// This state's place among the server's loops, and the counters every loop publishes.
+    let index: Int
+    let shared: ServerFigures
+    /// The first loop's state: every loop's state, to hand accepted connections to (itself included).
+    var siblings: [LoopConfined<ServerState>] = []
+    private var nextSibling = 0
+    var connections: [Int32: HTTPConnection] = [:] {
+        didSet { shared.setOpen(index, openCount) }
+    }
     /// Streams given a last answer (the over-limit 503), held until they drained and closed.
-    private var closing: [Int32: TCPStream] = [:]
+    private var closing: [Int32: TCPStream] = [:] {
+        didSet { shared.setOpen(index, openCount) }
+    }
     /// Idle connections, longest idle first.
     private var idle = ConnectionList()
     /// Connections with a request partly received (head or body), oldest request first.
     private var incomplete = ConnectionList()
-    var stats = HTTPServerStats()
+    /// This loop's counters, published for the server's figures (`ServerFigures`); they change per connection,
+    /// not per request.
+    var stats: HTTPServerStats {
+        get { shared.stats(index) }
+        set { shared.setStats(index, newValue) }
+    }
     private var listening = false
     /// Counts `acceptAll` passes (one per loop turn the listener is ready in). A connection accepted in this pass
     /// has not been read yet, so it is not displaced as idle: under a burst, newcomers would otherwise displace
@@ -41,14 +62,16 @@ final class ServerState {
     private var stopped = false
 
     init(
-        loop: EventLoop, listener: Listener, limits: HTTPLimits, settings: HTTPServerSettings,
-        handler: @escaping HTTPServer.Handler
+        loop: EventLoop, listener: Listener?, limits: HTTPLimits, settings: HTTPServerSettings,
+        handler: @escaping HTTPServer.Handler, index: Int = 0, shared: ServerFigures = ServerFigures(count: 1)
     ) {
         self.loop = loop
         self.listener = listener
         self.limits = limits
         self.settings = settings
         self.handler = handler
+        self.index = index
+        self.shared = shared
     }
 
     /// Open connections, those being closed included (each holds a descriptor).
@@ -59,17 +82,25 @@ final class ServerState {
     }
 
     private func listen() {
-        guard !stopped, !listening else { return }
+        guard !stopped, !listening, let listener else { return }
         listening = (try? loop.register(listener.fd, events: EventLoop.readable) { [unowned self] _ in acceptAll() })
             != nil
     }
 
     private func acceptAll() {
         acceptPass += 1
+        var handed = [[Int32]](repeating: [], count: siblings.count)
+        defer {
+            for (target, fds) in handed.enumerated() where !fds.isEmpty {
+                let sibling = siblings[target]
+                let batch = fds
+                if !sibling.value.loop.execute({ sibling.value.admitHanded(batch) }) { batch.forEach { _ = Glibc.close($0) } }
+            }
+        }
         for _ in 0..<Self.acceptsPerPass {
             let fd: Int32
             do throws(SystemError) {
-                guard let accepted = try listener.accept() else { return }
+                guard let accepted = try listener?.accept() else { return }
                 fd = accepted
             } catch {
                 stats.acceptErrors += 1
@@ -81,7 +112,7 @@ final class ServerState {
                     // Out of descriptors or memory: the pending connection stays queued, so the listener would
                     // be ready again at once and the loop would spin. Stop watching it and retry shortly, after
                     // some connections (idle ones time out) have given their descriptors back.
-                    loop.deregister(listener.fd)
+                    if let listener { loop.deregister(listener.fd) }
                     listening = false
                     loop.schedule(afterMillis: 100) { [weak self] in self?.listen() }
                     return
@@ -89,8 +120,18 @@ final class ServerState {
                     continue  // this one connection failed (ECONNABORTED, EPERM…): take the next
                 }
             }
-            admit(fd)
+            // In turn over the loops: each serves as many connections as the others.
+            let target = nextSibling
+            nextSibling = siblings.isEmpty ? 0 : (nextSibling + 1) % siblings.count
+            if target == index || siblings.isEmpty { admit(fd) } else { handed[target].append(fd) }
         }
+    }
+
+    /// Takes connections the first loop accepted for this one: one accept pass of this loop's own.
+    func admitHanded(_ fds: [Int32]) {
+        guard !stopped else { return fds.forEach { _ = Glibc.close($0) } }
+        acceptPass += 1
+        for fd in fds { admit(fd) }
     }
 
     private func admit(_ fd: Int32) {
@@ -176,15 +217,40 @@ final class ServerState {
 
     func close() {
         stopped = true
-        if listening { loop.deregister(listener.fd) }
+        if listening, let listener { loop.deregister(listener.fd) }
         listening = false
-        listener.close()
+        listener?.close()
         for connection in Array(connections.values) { connection.stream.close() }
         for stream in Array(closing.values) { stream.close() }
         connections = [:]
         closing = [:]
         idle = ConnectionList()
         incomplete = ConnectionList()
+    }
+}
+
+/// The counters and open connections of a server's loops, each loop's published by it under a lock (they change
+/// per connection, not per request), read together from any thread.
+final class ServerFigures: Sendable {
+    private let slots: Mutex<[(stats: HTTPServerStats, open: Int)]>
+
+    init(count: Int) { slots = Mutex(Array(repeating: (HTTPServerStats(), 0), count: max(1, count))) }
+
+    func stats(_ index: Int) -> HTTPServerStats { slots.withLock { $0[index].stats } }
+    func setStats(_ index: Int, _ stats: HTTPServerStats) { slots.withLock { $0[index].stats = stats } }
+    func setOpen(_ index: Int, _ open: Int) { slots.withLock { $0[index].open = open } }
+
+    /// Every loop's counters summed, with the connections open now.
+    var total: HTTPServerStats {
+        slots.withLock { slots in
+            var total = HTTPServerStats()
+            for slot in slots {
+                var stats = slot.stats
+                stats.open = slot.open
+                total.add(stats)
+            }
+            return total
+        }
     }
 }
 

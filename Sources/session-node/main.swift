@@ -183,7 +183,7 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
     do {
         server = try HTTPServer.start(
             host: entry.http.host, port: entry.http.port, limits: limits, settings: serverSettings,
-            on: node.eventLoop, handler: routes.handle)
+            on: node.eventLoops, handler: routes.handle)
         routes.server.value = server
     } catch {
         await node.shutdown()
@@ -209,6 +209,7 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
         "node \(name) (\(node.me.id)) up: http://\(server.address) replication \(node.me.replication) "
         + (redisServer.map { "redis \($0.address) " } ?? "")
         + "mode \(configuration.replication.mode.rawValue)/\(configuration.replication.ack.rawValue)"
+        + (settings.loops > 1 ? " loops \(settings.loops)" : "")
         + (settings.persistence.map {
             " persistence \($0.mode.rawValue)"
                 + ($0.mode == .log ? "/\($0.fsync.rawValue)" : "") + " in \($0.nodeDirectory(name))"

@@ -33,8 +33,17 @@ import Testing
         settings.membership.deadAfterMillis = 3_000
         settings.membership.seeds = seeds
         settings.replication = ReplicationSettings(mode: mode, ack: ack)
+        settings.loops = testLoops
         return settings
     }
+
+    /// The loops every test node runs: `SESSIONCLUSTER_TEST_LOOPS` (CI runs the node suites with 1 and with 2).
+    static let testLoops: Int = {
+        guard let text = ProcessInfo.processInfo.environment["SESSIONCLUSTER_TEST_LOOPS"], let loops = Int(text),
+            (1...64).contains(loops)
+        else { return 1 }
+        return loops
+    }()
 
     static func startCluster(_ count: Int, mode: ReplicationMode = .delta, ack: AckMode = .async) async throws
         -> [ClusterNode]

@@ -27,6 +27,25 @@ import Testing
         #expect(parsed.limits.http.maxBodyBytes == 1 << 20)
     }
 
+    @Test func loopsAreReadCheckedAndReachTheNodeSettings() throws {
+        #expect(try Self.parse().loops == 1)
+        let two = try ClusterConfiguration.parse(ConfigurationFixtures.document(extra: #""loops": 2"#))
+        #expect(try #require(ClusterNodeSettings(configuration: two, node: "n1")).loops == 2)
+        for bad in ["0", "65", "-1", "1.5", "\"2\""] {
+            #expect(throws: ConfigurationError.self) {
+                _ = try ClusterConfiguration.parse(ConfigurationFixtures.document(extra: "\"loops\": \(bad)"))
+            }
+        }
+        do {
+            _ = try ClusterConfiguration.parse(
+                ConfigurationFixtures.document(
+                    extra: #""loops": 2, "persistence": {"directory": "/tmp/x", "mode": "snapshot"}"#))
+            Issue.record("loops 2 with persistence must be refused until it is built")
+        } catch {
+            #expect(error.keyPath == "loops" && error.problem.contains("persistence"))
+        }
+    }
+
     @Test func everyKeyIsReadAndReachesTheNodeSettings() throws {
         let parsed = try Self.parse(
             limits: """

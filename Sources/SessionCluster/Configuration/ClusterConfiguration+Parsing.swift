@@ -21,7 +21,7 @@ extension ClusterConfiguration {
             document, at: "",
             keys: [
                 "cluster", "secret", "keys", "currentKey", "replication", "membership", "sessions", "limits", "redis",
-                "persistence", "nodes",
+                "persistence", "nodes", "loops",
             ])
         guard let cluster = try root.string("cluster") else { throw missing(root, "cluster") }
         guard let secret = try root.string("secret", redacted: true) else { throw missing(root, "secret") }
@@ -76,6 +76,7 @@ extension ClusterConfiguration {
         {
             configuration.persistence = try decodePersistence(section)
         }
+        if let loops = try root.integer("loops") { configuration.loops = Int(clamping: loops) }
         guard let nodes = try root.array("nodes") else { throw missing(root, "nodes") }
         for (value, path) in nodes {
             configuration.nodes.append(try decodeNode(value, at: path))

@@ -23,6 +23,7 @@
 ///   },
 ///   "limits": { "tickMillis": 50, "http": { … }, "replication": { … } },   (see `Limits`)
 ///   "redis": { "password": null },
+///   "loops": 1,   (event loops per node: each owns a shard of the sessions; every node runs the same number)
 ///   "persistence": null,   (or { "directory": "data", "mode": "snapshot", "fsync": "everysec" }: see `Persistence`)
 ///   "nodes": [
 ///     { "name": "n1", "replication": "127.0.0.1:47101", "http": "127.0.0.1:48101", "redis": "127.0.0.1:46101" }
@@ -74,6 +75,9 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var redis = Redis()
     /// Where sessions are kept across a restart (the top-level `persistence` section); nil: in memory only.
     public var persistence: Persistence?
+    /// Event loops (threads) each node runs, 1–64 (the top-level `loops`; `ClusterNodeSettings.loops`). The
+    /// same for every node of the cluster, as it must be. Default 1.
+    public var loops = 1
 
     /// The top-level `redis` section: what every node's `redis` endpoint requires of its clients.
     public struct Redis: Sendable, Equatable {

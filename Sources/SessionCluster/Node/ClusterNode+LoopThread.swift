@@ -2,17 +2,25 @@ import SessionClusterCore
 
 /// The session API for callers on the node's own event loop (a server running its sockets there).
 extension ClusterNode {
-    /// The node's event loop. A server that runs its own sockets on it (as the `session-node` HTTP front end
-    /// does) can use the callback methods below: called on this loop, a request for a session held here
-    /// completes before the call returns — no thread hop, no task. Anything slow run on the loop delays
-    /// the node's protocol work.
+    /// The node's first event loop (shard 0's: membership and the node's sockets). A server that runs its own
+    /// sockets on it (as the `session-node` HTTP front end does) can use the callback methods below: called on the
+    /// loop of the session's shard, a request for a session held here completes before the call returns — no
+    /// thread hop, no task. Anything slow run on the loop delays the node's protocol work.
     public var eventLoop: EventLoop { loop }
+
+    /// Every loop of the node, one per shard (`ClusterNodeSettings.loops`). A server may run connections on each;
+    /// a callback method called on one of them for a session of another shard runs there and answers back on the
+    /// calling loop (two thread hops). `eventLoop(for:)` names the loop that answers a session at once.
+    public var eventLoops: [EventLoop] { shards.loops }
+
+    /// The loop that owns session `id` (its shard's).
+    public func eventLoop(for id: SessionID) -> EventLoop { shards.loops[shards.shard(of: id)] }
 
     /// Reads a session; `done` runs on the node's loop (at once when called there and the copy is here).
     public func read(
         _ id: SessionID, token: VersionToken?, then done: @escaping (Result<SessionSnapshot, SessionError>) -> Void
     ) {
-        onLoopNow({ $0.read(id, token: token, done) }, rejected: { done(.failure(.shuttingDown)) })
+        onShard(of: id, rejected: { .failure(.shuttingDown) }, { $0.read(id, token: token, $1) }, then: done)
     }
 
     /// `update` for callers on the loop: `body` and `done` run on the node's loop.
@@ -21,7 +29,7 @@ extension ClusterNode {
         _ body: @escaping (SessionSnapshot, inout SessionChanges) throws -> Value,
         then done: @escaping (Result<SessionUpdate<Value>, SessionError>) -> Void
     ) {
-        onLoopNow({ $0.update(id, token: token, body, done) }, rejected: { done(.failure(.shuttingDown)) })
+        onShard(of: id, rejected: { .failure(.shuttingDown) }, { $0.update(id, token: token, body, $1) }, then: done)
     }
 
     /// `create` for callers on the loop: `done` runs on the node's loop.
@@ -29,9 +37,11 @@ extension ClusterNode {
         _ changes: SessionChanges, then done: @escaping (Result<SessionUpdate<Void>, SessionError>) -> Void
     ) {
         let id = Self.freshID()
-        onLoopNow(
-            { $0.create(id, changes: changes) { done($0.map { SessionUpdate(id: id, version: $0, value: ()) }) } },
-            rejected: { done(.failure(.shuttingDown)) })
+        onShard(
+            of: id, rejected: { .failure(.shuttingDown) },
+            { runtime, reply in
+                runtime.create(id, changes: changes) { reply($0.map { SessionUpdate(id: id, version: $0, value: ()) }) }
+            }, then: done)
     }
 
     /// Creates the session `id`, chosen by the caller, holding `changes`; `done` runs on the node's loop. For
@@ -43,12 +53,13 @@ extension ClusterNode {
         _ id: SessionID, _ changes: SessionChanges,
         then done: @escaping (Result<SessionUpdate<Void>, SessionError>) -> Void
     ) {
-        onLoopNow(
-            { runtime in
+        onShard(
+            of: id, rejected: { .failure(.shuttingDown) },
+            { runtime, reply in
                 runtime.create(id, changes: changes, named: true) {
-                    done($0.map { SessionUpdate(id: id, version: $0, value: ()) })
+                    reply($0.map { SessionUpdate(id: id, version: $0, value: ()) })
                 }
-            }, rejected: { done(.failure(.shuttingDown)) })
+            }, then: done)
     }
 
     /// Redis's `WAIT`: counts the other holders of session `id` that hold this node's writes up to `version` (the
@@ -60,9 +71,9 @@ extension ClusterNode {
         _ id: SessionID, version: VersionToken, replicas: Int, timeoutMillis: Int64,
         then done: @escaping (_ holders: Int) -> Void
     ) {
-        onLoopNow(
-            { $0.confirm(id, version: version, replicas: replicas, timeoutMillis: timeoutMillis, done) },
-            rejected: { done(0) })
+        onShard(
+            of: id, rejected: { 0 },
+            { $0.confirm(id, version: version, replicas: replicas, timeoutMillis: timeoutMillis, $1) }, then: done)
     }
 
     /// The valid sessions held here after `cursor` in id order, looking at `limit` held ids at most (so a walk
@@ -74,10 +85,11 @@ extension ClusterNode {
         after cursor: SessionID?, limit: Int, having attribute: String? = nil,
         then done: @escaping (_ sessions: [HeldSession], _ next: SessionID?) -> Void
     ) {
-        onLoopNow(
-            { runtime in
+        let limit = max(1, limit)
+        onEveryShard(
+            { runtime -> (looked: [SessionID], found: [HeldSession]) in
                 let replication = runtime.node.replication
-                let ids = replication.sessionIDs(after: cursor, limit: max(1, limit))
+                let ids = replication.sessionIDs(after: cursor, limit: limit)
                 var found = [HeldSession]()
                 for id in ids {
                     guard let session = replication.session(id), session.isValid else { continue }
@@ -87,15 +99,25 @@ extension ClusterNode {
                             id: id, attributes: session.content.liveAttributes,
                             expiresFirst: replication.expiresFirst(id)))
                 }
-                done(found, ids.count < max(1, limit) ? nil : ids.last)
-            }, rejected: { done([], nil) })
+                return (ids, found)
+            },
+            then: { parts in
+                // Each shard looked at up to `limit` ids after the cursor; the first `limit` of them all, in id
+                // order, are this step (a shard's ids not looked at sort after its last, so after the new cursor).
+                let looked = parts.flatMap(\.looked).sorted()
+                guard looked.count > limit else {
+                    return done(parts.flatMap(\.found).sorted { $0.id < $1.id }, nil)
+                }
+                let next = looked[limit - 1]
+                done(parts.flatMap(\.found).filter { $0.id <= next }.sorted { $0.id < $1.id }, next)
+            })
     }
 
     /// `invalidate` for callers on the loop: `done` runs on the node's loop.
     public func invalidate(
         _ id: SessionID, token: VersionToken?, then done: @escaping (Result<Void, SessionError>) -> Void
     ) {
-        onLoopNow({ $0.invalidate(id, token: token, done) }, rejected: { done(.failure(.shuttingDown)) })
+        onShard(of: id, rejected: { .failure(.shuttingDown) }, { $0.invalidate(id, token: token, $1) }, then: done)
     }
 
     /// `changeID` for callers on the loop: `done` runs on the node's loop.
@@ -103,23 +125,27 @@ extension ClusterNode {
         _ id: SessionID, token: VersionToken?,
         then done: @escaping (Result<SessionUpdate<Void>, SessionError>) -> Void
     ) {
-        let newID = Self.freshID()
-        onLoopNow(
-            { runtime in
+        let newID = freshID(sameShardAs: id)
+        onShard(
+            of: id, rejected: { .failure(.shuttingDown) },
+            { runtime, reply in
                 runtime.changeID(id, to: newID, token: token) {
-                    done($0.map { SessionUpdate(id: newID, version: $0, value: ()) })
+                    reply($0.map { SessionUpdate(id: newID, version: $0, value: ()) })
                 }
-            }, rejected: { done(.failure(.shuttingDown)) })
+            }, then: done)
     }
 
     /// The members this node knows, for callers on the loop (called elsewhere it hops and answers on the loop).
     /// Empty once the node has stopped.
     public func members(then done: @escaping ([Member]) -> Void) {
-        onLoopNow({ done($0.node.membership.members) }, rejected: { done([]) })
+        onShard(0, rejected: { [] }, { $1($0.node.membership.members) }, then: done)
     }
 
     /// `stats()` for callers on the loop.
     public func stats(then done: @escaping (NodeStats) -> Void) {
-        onLoopNow({ done($0.currentStats) }, rejected: { [self] in done(lastStats()) })
+        guard accepting.load(ordering: .acquiring) else { return done(lastStats()) }
+        onEveryShard({ $0.currentStats }) { [self] parts in
+            done(parts.count == shards.count ? NodeStats(merging: parts) : lastStats())
+        }
     }
 }

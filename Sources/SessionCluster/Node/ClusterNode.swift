@@ -34,8 +34,11 @@ package struct LoopConfined<Value>: @unchecked Sendable {
 public final class ClusterNode: Sendable {
     /// This node as members see it (its `id` is fresh for each start).
     public let me: MemberInfo
-    let loop: EventLoop
-    let runtime: LoopConfined<NodeRuntime>
+    /// The node's loops and their runtimes, one per shard of the sessions (`ClusterNodeSettings.loops`).
+    let shards: ShardSet
+    /// Shard 0's loop and runtime: membership, the node's sockets, and what is not a session's.
+    var loop: EventLoop { shards.loops[0] }
+    var runtime: LoopConfined<NodeRuntime> { shards.runtimes[0] }
     private let hub: EventHub
     /// Whether the node takes calls: false from the first `shutdown()` on, so later calls fail at once.
     let accepting = Atomic<Bool>(true)
@@ -51,20 +54,20 @@ public final class ClusterNode: Sendable {
 
     private enum Phase { case running, stopping, stopped }
 
-    private init(loop: EventLoop, runtime: NodeRuntime, hub: EventHub) {
-        self.loop = loop
-        self.runtime = LoopConfined(value: runtime)
+    private init(shards: ShardSet, hub: EventHub, me: MemberInfo) {
+        self.shards = shards
         self.hub = hub
-        self.me = runtime.node.me
+        self.me = me
     }
 
-    /// Dropped without `shutdown()` (a caller that forgot, a test that failed half-way): the loop would go on
-    /// running timers and handlers that reach a runtime no longer there. The runtime is closed abruptly on its loop
-    /// (no leaving beacon, no snapshot — as a crash) and the loop stopped.
+    /// Dropped without `shutdown()` (a caller that forgot, a test that failed half-way): the loops would go on
+    /// running timers and handlers that reach runtimes no longer there. The runtimes are closed abruptly on their
+    /// loops (no leaving beacon, no snapshot — as a crash) and the loops stopped.
     deinit {
         guard lifecycle.withLock({ $0.phase == .running }) else { return }
-        let confined = runtime
-        if loop.execute({ confined.value.close() }) { loop.requestStop() }
+        for (loop, confined) in zip(shards.loops, shards.runtimes) {
+            if loop.execute({ confined.value.close() }) { loop.requestStop() }
+        }
     }
 
     /// Binds the sockets and starts the node. Throws `.invalidSettings` (naming the setting and its value; also for
@@ -83,6 +86,13 @@ public final class ClusterNode: Sendable {
         } catch {
             throw .invalidSettings(error)
         }
+        if settings.persistence != nil, settings.loops > 1 {
+            // Not yet: the snapshot and the log are written by shard 0 alone.
+            throw .invalidSettings(
+                ConfigurationError(
+                    keyPath: "loops", value: String(settings.loops),
+                    problem: "must be 1 with persistence (persistence over several loops is not built yet)"))
+        }
         let keyring: Keyring
         do throws(KeyringError) {
             if let given = settings.keyring {
@@ -95,14 +105,28 @@ public final class ClusterNode: Sendable {
         }
         let persistence = try loadSnapshot(settings, keyring: keyring)
         let hub = EventHub()
+        let count = settings.loops
+        var loops = [EventLoop]()
         do throws(SystemError) {
-            let loop = try EventLoop(name: "node-\(settings.name)")
-            let runtime = try NodeRuntime(
-                settings: settings, keyring: keyring, loop: loop, events: hub, persistence: persistence)
-            let node = ClusterNode(loop: loop, runtime: runtime, hub: hub)
-            loop.start()
-            let confined = node.runtime
-            loop.execute { confined.value.begin() }
+            for index in 0..<count {
+                loops.append(try EventLoop(name: count == 1 ? "node-\(settings.name)" : "node-\(settings.name)-\(index)"))
+            }
+            let lead = try NodeRuntime(
+                settings: settings, keyring: keyring, loop: loops[0], events: hub, persistence: persistence,
+                shard: 0, of: count)
+            var runtimes = [lead]
+            for index in 1..<count {
+                runtimes.append(
+                    try NodeRuntime(
+                        settings: settings, keyring: keyring, loop: loops[index], events: hub, shard: index, of: count,
+                        lead: lead))
+            }
+            let shards = ShardSet(runtimes)
+            for runtime in runtimes { runtime.shards = shards }
+            let node = ClusterNode(shards: shards, hub: hub, me: lead.node.me)
+            for loop in loops { loop.start() }
+            // The other shards begin first: shard 0's first membership change must find them running.
+            for index in (0..<count).reversed() { shards.run(on: index) { $0.begin() } }
             return node
         } catch {
             throw .system(error)
@@ -165,27 +189,85 @@ public final class ClusterNode: Sendable {
         return replayed
     }
 
-    /// Runs `body` on the loop with the runtime and a completion to call exactly once. Answers `rejected` at once,
-    /// without running `body`, once the node is shutting down or stopped (the loop would never run it).
+    /// Runs `body` on the loop of shard `index` (shard 0: what is not a session's) with its runtime and a
+    /// completion to call exactly once. Answers `rejected` at once, without running `body`, once the node is
+    /// shutting down or stopped (the loop would never run it).
     private func onLoop<R: Sendable>(
-        rejected: R, _ body: @escaping @Sendable (NodeRuntime, @escaping (R) -> Void) -> Void
+        shard index: Int = 0, rejected: R, _ body: @escaping @Sendable (NodeRuntime, @escaping (R) -> Void) -> Void
     ) async -> R {
         guard accepting.load(ordering: .acquiring) else { return rejected }
-        let confined = runtime
         return await withCheckedContinuation { continuation in
-            let queued = loop.execute { body(confined.value) { continuation.resume(returning: $0) } }
+            let queued = shards.run(on: index) { runtime in body(runtime) { continuation.resume(returning: $0) } }
             if !queued { continuation.resume(returning: rejected) }
         }
     }
 
-    /// Runs `body` with the runtime at once when called on the loop thread, else soon on the loop; calls
-    /// `rejected` instead once the node is shutting down or stopped.
-    func onLoopNow(_ body: @escaping (NodeRuntime) -> Void, rejected: @escaping () -> Void) {
-        guard accepting.load(ordering: .acquiring) else { return rejected() }
-        if loop.inLoop { return body(runtime.value) }
-        let confined = runtime
-        let work = LoopConfined(value: body)
-        if !loop.execute({ work.value(confined.value) }) { rejected() }
+    /// `onLoop` for the shard that owns session `id`.
+    private func onLoop<R: Sendable>(
+        for id: SessionID, rejected: R, _ body: @escaping @Sendable (NodeRuntime, @escaping (R) -> Void) -> Void
+    ) async -> R {
+        await onLoop(shard: shards.shard(of: id), rejected: rejected, body)
+    }
+
+    /// Runs `body` with the runtime of shard `index` at once when called on that shard's loop, else soon on it,
+    /// and hands its result to `done`: on the calling loop when the caller runs on another loop of this node (a
+    /// front end's connection there), else where `body` completed. Calls `done(rejected())` instead once the node
+    /// is shutting down or stopped.
+    func onShard<R>(
+        _ index: Int, rejected: @escaping () -> R, _ body: @escaping (NodeRuntime, @escaping (R) -> Void) -> Void,
+        then done: @escaping (R) -> Void
+    ) {
+        guard accepting.load(ordering: .acquiring) else { return done(rejected()) }
+        let target = shards.loops[index]
+        if target.inLoop { return body(shards.runtimes[index].value, done) }
+        var reply = done
+        if let caller = shards.current {
+            let back = shards.loops[caller]
+            let confined = LoopConfined(value: done)
+            reply = { result in
+                let carried = LoopConfined(value: result)
+                back.execute { confined.value(carried.value) }
+            }
+        }
+        let work = LoopConfined(value: (body, reply))
+        let runtime = shards.runtimes[index]
+        if !target.execute({ work.value.0(runtime.value, work.value.1) }) { done(rejected()) }
+    }
+
+    /// `onShard` for the shard that owns session `id`.
+    func onShard<R>(
+        of id: SessionID, rejected: @escaping () -> R, _ body: @escaping (NodeRuntime, @escaping (R) -> Void) -> Void,
+        then done: @escaping (R) -> Void
+    ) {
+        onShard(shards.shard(of: id), rejected: rejected, body, then: done)
+    }
+
+    /// Runs `part` on every shard's loop with its runtime and hands the results, in shard order, to `done`: on the
+    /// calling loop when the caller runs on a loop of this node, else on the loop that finished last. Shards whose
+    /// loop has stopped are left out.
+    func onEveryShard<T>(
+        _ part: @escaping (NodeRuntime) -> T, then done: @escaping ([T]) -> Void
+    ) {
+        guard accepting.load(ordering: .acquiring) else { return done([]) }
+        if shards.count == 1, shards.loops[0].inLoop { return done([part(shards.runtimes[0].value)]) }
+        let gathered = ShardGather<T>(count: shards.count)
+        let caller = shards.current.map { shards.loops[$0] }
+        let finish = LoopConfined(value: done)
+        let work = LoopConfined(value: part)
+        let complete: @Sendable () -> Void = {
+            let results = gathered.results
+            if let caller, !caller.inLoop {
+                caller.execute { finish.value(results.value) }
+            } else {
+                finish.value(results.value)
+            }
+        }
+        for index in 0..<shards.count {
+            let queued = shards.run(on: index) { runtime in
+                if gathered.put(LoopConfined(value: work.value(runtime)), at: index) { complete() }
+            }
+            if !queued, gathered.put(nil, at: index) { complete() }
+        }
     }
 
     // MARK: Events
@@ -224,7 +306,7 @@ public final class ClusterNode: Sendable {
     private func create(id: SessionID, _ changes: SessionChanges, named: Bool) async throws(SessionError)
         -> SessionUpdate<Void>
     {
-        let outcome: Result<VersionToken, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
+        let outcome: Result<VersionToken, SessionError> = await onLoop(for: id, rejected: .failure(.shuttingDown)) {
             runtime, done in
             runtime.create(id, changes: changes, named: named, done)
         }
@@ -235,7 +317,7 @@ public final class ClusterNode: Sendable {
     /// for a session that never existed, ended or expired, `.unavailable` when no copy covering `token` is
     /// reachable in time.
     public func read(_ id: SessionID, token: VersionToken?) async throws(SessionError) -> SessionSnapshot {
-        let outcome: Result<SessionSnapshot, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
+        let outcome: Result<SessionSnapshot, SessionError> = await onLoop(for: id, rejected: .failure(.shuttingDown)) {
             runtime, done in
             runtime.read(id, token: token, done)
         }
@@ -257,8 +339,9 @@ public final class ClusterNode: Sendable {
         _ id: SessionID, token: VersionToken?, creatingIfAbsent: Bool = false,
         _ body: @escaping @Sendable (SessionSnapshot, inout SessionChanges) throws -> Value
     ) async throws(SessionError) -> SessionUpdate<Value> {
-        let outcome: Result<SessionUpdate<Value>, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
-            runtime, done in
+        let outcome: Result<SessionUpdate<Value>, SessionError> = await onLoop(
+            for: id, rejected: .failure(.shuttingDown)
+        ) { runtime, done in
             if creatingIfAbsent {
                 runtime.upsert(id, body, done)
             } else {
@@ -270,7 +353,7 @@ public final class ClusterNode: Sendable {
 
     /// Ends a session everywhere (logout): every node answers `.notFound` for it from now on.
     public func invalidate(_ id: SessionID, token: VersionToken?) async throws(SessionError) {
-        let outcome: Result<Void, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
+        let outcome: Result<Void, SessionError> = await onLoop(for: id, rejected: .failure(.shuttingDown)) {
             runtime, done in
             runtime.invalidate(id, token: token, done)
         }
@@ -279,8 +362,8 @@ public final class ClusterNode: Sendable {
 
     /// Moves the session to a fresh id (session-fixation protection at login); the old id is dead everywhere.
     public func changeID(_ id: SessionID, token: VersionToken?) async throws(SessionError) -> SessionUpdate<Void> {
-        let newID = Self.freshID()
-        let outcome: Result<VersionToken, SessionError> = await onLoop(rejected: .failure(.shuttingDown)) {
+        let newID = freshID(sameShardAs: id)
+        let outcome: Result<VersionToken, SessionError> = await onLoop(for: id, rejected: .failure(.shuttingDown)) {
             runtime, done in
             runtime.changeID(id, to: newID, token: token, done)
         }
@@ -288,6 +371,16 @@ public final class ClusterNode: Sendable {
     }
 
     static func freshID() -> SessionID { SessionID.random() }
+
+    /// A fresh random id of the same shard as `id`: a session moves to a new id within its shard (the copies move
+    /// with the id on every holder). With N loops one id in N qualifies, so the id keeps 127 − log2(N) random bits.
+    func freshID(sameShardAs id: SessionID) -> SessionID {
+        let shard = shards.shard(of: id)
+        while true {
+            let candidate = Self.freshID()
+            if shards.shard(of: candidate) == shard { return candidate }
+        }
+    }
 
     // MARK: Cluster
 
@@ -309,6 +402,9 @@ public final class ClusterNode: Sendable {
             do {
                 try change(&keyring)
                 runtime.install(keyring)
+                // Every shard seals and opens with the same keys (shard 0's change, made once).
+                let installed = keyring
+                for index in 1..<max(1, self.shards.count) { self.shards.run(on: index) { $0.install(installed) } }
                 done(.success(()))
             } catch let error as KeyringError {
                 done(.failure(error))
@@ -329,10 +425,10 @@ public final class ClusterNode: Sendable {
     /// Session counts and replication / transport counters (the last figures once the node has stopped).
     public func stats() async -> NodeStats {
         if accepting.load(ordering: .acquiring) {
-            let confined = runtime
             let live: NodeStats? = await withCheckedContinuation { continuation in
-                let queued = loop.execute { continuation.resume(returning: confined.value.currentStats) }
-                if !queued { continuation.resume(returning: nil) }
+                onEveryShard({ $0.currentStats }) { parts in
+                    continuation.resume(returning: parts.count == self.shards.count ? NodeStats(merging: parts) : nil)
+                }
             }
             if let live { return live }
         }
@@ -381,27 +477,35 @@ public final class ClusterNode: Sendable {
         }
         guard first else { return await untilStopped() }
         accepting.store(false, ordering: .releasing)
-        let confined = runtime
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let queued = loop.execute {
-                let runtime = confined.value
-                let finish: (()) -> Void = { [self] _ in
-                    finalStats.withLock { $0 = runtime.currentStats }
-                    continuation.resume()
-                }
-                if gracefully {
-                    runtime.leave(then: finish)
-                } else {
-                    runtime.close()
-                    finish(())
+        // Every shard leaves (shard 0 first says so to the peers), drains and closes; the figures of all are kept.
+        let parts: [NodeStats] = await withTaskGroup(of: (Int, NodeStats?).self) { group in
+            for index in 0..<shards.count {
+                let shards = self.shards
+                group.addTask {
+                    let figures: NodeStats? = await withCheckedContinuation { continuation in
+                        let queued = shards.run(on: index) { runtime in
+                            let finish: (()) -> Void = { _ in continuation.resume(returning: runtime.currentStats) }
+                            if gracefully {
+                                runtime.leave(then: finish)
+                            } else {
+                                runtime.close()
+                                finish(())
+                            }
+                        }
+                        if !queued { continuation.resume(returning: nil) }
+                    }
+                    return (index, figures)
                 }
             }
-            if !queued { continuation.resume() }
+            var collected = [(Int, NodeStats)]()
+            for await (index, figures) in group { if let figures { collected.append((index, figures)) } }
+            return collected.sorted { $0.0 < $1.0 }.map(\.1)
         }
-        await loop.stop()
-        // The loop has ended, so the runtime is no longer touched there; its last log records reach the handler
+        if !parts.isEmpty { finalStats.withLock { $0 = NodeStats(merging: parts) } }
+        for loop in shards.loops { await loop.stop() }
+        // The loops have ended, so the runtimes are no longer touched there; the last log records reach the handler
         // before `shutdown` returns (at most a second: a stuck handler keeps its thread, not the caller).
-        await confined.value.logger.finish()
+        await runtime.value.logger.finish()
         let waiting = lifecycle.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.phase = .stopped
             defer { state.waiters = [] }

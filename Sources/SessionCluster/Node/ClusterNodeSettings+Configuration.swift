@@ -19,6 +19,7 @@ extension ClusterNodeSettings {
         maxSessions = configuration.sessions.maxSessions
         lagSampleMillis = Int64(configuration.replication.lagSampleMillis)
         tickMillis = configuration.limits.tickMillis
+        loops = configuration.loops
         maxFrameBytes = configuration.limits.replication.maxFrameBytes
         maxQueuedBytesPerPeer = configuration.limits.replication.maxQueuedBytesPerPeer
         helloTimeoutMillis = configuration.limits.replication.helloTimeoutMillis

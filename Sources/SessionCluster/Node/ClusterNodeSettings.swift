@@ -41,6 +41,11 @@ public struct ClusterNodeSettings: Sendable {
     public var membership = MembershipSettings()
     /// Mode (`delta` / `backup`), ack (`async` / `sync`) and timeouts (`ReplicationSettings`, in ms).
     public var replication = ReplicationSettings()
+    /// Event loops (threads) serving the node, 1–64: the sessions are split into as many shards by a fixed hash
+    /// of their id, each owned by one loop with no lock between them, so a node uses that many cores. Every node of
+    /// a cluster MUST run the same number (shard k replicates with shard k of each peer); a peer's link with
+    /// another number is refused and logged. Default 1.
+    public var loops = 1
     /// How often (ms) the protocol's timers are checked, 1–1000. 50 ms keeps failure detection and sync
     /// time-outs within a tick of their settings.
     public var tickMillis: Int64 = 50
@@ -115,6 +120,7 @@ public struct ClusterNodeSettings: Sendable {
     public func validateLimits() throws(ConfigurationError) {
         let ranges: [(String, Int64, ClosedRange<Int64>)] = [
             ("tickMillis", tickMillis, 1...1_000),
+            ("loops", Int64(loops), 1...64),
             ("maxFrameBytes", Int64(maxFrameBytes), (64 << 10)...(1 << 30)),
             ("maxQueuedBytesPerPeer", Int64(maxQueuedBytesPerPeer), Int64(maxFrameBytes)...Int64.max),
             ("helloTimeoutMillis", helloTimeoutMillis, 1...600_000),

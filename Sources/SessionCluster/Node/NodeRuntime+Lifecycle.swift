@@ -76,7 +76,8 @@ extension NodeRuntime {
 
     /// Sends the leaving beacon, waits (at most a second) for queued frames to leave, then closes.
     func leave(then done: @escaping (()) -> Void) {
-        execute(node.leave(now: NodeRuntime.now()))
+        // Shard 0 says goodbye for the node; the other shards only drain their links.
+        if isLead { execute(node.leave(now: NodeRuntime.now())) }
         let deadline = EventLoop.monotonicMillis() + 1_000
         func waitForDrain() {
             let pending = outbound.values.contains { !$0.isClosed && $0.queuedBytes > 0 }
@@ -99,12 +100,18 @@ extension NodeRuntime {
         for link in Array(outbound.values) + Array(inbound.values) { link.close() }
         outbound = [:]
         inbound = [:]
-        loop.deregister(listener.fd)
-        loop.deregister(datagrams.fd)
-        if let receiver = multicastReceiver { loop.deregister(receiver.fd) }
-        listener.close()
-        datagrams.close()
-        multicastReceiver?.close()
+        if let listener {
+            loop.deregister(listener.fd)
+            listener.close()
+        }
+        if let datagrams {
+            loop.deregister(datagrams.fd)
+            datagrams.close()
+        }
+        if let receiver = multicastReceiver {
+            loop.deregister(receiver.fd)
+            receiver.close()
+        }
         for waiter in accessWaiters.values { waiter(.failure(.shuttingDown)) }
         for waiter in commitWaiters.values { waiter(false) }
         for waiter in confirmWaiters.values { waiter(0) }
@@ -115,6 +122,6 @@ extension NodeRuntime {
         accessWaiters = [:]
         commitWaiters = [:]
         confirmWaiters = [:]
-        events.finish()
+        if isLead { events.finish() }
     }
 }

@@ -8,7 +8,7 @@ import SessionClusterCore
 extension NodeRuntime {
     /// The replication address of `peer`: from membership, or from its hello when membership lags.
     func address(of peer: NodeID) -> String? {
-        node.membership.member(peer)?.info.replication ?? directory.introduction(peer)?.replication
+        node.member(peer)?.info.replication ?? directory.introduction(peer)?.replication
     }
 
     /// Sends `message` over our link to `peer`, dialling it when there is none. Messages to an unknown or
@@ -42,6 +42,9 @@ extension NodeRuntime {
         return frame
     }
 
+    /// A link the peer closes within this many ms of its opening is not redialled before as long again.
+    static let shortLinkMillis: Int64 = 500
+
     /// Opens our link to `peer` if there is none (a hello goes first).
     func connect(to peer: NodeID) {
         _ = link(to: peer)
@@ -68,18 +71,31 @@ extension NodeRuntime {
             return nil
         }
         link.peer = peer
+        let opened = EventLoop.monotonicMillis()
         link.onClose = { [unowned self, weak link] reason, malformed in
             if let link, outbound[peer] === link { outbound[peer] = nil }
             if malformed { stats.malformed += 1 }
+            let now = EventLoop.monotonicMillis()
+            if reason == .lost, now - opened < Self.shortLinkMillis {
+                // Closed by the peer right after it opened (it refused our hello: another number of loops, say):
+                // dialled again at once, it would close again at once, as fast as the two loops can go.
+                directory.refused(peer, untilMillis: now + Self.shortLinkMillis, nowMillis: now)
+            }
             linkClosed(peer, reason: reason)
         }
         outbound[peer] = link
-        link.enqueue(WireCodec.frame(.hello(PeerHello(cluster: settings.cluster, member: node.me))))
+        link.enqueue(
+            WireCodec.frame(
+                .hello(PeerHello(cluster: settings.cluster, member: node.me, shard: shard, of: shardCount))))
         return link
     }
 
     private func linkClosed(_ peer: NodeID, reason: StreamCloseReason) {
         guard !stopping else { return }
+        if !isLead, reason == .refused || reason == .lost || reason == .overflow {
+            // Membership is shard 0's: it hears the evidence.
+            shards?.run(on: 0) { $0.shardLinkEvidence(peer, refused: reason == .refused) }
+        }
         switch reason {
         case .refused:
             stats.refused += 1
@@ -96,7 +112,7 @@ extension NodeRuntime {
             }
             execute(node.onLinkLost(peer, now: NodeRuntime.now()))
             // Probe at once: a crashed process's port refuses, which is hard evidence (see `.refused`).
-            if node.membership.member(peer)?.isPeer == true { connect(to: peer) }
+            if node.member(peer)?.isPeer == true { connect(to: peer) }
         case .local:
             break
         }
@@ -112,13 +128,14 @@ extension NodeRuntime {
         for _ in 0..<64 {
             let fd: Int32
             do throws(SystemError) {
-                guard let accepted = try listener.accept() else { return }
+                guard let accepted = try listener?.accept() else { return }
                 fd = accepted
             } catch {
                 linkLimits.acceptErrors += 1
                 if [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(error.errno) {
                     // The connection stays queued, so the listener would be ready again at once and the loop would
                     // spin: stop watching it for a while.
+                    guard let listener else { return }
                     loop.modify(listener.fd, events: 0)
                     loop.schedule(afterMillis: 100) { [weak self] in
                         guard let self, !stopping else { return }
@@ -165,10 +182,24 @@ extension NodeRuntime {
         }
     }
 
-    private func received(_ frame: PeerFrame, from sender: NodeID, on link: PeerConnection) {
+    func received(_ frame: PeerFrame, from sender: NodeID, on link: PeerConnection) {
         stats.framesReceived += 1
         switch (frame, link.peer) {
         case (.hello(let hello), nil) where hello.cluster == settings.cluster && hello.member.id == sender:
+            guard hello.shards == shardCount else {
+                // Shard k replicates only with shard k of its peers: the nodes' numbers of loops must agree.
+                linkLimits.shardMismatches += 1
+                if let count = shardMismatchLog.admit(now: EventLoop.monotonicMillis()) {
+                    log(
+                        .error, "refused a peer's link: it runs another number of loops; set the same \"loops\" on every node",
+                        peerFields(hello.member.id) + [
+                            ("peer_loops", String(hello.shards)), ("loops", String(shardCount)), ("count", String(count)),
+                        ])
+                }
+                link.close()
+                return
+            }
+            if hello.shard != shard { return handOff(link, hello: hello) }
             link.peer = hello.member.id
             directory.introduce(hello.member)
         case (.replication(let message), let peer?) where peer == sender:

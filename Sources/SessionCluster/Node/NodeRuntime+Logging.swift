@@ -18,7 +18,7 @@ extension NodeRuntime {
 
     /// `peer` (its name, when known) and `peer_id` of a member.
     func peerFields(_ id: NodeID) -> LogFields {
-        let name = node.membership.member(id)?.info.name ?? directory.introduction(id)?.name
+        let name = node.member(id)?.info.name ?? directory.introduction(id)?.name
         return (name.map { [("peer", $0)] } ?? []) + [("peer_id", id.description)]
     }
 

@@ -88,7 +88,10 @@ extension NodeRuntime {
     ) {
         guard !stopping else { return done(.failure(.shuttingDown)) }
         if let held = node.replication.session(id), held.isValid { return done(.failure(.alreadyExists)) }
-        guard node.replication.liveSessionCount < settings.maxSessions else { return done(.failure(.full)) }
+        // With several loops each shard holds its share of the node's bound (ids spread evenly over the shards).
+        guard node.replication.liveSessionCount < (settings.maxSessions + shardCount - 1) / shardCount else {
+            return done(.failure(.full))
+        }
         guard fits(changes, on: [:]) else { return done(.failure(.tooLarge)) }
         let now = NodeRuntime.now()
         let firstCounter = named ? UInt64(clamping: max(1, now.millis)) &* 1024 : 1

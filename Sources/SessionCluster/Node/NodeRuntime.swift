@@ -7,12 +7,23 @@ import SessionClusterCore
 
 /// The node's engine, confined to its event loop: it owns the sockets and the `NodeInstance`, feeds events in
 /// and carries out the directives. `ClusterNode` is its thread-safe face.
+///
+/// A node served by several loops has one runtime per loop, each owning one shard of the sessions
+/// (`Shards.shard(of:count:)`) and its own replication links to the same shard of every peer. Shard 0 (the
+/// lead) also runs membership, the beacon sockets and the replication listener: it hands each accepted link to
+/// the shard its hello names, and replays what membership tells its replication on the others (`MembershipMirror`).
 final class NodeRuntime {
     let settings: ClusterNodeSettings
     let loop: EventLoop
     var node: NodeInstance
-    let listener: Listener
-    let datagrams: DatagramSocket
+    /// This runtime's shard and the node's number of shards (loops).
+    let shard: Int
+    let shardCount: Int
+    /// The node's runtimes, for work handed between shards; set before `begin`.
+    weak var shards: ShardSet?
+    /// Shard 0 only: the replication listener and the beacon sockets.
+    let listener: Listener?
+    let datagrams: DatagramSocket?
     let multicastReceiver: DatagramSocket?
     let multicastGroup: SocketAddress?
     let events: EventHub
@@ -34,13 +45,15 @@ final class NodeRuntime {
     var datagramBuffer = [UInt8](repeating: 0, count: 65_536)
     var stats = (framesReceived: 0, framesSent: 0, bytesSent: 0, malformed: 0, refused: 0, overflowed: 0)
     /// Inbound links closed for want of a hello in time, refused over the cap; `accept` failures.
-    var linkLimits = (timedOut: 0, rejected: 0, acceptErrors: 0, accepted: 0)
+    var linkLimits = (timedOut: 0, rejected: 0, acceptErrors: 0, accepted: 0, shardMismatches: 0)
     /// Replication lag measured from peers' clock stamps (`settings.lagSampleMillis` on the senders).
     var lag = ReplicationLag()
     /// Conflict log records are rate-limited (`logConflict`).
     var conflictLog = LogThrottle(intervalMillis: 1_000)
     /// `update` bodies that held the loop over `slowBodyMillis`: one warning a second at most.
     var slowBodyLog = LogThrottle(intervalMillis: 1_000)
+    /// Links refused because the peer runs another number of loops: one error a second at most.
+    var shardMismatchLog = LogThrottle(intervalMillis: 1_000)
     /// Hands log records to `settings.logHandler` off the loop (bounded; drops and counts when it falls behind).
     let logger: NodeLogger
     /// The last delta's frame (`send`): the same delta to the next peer is not encoded again.
@@ -48,9 +61,11 @@ final class NodeRuntime {
     /// The snapshot file and its figures; nil without persistence.
     var persistence: PersistenceState?
 
+    /// The runtime of shard 0 of `shardCount` (it binds the sockets), or with `lead`, of shard `shard`: it takes the
+    /// lead's identity and logger and opens no socket of its own until it dials its peers.
     init(
         settings: ClusterNodeSettings, keyring: Keyring, loop: EventLoop, events: EventHub,
-        persistence: PersistenceState? = nil
+        persistence: PersistenceState? = nil, shard: Int = 0, of shardCount: Int = 1, lead: NodeRuntime? = nil
     )
         throws(SystemError)
     {
@@ -58,33 +73,51 @@ final class NodeRuntime {
         self.loop = loop
         self.events = events
         self.persistence = persistence
-        listener = try Listener(host: settings.replicationHost, port: settings.replicationPort)
-        let bound = try SocketAddress(parsing: listener.address)
-        datagrams = try DatagramSocket.unicast(bind: bound, multicastInterface: settings.multicast?.interface)
-        if let multicast = settings.multicast {
-            multicastReceiver = try DatagramSocket.multicastReceiver(
-                group: multicast.group, port: multicast.port, interface: multicast.interface)
-            multicastGroup = try SocketAddress(host: multicast.group, port: multicast.port)
-        } else {
+        self.shard = shard
+        self.shardCount = max(1, shardCount)
+        let me: MemberInfo
+        if let lead {
+            listener = nil
+            datagrams = nil
             multicastReceiver = nil
             multicastGroup = nil
+            me = lead.node.me
+        } else {
+            let listener = try Listener(host: settings.replicationHost, port: settings.replicationPort)
+            self.listener = listener
+            let bound = try SocketAddress(parsing: listener.address)
+            datagrams = try DatagramSocket.unicast(bind: bound, multicastInterface: settings.multicast?.interface)
+            if let multicast = settings.multicast {
+                multicastReceiver = try DatagramSocket.multicastReceiver(
+                    group: multicast.group, port: multicast.port, interface: multicast.interface)
+                multicastGroup = try SocketAddress(host: multicast.group, port: multicast.port)
+            } else {
+                multicastReceiver = nil
+                multicastGroup = nil
+            }
+            var random = SystemRandomNumberGenerator()
+            me = MemberInfo(
+                id: NodeID(using: &random), name: settings.name, replication: listener.address,
+                http: settings.httpAddress)
         }
-        var random = SystemRandomNumberGenerator()
-        let me = MemberInfo(
-            id: NodeID(using: &random), name: settings.name, replication: listener.address,
-            http: settings.httpAddress)
-        cipher = ClusterCipher(cluster: settings.cluster, me: me.id, keyring: keyring)
+        cipher = ClusterCipher(cluster: settings.cluster, me: me.id, keyring: keyring, shard: shard)
         tokens = VersionTokenSealer(cluster: settings.cluster, keyring: keyring)
         var membership = settings.membership
         membership.multicast = settings.multicast != nil
         node = NodeInstance(
             cluster: settings.cluster, me: me, membership: membership, replication: settings.replication,
-            now: Self.now())
+            now: Self.now(), follower: lead != nil)
+        node.recordsMirror = lead == nil && self.shardCount > 1
         // Last: it starts a thread, which a socket that failed to open above would leave behind.
-        logger = NodeLogger(
-            node: settings.name, level: settings.logLevel, capacity: settings.logQueueCapacity,
-            handler: settings.logHandler)
+        logger =
+            lead?.logger
+            ?? NodeLogger(
+                node: settings.name, level: settings.logLevel, capacity: settings.logQueueCapacity,
+                handler: settings.logHandler)
     }
+
+    /// Whether this is shard 0, which runs membership and the node's sockets.
+    var isLead: Bool { listener != nil }
 
     /// The node's wall clock, as the core sees it.
     static func now() -> Timestamp { Timestamp(millis: EventLoop.wallMillis() &+ testClockOffsetMillis) }
@@ -103,8 +136,14 @@ final class NodeRuntime {
         // Before the first tick: restored copies are in place before any peer hears of this node.
         restoreSnapshot()
         do throws(SystemError) {
-            try loop.register(listener.fd, events: EPOLLIN.rawValue) { [unowned self] _ in acceptAll() }
-            try loop.register(datagrams.fd, events: EPOLLIN.rawValue) { [unowned self] _ in receiveBeacons(datagrams) }
+            if let listener {
+                try loop.register(listener.fd, events: EPOLLIN.rawValue) { [unowned self] _ in acceptAll() }
+            }
+            if let datagrams {
+                try loop.register(datagrams.fd, events: EPOLLIN.rawValue) { [unowned self] _ in
+                    receiveBeacons(datagrams)
+                }
+            }
             if let receiver = multicastReceiver {
                 try loop.register(receiver.fd, events: EPOLLIN.rawValue) { [unowned self] _ in receiveBeacons(receiver)
                 }
@@ -126,6 +165,7 @@ final class NodeRuntime {
     func execute(_ directives: [NodeDirective]) {
         // Whatever the core was just told may have changed copies: the append log takes them at the turn's end.
         if persistence?.log != nil { scheduleLogFlush() }
+        if node.recordsMirror { mirrorMembership() }
         for directive in directives {
             switch directive {
             case .beacon(let beacon, let multicast, let unicast):
@@ -166,6 +206,7 @@ final class NodeRuntime {
     // MARK: Beacons
 
     private func send(_ beacon: Beacon, multicast: Bool, unicast: [String]) {
+        guard let datagrams else { return }
         let frame = cipher.seal(WireCodec.frame(.beacon(beacon)), channel: .datagram)
         if multicast, let group = multicastGroup { try? datagrams.send(frame, to: group) }
         for target in unicast {

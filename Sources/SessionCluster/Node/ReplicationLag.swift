@@ -47,6 +47,19 @@ public struct ReplicationLag: Sendable, Equatable {
         }
     }
 
+    /// Adds the samples of `other` (another shard of the same node); its recent samples follow this one's.
+    public mutating func add(_ other: ReplicationLag) {
+        stampsSent += other.stampsSent
+        count += other.count
+        sumMicros = sumMicros.saturatingAdding(other.sumMicros)
+        maxMicros = max(maxMicros, other.maxMicros)
+        for index in buckets.indices { buckets[index] += other.buckets[index] }
+        var merged = recent + other.recent
+        if merged.count > Self.recentCapacity { merged.removeFirst(merged.count - Self.recentCapacity) }
+        ring = merged
+        next = 0
+    }
+
     /// The `fraction` quantile (0...1) of the recent samples, nil without any.
     public func recentPercentile(_ fraction: Double) -> Int? {
         guard !ring.isEmpty else { return nil }

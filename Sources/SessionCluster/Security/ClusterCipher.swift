@@ -6,9 +6,11 @@ import SessionClusterCore
 /// Envelope: `"SE" ‖ version 1 ‖ channel ‖ key id ‖ sender id (8) ‖ counter (8) ‖ AES-256-GCM(ciphertext ‖ tag)`.
 /// - Key: `HKDF-SHA256(secret[key id], salt "SessionCluster/1", info: cluster ‖ key id ‖ sender id)` — every
 ///   sender (incarnation) has its own key, so its nonce, `channel ‖ 0 0 0 ‖ counter`, never repeats under one key.
+///   A node served by several loops seals on each with a cipher of its own: shard k's counters start at k · 2⁴⁸,
+///   so the shards of one sender never share a counter (2⁴⁸ envelopes each, per channel).
 /// - Associated data: the envelope header and the cluster name: another cluster's traffic never authenticates.
 /// - Replay: datagrams within a sliding window of 256 counters per sender, each accepted once; stream frames
-///   strictly increasing per sender.
+///   strictly increasing per sender and shard (the counter's top 16 bits).
 /// - Tables per sender (derived keys, replay windows) hold only senders whose envelope authenticated, at most
 ///   `maxSenders` each, least recently heard evicted first: forged sender ids cost a key derivation each but
 ///   never grow a table nor push a real peer's entry out.
@@ -53,12 +55,17 @@ final class ClusterCipher {
     private struct WindowName: Hashable {
         var sender: NodeID
         var channel: Channel
+        /// The sending shard (`counter >> 48`): each of a sender's shards counts on its own.
+        var shard: UInt64
     }
 
-    init(cluster: String, me: NodeID, keyring: Keyring) {
+    /// The cipher of shard `shard` (of a node served by several loops) of node `me`.
+    init(cluster: String, me: NodeID, keyring: Keyring, shard: Int = 0) {
         self.cluster = Array(cluster.utf8)
         self.me = me
         self.keyring = keyring
+        let base = UInt64(shard) << 48
+        counters = [.datagram: base, .stream: base]
         senderKeys = RecentTable(capacity: Self.maxSenders)
         windows = RecentTable(capacity: 2 * Self.maxSenders)
     }
@@ -138,7 +145,7 @@ final class ClusterCipher {
         // Only authentic envelopes touch the per-sender tables: a forger can neither advance a window nor fill
         // a table. (An evicted window is the least recently heard sender's: a past incarnation, normally.)
         if !cached { senderKeys.set(KeyName(key: id, sender: senderID), key) }
-        let name = WindowName(sender: senderID, channel: channel)
+        let name = WindowName(sender: senderID, channel: channel, shard: counter >> 48)
         var window = windows.use(name) ?? ReplayWindow(strict: channel == .stream)
         guard window.accept(counter) else { return reject(.replayed) }
         windows.set(name, window)

@@ -291,4 +291,12 @@ public struct LoopTurnStats: Sendable, Equatable {
         sumMicros &+= micros
         maxMicros = max(maxMicros, micros)
     }
+
+    /// Adds the turns of `other` (another loop of the same node).
+    public mutating func add(_ other: LoopTurnStats) {
+        for index in buckets.indices { buckets[index] += other.buckets[index] }
+        count += other.count
+        sumMicros &+= other.sumMicros
+        maxMicros = max(maxMicros, other.maxMicros)
+    }
 }

@@ -49,6 +49,22 @@ final class PeerConnection {
 
     func close() { stream.close(.local) }
 
+    /// Lets go of the link's descriptor (from within `onFrame`, after the hello) with the bytes received after
+    /// that frame, for another loop to carry on with (`continue(with:)`). Nil when the stream cannot be detached.
+    func detach() -> (fd: Int32, pending: [UInt8])? {
+        let pending = Array(buffer[consumed...])
+        guard let fd = stream.detach() else { return nil }
+        buffer = []
+        consumed = 0
+        return (fd, pending)
+    }
+
+    /// Takes the bytes another loop had received on this link after its hello (`detach()`).
+    func `continue`(with pending: [UInt8]) {
+        guard !pending.isEmpty else { return }
+        received(pending[...])
+    }
+
     private func received(_ bytes: ArraySlice<UInt8>) {
         buffer += bytes
         while stream.state == .open, buffer.count - consumed >= 4 {

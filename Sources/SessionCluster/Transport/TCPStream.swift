@@ -280,6 +280,20 @@ package final class TCPStream {
         resumeReading()
     }
 
+    /// Lets go of the descriptor without closing it, to be wrapped again on another loop (`accepted(fd:loop:)`):
+    /// the stream stops being watched and ends as closed (`onClose(.local)`). Nil, and nothing done, unless the
+    /// stream is open with nothing queued to write.
+    package func detach() -> Int32? {
+        guard state == .open, queuedBytes == 0, !flushScheduled else { return nil }
+        state = .closed
+        if let graceTimer { loop.cancel(graceTimer) }
+        graceTimer = nil
+        loop.deregister(fd)
+        outbound = []
+        onClose(.local)
+        return fd
+    }
+
     /// Closes the stream (once) and reports `reason`.
     package func close(_ reason: StreamCloseReason = .local) {
         guard state != .closed else { return }

@@ -8,14 +8,38 @@ package enum NodeDirective: Hashable, Sendable {
     case member(MembershipEvent)
 }
 
+/// What membership told replication, replayed on the other shards of a node that runs several loops
+/// (`NodeInstance.follower`): each shard's replication hears exactly what shard 0's heard, in the same order.
+package enum MembershipMirror: Hashable, Sendable {
+    /// `ReplicationInstance.onDeparted`.
+    case departed(NodeID)
+    /// `ReplicationInstance.onHeardUnreachable`.
+    case heardUnreachable(NodeID)
+    /// `ReplicationInstance.onMembersChanged` with the live peers, and membership's table (for addresses).
+    case membersChanged([NodeID: String], members: [Member])
+}
+
 /// One node's whole protocol: membership and replication composed, still without I/O.
 ///
 /// Membership decides who the live peers are; every time that set changes the replication instance is told
 /// (ring rebuilt, backups re-placed, state transfer, anti-entropy). The shell and the simulator both drive
 /// this type, so what the simulator proves is what the running node does.
+///
+/// A node served by several loops runs one instance per shard of the sessions. Shard 0's runs membership and
+/// records what it tells replication (`takeMirror`); the other shards' are followers (`follower: true`): their
+/// membership never ticks nor hears beacons, and `apply` replays shard 0's record into their replication. Each
+/// shard's replication is thus an instance of the same protocol over the same members, exchanging messages only
+/// with the same shard of each peer.
 package struct NodeInstance: Sendable {
     package private(set) var membership: MembershipInstance
     package private(set) var replication: ReplicationInstance
+    /// A shard other than 0 of a node with several loops: membership comes from shard 0 (`apply`).
+    package let isFollower: Bool
+    /// Shard 0 of a node with several loops records what membership told replication (`takeMirror`).
+    package var recordsMirror = false
+    private var mirror: [MembershipMirror] = []
+    /// A follower's copy of shard 0's member table (from the last `.membersChanged`).
+    private var mirroredMembers: [NodeID: Member] = [:]
     /// The current incarnation per node name, to recognise a restart (the old incarnation is gone for good).
     private var incarnations: [String: NodeID] = [:]
     /// Past this many names, those whose incarnation membership forgot are dropped from `incarnations`.
@@ -23,8 +47,9 @@ package struct NodeInstance: Sendable {
 
     package init(
         cluster: String, me: MemberInfo, membership: MembershipSettings, replication: ReplicationSettings,
-        now: Timestamp
+        now: Timestamp, follower: Bool = false
     ) {
+        self.isFollower = follower
         self.membership = MembershipInstance(settings: membership, cluster: cluster, me: me, now: now)
         self.replication = ReplicationInstance(settings: replication, me: me.id, key: me.name, now: now)
         self.replication.adoptMembershipTiming(
@@ -51,6 +76,7 @@ package struct NodeInstance: Sendable {
     package mutating func takeChangedCopies() -> [Session] { replication.takeChangedCopies() }
 
     package mutating func onTick(now: Timestamp) -> [NodeDirective] {
+        if isFollower { return Self.wrap(replication.onTick(now: now)) }
         let membershipDirectives = membership.onTick(now: now)
         return translate(membershipDirectives, now: now) + Self.wrap(replication.onTick(now: now))
     }
@@ -63,9 +89,10 @@ package struct NodeInstance: Sendable {
                 if isSuperseded(entry.member) {
                     // Another incarnation of a name that is live now (this node's own previous one, say): two
                     // never run at once under one name, so this one is gone for good, not out of reach.
-                    replication.onDeparted(entry.member.id)
+                    departed(entry.member.id)
                 } else {
                     replication.onHeardUnreachable(entry.member.id, now: now)
+                    if recordsMirror { mirror.append(.heardUnreachable(entry.member.id)) }
                 }
             }
         }
@@ -79,14 +106,51 @@ package struct NodeInstance: Sendable {
     }
 
     /// A connection to `peer` was refused: hard evidence it is gone.
+    /// A follower only stops counting on the peer; its shell tells shard 0, whose membership decides.
     package mutating func onLinkRefused(_ peer: NodeID, now: Timestamp) -> [NodeDirective] {
-        replication.onDeparted(peer)
+        departed(peer)
+        if isFollower { return [] }
         return translate(membership.onLinkRefused(peer, now: now), now: now)
     }
 
-    /// An established link to `peer` broke: soft evidence.
+    /// An established link to `peer` broke: soft evidence. (A follower's shell tells shard 0 instead.)
     package mutating func onLinkLost(_ peer: NodeID, now: Timestamp) -> [NodeDirective] {
-        translate(membership.onLinkLost(peer, now: now), now: now)
+        if isFollower { return [] }
+        return translate(membership.onLinkLost(peer, now: now), now: now)
+    }
+
+    // MARK: Shards
+
+    /// What membership told replication since the last call (shard 0 with `recordsMirror`), for `apply` on the
+    /// node's other shards.
+    package mutating func takeMirror() -> [MembershipMirror] {
+        defer { mirror = [] }
+        return mirror
+    }
+
+    /// A follower replays what shard 0's membership told its replication.
+    package mutating func apply(_ change: MembershipMirror, now: Timestamp) -> [NodeDirective] {
+        switch change {
+        case .departed(let peer):
+            replication.onDeparted(peer)
+            return []
+        case .heardUnreachable(let peer):
+            replication.onHeardUnreachable(peer, now: now)
+            return []
+        case .membersChanged(let peers, let members):
+            mirroredMembers = Dictionary(members.map { ($0.info.id, $0) }, uniquingKeysWith: { $1 })
+            return Self.wrap(replication.onMembersChanged(peers, now: now))
+        }
+    }
+
+    /// The member `id` as membership knows it (a follower: as shard 0's membership knew it last).
+    package func member(_ id: NodeID) -> Member? {
+        isFollower ? mirroredMembers[id] : membership.member(id)
+    }
+
+    /// Every member known (a follower: shard 0's table as of its last change).
+    package var members: [Member] {
+        isFollower ? Array(mirroredMembers.values) : membership.members
     }
 
     /// Graceful stop: announce leaving. Peers drop this node at once (their replication re-places its sessions).
@@ -154,14 +218,14 @@ package struct NodeInstance: Sendable {
                 changed = true
                 switch event {
                 case .joined(let info), .recovered(let info):
-                    if let previous = incarnations[info.name], previous != info.id { replication.onDeparted(previous) }
+                    if let previous = incarnations[info.name], previous != info.id { departed(previous) }
                     incarnations[info.name] = info.id
                     if incarnations.count > Self.maxIncarnations {
                         // Names membership forgot (long dead or left) need not be remembered.
                         incarnations = incarnations.filter { membership.member($0.value) != nil }
                     }
                 case .left(let info):
-                    replication.onDeparted(info.id)
+                    departed(info.id)
                 case .suspect, .dead:
                     break
                 }
@@ -170,9 +234,16 @@ package struct NodeInstance: Sendable {
         if changed {
             var peers = [NodeID: String]()
             for info in membership.peers where info.id != me.id { peers[info.id] = info.name }
+            if recordsMirror { mirror.append(.membersChanged(peers, members: membership.members)) }
             out += Self.wrap(replication.onMembersChanged(peers, now: now))
         }
         return out
+    }
+
+    /// `peer` is gone for good: replication stops counting on it (and shard 0 records it for the others).
+    private mutating func departed(_ peer: NodeID) {
+        replication.onDeparted(peer)
+        if recordsMirror { mirror.append(.departed(peer)) }
     }
 
     /// Static on purpose: an instance method here would borrow `self` while the argument (a mutating call on

@@ -4,7 +4,7 @@
 // MemberStatus one byte (raw value 1…4)
 // GossipEntry  MemberInfo, MemberStatus
 // Beacon       string cluster, MemberInfo sender, MemberStatus, varint sequence, varint count + GossipEntries
-// PeerHello    string cluster, MemberInfo
+// PeerHello    string cluster, MemberInfo, varint shard, varint shards
 
 extension WireSize {
     static let memberInfo = nodeID + 3
@@ -36,6 +36,8 @@ extension ByteWriter {
     mutating func write(_ hello: PeerHello) {
         writeString(hello.cluster)
         write(hello.member)
+        writeVarint(UInt64(hello.shard))
+        writeVarint(UInt64(hello.shards))
     }
 }
 
@@ -73,6 +75,13 @@ extension ByteReader {
 
     mutating func readPeerHello() throws(WireError) -> PeerHello {
         let cluster = try readString(field: "hello.cluster")
-        return PeerHello(cluster: cluster, member: try readMemberInfo())
+        let member = try readMemberInfo()
+        let start = offset
+        let shard = try readVarint()
+        let shards = try readVarint()
+        guard shards >= 1, shards <= PeerHello.maxShards, shard < shards else {
+            throw failure(.invalidValue(field: "hello.shards", value: "shard \(shard) of \(shards)"), at: start)
+        }
+        return PeerHello(cluster: cluster, member: member, shard: Int(shard), of: Int(shards))
     }
 }
