@@ -48,6 +48,9 @@ final class HTTPConnection {
     func start() {
         stream.onBytes = { [unowned self] bytes in
             parser.append(bytes)
+            // Bytes while a request runs (a pipelining client): held, and nothing more is read until it is
+            // answered — at most one read's worth is buffered.
+            if busy { stream.pauseReading() }
             serveNext()
         }
         stream.onDrained = { [unowned self] in
@@ -99,9 +102,8 @@ final class HTTPConnection {
                 }
                 if !serving { serveNext() }
             }
-            // Answered later (a sync wait, a pull, a task): read nothing more until then. An answer given within
-            // the handler call costs no epoll change.
-            if busy { stream.pauseReading() }
+            // Answered later (a sync wait, a pull, another loop): reading pauses only if more bytes arrive meanwhile
+            // (`onBytes`), so a client that waits for its answer costs no epoll change either way.
         }
     }
 

@@ -2,8 +2,8 @@ import SessionCluster
 
 /// One client connection: parses commands, runs them one at a time, writes answers in order.
 ///
-/// A command that waits (a pull of the key's copy, a `sync` acknowledgement) pauses reading (back-pressure: the
-/// client's next commands wait in the kernel). Reading also pauses while more than `maxPendingOutputBytes` of
+/// While a command waits (a pull of the key's copy, a `sync` acknowledgement, another loop), reading pauses as soon
+/// as more bytes arrive (back-pressure: the client's next commands wait in the kernel). Reading also pauses while more than `maxPendingOutputBytes` of
 /// answers wait for the client. A protocol error is answered with Redis's `-ERR Protocol error: …` and the
 /// connection closed, as Redis does.
 final class RESPConnection {
@@ -63,6 +63,9 @@ final class RESPConnection {
         stream.onBytes = { [weak self] bytes in
             guard let self else { return }
             parser.append(bytes)
+            // Bytes while a command waits: held, and nothing more is read until it is answered (one read's worth
+            // buffered at most). A client that waits for its answer costs no epoll change.
+            if busy { stream.pauseReading() }
             serveNext()
             if parser.isIdle {
                 partialSince = nil
@@ -141,7 +144,6 @@ final class RESPConnection {
                 }
                 if !serving { serveNext() }
             }
-            if busy { stream.pauseReading() }
         }
     }
 

@@ -17,7 +17,9 @@ public final class EventLoop: @unchecked Sendable {
     private let wakeFD: Int32
     /// Work handed over from other threads; `open` turns false once the loop has run its last iteration, after
     /// which `execute` refuses work (it would never run) instead of queueing it forever.
-    private let inbox = Mutex<(work: [@Sendable () -> Void], open: Bool)>(([], true))
+    private let inbox = Mutex(Inbox())
+    /// The inbox's previous batch, emptied, kept for its capacity (loop thread).
+    private var spareWork: [@Sendable () -> Void] = []
     private let stopping = Atomic<Bool>(false)
     private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
     private var handlers: [Int32: (UInt32) -> Void] = [:]
@@ -25,7 +27,17 @@ public final class EventLoop: @unchecked Sendable {
     private var timers = TimerHeap()
     private let name: String
     private var thread: Thread?
-    private let loopThreadID = Mutex<pthread_t?>(nil)
+    /// The loop thread's `pthread_t` once it runs (0 before).
+    private let loopThreadID = Atomic<UInt>(0)
+
+    /// Work handed to the loop from other threads.
+    private struct Inbox {
+        var work: [@Sendable () -> Void] = []
+        var open = true
+        /// The wake-up descriptor was written since the loop last took the work: another write is not needed
+        /// (under load, when loops hand each other work all the time, this saves a system call per hand-off).
+        var wakePending = false
+    }
 
     /// Creates the loop (not yet running). Throws when the kernel refuses epoll or eventfd.
     public init(name: String) throws(SystemError) {
@@ -52,7 +64,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Starts the loop thread.
     public func start() {
         let thread = Thread { [self] in
-            loopThreadID.withLock { $0 = pthread_self() }
+            loopThreadID.store(UInt(pthread_self()), ordering: .releasing)
             run()
         }
         thread.name = name
@@ -63,21 +75,25 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Whether the caller runs on the loop thread.
     public var inLoop: Bool {
-        loopThreadID.withLock { id in id.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+        loopThreadID.load(ordering: .acquiring) == UInt(pthread_self())
     }
 
     /// Runs `work` on the loop thread, soon. Safe from any thread. Returns false, and never runs `work`, when the
     /// loop has stopped: a caller waiting for `work` MUST then answer by itself (see `ClusterNode`).
     @discardableResult
     public func execute(_ work: @escaping @Sendable () -> Void) -> Bool {
-        let accepted = inbox.withLock { inbox -> Bool in
-            guard inbox.open else { return false }
+        let (accepted, wake) = inbox.withLock { inbox -> (Bool, Bool) in
+            guard inbox.open else { return (false, false) }
             inbox.work.append(work)
-            return true
+            guard !inbox.wakePending else { return (true, false) }
+            inbox.wakePending = true
+            return (true, true)
         }
         guard accepted else { return false }
-        var one: UInt64 = 1
-        _ = write(wakeFD, &one, 8)
+        if wake {
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+        }
         return true
     }
 
@@ -249,12 +265,20 @@ public final class EventLoop: @unchecked Sendable {
 
     private func drainInbox() {
         while true {
-            let work = inbox.withLock { inbox -> [@Sendable () -> Void] in
-                defer { inbox.work.removeAll(keepingCapacity: true) }
-                return inbox.work
+            // The batch is swapped with the spare array: neither is copied, and both keep their capacity.
+            var batch = spareWork
+            spareWork = []
+            inbox.withLock { inbox in
+                swap(&inbox.work, &batch)
+                inbox.wakePending = false
             }
-            if work.isEmpty { return }
-            for item in work { item() }
+            if batch.isEmpty {
+                spareWork = batch
+                return
+            }
+            for item in batch { item() }
+            batch.removeAll(keepingCapacity: true)
+            spareWork = batch
         }
     }
 }
