@@ -17,6 +17,9 @@ enum Plan {
 /// method runs on the node's loop and answers there, at once when the key's copy is held here.
 struct KeySpace {
     let node: ClusterNode
+    /// The loop this key space's connections run on: continuations of long work (`runAll`, walks) are put off to
+    /// a later turn of this loop.
+    var loop: EventLoop
     /// The writes of the connection this key space serves (`WAIT`); nil for the server's own work (expiry).
     var writes: WriteLog? = nil
 
@@ -135,7 +138,7 @@ struct KeySpace {
     func runAll(_ plans: [Plan], _ done: @escaping ([RESPValue]) -> Void) {
         var replies = [RESPValue]()
         replies.reserveCapacity(plans.count)
-        let loop = node.eventLoop
+        let loop = self.loop
         func drive() {
             var ranThisTurn = 0
             while replies.count < plans.count {
@@ -212,7 +215,7 @@ struct KeySpace {
                 let now = Self.now()
                 for held in sessions { visit(held, now) }
                 guard let next else { return done() }
-                node.eventLoop.schedule(afterMillis: 0) { step(after: next) }
+                loop.schedule(afterMillis: 0) { step(after: next) }
             }
         }
         step(after: nil)

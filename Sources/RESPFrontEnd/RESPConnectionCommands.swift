@@ -233,7 +233,8 @@ extension RESPCommands {
             var expiring = 0
             let done = {
                 let uptime = (EventLoop.monotonicMillis() - state.startedAt) / 1000
-                let port = state.listener.address.split(separator: ":").last.map(String.init) ?? ""
+                let port = state.address.split(separator: ":").last.map(String.init) ?? ""
+                let totals = state.totals
                 let sections: [(String, [String])] = [
                     (
                         "server",
@@ -246,17 +247,17 @@ extension RESPCommands {
                     (
                         "clients",
                         [
-                            "connected_clients:\(state.connections.count)",
-                            "maxclients:\(connection.settings.maxConnections)",
+                            "connected_clients:\(totals.open)",
+                            "maxclients:\(state.maxClients)",
                         ]
                     ),
                     ("persistence", ["loading:0", "async_loading:0", "rdb_changes_since_last_save:0"]),
                     (
                         "stats",
                         [
-                            "total_connections_received:\(state.accepted)",
-                            "total_commands_processed:\(state.commands)", "rejected_connections:\(state.rejected)",
-                            "expired_keys:\(state.expired)",
+                            "total_connections_received:\(totals.accepted)",
+                            "total_commands_processed:\(totals.commands)", "rejected_connections:\(totals.rejected)",
+                            "expired_keys:\(totals.expired)",
                         ]
                     ),
                     ("replication", ["role:master", "connected_slaves:0"]),

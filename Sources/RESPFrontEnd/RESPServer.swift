@@ -32,97 +32,169 @@ public struct RESPServerSettings: Sendable {
     public init(password: String? = nil) { self.password = password }
 }
 
-/// A RESP2/RESP3 server on a `ClusterNode`'s loop: every Redis key is a session of the cluster (`KeySpace`), so
+/// A RESP2/RESP3 server on a `ClusterNode`'s loops: every Redis key is a session of the cluster (`KeySpace`), so
 /// any language's Redis client — and the session libraries built on them — reads and writes replicated sessions.
-/// Commands of one connection run one at a time, in order (pipelining); a connection is not read while its
-/// command waits (a pull, a `sync` acknowledgement).
+/// Commands of one connection run one at a time, in order (pipelining); while one waits (a pull, a `sync`
+/// acknowledgement, another loop), reading pauses once more bytes arrive.
+///
+/// On a node with several loops the first accepts and hands the connections to the loops in turn; each loop holds
+/// its share of `maxConnections` and displaces among its own connections.
 public final class RESPServer: Sendable {
     /// The bound address (`host:port`; the real port when 0 was asked for).
     public let address: String
-    private let loop: EventLoop
-    private let state: LoopConfined<RESPServerState>
+    private let loops: [EventLoop]
+    private let states: [LoopConfined<RESPServerState>]
+    private let figures: [RESPLoopFigures]
 
-    /// Binds `host:port` and serves on `node`'s loop.
+    /// Binds `host:port` and serves on every loop of `node` (`ClusterNode.eventLoops`).
     public static func start(
         host: String, port: UInt16, node: ClusterNode, settings: RESPServerSettings = RESPServerSettings()
     ) throws -> RESPServer {
         let listener = try Listener(host: host, port: port)
-        let state = RESPServerState(
-            loop: node.eventLoop, listener: listener, settings: settings, keys: KeySpace(node: node),
-            node: node)
-        let server = RESPServer(address: listener.address, loop: node.eventLoop, state: state)
-        let confined = server.state
-        node.eventLoop.execute { confined.value.begin() }
+        let loops = node.eventLoops
+        let figures = loops.map { _ in RESPLoopFigures() }
+        var share = settings
+        share.maxConnections = (settings.maxConnections + loops.count - 1) / loops.count
+        let states = loops.enumerated().map { index, loop in
+            RESPServerState(
+                loop: loop, listener: index == 0 ? listener : nil, address: listener.address,
+                settings: loops.count == 1 ? settings : share, keys: KeySpace(node: node, loop: loop), node: node,
+                index: index, figures: figures, maxClients: settings.maxConnections)
+        }
+        if loops.count > 1 { states[0].siblings = states.map { LoopConfined(value: $0) } }
+        let server = RESPServer(address: listener.address, loops: loops, states: states, figures: figures)
+        for (loop, state) in zip(loops, server.states) { loop.execute { state.value.begin() } }
         return server
     }
 
-    private init(address: String, loop: EventLoop, state: RESPServerState) {
+    private init(address: String, loops: [EventLoop], states: [RESPServerState], figures: [RESPLoopFigures]) {
         self.address = address
-        self.loop = loop
-        self.state = LoopConfined(value: state)
+        self.loops = loops
+        self.states = states.map { LoopConfined(value: $0) }
+        self.figures = figures
     }
 
-    /// Connections open now and served so far, from any task.
+    /// Connections open now and served so far (every loop's), from any task.
     public func stats() async -> (open: Int, accepted: Int, rejected: Int, commands: Int) {
-        let confined = state
-        return await withCheckedContinuation { continuation in
-            loop.execute {
-                let state = confined.value
-                continuation.resume(
-                    returning: (state.connections.count, state.accepted, state.rejected, state.commands))
-            }
-        }
+        let total = RESPLoopFigures.sum(figures)
+        return (total.open, total.accepted, total.rejected, total.commands)
     }
 
-    /// Stops accepting and closes every connection; the node's loop keeps running.
+    /// Stops accepting and closes every connection; the node's loops keep running.
     public func stop() async {
-        let confined = state
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            loop.execute {
-                confined.value.close()
-                continuation.resume()
+        for (loop, confined) in zip(loops, states) {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let queued = loop.execute {
+                    confined.value.close()
+                    continuation.resume()
+                }
+                if !queued { continuation.resume() }
             }
         }
     }
 }
 
-/// The server's loop-confined side: the listener and the open connections.
+/// One loop's counters of a RESP server, written by that loop only, read together from any (`INFO`, `stats()`).
+final class RESPLoopFigures: Sendable {
+    let open = Atomic<Int>(0)
+    let accepted = Atomic<Int>(0)
+    let rejected = Atomic<Int>(0)
+    let commands = Atomic<Int>(0)
+    let crossProtocolAttempts = Atomic<Int>(0)
+    let expired = Atomic<Int>(0)
+
+    /// Every loop's figures summed.
+    static func sum(_ all: [RESPLoopFigures]) -> (
+        open: Int, accepted: Int, rejected: Int, commands: Int, crossProtocolAttempts: Int, expired: Int
+    ) {
+        var total = (open: 0, accepted: 0, rejected: 0, commands: 0, crossProtocolAttempts: 0, expired: 0)
+        for one in all {
+            total.open += one.open.load(ordering: .relaxed)
+            total.accepted += one.accepted.load(ordering: .relaxed)
+            total.rejected += one.rejected.load(ordering: .relaxed)
+            total.commands += one.commands.load(ordering: .relaxed)
+            total.crossProtocolAttempts += one.crossProtocolAttempts.load(ordering: .relaxed)
+            total.expired += one.expired.load(ordering: .relaxed)
+        }
+        return total
+    }
+}
+
+/// The server's side on one loop: the listener (the first loop's), this loop's connections, its figures.
 final class RESPServerState {
     let loop: EventLoop
-    let listener: Listener
+    /// The first loop's state only: it accepts.
+    let listener: Listener?
+    /// The bound address (`INFO`).
+    let address: String
     let settings: RESPServerSettings
     let keys: KeySpace
     let node: ClusterNode
-    var connections: [Int32: RESPConnection] = [:]
+    /// This loop's place among the server's loops, and every loop's figures.
+    let index: Int
+    let allFigures: [RESPLoopFigures]
+    var figures: RESPLoopFigures { allFigures[index] }
+    /// The first loop's state: every loop's state, to hand accepted connections to (itself included).
+    var siblings: [LoopConfined<RESPServerState>] = []
+    private var nextSibling = 0
+    var connections: [Int32: RESPConnection] = [:] {
+        didSet { figures.open.store(connections.count, ordering: .relaxed) }
+    }
     /// The open connections in no order, for sampling at the cap (`RESPConnection.slot` is each one's index).
     private var sample: [RESPConnection] = []
     /// Streams given a last answer (the over-limit error), held until they drained.
     private var closing: [Int32: TCPStream] = [:]
     private var listening = false
     private var stopped = false
-    private var nextClientID = 1
+    private var nextClientID: Int
     let startedAt = EventLoop.monotonicMillis()
-    var accepted = 0
-    var rejected = 0
-    var commands = 0
+    var accepted: Int {
+        get { figures.accepted.load(ordering: .relaxed) }
+        set { figures.accepted.store(newValue, ordering: .relaxed) }
+    }
+    var rejected: Int {
+        get { figures.rejected.load(ordering: .relaxed) }
+        set { figures.rejected.store(newValue, ordering: .relaxed) }
+    }
+    var commands: Int {
+        get { figures.commands.load(ordering: .relaxed) }
+        set { figures.commands.store(newValue, ordering: .relaxed) }
+    }
     /// Connections closed because they spoke HTTP (`POST`, `Host:`) to the Redis port.
-    var crossProtocolAttempts = 0
+    var crossProtocolAttempts: Int {
+        get { figures.crossProtocolAttempts.load(ordering: .relaxed) }
+        set { figures.crossProtocolAttempts.store(newValue, ordering: .relaxed) }
+    }
     static let acceptsPerPass = 64
+    /// The server's `maxConnections` (every loop's share together), for `INFO`.
+    let maxClients: Int
 
-    init(loop: EventLoop, listener: Listener, settings: RESPServerSettings, keys: KeySpace, node: ClusterNode) {
+    init(
+        loop: EventLoop, listener: Listener?, address: String, settings: RESPServerSettings, keys: KeySpace,
+        node: ClusterNode, index: Int = 0, figures: [RESPLoopFigures] = [RESPLoopFigures()], maxClients: Int? = nil
+    ) {
+        self.maxClients = maxClients ?? settings.maxConnections
         self.loop = loop
         self.listener = listener
+        self.address = address
         self.settings = settings
         self.keys = keys
         self.node = node
+        self.index = index
+        self.allFigures = figures
+        // Client ids are unique across the loops: loop i of n gives i + 1, i + 1 + n, …
+        self.nextClientID = index + 1
     }
 
-    /// Keys deleted by active expiry so far.
-    var expired = 0
+    /// Every loop's figures summed (`INFO`).
+    var totals: (open: Int, accepted: Int, rejected: Int, commands: Int, crossProtocolAttempts: Int, expired: Int) {
+        RESPLoopFigures.sum(allFigures)
+    }
 
     func begin() {
         listen()
-        scheduleExpiry()
+        // One walk over every shard's keys: the first loop's.
+        if index == 0 { scheduleExpiry() }
     }
 
     /// Active expiry once a second: one pass over the held keys (`KeySpace.expireDue`), then the next second.
@@ -131,38 +203,57 @@ final class RESPServerState {
             guard let self, !self.stopped else { return }
             keys.expireDue { [weak self] deleted in
                 guard let self else { return }
-                expired += deleted
+                figures.expired.add(deleted, ordering: .relaxed)
                 scheduleExpiry()
             }
         }
     }
 
     private func listen() {
-        guard !stopped, !listening else { return }
+        guard !stopped, !listening, let listener else { return }
         listening =
             (try? loop.register(listener.fd, events: EventLoop.readable) { [weak self] _ in self?.acceptAll() })
             != nil
     }
 
     private func acceptAll() {
+        var handed = [[Int32]](repeating: [], count: siblings.count)
+        defer {
+            for (target, fds) in handed.enumerated() where !fds.isEmpty {
+                let sibling = siblings[target]
+                let batch = fds
+                if !sibling.value.loop.execute({ sibling.value.admitHanded(batch) }) {
+                    batch.forEach { _ = Glibc.close($0) }
+                }
+            }
+        }
         for _ in 0..<Self.acceptsPerPass {
             let fd: Int32
             do throws(SystemError) {
-                guard let accepted = try listener.accept() else { return }
+                guard let accepted = try listener?.accept() else { return }
                 fd = accepted
             } catch {
                 switch error.errno {
                 case EMFILE, ENFILE, ENOBUFS, ENOMEM:
                     // Out of descriptors: stop watching the listener (it would stay ready and spin) and retry soon.
-                    loop.deregister(listener.fd)
+                    if let listener { loop.deregister(listener.fd) }
                     listening = false
                     loop.schedule(afterMillis: 100) { [weak self] in self?.listen() }
                     return
                 default: continue
                 }
             }
-            admit(fd)
+            // In turn over the loops: each serves as many connections as the others.
+            let target = nextSibling
+            nextSibling = siblings.isEmpty ? 0 : (nextSibling + 1) % siblings.count
+            if target == index || siblings.isEmpty { admit(fd) } else { handed[target].append(fd) }
         }
+    }
+
+    /// Takes connections the first loop accepted for this one.
+    func admitHanded(_ fds: [Int32]) {
+        guard !stopped else { return fds.forEach { _ = Glibc.close($0) } }
+        for fd in fds { admit(fd) }
     }
 
     private func admit(_ fd: Int32) {
@@ -174,7 +265,7 @@ final class RESPServerState {
             return finish(stream, with: RESPValue.err("max number of clients reached").encoded(version: 2))
         }
         let connection = RESPConnection(stream: stream, server: self, id: nextClientID)
-        nextClientID += 1
+        nextClientID += allFigures.count
         connections[fd] = connection
         connection.slot = sample.count
         sample.append(connection)
@@ -232,9 +323,9 @@ final class RESPServerState {
 
     func close() {
         stopped = true
-        if listening { loop.deregister(listener.fd) }
+        if listening, let listener { loop.deregister(listener.fd) }
         listening = false
-        listener.close()
+        listener?.close()
         for connection in Array(connections.values) { connection.stream.close() }
         for stream in Array(closing.values) { stream.close() }
         connections = [:]

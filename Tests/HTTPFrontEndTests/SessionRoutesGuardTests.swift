@@ -1,5 +1,6 @@
 import HTTPFrontEnd
 import SessionCluster
+import TestSupport
 import Testing
 
 /// The demo routes keep `user` for the login: a client may not rename itself, nor create a nameless attribute.
@@ -8,6 +9,7 @@ import Testing
         var settings = ClusterNodeSettings(cluster: "routes-test", name: "n1")
         settings.secret = "routes guard test secret of at least thirty-two bytes"
         settings.multicast = nil
+        settings.loops = TestLoops.count
         let node = try await ClusterNode.start(settings)
         let routes = SessionRoutes(node: node)
         let login = await routes.handle(

@@ -1,6 +1,7 @@
 import Foundation
 import SessionCluster
 import Synchronization
+import TestSupport
 import Testing
 
 /// Real nodes in one process: sockets on loopback, port 0, a multicast group and port of each test's own.
@@ -33,17 +34,11 @@ import Testing
         settings.membership.deadAfterMillis = 3_000
         settings.membership.seeds = seeds
         settings.replication = ReplicationSettings(mode: mode, ack: ack)
-        settings.loops = testLoops
+        settings.loops = TestLoops.count
         return settings
     }
 
-    /// The loops every test node runs: `SESSIONCLUSTER_TEST_LOOPS` (CI runs the node suites with 1 and with 2).
-    static let testLoops: Int = {
-        guard let text = ProcessInfo.processInfo.environment["SESSIONCLUSTER_TEST_LOOPS"], let loops = Int(text),
-            (1...64).contains(loops)
-        else { return 1 }
-        return loops
-    }()
+
 
     static func startCluster(_ count: Int, mode: ReplicationMode = .delta, ack: AckMode = .async) async throws
         -> [ClusterNode]

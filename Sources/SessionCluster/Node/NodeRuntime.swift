@@ -165,7 +165,8 @@ final class NodeRuntime {
     func execute(_ directives: [NodeDirective]) {
         // Whatever the core was just told may have changed copies: the append log takes them at the turn's end.
         if persistence?.log != nil { scheduleLogFlush() }
-        if node.recordsMirror { mirrorMembership() }
+        // Last, after this shard's own directives (its log lines come first): the other shards replay membership.
+        defer { if node.recordsMirror { mirrorMembership() } }
         for directive in directives {
             switch directive {
             case .beacon(let beacon, let multicast, let unicast):
