@@ -15,7 +15,11 @@ fi
 export SIM_EXPLORE_SEEDS="${SIM_EXPLORE_SEEDS:-200}"
 echo "simulation explore window base: ${SIM_EXPLORE_BASE:-clock} (${SIM_EXPLORE_SEEDS} seeds per mode)"
 swift test --no-parallel
+# The suites that run real nodes once more with every node on 2 event loops (sessions in 2 shards).
+SESSIONCLUSTER_TEST_LOOPS=2 swift test --no-parallel --skip-build --skip "SimulationTests|FuzzTests"
 swift build -c release --product session-node
 Tests/Integration/run.sh
+# Every scenario again with 2 event loops per node.
+SCENARIO_LOOPS=2 Tests/Integration/run.sh
 # Benchmarks as a smoke test only: they print figures and never fail on timing (BENCHMARKS.md has the record).
 swift run -c release session-bench --short --json .build/bench-short.json

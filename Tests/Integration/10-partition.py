@@ -146,6 +146,8 @@ class Lab:
             "nodes": [{"name": n, "replication": "%s:47000" % ADDRESS[n], "http": "%s:48000" % ADDRESS[n]}
                       for n in NODES],
         }
+        if int(os.environ.get("SCENARIO_LOOPS", "0") or 0) > 0:  # as cluster.py does
+            config["loops"] = int(os.environ["SCENARIO_LOOPS"])
         with open(self.config, "w") as f:
             json.dump(config, f, indent=2)
 

@@ -67,6 +67,10 @@ class Cluster:
             config["redis"] = {"password": redis_password}
         if persistence is not None:
             config["persistence"] = persistence
+        # SCENARIO_LOOPS=N runs every node with N event loops (CI runs the scenarios with 1 and with 2).
+        loops = int(os.environ.get("SCENARIO_LOOPS", "0") or 0)
+        if loops > 0:
+            config["loops"] = loops
         fd, self.path = tempfile.mkstemp(prefix="cluster-", suffix=".json")
         with os.fdopen(fd, "w") as f:
             json.dump(config, f, indent=2)

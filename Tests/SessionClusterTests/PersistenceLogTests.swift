@@ -41,7 +41,8 @@ import Testing
     @Test func everyAnsweredWriteSurvivesACrashWithoutASnapshot() async throws {
         let directory = PersistenceNodeTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let settings = Self.settings("n1", directory: directory, multicast: ClusterNodeTests.uniqueMulticast())
+        var settings = Self.settings("n1", directory: directory, multicast: ClusterNodeTests.uniqueMulticast())
+        settings.loops = 1  // the files of one directory (`ShardedNodeTests` covers a sharded directory)
         let node = try await ClusterNode.start(settings)
         var ids = [SessionID]()
         for index in 0..<30 { ids.append(try await node.create { $0.set("user", "user-\(index)") }.id) }
@@ -141,10 +142,18 @@ import Testing
         await again.shutdown()
     }
 
-    /// The copies in the segments on disk right now, as a process started after a power cut would read them.
-    static func sessionsOnDisk(_ directory: String, settings: ClusterNodeSettings) throws -> [Session] {
+    /// The copies in the segments on disk right now (every shard's), as a process started after a power cut would
+    /// read them.
+    static func sessionsOnDisk(_ node: String, settings: ClusterNodeSettings) throws -> [Session] {
         let keyring = try Keyring(secret: settings.secret)
-        return try AppendLog.segments(in: directory).flatMap { generation in
+        let directories = [node] + ShardLayout.existingShards(node).map { ShardLayout.directory(node, shard: $0) }
+        return try directories.flatMap { directory in try segmentSessions(directory, keyring: keyring, settings: settings) }
+    }
+
+    private static func segmentSessions(
+        _ directory: String, keyring: Keyring, settings: ClusterNodeSettings
+    ) throws -> [Session] {
+        try AppendLog.segments(in: directory).flatMap { generation in
             let bytes = try [UInt8](
                 Data(contentsOf: URL(fileURLWithPath: AppendLog.segmentPath(directory, generation: generation))))
             return AppendLogFile.decode(bytes, keyring: keyring, cluster: settings.cluster, node: settings.name)
@@ -194,6 +203,7 @@ import Testing
         let directory = PersistenceNodeTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var settings = Self.settings("n1", directory: directory, multicast: ClusterNodeTests.uniqueMulticast())
+        settings.loops = 1  // damages one directory's segment (`ShardedNodeTests` covers a sharded directory)
         let node = try await ClusterNode.start(settings)
         var ids = [SessionID]()
         for index in 0..<3 {

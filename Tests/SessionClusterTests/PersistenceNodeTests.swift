@@ -174,6 +174,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let multicast = ClusterNodeTests.uniqueMulticast()
         var settings = Self.settings("n1", directory: directory, multicast: multicast)
+        settings.loops = 1  // the file of one directory (`ShardedNodeTests` covers a sharded directory)
         let node = try await ClusterNode.start(settings)
         for index in 0..<10 { _ = try await node.create { $0.set("user", "\(index)") } }
         await node.shutdown()

@@ -171,3 +171,90 @@ import Testing
         await second.shutdown()
     }
 }
+
+/// Persistence over several loops: each shard's files in its own directory, rewritten when the number changes.
+extension ShardedNodeTests {
+    static func persistent(_ loops: Int, directory: String, multicast: MulticastSettings) -> ClusterNodeSettings {
+        var settings = ClusterNodeTests.settings("n1", multicast: multicast)
+        settings.persistence = PersistenceSettings(directory: directory, mode: .log, fsync: .everysec)
+        settings.loops = loops
+        return settings
+    }
+
+    /// A restored session read with its token from before the restart: a lone restarted node answers 503 until it
+    /// has made sure no peer holds newer writes.
+    static func readRestored(_ node: ClusterNode, _ id: SessionID, _ token: VersionToken) async throws
+        -> SessionSnapshot
+    {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while true {
+            let failure: SessionError
+            do {
+                return try await node.read(id, token: token)
+            } catch {
+                failure = error
+            }
+            guard failure == .unavailable, ContinuousClock.now < deadline else { throw failure }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    static func files(_ directory: String) -> Set<String> {
+        Set((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+    }
+
+    /// Every session and its latest write come back through crashes and restarts with 1, 2, 3 and again 1 loops.
+    @Test func restartsWithAnotherNumberOfLoopsKeepEverySession() async throws {
+        let directory = PersistenceNodeTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let multicast = ClusterNodeTests.uniqueMulticast()
+        var node = try await ClusterNode.start(Self.persistent(1, directory: directory, multicast: multicast))
+        var sessions = [(id: SessionID, version: VersionToken, value: String)]()
+        for index in 0..<40 {
+            let created = try await node.create { $0.set("v", "\(index)") }
+            sessions.append((created.id, created.version, "\(index)"))
+        }
+        var generation = 0
+        for loops in [2, 3, 1] {
+            generation += 1
+            // Half the sessions written again, then a crash (no snapshot: the log holds the writes) or a stop.
+            for index in stride(from: generation % 2, to: sessions.count, by: 2) {
+                let value = "\(index)-\(generation)"
+                let update = try await node.update(sessions[index].id, token: sessions[index].version) { _, c in
+                    c.set("v", value)
+                }
+                sessions[index] = (update.id, update.version, value)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            if loops == 3 { await node.shutdown() } else { await node.crashForTesting() }
+            node = try await ClusterNode.start(Self.persistent(loops, directory: directory, multicast: multicast))
+            #expect(await node.stats().persistence.sessionsRestored == 40, "after restarting with \(loops) loops")
+            for session in sessions {
+                let seen = try await Self.readRestored(node, session.id, session.version)
+                #expect(seen.string("v") == session.value, "with \(loops) loops")
+            }
+            let files = Self.files(directory + "/n1")
+            #expect(files.contains("loops"))
+            #expect(files.filter { $0.hasPrefix("shard-") }.count == loops - 1, "\(files.sorted())")
+            #expect(!files.contains { $0.hasPrefix("sessions.snapshot.next") })
+        }
+        await node.shutdown()
+    }
+
+    /// A rewrite cut short before its commit leaves `.next` files of another number: the next start removes them and
+    /// reads the files it has.
+    @Test func anUncommittedRewriteIsDiscarded() async throws {
+        let directory = PersistenceNodeTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let multicast = ClusterNodeTests.uniqueMulticast()
+        var node = try await ClusterNode.start(Self.persistent(2, directory: directory, multicast: multicast))
+        let created = try await node.create { $0.set("v", "kept") }
+        await node.shutdown()
+        let stray = directory + "/n1/sessions.snapshot.next-5"
+        #expect(FileManager.default.createFile(atPath: stray, contents: Data("half a file".utf8)))
+        node = try await ClusterNode.start(Self.persistent(2, directory: directory, multicast: multicast))
+        #expect(try await Self.readRestored(node, created.id, created.version).string("v") == "kept")
+        #expect(!FileManager.default.fileExists(atPath: stray))
+        await node.shutdown()
+    }
+}

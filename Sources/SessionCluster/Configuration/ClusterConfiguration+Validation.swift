@@ -24,11 +24,6 @@ extension ClusterConfiguration {
         guard (1...64).contains(loops) else {
             throw ConfigurationError(keyPath: "loops", value: String(loops), problem: "must be 1 to 64")
         }
-        if loops > 1, persistence != nil {
-            throw ConfigurationError(
-                keyPath: "loops", value: String(loops),
-                problem: "must be 1 with persistence (persistence over several loops is not built yet)")
-        }
         if let password = redis.password, !(1...512).contains(password.utf8.count) {
             throw ConfigurationError(
                 keyPath: "redis.password", value: "(\(password.utf8.count) bytes, not shown)",

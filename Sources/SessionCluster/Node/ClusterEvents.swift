@@ -165,10 +165,16 @@ final class EventHub: Sendable {
         subscription.finish()
     }
 
+    /// Serialises `yield`: a node's loops yield from their own threads, and every subscription must see the
+    /// events in one order.
+    private let delivery = Mutex(())
+
     /// Delivers `event` to every open subscription.
     func yield(_ event: ClusterEvent) {
-        let receivers = state.withLock { Array($0.subscriptions.values) }
-        for receiver in receivers { receiver.deliver(event) }
+        delivery.withLock { _ in
+            let receivers = state.withLock { Array($0.subscriptions.values) }
+            for receiver in receivers { receiver.deliver(event) }
+        }
     }
 
     /// Ends every subscription (the node stopped); later subscriptions end at once.

@@ -102,14 +102,19 @@ extension ClusterNode {
                 return (ids, found)
             },
             then: { parts in
-                // Each shard looked at up to `limit` ids after the cursor; the first `limit` of them all, in id
-                // order, are this step (a shard's ids not looked at sort after its last, so after the new cursor).
-                let looked = parts.flatMap(\.looked).sorted()
-                guard looked.count > limit else {
-                    return done(parts.flatMap(\.found).sorted { $0.id < $1.id }, nil)
+                // Each shard looked at up to `limit` ids after the cursor. Up to the smallest last id of the shards
+                // that had more (`bound`), every shard's ids were all looked at: this step ends there, or after
+                // `limit` ids.
+                let bound = parts.filter { $0.looked.count >= limit }.compactMap(\.looked.last).min()
+                let looked = parts.flatMap(\.looked).filter { bound == nil || $0 <= bound! }.sorted()
+                let next: SessionID?
+                if looked.count > limit {
+                    next = looked[limit - 1]
+                } else {
+                    next = bound
                 }
-                let next = looked[limit - 1]
-                done(parts.flatMap(\.found).filter { $0.id <= next }.sorted { $0.id < $1.id }, next)
+                let found = parts.flatMap(\.found).filter { next == nil || $0.id <= next! }
+                done(found.sorted { $0.id < $1.id }, next)
             })
     }
 

@@ -86,13 +86,6 @@ public final class ClusterNode: Sendable {
         } catch {
             throw .invalidSettings(error)
         }
-        if settings.persistence != nil, settings.loops > 1 {
-            // Not yet: the snapshot and the log are written by shard 0 alone.
-            throw .invalidSettings(
-                ConfigurationError(
-                    keyPath: "loops", value: String(settings.loops),
-                    problem: "must be 1 with persistence (persistence over several loops is not built yet)"))
-        }
         let keyring: Keyring
         do throws(KeyringError) {
             if let given = settings.keyring {
@@ -103,7 +96,7 @@ public final class ClusterNode: Sendable {
         } catch {
             throw .invalidSettings(ConfigurationError(keyPath: "secret", value: nil, problem: error.description))
         }
-        let persistence = try loadSnapshot(settings, keyring: keyring)
+        let persistence = try loadShards(settings, keyring: keyring)
         let hub = EventHub()
         let count = settings.loops
         var loops = [EventLoop]()
@@ -112,14 +105,14 @@ public final class ClusterNode: Sendable {
                 loops.append(try EventLoop(name: count == 1 ? "node-\(settings.name)" : "node-\(settings.name)-\(index)"))
             }
             let lead = try NodeRuntime(
-                settings: settings, keyring: keyring, loop: loops[0], events: hub, persistence: persistence,
+                settings: settings, keyring: keyring, loop: loops[0], events: hub, persistence: persistence[0],
                 shard: 0, of: count)
             var runtimes = [lead]
             for index in 1..<count {
                 runtimes.append(
                     try NodeRuntime(
-                        settings: settings, keyring: keyring, loop: loops[index], events: hub, shard: index, of: count,
-                        lead: lead))
+                        settings: settings, keyring: keyring, loop: loops[index], events: hub,
+                        persistence: persistence[index], shard: index, of: count, lead: lead))
             }
             let shards = ShardSet(runtimes)
             for runtime in runtimes { runtime.shards = shards }
@@ -133,39 +126,62 @@ public final class ClusterNode: Sendable {
         }
     }
 
-    /// Prepares the node's persistence directory and reads its snapshot, if any. An unusable directory or an
-    /// unsupported mode fails the start; a damaged file does not (what checks is restored, the rest logged).
-    private static func loadSnapshot(
+    /// Prepares the node's persistence directory and reads each shard's snapshot and log (`ShardLayout`: a
+    /// directory written with another number of loops is rewritten first). One state per shard; none without
+    /// persistence.
+    private static func loadShards(
         _ settings: ClusterNodeSettings, keyring: Keyring
-    ) throws(StartError) -> PersistenceState? {
-        guard let persistence = settings.persistence else { return nil }
-        let directory = persistence.nodeDirectory(settings.name)
-        let started = EventLoop.monotonicMillis()
+    ) throws(StartError) -> [PersistenceState?] {
+        guard let persistence = settings.persistence else { return Array(repeating: nil, count: settings.loops) }
+        let node = persistence.nodeDirectory(settings.name)
+        var states = [PersistenceState?]()
         do throws(PersistenceError) {
-            let store = try SnapshotStore.prepare(directory)
-            var state = PersistenceState(store: store)
-            if let bytes = try store.read() {
-                state.loaded = SnapshotFile.decode(
-                    bytes, keyring: keyring, cluster: settings.cluster, node: settings.name)
-                state.stats.snapshotBytes = bytes.count
+            // The node directory's lock first: no other process rewrites it meanwhile.
+            let store = try SnapshotStore.prepare(node)
+            let rewrite = try ShardLayout.prepare(
+                node, loops: settings.loops, keyring: keyring, cluster: settings.cluster, name: settings.name)
+            var first = try loadSnapshot(settings, keyring: keyring, directory: node, store: store)
+            first.rewrite = rewrite
+            states.append(first)
+            for shard in 1..<settings.loops {
+                states.append(
+                    try loadSnapshot(
+                        settings, keyring: keyring, directory: ShardLayout.directory(node, shard: shard), store: nil))
             }
-            if persistence.mode == .log {
-                state.replayed = try replayLog(directory, settings: settings, keyring: keyring)
-                state.stats.logSessionsReplayed = state.replayed.sessions.count
-                state.stats.logRecordsSkipped = state.replayed.recordsSkipped
-                state.stats.logTornTails = state.replayed.tornTails
-                state.log = try AppendLog(
-                    directory: directory, generation: state.replayed.newestGeneration + 1,
-                    olderBytes: state.replayed.bytes, keyring: keyring, cluster: settings.cluster,
-                    node: settings.name, writerNice: persistence.fsync == .always ? 0 : AppendLog.backgroundNice)
-            }
-            state.stats.loadMillis = EventLoop.monotonicMillis() - started
-            return state
         } catch {
             throw .invalidSettings(
                 ConfigurationError(
-                    keyPath: "persistence.directory", value: "\"\(directory)\"", problem: "is unusable: \(error)"))
+                    keyPath: "persistence.directory", value: "\"\(node)\"", problem: "is unusable: \(error)"))
         }
+        return states
+    }
+
+    /// Prepares one shard's directory (`store`: already prepared) and reads its snapshot and log, if any. A
+    /// damaged file does not fail the start (what checks is restored, the rest logged).
+    private static func loadSnapshot(
+        _ settings: ClusterNodeSettings, keyring: Keyring, directory: String, store prepared: SnapshotStore?
+    ) throws(PersistenceError) -> PersistenceState {
+        let persistence = settings.persistence!
+        let started = EventLoop.monotonicMillis()
+        let store: SnapshotStore
+        if let prepared { store = prepared } else { store = try SnapshotStore.prepare(directory) }
+        var state = PersistenceState(store: store)
+        if let bytes = try store.read() {
+            state.loaded = SnapshotFile.decode(bytes, keyring: keyring, cluster: settings.cluster, node: settings.name)
+            state.stats.snapshotBytes = bytes.count
+        }
+        if persistence.mode == .log {
+            state.replayed = try replayLog(directory, settings: settings, keyring: keyring)
+            state.stats.logSessionsReplayed = state.replayed.sessions.count
+            state.stats.logRecordsSkipped = state.replayed.recordsSkipped
+            state.stats.logTornTails = state.replayed.tornTails
+            state.log = try AppendLog(
+                directory: directory, generation: state.replayed.newestGeneration + 1,
+                olderBytes: state.replayed.bytes, keyring: keyring, cluster: settings.cluster,
+                node: settings.name, writerNice: persistence.fsync == .always ? 0 : AppendLog.backgroundNice)
+        }
+        state.stats.loadMillis = EventLoop.monotonicMillis() - started
+        return state
     }
 
     /// Reads and decrypts every segment of the append log in `directory`, oldest first.

@@ -8,6 +8,8 @@ struct PersistenceState {
     let store: SnapshotStore
     /// What the file held at start, until `restoreSnapshot` installs it.
     var loaded: SnapshotFile.Contents?
+    /// Shard 0: the directory was rewritten at start for another number of loops (`ShardLayout`).
+    var rewrite: ShardLayout.Rewrite?
     var stats = PersistenceStats()
     /// `log` mode: the append log (nil in `snapshot` mode), and what its segments held at start.
     var log: AppendLog?
@@ -56,6 +58,15 @@ extension NodeRuntime {
     /// logs what was restored and what was skipped.
     func restoreSnapshot() {
         defer { startLog() }
+        if let rewrite = persistence?.rewrite {
+            persistence?.rewrite = nil
+            log(
+                .notice, "persistence directory rewritten for another number of loops",
+                [
+                    ("directory", persistence?.store.directory ?? ""), ("from_loops", "\(rewrite.from)"),
+                    ("to_loops", "\(rewrite.to)"), ("copies", "\(rewrite.sessions)"), ("ms", "\(rewrite.millis)"),
+                ])
+        }
         guard let state = persistence,
             state.loaded != nil || !state.replayed.sessions.isEmpty || !state.replayed.problems.isEmpty
         else { return }
@@ -107,6 +118,7 @@ extension NodeRuntime {
         }
         // `restored` counts sessions and the tombstones of ended ones; `in_file` the snapshot's (0: none, all from
         // the log).
+        if shardCount > 1 { fields.append(("shard", "\(shard) of \(shardCount)")) }
         log(.info, state.log == nil ? "sessions restored from snapshot" : "sessions restored from snapshot and log", fields)
         execute(directives)
     }

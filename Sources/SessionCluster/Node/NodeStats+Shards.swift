@@ -2,8 +2,8 @@ import SessionClusterCore
 
 /// The figures of a node served by several loops: each shard's runtime keeps its own, summed here.
 extension NodeStats {
-    /// The node's figures from its shards' (shard 0's first: it holds the node-wide ones — persistence, the clock,
-    /// the log queue — which the others leave at their defaults).
+    /// The node's figures from its shards' (shard 0's first: it holds the node-wide ones — the clock, the log
+    /// queue — which the others leave at their defaults; each shard's persistence figures are its own files').
     init(merging parts: [NodeStats]) {
         guard var total = parts.first else {
             self = .empty
@@ -29,6 +29,7 @@ extension NodeStats {
             total.linksRejected += part.linksRejected
             total.acceptErrors += part.acceptErrors
             total.hlcMillis = max(total.hlcMillis, part.hlcMillis)
+            total.persistence.add(part.persistence)
         }
         self = total
     }

@@ -72,4 +72,31 @@ public struct PersistenceStats: Sendable, Equatable {
 
     /// All zero.
     public init() {}
+
+    /// Adds the figures of another shard's files (a node served by several loops): counts and sizes add up, times
+    /// and lags are the largest.
+    mutating func add(_ other: PersistenceStats) {
+        lastSnapshotMillis = max(lastSnapshotMillis, other.lastSnapshotMillis)
+        snapshotBytes += other.snapshotBytes
+        sessionsWritten += other.sessionsWritten
+        sessionsRestored += other.sessionsRestored
+        sessionsExpired += other.sessionsExpired
+        recordsSkipped += other.recordsSkipped
+        loadMillis = max(loadMillis, other.loadMillis)
+        writeFailures += other.writeFailures
+        logBytes += other.logBytes
+        logRecordsAppended += other.logRecordsAppended
+        logSessionsAppended += other.logSessionsAppended
+        logWriteFailures += other.logWriteFailures
+        logWriterWaits += other.logWriterWaits
+        logWriterLagMillis = max(logWriterLagMillis, other.logWriterLagMillis)
+        logWriterLagMaxMillis = max(logWriterLagMaxMillis, other.logWriterLagMaxMillis)
+        fsyncLatency.add(other.fsyncLatency)
+        compactions += other.compactions
+        compactionFailures += other.compactionFailures
+        lastCompactionMillis = max(lastCompactionMillis, other.lastCompactionMillis)
+        logSessionsReplayed += other.logSessionsReplayed
+        logRecordsSkipped += other.logRecordsSkipped
+        logTornTails += other.logTornTails
+    }
 }

@@ -44,8 +44,16 @@ struct SnapshotStore {
     let directory: String
     /// Held from `prepare` until the node stops.
     var lock: DirectoryLock?
-    var path: String { directory + "/sessions.snapshot" }
-    private var temporaryPath: String { directory + "/sessions.snapshot.tmp" }
+    /// The file's name in `directory` (another for a shard snapshot not yet committed, `ShardLayout`).
+    var fileName = "sessions.snapshot"
+    var path: String { directory + "/" + fileName }
+    private var temporaryPath: String { path + ".tmp" }
+
+    init(directory: String, lock: DirectoryLock? = nil, fileName: String = "sessions.snapshot") {
+        self.directory = directory
+        self.lock = lock
+        self.fileName = fileName
+    }
 
     /// Creates the directory (and its parents, mode 0700) if missing, and checks a file can be created in it.
     static func prepare(_ directory: String) throws(PersistenceError) -> SnapshotStore {
