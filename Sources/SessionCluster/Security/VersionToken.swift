@@ -36,6 +36,13 @@ public struct VersionToken: Hashable, Sendable, CustomStringConvertible {
         storage = .text(String(text))
     }
 
+    /// `init?(_:)` on the text's UTF-8 bytes (a cookie value read in place).
+    init?(utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        guard !bytes.isEmpty, bytes.count <= Self.maxTextCount, bytes.allSatisfy({ Base64URL.value(of: $0) != nil })
+        else { return nil }
+        storage = .text(String(decoding: bytes, as: UTF8.self))
+    }
+
     init(sealed text: String) { storage = .text(text) }
 
     init(pending: PendingSeal) { storage = .pending(pending) }

@@ -80,12 +80,10 @@ public struct SessionCookies: Sendable, Equatable {
     /// is not a session id). Ids of named sessions (`SessionID(name:)`) are refused: a name anyone may know is
     /// not a login.
     public func session(cookieHeaders: [String]) -> SessionReference? {
-        session { wanted in
-            for header in cookieHeaders {
-                if let value = Self.cookie(wanted, in: header) { return value }
-            }
-            return nil
-        }
+        // One pass over the headers' bytes for both cookies (`SessionCookieReader`).
+        var reader = SessionCookieReader(self)
+        for header in cookieHeaders where !reader.isComplete { reader.read(header) }
+        return reader.session
     }
 
     /// The session named by cookies a framework already parsed: `cookie(name)` answers a cookie's value.
@@ -116,30 +114,5 @@ public struct SessionCookies: Sendable, Equatable {
         if secure { line += "; Secure" }
         if let sameSite { line += "; SameSite=" + sameSite }
         return line
-    }
-
-    /// The value of cookie `name` in one `Cookie` header (`a=1; b="2"`), unquoted; the first when repeated.
-    static func cookie(_ name: String, in header: String) -> String? {
-        for piece in header.split(separator: ";") {
-            guard let equals = piece.firstIndex(of: "=") else { continue }
-            let key = piece[..<equals].trimmingSpaces
-            guard key == name else { continue }
-            var value = piece[piece.index(after: equals)...].trimmingSpaces
-            if value.utf8.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") {
-                value = value.dropFirst().dropLast()
-            }
-            return String(value)
-        }
-        return nil
-    }
-}
-
-extension Substring {
-    /// Without leading and trailing spaces and tabs.
-    fileprivate var trimmingSpaces: Substring {
-        var text = self
-        while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
-        while let last = text.last, last == " " || last == "\t" { text = text.dropLast() }
-        return text
     }
 }
