@@ -88,7 +88,8 @@ final class PendingSeal: Sendable {
 
 /// Seals version vectors into tokens and opens them, authenticated. Loop-confined (in `NodeRuntime`), except
 /// that a copy, never mutated, seals from any thread (`PendingSeal`): `seal` only reads, and
-/// `HMACKey.authenticate` only copies its keyed context.
+/// `HMACKey.authenticate` runs its own keyed context under a lock. Each instance makes its own keys (and so its
+/// own libcrypto contexts): one per event loop.
 ///
 /// Token: `base64url(key id ‖ payload ‖ MAC)` where payload is `VersionVector.tokenPayload` and
 /// `MAC = HMAC-SHA256(K[key id], "SessionCluster token 1" ‖ session id (16 bytes) ‖ key id ‖ payload)`
@@ -140,7 +141,7 @@ struct VersionTokenSealer: @unchecked Sendable {
             // libcrypto failed: a token that will not authenticate costs the client at most one stale read.
             return VersionToken(sealed: "")
         }
-        bytes += mac
+        bytes += mac[..<Self.macBytes]
         return VersionToken(sealed: Base64URL.encode(bytes))
     }
 
@@ -150,14 +151,17 @@ struct VersionTokenSealer: @unchecked Sendable {
         else { return reject() }
         let signed = bytes[..<(bytes.count - Self.macBytes)]
         guard let expected = mac(signed, id: id, key: key),
-            Self.constantTimeEqual(expected, bytes[(bytes.count - Self.macBytes)...]),
+            Self.constantTimeEqual(expected[..<Self.macBytes], bytes[(bytes.count - Self.macBytes)...]),
             let version = VersionVector(tokenPayload: signed.dropFirst())
         else { return reject() }
         return version
     }
 
+    /// The full HMAC (32 bytes; the token keeps the first `macBytes`) of `label ‖ session id ‖ signed`.
     private func mac(_ signed: ArraySlice<UInt8>, id: SessionID, key: HMACKey) -> [UInt8]? {
-        key.authenticate(Self.label + id.bytes + signed).map { Array($0.prefix(Self.macBytes)) }
+        withUnsafeBytes(of: (id.high.bigEndian, id.low.bigEndian)) { idBytes in
+            Self.label.withUnsafeBytes { label in key.authenticate(label, idBytes, signed) }
+        }
     }
 
     private mutating func reject() -> VersionVector? {
@@ -166,7 +170,7 @@ struct VersionTokenSealer: @unchecked Sendable {
     }
 
     /// Compares without an early exit, so timing does not reveal how much of a guessed MAC was right.
-    private static func constantTimeEqual(_ lhs: [UInt8], _ rhs: ArraySlice<UInt8>) -> Bool {
+    private static func constantTimeEqual(_ lhs: ArraySlice<UInt8>, _ rhs: ArraySlice<UInt8>) -> Bool {
         guard lhs.count == rhs.count else { return false }
         var difference: UInt8 = 0
         for (left, right) in zip(lhs, rhs) { difference |= left ^ right }
