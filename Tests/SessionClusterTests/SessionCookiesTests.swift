@@ -134,3 +134,43 @@ struct SessionCookieReaderTests {
         #expect(cookies.session(cookieHeaders: headers) == reference(cookies, headers))
     }
 }
+
+/// `Set-Cookie` lines, now written into one string of the exact length, against the former concatenation.
+struct SessionCookieLineTests {
+    private func reference(_ cookies: SessionCookies, _ name: String, _ value: String, maxAge: Int?) -> String {
+        var line = name + "=" + value + "; Path=" + cookies.path
+        if let maxAge { line += "; Max-Age=\(maxAge)" }
+        line += "; HttpOnly"
+        if cookies.secure { line += "; Secure" }
+        if let sameSite = cookies.sameSite { line += "; SameSite=" + sameSite }
+        return line
+    }
+
+    @Test func linesAreWrittenAsBefore() throws {
+        let ids = [
+            SessionID(high: 0, low: 0), SessionID(high: 0x7FFF_FFFF_FFFF_FFFF, low: .max),
+            SessionID(high: 0x1234_5678_9ABC_DEF0, low: 0x0FED_CBA9_8765_4321), SessionID.random(),
+        ]
+        let token = try #require(VersionToken("AAECAwQFBgcICQoLDA0ODw"))
+        for route in [nil, "", "n1", "node-é"] {
+            for secure in [false, true] {
+                for sameSite in [nil, "Lax", "None"] {
+                    var cookies = SessionCookies(name: "SID", secure: secure, route: route)
+                    cookies.sameSite = sameSite
+                    cookies.path = route == nil ? "/" : "/app"
+                    for id in ids {
+                        #expect(
+                            cookies.setCookieHeaders(id: id, version: token) == [
+                                reference(cookies, "SID", id.cookieValue(route: route), maxAge: nil),
+                                reference(cookies, cookies.versionName, token.text, maxAge: nil),
+                            ])
+                    }
+                    #expect(
+                        cookies.clearingCookieHeaders() == [
+                            reference(cookies, "SID", "", maxAge: 0), reference(cookies, cookies.versionName, "", maxAge: 0),
+                        ])
+                }
+            }
+        }
+    }
+}
