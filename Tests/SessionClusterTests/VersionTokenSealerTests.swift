@@ -44,6 +44,21 @@ import Testing
         #expect(sealer.rejected == 900)
     }
 
+    /// The token's own base64url (read and written in place) is the core's `Base64URL`, byte for byte, accepting
+    /// and refusing the same texts.
+    @Test func tokenBase64IsTheCoresBase64URL() {
+        var generator = SystemRandomNumberGenerator()
+        for count in Array(0...40) + [200, 1_000] {
+            let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let text = Base64URL.encode(bytes)
+            #expect(TokenBase64.encode(bytes) == text, "\(count) bytes")
+            #expect(TokenBase64.decode(text) == bytes, "\(count) bytes")
+        }
+        for text in ["", "A", "AB", "AC", "ABC", "ABD", "AAAA", "_-_-", "ab=", "a b", "é", "AQHgNxb2DSkMVAGrQ1ehw2jt8_yyZfE"] {
+            #expect(TokenBase64.decode(text) == Base64URL.decode(text), "\(text)")
+        }
+    }
+
     @Test func aTokenSealedLaterIsTheSameTokenFromAnyThread() async throws {
         var sealer = VersionTokenSealer(cluster: "c1", keyring: try Keyring(secret: Self.secret))
         let version = VersionVector([a: 7])

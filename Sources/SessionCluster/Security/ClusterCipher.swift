@@ -102,13 +102,12 @@ final class ClusterCipher {
         let counter = counters[channel, default: 0] + 1
         counters[channel] = counter
         let id = keyring.current
-        var envelope = ByteWriter(capacity: Self.headerBytes + plaintext.count + Crypto.tagBytes)
-        envelope.writeRaw([0x53, 0x45, 1, channel.rawValue, id])
-        envelope.writeUInt64(me.rawValue)
-        envelope.writeUInt64(counter)
-        envelope.writeRaw(plaintext)
         var sealed: [UInt8] = []
-        envelope.swapBytes(with: &sealed)
+        sealed.reserveCapacity(Self.headerBytes + plaintext.count + Crypto.tagBytes)
+        sealed.append(contentsOf: [0x53, 0x45, 1, channel.rawValue, id])
+        withUnsafeBytes(of: me.rawValue.bigEndian) { sealed.append(contentsOf: $0) }
+        withUnsafeBytes(of: counter.bigEndian) { sealed.append(contentsOf: $0) }
+        sealed += plaintext
         setNonce(channel, counter)
         guard let gcm, let (key, cached) = key(id, sender: me),
             (try? gcm.seal(key: key, nonce: nonce, &sealed, from: Self.headerBytes, moreAAD: cluster)) != nil

@@ -136,18 +136,22 @@ struct VersionTokenSealer: @unchecked Sendable {
 
     /// The token for `version` of session `id`.
     func seal(_ version: VersionVector, for id: SessionID) -> VersionToken {
-        var bytes = [current] + version.tokenPayload
+        let payload = version.tokenPayload
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(1 + payload.count + Self.macBytes)
+        bytes.append(current)
+        bytes += payload
         guard let key = keys[current], let mac = mac(bytes[...], id: id, key: key) else {
             // libcrypto failed: a token that will not authenticate costs the client at most one stale read.
             return VersionToken(sealed: "")
         }
         bytes += mac[..<Self.macBytes]
-        return VersionToken(sealed: Base64URL.encode(bytes))
+        return VersionToken(sealed: TokenBase64.encode(bytes))
     }
 
     /// The version `token` names for session `id`; nil (counted) when it does not authenticate.
     mutating func open(_ token: VersionToken, for id: SessionID) -> VersionVector? {
-        guard let bytes = Base64URL.decode(token.text), bytes.count > 1 + Self.macBytes, let key = keys[bytes[0]]
+        guard let bytes = TokenBase64.decode(token.text), bytes.count > 1 + Self.macBytes, let key = keys[bytes[0]]
         else { return reject() }
         let signed = bytes[..<(bytes.count - Self.macBytes)]
         guard let expected = mac(signed, id: id, key: key),
