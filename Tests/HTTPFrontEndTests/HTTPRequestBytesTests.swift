@@ -53,7 +53,9 @@ import Testing
     }
 
     @Test func pathsWithoutEscapesAreTheRequestsOwnBytes() throws {
-        for (target, path) in [("/healthz", "/healthz"), ("/a?", "/a"), ("*", "*"), ("http://h", "/"), ("http://h?q", "/")] {
+        for (target, path) in [
+            ("/healthz", "/healthz"), ("/a?", "/a"), ("*", "*"), ("http://h", "/"), ("http://h?q", "/"),
+        ] {
             let request = try #require(HTTPTestSupport.single("OPTIONS \(target) HTTP/1.1\r\n\r\n"), "\(target)")
             #expect(request.path == path && Array(request.pathBytes) == Array(path.utf8), "\(target)")
         }

@@ -35,7 +35,8 @@ import Testing
             var response = HTTPResponse(status: status, headers: [("X-A", "1")], body: Array("body".utf8))
             for keepAlive in [true, false] {
                 let bytes = response.serialized(keepAlive: keepAlive)
-                #expect(String(decoding: bytes, as: UTF8.self) == reference(response, keepAlive: keepAlive), "\(status)")
+                #expect(
+                    String(decoding: bytes, as: UTF8.self) == reference(response, keepAlive: keepAlive), "\(status)")
             }
             response.reason = "Custom Reason"
             #expect(

@@ -68,7 +68,8 @@ import Testing
                 #expect(receiver.open(c.seal(message, channel: channel)[...], channel: channel)?.plaintext == message)
             }
             let opened = receiver.open(envelope[...], channel: channel)
-            #expect(opened?.plaintext == message && opened?.sender == (round % 2 == 0 ? Self.a : Self.b), "round \(round)")
+            #expect(
+                opened?.plaintext == message && opened?.sender == (round % 2 == 0 ? Self.a : Self.b), "round \(round)")
             envelope[envelope.count - 1] ^= 1
             #expect(receiver.open(envelope[...], channel: channel) == nil)
         }

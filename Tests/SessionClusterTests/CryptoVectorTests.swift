@@ -115,7 +115,8 @@ import Testing
             var block = [UInt8](repeating: 0, count: 16)
             try gcm.seal(key: zeros, nonce: zeroNonce, &block, from: 0)
             #expect(block == Self.hex("cea7403d4d606b6e074ec5d3baf39d18" + "d0d1c8a799996bf0265b98b5d48ab919"))
-            #expect(gcm.open(key: zeros, nonce: zeroNonce, sealed: block[...], aad: []) == [UInt8](repeating: 0, count: 16))
+            #expect(
+                gcm.open(key: zeros, nonce: zeroNonce, sealed: block[...], aad: []) == [UInt8](repeating: 0, count: 16))
             #expect(gcm.open(key: zeros, nonce: zeroNonce, sealed: empty[...], aad: [1]) == nil)
         }
     }

@@ -167,7 +167,8 @@ struct SessionCookieLineTests {
                     }
                     #expect(
                         cookies.clearingCookieHeaders() == [
-                            reference(cookies, "SID", "", maxAge: 0), reference(cookies, cookies.versionName, "", maxAge: 0),
+                            reference(cookies, "SID", "", maxAge: 0),
+                            reference(cookies, cookies.versionName, "", maxAge: 0),
                         ])
                 }
             }

@@ -54,7 +54,9 @@ import Testing
             #expect(TokenBase64.encode(bytes) == text, "\(count) bytes")
             #expect(TokenBase64.decode(text) == bytes, "\(count) bytes")
         }
-        for text in ["", "A", "AB", "AC", "ABC", "ABD", "AAAA", "_-_-", "ab=", "a b", "é", "AQHgNxb2DSkMVAGrQ1ehw2jt8_yyZfE"] {
+        for text in [
+            "", "A", "AB", "AC", "ABC", "ABD", "AAAA", "_-_-", "ab=", "a b", "é", "AQHgNxb2DSkMVAGrQ1ehw2jt8_yyZfE",
+        ] {
             #expect(TokenBase64.decode(text) == Base64URL.decode(text), "\(text)")
         }
     }

@@ -130,7 +130,8 @@ struct HTTPRequestHead: Sendable {
     var expectsContinue: Bool {
         version == .http11
             && fields.contains {
-                $0.nameIs("expect", in: bytes) && HTTPSyntax.equalsIgnoringASCIICase(bytes[$0.value], "100-continue".utf8)
+                $0.nameIs("expect", in: bytes)
+                    && HTTPSyntax.equalsIgnoringASCIICase(bytes[$0.value], "100-continue".utf8)
             }
     }
 

@@ -146,21 +146,9 @@ public struct HTTPResponse: Sendable {
         return statusLines[status - 100]
     }
 
-    /// `value` in decimal ASCII (a status or a body length: never negative in practice; a sign is written if so).
+    /// `value` in decimal ASCII (a small string: no allocation).
     private static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[19 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-                count += 1
-            } while magnitude > 0
-            out.append(contentsOf: buffer[(20 - count)...])
-        }
+        out.append(contentsOf: String(value).utf8)
     }
 
     private static func isFramingHeader(_ name: String) -> Bool {

@@ -66,7 +66,8 @@ public struct SessionCookieReader {
         let (nameStart, nameEnd) = Self.trim(base, start, equals)
         guard nameEnd > nameStart else { return }
         var (valueStart, valueEnd) = Self.trim(base, equals + 1, end)
-        if valueEnd - valueStart >= 2, base[valueStart] == UInt8(ascii: "\""), base[valueEnd - 1] == UInt8(ascii: "\"") {
+        if valueEnd - valueStart >= 2, base[valueStart] == UInt8(ascii: "\""), base[valueEnd - 1] == UInt8(ascii: "\"")
+        {
             valueStart += 1
             valueEnd -= 1
         }
