@@ -96,7 +96,7 @@ final class HTTPConnection {
             server.handler(request) { [self] response in
                 busy = false
                 respond(
-                    response, keepAlive: request.keepAlive, version: request.version, head: request.method == "HEAD")
+                    response, keepAlive: request.keepAlive, version: request.version, head: request.methodKind == .head)
                 if !closing && stream.state == .open && stream.queuedBytes <= server.settings.maxPendingOutputBytes {
                     stream.resumeReading()
                 }

@@ -71,35 +71,52 @@ public struct SessionRoutes: Sendable {
         }
     }
 
+    /// The paths routed, as bytes: matched against the request's path bytes, with no `String` made.
+    private enum Paths {
+        static let login = Array("/login".utf8)
+        static let logout = Array("/logout".utf8)
+        static let session = Array("/session".utf8)
+        static let healthz = Array("/healthz".utf8)
+        static let members = Array("/cluster/members".utf8)
+        static let stats = Array("/cluster/stats".utf8)
+        static let metrics = Array("/metrics".utf8)
+        static let attributes = Array("/session/attributes/".utf8)
+    }
+
     private func route(_ request: HTTPRequest, _ respond: @escaping Respond) {
-        let path = request.path
-        let method = request.method
-        switch path {
-        case "/login": method == "POST" ? login(request, respond) : respond(notAllowed("POST"))
-        case "/logout": method == "POST" ? logout(request, respond) : respond(notAllowed("POST"))
-        case "/session":
+        let path = request.pathBytes
+        let method = request.methodKind
+        if path.elementsEqual(Paths.session) {
             switch method {
-            case "GET", "HEAD": readSession(request, respond)
-            case "PATCH": patchSession(request, respond)
+            case .get, .head: readSession(request, respond)
+            case .patch: patchSession(request, respond)
             default: respond(notAllowed("GET, HEAD, PATCH"))
             }
-        case "/healthz": respond(method == "GET" || method == "HEAD" ? .text(200, "ok\n") : notAllowed("GET, HEAD"))
-        case "/cluster/members": method == "GET" ? members(respond) : respond(notAllowed("GET"))
-        case "/cluster/stats": method == "GET" ? stats(respond) : respond(notAllowed("GET"))
-        case "/metrics": method == "GET" ? metrics(respond) : respond(notAllowed("GET"))
-        default:
-            let prefix = "/session/attributes/"
-            guard path.hasPrefix(prefix), path.count > prefix.count else { return respond(.text(404, "not found\n")) }
-            let name = String(path.dropFirst(prefix.count))
+        } else if path.count > Paths.attributes.count, path.starts(with: Paths.attributes) {
+            let name = String(decoding: path.dropFirst(Paths.attributes.count), as: UTF8.self)
             // The login sets `user`: a client must not make itself someone else.
-            if name == "user" && (method == "PUT" || method == "DELETE") { return respond(readOnlyUser) }
+            if name == "user" && (method == .put || method == .delete) { return respond(readOnlyUser) }
             switch method {
-            case "PUT":
+            case .put:
                 let value = request.body
                 commit(request, respond) { changes in changes.set(name, value) }
-            case "DELETE": commit(request, respond) { changes in changes.remove(name) }
+            case .delete: commit(request, respond) { changes in changes.remove(name) }
             default: respond(notAllowed("PUT, DELETE"))
             }
+        } else if path.elementsEqual(Paths.login) {
+            method == .post ? login(request, respond) : respond(notAllowed("POST"))
+        } else if path.elementsEqual(Paths.logout) {
+            method == .post ? logout(request, respond) : respond(notAllowed("POST"))
+        } else if path.elementsEqual(Paths.healthz) {
+            respond(method == .get || method == .head ? .text(200, "ok\n") : notAllowed("GET, HEAD"))
+        } else if path.elementsEqual(Paths.members) {
+            method == .get ? members(respond) : respond(notAllowed("GET"))
+        } else if path.elementsEqual(Paths.stats) {
+            method == .get ? stats(respond) : respond(notAllowed("GET"))
+        } else if path.elementsEqual(Paths.metrics) {
+            method == .get ? metrics(respond) : respond(notAllowed("GET"))
+        } else {
+            respond(.text(404, "not found\n"))
         }
     }
 
@@ -278,7 +295,13 @@ public struct SessionRoutes: Sendable {
     private func credentials(_ request: HTTPRequest) -> (SessionID, VersionToken?)? {
         // A key's session (the Redis front end's) is never reached by cookie: its id is derived from a name
         // anyone may know, and the Redis endpoint has its own password.
-        guard let client = cookies.session(cookie: { request.cookie($0) }) else { return nil }
+        // Both cookies in one pass over the `Cookie` headers' bytes.
+        var reader = SessionCookieReader(cookies)
+        request.forEachHeaderValue(named: "cookie") { value in
+            reader.read(value)
+            return !reader.isComplete
+        }
+        guard let client = reader.session else { return nil }
         return (client.id, client.token)
     }
 

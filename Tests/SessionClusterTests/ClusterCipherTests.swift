@@ -48,6 +48,34 @@ import Testing
         #expect(receiver.open(envelope[...], channel: .stream) != nil)  // the untouched one still opens
     }
 
+    /// The cipher keeps its libcrypto contexts from message to message: many seals and opens in a row by one
+    /// pair of instances, in both directions, with tampered envelopes in between, all round-trip.
+    @Test func oneInstanceSealsAndOpensManyInARowAfterTamperedOnesToo() throws {
+        let (a, b) = try Self.pair()
+        let c = ClusterCipher(cluster: "c1", me: NodeID(rawValue: 0xC), keyring: try Keyring(secret: Self.secret))
+        for round in 0..<300 {
+            let message = Array("round \(round) ".utf8) + [UInt8](repeating: UInt8(round % 251), count: round % 97)
+            let channel: ClusterCipher.Channel = round % 3 == 0 ? .datagram : .stream
+            let (sender, receiver) = round % 2 == 0 ? (a, b) : (b, a)
+            var envelope = sender.seal(message, channel: channel)
+            if round % 5 == 0 {
+                var tampered = envelope
+                tampered[ClusterCipher.headerBytes + round % (tampered.count - ClusterCipher.headerBytes)] ^= 0x04
+                #expect(receiver.open(tampered[...], channel: channel) == nil, "round \(round)")
+            }
+            if round % 7 == 0 {
+                // Sealed by a third node: the receiver's context takes another key, then goes back.
+                #expect(receiver.open(c.seal(message, channel: channel)[...], channel: channel)?.plaintext == message)
+            }
+            let opened = receiver.open(envelope[...], channel: channel)
+            #expect(
+                opened?.plaintext == message && opened?.sender == (round % 2 == 0 ? Self.a : Self.b), "round \(round)")
+            envelope[envelope.count - 1] ^= 1
+            #expect(receiver.open(envelope[...], channel: channel) == nil)
+        }
+        #expect(a.rejected[.replayed] == nil && b.rejected[.replayed] == nil)
+    }
+
     @Test func replayWindowAcceptsReorderingOnceAndRefusesTooOld() {
         var window = ReplayWindow(strict: false)
         let datagrams: [(UInt64, Bool)] = [

@@ -85,4 +85,39 @@ import Testing
             info: Self.hex("f0f1f2f3f4f5f6f7f8f9"), count: 42)
         #expect(okm == Self.hex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"))
     }
+
+    /// One `GCMContext` (reused libcrypto contexts, re-keyed only when the key changes) gives the known answers
+    /// message after message, across key changes, and after opening a forged message.
+    @Test func aReusedGCMContextGivesTheKnownAnswersAgainAndAgain() throws {
+        let key = Self.hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308")
+        let nonce = Self.hex("cafebabefacedbaddecaf888")
+        let plaintext = Self.hex(
+            "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39"
+        )
+        let aad = Self.hex("feedfacedeadbeeffeedfacedeadbeefabaddad2")
+        let expected = try Crypto.seal(key: key, nonce: nonce, plaintext: plaintext, aad: aad)
+        let zeros = [UInt8](repeating: 0, count: 32)
+        let zeroNonce = [UInt8](repeating: 0, count: 12)
+        let gcm = try GCMContext()
+        for round in 0..<50 {
+            // Associated data in two pieces: the bytes before the plaintext, then more.
+            var buffer = Array(aad.prefix(7)) + plaintext
+            try gcm.seal(key: key, nonce: nonce, &buffer, from: 7, moreAAD: Array(aad.dropFirst(7)))
+            #expect(Array(buffer.dropFirst(7)) == expected, "round \(round)")
+            #expect(gcm.open(key: key, nonce: nonce, sealed: buffer.dropFirst(7), aad: aad[...]) == plaintext)
+            var forged = Array(buffer.dropFirst(7))
+            forged[round % forged.count] ^= 0x10
+            #expect(gcm.open(key: key, nonce: nonce, sealed: forged[...], aad: aad[...]) == nil)
+            // Another key in between (test case 13 and 14), on both contexts.
+            var empty: [UInt8] = []
+            try gcm.seal(key: zeros, nonce: zeroNonce, &empty, from: 0)
+            #expect(empty == Self.hex("530f8afbc74536b9a963b4f1c4cb738b"))
+            var block = [UInt8](repeating: 0, count: 16)
+            try gcm.seal(key: zeros, nonce: zeroNonce, &block, from: 0)
+            #expect(block == Self.hex("cea7403d4d606b6e074ec5d3baf39d18" + "d0d1c8a799996bf0265b98b5d48ab919"))
+            #expect(
+                gcm.open(key: zeros, nonce: zeroNonce, sealed: block[...], aad: []) == [UInt8](repeating: 0, count: 16))
+            #expect(gcm.open(key: zeros, nonce: zeroNonce, sealed: empty[...], aad: [1]) == nil)
+        }
+    }
 }

@@ -59,3 +59,119 @@ struct SessionCookiesTests {
         #expect(SessionReference(combined: named.encoded + "." + token.text) == nil)
     }
 }
+
+/// The one-pass byte reader (`SessionCookieReader`) against the rules as first written: per cookie name, a split on
+/// `;` of every header's text and a `String` per value.
+struct SessionCookieReaderTests {
+    let id = SessionID(high: 0x1234_5678_9ABC_DEF0 & ~(1 << 63), low: 0x0FED_CBA9_8765_4321)
+    let token = "AAECAwQFBgcICQoLDA0ODw"
+
+    /// The former `SessionCookies.session(cookieHeaders:)`: one scan of all headers per cookie name.
+    private func reference(_ cookies: SessionCookies, _ headers: [String]) -> SessionReference? {
+        func cookie(_ name: String) -> String? {
+            for header in headers {
+                for piece in header.split(separator: ";", omittingEmptySubsequences: false) {
+                    let bytes = Array(piece.utf8)
+                    guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")) else { continue }
+                    let key = trim(bytes[..<equals])
+                    guard !key.isEmpty, key.elementsEqual(name.utf8) else { continue }
+                    var value = trim(bytes[(equals + 1)...])
+                    if value.count >= 2, value.first == UInt8(ascii: "\""), value.last == UInt8(ascii: "\"") {
+                        value = value.dropFirst().dropLast()
+                    }
+                    return String(decoding: value, as: UTF8.self)
+                }
+            }
+            return nil
+        }
+        guard let value = cookie(cookies.name), let id = SessionID(cookieValue: value), !id.isKeyID else { return nil }
+        return SessionReference(id: id, token: cookie(cookies.versionName).flatMap { VersionToken($0) })
+    }
+
+    private func trim(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var text = bytes
+        while let first = text.first, first == 32 || first == 9 { text = text.dropFirst() }
+        while let last = text.last, last == 32 || last == 9 { text = text.dropLast() }
+        return text
+    }
+
+    @Test func readsBothCookiesAsTheRulesSay() {
+        let cookies = SessionCookies()
+        let named = SessionID(name: "cart").encoded
+        let cases: [[String]] = [
+            ["SESSIONID=\(id.encoded).n1; SESSIONVERSION=\(token)"],
+            ["SESSIONVERSION=\(token);SESSIONID=\(id.encoded)"],
+            ["theme=dark; SESSIONID=\"\(id.encoded)\"", "SESSIONVERSION= \"\(token)\" \t"],
+            // The first occurrence decides, valid or not.
+            ["SESSIONID=bad; SESSIONID=\(id.encoded)"],
+            ["SESSIONID=\(id.encoded); SESSIONVERSION=%%; SESSIONVERSION=\(token)"],
+            ["SESSIONID=\(id.encoded)", "SESSIONID=\(named); SESSIONVERSION=\(token)"],
+            ["SESSIONID=\(named)"], ["SESSIONID=\(id.encoded)x"], ["SESSIONID=\(id.encoded.dropLast())"],
+            // The last character carries 2 bits and 4 bits of zero padding.
+            ["SESSIONID=\(id.encoded.dropLast())B"], ["SESSIONID=\(id.encoded)..x"],
+            ["SESSIONID; SESSIONID =\(id.encoded); =x; ; SESSIONVERSION=\"\""],
+            ["sessionid=\(id.encoded)"], ["SESSIONIDX=\(id.encoded)"], [" SESSIONID\t= \(id.encoded) "],
+            ["SESSIONID=\(id.encoded); SESSIONVERSION=\(String(repeating: "A", count: VersionToken.maxTextCount + 1))"],
+            ["SESSIONID=\"\(id.encoded)"], [""], [], [";;;"], ["SESSIONID=é\(id.encoded)"],
+        ]
+        for headers in cases {
+            #expect(cookies.session(cookieHeaders: headers) == reference(cookies, headers), "\(headers)")
+            var reader = SessionCookieReader(cookies)
+            for header in headers {
+                var bytes = Array(header.utf8)
+                bytes.withUnsafeMutableBufferPointer { reader.read(UnsafeBufferPointer($0)) }
+            }
+            #expect(reader.session == reference(cookies, headers), "\(headers) as bytes")
+        }
+        #expect(reference(cookies, cases[0]) == SessionReference(id: id, token: VersionToken(token)))
+        #expect(reference(cookies, cases[2])?.token == VersionToken(token))
+    }
+
+    @Test func readsOtherCookieNames() {
+        let cookies = SessionCookies(name: "__Host-S", versionName: "v")
+        let headers = ["SESSIONID=x; v=\(token); __Host-S=\(id.encoded)"]
+        #expect(cookies.session(cookieHeaders: headers) == SessionReference(id: id, token: VersionToken(token)))
+        #expect(cookies.session(cookieHeaders: headers) == reference(cookies, headers))
+    }
+}
+
+/// `Set-Cookie` lines, now written into one string of the exact length, against the former concatenation.
+struct SessionCookieLineTests {
+    private func reference(_ cookies: SessionCookies, _ name: String, _ value: String, maxAge: Int?) -> String {
+        var line = name + "=" + value + "; Path=" + cookies.path
+        if let maxAge { line += "; Max-Age=\(maxAge)" }
+        line += "; HttpOnly"
+        if cookies.secure { line += "; Secure" }
+        if let sameSite = cookies.sameSite { line += "; SameSite=" + sameSite }
+        return line
+    }
+
+    @Test func linesAreWrittenAsBefore() throws {
+        let ids = [
+            SessionID(high: 0, low: 0), SessionID(high: 0x7FFF_FFFF_FFFF_FFFF, low: .max),
+            SessionID(high: 0x1234_5678_9ABC_DEF0, low: 0x0FED_CBA9_8765_4321), SessionID.random(),
+        ]
+        let token = try #require(VersionToken("AAECAwQFBgcICQoLDA0ODw"))
+        for route in [nil, "", "n1", "node-é"] {
+            for secure in [false, true] {
+                for sameSite in [nil, "Lax", "None"] {
+                    var cookies = SessionCookies(name: "SID", secure: secure, route: route)
+                    cookies.sameSite = sameSite
+                    cookies.path = route == nil ? "/" : "/app"
+                    for id in ids {
+                        #expect(
+                            cookies.setCookieHeaders(id: id, version: token) == [
+                                reference(cookies, "SID", id.cookieValue(route: route), maxAge: nil),
+                                reference(cookies, cookies.versionName, token.text, maxAge: nil),
+                            ])
+                    }
+                    #expect(
+                        cookies.clearingCookieHeaders() == [
+                            reference(cookies, "SID", "", maxAge: 0),
+                            reference(cookies, cookies.versionName, "", maxAge: 0),
+                        ])
+                }
+            }
+        }
+    }
+}

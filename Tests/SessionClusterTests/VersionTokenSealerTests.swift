@@ -24,6 +24,43 @@ import Testing
         #expect(key.authenticate(Array("what do ya want for nothing?".utf8)) == mac)
     }
 
+    /// One sealer's HMAC context is re-initialised for every token: many seals and opens in a row, with forged
+    /// and tampered tokens in between, give the same tokens as fresh sealers do.
+    @Test func oneSealerSealsAndOpensManyInARowAfterForgedOnesToo() throws {
+        var sealer = VersionTokenSealer(cluster: "c1", keyring: try Keyring(secret: Self.secret))
+        for round in 0..<300 {
+            let version = VersionVector([a: UInt64(round + 1), NodeID(rawValue: UInt64(0x100 + round % 5)): 9])
+            let id = round % 2 == 0 ? session : other
+            let token = sealer.seal(version, for: id)
+            let fresh = VersionTokenSealer(cluster: "c1", keyring: try Keyring(secret: Self.secret))
+            #expect(token == fresh.seal(version, for: id), "round \(round)")
+            #expect(sealer.open(Self.forged(version), for: id) == nil)
+            var bytes = try #require(Base64URL.decode(token.text))
+            bytes[round % bytes.count] ^= 0x20
+            #expect(sealer.open(VersionToken(Base64URL.encode(bytes))!, for: id) == nil)
+            #expect(sealer.open(token, for: id) == version, "round \(round)")
+            #expect(sealer.open(token, for: id == session ? other : session) == nil)
+        }
+        #expect(sealer.rejected == 900)
+    }
+
+    /// The token's own base64url (read and written in place) is the core's `Base64URL`, byte for byte, accepting
+    /// and refusing the same texts.
+    @Test func tokenBase64IsTheCoresBase64URL() {
+        var generator = SystemRandomNumberGenerator()
+        for count in Array(0...40) + [200, 1_000] {
+            let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let text = Base64URL.encode(bytes)
+            #expect(TokenBase64.encode(bytes) == text, "\(count) bytes")
+            #expect(TokenBase64.decode(text) == bytes, "\(count) bytes")
+        }
+        for text in [
+            "", "A", "AB", "AC", "ABC", "ABD", "AAAA", "_-_-", "ab=", "a b", "é", "AQHgNxb2DSkMVAGrQ1ehw2jt8_yyZfE",
+        ] {
+            #expect(TokenBase64.decode(text) == Base64URL.decode(text), "\(text)")
+        }
+    }
+
     @Test func aTokenSealedLaterIsTheSameTokenFromAnyThread() async throws {
         var sealer = VersionTokenSealer(cluster: "c1", keyring: try Keyring(secret: Self.secret))
         let version = VersionVector([a: 7])

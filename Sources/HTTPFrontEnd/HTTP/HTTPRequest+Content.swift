@@ -20,13 +20,14 @@ extension HTTPRequest {
     }
 
     /// Persistence per RFC 9112 §9.3: the `Connection` header's tokens (all such headers, any case) decide.
-    static func isKeepAlive(version: Version, headers: [(name: String, value: String)]) -> Bool {
+    static func isKeepAlive(version: Version, fields: [HTTPField], in bytes: [UInt8]) -> Bool {
         var sawClose = false
         var sawKeepAlive = false
-        for (name, value) in headers where HTTPSyntax.equalsIgnoringASCIICase(name, "connection") {
-            for token in HTTPSyntax.listElements(value) {
-                if HTTPSyntax.equalsIgnoringASCIICase(token, "close") { sawClose = true }
-                if HTTPSyntax.equalsIgnoringASCIICase(token, "keep-alive") { sawKeepAlive = true }
+        for field in fields where field.nameIs("connection", in: bytes) {
+            for token in bytes[field.value].split(separator: UInt8(ascii: ",")) {
+                let token = HTTPSyntax.trimmingWhitespace(token)
+                if HTTPSyntax.equalsIgnoringASCIICase(token, "close".utf8) { sawClose = true }
+                if HTTPSyntax.equalsIgnoringASCIICase(token, "keep-alive".utf8) { sawKeepAlive = true }
             }
         }
         switch version {

@@ -112,7 +112,7 @@ public struct HTTPRequestParser: Sendable {
                     continueRequested = bodyLength > 0 && head!.expectsContinue
                     phase = .body
                 } else {
-                    guard head!.headers.count < limits.maxHeaderCount else {
+                    guard head!.headerCount < limits.maxHeaderCount else {
                         throw HTTPParseError(.tooManyHeaders, detail: "more than \(limits.maxHeaderCount) lines")
                     }
                     try head!.appendHeaderLine(line)

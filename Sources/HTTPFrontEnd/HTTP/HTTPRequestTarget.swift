@@ -1,36 +1,91 @@
-/// The parts of a request target (RFC 9112 §3.2) a handler routes on: the decoded path and the query items.
+/// Where the parts of a request target (RFC 9112 §3.2) that a handler routes on lie in its bytes: the path and
+/// the query. Ranges, not strings: a request's path is only decoded to a `String` when someone asks for it.
 ///
 /// Accepted forms: origin-form (`/path?query`), absolute-form (`http://host/path?query`, which servers MUST
 /// accept) and asterisk-form (`*`, for `OPTIONS`). Authority-form (`CONNECT host:port`) is refused: this is not
 /// a proxy.
 struct HTTPRequestTarget: Sendable {
-    /// The percent-decoded path, without the query. `*` for asterisk-form.
-    var path: String
-    /// The query's `name=value` pairs in order, form-decoded (`+` is a space).
-    var queryItems: [(name: String, value: String)]
+    /// How the path is written in the target.
+    enum PathForm: Sendable {
+        /// The path's bytes, as sent, are the path (no `%`).
+        case plain
+        /// The path's bytes hold `%` escapes (valid ones: checked when parsed).
+        case escaped
+        /// Absolute-form without a path (`http://host` or `http://host?q`): the path is `/`.
+        case root
+        /// Asterisk-form: the path is `*`.
+        case asterisk
+    }
 
-    /// Parses a target as sent on the request line.
+    /// The path's bytes (empty for `.root`), as indices of the bytes `locate` was given.
+    var path: Range<Int>
+    var pathForm: PathForm
+    /// The query's bytes after `?`, when there is a `?`.
+    var query: Range<Int>?
+
+    /// The same target in bytes that start `shift` further on.
+    func shifted(by shift: Int) -> HTTPRequestTarget {
+        HTTPRequestTarget(
+            path: (path.lowerBound + shift)..<(path.upperBound + shift), pathForm: pathForm,
+            query: query.map { ($0.lowerBound + shift)..<($0.upperBound + shift) })
+    }
+
+    /// Checks a target as sent on the request line and finds its parts.
     ///
     /// The path is decoded strictly — a bad `%` escape or a non-UTF-8 result is an error, because routing on a
     /// guessed path is worse than a 400 — while the query is decoded leniently, like a form body.
-    static func parse(_ bytes: ArraySlice<UInt8>) throws(HTTPParseError) -> HTTPRequestTarget {
-        guard !bytes.isEmpty, bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") }) else {
+    static func locate(_ bytes: ArraySlice<UInt8>) throws(HTTPParseError) -> HTTPRequestTarget {
+        var escaped = false
+        for byte in bytes {
+            guard byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: "#") else {
+                throw HTTPParseError(.invalidRequestTarget, detail: HTTPParseError.excerpt(bytes))
+            }
+            if byte == UInt8(ascii: "%") { escaped = true }
+        }
+        guard !bytes.isEmpty else {
             throw HTTPParseError(.invalidRequestTarget, detail: HTTPParseError.excerpt(bytes))
         }
-        if bytes.elementsEqual("*".utf8) {
-            return HTTPRequestTarget(path: "*", queryItems: [])
+        if bytes.count == 1 && bytes.first == UInt8(ascii: "*") {
+            return HTTPRequestTarget(path: bytes.startIndex..<bytes.endIndex, pathForm: .asterisk, query: nil)
         }
         let originForm = try originFormPart(of: bytes)
         let queryStart = originForm.firstIndex(of: UInt8(ascii: "?"))
-        let pathBytes = originForm[..<(queryStart ?? originForm.endIndex)]
-        guard let path = PercentDecoding.decodePath(pathBytes) else {
+        let path = originForm.startIndex..<(queryStart ?? originForm.endIndex)
+        let query = queryStart.map { ($0 + 1)..<originForm.endIndex }
+        if path.isEmpty { return HTTPRequestTarget(path: path, pathForm: .root, query: query) }
+        // Only a path with `%` escapes can decode to something invalid (the bytes are printable ASCII).
+        if escaped, PercentDecoding.decodePath(bytes[path]) == nil {
             throw HTTPParseError(.invalidRequestTarget, detail: HTTPParseError.excerpt(bytes))
         }
-        let queryItems = queryStart.map { PercentDecoding.formPairs(originForm[($0 + 1)...]) } ?? []
-        return HTTPRequestTarget(path: path, queryItems: queryItems)
+        return HTTPRequestTarget(path: path, pathForm: escaped ? .escaped : .plain, query: query)
     }
 
-    /// The `/path?query` part: the target itself in origin-form; after the authority in absolute-form.
+    /// The decoded path of a target located in `bytes`.
+    func pathString(in bytes: [UInt8]) -> String {
+        switch pathForm {
+        case .plain: String(decoding: bytes[path], as: UTF8.self)
+        case .escaped: PercentDecoding.decodePath(bytes[path]) ?? ""
+        case .root: "/"
+        case .asterisk: "*"
+        }
+    }
+
+    /// The decoded path's bytes: the target's own bytes (no copy) unless it has escapes.
+    func pathBytes(in bytes: [UInt8]) -> ArraySlice<UInt8> {
+        switch pathForm {
+        case .plain, .asterisk: bytes[path]
+        case .escaped: ArraySlice(pathString(in: bytes).utf8)
+        case .root: ArraySlice("/".utf8)
+        }
+    }
+
+    /// The query's `name=value` pairs in order, form-decoded (`+` is a space).
+    func queryItems(in bytes: [UInt8]) -> [(name: String, value: String)] {
+        query.map { PercentDecoding.formPairs(bytes[$0]) } ?? []
+    }
+
+    /// The `/path?query` part: the target itself in origin-form; after the authority in absolute-form (empty
+    /// when the authority is followed by nothing or by `?query` only).
     private static func originFormPart(of bytes: ArraySlice<UInt8>) throws(HTTPParseError) -> ArraySlice<UInt8> {
         if bytes.first == UInt8(ascii: "/") {
             return bytes
@@ -40,10 +95,7 @@ struct HTTPRequestTarget: Sendable {
             let rest = bytes[authorityStart...]
             guard let pathStart = rest.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") })
             else {
-                return ArraySlice("/".utf8)
-            }
-            if bytes[pathStart] == UInt8(ascii: "?") {
-                return ArraySlice("/".utf8) + bytes[pathStart...]
+                return bytes[bytes.endIndex...]
             }
             return bytes[pathStart...]
         }

@@ -32,7 +32,7 @@ extension HTTPResponse {
         }
     }
 
-    private static func classPhrase(for status: Int) -> String {
+    static func classPhrase(for status: Int) -> String {
         switch status {
         case 100...199: "Informational"
         case 200...299: "Success"

@@ -88,30 +88,67 @@ public struct HTTPResponse: Sendable {
         keepAlive: Bool, requestVersion: HTTPRequest.Version = .http11, includeBody: Bool = true
     ) -> [UInt8] {
         let allowsBody = !(100...199).contains(status) && status != 204 && status != 304
+        let writesBody = allowsBody && includeBody
+        // Sized once: the status line, each header and its framing, the framing headers, the body.
+        var capacity = 64 + reason.utf8.count + (writesBody ? body.count : 0)
+        for (name, value) in headers { capacity += name.utf8.count + value.utf8.count + 4 }
         var out: [UInt8] = []
-        out.reserveCapacity(96 + headers.count * 40 + (allowsBody ? body.count : 0))
-        out += "HTTP/1.1 \(status) ".utf8
-        Self.appendSanitized(reason, to: &out)
-        out += [HTTPSyntax.carriageReturn, HTTPSyntax.lineFeed]
+        out.reserveCapacity(capacity)
+        if let line = Self.statusLine(status), reason == Self.reasonPhrase(for: status) {
+            out += line
+        } else {
+            out += Self.httpVersionSpace
+            Self.appendDecimal(status, to: &out)
+            out.append(HTTPSyntax.space)
+            Self.appendSanitized(reason, to: &out)
+            out += Self.crlf
+        }
         for (name, value) in headers where !Self.isFramingHeader(name) {
             Self.appendSanitized(name, to: &out)
-            out += ": ".utf8
+            out += Self.colonSpace
             Self.appendSanitized(value, to: &out)
-            out += [HTTPSyntax.carriageReturn, HTTPSyntax.lineFeed]
+            out += Self.crlf
         }
         if allowsBody {
-            out += "Content-Length: \(body.count)\r\n".utf8
+            out += Self.contentLengthPrefix
+            Self.appendDecimal(body.count, to: &out)
+            out += Self.crlf
         }
         if !keepAlive {
-            out += "Connection: close\r\n".utf8
+            out += Self.connectionClose
         } else if requestVersion == .http10 {
-            out += "Connection: keep-alive\r\n".utf8
+            out += Self.connectionKeepAlive
         }
-        out += [HTTPSyntax.carriageReturn, HTTPSyntax.lineFeed]
-        if allowsBody && includeBody {
+        out += Self.crlf
+        if writesBody {
             out += body
         }
         return out
+    }
+
+    // Constant pieces of every response, made once.
+    private static let httpVersionSpace = Array("HTTP/1.1 ".utf8)
+    private static let crlf: [UInt8] = [HTTPSyntax.carriageReturn, HTTPSyntax.lineFeed]
+    private static let colonSpace = Array(": ".utf8)
+    private static let contentLengthPrefix = Array("Content-Length: ".utf8)
+    private static let connectionClose = Array("Connection: close\r\n".utf8)
+    private static let connectionKeepAlive = Array("Connection: keep-alive\r\n".utf8)
+    /// `HTTP/1.1 <code> <standard reason>\r\n` for the codes in the reason table (100…599; nil elsewhere).
+    private static let statusLines: [[UInt8]?] = (100...599).map { code in
+        let reason = reasonPhrase(for: code)
+        guard reason != classPhrase(for: code) else { return nil }
+        return Array("HTTP/1.1 \(code) \(reason)\r\n".utf8)
+    }
+
+    /// The precomputed status line of `status` with its standard reason, if it has one.
+    private static func statusLine(_ status: Int) -> [UInt8]? {
+        guard status >= 100 && status <= 599 else { return nil }
+        return statusLines[status - 100]
+    }
+
+    /// `value` in decimal ASCII (a small string: no allocation).
+    private static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        out.append(contentsOf: String(value).utf8)
     }
 
     private static func isFramingHeader(_ name: String) -> Bool {
@@ -121,6 +158,14 @@ public struct HTTPResponse: Sendable {
     }
 
     private static func appendSanitized(_ text: String, to out: inout [UInt8]) {
+        // Almost always clean: checked and copied whole.
+        let copied = text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard !bytes.contains(where: { $0 == HTTPSyntax.carriageReturn || $0 == HTTPSyntax.lineFeed || $0 == 0 })
+            else { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        guard copied != true else { return }
         for byte in text.utf8 where byte != HTTPSyntax.carriageReturn && byte != HTTPSyntax.lineFeed && byte != 0 {
             out.append(byte)
         }

@@ -36,6 +36,11 @@ final class ClusterCipher {
     /// Keys of senders that authenticated (and our own).
     private var senderKeys: RecentTable<KeyName, [UInt8]>
     private var windows: RecentTable<WindowName, ReplayWindow>
+    /// This instance's AES-GCM contexts, set up once (loop-confined like the instance); nil only if libcrypto
+    /// cannot make them, and then nothing is sealed or opened.
+    private let gcm = try? GCMContext()
+    /// The nonce of the message being sealed or opened, rewritten in place for each.
+    private var nonce = [UInt8](repeating: 0, count: Crypto.nonceBytes)
     private(set) var rejected: [Rejection: Int] = [:]
     private(set) var opened = 0
     /// HKDF derivations done (diagnostics: a cached sender costs none).
@@ -93,12 +98,10 @@ final class ClusterCipher {
         return (derived, false)
     }
 
-    private static func nonce(_ channel: Channel, _ counter: UInt64) -> [UInt8] {
-        var nonce: [UInt8] = [channel.rawValue, 0, 0, 0]
-        for shift in stride(from: 56, through: 0, by: -8) {
-            nonce.append(UInt8(truncatingIfNeeded: counter >> UInt64(shift)))
-        }
-        return nonce
+    /// Writes `channel ‖ 0 0 0 ‖ counter` into `nonce`.
+    private func setNonce(_ channel: Channel, _ counter: UInt64) {
+        nonce[0] = channel.rawValue
+        for index in 0..<8 { nonce[4 + index] = UInt8(truncatingIfNeeded: counter >> UInt64(56 - 8 * index)) }
     }
 
     /// Encrypts `plaintext` for `channel`.
@@ -106,20 +109,21 @@ final class ClusterCipher {
         let counter = counters[channel, default: 0] + 1
         counters[channel] = counter
         let id = keyring.current
-        var header = ByteWriter(capacity: Self.headerBytes + plaintext.count + Crypto.tagBytes)
-        header.writeRaw([0x53, 0x45, 1, channel.rawValue, id])
-        header.writeUInt64(me.rawValue)
-        header.writeUInt64(counter)
-        let head = header.bytes
-        guard let (key, cached) = key(id, sender: me),
-            let sealed = try? Crypto.seal(
-                key: key, nonce: Self.nonce(channel, counter), plaintext: plaintext, aad: head + cluster)
+        var sealed: [UInt8] = []
+        sealed.reserveCapacity(Self.headerBytes + plaintext.count + Crypto.tagBytes)
+        sealed.append(contentsOf: [0x53, 0x45, 1, channel.rawValue, id])
+        withUnsafeBytes(of: me.rawValue.bigEndian) { sealed.append(contentsOf: $0) }
+        withUnsafeBytes(of: counter.bigEndian) { sealed.append(contentsOf: $0) }
+        sealed += plaintext
+        setNonce(channel, counter)
+        guard let gcm, let (key, cached) = key(id, sender: me),
+            (try? gcm.seal(key: key, nonce: nonce, &sealed, from: Self.headerBytes, moreAAD: cluster)) != nil
         else {
             // libcrypto failing to encrypt is not recoverable in a meaningful way: send nothing.
             return []
         }
         if !cached { senderKeys.set(KeyName(key: id, sender: me), key) }
-        return head + sealed
+        return sealed
     }
 
     /// Authenticates and decrypts one envelope; nil (counted by reason) for anything else.
@@ -136,11 +140,11 @@ final class ClusterCipher {
         for index in 0..<8 { counter = counter << 8 | UInt64(envelope[start + 13 + index]) }
         let senderID = NodeID(rawValue: sender)
         guard let (key, cached) = key(id, sender: senderID) else { return reject(.unknownKey) }
-        let head = Array(envelope[start..<start + Self.headerBytes])
+        setNonce(channel, counter)
         guard
-            let plaintext = Crypto.open(
-                key: key, nonce: Self.nonce(channel, counter), sealed: envelope[(start + Self.headerBytes)...],
-                aad: head + cluster)
+            let plaintext = gcm?.open(
+                key: key, nonce: nonce, sealed: envelope[(start + Self.headerBytes)...],
+                aad: envelope[start..<start + Self.headerBytes], moreAAD: cluster)
         else { return reject(.unauthenticated) }
         // Only authentic envelopes touch the per-sender tables: a forger can neither advance a window nor fill
         // a table. (An evicted window is the least recently heard sender's: a past incarnation, normally.)

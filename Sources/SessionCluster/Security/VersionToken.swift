@@ -36,6 +36,13 @@ public struct VersionToken: Hashable, Sendable, CustomStringConvertible {
         storage = .text(String(text))
     }
 
+    /// `init?(_:)` on the text's UTF-8 bytes (a cookie value read in place).
+    init?(utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        guard !bytes.isEmpty, bytes.count <= Self.maxTextCount, bytes.allSatisfy({ Base64URL.value(of: $0) != nil })
+        else { return nil }
+        storage = .text(String(decoding: bytes, as: UTF8.self))
+    }
+
     init(sealed text: String) { storage = .text(text) }
 
     init(pending: PendingSeal) { storage = .pending(pending) }
@@ -81,7 +88,8 @@ final class PendingSeal: Sendable {
 
 /// Seals version vectors into tokens and opens them, authenticated. Loop-confined (in `NodeRuntime`), except
 /// that a copy, never mutated, seals from any thread (`PendingSeal`): `seal` only reads, and
-/// `HMACKey.authenticate` only copies its keyed context.
+/// `HMACKey.authenticate` runs its own keyed context under a lock. Each instance makes its own keys (and so its
+/// own libcrypto contexts): one per event loop.
 ///
 /// Token: `base64url(key id ‖ payload ‖ MAC)` where payload is `VersionVector.tokenPayload` and
 /// `MAC = HMAC-SHA256(K[key id], "SessionCluster token 1" ‖ session id (16 bytes) ‖ key id ‖ payload)`
@@ -128,29 +136,36 @@ struct VersionTokenSealer: @unchecked Sendable {
 
     /// The token for `version` of session `id`.
     func seal(_ version: VersionVector, for id: SessionID) -> VersionToken {
-        var bytes = [current] + version.tokenPayload
+        let payload = version.tokenPayload
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(1 + payload.count + Self.macBytes)
+        bytes.append(current)
+        bytes += payload
         guard let key = keys[current], let mac = mac(bytes[...], id: id, key: key) else {
             // libcrypto failed: a token that will not authenticate costs the client at most one stale read.
             return VersionToken(sealed: "")
         }
-        bytes += mac
-        return VersionToken(sealed: Base64URL.encode(bytes))
+        bytes += mac[..<Self.macBytes]
+        return VersionToken(sealed: TokenBase64.encode(bytes))
     }
 
     /// The version `token` names for session `id`; nil (counted) when it does not authenticate.
     mutating func open(_ token: VersionToken, for id: SessionID) -> VersionVector? {
-        guard let bytes = Base64URL.decode(token.text), bytes.count > 1 + Self.macBytes, let key = keys[bytes[0]]
+        guard let bytes = TokenBase64.decode(token.text), bytes.count > 1 + Self.macBytes, let key = keys[bytes[0]]
         else { return reject() }
         let signed = bytes[..<(bytes.count - Self.macBytes)]
         guard let expected = mac(signed, id: id, key: key),
-            Self.constantTimeEqual(expected, bytes[(bytes.count - Self.macBytes)...]),
+            Self.constantTimeEqual(expected[..<Self.macBytes], bytes[(bytes.count - Self.macBytes)...]),
             let version = VersionVector(tokenPayload: signed.dropFirst())
         else { return reject() }
         return version
     }
 
+    /// The full HMAC (32 bytes; the token keeps the first `macBytes`) of `label ‖ session id ‖ signed`.
     private func mac(_ signed: ArraySlice<UInt8>, id: SessionID, key: HMACKey) -> [UInt8]? {
-        key.authenticate(Self.label + id.bytes + signed).map { Array($0.prefix(Self.macBytes)) }
+        withUnsafeBytes(of: (id.high.bigEndian, id.low.bigEndian)) { idBytes in
+            Self.label.withUnsafeBytes { label in key.authenticate(label, idBytes, signed) }
+        }
     }
 
     private mutating func reject() -> VersionVector? {
@@ -159,7 +174,7 @@ struct VersionTokenSealer: @unchecked Sendable {
     }
 
     /// Compares without an early exit, so timing does not reveal how much of a guessed MAC was right.
-    private static func constantTimeEqual(_ lhs: [UInt8], _ rhs: ArraySlice<UInt8>) -> Bool {
+    private static func constantTimeEqual(_ lhs: ArraySlice<UInt8>, _ rhs: ArraySlice<UInt8>) -> Bool {
         guard lhs.count == rhs.count else { return false }
         var difference: UInt8 = 0
         for (left, right) in zip(lhs, rhs) { difference |= left ^ right }

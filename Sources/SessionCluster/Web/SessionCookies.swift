@@ -80,12 +80,10 @@ public struct SessionCookies: Sendable, Equatable {
     /// is not a session id). Ids of named sessions (`SessionID(name:)`) are refused: a name anyone may know is
     /// not a login.
     public func session(cookieHeaders: [String]) -> SessionReference? {
-        session { wanted in
-            for header in cookieHeaders {
-                if let value = Self.cookie(wanted, in: header) { return value }
-            }
-            return nil
-        }
+        // One pass over the headers' bytes for both cookies (`SessionCookieReader`).
+        var reader = SessionCookieReader(self)
+        for header in cookieHeaders where !reader.isComplete { reader.read(header) }
+        return reader.session
     }
 
     /// The session named by cookies a framework already parsed: `cookie(name)` answers a cookie's value.
@@ -96,7 +94,8 @@ public struct SessionCookies: Sendable, Equatable {
 
     /// The `Set-Cookie` header values that hand the client session `id` at `version`.
     public func setCookieHeaders(id: SessionID, version: VersionToken) -> [String] {
-        [line(name, id.cookieValue(route: route), maxAge: nil), line(versionName, version.text, maxAge: nil)]
+        let suffix = route.flatMap { $0.isEmpty ? nil : "." + $0 } ?? ""
+        return [line(name, suffix, id: id, maxAge: nil), line(versionName, version.text, maxAge: nil)]
     }
 
     /// The `Set-Cookie` header values for an answer that moved the session (`SessionUpdate`).
@@ -109,37 +108,63 @@ public struct SessionCookies: Sendable, Equatable {
         [line(name, "", maxAge: 0), line(versionName, "", maxAge: 0)]
     }
 
-    private func line(_ cookie: String, _ value: String, maxAge: Int?) -> String {
-        var line = cookie + "=" + value + "; Path=" + path
-        if let maxAge { line += "; Max-Age=\(maxAge)" }
-        line += "; HttpOnly"
-        if secure { line += "; Secure" }
-        if let sameSite { line += "; SameSite=" + sameSite }
-        return line
-    }
-
-    /// The value of cookie `name` in one `Cookie` header (`a=1; b="2"`), unquoted; the first when repeated.
-    static func cookie(_ name: String, in header: String) -> String? {
-        for piece in header.split(separator: ";") {
-            guard let equals = piece.firstIndex(of: "=") else { continue }
-            let key = piece[..<equals].trimmingSpaces
-            guard key == name else { continue }
-            var value = piece[piece.index(after: equals)...].trimmingSpaces
-            if value.utf8.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") {
-                value = value.dropFirst().dropLast()
+    /// `cookie=<id><value>; Path=…; Max-Age=…; HttpOnly; Secure; SameSite=…` (attributes as set), written into
+    /// one string of the exact length: no intermediate strings (every answer that moves a session sets two).
+    private func line(_ cookie: String, _ value: String, id: SessionID? = nil, maxAge: Int?) -> String {
+        let maxAgeText = maxAge.map { "\($0)" } ?? ""
+        var count = cookie.utf8.count + 1 + (id == nil ? 0 : 22) + value.utf8.count + 7 + path.utf8.count + 10
+        if maxAge != nil { count += 10 + maxAgeText.utf8.count }
+        if secure { count += 8 }
+        if let sameSite { count += 11 + sameSite.utf8.count }
+        return String(unsafeUninitializedCapacity: count) { buffer in
+            var at = 0
+            func put(_ text: String) {
+                for byte in text.utf8 {
+                    buffer[at] = byte
+                    at += 1
+                }
             }
-            return String(value)
+            put(cookie)
+            put("=")
+            if let id {
+                Self.encode(id, into: buffer, at: at)
+                at += 22
+            }
+            put(value)
+            put("; Path=")
+            put(path)
+            if maxAge != nil {
+                put("; Max-Age=")
+                put(maxAgeText)
+            }
+            put("; HttpOnly")
+            if secure { put("; Secure") }
+            if let sameSite {
+                put("; SameSite=")
+                put(sameSite)
+            }
+            return at
         }
-        return nil
     }
-}
 
-extension Substring {
-    /// Without leading and trailing spaces and tabs.
-    fileprivate var trimmingSpaces: Substring {
-        var text = self
-        while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
-        while let last = text.last, last == " " || last == "\t" { text = text.dropLast() }
-        return text
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// `id.encoded` (22 URL-safe base64 characters) written at `buffer[at...]`.
+    private static func encode(_ id: SessionID, into buffer: UnsafeMutableBufferPointer<UInt8>, at start: Int) {
+        withUnsafeBytes(of: (id.high.bigEndian, id.low.bigEndian)) { bytes in
+            var at = start
+            var index = 0
+            while index < 16 {
+                let b0 = UInt32(bytes[index])
+                let b1 = index + 1 < 16 ? UInt32(bytes[index + 1]) : 0
+                let b2 = index + 2 < 16 ? UInt32(bytes[index + 2]) : 0
+                let triple = b0 << 16 | b1 << 8 | b2
+                for position in 0...min(3, 16 - index) {
+                    buffer[at] = alphabet[Int((triple >> UInt32(18 - 6 * position)) & 63)]
+                    at += 1
+                }
+                index += 3
+            }
+        }
     }
 }
