@@ -16,4 +16,8 @@ int csc_die_with_parent(int signal) {
 int csc_heap_top_pad(int bytes) {
     return mallopt(M_TOP_PAD, bytes);
 }
+
+int csc_name_thread(const char *name) {
+    return prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
+}
 #endif

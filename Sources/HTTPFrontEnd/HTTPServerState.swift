@@ -34,6 +34,8 @@ final class ServerState {
     /// The first loop's state: every loop's state, to hand accepted connections to (itself included).
     var siblings: [LoopConfined<ServerState>] = []
     private var nextSibling = 0
+    /// Out of descriptors, the other loops were asked to make room (`askSiblingsForRoom`).
+    private var askingForRoom = false
     var connections: [Int32: HTTPConnection] = [:] {
         didSet { shared.setOpen(index, openCount) }
     }
@@ -107,6 +109,14 @@ final class ServerState {
                 if error.errno == EMFILE || error.errno == ENFILE, displaceOne() {
                     continue  // a descriptor was freed: take the waiting connection with it
                 }
+                if error.errno == EMFILE || error.errno == ENFILE, siblings.count > 1 {
+                    // The idle connections may be other loops': they are asked to make room, and the listener
+                    // waits (not spinning) until one has.
+                    if listening, let listener { loop.deregister(listener.fd) }
+                    listening = false
+                    askSiblingsForRoom()
+                    return
+                }
                 switch error.errno {
                 case EMFILE, ENFILE, ENOBUFS, ENOMEM:
                     // Out of descriptors or memory: the pending connection stays queued, so the listener would
@@ -124,6 +134,37 @@ final class ServerState {
             let target = nextSibling
             nextSibling = siblings.isEmpty ? 0 : (nextSibling + 1) % siblings.count
             if target == index || siblings.isEmpty { admit(fd) } else { handed[target].append(fd) }
+        }
+    }
+
+    /// Out of descriptors with nothing to displace here: every other loop is asked to close one connection (the
+    /// policy of this type's doc comment, among its own); listening resumes as soon as one did, or 100 ms after
+    /// none could.
+    private func askSiblingsForRoom() {
+        guard !askingForRoom else { return }
+        askingForRoom = true
+        let others = siblings.indices.filter { $0 != index }
+        let answers = LoopConfined(value: RoomAnswers(expected: others.count))
+        let me = LoopConfined(value: self)
+        for other in others {
+            let sibling = siblings[other]
+            let queued = sibling.value.loop.execute {
+                let freed = sibling.value.displaceOne()
+                me.value.loop.execute { me.value.roomAnswered(freed, answers.value) }
+            }
+            if !queued { roomAnswered(false, answers.value) }
+        }
+    }
+
+    private func roomAnswered(_ freed: Bool, _ answers: RoomAnswers) {
+        answers.remaining -= 1
+        if freed && !answers.resumed {
+            answers.resumed = true
+            askingForRoom = false
+            listen()
+        } else if answers.remaining == 0 && !answers.resumed {
+            askingForRoom = false
+            loop.schedule(afterMillis: 100) { [weak self] in self?.listen() }
         }
     }
 
@@ -160,7 +201,7 @@ final class ServerState {
 
     /// Closes one connection to make room (the order is in this type's doc comment). Its `onClose` unlinks it and
     /// frees its slot and descriptor. Looks at the 16 longest idle at most; false when none qualifies.
-    private func displaceOne() -> Bool {
+    func displaceOne() -> Bool {
         if let oldest = incomplete.first,
             EventLoop.monotonicMillis() - oldest.requestStart >= settings.incompleteGraceMillis
         {
@@ -227,6 +268,13 @@ final class ServerState {
         idle = ConnectionList()
         incomplete = ConnectionList()
     }
+}
+
+/// The answers of the other loops to one `askSiblingsForRoom` (first loop's thread only).
+final class RoomAnswers {
+    var remaining: Int
+    var resumed = false
+    init(expected: Int) { remaining = expected }
 }
 
 /// The counters and open connections of a server's loops, each loop's published by it under a lock (they change

@@ -40,6 +40,8 @@ final class Report {
     var memory: [MemoryFigure] = []
     var redisMemory: MemoryFigure?
     var resp: [RESPFigure] = []
+    /// Section 8: one node on 1 and 2 loops, and the serving node's CPU per replicated write.
+    var loops: [LoopsFigure] = []
     var persistence = PersistenceReport()
     var errors: [String] = []
     var elapsedSeconds = 0.0
@@ -381,6 +383,7 @@ final class Report {
         }
 
         out += persistenceTable()
+        out += loopsTable()
 
         let goals = targets
         if !goals.isEmpty {
@@ -393,6 +396,47 @@ final class Report {
         }
         for error in errors { out.append("ERROR: \(error)") }
         return out.joined(separator: "\n")
+    }
+
+    /// Section 8 as medians per (setup, test, loops), with 2 loops against 1.
+    func loopsTable() -> [String] {
+        guard !loops.isEmpty else { return [] }
+        var out = ["", "8. Event loops per node: medians of the alternating runs (wrk PUT, 64 sessions; redis-benchmark SET "
+            + "of 100 B; \(LoopsBenchmarks.connections) connections). CPU in cores of \(machine.cores)."]
+        let widths = [22, 22, 6, 9, 11, 6, 8, 8, 7]
+        out.append(row(["setup", "test", "loops", "req/s", "loop cores", "node", "machine", "µs/req", "vs 1"], widths))
+        for (setup, test) in loopsGroups {
+            let one = loopsMedian(setup, test, 1)
+            for count in [1, 2] {
+                guard let figure = loopsMedian(setup, test, count) else { continue }
+                let ratio = one.map { figure.requestsPerSecond / max(1, $0.requestsPerSecond) }
+                out.append(
+                    row(
+                        [
+                            setup, test, "\(count)", fixed(figure.requestsPerSecond, 0),
+                            figure.loopCores.map { fixed($0, 2) }.joined(separator: "+"), fixed(figure.nodeCores, 2),
+                            fixed(figure.machineCores, 2), fixed(figure.nodeMicrosPerRequest, 1),
+                            count == 1 ? "" : ratio.map { fixed($0, 2) + "×" } ?? "",
+                        ], widths))
+            }
+        }
+        return out
+    }
+
+    /// The (setup, test) pairs of section 8, in the order first measured.
+    var loopsGroups: [(String, String)] {
+        var seen = [(String, String)]()
+        for figure in loops where !seen.contains(where: { $0 == (figure.setup, figure.test) }) {
+            seen.append((figure.setup, figure.test))
+        }
+        return seen
+    }
+
+    /// The run with the median requests per second among those of (setup, test, loops).
+    func loopsMedian(_ setup: String, _ test: String, _ count: Int) -> LoopsFigure? {
+        let runs = loops.filter { $0.setup == setup && $0.test == test && $0.loops == count }
+            .sorted { $0.requestsPerSecond < $1.requestsPerSecond }
+        return runs.isEmpty ? nil : runs[runs.count / 2]
     }
 
     func row(_ cells: [String], _ widths: [Int]) -> String {
@@ -470,6 +514,13 @@ final class Report {
                 ] as [String: Any]
             },
             "cycles": cycles.map(cycle),
+            "loops": loops.map {
+                [
+                    "setup": $0.setup, "test": $0.test, "loops": $0.loops, "requests_per_second": $0.requestsPerSecond,
+                    "loop_cores": $0.loopCores, "node_cores": $0.nodeCores, "machine_cores": $0.machineCores,
+                    "node_us_per_request": $0.nodeMicrosPerRequest,
+                ] as [String: Any]
+            },
             "resp": resp.map {
                 var object: [String: Any] = [
                     "target": $0.target, "test": $0.test, "requests_per_second": $0.requestsPerSecond,

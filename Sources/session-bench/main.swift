@@ -108,7 +108,7 @@ section("core") {
         sessions: options.profile.loopTurnSessions, windows: options.profile.loopTurnWindows)
 }
 
-let wantsNodes = !options.sections.isDisjoint(with: ["cluster", "wire", "faults", "resp", "persistence"])
+let wantsNodes = !options.sections.isDisjoint(with: ["cluster", "wire", "faults", "resp", "persistence", "loops"])
 var nodeBinary: String?
 if wantsNodes {
     do {
@@ -228,6 +228,12 @@ if let binary = nodeBinary {
         if let figure = try bench.redisLoad(count: keys, fillSeconds: fill) {
             report.persistence.loads.append(figure)
         }
+    }
+}
+if let binary = nodeBinary {
+    section("loops") {
+        print("== 8. event loops per node: 1 vs 2 (wrk, redis-benchmark), CPU per replicated write")
+        report.loops = try LoopsBenchmarks(profile: options.profile, binary: binary, directory: workDirectory).run()
     }
 }
 redisServer?.stop()

@@ -15,5 +15,8 @@ int csc_die_with_parent(int signal);
 
 /// mallopt(M_TOP_PAD, bytes): how much more than asked the heap grows by each time (<malloc.h> is not exposed).
 int csc_heap_top_pad(int bytes);
+
+/// prctl(PR_SET_NAME, name): the calling thread's name as `top -H`, `perf` and /proc show it (15 bytes kept).
+int csc_name_thread(const char *name);
 #endif
 #endif

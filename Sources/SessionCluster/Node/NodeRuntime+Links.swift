@@ -145,7 +145,8 @@ extension NodeRuntime {
                 }
                 continue
             }
-            if inbound.count >= settings.maxInboundLinks {
+            // The node's cap: this shard's links and those it handed to the others.
+            if inbound.count + (shards?.handedOffLinks.load(ordering: .relaxed) ?? 0) >= settings.maxInboundLinks {
                 // Full. A peer must still get in while strangers hold the slots: the oldest link that has not said
                 // hello yet makes room; only when every link is authenticated is the newcomer refused.
                 linkLimits.rejected += 1

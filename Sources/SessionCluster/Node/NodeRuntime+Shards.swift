@@ -8,6 +8,9 @@ import Synchronization
 final class ShardSet: Sendable {
     let loops: [EventLoop]
     let runtimes: [LoopConfined<NodeRuntime>]
+    /// Inbound links shard 0 handed to the other shards and still open: they count against the node's
+    /// `maxInboundLinks` as shard 0's own do.
+    let handedOffLinks = Atomic<Int>(0)
 
     init(_ runtimes: [NodeRuntime]) {
         loops = runtimes.map(\.loop)
@@ -111,10 +114,13 @@ extension NodeRuntime {
         link.peer = hello.member.id
         directory.introduce(hello.member)
         inbound[fd] = link
+        shards?.handedOffLinks.add(1, ordering: .relaxed)
+        let counted = shards
         link.onFrame = { [unowned self, unowned link] frame, sender in received(frame, from: sender, on: link) }
         link.onClose = { [unowned self] _, malformed in
             if malformed { stats.malformed += 1 }
             inbound[fd] = nil
+            counted?.handedOffLinks.subtract(1, ordering: .relaxed)
         }
         link.continue(with: pending)
     }

@@ -65,6 +65,8 @@ public final class EventLoop: @unchecked Sendable {
     public func start() {
         let thread = Thread { [self] in
             loopThreadID.store(UInt(pthread_self()), ordering: .releasing)
+            // The name `top -H`, `perf` and /proc/<pid>/task/*/comm show (at most 15 bytes).
+            _ = csc_name_thread(name)
             run()
         }
         thread.name = name
