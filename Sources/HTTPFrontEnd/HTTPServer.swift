@@ -46,7 +46,8 @@ public final class HTTPServer: Sendable {
         host: String, port: UInt16, limits: HTTPLimits = HTTPLimits(), settings: HTTPServerSettings = .init(),
         on loop: EventLoop, handler: @escaping Handler
     ) throws -> HTTPServer {
-        try start(host: host, port: port, limits: limits, settings: settings, loops: [loop], ownsLoop: false,
+        try start(
+            host: host, port: port, limits: limits, settings: settings, loops: [loop], ownsLoop: false,
             handler: handler)
     }
 

@@ -85,7 +85,8 @@ final class ServerState {
 
     private func listen() {
         guard !stopped, !listening, let listener else { return }
-        listening = (try? loop.register(listener.fd, events: EventLoop.readable) { [unowned self] _ in acceptAll() })
+        listening =
+            (try? loop.register(listener.fd, events: EventLoop.readable) { [unowned self] _ in acceptAll() })
             != nil
     }
 
@@ -96,7 +97,9 @@ final class ServerState {
             for (target, fds) in handed.enumerated() where !fds.isEmpty {
                 let sibling = siblings[target]
                 let batch = fds
-                if !sibling.value.loop.execute({ sibling.value.admitHanded(batch) }) { batch.forEach { _ = Glibc.close($0) } }
+                if !sibling.value.loop.execute({ sibling.value.admitHanded(batch) }) {
+                    for fd in batch { _ = Glibc.close(fd) }
+                }
             }
         }
         for _ in 0..<Self.acceptsPerPass {
@@ -170,7 +173,10 @@ final class ServerState {
 
     /// Takes connections the first loop accepted for this one: one accept pass of this loop's own.
     func admitHanded(_ fds: [Int32]) {
-        guard !stopped else { return fds.forEach { _ = Glibc.close($0) } }
+        guard !stopped else {
+            for fd in fds { _ = Glibc.close(fd) }
+            return
+        }
         acceptPass += 1
         for fd in fds { admit(fd) }
     }

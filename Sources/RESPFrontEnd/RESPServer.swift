@@ -223,7 +223,7 @@ final class RESPServerState {
                 let sibling = siblings[target]
                 let batch = fds
                 if !sibling.value.loop.execute({ sibling.value.admitHanded(batch) }) {
-                    batch.forEach { _ = Glibc.close($0) }
+                    for fd in batch { _ = Glibc.close(fd) }
                 }
             }
         }
@@ -252,7 +252,10 @@ final class RESPServerState {
 
     /// Takes connections the first loop accepted for this one.
     func admitHanded(_ fds: [Int32]) {
-        guard !stopped else { return fds.forEach { _ = Glibc.close($0) } }
+        guard !stopped else {
+            for fd in fds { _ = Glibc.close(fd) }
+            return
+        }
         for fd in fds { admit(fd) }
     }
 

@@ -116,7 +116,8 @@ struct LoopsBenchmarks {
             let url = "http://\(cluster.httpAddress["n1"]!)/"
             return try measure(setup: setup, test: "PUT (wrk)") {
                 let output = try bench.runTool(
-                    wrk, ["-t2", "-c\(LoopsBenchmarks.connections)", "-d\(Int(seconds.rounded(.up)))s", "-s", script, url])
+                    wrk,
+                    ["-t2", "-c\(LoopsBenchmarks.connections)", "-d\(Int(seconds.rounded(.up)))s", "-s", script, url])
                 guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("Requests/sec:") }),
                     let rps = Double(line.split(separator: " ").last ?? "")
                 else { throw BenchError("wrk printed no Requests/sec") }
@@ -136,7 +137,8 @@ struct LoopsBenchmarks {
                         "-t", "set", "-d", "100", "-r", "10000", "--csv",
                     ])
                 guard let line = output.split(separator: "\n").dropFirst().first,
-                    let rps = Double(line.split(separator: ",").dropFirst().first?.replacingOccurrences(of: "\"", with: "") ?? "")
+                    let rps = Double(
+                        line.split(separator: ",").dropFirst().first?.replacingOccurrences(of: "\"", with: "") ?? "")
                 else { throw BenchError("redis-benchmark printed no figures") }
                 return rps
             }

@@ -401,8 +401,11 @@ final class Report {
     /// Section 8 as medians per (setup, test, loops), with 2 loops against 1.
     func loopsTable() -> [String] {
         guard !loops.isEmpty else { return [] }
-        var out = ["", "8. Event loops per node: medians of the alternating runs (wrk PUT, 64 sessions; redis-benchmark SET "
-            + "of 100 B; \(LoopsBenchmarks.connections) connections). CPU in cores of \(machine.cores)."]
+        var out = [
+            "",
+            "8. Event loops per node: medians of the alternating runs (wrk PUT, 64 sessions; redis-benchmark SET "
+                + "of 100 B; \(LoopsBenchmarks.connections) connections). CPU in cores of \(machine.cores).",
+        ]
         let widths = [22, 22, 6, 9, 11, 6, 8, 8, 7]
         out.append(row(["setup", "test", "loops", "req/s", "loop cores", "node", "machine", "µs/req", "vs 1"], widths))
         for (setup, test) in loopsGroups {

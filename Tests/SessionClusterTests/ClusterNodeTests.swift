@@ -38,8 +38,6 @@ import Testing
         return settings
     }
 
-
-
     static func startCluster(_ count: Int, mode: ReplicationMode = .delta, ack: AckMode = .async) async throws
         -> [ClusterNode]
     {

@@ -72,7 +72,8 @@ extension ClusterConfiguration {
             configuration.redis.password = try section.string("password", redacted: true)
         }
         if root.value("persistence") != .null,
-            let section = try root.object("persistence", keys: ["directory", "mode", "fsync", "compactionMinimumBytes"])
+            let section = try root.object(
+                "persistence", keys: ["directory", "mode", "fsync", "compactionMinimumBytes"])
         {
             configuration.persistence = try decodePersistence(section)
         }

@@ -149,8 +149,8 @@ extension ClusterNode {
     /// `stats()` for callers on the loop.
     public func stats(then done: @escaping (NodeStats) -> Void) {
         guard accepting.load(ordering: .acquiring) else { return done(lastStats()) }
-        onEveryShard({ $0.currentStats }) { [self] parts in
-            done(parts.count == shards.count ? NodeStats(merging: parts) : lastStats())
-        }
+        onEveryShard(
+            { $0.currentStats },
+            then: { [self] parts in done(parts.count == shards.count ? NodeStats(merging: parts) : lastStats()) })
     }
 }

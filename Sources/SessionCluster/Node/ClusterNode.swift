@@ -102,7 +102,8 @@ public final class ClusterNode: Sendable {
         var loops = [EventLoop]()
         do throws(SystemError) {
             for index in 0..<count {
-                loops.append(try EventLoop(name: count == 1 ? "node-\(settings.name)" : "node-\(settings.name)-\(index)"))
+                loops.append(
+                    try EventLoop(name: count == 1 ? "node-\(settings.name)" : "node-\(settings.name)-\(index)"))
             }
             let lead = try NodeRuntime(
                 settings: settings, keyring: keyring, loop: loops[0], events: hub, persistence: persistence[0],

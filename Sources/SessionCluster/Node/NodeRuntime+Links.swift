@@ -192,9 +192,11 @@ extension NodeRuntime {
                 linkLimits.shardMismatches += 1
                 if let count = shardMismatchLog.admit(now: EventLoop.monotonicMillis()) {
                     log(
-                        .error, "refused a peer's link: it runs another number of loops; set the same \"loops\" on every node",
+                        .error,
+                        "refused a peer's link: it runs another number of loops; set the same \"loops\" on every node",
                         peerFields(hello.member.id) + [
-                            ("peer_loops", String(hello.shards)), ("loops", String(shardCount)), ("count", String(count)),
+                            ("peer_loops", String(hello.shards)), ("loops", String(shardCount)),
+                            ("count", String(count)),
                         ])
                 }
                 link.close()

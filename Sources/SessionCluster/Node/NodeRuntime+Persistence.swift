@@ -119,7 +119,9 @@ extension NodeRuntime {
         // `restored` counts sessions and the tombstones of ended ones; `in_file` the snapshot's (0: none, all from
         // the log).
         if shardCount > 1 { fields.append(("shard", "\(shard) of \(shardCount)")) }
-        log(.info, state.log == nil ? "sessions restored from snapshot" : "sessions restored from snapshot and log", fields)
+        log(
+            .info, state.log == nil ? "sessions restored from snapshot" : "sessions restored from snapshot and log",
+            fields)
         execute(directives)
     }
 
@@ -163,7 +165,8 @@ extension NodeRuntime {
         } catch {
             persistence?.stats.writeFailures += 1
             self.log(
-                .error, "snapshot not written", [("file", store.path), ("error", "\(error)")]
+                .error, "snapshot not written",
+                [("file", store.path), ("error", "\(error)")]
                     + (log == nil ? [] : [("kept", "the append log, replayed at the next start")]))
         }
     }

@@ -1,7 +1,8 @@
+import SessionClusterCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import SessionClusterCore
 
 /// Where each shard of a node served by several loops keeps its snapshot and log, and how a node directory moves
 /// from one number of loops to another.
