@@ -148,7 +148,7 @@ final class Report {
                     measured: "\(fixed(perCopy / 1024, 2)) KB per copy (\(largest) sessions, copies built from deltas)",
                     met: perCopy <= 1536))
         }
-        return result + persistenceTargets
+        return result + persistenceTargets + loopsTargets
     }
 
     // MARK: Table
@@ -388,7 +388,7 @@ final class Report {
         let goals = targets
         if !goals.isEmpty {
             out.append("")
-            out.append("Targets (issues 6 and 14)")
+            out.append("Targets (issues 6, 14 and 15)")
             for target in goals {
                 let verdict = target.met.map { $0 ? "MET   " : "MISSED" } ?? "n/a   "
                 out.append("   \(verdict) \(target.goal): \(target.measured)")
@@ -424,6 +424,43 @@ final class Report {
             }
         }
         return out
+    }
+
+    /// Issue 15's targets measured by section 8: 2 loops against 1 on one node, and the serving node's CPU per
+    /// replicated write (3 nodes, one loop) for HTTP and RESP.
+    var loopsTargets: [Target] {
+        guard !loops.isEmpty else { return [] }
+        var result = [Target]()
+        let scaling = ["PUT (wrk)", "SET (redis-benchmark)"].compactMap { test -> String? in
+            guard let one = loopsMedian("1 node", test, 1), let two = loopsMedian("1 node", test, 2) else { return nil }
+            return "\(test) \(fixed(two.requestsPerSecond / max(1, one.requestsPerSecond), 2))× (node \(fixed(two.nodeCores, 2)) "
+                + "cores, machine \(fixed(two.machineCores, 2)) of \(machine.cores))"
+        }
+        let ratios = ["PUT (wrk)", "SET (redis-benchmark)"].compactMap { test -> Double? in
+            guard let one = loopsMedian("1 node", test, 1), let two = loopsMedian("1 node", test, 2) else { return nil }
+            return two.requestsPerSecond / max(1, one.requestsPerSecond)
+        }
+        if !ratios.isEmpty {
+            result.append(
+                Target(
+                    goal: "one node, 2 loops vs 1: ≥ 1.6× the requests/s",
+                    measured: scaling.joined(separator: "; "), met: ratios.allSatisfy { $0 >= 1.6 }))
+        }
+        let costs = ["PUT (wrk)", "SET (redis-benchmark)"].compactMap { test -> (String, Double)? in
+            loopsMedian("3 nodes, load on n1", test, 1).map { (test, $0.nodeMicrosPerRequest) }
+        }
+        if !costs.isEmpty {
+            let twoLoops = ["PUT (wrk)", "SET (redis-benchmark)"].compactMap { test -> String? in
+                loopsMedian("3 nodes, load on n1", test, 2).map { "\(test) \(fixed($0.nodeMicrosPerRequest, 1))" }
+            }
+            result.append(
+                Target(
+                    goal: "serving-node CPU per replicated write (delta, 2 peers) ≤ 20 µs, HTTP PUT and RESP SET",
+                    measured: costs.map { "\($0.0) \(fixed($0.1, 1)) µs" }.joined(separator: ", ")
+                        + " (on 2 loops: \(twoLoops.joined(separator: ", ")) µs)",
+                    met: costs.allSatisfy { $0.1 <= 20 }))
+        }
+        return result
     }
 
     /// The (setup, test) pairs of section 8, in the order first measured.
