@@ -94,6 +94,7 @@ import Testing
         "backup-sync-6004753", "backup-sync-6003147",  // a live session answered lost while two tabs moved it
         "backup-async-7001702",  // a tombstone answered with the peer's stale placement never met the holders'
         "backup-async-402847951008",  // two ended copies, one stripped by a content-only tombstone, one not
+        "backup-sync-536262205515",  // a duplicated "not here" stood for the next member's answer: lost, not served
     ]
 
     @Test(arguments: SimulationTests.foundSchedules)

@@ -152,6 +152,12 @@ extension ReplicationInstance {
                 epoch: (basis?.epoch ?? 0).saturatingSuccessor, primary: me, backup: chooseBackup(id, previous: basis))
             directives += changePlacement(id, to: next, alsoTell: [peer])
         }
+        // Only the answer of the member being asked moves the fetch on. A reply from one asked before — late after
+        // its time-out, overtaken by the news of its sender's departure, or delivered twice — has given what it
+        // can (its copy, above), but must not stand for the current member's answer: the pass then ended with
+        // that member's reply still on its way, and a live session was answered lost, 401 (seed
+        // `backup-sync-536262205515`: a duplicated "not here" skipped the member holding it).
+        guard peer == fetch.asking else { return directives }
         let stillWaiting = accesses.hasWaiting(on: id)
         if stillWaiting || (session == nil && fetch.takeover) {
             directives += advanceFetch(request, now: now, timedOut: false)
