@@ -129,9 +129,15 @@ def run(fsync, ack):
 
 
 def newest_segment(directory, name):
-    folder = os.path.join(directory, name)
-    segments = [f for f in os.listdir(folder) if f.startswith("sessions.log.") and f.split(".")[-1].isdigit()]
-    return os.path.join(folder, max(segments, key=lambda f: int(f.split(".")[-1]))) if segments else None
+    """The node's newest segment; with several loops (shard-<k> directories), the largest shard's newest."""
+    node = os.path.join(directory, name)
+    folders = [node] + [os.path.join(node, f) for f in os.listdir(node) if f.startswith("shard-")]
+    newest = []
+    for folder in folders:
+        segments = [f for f in os.listdir(folder) if f.startswith("sessions.log.") and f.split(".")[-1].isdigit()]
+        if segments:
+            newest.append(os.path.join(folder, max(segments, key=lambda f: int(f.split(".")[-1]))))
+    return max(newest, key=os.path.getsize) if newest else None
 
 
 def damaged_segments(cluster, names, directory):
