@@ -42,7 +42,8 @@ extension NodeRuntime {
         return frame
     }
 
-    /// A link the peer closes within this many ms of its opening is not redialled before as long again.
+    /// A second link in a row that the peer closes within this many ms of its opening is not redialled before as
+    /// long again (`PeerDirectory.linkEnded`).
     static let shortLinkMillis: Int64 = 500
 
     /// Opens our link to `peer` if there is none (a hello goes first).
@@ -76,9 +77,9 @@ extension NodeRuntime {
             if let link, outbound[peer] === link { outbound[peer] = nil }
             if malformed { stats.malformed += 1 }
             let now = EventLoop.monotonicMillis()
-            if reason == .lost, now - opened < Self.shortLinkMillis {
-                // Closed by the peer right after it opened (it refused our hello: another number of loops, say):
-                // dialled again at once, it would close again at once, as fast as the two loops can go.
+            if reason == .lost, directory.linkEnded(peer, short: now - opened < Self.shortLinkMillis) {
+                // Closed by the peer right after it opened, again (it refuses our hello: another number of loops,
+                // say): dialled again at once, it would close again at once, as fast as the two loops can go.
                 directory.refused(peer, untilMillis: now + Self.shortLinkMillis, nowMillis: now)
             }
             linkClosed(peer, reason: reason)

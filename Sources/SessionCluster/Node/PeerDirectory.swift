@@ -12,6 +12,8 @@ struct PeerDirectory {
 
     private var introduced = RecentTable<NodeID, MemberInfo>(capacity: Self.maxIntroduced)
     private var redialAfter: [NodeID: Int64] = [:]
+    /// Links to a peer that it closed right after they opened, in a row (`linkEnded`).
+    private var shortLinks: [NodeID: Int] = [:]
 
     /// Entries held (tests of the bounds).
     var counts: (introduced: Int, redialBans: Int) { (introduced.count, redialAfter.count) }
@@ -36,6 +38,20 @@ struct PeerDirectory {
             }
         }
         redialAfter[peer] = untilMillis
+    }
+
+    /// Our link to `peer` ended (lost); `short`: the peer closed it right after it opened. True when that is the
+    /// second such link in a row: a peer that keeps closing our links at once (it refuses our hello — another number
+    /// of loops, say) must not be redialled as fast as the two loops can go. The first short loss is not enough: a
+    /// peer that crashed moments after the link opened is probed at once (its refused port is the evidence).
+    mutating func linkEnded(_ peer: NodeID, short: Bool) -> Bool {
+        guard short else {
+            shortLinks[peer] = nil
+            return false
+        }
+        if shortLinks[peer] == nil, shortLinks.count >= Self.maxRedialBans { shortLinks = [:] }
+        shortLinks[peer, default: 0] += 1
+        return shortLinks[peer]! >= 2
     }
 
     /// Membership took `peer` over (joined) or dropped it (dead, left): its hello is not needed any more. (A
