@@ -209,7 +209,7 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
         "node \(name) (\(node.me.id)) up: http://\(server.address) replication \(node.me.replication) "
         + (redisServer.map { "redis \($0.address) " } ?? "")
         + "mode \(configuration.replication.mode.rawValue)/\(configuration.replication.ack.rawValue)"
-        + (settings.loops > 1 ? " loops \(settings.loops)" : "")
+        + " loops \(settings.loops)"
         + (settings.persistence.map {
             " persistence \($0.mode.rawValue)"
                 + ($0.mode == .log ? "/\($0.fsync.rawValue)" : "") + " in \($0.nodeDirectory(name))"

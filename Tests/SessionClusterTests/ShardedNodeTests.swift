@@ -258,3 +258,24 @@ extension ShardedNodeTests {
         await node.shutdown()
     }
 }
+
+extension ShardedNodeTests {
+    /// A shard directory deleted by hand: the start says which shard's sessions it could not restore.
+    @Test func aMissingShardDirectoryIsReportedAtStart() async throws {
+        let directory = PersistenceNodeTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let multicast = ClusterNodeTests.uniqueMulticast()
+        var node = try await ClusterNode.start(Self.persistent(2, directory: directory, multicast: multicast))
+        for index in 0..<20 { _ = try await node.create { $0.set("v", "\(index)") } }
+        await node.shutdown()
+        try FileManager.default.removeItem(atPath: directory + "/n1/shard-1")
+        let lines = Mutex<[String]>([])
+        var settings = Self.persistent(2, directory: directory, multicast: multicast)
+        settings.logHandler = { record in lines.withLock { $0.append("\(record.level) \(record.message)") } }
+        node = try await ClusterNode.start(settings)
+        let restored = await node.stats().persistence.sessionsRestored
+        #expect(restored > 0 && restored < 20, "shard 0's sessions only: \(restored)")
+        await node.shutdown()
+        #expect(lines.withLock { $0.contains { $0.hasPrefix("error") && $0.contains("directory was missing") } })
+    }
+}

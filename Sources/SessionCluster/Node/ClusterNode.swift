@@ -145,9 +145,13 @@ public final class ClusterNode: Sendable {
             first.rewrite = rewrite
             states.append(first)
             for shard in 1..<settings.loops {
-                states.append(
-                    try loadSnapshot(
-                        settings, keyring: keyring, directory: ShardLayout.directory(node, shard: shard), store: nil))
+                let directory = ShardLayout.directory(node, shard: shard)
+                // The node directory says this shard was written, and its directory is gone: say so at restore
+                // (its sessions come back only from the peers that hold them).
+                let missing = rewrite == nil && ShardLayout.recordedLoops(node) > shard && !ShardLayout.exists(directory)
+                var state = try loadSnapshot(settings, keyring: keyring, directory: directory, store: nil)
+                state.missingDirectory = missing
+                states.append(state)
             }
         } catch {
             throw .invalidSettings(

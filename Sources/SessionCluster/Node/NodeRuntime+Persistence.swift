@@ -10,6 +10,8 @@ struct PersistenceState {
     var loaded: SnapshotFile.Contents?
     /// Shard 0: the directory was rewritten at start for another number of loops (`ShardLayout`).
     var rewrite: ShardLayout.Rewrite?
+    /// The node directory records this shard, whose directory was missing at start (deleted by hand?).
+    var missingDirectory = false
     var stats = PersistenceStats()
     /// `log` mode: the append log (nil in `snapshot` mode), and what its segments held at start.
     var log: AppendLog?
@@ -58,6 +60,15 @@ extension NodeRuntime {
     /// logs what was restored and what was skipped.
     func restoreSnapshot() {
         defer { startLog() }
+        if persistence?.missingDirectory == true {
+            persistence?.missingDirectory = false
+            log(
+                .error, "persistence: this shard's directory was missing at start: its sessions were not restored",
+                [
+                    ("directory", persistence?.store.directory ?? ""), ("shard", "\(shard) of \(shardCount)"),
+                    ("hint", "the peers that hold copies serve them; with every node restarted they are lost"),
+                ])
+        }
         if let rewrite = persistence?.rewrite {
             persistence?.rewrite = nil
             log(

@@ -33,6 +33,13 @@ enum ShardLayout {
         return loops
     }
 
+    /// Whether `directory` exists.
+    static func exists(_ directory: String) -> Bool {
+        guard let stream = opendir(directory) else { return false }
+        closedir(stream)
+        return true
+    }
+
     /// The name of a new shard snapshot written for `loops` loops, not yet committed.
     static func nextName(loops: Int) -> String { "sessions.snapshot.next-\(loops)" }
 
