@@ -48,16 +48,17 @@ struct Options {
     /// Failure-detector timeouts (suspect, dead) in ms for the generated clusters.
     var membershipTimeouts = (suspect: 400, dead: 800)
     /// Sections to run (all by default): core, memory (the core's own memory per copy), redis, cluster, wire,
-    /// faults, resp, persistence, loops (1 vs 2 event loops per node; needs wrk and redis-benchmark).
+    /// faults, resp, persistence, loops (1 vs 2 event loops per node; needs wrk and redis-benchmark), tomcat (the
+    /// 3-node pairs against Tomcat's clustering; needs wrk and tomcat10).
     var sections: Set<String> = Options.allSections
 
     static let allSections: Set<String> = [
-        "core", "memory", "redis", "cluster", "wire", "faults", "resp", "persistence", "loops",
+        "core", "memory", "redis", "cluster", "wire", "faults", "resp", "persistence", "loops", "tomcat",
     ]
 
     static let usage = """
         usage: session-bench --short | --full [--json FILE] [--node-binary PATH] [--no-redis]
-                             [--only core,memory,redis,cluster,wire,faults,resp,persistence,loops]
+                             [--only core,memory,redis,cluster,wire,faults,resp,persistence,loops,tomcat]
                              [--node-env NAME=VALUE]
                              [--membership-timeouts SUSPECT,DEAD]
 

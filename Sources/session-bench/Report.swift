@@ -42,6 +42,8 @@ final class Report {
     var resp: [RESPFigure] = []
     /// Section 8: one node on 1 and 2 loops, and the serving node's CPU per replicated write.
     var loops: [LoopsFigure] = []
+    /// Section 9: the 3-node pairs against Tomcat's clustering.
+    var tomcat = TomcatReport()
     var persistence = PersistenceReport()
     var errors: [String] = []
     var elapsedSeconds = 0.0
@@ -148,7 +150,7 @@ final class Report {
                     measured: "\(fixed(perCopy / 1024, 2)) KB per copy (\(largest) sessions, copies built from deltas)",
                     met: perCopy <= 1536))
         }
-        return result + persistenceTargets
+        return result + persistenceTargets + tomcatTargets
     }
 
     // MARK: Table
@@ -384,11 +386,12 @@ final class Report {
 
         out += persistenceTable()
         out += loopsTable()
+        out += tomcatTable()
 
         let goals = targets
         if !goals.isEmpty {
             out.append("")
-            out.append("Targets (issues 6 and 14)")
+            out.append("Targets (issues 6, 14 and 15)")
             for target in goals {
                 let verdict = target.met.map { $0 ? "MET   " : "MISSED" } ?? "n/a   "
                 out.append("   \(verdict) \(target.goal): \(target.measured)")
@@ -572,6 +575,7 @@ final class Report {
         if let redisSkipped { result["redis_skipped"] = redisSkipped }
         result["redis_cycles"] = redisCycles.keys.sorted().map { cycle(redisCycles[$0]!) }
         result["persistence"] = persistenceJSON()
+        result["tomcat"] = tomcatJSON()
         return result
     }
 }
