@@ -31,6 +31,8 @@ struct TomcatReport: Sendable {
     var figures: [TomcatFigure] = []
     var rounds = 0
     var seconds = 0
+    /// Per configuration: Tomcat's discarded warm-up bursts, requests per second.
+    var warmups: [(config: String, runs: [Double])] = []
 }
 
 /// Section 9: the 3-node pairs against Tomcat's own clustering. For each configuration, a 3-node session-node
@@ -44,6 +46,8 @@ struct TomcatBenchmarks {
     let binary: String
     let directory: String
     let files: String
+    /// `--tomcat-configs`, else the profile's choice.
+    var chosen: [(mode: String, ack: String)]? = nil
 
     static let threads = 2
     static let connections = 8
@@ -52,18 +56,22 @@ struct TomcatBenchmarks {
     var full: Bool { profile.name == "full" }
     var seconds: Int { full ? 5 : 2 }
     var rounds: Int { full ? 5 : 2 }
-    /// Discarded load before the rounds: HotSpot compiles Tomcat's hot paths in the first seconds.
-    var warmupSeconds: Int { full ? 10 : 4 }
+    /// Discarded load before the rounds, in bursts of `seconds`, until a burst is no more than 5 % faster than the
+    /// best before it (HotSpot has compiled Tomcat's hot paths), at least `minimum` and at most `maximum` s.
+    var warmup: (minimum: Int, maximum: Int) { full ? (15, 60) : (4, 12) }
     /// `--short` runs the sync delta pair alone (three JVMs start one after another: about 25 s a configuration).
     var configurations: [(mode: String, ack: String)] {
-        full ? [("delta", "async"), ("delta", "sync"), ("backup", "async"), ("backup", "sync")] : [("delta", "sync")]
+        if let chosen { return chosen }
+        return full
+            ? [("delta", "async"), ("delta", "sync"), ("backup", "async"), ("backup", "sync")] : [("delta", "sync")]
     }
 
     /// Why the section cannot run here, nil when it can.
     static func missing() -> String? {
         if findOnPath("wrk") == nil { return "wrk is not on PATH (apt-get install wrk)" }
         if !TomcatCluster.isInstalled {
-            return "Tomcat is not installed at \(TomcatCluster.home) (apt-get install tomcat10; its service need not run)"
+            return
+                "Tomcat is not installed at \(TomcatCluster.home) (apt-get install tomcat10; its service need not run)"
         }
         if TomcatCluster.locateFiles() == nil {
             return "Tests/Compatibility/Tomcat (server.xml template, webapp) not found: run from the package directory"
@@ -97,7 +105,12 @@ struct TomcatBenchmarks {
                     server: "tomcat", config: config, url: "http://\(tomcat.httpAddress["t1"]!)/",
                     processes: tomcat.names.compactMap { tomcat.processes[$0] }, directory: directory),
             ]
-            for target in targets { _ = try target.run(wrk, seconds: target.server == "tomcat" ? warmupSeconds : 1) }
+            _ = try targets[0].run(wrk, seconds: 1)
+            report.warmups.append((config, try warmUp(targets[1], wrk)))
+            progress(
+                "tomcat \(config): Tomcat warmed up: "
+                    + report.warmups.last!.runs.map { fixed($0, 0) }
+                    .joined(separator: ", ") + " req/s in bursts of \(seconds) s, discarded")
             for round in 0..<rounds {
                 for target in (round % 2 == 0 ? targets : targets.reversed()) {
                     let figure = try target.run(wrk, seconds: seconds)
@@ -115,6 +128,18 @@ struct TomcatBenchmarks {
             tomcat.removeFiles()
         }
         return report
+    }
+
+    /// Loads `target` in bursts until its rate stops rising (see `warmup`); the bursts' requests per second.
+    func warmUp(_ target: WrkTarget, _ wrk: String) throws -> [Double] {
+        var runs = [Double]()
+        while runs.count * seconds < warmup.maximum {
+            let rate = try target.run(wrk, seconds: seconds).requestsPerSecond
+            let best = runs.max() ?? 0
+            runs.append(rate)
+            if runs.count * seconds >= warmup.minimum && rate <= best * 1.05 { break }
+        }
+        return runs
     }
 
     /// The same proof for our cluster: a write through n1 read back through n2 and n3 (`GET /session` with the
@@ -143,8 +168,9 @@ struct TomcatBenchmarks {
                     break
                 }
                 guard Measure.seconds() < deadline else {
-                    throw BenchError("session-node \(cluster.mode)/\(cluster.ack): a write through n1 not visible "
-                        + "through \(name) within \(fixed(timeout, 0)) s")
+                    throw BenchError(
+                        "session-node \(cluster.mode)/\(cluster.ack): a write through n1 not visible "
+                            + "through \(name) within \(fixed(timeout, 0)) s")
                 }
                 Measure.sleep(0.005)
             }

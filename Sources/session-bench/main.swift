@@ -247,7 +247,8 @@ section("tomcat") {
     guard let binary = nodeBinary, let files = TomcatCluster.locateFiles() else { return }
     print("== 9. the 3-node pairs against Tomcat's clustering (wrk, alternating rounds)")
     report.tomcat = try TomcatBenchmarks(
-        profile: options.profile, binary: binary, directory: workDirectory, files: files
+        profile: options.profile, binary: binary, directory: workDirectory, files: files,
+        chosen: options.tomcatConfigs
     ).run()
 }
 redisServer?.stop()
