@@ -50,8 +50,8 @@ final class TomcatCluster {
         let sendOptions = ack == "sync" ? 6 : 8
         let manager =
             mode == "backup"
-            ? "<Manager className=\"org.apache.catalina.ha.session.BackupManager\" notifyListenersOnReplication=\"true\" "
-                + "mapSendOptions=\"\(sendOptions)\"/>"
+            ? "<Manager className=\"org.apache.catalina.ha.session.BackupManager\" "
+                + "notifyListenersOnReplication=\"true\" mapSendOptions=\"\(sendOptions)\"/>"
             : "<Manager className=\"org.apache.catalina.ha.session.DeltaManager\" expireSessionsOnShutdown=\"false\" "
                 + "notifyListenersOnReplication=\"true\"/>"
         guard let template = readFile("\(files)/server.xml.template"), template.contains("@MANAGER@") else {
