@@ -47,19 +47,22 @@ struct Options {
     var nodeEnvironment: [String] = []
     /// Failure-detector timeouts (suspect, dead) in ms for the generated clusters.
     var membershipTimeouts = (suspect: 400, dead: 800)
+    /// The configurations of the Tomcat pairs (`--tomcat-configs delta/sync,backup/async`); nil: the profile's.
+    var tomcatConfigs: [(mode: String, ack: String)]?
     /// Sections to run (all by default): core, memory (the core's own memory per copy), redis, cluster, wire,
-    /// faults, resp, persistence, loops (1 vs 2 event loops per node; needs wrk and redis-benchmark).
+    /// faults, resp, persistence, loops (1 vs 2 event loops per node; needs wrk and redis-benchmark), tomcat (the
+    /// 3-node pairs against Tomcat's clustering; needs wrk and tomcat10).
     var sections: Set<String> = Options.allSections
 
     static let allSections: Set<String> = [
-        "core", "memory", "redis", "cluster", "wire", "faults", "resp", "persistence", "loops",
+        "core", "memory", "redis", "cluster", "wire", "faults", "resp", "persistence", "loops", "tomcat",
     ]
 
     static let usage = """
         usage: session-bench --short | --full [--json FILE] [--node-binary PATH] [--no-redis]
-                             [--only core,memory,redis,cluster,wire,faults,resp,persistence,loops]
+                             [--only core,memory,redis,cluster,wire,faults,resp,persistence,loops,tomcat]
                              [--node-env NAME=VALUE]
-                             [--membership-timeouts SUSPECT,DEAD]
+                             [--membership-timeouts SUSPECT,DEAD] [--tomcat-configs LIST]
 
           --short        a quick look, under 3 minutes
           --full         the record, under 15 minutes (BENCHMARKS.md)
@@ -71,6 +74,8 @@ struct Options {
           --membership-timeouts SUSPECT,DEAD  failure-detector timeouts in ms (default 400,800: 4× and 8× the
                          100 ms heartbeat, as in the integration scenarios)
           --only LIST    run only these sections
+          --tomcat-configs LIST  the Tomcat pairs to run, of delta/async,delta/sync,backup/async,backup/sync
+                         (default: all four with --full, delta/sync with --short)
 
         Prints a table (ours beside Redis and the ratio) and writes JSON. No timing assertions: the exit status
         is 1 only when a section could not run (a node failed to start, a request failed).
@@ -103,6 +108,14 @@ struct Options {
             case "--node-env":
                 guard let value = rest.popFirst(), value.contains("=") else { return nil }
                 options.nodeEnvironment.append(value)
+            case "--tomcat-configs":
+                let pairs = (rest.popFirst() ?? "").split(separator: ",").map { $0.split(separator: "/") }
+                guard !pairs.isEmpty,
+                    pairs.allSatisfy({
+                        $0.count == 2 && ["delta", "backup"].contains($0[0]) && ["async", "sync"].contains($0[1])
+                    })
+                else { return nil }
+                options.tomcatConfigs = pairs.map { (String($0[0]), String($0[1])) }
             case "--only":
                 guard let value = rest.popFirst() else { return nil }
                 options.sections = Set(value.split(separator: ",").map(String.init))

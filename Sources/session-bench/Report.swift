@@ -42,6 +42,8 @@ final class Report {
     var resp: [RESPFigure] = []
     /// Section 8: one node on 1 and 2 loops, and the serving node's CPU per replicated write.
     var loops: [LoopsFigure] = []
+    /// Section 9: the 3-node pairs against Tomcat's clustering.
+    var tomcat = TomcatReport()
     var persistence = PersistenceReport()
     var errors: [String] = []
     var elapsedSeconds = 0.0
@@ -148,7 +150,7 @@ final class Report {
                     measured: "\(fixed(perCopy / 1024, 2)) KB per copy (\(largest) sessions, copies built from deltas)",
                     met: perCopy <= 1536))
         }
-        return result + persistenceTargets + loopsTargets
+        return result + persistenceTargets + loopsTargets + tomcatTargets
     }
 
     // MARK: Table
@@ -384,6 +386,7 @@ final class Report {
 
         out += persistenceTable()
         out += loopsTable()
+        out += tomcatTable()
 
         let goals = targets
         if !goals.isEmpty {
@@ -609,6 +612,7 @@ final class Report {
         if let redisSkipped { result["redis_skipped"] = redisSkipped }
         result["redis_cycles"] = redisCycles.keys.sorted().map { cycle(redisCycles[$0]!) }
         result["persistence"] = persistenceJSON()
+        result["tomcat"] = tomcatJSON()
         return result
     }
 }

@@ -108,7 +108,9 @@ section("core") {
         sessions: options.profile.loopTurnSessions, windows: options.profile.loopTurnWindows)
 }
 
-let wantsNodes = !options.sections.isDisjoint(with: ["cluster", "wire", "faults", "resp", "persistence", "loops"])
+let wantsNodes = !options.sections.isDisjoint(with: [
+    "cluster", "wire", "faults", "resp", "persistence", "loops", "tomcat",
+])
 var nodeBinary: String?
 if wantsNodes {
     do {
@@ -235,6 +237,19 @@ if let binary = nodeBinary {
         print("== 8. event loops per node: 1 vs 2 (wrk, redis-benchmark), CPU per replicated write")
         report.loops = try LoopsBenchmarks(profile: options.profile, binary: binary, directory: workDirectory).run()
     }
+}
+section("tomcat") {
+    if let reason = TomcatBenchmarks.missing() {
+        report.tomcat.skipped = reason
+        print("== 9. the 3-node pairs against Tomcat SKIPPED: \(reason)")
+        return
+    }
+    guard let binary = nodeBinary, let files = TomcatCluster.locateFiles() else { return }
+    print("== 9. the 3-node pairs against Tomcat's clustering (wrk, alternating rounds)")
+    report.tomcat = try TomcatBenchmarks(
+        profile: options.profile, binary: binary, directory: workDirectory, files: files,
+        chosen: options.tomcatConfigs
+    ).run()
 }
 redisServer?.stop()
 ChildProcess.stopAll()
