@@ -86,29 +86,16 @@ struct LoopsBenchmarks {
             guard let node = cluster.processes["n1"] else { throw BenchError("loops: n1 did not start") }
             self.node = node
             // 64 sessions, each with both cookies, in a wrk script that cycles through them.
-            var lines = [String]()
+            var cookies = [String]()
             for index in 0..<64 {
                 let client = HTTPClient(address: cluster.httpAddress["n1"]!)
                 defer { client.close() }
                 _ = try client.postForm("/login", "user=bench\(index)")
-                let cookie = client.cookies.map { "\($0.name)=\($0.value)" }.joined(separator: "; ")
-                lines.append("  \"\(cookie)\",")
+                cookies.append(client.cookies.map { "\($0.name)=\($0.value)" }.joined(separator: "; "))
             }
             script = "\(bench.directory)/loops-\(nodes)-\(loops).lua"
-            let lua = """
-                local cookies = {
-                \(lines.joined(separator: "\n"))
-                }
-                local i = 0
-                request = function()
-                  i = i + 1
-                  return wrk.format("PUT", "/session/attributes/x", {["Cookie"] = cookies[(i % #cookies) + 1]},
-                    "value-0123456789-0123456789-0123456789")
-                end
-                """
-            guard FileManager.default.createFile(atPath: script, contents: Data(lua.utf8)) else {
-                throw BenchError("cannot write \(script)")
-            }
+            try WrkLoad.writePutScript(
+                cookies: cookies, body: "value-0123456789-0123456789-0123456789", to: script)
             progress("loops: \(nodes) node(s) with \(loops) loop(s) up")
         }
 
@@ -174,17 +161,7 @@ struct LoopsBenchmarks {
 
     /// Runs a load tool to its end (bounded), its output.
     func runTool(_ executable: String, _ arguments: [String]) throws -> String {
-        let log = "\(directory)/tool-\(UInt64(Measure.nanos())).log"
-        let tool = try ChildProcess(
-            name: URL(fileURLWithPath: executable).lastPathComponent, executable: executable, arguments: arguments,
-            logPath: log)
-        guard let status = tool.wait(seconds: 120) else {
-            tool.killHard()
-            throw BenchError("\(executable) did not finish within 120 s")
-        }
-        let output = readFile(log) ?? ""
-        guard status == 0 else { throw BenchError("\(executable) exited with status \(status): \(output.suffix(300))") }
-        return output
+        try WrkLoad.runToEnd(executable, arguments, directory: directory)
     }
 
     /// CPU time so far of each thread of `pid` (ns, from schedstat).

@@ -199,7 +199,7 @@ struct WrkTarget {
         self.processes = processes
         self.directory = directory
         let address = String(url.dropFirst("http://".count).dropLast())
-        var lines = [String]()
+        var cookies = [String]()
         for index in 0..<TomcatBenchmarks.sessions {
             let client = HTTPClient(address: address)
             defer { client.close() }
@@ -207,23 +207,10 @@ struct WrkTarget {
             guard login.status == 200, !client.cookies.isEmpty else {
                 throw BenchError("\(server): POST /login answered \(login.status)")
             }
-            lines.append("  \"" + client.cookies.map { "\($0.name)=\($0.value)" }.joined(separator: "; ") + "\",")
+            cookies.append(client.cookies.map { "\($0.name)=\($0.value)" }.joined(separator: "; "))
         }
         script = "\(directory)/tomcat-pairs-\(server)-\(config.replacingOccurrences(of: "/", with: "-")).lua"
-        let lua = """
-            local cookies = {
-            \(lines.joined(separator: "\n"))
-            }
-            local i = 0
-            request = function()
-              i = i + 1
-              return wrk.format("PUT", "/session/attributes/x", {["Cookie"] = cookies[(i % #cookies) + 1]},
-                "\(TomcatBenchmarks.body)")
-            end
-            """
-        guard FileManager.default.createFile(atPath: script, contents: Data(lua.utf8)) else {
-            throw BenchError("cannot write \(script)")
-        }
+        try WrkLoad.writePutScript(cookies: cookies, body: TomcatBenchmarks.body, to: script)
     }
 
     /// One `wrk` run of `seconds`, with the CPU its cluster, its serving process and the machine spent meanwhile.
@@ -261,15 +248,7 @@ struct WrkTarget {
     private func runWrk(_ wrk: String, _ arguments: [String]) throws -> (
         requestsPerSecond: Double, requests: Int, errors: Int
     ) {
-        let log = "\(directory)/wrk-\(UInt64(Measure.nanos())).log"
-        let tool = try ChildProcess(name: "wrk", executable: wrk, arguments: arguments, logPath: log)
-        guard let status = tool.wait(seconds: 120) else {
-            tool.killHard()
-            throw BenchError("wrk did not finish within 120 s")
-        }
-        let output = readFile(log) ?? ""
-        unlink(log)
-        guard status == 0 else { throw BenchError("wrk exited with status \(status): \(output.suffix(300))") }
+        let output = try WrkLoad.runToEnd(wrk, arguments, directory: directory)
         var requestsPerSecond: Double?
         var requests = 0
         var errors = 0
