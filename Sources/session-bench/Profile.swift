@@ -49,6 +49,8 @@ struct Options {
     var membershipTimeouts = (suspect: 400, dead: 800)
     /// The configurations of the Tomcat pairs (`--tomcat-configs delta/sync,backup/async`); nil: the profile's.
     var tomcatConfigs: [(mode: String, ack: String)]?
+    /// Event loops per node of our clusters in the Tomcat pairs (`--tomcat-loops N`).
+    var tomcatLoops = 1
     /// Sections to run (all by default): core, memory (the core's own memory per copy), redis, cluster, wire,
     /// faults, resp, persistence, loops (1 vs 2 event loops per node; needs wrk and redis-benchmark), tomcat (the
     /// 3-node pairs against Tomcat's clustering; needs wrk and tomcat10).
@@ -62,7 +64,7 @@ struct Options {
         usage: session-bench --short | --full [--json FILE] [--node-binary PATH] [--no-redis]
                              [--only core,memory,redis,cluster,wire,faults,resp,persistence,loops,tomcat]
                              [--node-env NAME=VALUE]
-                             [--membership-timeouts SUSPECT,DEAD] [--tomcat-configs LIST]
+                             [--membership-timeouts SUSPECT,DEAD] [--tomcat-configs LIST] [--tomcat-loops N]
 
           --short        a quick look, under 3 minutes
           --full         the record, under 15 minutes (BENCHMARKS.md)
@@ -76,6 +78,7 @@ struct Options {
           --only LIST    run only these sections
           --tomcat-configs LIST  the Tomcat pairs to run, of delta/async,delta/sync,backup/async,backup/sync
                          (default: all four with --full, delta/sync with --short)
+          --tomcat-loops N  event loops per node of our clusters in the Tomcat pairs (default 1)
 
         Prints a table (ours beside Redis and the ratio) and writes JSON. No timing assertions: the exit status
         is 1 only when a section could not run (a node failed to start, a request failed).
@@ -116,6 +119,9 @@ struct Options {
                     })
                 else { return nil }
                 options.tomcatConfigs = pairs.map { (String($0[0]), String($0[1])) }
+            case "--tomcat-loops":
+                guard let value = rest.popFirst().flatMap({ Int($0) }), (1...64).contains(value) else { return nil }
+                options.tomcatLoops = value
             case "--only":
                 guard let value = rest.popFirst() else { return nil }
                 options.sections = Set(value.split(separator: ",").map(String.init))

@@ -32,7 +32,7 @@ extension Report {
                 + "BackupManager; async = send options 8, sync = 6): wrk -t\(TomcatBenchmarks.threads) "
                 + "-c\(TomcatBenchmarks.connections) against node 1, PUT of a \(TomcatBenchmarks.body.utf8.count)-byte "
                 + "attribute cycling over \(TomcatBenchmarks.sessions) sessions; medians of \(tomcat.rounds) "
-                + "alternating rounds of \(tomcat.seconds) s. CPU per request in µs (user+system): the whole cluster "
+                + "alternating rounds of \(tomcat.seconds) s; ours on \(tomcat.loops) loop(s) per node. CPU per request in µs (user+system): the whole cluster "
                 + "(3 processes) and the serving node; machine = cores busy of \(machine.cores), client included.",
         ]
         let widths = [14, 10, 10, 7, 11, 11, 10, 10, 11]
@@ -101,6 +101,7 @@ extension Report {
                 ] as [String: Any]
             },
             "ratios": Dictionary(uniqueKeysWithValues: tomcatConfigs.map { ($0, tomcatRatio($0) ?? 0) }),
+            "loops": tomcat.loops,
         ]
         if let version = tomcat.version { result["version"] = version }
         if let skipped = tomcat.skipped { result["skipped"] = skipped }

@@ -31,6 +31,8 @@ struct TomcatReport: Sendable {
     var figures: [TomcatFigure] = []
     var rounds = 0
     var seconds = 0
+    /// Event loops per node of our clusters.
+    var loops = 1
     /// Per configuration: Tomcat's discarded warm-up bursts, requests per second.
     var warmups: [(config: String, runs: [Double])] = []
 }
@@ -48,6 +50,8 @@ struct TomcatBenchmarks {
     let files: String
     /// `--tomcat-configs`, else the profile's choice.
     var chosen: [(mode: String, ack: String)]? = nil
+    /// Event loops per node of our clusters (`--tomcat-loops`).
+    var loops = 1
 
     static let threads = 2
     static let connections = 8
@@ -80,11 +84,12 @@ struct TomcatBenchmarks {
     }
 
     func run() throws -> TomcatReport {
-        var report = TomcatReport(rounds: rounds, seconds: seconds)
+        var report = TomcatReport(rounds: rounds, seconds: seconds, loops: loops)
         let wrk = findOnPath("wrk")!
         for (mode, ack) in configurations {
             let config = "\(mode)/\(ack)"
-            let ours = try LocalCluster(nodes: 3, mode: mode, ack: ack, binary: binary, directory: directory)
+            let ours = try LocalCluster(
+                nodes: 3, mode: mode, ack: ack, binary: binary, directory: directory, settings: ["loops": loops])
             defer { ours.stopAll() }
             try ours.start(ours.first(3))
             let tomcat = try TomcatCluster(instances: 3, mode: mode, ack: ack, files: files, scratch: directory)

@@ -248,7 +248,7 @@ section("tomcat") {
     print("== 9. the 3-node pairs against Tomcat's clustering (wrk, alternating rounds)")
     report.tomcat = try TomcatBenchmarks(
         profile: options.profile, binary: binary, directory: workDirectory, files: files,
-        chosen: options.tomcatConfigs
+        chosen: options.tomcatConfigs, loops: options.tomcatLoops
     ).run()
 }
 redisServer?.stop()

@@ -103,6 +103,19 @@ import Testing
         #expect(node.members.isEmpty)
     }
 
+    @Test func aNodeWithAnotherNumberOfShardsIsIgnoredLikeAnotherCluster() {
+        var node = makeInstance()
+        var odd = F.beacon(from: n2, sequence: 1, gossip: F.alive(n3))
+        odd.shards = 2
+        #expect(node.onBeacon(odd, now: clock.now) == [])
+        #expect(node.members.isEmpty)
+        // Two shards on each side agree; the beacons this node sends say how many it runs.
+        var two = MembershipInstance(settings: MembershipSettings(), cluster: F.cluster, shards: 2, me: n1, now: clock.now)
+        #expect(two.onBeacon(odd, now: clock.now).isEmpty == false)
+        #expect(two.peers == [n2, n3])
+        #expect(two.onTick(now: clock.now).beacons.map(\.shards) == [2])
+    }
+
     @Test func ownBeaconIsIgnored() {
         var node = makeInstance()
         #expect(node.onBeacon(F.beacon(from: n1, sequence: 1, gossip: F.alive(n2)), now: clock.now) == [])

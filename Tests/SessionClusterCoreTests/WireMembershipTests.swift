@@ -14,9 +14,9 @@ import Testing
 
     @Test func beaconEncodingMatchesTheDocumentedLayout() {
         let member = MemberInfo(id: NodeID(rawValue: 1), name: "n", replication: "r", http: "")
-        let beacon = Beacon(cluster: "c", sender: member, status: .leaving, sequence: 2, members: [])
+        let beacon = Beacon(cluster: "c", shards: 3, sender: member, status: .leaving, sequence: 2, members: [])
         let memberBytes: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 1, 1, 0x6E, 1, 0x72, 0]
-        #expect(WireCodec.encode(beacon) == [1, 0x63] + memberBytes + [3, 2, 0])
+        #expect(WireCodec.encode(beacon) == [1, 0x63, 3] + memberBytes + [3, 2, 0])
     }
 
     @Test func everyStrictPrefixOfABeaconOrHelloFails() {
@@ -37,7 +37,7 @@ import Testing
     @Test func memberStatusOutOfRangeIsRejected() {
         let beacon = WireSamples.beacons[1]
         var bytes = WireCodec.encode(beacon)
-        let statusOffset = 1 + 8 + 3  // empty cluster, sender id, three empty strings
+        let statusOffset = 1 + 1 + 8 + 3  // empty cluster, one shard, sender id, three empty strings
         #expect(bytes[statusOffset] == MemberStatus.leaving.rawValue)
         for raw: UInt8 in [0, 5, 0xFF] {
             bytes[statusOffset] = raw
@@ -62,6 +62,24 @@ import Testing
                 == WireError(.invalidUTF8(field: "hello.cluster"), offset: 0))
     }
 
+    @Test func shardCountsOutOfRangeAreRejected() {
+        for shards: UInt64 in [0, UInt64(PeerHello.maxShards) + 1, 1 << 40] {
+            var beacon = ByteWriter()
+            beacon.writeString("c")
+            beacon.writeVarint(shards)
+            beacon.write(rawMember: WireSamples.memberC)
+            #expect(
+                wireError { try WireCodec.decodeBeacon(beacon.bytes) }
+                    == WireError(.invalidValue(field: "beacon.shards", value: "\(shards)"), offset: 2))
+            var hello = ByteWriter()
+            hello.writeString("c")
+            hello.write(rawMember: WireSamples.memberC)
+            hello.writeVarint(0)
+            hello.writeVarint(shards)
+            #expect(wireError { try WireCodec.decodePeerHello(hello.bytes) }?.code.isInvalidValue(field: "hello.shards") == true)
+        }
+    }
+
     @Test func trailingBytesAfterABeaconAreRejected() {
         let bytes = WireCodec.encode(WireSamples.beacons[0]) + [7]
         #expect(wireError { try WireCodec.decodeBeacon(bytes) }?.code == .trailingBytes(count: 1))
@@ -70,6 +88,7 @@ import Testing
     @Test func hugeGossipCountFailsWithoutAllocating() {
         var writer = ByteWriter()
         writer.writeString("c")
+        writer.writeVarint(1)
         writer.write(rawMember: WireSamples.memberC)
         writer.writeUInt8(MemberStatus.alive.rawValue)
         writer.writeVarint(1)

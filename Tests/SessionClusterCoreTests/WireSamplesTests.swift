@@ -95,6 +95,7 @@ enum WireSamples {
                 GossipEntry(member: memberA, status: .leaving),
             ]),
         Beacon(cluster: "", sender: memberC, status: .leaving, sequence: .max, members: []),
+        Beacon(cluster: "c", shards: 64, sender: memberB, status: .alive, sequence: 1, members: []),
     ]
 
     static let hellos: [PeerHello] = [

@@ -72,3 +72,18 @@ extension NodeRuntime {
             [Self.sessionField(id), ("count", String(count))])
     }
 }
+
+extension NodeRuntime {
+    /// A beacon of this cluster from a node with another number of loops. Membership ignores it (shard k only
+    /// replicates with shard k of its peers, so that node cannot take part); the log says why, every 10 s at most.
+    func heardOtherLoops(_ beacon: Beacon) {
+        guard let count = beaconMismatchLog.admit(now: EventLoop.monotonicMillis()) else { return }
+        log(
+            .error,
+            "ignoring a node that runs another number of loops; set the same \"loops\" on every node of the cluster",
+            [
+                ("peer", beacon.sender.name), ("peer_address", beacon.sender.replication),
+                ("peer_loops", String(beacon.shards)), ("loops", String(shardCount)), ("beacons", String(count)),
+            ])
+    }
+}

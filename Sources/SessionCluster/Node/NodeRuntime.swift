@@ -54,6 +54,9 @@ final class NodeRuntime {
     var slowBodyLog = LogThrottle(intervalMillis: 1_000)
     /// Links refused because the peer runs another number of loops: one error a second at most.
     var shardMismatchLog = LogThrottle(intervalMillis: 1_000)
+    /// Beacons of this cluster from a node with another number of loops: membership ignores them (see
+    /// `Beacon.shards`); this says so in the log, at most once every 10 s.
+    var beaconMismatchLog = LogThrottle(intervalMillis: 10_000)
     /// Hands log records to `settings.logHandler` off the loop (bounded; drops and counts when it falls behind).
     let logger: NodeLogger
     /// The last delta's frame (`send`): the same delta to the next peer is not encoded again.
@@ -106,7 +109,7 @@ final class NodeRuntime {
         membership.multicast = settings.multicast != nil
         node = NodeInstance(
             cluster: settings.cluster, me: me, membership: membership, replication: settings.replication,
-            now: Self.now(), follower: lead != nil)
+            shards: shardCount, now: Self.now(), follower: lead != nil)
         node.recordsMirror = lead == nil && self.shardCount > 1
         // Last: it starts a thread, which a socket that failed to open above would leave behind.
         logger =
@@ -227,6 +230,7 @@ final class NodeRuntime {
                 continue
             }
             stats.framesReceived += 1
+            if beacon.cluster == settings.cluster, beacon.shards != shardCount { heardOtherLoops(beacon) }
             execute(node.onBeacon(beacon, now: Self.now()))
         }
     }

@@ -52,6 +52,9 @@ package struct GossipEntry: Hashable, Sendable {
 package struct Beacon: Hashable, Sendable {
     /// The cluster name; beacons of other clusters are ignored.
     package var cluster: String
+    /// The sender's number of shards (its `loops`). Shard k replicates only with shard k of each peer, so a node
+    /// with another number cannot take part: its beacons are ignored like another cluster's.
+    package var shards: Int
     package var sender: MemberInfo
     /// `.alive`, or `.leaving` on graceful stop.
     package var status: MemberStatus
@@ -60,8 +63,12 @@ package struct Beacon: Hashable, Sendable {
     /// The members the sender currently sees (gossip): a node that missed multicast learns of others here.
     package var members: [GossipEntry]
 
-    package init(cluster: String, sender: MemberInfo, status: MemberStatus, sequence: UInt64, members: [GossipEntry]) {
+    package init(
+        cluster: String, shards: Int = 1, sender: MemberInfo, status: MemberStatus, sequence: UInt64,
+        members: [GossipEntry]
+    ) {
         self.cluster = cluster
+        self.shards = shards
         self.sender = sender
         self.status = status
         self.sequence = sequence

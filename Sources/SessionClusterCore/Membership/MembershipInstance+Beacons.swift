@@ -1,11 +1,11 @@
 extension MembershipInstance {
     /// Handles a beacon from the network: the sender's own news first, then its gossip.
     ///
-    /// Ignored entirely: other clusters, my own id, a sequence not above the last one seen from that
+    /// Ignored entirely: other clusters and nodes with another number of shards (`admits`), my own id, a sequence not above the last one seen from that
     /// incarnation (replay or reorder), and beacons from members that left or were replaced by a restart.
     package mutating func onBeacon(_ beacon: Beacon, now: Timestamp) -> [MembershipDirective] {
         let sender = beacon.sender
-        guard beacon.cluster == cluster, sender.id != me.id else { return [] }
+        guard admits(beacon), sender.id != me.id else { return [] }
         if let record = records[sender.id] {
             if let last = record.lastSequence, beacon.sequence <= last { return [] }
             if record.member.status == .leaving || record.superseded { return [] }
@@ -78,7 +78,8 @@ extension MembershipInstance {
             }
             return GossipEntry(member: member.info, status: member.status)
         }
-        let beacon = Beacon(cluster: cluster, sender: me, status: status, sequence: sequence, members: gossip)
+        let beacon = Beacon(
+            cluster: cluster, shards: shards, sender: me, status: status, sequence: sequence, members: gossip)
         return [.sendBeacon(beacon, multicast: settings.multicast, unicast: destinations)]
     }
 

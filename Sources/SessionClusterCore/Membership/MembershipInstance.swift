@@ -26,6 +26,9 @@ package struct MembershipInstance: Sendable {
     package let settings: MembershipSettings
     /// The cluster name; beacons naming another cluster are ignored.
     package let cluster: String
+    /// This node's number of shards (loops); beacons from a node with another number are ignored too (see
+    /// `Beacon.shards`).
+    package let shards: Int
     /// This node incarnation.
     package let me: MemberInfo
 
@@ -42,14 +45,19 @@ package struct MembershipInstance: Sendable {
     /// - Parameters:
     ///   - settings: MUST have passed `validate()`.
     ///   - me: this incarnation; `me.id` MUST be fresh for every process start.
-    package init(settings: MembershipSettings, cluster: String, me: MemberInfo, now: Timestamp) {
+    package init(settings: MembershipSettings, cluster: String, shards: Int = 1, me: MemberInfo, now: Timestamp) {
         self.settings = settings
         self.cluster = cluster
+        self.shards = shards
         self.me = me
         self.nextBeaconAt = now
     }
 
     // MARK: Queries
+
+    /// Whether `beacon` is from this cluster and from a node with this node's number of shards: the only beacons
+    /// membership listens to.
+    package func admits(_ beacon: Beacon) -> Bool { beacon.cluster == cluster && beacon.shards == shards }
 
     /// Every remembered member, including dead and left ones until forgotten, sorted by name then id.
     package var members: [Member] {

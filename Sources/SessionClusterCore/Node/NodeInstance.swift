@@ -47,10 +47,11 @@ package struct NodeInstance: Sendable {
 
     package init(
         cluster: String, me: MemberInfo, membership: MembershipSettings, replication: ReplicationSettings,
-        now: Timestamp, follower: Bool = false
+        shards: Int = 1, now: Timestamp, follower: Bool = false
     ) {
         self.isFollower = follower
-        self.membership = MembershipInstance(settings: membership, cluster: cluster, me: me, now: now)
+        self.membership = MembershipInstance(
+            settings: membership, cluster: cluster, shards: shards, me: me, now: now)
         self.replication = ReplicationInstance(settings: replication, me: me.id, key: me.name, now: now)
         self.replication.adoptMembershipTiming(
             settleMillis: membership.deadAfterMillis, retentionMillis: membership.deadRetentionMillis)
@@ -84,7 +85,7 @@ package struct NodeInstance: Sendable {
     /// A membership beacon arrived (already authenticated and decoded by the shell).
     package mutating func onBeacon(_ beacon: Beacon, now: Timestamp) -> [NodeDirective] {
         let directives = translate(membership.onBeacon(beacon, now: now), now: now)
-        if beacon.cluster == membership.cluster {
+        if membership.admits(beacon) {
             for entry in beacon.members where entry.status == .dead && entry.member.id != me.id {
                 if isSuperseded(entry.member) {
                     // Another incarnation of a name that is live now (this node's own previous one, say): two

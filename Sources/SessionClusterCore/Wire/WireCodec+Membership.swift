@@ -3,7 +3,7 @@
 // MemberInfo   NodeID id, string name, string replication, string http
 // MemberStatus one byte (raw value 1…4)
 // GossipEntry  MemberInfo, MemberStatus
-// Beacon       string cluster, MemberInfo sender, MemberStatus, varint sequence, varint count + GossipEntries
+// Beacon       string cluster, varint shards, MemberInfo sender, MemberStatus, varint sequence, varint count + GossipEntries
 // PeerHello    string cluster, MemberInfo, varint shard, varint shards
 
 extension WireSize {
@@ -23,6 +23,7 @@ extension ByteWriter {
 
     mutating func write(_ beacon: Beacon) {
         writeString(beacon.cluster)
+        writeVarint(UInt64(beacon.shards))
         write(beacon.sender)
         write(beacon.status)
         writeVarint(beacon.sequence)
@@ -60,6 +61,11 @@ extension ByteReader {
 
     mutating func readBeacon() throws(WireError) -> Beacon {
         let cluster = try readString(field: "beacon.cluster")
+        let start = offset
+        let shards = try readVarint()
+        guard shards >= 1, shards <= PeerHello.maxShards else {
+            throw failure(.invalidValue(field: "beacon.shards", value: "\(shards)"), at: start)
+        }
         let sender = try readMemberInfo()
         let status = try readMemberStatus(field: "beacon.status")
         let sequence = try readVarint()
@@ -70,7 +76,8 @@ extension ByteReader {
             let member = try readMemberInfo()
             members.append(GossipEntry(member: member, status: try readMemberStatus(field: "gossip.status")))
         }
-        return Beacon(cluster: cluster, sender: sender, status: status, sequence: sequence, members: members)
+        return Beacon(
+            cluster: cluster, shards: Int(shards), sender: sender, status: status, sequence: sequence, members: members)
     }
 
     mutating func readPeerHello() throws(WireError) -> PeerHello {
