@@ -85,7 +85,7 @@ extension NodeRuntime {
             linkClosed(peer, reason: reason)
         }
         outbound[peer] = link
-        link.enqueue(
+        link.enqueueAlone(
             WireCodec.frame(
                 .hello(PeerHello(cluster: settings.cluster, member: node.me, shard: shard, of: shardCount))))
         return link

@@ -1,9 +1,13 @@
 import SessionClusterCore
 
 /// A replication link: a `TCPStream` carrying sealed envelopes (`ClusterCipher`, stream channel), each
-/// `u32 length ‖ envelope`, whose plaintext is one versioned frame (`WireCodec.frame`).
+/// `u32 length ‖ envelope`, whose plaintext is one or more whole versioned frames (`WireCodec.frame`) back to back.
 ///
-/// Every envelope is authenticated before its frame is parsed; one that fails ends the link (a stream cannot
+/// The frames queued during one loop iteration are sealed together at its end (up to `batchBytes`): one AES-GCM
+/// operation, one header and one tag per batch, not per frame. The hello is sealed alone (`enqueueAlone`): the
+/// accepting node may hand the descriptor to another loop right after it.
+///
+/// Every envelope is authenticated before its frames are parsed; one that fails ends the link (a stream cannot
 /// resynchronise) and is counted by the cipher.
 final class PeerConnection {
     let stream: TCPStream
@@ -24,6 +28,12 @@ final class PeerConnection {
     private var buffer: [UInt8] = []
     private var consumed = 0
     private var malformed = false
+    /// Frames queued this iteration, not sealed yet.
+    private var unsealed: [UInt8] = []
+    private var sealScheduled = false
+    /// At most this many bytes of frames share an envelope (a larger frame goes alone); below the smallest
+    /// `maxFrameBytes` a node accepts, so any peer takes a batch.
+    static let batchBytes = 64 << 10
 
     init(_ stream: TCPStream, cipher: ClusterCipher, maxFrameBytes: Int) {
         self.stream = stream
@@ -36,10 +46,41 @@ final class PeerConnection {
     var isClosed: Bool { stream.state == .closed }
     var queuedBytes: Int { stream.queuedBytes }
 
-    /// Seals and queues one encoded frame; false when the link is closed or overflowed.
+    /// Queues one encoded frame, sealed with the others of this iteration at its end; false when the link is
+    /// closed or overflowed.
     @discardableResult
     func enqueue(_ frame: [UInt8]) -> Bool {
-        let envelope = cipher.seal(frame, channel: .stream)
+        guard !isClosed else { return false }
+        if !unsealed.isEmpty, unsealed.count + frame.count > Self.batchBytes, !sealUnsealed() { return false }
+        unsealed += frame
+        if !sealScheduled {
+            sealScheduled = true
+            stream.loop.afterIteration { [weak self] in
+                guard let self else { return }
+                sealScheduled = false
+                sealUnsealed()
+            }
+        }
+        return true
+    }
+
+    /// Seals `frame` in an envelope of its own and queues it now, after anything queued before it.
+    @discardableResult
+    func enqueueAlone(_ frame: [UInt8]) -> Bool {
+        sealUnsealed() && write(frame)
+    }
+
+    /// Seals the frames queued so far into one envelope and hands it to the stream.
+    @discardableResult
+    private func sealUnsealed() -> Bool {
+        guard !unsealed.isEmpty else { return !isClosed }
+        defer { unsealed.removeAll(keepingCapacity: unsealed.count <= Self.batchBytes) }
+        return write(unsealed)
+    }
+
+    private func write(_ plaintext: [UInt8]) -> Bool {
+        guard !isClosed else { return false }
+        let envelope = cipher.seal(plaintext, channel: .stream)
         guard !envelope.isEmpty else { return false }
         let length = UInt32(envelope.count)
         return stream.write(
@@ -52,6 +93,7 @@ final class PeerConnection {
     /// Lets go of the link's descriptor (from within `onFrame`, after the hello) with the bytes received after
     /// that frame, for another loop to carry on with (`continue(with:)`). Nil when the stream cannot be detached.
     func detach() -> (fd: Int32, pending: [UInt8])? {
+        guard unsealed.isEmpty else { return nil }
         let pending = Array(buffer[consumed...])
         guard let fd = stream.detach() else { return nil }
         buffer = []
@@ -71,16 +113,29 @@ final class PeerConnection {
             let length =
                 Int(buffer[consumed]) << 24 | Int(buffer[consumed + 1]) << 16 | Int(buffer[consumed + 2]) << 8
                 | Int(buffer[consumed + 3])
-            guard length >= ClusterCipher.overhead, length <= maxFrameBytes + ClusterCipher.overhead + 64 else {
+            guard length >= ClusterCipher.overhead,
+                length <= max(maxFrameBytes, Self.batchBytes) + ClusterCipher.overhead + 64
+            else {
                 return fail()
             }
             guard buffer.count - consumed >= 4 + length else { break }
             let envelope = buffer[(consumed + 4)..<(consumed + 4 + length)]
             consumed += 4 + length
-            guard let (sender, plaintext) = cipher.open(envelope, channel: .stream),
-                let frame = try? WireCodec.decodeFrame(plaintext, limit: maxFrameBytes)
-            else { return fail() }
-            onFrame(frame, sender)
+            guard let (sender, plaintext) = cipher.open(envelope, channel: .stream) else { return fail() }
+            // The frames of the envelope, each whole; a link closed or handed on by one of them reads no further.
+            var offset = 0
+            repeat {
+                let rest = plaintext[offset...]
+                guard let size = try? WireCodec.frameSize(rest, limit: maxFrameBytes), rest.count >= size else {
+                    return fail()
+                }
+                let end = offset + size
+                guard let frame = try? WireCodec.decodeFrame(plaintext[offset..<end], limit: maxFrameBytes) else {
+                    return fail()
+                }
+                offset = end
+                onFrame(frame, sender)
+            } while offset < plaintext.count && stream.state == .open
         }
         if consumed > 0 && consumed * 2 >= buffer.count {
             buffer.removeFirst(consumed)

@@ -32,7 +32,7 @@ package final class TCPStream {
     /// Called when everything queued has been written (e.g. to close after a response).
     package var onDrained: () -> Void = {}
 
-    private let loop: EventLoop
+    let loop: EventLoop
     private var outbound: [UInt8] = []
     private var written = 0
     private let maxQueuedBytes: Int

@@ -23,6 +23,13 @@ extension WireCodec {
         return writer.bytes
     }
 
+    /// The size of the whole frame (header and payload) that `bytes` starts with, from its header; nil when
+    /// `bytes` holds less than the header. Throws for a bad header or a payload longer than `limit`.
+    package static func frameSize(_ bytes: ArraySlice<UInt8>, limit: Int) throws(WireError) -> Int? {
+        guard let header = try Frame.parseHeader(bytes, limit: limit) else { return nil }
+        return Frame.headerSize + header.payloadLength
+    }
+
     /// Decodes one whole frame (a datagram): header, then exactly `length` payload bytes, nothing after.
     /// Payloads longer than `limit` bytes are rejected from the header (`tooLarge`).
     package static func decodeFrame(
