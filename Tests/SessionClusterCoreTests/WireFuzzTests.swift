@@ -36,7 +36,7 @@ import Testing
             case 1:
                 // A valid header over a random payload reaches the payload decoders.
                 var writer = ByteWriter()
-                writer.writeRaw([0x53, 0x43, 1, UInt8.random(in: 1...3, using: &random)])
+                writer.writeRaw([0x53, 0x43, Frame.currentVersion, UInt8.random(in: 1...3, using: &random)])
                 writer.writeUInt32(UInt32(bytes.count))
                 writer.writeRaw(bytes)
                 if decodeFrameChecked(writer.bytes, &findings) { decoded += 1 }
