@@ -27,6 +27,13 @@ extension SessionNodeCLITests {
             "POST", urls[0] + "/login", body: "user=alice", contentType: "application/x-www-form-urlencoded")
         #expect(login.status == 200)
         let genuine = try #require(browser.cookies["SESSIONVERSION"])
+        // Async mode: the login's delta reaches n2 a moment after the answer. Without a token to say a newer copy
+        // exists, n2 can only serve what it holds, so wait until it holds the session.
+        let statsURL = urls[1] + "/cluster/stats"
+        _ = try await Self.eventually(5) {
+            var probe = TestHTTPClient()
+            return (try? probe.send("GET", statsURL))?.body.contains("\"sessions\":1") == true
+        }
         // The payload of a token naming writer 0xFF…FF with counter 2^63, and a made-up MAC.
         let forged = "AQH__________4CAgICAgICAgAFaWlpaWlpaWlpaWlo"
         var attacker = TestHTTPClient(cookies: [

@@ -60,6 +60,9 @@ final class PeerConnection {
                 sealScheduled = false
                 sealUnsealed()
             }
+            // The link's bytes leave in the order they would have without batching: a delta queued before a
+            // request's answer is sent before it (a client that reads on another node next finds it there sooner).
+            stream.scheduleFlush()
         }
         return true
     }

@@ -109,14 +109,20 @@ package final class TCPStream {
             return false
         }
         outbound += bytes
-        if !flushScheduled {
-            flushScheduled = true
-            loop.afterIteration { [weak self] in
-                self?.flushScheduled = false
-                self?.flush()
-            }
-        }
+        scheduleFlush()
         return true
+    }
+
+    /// Takes a place in this iteration's end-of-iteration work for the flush, now, even before any byte is queued:
+    /// a writer that queues its bytes at the end of the iteration (a link sealing its batch) keeps the place in
+    /// the order of sends that it would have had writing at once.
+    func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        loop.afterIteration { [weak self] in
+            self?.flushScheduled = false
+            self?.flush()
+        }
     }
 
     private func flush() {
