@@ -176,6 +176,30 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
     limits.maxBodyBytes = httpLimits.maxBodyBytes
     var serverSettings = HTTPServerSettings()
     serverSettings.maxConnections = httpLimits.maxConnections
+    var redisClients = entry.redis.map { _ in configuration.redis.maxClients }
+    if let (limit, before) = DescriptorLimit.raiseToHard() {
+        // Set aside: standard streams, listeners, epoll and wake-up descriptors, the peers' links both ways,
+        // and each shard's persistence files.
+        let reserve =
+            64 + configuration.limits.replication.maxInboundLinks + configuration.nodes.count * settings.loops
+            + 16 * settings.loops
+        let fitted = DescriptorLimit.fit(
+            limit: limit, reserve: reserve, http: serverSettings.maxConnections, redis: redisClients)
+        if fitted.http != serverSettings.maxConnections || fitted.redis != redisClients {
+            say(
+                .warning,
+                "the open-descriptor limit (\(limit), hard limit included) is below what the connection caps need "
+                    + "(\(serverSettings.maxConnections) HTTP + \(redisClients ?? 0) Redis + \(reserve) set aside): "
+                    + "HTTP maxConnections lowered to \(fitted.http)"
+                    + (fitted.redis.map { ", Redis maxClients lowered to \($0)" } ?? "")
+                    + "; raise the limit (ulimit -n, or LimitNOFILE= under systemd) to keep them",
+                always: true)
+            serverSettings.maxConnections = fitted.http
+            redisClients = fitted.redis
+        } else if limit > before {
+            say(.info, "open-descriptor limit raised from \(before) to \(limit)")
+        }
+    }
     serverSettings.headerTimeoutMillis = httpLimits.headerTimeoutMillis
     serverSettings.bodyTimeoutMillis = httpLimits.bodyTimeoutMillis
     serverSettings.idleTimeoutMillis = httpLimits.idleTimeoutMillis
@@ -194,6 +218,7 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
         var redisSettings = RESPServerSettings(password: configuration.redis.password)
         // A value larger than a session may hold is refused as the client sends it.
         redisSettings.limits.maxBulkBytes = configuration.sessions.maxSessionBytes
+        redisSettings.maxConnections = redisClients ?? configuration.redis.maxClients
         do {
             redisServer = try RESPServer.start(
                 host: endpoint.host, port: endpoint.port, node: node, settings: redisSettings)

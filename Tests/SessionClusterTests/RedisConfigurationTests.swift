@@ -29,6 +29,21 @@ import Testing
         #expect(!configuration.description.contains("s3cret"))
     }
 
+    @Test func maxClientsIsReadAndChecked() throws {
+        func document(_ section: String) -> [UInt8] {
+            Fixtures.document(
+                membership: #"{"multicast": null, "seeds": ["127.0.0.1:47101"]}"#,
+                nodes: #"[{"name": "n1", "replication": "127.0.0.1:47101", "http": "127.0.0.1:48101"}]"#,
+                extra: #""redis": \#(section)"#)
+        }
+        #expect(try ClusterConfiguration.parse(document(#"{"maxClients": 50}"#)).redis.maxClients == 50)
+        #expect(try ClusterConfiguration.parse(document(#"{"password": null}"#)).redis.maxClients == 10_000)
+        for bad in ["0", "1000001", "-3"] {
+            #expect(Fixtures.error(document(#"{"maxClients": \#(bad)}"#))?.keyPath == "redis.maxClients", "\(bad)")
+        }
+        #expect(Fixtures.error(document(#"{"maxConnections": 5}"#))?.keyPath == "redis.maxConnections")
+    }
+
     @Test func nullEndpointAndNullPasswordMeanNone() throws {
         let configuration = try ClusterConfiguration.parse(Self.node(redis: "null", password: "null"))
         #expect(configuration.nodes[0].redis == nil)

@@ -302,9 +302,13 @@ extension ShardedNodeTests {
         let directory = PersistenceNodeTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let multicast = ClusterNodeTests.uniqueMulticast()
-        var node = try await ClusterNode.start(Self.persistent(2, directory: directory, multicast: multicast))
+        let first = Mutex<[String]>([])
+        var fresh = Self.persistent(2, directory: directory, multicast: multicast)
+        fresh.logHandler = { record in first.withLock { $0.append("\(record.level) \(record.message)") } }
+        var node = try await ClusterNode.start(fresh)
         for index in 0..<20 { _ = try await node.create { $0.set("v", "\(index)") } }
         await node.shutdown()
+        #expect(!first.withLock { $0.contains { $0.hasPrefix("error") } }, "a first start is no error: \(first.withLock { $0 })")
         try FileManager.default.removeItem(atPath: directory + "/n1/shard-1")
         let lines = Mutex<[String]>([])
         var settings = Self.persistent(2, directory: directory, multicast: multicast)
@@ -314,6 +318,27 @@ extension ShardedNodeTests {
         #expect(restored > 0 && restored < 20, "shard 0's sessions only: \(restored)")
         await node.shutdown()
         #expect(lines.withLock { $0.contains { $0.hasPrefix("error") && $0.contains("directory was missing") } })
+    }
+
+    /// The same, when the start also changes the number of loops: the rewrite says which shards it could not carry.
+    @Test func aMissingShardDirectoryIsReportedByARewrite() async throws {
+        let directory = PersistenceNodeTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let multicast = ClusterNodeTests.uniqueMulticast()
+        var node = try await ClusterNode.start(Self.persistent(3, directory: directory, multicast: multicast))
+        for index in 0..<30 { _ = try await node.create { $0.set("v", "\(index)") } }
+        await node.shutdown()
+        try FileManager.default.removeItem(atPath: directory + "/n1/shard-2")
+        let lines = Mutex<[String]>([])
+        var settings = Self.persistent(2, directory: directory, multicast: multicast)
+        settings.logHandler = { record in lines.withLock { $0.append("\(record.level) \(record.formatted)") } }
+        node = try await ClusterNode.start(settings)
+        let restored = await node.stats().persistence.sessionsRestored
+        #expect(restored > 0 && restored < 30, "shards 0 and 1 only: \(restored)")
+        await node.shutdown()
+        #expect(
+            lines.withLock { $0.contains { $0.hasPrefix("error") && $0.contains("missing before the rewrite") && $0.contains("shard-2") } },
+            "\(lines.withLock { $0 })")
     }
 }
 

@@ -68,8 +68,11 @@ extension ClusterConfiguration {
         if let section = try root.object("limits", keys: ["tickMillis", "http", "replication"]) {
             try decodeLimits(section, into: &configuration.limits)
         }
-        if let section = try root.object("redis", keys: ["password"]), section.value("password") != .null {
-            configuration.redis.password = try section.string("password", redacted: true)
+        if let section = try root.object("redis", keys: ["password", "maxClients"]) {
+            if section.value("password") != .null {
+                configuration.redis.password = try section.string("password", redacted: true)
+            }
+            if let value = try section.integer("maxClients") { configuration.redis.maxClients = Int(clamping: value) }
         }
         if root.value("persistence") != .null,
             let section = try root.object(

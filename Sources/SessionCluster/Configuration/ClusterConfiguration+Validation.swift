@@ -24,6 +24,10 @@ extension ClusterConfiguration {
         guard (1...64).contains(loops) else {
             throw ConfigurationError(keyPath: "loops", value: String(loops), problem: "must be 1 to 64")
         }
+        guard (1...1_000_000).contains(redis.maxClients) else {
+            throw ConfigurationError(
+                keyPath: "redis.maxClients", value: String(redis.maxClients), problem: "must be 1 to 1000000")
+        }
         if let password = redis.password, !(1...512).contains(password.utf8.count) {
             throw ConfigurationError(
                 keyPath: "redis.password", value: "(\(password.utf8.count) bytes, not shown)",

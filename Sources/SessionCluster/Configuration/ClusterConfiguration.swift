@@ -22,7 +22,7 @@
 ///     "secureCookies": false
 ///   },
 ///   "limits": { "tickMillis": 50, "http": { … }, "replication": { … } },   (see `Limits`)
-///   "redis": { "password": null },
+///   "redis": { "password": null, "maxClients": 10000 },
 ///   "loops": 1,   (event loops per node: each owns a shard of the sessions; every node runs the same number)
 ///   "persistence": null,   (or { "directory": "data", "mode": "snapshot", "fsync": "everysec" }: see `Persistence`)
 ///   "nodes": [
@@ -49,6 +49,7 @@
 /// - `nodes`: at least one; `name` 1–64 characters of `A-Z a-z 0-9 _ -`, unique (it is the session id's route
 ///   suffix); every `replication`, `http` and `redis` endpoint distinct from every other (`localhost` counts as
 ///   `127.0.0.1`). `redis` (optional) is where the node speaks the Redis protocol.
+/// - `redis.maxClients`: 1–1,000,000 connections per node (default 10,000).
 /// - `redis.password`: a string of 1–512 bytes, or null (none). A `redis` endpoint that is not on loopback requires
 ///   it: the Redis protocol carries no other credential.
 /// - `persistence`: see `Persistence`; `directory` is required and non-empty.
@@ -84,9 +85,15 @@ public struct ClusterConfiguration: Sendable, Equatable {
         /// When set, clients must `AUTH` (or `HELLO 3 AUTH default <password>`) first. Required for a `redis`
         /// endpoint that is not on loopback. MUST NOT be logged.
         public var password: String?
+        /// The most Redis connections a node holds at once (`maxclients`), 1–1,000,000; at the cap the idlest makes
+        /// room or the newcomer gets `max number of clients reached`. Default 10,000.
+        public var maxClients = 10_000
 
         /// The Redis front end, with `requirepass` when `password` is given.
-        public init(password: String? = nil) { self.password = password }
+        public init(password: String? = nil, maxClients: Int = 10_000) {
+            self.password = password
+            self.maxClients = maxClients
+        }
     }
 
     /// Further cluster keys by id (2…255), for rotation without downtime; `secret` is key 1.

@@ -75,9 +75,14 @@ extension NodeRuntime {
 
 extension NodeRuntime {
     /// A beacon of this cluster from a node with another number of loops. Membership ignores it (shard k only
-    /// replicates with shard k of its peers, so that node cannot take part); the log says why, every 10 s at most.
+    /// replicates with shard k of its peers, so that node cannot take part); the log says why, every 10 s at most
+    /// for each such node.
     func heardOtherLoops(_ beacon: Beacon) {
-        guard let count = beaconMismatchLog.admit(now: EventLoop.monotonicMillis()) else { return }
+        let name = beacon.sender.name
+        if beaconMismatchLogs[name] == nil, beaconMismatchLogs.count >= 64 { beaconMismatchLogs = [:] }
+        guard let count = beaconMismatchLogs[name, default: LogThrottle(intervalMillis: 10_000)]
+            .admit(now: EventLoop.monotonicMillis())
+        else { return }
         log(
             .error,
             "ignoring a node that runs another number of loops; set the same \"loops\" on every node of the cluster",

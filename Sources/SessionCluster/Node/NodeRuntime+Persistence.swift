@@ -77,6 +77,17 @@ extension NodeRuntime {
                     ("directory", persistence?.store.directory ?? ""), ("from_loops", "\(rewrite.from)"),
                     ("to_loops", "\(rewrite.to)"), ("copies", "\(rewrite.sessions)"), ("ms", "\(rewrite.millis)"),
                 ])
+            if !rewrite.missing.isEmpty {
+                log(
+                    .error,
+                    "persistence: shard directories were missing before the rewrite: their sessions were not restored",
+                    [
+                        ("directory", persistence?.store.directory ?? ""),
+                        ("shards", rewrite.missing.map { "shard-\($0)" }.joined(separator: ",")),
+                        ("of_loops", "\(rewrite.from)"),
+                        ("hint", "the peers that hold copies serve them; with every node restarted they are lost"),
+                    ])
+            }
         }
         guard let state = persistence,
             state.loaded != nil || !state.replayed.sessions.isEmpty || !state.replayed.problems.isEmpty

@@ -54,9 +54,9 @@ final class NodeRuntime {
     var slowBodyLog = LogThrottle(intervalMillis: 1_000)
     /// Links refused because the peer runs another number of loops: one error a second at most.
     var shardMismatchLog = LogThrottle(intervalMillis: 1_000)
-    /// Beacons of this cluster from a node with another number of loops: membership ignores them (see
-    /// `Beacon.shards`); this says so in the log, at most once every 10 s.
-    var beaconMismatchLog = LogThrottle(intervalMillis: 10_000)
+    /// Beacons of this cluster from nodes with another number of loops: membership ignores them (see
+    /// `Beacon.shards`); this says so in the log, at most once every 10 s per node name (at most 64 names).
+    var beaconMismatchLogs: [String: LogThrottle] = [:]
     /// Hands log records to `settings.logHandler` off the loop (bounded; drops and counts when it falls behind).
     let logger: NodeLogger
     /// The last delta's frame (`send`): the same delta to the next peer is not encoded again.
@@ -86,10 +86,9 @@ final class NodeRuntime {
             multicastGroup = nil
             me = lead.node.me
         } else {
-            let listener = try Listener(host: settings.replicationHost, port: settings.replicationPort)
+            let (listener, datagrams) = try Self.openReplicationSockets(settings)
             self.listener = listener
-            let bound = try SocketAddress(parsing: listener.address)
-            datagrams = try DatagramSocket.unicast(bind: bound, multicastInterface: settings.multicast?.interface)
+            self.datagrams = datagrams
             if let multicast = settings.multicast {
                 multicastReceiver = try DatagramSocket.multicastReceiver(
                     group: multicast.group, port: multicast.port, interface: multicast.interface)
@@ -117,6 +116,27 @@ final class NodeRuntime {
             ?? NodeLogger(
                 node: settings.name, level: settings.logLevel, capacity: settings.logQueueCapacity,
                 handler: settings.logHandler)
+    }
+
+    /// The replication listener and the beacons' UDP socket, on the same port number. With port 0 the kernel picks
+    /// the TCP port alone, and the same UDP port may be taken (another program's ephemeral socket): then it picks
+    /// again, up to 20 times.
+    private static func openReplicationSockets(
+        _ settings: ClusterNodeSettings
+    ) throws(SystemError) -> (Listener, DatagramSocket) {
+        var attempt = 0
+        while true {
+            let listener = try Listener(host: settings.replicationHost, port: settings.replicationPort)
+            do throws(SystemError) {
+                let bound = try SocketAddress(parsing: listener.address)
+                let socket = try DatagramSocket.unicast(bind: bound, multicastInterface: settings.multicast?.interface)
+                return (listener, socket)
+            } catch {
+                listener.close()
+                attempt += 1
+                guard settings.replicationPort == 0, error.errno == EADDRINUSE, attempt < 20 else { throw error }
+            }
+        }
     }
 
     /// Whether this is shard 0, which runs membership and the node's sockets.

@@ -49,6 +49,9 @@ enum ShardLayout {
         var to = 1
         var sessions = 0
         var millis: Int64 = 0
+        /// Shards the directory recorded whose directories were gone (deleted by hand?): nothing of theirs could be
+        /// carried over.
+        var missing: [Int] = []
     }
 
     /// Makes the node directory hold `loops` shards' files (the caller holds the node directory's lock). Nil when it
@@ -58,6 +61,7 @@ enum ShardLayout {
     ) throws(PersistenceError) -> Rewrite? {
         var recorded = recordedLoops(node)
         finishCommitted(node, loops: recorded)
+        let missing = (1..<max(1, recorded)).filter { !exists(directory(node, shard: $0)) }
         let highest = existingShards(node).max() ?? 0
         // A one-loop node that never had more has nothing to rewrite (nor does a directory already in shape).
         if recorded == loops && highest < loops { return nil }
@@ -66,7 +70,8 @@ enum ShardLayout {
         }
         let started = EventLoop.monotonicMillis()
         if !(0..<recorded).contains(where: { hasFiles(directory(node, shard: $0)) }) {
-            // Nothing written yet (a first start): only the number is recorded.
+            // Nothing written yet (a first start): the shards' directories are made and the number recorded.
+            for shard in 1..<max(1, loops) { try makeDirectory(directory(node, shard: shard)) }
             try SnapshotStore(directory: node, fileName: "loops").write(Array("\(loops)\n".utf8))
             return nil
         }
@@ -93,7 +98,9 @@ enum ShardLayout {
         try SnapshotStore(directory: node, fileName: "loops").write(Array("\(loops)\n".utf8))
         // 4. The new files in place, the old ones gone.
         finishCommitted(node, loops: loops)
-        return Rewrite(from: recorded, to: loops, sessions: sessions, millis: EventLoop.monotonicMillis() - started)
+        return Rewrite(
+            from: recorded, to: loops, sessions: sessions, millis: EventLoop.monotonicMillis() - started,
+            missing: missing)
     }
 
     /// Puts the committed `.next` snapshots of `loops` in place (removing their shard's old segments), removes
