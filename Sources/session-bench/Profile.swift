@@ -51,6 +51,8 @@ struct Options {
     var tomcatConfigs: [(mode: String, ack: String)]?
     /// Event loops per node of our clusters in the Tomcat pairs (`--tomcat-loops N`).
     var tomcatLoops = 1
+    /// Sessions held by the core in the memory and loop-turn figures (`--held N`); nil: the profile's.
+    var held: Int?
     /// Sections to run (all by default): core, memory (the core's own memory per copy), redis, cluster, wire,
     /// faults, resp, persistence, loops (1 vs 2 event loops per node; needs wrk and redis-benchmark), tomcat (the
     /// 3-node pairs against Tomcat's clustering; needs wrk and tomcat10).
@@ -65,6 +67,7 @@ struct Options {
                              [--only core,memory,redis,cluster,wire,faults,resp,persistence,loops,tomcat]
                              [--node-env NAME=VALUE]
                              [--membership-timeouts SUSPECT,DEAD] [--tomcat-configs LIST] [--tomcat-loops N]
+                             [--held N]
 
           --short        a quick look, under 3 minutes
           --full         the record, under 15 minutes (BENCHMARKS.md)
@@ -79,6 +82,8 @@ struct Options {
           --tomcat-configs LIST  the Tomcat pairs to run, of delta/async,delta/sync,backup/async,backup/sync
                          (default: all four with --full, delta/sync with --short)
           --tomcat-loops N  event loops per node of our clusters in the Tomcat pairs (default 1)
+          --held N       sessions the core holds in the memory and loop-turn figures (sections memory, core;
+                         default 100,000 and 1,000,000 with --full); 5000000 needs about 16 GB
 
         Prints a table (ours beside Redis and the ratio) and writes JSON. No timing assertions: the exit status
         is 1 only when a section could not run (a node failed to start, a request failed).
@@ -122,6 +127,11 @@ struct Options {
             case "--tomcat-loops":
                 guard let value = rest.popFirst().flatMap({ Int($0) }), (1...64).contains(value) else { return nil }
                 options.tomcatLoops = value
+            case "--held":
+                guard let value = rest.popFirst().flatMap({ Int($0) }), (1_000...50_000_000).contains(value) else {
+                    return nil
+                }
+                options.held = value
             case "--only":
                 guard let value = rest.popFirst() else { return nil }
                 options.sections = Set(value.split(separator: ",").map(String.init))

@@ -97,15 +97,15 @@ section("core") {
         repetitions: options.profile.coreRepetitions, secondsPerRepetition: options.profile.coreSecondsPerRepetition)
 }
 section("memory") {
-    let held = CoreBenchmarks.memoryPerHeldCopy(count: options.profile.joinCounts.last!)
+    let held = CoreBenchmarks.memoryPerHeldCopy(count: options.held ?? options.profile.joinCounts.last!)
     report.memory.append(held)
     progress("core: \(fixed(held.bytesPerSession, 0)) bytes resident per held 1 KB session (\(held.sessions) sessions)")
 }
 // After the memory figure: the allocator keeps what these sessions freed, which would hide the copies measured there.
 section("core") {
-    print("== 1b. loop turns with \(options.profile.loopTurnSessions) sessions held")
-    report.loopTurns = LoopTurnBenchmarks.run(
-        sessions: options.profile.loopTurnSessions, windows: options.profile.loopTurnWindows)
+    let loopTurnSessions = options.held ?? options.profile.loopTurnSessions
+    print("== 1b. loop turns with \(loopTurnSessions) sessions held")
+    report.loopTurns = LoopTurnBenchmarks.run(sessions: loopTurnSessions, windows: options.profile.loopTurnWindows)
 }
 
 let wantsNodes = !options.sections.isDisjoint(with: [
