@@ -11,7 +11,7 @@ extension SessionNodeCLITests {
     /// and HTTP clients are still served. Before, the connections ran the process out of descriptors and every new
     /// client, HTTP or Redis, hung until they closed.
     @Test func connectionCapsFitTheDescriptorLimit() async throws {
-        let ports = Self.freePorts(3)
+        let ports = Self.freePorts(4)
         let salt = Int(getpid() % 200)
         let json = """
             {
@@ -20,7 +20,7 @@ extension SessionNodeCLITests {
                               "port": \(ports[2]), "interface": "127.0.0.1" } },
               "redis": { "maxClients": 10000 },
               "nodes": [ { "name": "n1", "replication": "127.0.0.1:\(ports[0])", "http": "127.0.0.1:\(ports[1])",
-                           "redis": "127.0.0.1:\(Int(ports[2]) + 1)" } ]
+                           "redis": "127.0.0.1:\(ports[3])" } ]
             }
             """
         let config = NSTemporaryDirectory() + "session-node-descriptors-\(getpid()).json"
@@ -43,12 +43,12 @@ extension SessionNodeCLITests {
             try? FileManager.default.removeItem(atPath: log)
         }
         let health = "http://127.0.0.1:\(ports[1])/healthz"
-        #expect(
-            try await Self.eventually(20) {
-                var client = TestHTTPClient()
-                return (try? client.send("GET", health))?.status == 200
-            })
+        let served = try await Self.eventually(20) {
+            var client = TestHTTPClient()
+            return (try? client.send("GET", health))?.status == 200
+        }
         let lines = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        try #require(served, "the node did not serve: \(lines)")
         #expect(lines.contains("Redis maxClients lowered to"), "\(lines)")
         // 300 idle Redis connections: more than the process has descriptors.
         for _ in 0..<300 {
@@ -56,7 +56,7 @@ extension SessionNodeCLITests {
             guard fd >= 0 else { break }
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = UInt16(Int(ports[2]) + 1).bigEndian
+            address.sin_port = ports[3].bigEndian
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             let connected = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
