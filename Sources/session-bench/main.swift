@@ -108,6 +108,11 @@ section("core") {
         sessions: options.profile.loopTurnSessions, windows: options.profile.loopTurnWindows)
 }
 
+section("scale") {
+    print("== 10. membership at scale, simulated (\(ScaleBenchmarks.sizes(options.profile).map(String.init).joined(separator: ", ")) nodes)")
+    _ = ScaleBenchmarks.run(profile: options.profile)
+}
+
 let wantsNodes = !options.sections.isDisjoint(with: [
     "cluster", "wire", "faults", "resp", "persistence", "loops", "tomcat",
 ])
