@@ -1,3 +1,4 @@
+import Foundation
 import SessionClusterCore
 import SessionClusterSimulator
 
@@ -13,12 +14,20 @@ enum ScaleBenchmarks {
         var settings = MembershipSettings()
         settings.deadRetentionMillis = 60_000
         var rows: [ScaleFigures] = []
-        for nodes in sizes(profile) {
+        // `SESSION_BENCH_SCALE=swim` skips the beacon rows (a full run of them takes minutes: O(N³) to simulate).
+        let beacons = ProcessInfo.processInfo.environment["SESSION_BENCH_SCALE"] != "swim"
+        for nodes in sizes(profile) where beacons {
             let began = Measure.seconds()
             let figures =
                 nodes <= beaconSimulationLimit
                 ? ScaleScenario.run(BeaconScaleNode.self, name: "beacons", nodes: nodes, settings: settings)
                 : ScaleScenario.beaconTrafficComputed(nodes: nodes, settings: settings)
+            progress("\(figures.protocolName) \(nodes) nodes: \(fixed(Measure.seconds() - began, 1)) s, \(figures.events) events")
+            rows.append(figures)
+        }
+        for nodes in sizes(profile) {
+            let began = Measure.seconds()
+            let figures = ScaleScenario.run(SwimScaleNode.self, name: "swim", nodes: nodes, settings: settings)
             progress("\(figures.protocolName) \(nodes) nodes: \(fixed(Measure.seconds() - began, 1)) s, \(figures.events) events")
             rows.append(figures)
         }
@@ -30,7 +39,8 @@ enum ScaleBenchmarks {
         func ms(_ value: Int64?) -> String { value.map { "\($0)" } ?? "-" }
         var lines = [
             "  protocol            nodes  dgram in/s  dgram out/s   KB in/s  KB out/s  largest  >1400  formed  "
-                + "join 99.9%/all  kill -9 99.9%/all  silent 99.9%/all  heal 99.9%/all  5% loss: suspect/dead"
+                + "join 99.9%/all  kill -9 99.9%/all  suspect 99.9%/all  dead 99.9%/all  heal 99.9%/all"
+                + "  5% loss: suspect/dead"
         ]
         for row in rows {
             let fields: [String] = [
@@ -40,7 +50,8 @@ enum ScaleBenchmarks {
                 pad("\(row.largestDatagram)", 8), pad("\(Int((row.shareOver1400 * 100).rounded()))%", 6),
                 pad(ms(row.formedMillis), 7),
                 pad("\(ms(row.joinMost))/\(ms(row.joinAll))", 15), pad("\(ms(row.killMost))/\(ms(row.killAll))", 18),
-                pad("\(ms(row.silentMost))/\(ms(row.silentAll))", 17), pad("\(ms(row.healMost))/\(ms(row.healAll))", 15),
+                pad("\(ms(row.silentSuspectMost))/\(ms(row.silentSuspectAll))", 17),
+                pad("\(ms(row.silentMost))/\(ms(row.silentAll))", 14), pad("\(ms(row.healMost))/\(ms(row.healAll))", 15),
                 pad(row.lossSeconds == 0 ? "-" : "\(row.falseSuspects)/\(row.falseDeaths) in \(Int(row.lossSeconds)) s", 22),
             ]
             lines.append("  " + fields.joined(separator: " "))

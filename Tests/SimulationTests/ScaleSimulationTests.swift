@@ -29,3 +29,16 @@ import Testing
         #expect(large.bytesInPerNode / small.bytesInPerNode > 1_000)
     }
 }
+
+@Suite struct SwimScaleTests {
+    @Test func swimClusterOfSixtyFourMeetsTheTargets() {
+        let figures = ScaleScenario.run(SwimScaleNode.self, name: "swim", nodes: 64, settings: MembershipSettings())
+        print(ScaleFiguresText.row(figures))
+        #expect(figures.formedMillis != nil)
+        #expect(figures.largestDatagram <= 1_400)
+        #expect(figures.joinAll.map { $0 <= 3_000 } == true)
+        #expect(figures.killAll.map { $0 < 100 } == true)
+        #expect(figures.silentMost.map { $0 <= 3_000 } == true)
+        #expect(figures.falseDeaths == 0)
+    }
+}

@@ -29,9 +29,9 @@ package struct ScaleOutput<Datagram> {
     package init() {}
 }
 
-/// Bytes the cluster envelope adds to every datagram (`ClusterCipher.overhead`: a 21-byte header and the 16-byte
-/// AES-GCM tag).
-package let envelopeOverheadBytes = 37
+/// Bytes every datagram carries besides its payload: the frame header (`Frame.headerSize`, 8) and the cluster
+/// envelope (`ClusterCipher.overhead`: a 21-byte header and the 16-byte AES-GCM tag).
+package let envelopeOverheadBytes = Frame.headerSize + 37
 
 /// Today's protocol (`MembershipInstance`): every node beacons its whole member list every heartbeat.
 package struct BeaconScaleNode: ScaleNode {
@@ -63,6 +63,46 @@ package struct BeaconScaleNode: ScaleNode {
             switch directive {
             case .sendBeacon(let beacon, let multicast, let unicast):
                 output.sends.append((beacon, multicast, unicast))
+            case .event(let event):
+                output.events.append(event)
+            }
+        }
+        return output
+    }
+}
+
+/// SWIM (`SwimInstance`): probes, piggybacked changes, push-pull; multicast for announcements and the fast path.
+package struct SwimScaleNode: ScaleNode {
+    var instance: SwimInstance
+    /// The SWIM settings every node of a run uses (set before the run).
+    nonisolated(unsafe) package static var swim = SwimSettings()
+
+    package init(me: MemberInfo, cluster: String, settings: MembershipSettings, now: Timestamp) {
+        instance = SwimInstance(swim: Self.swim, membership: settings, cluster: cluster, me: me, now: now)
+    }
+
+    package mutating func onTick(now: Timestamp) -> ScaleOutput<SwimDatagram> {
+        Self.output(instance.onTick(now: now))
+    }
+
+    package mutating func onDatagram(_ datagram: SwimDatagram, now: Timestamp) -> ScaleOutput<SwimDatagram> {
+        Self.output(instance.onDatagram(datagram, now: now))
+    }
+
+    package mutating func onLinkRefused(_ peer: NodeID, now: Timestamp) -> ScaleOutput<SwimDatagram> {
+        Self.output(instance.onLinkRefused(peer, now: now))
+    }
+
+    package static func wireBytes(_ datagram: SwimDatagram) -> Int {
+        WireCodec.encode(datagram).count + envelopeOverheadBytes
+    }
+
+    static func output(_ directives: [SwimDirective]) -> ScaleOutput<SwimDatagram> {
+        var output = ScaleOutput<SwimDatagram>()
+        for directive in directives {
+            switch directive {
+            case .send(let datagram, let multicast, let unicast):
+                output.sends.append((datagram, multicast, unicast))
             case .event(let event):
                 output.events.append(event)
             }

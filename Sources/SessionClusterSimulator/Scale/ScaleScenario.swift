@@ -23,6 +23,9 @@ package struct ScaleFigures: Sendable {
     /// A host gone (no link evidence): ms until 99.9 % and all declare it dead, by the protocol alone.
     package var silentMost: Int64?
     package var silentAll: Int64?
+    /// The same crash: ms until 99.9 % and all hold it suspect or dead (no longer trusted).
+    package var silentSuspectMost: Int64?
+    package var silentSuspectAll: Int64?
     /// Under `lossShare` datagram loss, no crash: suspect and dead events about live nodes, over `lossSeconds`.
     package var lossShare = 0.05
     package var lossSeconds = 0.0
@@ -92,6 +95,7 @@ package enum ScaleScenario {
         sim.crash(vanished, linkEvidence: false)
         sim.run(forMillis: plan.phaseLimitMillis) { sim.watchDone }
         (figures.silentMost, figures.silentAll) = sim.watched
+        (figures.silentSuspectMost, figures.silentSuspectAll) = sim.distrusted
         sim.run(forMillis: 2_000)
 
         // Loss: no live node may be declared dead.
@@ -143,5 +147,20 @@ extension ScaleScenario {
         figures.largestDatagram = Int(bytes)
         figures.shareOver1400 = bytes > 1_400 ? 1 : 0
         return figures
+    }
+}
+
+/// A one-line rendering of `ScaleFigures` (tests and debugging; the bench prints a table).
+package enum ScaleFiguresText {
+    package static func row(_ f: ScaleFigures) -> String {
+        func ms(_ value: Int64?) -> String { value.map { "\($0)" } ?? "-" }
+        var parts: [String] = ["\(f.protocolName) n=\(f.nodes)", "formed=\(ms(f.formedMillis))"]
+        parts.append("in/s=\(f.datagramsInPerNode) out/s=\(f.datagramsOutPerNode)")
+        parts.append("Bin/s=\(Int(f.bytesInPerNode)) Bout/s=\(Int(f.bytesOutPerNode)) largest=\(f.largestDatagram)")
+        parts.append("join=\(ms(f.joinMost))/\(ms(f.joinAll)) kill=\(ms(f.killMost))/\(ms(f.killAll))")
+        parts.append("suspect=\(ms(f.silentSuspectMost))/\(ms(f.silentSuspectAll))")
+        parts.append("silent=\(ms(f.silentMost))/\(ms(f.silentAll)) heal=\(ms(f.healMost))/\(ms(f.healAll))")
+        parts.append("loss=\(f.falseSuspects)/\(f.falseDeaths) events=\(f.events)")
+        return parts.joined(separator: " ")
     }
 }

@@ -45,6 +45,10 @@ package final class ScaleSimulation<Node: ScaleNode> {
         var needed: Int
         var total: Int
         var satisfied = 0
+        /// Observers that no longer trust the subject (suspect or gone), for a crash.
+        var distrusting: Set<Int> = []
+        var distrustAllAt: Int64?
+        var distrustMostAt: Int64?
         var startedAt: Int64
         var mostAt: Int64?
         var allAt: Int64?
@@ -87,6 +91,8 @@ package final class ScaleSimulation<Node: ScaleNode> {
     package private(set) var falseSuspects = 0
     package private(set) var falseDeaths = 0
     package private(set) var eventsHandled = 0
+    /// Who declared which live node dead, and when (for debugging a false positive).
+    package private(set) var falseDeathLog: [String] = []
 
     /// `config.nodes` nodes, started at random instants within the first tick; `extraSlots` more can be started
     /// later (`startNode`).
@@ -164,6 +170,12 @@ package final class ScaleSimulation<Node: ScaleNode> {
     package var watched: (most: Int64?, all: Int64?) {
         guard let watch else { return (nil, nil) }
         return (watch.mostAt.map { $0 - watch.startedAt }, watch.allAt.map { $0 - watch.startedAt })
+    }
+
+    /// Milliseconds from `watch` to 99.9 % and to 100 % of the observers holding the subject suspect or gone.
+    package var distrusted: (most: Int64?, all: Int64?) {
+        guard let watch else { return (nil, nil) }
+        return (watch.distrustMostAt.map { $0 - watch.startedAt }, watch.distrustAllAt.map { $0 - watch.startedAt })
     }
 
     package var watchDone: Bool { watch?.allAt != nil }
@@ -249,8 +261,20 @@ package final class ScaleSimulation<Node: ScaleNode> {
             falseSuspects += 1
         case .dead where countingFalsePositives && !crashed.contains(subject):
             falseDeaths += 1
+            falseDeathLog.append("t+\(elapsed) \(infos[slot].name) declared \(event.member.name) dead")
         default:
             break
+        }
+        if watch?.subject == subject, watch!.wantGone, watch!.distrustAllAt == nil, slot != slotByID[subject] {
+            switch event {
+            case .suspect, .dead, .left:
+                if watch!.distrusting.insert(slot).inserted {
+                    let count = watch!.distrusting.count
+                    if count >= watch!.needed, watch!.distrustMostAt == nil { watch!.distrustMostAt = now }
+                    if count >= watch!.total { watch!.distrustAllAt = now }
+                }
+            default: break
+            }
         }
         guard let wantGone = watch?.wantGone, watch!.subject == subject, watch!.pending.contains(slot) else { return }
         let satisfies: Bool
@@ -284,5 +308,17 @@ package final class ScaleSimulation<Node: ScaleNode> {
         let candidates = nodes.indices.filter { nodes[$0] != nil && !except.contains($0) }
         guard !candidates.isEmpty else { return nil }
         return candidates[Int(random.next() % UInt64(candidates.count))]
+    }
+}
+
+extension ScaleSimulation where Node == SwimScaleNode {
+    package func debugVictim(_ victim: Int) -> String {
+        let id = infos[victim].id
+        return nodes.indices.compactMap { slot -> String? in
+            guard let node = nodes[slot] else { return nil }
+            let m = node.instance.member(id)
+            let p = node.instance.probeUnderWay.map { "\(slotByID[$0.target] ?? -1)@\($0.sentAt.millis - start)" } ?? "-"
+            return "\(slot):\(m.map { "\($0.status)" } ?? "?")/a\(node.instance.awareness)/p\(node.instance.peerCount)/\(p)/n\(node.instance.nextProbeDue.millis - start)"
+        }.joined(separator: " ")
     }
 }
