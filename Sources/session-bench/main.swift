@@ -109,7 +109,8 @@ section("core") {
 }
 
 section("scale") {
-    print("== 10. membership at scale, simulated (\(ScaleBenchmarks.sizes(options.profile).map(String.init).joined(separator: ", ")) nodes)")
+    let sizes = ScaleBenchmarks.sizes(options.profile).map(String.init).joined(separator: ", ")
+    print("== 10. membership at scale, simulated (\(sizes) nodes)")
     _ = ScaleBenchmarks.run(profile: options.profile)
 }
 

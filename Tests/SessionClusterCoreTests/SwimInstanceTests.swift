@@ -10,7 +10,8 @@ import Testing
     func makeInstance(_ change: (inout SwimSettings) -> Void = { _ in }) -> SwimInstance {
         var settings = SwimSettings()
         change(&settings)
-        return SwimInstance(swim: settings, membership: MembershipSettings(), cluster: F.cluster, me: n1, now: clock.now)
+        return SwimInstance(
+            swim: settings, membership: MembershipSettings(), cluster: F.cluster, me: n1, now: clock.now)
     }
 
     func datagram(
@@ -79,18 +80,22 @@ import Testing
         _ = node.onDatagram(datagram(from: n2), now: clock.now)
         _ = node.onDatagram(datagram(from: n3), now: clock.now)
         // Suspect at the same incarnation wins over alive; alive needs a higher one to clear it.
-        #expect(node.onDatagram(datagram(from: n3, updates: [update(n2, .suspect, origin: n3)]), now: clock.now).events
-            == [.suspect(n2)])
+        #expect(
+            node.onDatagram(datagram(from: n3, updates: [update(n2, .suspect, origin: n3)]), now: clock.now).events
+                == [.suspect(n2)])
         #expect(node.onDatagram(datagram(from: n3, updates: [update(n2, .alive)]), now: clock.now).events == [])
         #expect(
             node.onDatagram(datagram(from: n3, updates: [update(n2, .alive, incarnation: 1)]), now: clock.now).events
                 == [.recovered(n2)])
         // An older suspicion changes nothing; a death at the current incarnation is final for it.
-        #expect(node.onDatagram(datagram(from: n3, updates: [update(n2, .suspect, origin: n3)]), now: clock.now).events
-            == [])
         #expect(
-            node.onDatagram(datagram(from: n3, updates: [update(n2, .dead, incarnation: 1, origin: n3)]), now: clock.now)
-                .events == [.dead(n2)])
+            node.onDatagram(datagram(from: n3, updates: [update(n2, .suspect, origin: n3)]), now: clock.now).events
+                == [])
+        #expect(
+            node.onDatagram(
+                datagram(from: n3, updates: [update(n2, .dead, incarnation: 1, origin: n3)]), now: clock.now
+            )
+            .events == [.dead(n2)])
         #expect(
             node.onDatagram(datagram(from: n3, updates: [update(n2, .alive, incarnation: 1)]), now: clock.now).events
                 == [])
@@ -111,8 +116,9 @@ import Testing
         var node = makeInstance()
         _ = node.onDatagram(datagram(from: n2), now: clock.now)
         let restarted = F.info(22, "n2")
-        #expect(node.onDatagram(datagram(from: n3, updates: [update(restarted, .alive)]), now: clock.now).events
-            == [.joined(n3)])
+        #expect(
+            node.onDatagram(datagram(from: n3, updates: [update(restarted, .alive)]), now: clock.now).events
+                == [.joined(n3)])
         #expect(node.member(restarted.id) == nil)
     }
 
@@ -140,8 +146,9 @@ import Testing
         #expect(out.sent.first?.datagram.updates == [update(n1, .leaving)])
         var peer = makeInstance()
         _ = peer.onDatagram(datagram(from: n2), now: clock.now)
-        #expect(peer.onDatagram(datagram(from: n2, .announce, updates: [update(n2, .leaving)]), now: clock.now).events
-            == [.left(n2)])
+        #expect(
+            peer.onDatagram(datagram(from: n2, .announce, updates: [update(n2, .leaving)]), now: clock.now).events
+                == [.left(n2)])
         #expect(peer.onDatagram(datagram(from: n2, incarnation: 5), now: clock.now).events == [])
     }
 
@@ -236,6 +243,14 @@ import Testing
         }
         #expect(throws: WireError.self) { try WireCodec.decodeSwimDatagram([0x05, 0x01]) }
     }
+
+    @Test func logarithmsAreCloseEnoughForTheSizingFormulas() {
+        for (x, expected) in [(1.0, 0.0), (10.0, 1.0), (1_024.0, 3.010_299_956_6), (65.0, 1.812_913_356_6)] {
+            #expect(abs(Logarithm.base10(x) - expected) < 1e-6)
+        }
+        #expect(abs(Logarithm.base2(1_024) - 10) < 1e-6)
+        #expect(abs(Logarithm.natural(2.718_281_828_459_045) - 1) < 1e-6)
+    }
 }
 
 extension Array where Element == SwimDirective {
@@ -244,6 +259,8 @@ extension Array where Element == SwimDirective {
     }
 
     var sent: [(datagram: SwimDatagram, multicast: Bool, unicast: [String])] {
-        compactMap { if case .send(let datagram, let multicast, let unicast) = $0 { (datagram, multicast, unicast) } else { nil } }
+        compactMap {
+            if case .send(let datagram, let multicast, let unicast) = $0 { (datagram, multicast, unicast) } else { nil }
+        }
     }
 }

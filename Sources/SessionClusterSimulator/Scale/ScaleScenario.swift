@@ -42,7 +42,9 @@ package struct ScaleFigures: Sendable {
 /// The scale scenario: form, steady traffic, a join, a `kill -9`, a silent crash, 5 % loss, a partition and heal.
 package enum ScaleScenario {
     package struct Plan: Sendable {
-        package var trafficMillis: Int64 = 5_000
+        /// Long enough to hold one push-pull per node even at 1,024 members (every 180 s there), so the figures
+        /// include its share.
+        package var trafficMillis: Int64 = 185_000
         package var lossMillis: Int64 = 10_000
         package var phaseLimitMillis: Int64 = 20_000
         package var partitionMillis: Int64 = 5_000
@@ -60,7 +62,7 @@ package enum ScaleScenario {
         sim.run(forMillis: plan.phaseLimitMillis) { sim.isFormed }
         figures.formedMillis = sim.formedAt.map { $0 - (sim.now - sim.elapsed) }
         // Let the formation's own traffic pass before measuring the steady state.
-        sim.run(forMillis: 2 * settings.heartbeatMillis + 1_000)
+        sim.run(forMillis: 2 * settings.heartbeatMillis + 5_000)
 
         sim.resetTraffic()
         sim.run(forMillis: plan.trafficMillis)
@@ -136,7 +138,8 @@ extension ScaleScenario {
         let sim = ScaleSimulation<BeaconScaleNode>(
             config: .init(nodes: 0, seed: 1, settings: settings), extraSlots: nodes)
         let members = sim.infos.map { GossipEntry(member: $0, status: .alive) }
-        let beacon = Beacon(cluster: sim.cluster, sender: sim.infos[0], status: .alive, sequence: 1_000, members: members)
+        let beacon = Beacon(
+            cluster: sim.cluster, sender: sim.infos[0], status: .alive, sequence: 1_000, members: members)
         let bytes = Double(BeaconScaleNode.wireBytes(beacon))
         let perSecond = 1_000 / Double(settings.heartbeatMillis)
         var figures = ScaleFigures(protocolName: "beacons (computed)", nodes: nodes)

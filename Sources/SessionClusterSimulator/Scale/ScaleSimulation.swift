@@ -251,8 +251,9 @@ package final class ScaleSimulation<Node: ScaleNode> {
         switch event {
         case .joined:
             joinedCount[slot] += 1
-            if slot < config.nodes, joinedCount[slot] == config.nodes - 1, slotByID[subject].map({ $0 < config.nodes })
-                ?? false
+            if slot < config.nodes, joinedCount[slot] == config.nodes - 1,
+                slotByID[subject].map({ $0 < config.nodes })
+                    ?? false
             {
                 formedSlots += 1
                 if formedSlots == config.nodes { formedAt = now }
@@ -308,17 +309,5 @@ package final class ScaleSimulation<Node: ScaleNode> {
         let candidates = nodes.indices.filter { nodes[$0] != nil && !except.contains($0) }
         guard !candidates.isEmpty else { return nil }
         return candidates[Int(random.next() % UInt64(candidates.count))]
-    }
-}
-
-extension ScaleSimulation where Node == SwimScaleNode {
-    package func debugVictim(_ victim: Int) -> String {
-        let id = infos[victim].id
-        return nodes.indices.compactMap { slot -> String? in
-            guard let node = nodes[slot] else { return nil }
-            let m = node.instance.member(id)
-            let p = node.instance.probeUnderWay.map { "\(slotByID[$0.target] ?? -1)@\($0.sentAt.millis - start)" } ?? "-"
-            return "\(slot):\(m.map { "\($0.status)" } ?? "?")/a\(node.instance.awareness)/p\(node.instance.peerCount)/\(p)/n\(node.instance.nextProbeDue.millis - start)"
-        }.joined(separator: " ")
     }
 }

@@ -5,8 +5,9 @@
 /// ping-requests), its answer, the probes other nodes send it (one on average), `gossipFanout` gossip datagrams
 /// every `gossipIntervalMillis` while there are changes to spread, and a push-pull of the whole state with one
 /// member every `pushPullIntervalMillis` (scaled past 32 members). Changes are piggybacked on those datagrams,
-/// each `retransmitMultiplier × ⌈Logarithm.base10(N + 1)⌉` times. Every datagram fits `maxDatagramBytes`: a state push-pull
-/// is sent in chunks, each a set of self-contained updates (no reassembly: a lost chunk waits for the next round).
+/// each `retransmitMultiplier × ⌈log10(N + 1)⌉` times. Every datagram fits `maxDatagramBytes`: a state
+/// push-pull is sent in chunks, each a set of self-contained updates (no reassembly: a lost chunk waits for the next
+/// round).
 ///
 /// Multicast, where the cluster has it, is the fast path for news every node needs: a new node's announcement, a
 /// refutation, a suspicion, a death and a leave go to the group at once (one datagram per change, not per
@@ -124,7 +125,7 @@ package struct SwimInstance: Sendable {
 
     package var peers: [MemberInfo] { members.filter(\.isPeer).map(\.info) }
 
-    /// Times a change is piggybacked: `retransmitMultiplier × ⌈Logarithm.base10(N + 1)⌉`.
+    /// Times a change is piggybacked: `retransmitMultiplier × ⌈log10(N + 1)⌉`.
     var retransmitLimit: Int {
         settings.retransmitMultiplier * max(1, Int(Logarithm.base10(Double(peerCount + 2)).rounded(.up)))
     }
@@ -276,7 +277,10 @@ package struct SwimInstance: Sendable {
         }
         for update in datagram.updates {
             let isAnnouncement = newcomer && update.member.id == datagram.sender.id && update.status == .alive
-            out += apply(update, direct: false, rebroadcast: !isAnnouncement, now: now)
+            // A push-pull's state is anti-entropy, not news: relaying a whole member list would make every
+            // push-pull (and a cluster's formation) a gossip storm of O(N) changes.
+            let isState = if case .state = datagram.kind { true } else { false }
+            out += apply(update, direct: false, rebroadcast: !isAnnouncement && !isState, now: now)
         }
         switch datagram.kind {
         case .announce, .gossip:
@@ -339,7 +343,9 @@ package struct SwimInstance: Sendable {
     mutating func apply(_ update: SwimUpdate, direct: Bool, rebroadcast: Bool, now: Timestamp) -> [SwimDirective] {
         let info = update.member
         if info.id == me.id { return refute(update, now: now) }
-        guard var record = records[info.id] else { return admit(update, direct: direct, rebroadcast: rebroadcast, now: now) }
+        guard var record = records[info.id] else {
+            return admit(update, direct: direct, rebroadcast: rebroadcast, now: now)
+        }
         if record.member.status == .leaving || record.superseded { return [] }
         if direct {
             record.member.lastHeard = now
@@ -447,7 +453,8 @@ package struct SwimInstance: Sendable {
             var updates = [update]
             for confirmer in confirmedBy.prefix(settings.suspicionConfirmations) {
                 updates.append(
-                    SwimUpdate(member: record.member.info, incarnation: incarnation, status: .suspect, origin: confirmer))
+                    SwimUpdate(
+                        member: record.member.info, incarnation: incarnation, status: .suspect, origin: confirmer))
             }
             out.append(
                 .send(
@@ -531,8 +538,7 @@ package struct SwimInstance: Sendable {
             probeIndex += 1
             // Dead members still remembered are probed too (serf's reconnect, memberlist's gossip to the dead):
             // after a partition heals, each side's probes reach the other, which then refutes.
-            if let record = records[id], record.member.isPeer || (record.member.status == .dead && !record.superseded)
-            {
+            if let record = records[id], record.member.isPeer || (record.member.status == .dead && !record.superseded) {
                 return id
             }
         }
