@@ -28,7 +28,8 @@ let package = Package(
         .target(name: "RESPFrontEnd", dependencies: ["SessionCluster"]),
         .executableTarget(
             name: "session-node", dependencies: ["SessionCluster", "HTTPFrontEnd", "RESPFrontEnd", "CLinuxShims"]),
-        .executableTarget(name: "session-bench", dependencies: ["SessionCluster", "HTTPFrontEnd"]),
+        .executableTarget(
+            name: "session-bench", dependencies: ["SessionCluster", "HTTPFrontEnd", "SessionClusterSimulator"]),
         // Deterministic, seeded cluster simulator over the core (used by tests; replayable by seed).
         .target(name: "SessionClusterSimulator", dependencies: ["SessionClusterCore"]),
         // What the test targets share: running long synchronous work off Swift's cooperative pool.

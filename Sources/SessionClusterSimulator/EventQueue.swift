@@ -1,13 +1,27 @@
 /// A min-heap of timed events; equal times pop in insertion order, so runs are deterministic.
+///
+/// The heap orders small keys (time, sequence, slot) and the events wait in a slot array: sifting moves 24-byte
+/// keys, never the events themselves (which may hold datagrams; copying those on every swap was most of a
+/// 1,024-node scale run's time).
 struct EventQueue<Event> {
-    private var heap: [(time: Int64, sequence: UInt64, event: Event)] = []
+    private var heap: [(time: Int64, sequence: UInt64, slot: Int)] = []
+    private var events: [Event?] = []
+    private var freeSlots: [Int] = []
     private var nextSequence: UInt64 = 0
 
     var isEmpty: Bool { heap.isEmpty }
     var count: Int { heap.count }
 
     mutating func push(_ event: Event, at time: Int64) {
-        heap.append((time, nextSequence, event))
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+            events[slot] = event
+        } else {
+            slot = events.count
+            events.append(event)
+        }
+        heap.append((time, nextSequence, slot))
         nextSequence += 1
         var child = heap.count - 1
         while child > 0 {
@@ -33,10 +47,14 @@ struct EventQueue<Event> {
             heap.swapAt(parent, smallest)
             parent = smallest
         }
-        return (top.time, top.event)
+        let event = events[top.slot].take()!
+        freeSlots.append(top.slot)
+        return (top.time, event)
     }
 
     private func less(_ a: Int, _ b: Int) -> Bool {
-        (heap[a].time, heap[a].sequence) < (heap[b].time, heap[b].sequence)
+        let x = heap[a]
+        let y = heap[b]
+        return x.time != y.time ? x.time < y.time : x.sequence < y.sequence
     }
 }

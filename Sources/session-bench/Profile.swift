@@ -59,12 +59,12 @@ struct Options {
     var sections: Set<String> = Options.allSections
 
     static let allSections: Set<String> = [
-        "core", "memory", "redis", "cluster", "wire", "faults", "resp", "persistence", "loops", "tomcat",
+        "core", "memory", "redis", "cluster", "wire", "faults", "resp", "persistence", "loops", "tomcat", "scale",
     ]
 
     static let usage = """
         usage: session-bench --short | --full [--json FILE] [--node-binary PATH] [--no-redis]
-                             [--only core,memory,redis,cluster,wire,faults,resp,persistence,loops,tomcat]
+                             [--only core,memory,redis,cluster,wire,faults,resp,persistence,loops,tomcat,scale]
                              [--node-env NAME=VALUE]
                              [--membership-timeouts SUSPECT,DEAD] [--tomcat-configs LIST] [--tomcat-loops N]
                              [--held N]

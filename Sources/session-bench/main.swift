@@ -108,6 +108,12 @@ section("core") {
     report.loopTurns = LoopTurnBenchmarks.run(sessions: loopTurnSessions, windows: options.profile.loopTurnWindows)
 }
 
+section("scale") {
+    let sizes = ScaleBenchmarks.sizes(options.profile).map(String.init).joined(separator: ", ")
+    print("== 10. membership at scale, simulated (\(sizes) nodes)")
+    _ = ScaleBenchmarks.run(profile: options.profile)
+}
+
 let wantsNodes = !options.sections.isDisjoint(with: [
     "cluster", "wire", "faults", "resp", "persistence", "loops", "tomcat",
 ])

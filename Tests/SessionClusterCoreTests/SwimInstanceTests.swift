@@ -1,0 +1,266 @@
+import SessionClusterCore
+import Testing
+
+/// The SWIM rules one by one, on a hand-advanced clock (the protocol: `SwimInstance`).
+@Suite struct SwimInstanceTests {
+    typealias F = MembershipFixture
+    let n1 = F.n1, n2 = F.n2, n3 = F.n3, n4 = F.n4
+    var clock = ManualClock()
+
+    func makeInstance(_ change: (inout SwimSettings) -> Void = { _ in }) -> SwimInstance {
+        var settings = SwimSettings()
+        change(&settings)
+        return SwimInstance(
+            swim: settings, membership: MembershipSettings(), cluster: F.cluster, me: n1, now: clock.now)
+    }
+
+    func datagram(
+        from sender: MemberInfo, incarnation: UInt64 = 0, _ kind: SwimDatagram.Kind = .gossip,
+        updates: [SwimUpdate] = []
+    ) -> SwimDatagram {
+        SwimDatagram(
+            cluster: F.cluster, shards: 1, sender: sender, senderIncarnation: incarnation, kind: kind, updates: updates)
+    }
+
+    func update(_ member: MemberInfo, _ status: MemberStatus, incarnation: UInt64 = 0, origin: MemberInfo? = nil)
+        -> SwimUpdate
+    {
+        SwimUpdate(member: member, incarnation: incarnation, status: status, origin: (origin ?? member).id)
+    }
+
+    /// Ticks every 50 ms for `millis`, collecting what comes out.
+    func run(_ node: inout SwimInstance, _ clock: inout ManualClock, for millis: Int64) -> [SwimDirective] {
+        var out: [SwimDirective] = []
+        for _ in 0..<(millis / 50) {
+            clock.advance(50)
+            out += node.onTick(now: clock.now)
+        }
+        return out
+    }
+
+    @Test func anyDatagramFromANewMemberAdmitsIt() {
+        var node = makeInstance()
+        let out = node.onDatagram(datagram(from: n2), now: clock.now)
+        #expect(out.events == [.joined(n2)])
+        #expect(node.peers == [n2])
+    }
+
+    @Test func silentMemberIsProbedThenSuspectedThenDead() {
+        var clock = self.clock
+        var node = makeInstance()
+        _ = node.onDatagram(datagram(from: n2), now: clock.now)
+        _ = node.onDatagram(datagram(from: n3), now: clock.now)
+        var out = run(&node, &clock, for: 1_000)
+        let pings = out.sent.filter { if case .ping = $0.datagram.kind { true } else { false } }
+        #expect(pings.count == 1)
+        let target = pings.first!.unicast == [n2.replication] ? n2 : n3
+        out = run(&node, &clock, for: 500)
+        let requests = out.sent.filter { if case .pingRequest = $0.datagram.kind { true } else { false } }
+        #expect(requests.count == 1)  // the one other member
+        out = run(&node, &clock, for: 600)
+        #expect(out.events == [.suspect(target)])
+        out = run(&node, &clock, for: 10_000)
+        #expect(out.events.contains(.dead(target)))
+    }
+
+    @Test func suspicionOfMeIsRefutedWithAHigherIncarnation() {
+        var node = makeInstance()
+        _ = node.onDatagram(datagram(from: n2), now: clock.now)
+        let out = node.onDatagram(
+            datagram(from: n2, updates: [update(n1, .suspect, incarnation: 0, origin: n2)]), now: clock.now)
+        #expect(node.incarnation == 1)
+        #expect(node.awareness == 1)
+        let refutation = out.sent.first?.datagram.updates.first
+        #expect(refutation == update(n1, .alive, incarnation: 1))
+        #expect(out.sent.first?.multicast == true)
+    }
+
+    @Test func higherIncarnationWinsAndDeadBeatsSuspectBeatsAlive() {
+        var node = makeInstance()
+        _ = node.onDatagram(datagram(from: n2), now: clock.now)
+        _ = node.onDatagram(datagram(from: n3), now: clock.now)
+        // Suspect at the same incarnation wins over alive; alive needs a higher one to clear it.
+        #expect(
+            node.onDatagram(datagram(from: n3, updates: [update(n2, .suspect, origin: n3)]), now: clock.now).events
+                == [.suspect(n2)])
+        #expect(node.onDatagram(datagram(from: n3, updates: [update(n2, .alive)]), now: clock.now).events == [])
+        #expect(
+            node.onDatagram(datagram(from: n3, updates: [update(n2, .alive, incarnation: 1)]), now: clock.now).events
+                == [.recovered(n2)])
+        // An older suspicion changes nothing; a death at the current incarnation is final for it.
+        #expect(
+            node.onDatagram(datagram(from: n3, updates: [update(n2, .suspect, origin: n3)]), now: clock.now).events
+                == [])
+        #expect(
+            node.onDatagram(
+                datagram(from: n3, updates: [update(n2, .dead, incarnation: 1, origin: n3)]), now: clock.now
+            )
+            .events == [.dead(n2)])
+        #expect(
+            node.onDatagram(datagram(from: n3, updates: [update(n2, .alive, incarnation: 1)]), now: clock.now).events
+                == [])
+    }
+
+    @Test func newIdUnderAKnownNameSupersedesTheOldIncarnationForGood() {
+        var node = makeInstance()
+        _ = node.onDatagram(datagram(from: n2), now: clock.now)
+        let restarted = F.info(22, "n2")
+        let out = node.onDatagram(datagram(from: restarted), now: clock.now)
+        #expect(out.events == [.dead(n2), .joined(restarted)])
+        // The old incarnation never comes back, whatever it claims.
+        #expect(node.onDatagram(datagram(from: n2, incarnation: 9), now: clock.now).events == [])
+        #expect(node.member(n2.id)?.status == .dead)
+    }
+
+    @Test func gossipCannotReplaceALiveMemberOfTheSameName() {
+        var node = makeInstance()
+        _ = node.onDatagram(datagram(from: n2), now: clock.now)
+        let restarted = F.info(22, "n2")
+        #expect(
+            node.onDatagram(datagram(from: n3, updates: [update(restarted, .alive)]), now: clock.now).events
+                == [.joined(n3)])
+        #expect(node.member(restarted.id) == nil)
+    }
+
+    @Test func refusedLinkIsDeadAtOnceAndSpread() {
+        var node = makeInstance()
+        _ = node.onDatagram(datagram(from: n2), now: clock.now)
+        let out = node.onLinkRefused(n2.id, now: clock.now)
+        #expect(out.events == [.dead(n2)])
+        #expect(out.sent.first?.datagram.updates == [update(n2, .dead, origin: n1)])
+        #expect(node.onLinkRefused(n2.id, now: clock.now) == [])
+    }
+
+    @Test func lostLinkMakesAMemberSuspectAndTellsIt() {
+        var node = makeInstance()
+        _ = node.onDatagram(datagram(from: n2), now: clock.now)
+        let out = node.onLinkLost(n2.id, now: clock.now)
+        #expect(out.events == [.suspect(n2)])
+        #expect(out.sent.first?.unicast == [n2.replication])
+    }
+
+    @Test func leavingIsAnnouncedAndFinal() {
+        var node = makeInstance()
+        _ = node.onDatagram(datagram(from: n2), now: clock.now)
+        let out = node.leave(now: clock.now)
+        #expect(out.sent.first?.datagram.updates == [update(n1, .leaving)])
+        var peer = makeInstance()
+        _ = peer.onDatagram(datagram(from: n2), now: clock.now)
+        #expect(
+            peer.onDatagram(datagram(from: n2, .announce, updates: [update(n2, .leaving)]), now: clock.now).events
+                == [.left(n2)])
+        #expect(peer.onDatagram(datagram(from: n2, incarnation: 5), now: clock.now).events == [])
+    }
+
+    @Test func otherClusterAndOtherShardCountAreIgnored() {
+        var node = makeInstance()
+        var foreign = datagram(from: n2)
+        foreign.cluster = "other"
+        #expect(node.onDatagram(foreign, now: clock.now) == [])
+        var sharded = datagram(from: n2)
+        sharded.shards = 2
+        #expect(node.onDatagram(sharded, now: clock.now) == [])
+        #expect(node.peers == [])
+    }
+
+    @Test func failedProbeWithoutNacksRaisesLocalHealthAndStretchesTheNextProbe() {
+        var clock = self.clock
+        var node = makeInstance()
+        _ = node.onDatagram(datagram(from: n2), now: clock.now)
+        _ = node.onDatagram(datagram(from: n3), now: clock.now)
+        _ = run(&node, &clock, for: 2_100)
+        #expect(node.awareness == 1)
+        let due = node.nextProbeDue.millis - clock.now.millis
+        #expect(due > 1_000)
+    }
+
+    @Test func nackedProbeLeavesLocalHealthAloneAndConfirmsTheSuspicion() {
+        var clock = self.clock
+        var node = makeInstance()
+        _ = node.onDatagram(datagram(from: n2), now: clock.now)
+        _ = node.onDatagram(datagram(from: n3), now: clock.now)
+        let out = run(&node, &clock, for: 1_500)
+        let request = out.sent.first { if case .pingRequest = $0.datagram.kind { true } else { false } }!
+        guard case .pingRequest(let sequence, let target) = request.datagram.kind else { return }
+        let helper = target.id == n2.id ? n3 : n2
+        _ = node.onDatagram(datagram(from: helper, .nack(sequence: sequence)), now: clock.now)
+        let verdict = run(&node, &clock, for: 500)
+        #expect(node.awareness == 0)
+        #expect(verdict.events == [.suspect(target)])
+        let told = verdict.sent.first { $0.datagram.updates.first?.status == .suspect }
+        #expect(told?.datagram.updates.map(\.origin) == [n1.id, helper.id])
+    }
+
+    @Test func pingIsAcknowledgedAndPingRequestIsRelayed() {
+        var node = makeInstance()
+        let ack = node.onDatagram(datagram(from: n2, .ping(sequence: 7)), now: clock.now)
+        // The first member heard also gets this node's whole state, asking for its own (the join's push-pull).
+        #expect(ack.sent.map(\.datagram.kind) == [.state(reply: true), .ack(sequence: 7)])
+        let relay = node.onDatagram(datagram(from: n2, .pingRequest(sequence: 8, target: n3)), now: clock.now)
+        guard case .ping(let relayed) = relay.sent.last?.datagram.kind else {
+            Issue.record("no relayed ping")
+            return
+        }
+        #expect(relay.sent.last?.unicast == [n3.replication])
+        let forwarded = node.onDatagram(datagram(from: n3, .ack(sequence: relayed)), now: clock.now)
+        #expect(forwarded.sent.contains { $0.datagram.kind == .ack(sequence: 8) && $0.unicast == [n2.replication] })
+    }
+
+    @Test func everyDatagramFitsAtAThousandMembers() {
+        var node = makeInstance()
+        var members: [MemberInfo] = []
+        for index in 0..<1_024 {
+            let host = "10.\(index / 250).\(index % 250).\(index % 200 + 1)"
+            members.append(
+                MemberInfo(
+                    id: NodeID(rawValue: UInt64(100 + index)), name: "node-with-a-long-name-\(index)",
+                    replication: "\(host):47101", http: "\(host):8080"))
+        }
+        var out: [SwimDirective] = []
+        // Everyone at once, so the change queue is as full as it gets; then suspicions, a state push-pull, a leave.
+        for member in members { out += node.onDatagram(datagram(from: member, .ping(sequence: 1)), now: clock.now) }
+        for member in members.prefix(300) { out += node.onLinkLost(member.id, now: clock.now) }
+        out += node.onDatagram(datagram(from: members[0], .state(reply: true)), now: clock.now)
+        var clock = self.clock
+        out += run(&node, &clock, for: 3_000)
+        out += node.leave(now: clock.now)
+        let sizes = out.sent.map { WireCodec.encode($0.datagram).count + SwimInstance.datagramOverhead }
+        #expect(sizes.max()! <= 1_400)
+        let stateChunks = out.sent.filter { if case .state = $0.datagram.kind { true } else { false } }
+        #expect(stateChunks.reduce(0) { $0 + $1.datagram.updates.count } >= 1_025)
+        #expect(stateChunks.count > 20)
+    }
+
+    @Test func datagramRoundTripsThroughTheCodec() throws {
+        let kinds: [SwimDatagram.Kind] = [
+            .announce, .gossip, .ping(sequence: 3), .pingRequest(sequence: 300, target: n3), .ack(sequence: 1 << 40),
+            .nack(sequence: 0), .state(reply: true), .state(reply: false),
+        ]
+        for kind in kinds {
+            let original = datagram(
+                from: n2, incarnation: 12, kind, updates: [update(n3, .suspect, incarnation: 4, origin: n4)])
+            #expect(try WireCodec.decodeSwimDatagram(WireCodec.encode(original)) == original)
+        }
+        #expect(throws: WireError.self) { try WireCodec.decodeSwimDatagram([0x05, 0x01]) }
+    }
+
+    @Test func logarithmsAreCloseEnoughForTheSizingFormulas() {
+        for (x, expected) in [(1.0, 0.0), (10.0, 1.0), (1_024.0, 3.010_299_956_6), (65.0, 1.812_913_356_6)] {
+            #expect(abs(Logarithm.base10(x) - expected) < 1e-6)
+        }
+        #expect(abs(Logarithm.base2(1_024) - 10) < 1e-6)
+        #expect(abs(Logarithm.natural(2.718_281_828_459_045) - 1) < 1e-6)
+    }
+}
+
+extension Array where Element == SwimDirective {
+    var events: [MembershipEvent] {
+        compactMap { if case .event(let event) = $0 { event } else { nil } }
+    }
+
+    var sent: [(datagram: SwimDatagram, multicast: Bool, unicast: [String])] {
+        compactMap {
+            if case .send(let datagram, let multicast, let unicast) = $0 { (datagram, multicast, unicast) } else { nil }
+        }
+    }
+}
