@@ -132,6 +132,36 @@ import Testing
         #expect(cluster.holders(of: id).count == 3)
     }
 
+    @Test func twoBackupsInStepSendEachOtherNoCopiesInAnAntiEntropyRound() throws {
+        var cluster = ReplicationCluster(count: 4, settings: Self.settings(copies: 3))
+        let n1 = ReplicationCluster.node(1)
+        var shared = [SessionID]()
+        for seed in UInt64(200)..<UInt64(260) {
+            let session = sessionID(seed)
+            cluster.create(session, on: n1, setting(["user": "u"]))
+            shared.append(session)
+        }
+        cluster.deliverAll()
+        let (b1, b2) = (ReplicationCluster.node(2), ReplicationCluster.node(3))
+        let both = shared.filter { Set(cluster[n1].placement(of: $0)?.backups ?? []) == [b1, b2] }
+        #expect(!both.isEmpty)
+        // b1 loses sight of b2 and sees it again: it sends b2 a digest of what they both hold.
+        cluster.setMembers(of: b1, to: cluster.ids.filter { $0 != b2 })
+        cluster.deliverAll()
+        let before = (cluster[b1].counters.snapshotsSent, cluster[b2].counters.snapshotsSent)
+        cluster.setMembers(of: b1, to: cluster.ids)
+        cluster.deliverAll()
+        for _ in 0..<4 {
+            cluster.tick(b1)
+            cluster.tick(b2)
+            cluster.deliverAll()
+        }
+        #expect(cluster[b1].counters.digestsSent > 0)
+        // Every copy is in step: nothing to send either way (b2 used to push back every session both back up).
+        #expect(cluster[b2].counters.snapshotsSent == before.1)
+        #expect(cluster[b1].counters.snapshotsSent == before.0)
+    }
+
     @Test func aJoinReplacesAboutCopiesOverNOfTheSessions() {
         var cluster = ReplicationCluster(count: 8, settings: Self.settings(copies: 3))
         let n1 = ReplicationCluster.node(1)

@@ -99,10 +99,11 @@ extension ReplicationInstance {
         for id in ids {
             guard let replica = replicas[id] else { continue }
             if settings.mode == .backup {
+                // The sessions both hold, whatever their roles (with more than two copies, two backups list theirs
+                // to each other too: the receiver's push-back sends what both should hold and was not listed).
                 // Also a stray tombstone to its holders: they pull the end if they missed it.
                 guard let placement = replica.placement,
-                    (placement.primary == me && placement.backups.contains(peer))
-                        || (placement.primary == peer && placement.backups.contains(me))
+                    placement.holders.contains(me) && placement.holders.contains(peer)
                         || (!replica.session.isValid && placement.holders.contains(peer)
                             && !placement.holders.contains(me))
                 else { continue }
