@@ -14,7 +14,7 @@ extension Simulation {
 
     /// The invariants, checked once the cluster settled (faults healed, crashed nodes restarted, no load):
     /// membership agrees; every holder of a session holds the same state and version vector; in backup mode
-    /// each live session has one primary, one backup and a copy on its ring-first member; no logged-out
+    /// each live session has one primary, `copies − 1` backups and a copy on its ring-first member; no logged-out
     /// session is valid anywhere; every client's acknowledged writes are present (sync mode: always).
     func checkInvariants() {
         if let traced {
@@ -88,7 +88,7 @@ extension Simulation {
             let holders = copies[id]!.filter { $0.session.isValid }
             guard !holders.isEmpty else { continue }
             let primaries = holders.filter { $0.node.replication.placement(of: id)?.primary == $0.node.me.id }
-            let expected = min(2, nodes.count)
+            let expected = min(config.mode == .backup ? config.copies : 2, nodes.count)
             if primaries.count != 1 || holders.count != expected {
                 let locations = holders.map {
                     "\(name(of: $0.node.me.id)): \($0.node.replication.placement(of: id).map { "\($0)" } ?? "none")"

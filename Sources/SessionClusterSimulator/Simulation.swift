@@ -65,6 +65,7 @@ public final class Simulation {
 
     public static func replicationSettings(_ config: SimulationConfig) -> ReplicationSettings {
         var settings = ReplicationSettings(mode: config.mode, ack: config.ack)
+        settings.copies = config.copies
         settings.defaultMaxInactiveSeconds = 3_600
         settings.gapHoldMillis = 30
         settings.fetchTimeoutMillis = 100
@@ -284,7 +285,8 @@ public final class Simulation {
     // MARK: Faults
 
     /// Crashes (each followed by a restart) and partitions (each followed by a heal) at random times in the
-    /// workload. In sync mode faults never overlap, so at most one holder of a session fails at a time.
+    /// workload. In sync mode faults never overlap, so at most `nodesPerCrash` (`copies − 1`) holders of a session
+    /// fail at a time.
     private func scheduleFaults() {
         let window = config.workloadMillis
         var busyUntil: Int64 = now + 800
@@ -299,9 +301,21 @@ public final class Simulation {
             let at = earliest + Int64(random.next() % UInt64(latest - earliest))
             let duration = 400 + Int64(random.next() % 1_200)
             if isCrash {
-                let slot = Int(random.next() % UInt64(slots.count))
-                queue.push(.crash(slot), at: at)
-                queue.push(.restart(slot), at: at + duration)
+                // `nodesPerCrash` distinct nodes at the same moment (one, with two copies: the draws of every seed
+                // recorded before copies existed stay the same).
+                let first = Int(random.next() % UInt64(slots.count))
+                var victims = [first]
+                if config.nodesPerCrash > 1 {
+                    var order = Array(slots.indices.filter { $0 != first })
+                    for index in order.indices.reversed() {
+                        order.swapAt(index, Int(random.next() % UInt64(index + 1)))
+                    }
+                    victims += order.prefix(min(config.nodesPerCrash - 1, slots.count - 2))
+                }
+                for slot in victims {
+                    queue.push(.crash(slot), at: at)
+                    queue.push(.restart(slot), at: at + duration)
+                }
             } else {
                 var newSides = slots.indices.map { _ in 0 }
                 let minority = 1 + Int(random.next() % UInt64(max(1, slots.count / 2)))

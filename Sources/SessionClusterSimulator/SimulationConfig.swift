@@ -5,6 +5,12 @@ public struct SimulationConfig: Sendable, CustomStringConvertible {
     public var seed: UInt64
     public var mode: ReplicationMode
     public var ack: AckMode
+    /// Backup mode: copies per session (`ReplicationSettings.copies`). Above 2, each crash takes `copies − 1`
+    /// nodes down at the same moment, so a `sync` run checks that no acknowledged write dies with them.
+    public var copies: Int
+    /// Nodes each crash takes down at the same moment: `copies − 1` (at least 1). A test raises it to show that
+    /// fewer copies than simultaneous failures do lose acknowledged writes, which the checks catch.
+    public var nodesPerCrash: Int
     /// Node slots; a crashed slot restarts as a new incarnation under the same name.
     public var nodes: Int
     /// Independent clients (each with its own session) and clients that share a session with a partner
@@ -33,14 +39,18 @@ public struct SimulationConfig: Sendable, CustomStringConvertible {
     public var plantedFault: PlantedFault?
 
     /// The run for `seed`: the fault mix varies with the seed. In `sync` mode faults never overlap (at most
-    /// one holder failed at a time) and replication links are reliable while up — as TCP is — so the
+    /// `copies − 1` holders failed at a time) and replication links are reliable while up — as TCP is — so the
     /// "no acknowledged write lost" promise applies; `async` runs mix crashes, partitions and lossy links.
-    public init(seed: UInt64, mode: ReplicationMode, ack: AckMode) {
+    public init(seed: UInt64, mode: ReplicationMode, ack: AckMode, copies: Int = 2) {
         var random = SplitMix64(seed: seed ^ 0x5EED_0F_C0FFEE)
         self.seed = seed
         self.mode = mode
         self.ack = ack
+        self.copies = copies
+        nodesPerCrash = max(1, copies - 1)
         nodes = mode == .delta ? 3 + Int(random.next() % 2) : 4 + Int(random.next() % 2)
+        // Room for `copies − 1` crashed nodes with a full set of copies left on the survivors.
+        if copies > 2 { nodes = max(nodes, copies + 2 + Int(random.next() % 2)) }
         clients = 4 + Int(random.next() % 4)
         sharedSessionPairs = 1 + Int(random.next() % 2)
         workloadMillis = 6_000
@@ -83,18 +93,22 @@ public struct SimulationConfig: Sendable, CustomStringConvertible {
     /// The environment assignment that replays this run (see the README).
     public var replayKey: String {
         "\(mode.rawValue)-\(ack.rawValue)-\(seed)" + (plantedFault.map { "-\($0.rawValue)" } ?? "")
-            + (healthy ? "-healthy" : "")
+            + (healthy ? "-healthy" : "") + (copies != 2 ? "-copies\(copies)" : "")
     }
 
-    /// Parses `replayKey` (`delta-async-123`, optionally `-noMerge`, optionally `-healthy`).
+    /// Parses `replayKey` (`delta-async-123`, optionally `-noMerge`, optionally `-healthy`, optionally `-copies3`).
+    /// The copies come first (they change the node count the seed draws); then the other parts apply.
     public static func parse(replayKey: String) -> SimulationConfig? {
         let parts = replayKey.split(separator: "-")
         guard parts.count >= 3, let mode = ReplicationMode(rawValue: String(parts[0])),
             let ack = AckMode(rawValue: String(parts[1])), let seed = UInt64(parts[2])
         else { return nil }
-        var config = SimulationConfig(seed: seed, mode: mode, ack: ack)
+        let copies = parts.dropFirst(3).compactMap { $0.hasPrefix("copies") ? Int($0.dropFirst(6)) : nil }.last ?? 2
+        var config = SimulationConfig(seed: seed, mode: mode, ack: ack, copies: copies)
         for part in parts.dropFirst(3) {
-            if part == "healthy" {
+            if part.hasPrefix("copies"), Int(part.dropFirst(6)) != nil {
+                continue
+            } else if part == "healthy" {
                 config.makeHealthy()
             } else if let fault = PlantedFault(rawValue: String(part)) {
                 config.plantedFault = fault
@@ -106,7 +120,8 @@ public struct SimulationConfig: Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(replayKey): \(nodes) nodes, \(clients)+\(sharedSessionPairs * 2) clients, \(crashes) crashes, "
+        "\(replayKey): \(nodes) nodes, \(clients)+\(sharedSessionPairs * 2) clients, \(crashes) crashes"
+            + (nodesPerCrash > 1 ? " of \(nodesPerCrash) nodes at once" : "") + ", "
             + "\(partitions) partitions, latency \(latency.lowerBound)-\(latency.upperBound) ms, "
             + "skew ≤\(maxClockSkewMillis) ms, transfer windows of \(transferWindowChunks)×\(transferChunkSessions)"
     }

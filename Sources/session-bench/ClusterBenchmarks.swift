@@ -137,7 +137,7 @@ struct ClusterBenchmarks {
     ) throws -> CycleFigure {
         let address = cluster.address("n1")
         let nodes = cluster.running
-        let label = "\(cluster.mode)/\(cluster.ack)" + (shape == .page ? "" : " \(shape.rawValue)")
+        let label = cluster.label + (shape == .page ? "" : " \(shape.rawValue)")
         var runs = [LoadOutcome]()
         var bytes = 0
         var frames = 0
@@ -186,7 +186,7 @@ struct ClusterBenchmarks {
     /// showing the write − the write's own answer (an upper bound: it includes up to one poll round trip).
     /// `steady: false` runs the probes alone (no background writers): the floor of what polling can resolve.
     func lag(_ cluster: LocalCluster, steady: Bool = true) throws -> LagFigure {
-        let label = "\(cluster.mode)/\(cluster.ack)" + (steady ? "" : " idle")
+        let label = cluster.label + (steady ? "" : " idle")
         let live = cluster.running
         let primary = "n1"
         let probeSessions = 8

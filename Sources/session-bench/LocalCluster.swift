@@ -15,6 +15,8 @@ final class LocalCluster {
     let names: [String]
     let mode: String
     let ack: String
+    /// Backup mode's `copies` when the file sets it (nil: the default, 2).
+    let copies: Int?
     let configPath: String
     private(set) var httpAddress: [String: String] = [:]
     /// Each node's Redis-protocol port, when the cluster was made with `redis`.
@@ -34,12 +36,13 @@ final class LocalCluster {
     /// `settings` adds top-level sections to the file (e.g. `persistence`, `sessions`).
     init(
         nodes: Int, extra: Int = 0, mode: String, ack: String, binary: String, directory: String,
-        lagSampleMillis: Int = 0, redis: Bool = false, settings: [String: Any] = [:]
+        lagSampleMillis: Int = 0, redis: Bool = false, settings: [String: Any] = [:], copies: Int? = nil
     ) throws {
         let total = nodes + extra
         names = (1...total).map { "n\($0)" }
         self.mode = mode
         self.ack = ack
+        self.copies = copies
         self.binary = binary
         self.directory = directory
         LocalCluster.clusters += 1
@@ -69,6 +72,9 @@ final class LocalCluster {
             ],
             "nodes": nodeEntries,
         ]
+        if let copies {
+            config["replication"] = ["mode": mode, "ack": ack, "lagSampleMillis": lagSampleMillis, "copies": copies]
+        }
         config.merge(settings) { _, added in added }
         configPath = "\(directory)/cluster-\(serial)-\(mode)-\(ack).json"
         let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
@@ -78,6 +84,9 @@ final class LocalCluster {
     }
 
     deinit { stopAll() }
+
+    /// `mode/ack`, and the copies when set: how figures of this cluster are labelled.
+    var label: String { "\(mode)/\(ack)" + (copies.map { " k=\($0)" } ?? "") }
 
     /// The first `count` node names.
     func first(_ count: Int) -> [String] { Array(names.prefix(count)) }

@@ -39,7 +39,7 @@ class Cluster:
     """A cluster file and the node processes started from it (by PID)."""
 
     def __init__(self, nodes, mode="delta", ack="async", multicast=True, heartbeat=100, extra_nodes=0,
-                 redis=False, redis_password=None, persistence=None):
+                 redis=False, redis_password=None, persistence=None, copies=None):
         total = nodes + extra_nodes
         ports = free_ports(3 * total + 1)
         self.names = ["n%d" % (i + 1) for i in range(total)]
@@ -58,7 +58,7 @@ class Cluster:
         config = {
             "cluster": "it-%d" % os.getpid(),
             "secret": "integration test secret, 32+ characters long",
-            "replication": {"mode": mode, "ack": ack},
+            "replication": dict({"mode": mode, "ack": ack}, **({"copies": copies} if copies else {})),
             "membership": membership,
             "nodes": [dict({"name": n, "replication": self.replication[n], "http": self.http[n]},
                            **({"redis": "%s:%d" % self.redis[n]} if redis else {})) for n in self.names],

@@ -57,6 +57,34 @@ import Testing
                 == [11, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 9, 0xAC, 0x02, 5])
     }
 
+    private func bigEndian(_ value: UInt64) -> [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
+    }
+
+    @Test func placementWithSeveralBackupsKeepsTheTwoCopyLayoutForOneBackup() throws {
+        let (a, b, c) = (NodeID(rawValue: 9), NodeID(rawValue: 10), NodeID(rawValue: 11))
+        let id = SessionID(high: 0, low: 0)
+        let one = ReplicationMessage.placement(id, Placement(epoch: 5, primary: a, backup: b))
+        // The optional backup of two copies: presence byte 1, then the node.
+        #expect(
+            WireCodec.encode(one) == [6] + Array(repeating: 0, count: 16) + [5] + bigEndian(a.rawValue) + [1]
+                + bigEndian(b.rawValue))
+        let two = ReplicationMessage.placement(id, Placement(epoch: 5, primary: a, backups: [b, c]))
+        #expect(
+            WireCodec.encode(two) == [6] + Array(repeating: 0, count: 16) + [5] + bigEndian(a.rawValue) + [2]
+                + bigEndian(b.rawValue) + bigEndian(c.rawValue))
+        #expect(try WireCodec.decodeReplicationMessage(WireCodec.encode(two)) == two)
+        let most = ReplicationMessage.placement(
+            id, Placement(epoch: 1, primary: a, backups: (1...7).map { NodeID(rawValue: UInt64($0)) }))
+        #expect(try WireCodec.decodeReplicationMessage(WireCodec.encode(most)) == most)
+        // More backups than copies allow: refused, never read on.
+        var tooMany = [6] + Array(repeating: UInt8(0), count: 16) + [5] + bigEndian(a.rawValue) + [8]
+        for node in 1...8 { tooMany += bigEndian(UInt64(node)) }
+        #expect(
+            wireError { try WireCodec.decodeReplicationMessage(tooMany) }?.code.isInvalidValue(
+                field: "placement.backups") == true)
+    }
+
     @Test(arguments: WireSamples.messages)
     func everyStrictPrefixFailsWithTruncated(_ message: ReplicationMessage) {
         let bytes = WireCodec.encode(message)

@@ -241,3 +241,47 @@ extension SimulationTests {
         for failure in failures { Issue.record(Comment(rawValue: failure)) }
     }
 }
+
+extension SimulationTests {
+    /// Seeded `copies: 3` runs per half (`SIM_COPIES_SEEDS`, default 40 in all, seeds from `SIM_SEED_BASE`).
+    static let copiesRuns = Int(environment["SIM_COPIES_SEEDS"] ?? "") ?? 40
+
+    /// Backup mode with three copies in `sync` mode: every crash takes two nodes down at the same moment, and no
+    /// acknowledged write, no session is lost (the run's checks), in any seeded schedule.
+    @Test(arguments: 0..<2)
+    func threeCopiesLoseNothingAcknowledgedToTwoSimultaneousCrashes(half: Int) async {
+        let runs = Array(stride(from: half, to: Self.copiesRuns, by: 2))
+        let results = await Self.offPool { () -> (failures: [String], crashes: Int) in
+            var failures = [String]()
+            var crashes = 0
+            for run in runs {
+                let config = SimulationConfig(seed: Self.seedBase + UInt64(run), mode: .backup, ack: .sync, copies: 3)
+                let report = Simulation(config: config).run()
+                crashes += report.crashes
+                if !report.passed {
+                    failures.append("simulation run failed\n\(report)")
+                    if failures.count >= 3 { break }
+                }
+            }
+            return (failures, crashes)
+        }
+        for failure in results.failures { Issue.record(Comment(rawValue: failure)) }
+        #expect(runs.count < 10 || results.crashes >= runs.count / 2, "\(results.crashes) crashes: too few to prove it")
+    }
+
+    /// The check above can fail: with two copies, two simultaneous crashes lose acknowledged writes (both holders
+    /// of some session die), and the checks say so.
+    @Test func twoCopiesLoseAcknowledgedWritesToTwoSimultaneousCrashes() async throws {
+        let found = await Self.offPool { () -> SimulationReport? in
+            for seed in UInt64(1)...60 {
+                var config = SimulationConfig(seed: seed, mode: .backup, ack: .sync)
+                config.nodesPerCrash = 2
+                let report = Simulation(config: config).run()
+                if !report.passed { return report }
+            }
+            return nil
+        }
+        let report = try #require(found, "no run lost a write to two simultaneous crashes of two-copy sessions")
+        print("two copies, two simultaneous crashes: \(report.violations.first ?? "")")
+    }
+}

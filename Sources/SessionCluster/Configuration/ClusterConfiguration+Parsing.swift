@@ -47,7 +47,8 @@ extension ClusterConfiguration {
             configuration.currentKey = UInt8(current)
         }
         if let section = try root.object(
-            "replication", keys: ["mode", "ack", "lagSampleMillis", "maxClockDriftMillis", "syncAckTimeoutMillis"])
+            "replication",
+            keys: ["mode", "ack", "copies", "lagSampleMillis", "maxClockDriftMillis", "syncAckTimeoutMillis"])
         {
             try decodeReplication(section, into: &configuration.replication)
         }
@@ -97,6 +98,7 @@ extension ClusterConfiguration {
     ) throws(ConfigurationError) {
         if let mode = try section.choice("mode", as: ReplicationMode.self) { replication.mode = mode }
         if let ack = try section.choice("ack", as: AckMode.self) { replication.ack = ack }
+        if let copies = try section.integer("copies") { replication.copies = Int(clamping: copies) }
         if let millis = try section.integer("lagSampleMillis") { replication.lagSampleMillis = Int(clamping: millis) }
         if let millis = try section.integer("maxClockDriftMillis") {
             replication.maxClockDriftMillis = Int(clamping: millis)

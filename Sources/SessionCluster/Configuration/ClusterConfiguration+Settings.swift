@@ -16,10 +16,11 @@ extension ClusterConfiguration {
         return settings
     }
 
-    /// The core's replication settings for this cluster: mode, acknowledgement, the default max inactive
+    /// The core's replication settings for this cluster: mode, acknowledgement, copies, the default max inactive
     /// interval and the clock drift bound; every other tunable keeps the core's default.
     public func replicationSettings() -> ReplicationSettings {
         var settings = ReplicationSettings(mode: replication.mode, ack: replication.ack)
+        settings.copies = replication.copies
         settings.defaultMaxInactiveSeconds = sessions.maxInactiveSeconds
         settings.maxClockDriftMillis = Int64(replication.maxClockDriftMillis)
         settings.syncAckTimeoutMillis = Int64(replication.syncAckTimeoutMillis)

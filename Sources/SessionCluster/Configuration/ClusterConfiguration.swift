@@ -35,8 +35,9 @@
 ///
 /// - `cluster`: 1–64 characters of `A-Z a-z 0-9 . _ -`. Nodes of different clusters ignore each other.
 /// - `secret`: at least 32 bytes; it keys the encryption and authentication of all cluster traffic.
-/// - `replication.mode`: `delta` (every node holds every session) or `backup` (a primary and one backup);
+/// - `replication.mode`: `delta` (every node holds every session) or `backup` (a primary and `copies − 1` backups);
 ///   `replication.ack`: `async` (the request returns at once) or `sync` (after peers acknowledged).
+///   `replication.copies`: backup mode's copies per session, 2...8 (default 2); delta mode allows only 2.
 /// - `membership.multicast`: `null` turns multicast beacons off (then list `seeds`). `group` is an IPv4 multicast
 ///   address (224.0.0.0–239.255.255.255), `interface` an IPv4 address, `port` 1–65535.
 /// - `membership.heartbeatMillis`: 1–60000. `suspectAfterMillis` and `deadAfterMillis` default to 3× and 6× the
@@ -142,10 +143,15 @@ public struct ClusterConfiguration: Sendable, Equatable {
 
     /// The `replication` section.
     public struct Replication: Sendable, Equatable {
-        /// `delta` (default: every node holds every session) or `backup` (a primary and one backup per session).
+        /// `delta` (default: every node holds every session) or `backup` (a primary and `copies − 1` backups per
+        /// session).
         public var mode: ReplicationMode = .delta
         /// `async` (default: the request returns at once) or `sync` (after the backup / all peers acknowledged).
         public var ack: AckMode = .async
+        /// Backup mode: copies of each session, the primary's included (2...8; default 2, Tomcat's BackupManager).
+        /// In `sync` mode `copies − 1` nodes may fail at once without losing an acknowledged write. Delta mode
+        /// keeps a copy on every node: any other value than 2 there is an error.
+        public var copies = 2
         /// Stamp a replication frame with the sender's clock at most this often per link (ms; 0 = off, the
         /// default), so receivers measure replication lag (`/metrics`, `/cluster/stats`). Meaningful only when
         /// the nodes' clocks agree (one host, or PTP-synchronised hosts).
@@ -257,7 +263,8 @@ extension ClusterConfiguration: CustomStringConvertible {
     public var description: String {
         let multicast = membership.multicast.map { "\($0.group):\($0.port)" } ?? "off"
         return "ClusterConfiguration(cluster: \(JSONValue.quoted(cluster)), replication: "
-            + "\(replication.mode.rawValue)/\(replication.ack.rawValue), multicast: \(multicast), "
+            + "\(replication.mode.rawValue)/\(replication.ack.rawValue)"
+            + (replication.copies != 2 ? "/\(replication.copies) copies" : "") + ", multicast: \(multicast), "
             + "seeds: \(membership.seeds.count), nodes: \(nodes.map(\.name).joined(separator: ", ")), "
             + "secret: <\(secret.utf8.count) bytes, redacted>)"
     }

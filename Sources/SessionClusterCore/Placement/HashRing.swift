@@ -76,6 +76,14 @@ package struct HashRing: Sendable, Equatable {
         owners(of: id, limit: 2).first { $0 != primary }
     }
 
+    /// Up to `count` backups for a session whose primary is `primary`: the first members clockwise that are not it,
+    /// in ring order. With `count` 1 this is `backup(of:primary:)`; the ring-first `count + 1` members always
+    /// include every holder but a primary that took the session elsewhere.
+    package func backups(of id: SessionID, primary: NodeID, count: Int) -> [NodeID] {
+        guard count > 0 else { return [] }
+        return Array(owners(of: id, limit: count + 1).filter { $0 != primary }.prefix(count))
+    }
+
     private func firstPoint(atOrAfter position: UInt64) -> Int {
         var low = 0
         var high = points.count

@@ -149,7 +149,8 @@ extension ReplicationInstance {
             replicas[id]?.placement = basis
             counters.takeovers += 1
             let next = Placement(
-                epoch: (basis?.epoch ?? 0).saturatingSuccessor, primary: me, backup: chooseBackup(id, previous: basis))
+                epoch: (basis?.epoch ?? 0).saturatingSuccessor, primary: me, backups: chooseBackups(id, previous: basis)
+            )
             directives += changePlacement(id, to: next, alsoTell: [peer])
         }
         // Only the answer of the member being asked moves the fetch on. A reply from one asked before — late after

@@ -135,10 +135,10 @@ extension ReplicationInstance {
                 dropWhenUnpinned.remove(id)
                 let next = Placement(
                     epoch: (placement?.epoch ?? 0).saturatingSuccessor, primary: me,
-                    backup: chooseBackup(id, previous: placement))
+                    backups: chooseBackups(id, previous: placement))
                 directives += changePlacement(id, to: next)
             }
-            targets = replicas[id]?.placement?.backup.map { [$0] } ?? []
+            targets = replicas[id]?.placement?.backups ?? []
         }
         if settings.mode == .backup && patch.invalidation != nil {
             // Ending a session is rare and security-relevant: every node hears it, so a stale copy anywhere
@@ -207,7 +207,11 @@ extension ReplicationInstance {
     mutating func onAck(_ commitID: CommitID, from peer: NodeID) -> [ReplicationDirective] {
         guard var pending = commits[commitID] else { return [] }
         if pending.anyPeer {
-            pending.awaiting = []
+            // One awaited copy is made: the peer's own slot, or (a node the delta was passed on to) any other one.
+            guard pending.acknowledgedBy.insert(peer).inserted else { return [] }
+            if pending.awaiting.remove(peer) == nil, let stand = pending.awaiting.min() {
+                pending.awaiting.remove(stand)
+            }
         } else {
             pending.awaiting.remove(peer)
         }
@@ -223,7 +227,8 @@ extension ReplicationInstance {
         var directives = [ReplicationDirective]()
         for commitID in commits.keys.sorted() {
             guard let pending = commits[commitID], pending.sessionID == session.id,
-                pending.anyPeer || pending.awaiting.contains(peer), session.version.covers(pending.dot)
+                pending.anyPeer ? !pending.acknowledgedBy.contains(peer) : pending.awaiting.contains(peer),
+                session.version.covers(pending.dot)
             else { continue }
             directives += onAck(commitID, from: peer)
         }

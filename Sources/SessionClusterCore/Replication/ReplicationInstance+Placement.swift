@@ -1,7 +1,9 @@
 extension ReplicationInstance {
     /// Backup mode, as primary: switches a held session to placement `next` (which names this node primary).
-    /// The new backup gets a full copy; holders of the previous placement (and `alsoTell`) that are not in
-    /// the new one are told, so they hand their copy to the primary and drop it.
+    /// A new backup gets a full copy (every backup does when this node was not primary before: a promoted backup
+    /// cannot know what the others missed); a backup kept from the previous placement hears the new placement;
+    /// holders of the previous placement (and `alsoTell`) that are not in the new one are told, so they hand their
+    /// copy to the primary and drop it.
     mutating func changePlacement(_ id: SessionID, to next: Placement, alsoTell: [NodeID] = [])
         -> [ReplicationDirective]
     {
@@ -9,7 +11,14 @@ extension ReplicationInstance {
         let previous = replicas[id]?.placement
         replicas[id]?.placement = next
         var directives = [ReplicationDirective]()
-        if let backup = next.backup, let push = snapshot(id, to: backup) { directives.append(push) }
+        let kept = previous?.primary == me ? Set(previous?.backups ?? []) : []
+        for backup in next.backups {
+            if !kept.contains(backup) {
+                if let push = snapshot(id, to: backup) { directives.append(push) }
+            } else if isReachable(backup) {
+                directives.append(.send(.placement(id, next), to: backup))
+            }
+        }
         let obsolete = Set((previous?.holders ?? []) + alsoTell).subtracting(next.holders).subtracting([me])
         for node in obsolete.sorted() where isReachable(node) {
             directives.append(.send(.placement(id, next), to: node))

@@ -80,8 +80,13 @@ extension ReplicationInstance {
                 // Backup mode: a creating delta comes from the new session's primary to the backup it chose,
                 // with placement epoch 1 (`commitPatch`). Known now, the copy is never left without a placement
                 // — and so without a primary — should the snapshot carrying it be lost and the creator fail.
+                // With more than two copies: the ring's backups for the creator, as it chose them, when they name us.
+                let ringBackups = ring.backups(of: id, primary: delta.dot.origin, count: settings.copies - 1)
                 let placement =
-                    settings.mode == .backup ? Placement(epoch: 1, primary: delta.dot.origin, backup: me) : nil
+                    settings.mode == .backup
+                    ? Placement(
+                        epoch: 1, primary: delta.dot.origin, backups: ringBackups.contains(me) ? ringBackups : [me])
+                    : nil
                 replicas[id] = Replica(
                     session: Session(id: id, content: SessionContent(), version: VersionVector()),
                     localAccess: delta.patch.lastAccess, placement: placement)
@@ -122,8 +127,9 @@ extension ReplicationInstance {
         observe(delta.patch)
         counters.deltasApplied += 1
         directives += acknowledge(delta, ack)
-        if settings.mode == .backup, let placement = replicas[id]?.placement {
-            // A delta from a node that is no longer a holder (an old primary) reaches the current holders.
+        if settings.mode == .backup, let placement = replicas[id]?.placement, peer != placement.primary {
+            // A delta from a node that is no longer a holder (an old primary) reaches the current holders. (One from
+            // the primary reached every backup from it.)
             for holder in placement.holders where holder != me && holder != peer && holder != delta.dot.origin {
                 if isReachable(holder) { directives.append(.send(.delta(delta, ack: nil), to: holder)) }
             }

@@ -108,7 +108,7 @@ extension ReplicationInstance {
         /// (a stray), the purge time for a tombstone, and the session's deadline plus the expiry owner's slack
         /// for a valid one (a copy that is not the owner waits longer; the sweep re-schedules it).
         func nextCheck(_ replica: Replica) -> Timestamp {
-            if mode == .backup, let placement = replica.placement, placement.primary != me, placement.backup != me {
+            if mode == .backup, let placement = replica.placement, !placement.holders.contains(me) {
                 return .zero
             }
             guard replica.isValid else { return purgeTime(replica.session) }

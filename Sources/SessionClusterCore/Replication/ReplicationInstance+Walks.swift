@@ -99,10 +99,11 @@ extension ReplicationInstance {
         for id in ids {
             guard let replica = replicas[id] else { continue }
             if settings.mode == .backup {
+                // The sessions both hold, whatever their roles (with more than two copies, two backups list theirs
+                // to each other too: the receiver's push-back sends what both should hold and was not listed).
                 // Also a stray tombstone to its holders: they pull the end if they missed it.
                 guard let placement = replica.placement,
-                    (placement.primary == me && placement.backup == peer)
-                        || (placement.primary == peer && placement.backup == me)
+                    placement.holders.contains(me) && placement.holders.contains(peer)
                         || (!replica.session.isValid && placement.holders.contains(peer)
                             && !placement.holders.contains(me))
                 else { continue }
@@ -178,24 +179,27 @@ extension ReplicationInstance {
         return directives
     }
 
-    /// Backup mode, after membership changed: as primary, moves a backup the ring now places elsewhere; as backup
-    /// of a primary that is gone, promotes this node to primary and picks a new backup. Idempotent: a session
-    /// already placed on the current ring is left alone, so a commit may call it before the pass reaches its id.
+    /// Backup mode, after membership changed: as primary, moves backups the ring now places elsewhere; as the
+    /// first live backup of a primary that is gone, promotes this node to primary and picks new backups (with
+    /// `copies` above 2, a later backup promotes itself only once every backup before it is gone too).
+    /// Idempotent: a session already placed on the current ring is left alone, so a commit may call it before the
+    /// pass reaches its id.
     mutating func replace(_ id: SessionID) -> [ReplicationDirective] {
         guard let placement = replicas[id]?.placement else { return [] }
         if placement.primary == me {
-            let backup = ring.backup(of: id, primary: me)
-            if backup != placement.backup {
+            let backups = ring.backups(of: id, primary: me, count: settings.copies - 1)
+            if backups != placement.backups {
                 counters.backupsMoved += 1
                 return changePlacement(
-                    id, to: Placement(epoch: placement.epoch.saturatingSuccessor, primary: me, backup: backup))
+                    id, to: Placement(epoch: placement.epoch.saturatingSuccessor, primary: me, backups: backups))
             }
-        } else if placement.backup == me, !isPeer(placement.primary) {
+        } else if !isPeer(placement.primary), placement.backups.first(where: { $0 == me || isPeer($0) }) == me {
             counters.promotions += 1
             return changePlacement(
                 id,
                 to: Placement(
-                    epoch: placement.epoch.saturatingSuccessor, primary: me, backup: ring.backup(of: id, primary: me)))
+                    epoch: placement.epoch.saturatingSuccessor, primary: me,
+                    backups: ring.backups(of: id, primary: me, count: settings.copies - 1)))
         }
         return []
     }

@@ -52,9 +52,12 @@ package struct ReplicationInstance: Sendable {
     struct PendingCommit: Sendable {
         var awaiting: Set<NodeID>
         var deadline: Timestamp
-        /// Backup mode, a write: one more copy is what is awaited, so an acknowledgement from any peer completes
-        /// it — the backup's, or that of the node the delta was passed on to after the session moved.
+        /// Backup mode, a write: `copies − 1` more copies are what is awaited, so an acknowledgement from any peer
+        /// not counted yet stands for one awaited backup — the backup's own, or that of the node the delta was passed
+        /// on to after the session moved. Peers that left are no longer awaited (`awaiting` shrinks).
         var anyPeer: Bool = false
+        /// Peers whose acknowledgement was counted (`anyPeer`): a second one from the same peer counts nothing.
+        var acknowledgedBy: Set<NodeID> = []
         /// The committed delta: a copy from a peer that covers it proves the peer holds it (see `onCopy`).
         var sessionID: SessionID
         var dot: Dot
@@ -414,11 +417,13 @@ package struct ReplicationInstance: Sendable {
     /// use this rather than `isPeer`, since a node that just started may not have heard every beacon yet.
     func isReachable(_ node: NodeID) -> Bool { node != me && !departed.contains(node) }
 
-    /// Backup mode: the backup this node (as primary) should use for `id`: the ring's choice, or — while the
-    /// ring knows no other member, e.g. just after a start — a holder of the previous placement, so that a
-    /// write is never acknowledged with no second copy while one is known.
-    func chooseBackup(_ id: SessionID, previous: Placement?) -> NodeID? {
-        ring.backup(of: id, primary: me) ?? previous?.holders.first { isReachable($0) }
+    /// Backup mode: the backups this node (as primary) should use for `id`: the ring's choice (`copies − 1`
+    /// members clockwise), or — while the ring knows no other member, e.g. just after a start — a holder of the
+    /// previous placement, so that a write is never acknowledged with no second copy while one is known.
+    func chooseBackups(_ id: SessionID, previous: Placement?) -> [NodeID] {
+        let chosen = ring.backups(of: id, primary: me, count: settings.copies - 1)
+        if !chosen.isEmpty { return chosen }
+        return previous?.holders.first { isReachable($0) }.map { [$0] } ?? []
     }
 
     /// Sends a full copy of `id` (with its placement in backup mode) to `node`.

@@ -2,7 +2,8 @@
 public enum ReplicationMode: String, Sendable, CaseIterable {
     /// Every delta to every live peer (Tomcat's DeltaManager): N copies, N−1 messages per write.
     case delta
-    /// A primary plus one backup chosen on the hash ring (Tomcat's BackupManager, but by consistent hashing).
+    /// A primary plus `copies − 1` backups chosen on the hash ring (Tomcat's BackupManager, but by consistent
+    /// hashing, and with as many copies as asked).
     case backup
 }
 
@@ -29,6 +30,12 @@ public struct ReplicationSettings: Sendable, Equatable {
     public var mode: ReplicationMode = .delta
     /// `async`: answer at once; `sync`: answer once the other holders acknowledged the delta.
     public var ack: AckMode = .async
+    /// Backup mode: copies of each session, the primary's included (2...`maxCopies`). 2 is Tomcat's BackupManager;
+    /// `k` copies in `sync` mode lose no acknowledged write to `k − 1` simultaneous failures, at `k − 1` sends per
+    /// write and `k` copies of memory. Delta mode keeps a copy on every node: there it MUST stay 2 (the default).
+    public var copies: Int = 2
+    /// Upper bound of `copies`: past 8 copies delta mode costs less and guarantees more.
+    public static let maxCopies = 8
     /// Max inactive interval of new sessions, in seconds. 1800 s is the servlet default.
     public var defaultMaxInactiveSeconds: Int64 = 1800
     /// A read-only request replicates the access time at most this often (ms), and at least four times per
@@ -114,6 +121,19 @@ public struct ReplicationSettings: Sendable, Equatable {
             throw .notBelow(
                 field: "replication.transferWindowChunks", value: Int64(transferWindowChunks), bound: "256",
                 boundValue: 256)
+        }
+        if copies < 2 {
+            throw .below(field: "replication.copies", value: Int64(copies), bound: "two", boundValue: 2)
+        }
+        if copies > Self.maxCopies {
+            throw .notBelow(
+                field: "replication.copies", value: Int64(copies), bound: "\(Self.maxCopies + 1)",
+                boundValue: Int64(Self.maxCopies + 1))
+        }
+        if mode == .delta && copies != 2 {
+            throw .invalid(
+                field: "replication.copies", value: "\(copies)",
+                reason: "delta mode keeps a copy on every node; copies applies to backup mode only")
         }
         if gapHoldMillis >= maxHoldMillis {
             throw .notBelow(

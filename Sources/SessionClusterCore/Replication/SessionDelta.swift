@@ -22,17 +22,29 @@ package struct SessionDelta: Hashable, Sendable {
 }
 
 /// Backup mode: who holds a session. Decided by the primary; a higher `(epoch, primary)` wins, so two nodes
-/// that took a session over at the same moment agree on one winner.
+/// that took a session over at the same moment agree on one winner. `backups` are in ring order (the first
+/// live one promotes itself when the primary is gone); `copies − 1` of them at most, none equal to the primary.
 package struct Placement: Hashable, Sendable, CustomStringConvertible {
     package var epoch: UInt64
     package var primary: NodeID
-    package var backup: NodeID?
+    package var backups: [NodeID]
 
-    package init(epoch: UInt64, primary: NodeID, backup: NodeID?) {
+    /// Backups a placement may name at most (wire bound): `ReplicationSettings.maxCopies − 1`.
+    package static let maxBackups: UInt8 = 7
+
+    package init(epoch: UInt64, primary: NodeID, backups: [NodeID]) {
         self.epoch = epoch
         self.primary = primary
-        self.backup = backup
+        self.backups = backups
     }
+
+    /// A placement with at most one backup (two copies).
+    package init(epoch: UInt64, primary: NodeID, backup: NodeID?) {
+        self.init(epoch: epoch, primary: primary, backups: backup.map { [$0] } ?? [])
+    }
+
+    /// The first backup, if any.
+    package var backup: NodeID? { backups.first }
 
     /// Whether this placement supersedes `other`.
     package func supersedes(_ other: Placement) -> Bool {
@@ -40,9 +52,11 @@ package struct Placement: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The nodes that hold a copy under this placement.
-    package var holders: [NodeID] { backup.map { [primary, $0] } ?? [primary] }
+    package var holders: [NodeID] { [primary] + backups }
 
-    package var description: String { "e\(epoch) p=\(primary) b=\(backup.map { "\($0)" } ?? "-")" }
+    package var description: String {
+        "e\(epoch) p=\(primary) b=\(backups.isEmpty ? "-" : backups.map { "\($0)" }.joined(separator: ","))"
+    }
 }
 
 /// One session's version in an anti-entropy digest.

@@ -6,6 +6,7 @@ public struct SettingsError: Error, Hashable, Sendable, CustomStringConvertible 
         case below(bound: String, boundValue: Int64)
         case notBelow(bound: String, boundValue: Int64)
         case badAddress
+        case invalid(reason: String)
     }
 
     /// The offending field, as spelled in its settings struct (`seeds[1]` for one seed).
@@ -36,6 +37,10 @@ public struct SettingsError: Error, Hashable, Sendable, CustomStringConvertible 
         Self(field: field, value: String(value), code: .notBelow(bound: bound, boundValue: boundValue))
     }
 
+    static func invalid(field: String, value: String, reason: String) -> Self {
+        Self(field: field, value: value, code: .invalid(reason: reason))
+    }
+
     static func badAddress(field: String, value: String) -> Self {
         Self(field: field, value: value, code: .badAddress)
     }
@@ -54,6 +59,7 @@ public struct SettingsError: Error, Hashable, Sendable, CustomStringConvertible 
         case .below(let bound, let boundValue): "must be at least \(bound) (\(boundValue))"
         case .notBelow(let bound, let boundValue): "must be less than \(bound) (\(boundValue))"
         case .badAddress: "is not host:port with a port in 1...65535"
+        case .invalid(let reason): "is not allowed: \(reason)"
         }
     }
 

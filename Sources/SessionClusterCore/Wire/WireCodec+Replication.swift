@@ -1,7 +1,8 @@
 // Replication messages: a type byte, then the fields of the case in declaration order.
 //
 // SessionDelta   SessionID, Dot, VersionVector base, SessionContent patch
-// Placement      varint epoch, NodeID primary, optional NodeID backup
+// Placement      varint epoch, NodeID primary, u8 count (0...7) + NodeID backups (count 0 or 1: the bytes of the
+//                optional backup of two copies, so `copies: 2` peers read each other as before)
 // DigestEntry    SessionID, VersionVector, optional Placement
 //
 //  type  case             fields
@@ -48,7 +49,8 @@ extension ByteWriter {
     mutating func write(_ placement: Placement) {
         writeVarint(placement.epoch)
         write(placement.primary)
-        writeOptional(placement.backup) { $0.write($1) }
+        writeUInt8(UInt8(min(placement.backups.count, Int(Placement.maxBackups))))
+        for backup in placement.backups.prefix(Int(Placement.maxBackups)) { write(backup) }
     }
 
     mutating func write(_ message: ReplicationMessage) {
@@ -120,8 +122,15 @@ extension ByteReader {
     mutating func readPlacement() throws(WireError) -> Placement {
         let epoch = try readVarint()
         let primary = try readNodeID()
-        let backup = try readOptional(field: "placement.backup") { reader throws(WireError) in try reader.readNodeID() }
-        return Placement(epoch: epoch, primary: primary, backup: backup)
+        let start = offset
+        let count = try readUInt8()
+        guard count <= Placement.maxBackups else {
+            throw failure(.invalidValue(field: "placement.backups", value: "\(count)"), at: start)
+        }
+        var backups = [NodeID]()
+        backups.reserveCapacity(Int(count))
+        for _ in 0..<count { backups.append(try readNodeID()) }
+        return Placement(epoch: epoch, primary: primary, backups: backups)
     }
 
     private mutating func readOptionalPlacement() throws(WireError) -> Placement? {
