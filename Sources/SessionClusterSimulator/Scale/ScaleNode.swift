@@ -74,11 +74,8 @@ package struct BeaconScaleNode: ScaleNode {
 /// SWIM (`SwimInstance`): probes, piggybacked changes, push-pull; multicast for announcements and the fast path.
 package struct SwimScaleNode: ScaleNode {
     var instance: SwimInstance
-    /// The SWIM settings every node of a run uses (set before the run).
-    nonisolated(unsafe) package static var swim = SwimSettings()
-
     package init(me: MemberInfo, cluster: String, settings: MembershipSettings, now: Timestamp) {
-        instance = SwimInstance(swim: Self.swim, membership: settings, cluster: cluster, me: me, now: now)
+        instance = SwimInstance(swim: SwimSettings(), membership: settings, cluster: cluster, me: me, now: now)
     }
 
     package mutating func onTick(now: Timestamp) -> ScaleOutput<SwimDatagram> {
