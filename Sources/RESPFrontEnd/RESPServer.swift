@@ -197,7 +197,7 @@ final class RESPServerState {
         if index == 0 { scheduleExpiry() }
     }
 
-    /// Active expiry once a second: one pass over the held keys (`KeySpace.expireDue`), then the next second.
+    /// Active expiry: a pass over the held keys (`KeySpace.expireDue`, paced), the next a second after it ends.
     private func scheduleExpiry() {
         loop.schedule(afterMillis: 1_000) { [weak self] in
             guard let self, !self.stopped else { return }

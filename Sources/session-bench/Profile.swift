@@ -23,6 +23,8 @@ struct Profile: Sendable {
     var persistenceRounds = 3
     var persistenceKeys = 100_000
     var persistenceFillSeconds = 60.0
+    /// Section 11: sessions of 1 KB one real node holds while swept and joined.
+    var bigNodeSessions = 100_000
 
     static let short = Profile(
         name: "short", coreRepetitions: 5, coreSecondsPerRepetition: 0.04, cycleRuns: 3, warmupSeconds: 0.2,
@@ -33,7 +35,8 @@ struct Profile: Sendable {
         name: "full", coreRepetitions: 11, coreSecondsPerRepetition: 0.2, cycleRuns: 7, warmupSeconds: 0.5,
         cycleSeconds: 3, lagProbes: 2_000, lagWritesPerSecond: 5_000, wireSizes: [2, 3, 4, 6], wireWrites: 3_000,
         detectionRuns: 10, joinCounts: [10_000, 100_000], loopTurnSessions: 1_000_000,
-        loopTurnWindows: 100, persistenceRounds: 5, persistenceKeys: 1_000_000, persistenceFillSeconds: 300)
+        loopTurnWindows: 100, persistenceRounds: 5, persistenceKeys: 1_000_000, persistenceFillSeconds: 300,
+        bigNodeSessions: 5_000_000)
 }
 
 /// The command line.
@@ -60,11 +63,12 @@ struct Options {
 
     static let allSections: Set<String> = [
         "core", "memory", "redis", "cluster", "wire", "faults", "resp", "persistence", "loops", "tomcat", "scale",
+        "bignode",
     ]
 
     static let usage = """
         usage: session-bench --short | --full [--json FILE] [--node-binary PATH] [--no-redis]
-                             [--only core,memory,redis,cluster,wire,faults,resp,persistence,loops,tomcat,scale]
+                             [--only core,memory,redis,cluster,wire,faults,resp,persistence,loops,tomcat,scale,bignode]
                              [--node-env NAME=VALUE]
                              [--membership-timeouts SUSPECT,DEAD] [--tomcat-configs LIST] [--tomcat-loops N]
                              [--held N]
@@ -83,7 +87,8 @@ struct Options {
                          (default: all four with --full, delta/sync with --short)
           --tomcat-loops N  event loops per node of our clusters in the Tomcat pairs (default 1)
           --held N       sessions the core holds in the memory and loop-turn figures (sections memory, core;
-                         default 100,000 and 1,000,000 with --full); 5000000 needs about 16 GB
+                         default 100,000 and 1,000,000 with --full; 5000000 needs about 16 GB) and the node of
+                         section bignode (default 100,000 and 5,000,000 with --full: about 16 GB for two nodes)
 
         Prints a table (ours beside Redis and the ratio) and writes JSON. No timing assertions: the exit status
         is 1 only when a section could not run (a node failed to start, a request failed).

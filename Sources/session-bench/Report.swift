@@ -45,6 +45,7 @@ final class Report {
     /// Section 9: the 3-node pairs against Tomcat's clustering.
     var tomcat = TomcatReport()
     var persistence = PersistenceReport()
+    var bigNode: BigNodeFigure?
     var errors: [String] = []
     var elapsedSeconds = 0.0
     /// /proc/loadavg at the start and the end: how busy the shared machine was.
@@ -150,7 +151,7 @@ final class Report {
                     measured: "\(fixed(perCopy / 1024, 2)) KB per copy (\(largest) sessions, copies built from deltas)",
                     met: perCopy <= 1536))
         }
-        return result + persistenceTargets + loopsTargets + tomcatTargets
+        return result + persistenceTargets + loopsTargets + tomcatTargets + bigNodeTargets
     }
 
     // MARK: Table

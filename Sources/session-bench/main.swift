@@ -115,7 +115,7 @@ section("scale") {
 }
 
 let wantsNodes = !options.sections.isDisjoint(with: [
-    "cluster", "wire", "faults", "resp", "persistence", "loops", "tomcat",
+    "cluster", "wire", "faults", "resp", "persistence", "loops", "tomcat", "bignode",
 ])
 var nodeBinary: String?
 if wantsNodes {
@@ -262,6 +262,15 @@ section("tomcat") {
         profile: options.profile, binary: binary, directory: workDirectory, files: files,
         chosen: options.tomcatConfigs, loops: options.tomcatLoops
     ).run()
+}
+if let binary = nodeBinary {
+    section("bignode") {
+        let sessions = options.held ?? options.profile.bigNodeSessions
+        print("== 11. one node holding \(sessions) sessions of 1 KB: latency at rest, while swept, while a node joins")
+        report.bigNode = try BigNodeBenchmarks(
+            profile: options.profile, binary: binary, directory: workDirectory, sessions: sessions
+        ).run()
+    }
 }
 redisServer?.stop()
 ChildProcess.stopAll()

@@ -467,6 +467,7 @@ import Testing
     @Test func joiningNodeReceivesEverySessionInChunks() throws {
         var settings = ReplicationSettings.unitTest()
         settings.transferChunkSessions = 2
+        settings.transferWindowChunks = 4
         var cluster = ReplicationCluster(count: 2, settings: settings)
         let ids = (10..<15).map { sessionID(UInt64($0)) }
         for (index, session) in ids.enumerated() {

@@ -14,6 +14,31 @@ extension NodeRuntime {
     /// Sends `message` over our link to `peer`, dialling it when there is none. Messages to an unknown or
     /// recently refusing peer are dropped (the protocol retries, pulls or reconciles).
     func send(_ message: ReplicationMessage, to peer: NodeID) {
+        if case .transferChunk = message {
+            transferQueue.append((message, peer))
+            scheduleTransferDrain()
+            return
+        }
+        sendNow(message, to: peer)
+    }
+
+    /// State-transfer chunks go one per loop turn: a window's chunks (about 1 MB of sessions) encoded, sealed and
+    /// copied in one turn held the node's requests up for 5–25 ms while it held a million sessions. A chunk arriving
+    /// after a later delta of one of its sessions is merged as any late snapshot is (version vectors).
+    private func scheduleTransferDrain() {
+        guard !transferDrainScheduled, !transferQueue.isEmpty, !stopping else { return }
+        transferDrainScheduled = true
+        _ = loop.schedule(afterMillis: 0) { [weak self] in
+            guard let self else { return }
+            transferDrainScheduled = false
+            guard !stopping, !transferQueue.isEmpty else { return }
+            let (message, peer) = transferQueue.removeFirst()
+            sendNow(message, to: peer)
+            scheduleTransferDrain()
+        }
+    }
+
+    private func sendNow(_ message: ReplicationMessage, to peer: NodeID) {
         guard let link = link(to: peer) else { return }
         if settings.lagSampleMillis > 0, case .delta = message {
             let now = EventLoop.monotonicMillis()

@@ -61,6 +61,9 @@ final class NodeRuntime {
     let logger: NodeLogger
     /// The last delta's frame (`send`): the same delta to the next peer is not encoded again.
     var lastDeltaFrame: (id: SessionID, dot: Dot, ack: CommitID?, frame: [UInt8])?
+    /// State-transfer chunks waiting for their loop turn (`send`), and whether one is scheduled.
+    var transferQueue: [(message: ReplicationMessage, peer: NodeID)] = []
+    var transferDrainScheduled = false
     /// The snapshot file and its figures; nil without persistence.
     var persistence: PersistenceState?
 
