@@ -99,9 +99,12 @@ package struct SwimInstance: Sendable {
         self.cluster = cluster
         self.shards = shards
         self.me = me
-        self.random = SplitMix64(seed: me.id.rawValue ^ 0x5717_0000_0000_0001)
-        nextProbeAt = now.adding(millis: swim.probeIntervalMillis)
-        nextGossipAt = now.adding(millis: swim.gossipIntervalMillis)
+        var random = SplitMix64(seed: me.id.rawValue ^ 0x5717_0000_0000_0001)
+        // memberlist's random stagger of the first probe and gossip: nodes started together must not probe in
+        // lockstep (a crash just after everyone's probe would wait a whole period for the next).
+        nextProbeAt = now.adding(millis: 1 + Int64(random.next() % UInt64(max(1, swim.probeIntervalMillis))))
+        nextGossipAt = now.adding(millis: 1 + Int64(random.next() % UInt64(max(1, swim.gossipIntervalMillis))))
+        self.random = random
         nextPushPullAt = now.adding(millis: swim.pushPullIntervalMillis)
         nextAnnounceAt = now
     }
