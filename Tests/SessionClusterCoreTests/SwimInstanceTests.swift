@@ -206,6 +206,27 @@ import Testing
         #expect(forwarded.sent.contains { $0.datagram.kind == .ack(sequence: 8) && $0.unicast == [n2.replication] })
     }
 
+    /// A newcomer's multicast announcement is answered with the whole state by its ring successor only, and that
+    /// state is its sync (it does not push its own back and ask again).
+    @Test func newcomerGetsTheWholeStateFromItsRingSuccessorAlone() {
+        var node = makeInstance()  // n1
+        _ = node.onDatagram(datagram(from: n3), now: clock.now)
+        // n2 (id 2): n3 (id 3) comes first after it on the ring, not n1.
+        let other = node.onDatagram(datagram(from: n2, .announce, updates: [update(n2, .alive)]), now: clock.now)
+        #expect(!other.sent.contains { if case .state = $0.datagram.kind { true } else { false } })
+        // n4 (id 4): the ring wraps to n1 (id 1) before n2 and n3.
+        let mine = node.onDatagram(datagram(from: n4, .announce, updates: [update(n4, .alive)]), now: clock.now)
+        let pushed = mine.sent.filter { if case .state(reply: false) = $0.datagram.kind { true } else { false } }
+        #expect(pushed.map(\.unicast) == [[n4.replication]])
+        #expect(Set(pushed.flatMap(\.datagram.updates).map(\.member.id)) == [n1.id, n2.id, n3.id, n4.id])
+        // The newcomer's side: that unasked state is its first sync.
+        var newcomer = SwimInstance(membership: MembershipSettings(), cluster: F.cluster, me: n4, now: clock.now)
+        guard let first = pushed.first else { return }
+        let answer = newcomer.onDatagram(first.datagram, now: clock.now)
+        #expect(Set(newcomer.peers.map(\.id)) == [n1.id, n2.id, n3.id])
+        #expect(answer.sent.isEmpty)
+    }
+
     @Test func everyDatagramFitsAtAThousandMembers() {
         var node = makeInstance()
         var members: [MemberInfo] = []

@@ -264,6 +264,7 @@ package struct SwimInstance: Sendable {
             member: datagram.sender, incarnation: datagram.senderIncarnation, status: .alive,
             origin: datagram.sender.id)
         let senderKnownDead = records[datagram.sender.id].map { !$0.member.isPeer && !$0.superseded } ?? false
+        let senderKnown = records[datagram.sender.id] != nil
         // A newcomer's multicast announcement reached (nearly) everyone: not relayed (push-pull catches the rest).
         // Everything else is, refutations first among them: a receiver that missed one would declare a live
         // member dead.
@@ -279,7 +280,17 @@ package struct SwimInstance: Sendable {
         }
         if !hasSynced, !isLeaving, records[datagram.sender.id]?.member.isPeer == true {
             hasSynced = true
-            out += pushPull(to: [datagram.sender.replication], now: now)
+            // A whole state arriving unasked (a newcomer's ring successor sends it) is the sync already.
+            if case .state(reply: false) = datagram.kind {
+            } else {
+                out += pushPull(to: [datagram.sender.replication], now: now)
+            }
+        }
+        // A newcomer on multicast hears from the cluster only when some member next probes or gossips to it (a probe
+        // period on average): its ring successor sends it the whole state at once, so it knows every member (and
+        // sees any of them fail) from its first milliseconds.
+        if newcomer, !senderKnown, !isLeaving, isRingSuccessor(of: datagram.sender.id) {
+            out += pushPull(to: [datagram.sender.replication], now: now, reply: false)
         }
         for update in datagram.updates {
             let isAnnouncement = newcomer && update.member.id == datagram.sender.id && update.status == .alive
@@ -525,6 +536,16 @@ package struct SwimInstance: Sendable {
             }
             if probeOrder.isEmpty { return }
         }
+    }
+
+    /// Whether I am the first live member after `id` on the ring of ids (wrapping): every member computes it from
+    /// nearly the same view, so about one answers. O(N), once per newcomer.
+    func isRingSuccessor(of id: NodeID) -> Bool {
+        let mine = me.id.rawValue &- id.rawValue
+        for (other, record) in records where other != id && record.member.isPeer {
+            if other.rawValue &- id.rawValue < mine { return false }
+        }
+        return true
     }
 
     // MARK: Lifeguard
