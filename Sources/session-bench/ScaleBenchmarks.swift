@@ -51,7 +51,7 @@ enum ScaleBenchmarks {
     static func table(_ rows: [ScaleFigures]) -> String {
         func ms(_ value: Int64?) -> String { value.map { "\($0)" } ?? "-" }
         var lines = [
-            "  protocol            nodes  dgram in/s  dgram out/s   KB in/s  KB out/s  largest  >1400  formed  "
+            "  protocol            nodes  dgram in/s  dgram out/s    B in/s   B out/s  largest  >1400  formed  "
                 + "join 99.9%/all  kill -9 99.9%/all  suspect 99.9%/all  dead 99.9%/all  heal 99.9%/all"
                 + "  5% loss: suspect/dead"
         ]
@@ -60,7 +60,7 @@ enum ScaleBenchmarks {
                 row.protocolName.padding(toLength: 18, withPad: " ", startingAt: 0),
                 pad("\(row.nodes)", 6), pad(fixed(row.datagramsInPerNode, 1), 11),
                 pad(fixed(row.datagramsOutPerNode, 1), 12),
-                pad(fixed(row.bytesInPerNode / 1_000, 1), 9), pad(fixed(row.bytesOutPerNode / 1_000, 1), 9),
+                pad(fixed(row.bytesInPerNode, 0), 9), pad(fixed(row.bytesOutPerNode, 0), 9),
                 pad("\(row.largestDatagram)", 8), pad("\(Int((row.shareOver1400 * 100).rounded()))%", 6),
                 pad(ms(row.formedMillis), 7),
                 pad("\(ms(row.joinMost))/\(ms(row.joinAll))", 15), pad("\(ms(row.killMost))/\(ms(row.killAll))", 18),

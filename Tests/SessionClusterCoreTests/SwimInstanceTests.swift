@@ -206,6 +206,27 @@ import Testing
         #expect(forwarded.sent.contains { $0.datagram.kind == .ack(sequence: 8) && $0.unicast == [n2.replication] })
     }
 
+    /// A newcomer's multicast announcement is answered with the whole state by its ring successor only, and that
+    /// state is its sync (it does not push its own back and ask again).
+    @Test func newcomerGetsTheWholeStateFromItsRingSuccessorAlone() {
+        var node = makeInstance()  // n1
+        _ = node.onDatagram(datagram(from: n3), now: clock.now)
+        // n2 (id 2): n3 (id 3) comes first after it on the ring, not n1.
+        let other = node.onDatagram(datagram(from: n2, .announce, updates: [update(n2, .alive)]), now: clock.now)
+        #expect(!other.sent.contains { if case .state = $0.datagram.kind { true } else { false } })
+        // n4 (id 4): the ring wraps to n1 (id 1) before n2 and n3.
+        let mine = node.onDatagram(datagram(from: n4, .announce, updates: [update(n4, .alive)]), now: clock.now)
+        let pushed = mine.sent.filter { if case .state(reply: false) = $0.datagram.kind { true } else { false } }
+        #expect(pushed.map(\.unicast) == [[n4.replication]])
+        #expect(Set(pushed.flatMap(\.datagram.updates).map(\.member.id)) == [n1.id, n2.id, n3.id, n4.id])
+        // The newcomer's side: that unasked state is its first sync.
+        var newcomer = SwimInstance(membership: MembershipSettings(), cluster: F.cluster, me: n4, now: clock.now)
+        guard let first = pushed.first else { return }
+        let answer = newcomer.onDatagram(first.datagram, now: clock.now)
+        #expect(Set(newcomer.peers.map(\.id)) == [n1.id, n2.id, n3.id])
+        #expect(answer.sent.isEmpty)
+    }
+
     @Test func everyDatagramFitsAtAThousandMembers() {
         var node = makeInstance()
         var members: [MemberInfo] = []
@@ -221,6 +242,19 @@ import Testing
         for member in members { out += node.onDatagram(datagram(from: member, .ping(sequence: 1)), now: clock.now) }
         for member in members.prefix(300) { out += node.onLinkLost(member.id, now: clock.now) }
         out += node.onDatagram(datagram(from: members[0], .state(reply: true)), now: clock.now)
+        // The digest push-pull at full size: my digests; answering one that lists nobody (every whole entry back)
+        // and one that lists a thousand members I do not know (a pull of each).
+        out += node.digestPush(to: members[0].replication)
+        let everyone = NodeID(rawValue: 0)...NodeID(rawValue: .max)
+        out += node.onDatagram(
+            datagram(from: members[1], .digest(from: everyone.lowerBound, through: everyone.upperBound, entries: [])),
+            now: clock.now)
+        let strangers = (0..<1_000).map {
+            SwimDigestEntry(id: NodeID(rawValue: 1 << 40 + UInt64($0)), incarnation: 1 << 20, status: .alive)
+        }
+        out += node.onDatagram(
+            datagram(from: members[2], .digest(from: strangers[0].id, through: strangers[999].id, entries: strangers)),
+            now: clock.now)
         var clock = self.clock
         out += run(&node, &clock, for: 3_000)
         out += node.leave(now: clock.now)
@@ -229,17 +263,91 @@ import Testing
         let stateChunks = out.sent.filter { if case .state = $0.datagram.kind { true } else { false } }
         #expect(stateChunks.reduce(0) { $0 + $1.datagram.updates.count } >= 1_025)
         #expect(stateChunks.count > 20)
+        let digests = out.sent.compactMap {
+            if case .digest(_, _, let entries) = $0.datagram.kind { entries } else { nil }
+        }
+        #expect(digests.reduce(0) { $0 + $1.count } == 1_025)
+        #expect(digests.count < 12)
+        let pulled = out.sent.compactMap { if case .pull(let ids) = $0.datagram.kind { ids } else { nil } }
+        #expect(Set(pulled.joined()) == Set(strangers.map(\.id)))
+    }
+
+    /// A digest push-pull between two members that know different things converges both, and sends whole entries
+    /// only for what differs.
+    @Test func digestExchangeConvergesTwoMembersThatDiffer() {
+        let n5 = F.info(5, "n5")
+        let n6 = F.info(6, "n6")
+        var a = makeInstance()
+        var b = SwimInstance(membership: MembershipSettings(), cluster: F.cluster, me: n2, now: clock.now)
+        // Each hears of the other first hand (their first-sync pushes are dropped: this is about the digests).
+        _ = a.onDatagram(datagram(from: n2), now: clock.now)
+        _ = b.onDatagram(datagram(from: n1), now: clock.now)
+        // Common: n3, n6. A alone: n4 at incarnation 2, n6 suspect. B alone: n5; n3 dead; n4 at incarnation 1.
+        for (node, news) in [
+            (0, [update(n3, .alive), update(n4, .alive, incarnation: 2), update(n6, .alive)]),
+            (1, [update(n3, .alive), update(n4, .alive, incarnation: 1), update(n5, .alive), update(n6, .alive)]),
+            (1, [update(n3, .dead, origin: n2)]),
+            (0, [update(n6, .suspect, origin: n1)]),
+        ] {
+            let carrier = datagram(from: node == 0 ? n2 : n1, .gossip, updates: news)
+            if node == 0 {
+                _ = a.onDatagram(carrier, now: clock.now)
+            } else {
+                _ = b.onDatagram(carrier, now: clock.now)
+            }
+        }
+        var inFlight = a.digestPush(to: n2.replication).sent.map { (to: n2.replication, datagram: $0.datagram) }
+        var wholeEntries = 0
+        var rounds = 0
+        while !inFlight.isEmpty, rounds < 10 {
+            rounds += 1
+            var next: [(to: String, datagram: SwimDatagram)] = []
+            for (to, datagram) in inFlight {
+                if case .state = datagram.kind { wholeEntries += datagram.updates.count }
+                let out =
+                    to == n1.replication
+                    ? a.onDatagram(datagram, now: clock.now) : b.onDatagram(datagram, now: clock.now)
+                for send in out.sent
+                where send.unicast.contains(n1.replication) || send.unicast.contains(n2.replication) {
+                    next.append(
+                        (to: send.unicast.contains(n1.replication) ? n1.replication : n2.replication, send.datagram))
+                }
+            }
+            inFlight = next
+        }
+        func view(_ node: SwimInstance) -> [String: MemberStatus] {
+            Dictionary(uniqueKeysWithValues: node.members.map { ($0.info.name, $0.status) })
+        }
+        #expect(view(a) == ["n2": .alive, "n3": .dead, "n4": .alive, "n5": .alive, "n6": .suspect])
+        #expect(view(b) == ["n1": .alive, "n3": .dead, "n4": .alive, "n5": .alive, "n6": .suspect])
+        #expect(a.incarnation(of: n4.id) == 2 && b.incarnation(of: n4.id) == 2)
+        // n3 and n5 to A, n4 and n6 to B: nothing whole about the members both agree on (n1, n2).
+        #expect(wholeEntries == 4)
     }
 
     @Test func datagramRoundTripsThroughTheCodec() throws {
         let kinds: [SwimDatagram.Kind] = [
             .announce, .gossip, .ping(sequence: 3), .pingRequest(sequence: 300, target: n3), .ack(sequence: 1 << 40),
             .nack(sequence: 0), .state(reply: true), .state(reply: false),
+            .digest(from: NodeID(rawValue: 0), through: NodeID(rawValue: .max), entries: []),
+            .digest(
+                from: n2.id, through: n4.id,
+                entries: [
+                    SwimDigestEntry(id: n2.id, incarnation: 0, status: .alive),
+                    SwimDigestEntry(id: n3.id, incarnation: 1 << 33, status: .dead),
+                    SwimDigestEntry(id: n4.id, incarnation: 7, status: .leaving),
+                ]),
+            .pull(ids: []), .pull(ids: [n3.id, n4.id]),
         ]
         for kind in kinds {
             let original = datagram(
                 from: n2, incarnation: 12, kind, updates: [update(n3, .suspect, incarnation: 4, origin: n4)])
             #expect(try WireCodec.decodeSwimDatagram(WireCodec.encode(original)) == original)
+            // Every truncation is a clear error, never a crash or a shorter datagram.
+            let bytes = WireCodec.encode(original)
+            for length in 0..<bytes.count {
+                #expect(throws: WireError.self) { try WireCodec.decodeSwimDatagram(Array(bytes.prefix(length))) }
+            }
         }
         #expect(throws: WireError.self) { try WireCodec.decodeSwimDatagram([0x05, 0x01]) }
     }

@@ -5,6 +5,8 @@
 //               varint count + SwimUpdates
 //   kinds: 1 announce · 2 gossip · 3 ping(varint seq) · 4 pingRequest(varint seq, MemberInfo target)
 //          · 5 ack(varint seq) · 6 nack(varint seq) · 7 state(bool reply)
+//          · 8 digest(NodeID from, NodeID through, varint count + (NodeID, varint incarnation, MemberStatus))
+//          · 9 pull(varint count + NodeIDs)
 
 extension WireCodec {
     /// A SWIM datagram as a payload.
@@ -26,6 +28,15 @@ extension WireCodec {
     package static func encodedSize(_ update: SwimUpdate) -> Int {
         var writer = ByteWriter(capacity: 64)
         writer.write(update)
+        return writer.bytes.count
+    }
+
+    /// The encoded size of one digest entry inside a `digest` datagram.
+    package static func encodedSize(_ entry: SwimDigestEntry) -> Int {
+        var writer = ByteWriter(capacity: 16)
+        writer.write(entry.id)
+        writer.writeVarint(entry.incarnation)
+        writer.write(entry.status)
         return writer.bytes.count
     }
 
@@ -69,6 +80,20 @@ extension ByteWriter {
         case .state(let reply):
             writeUInt8(7)
             writeUInt8(reply ? 1 : 0)
+        case .digest(let from, let through, let entries):
+            writeUInt8(8)
+            write(from)
+            write(through)
+            writeVarint(UInt64(entries.count))
+            for entry in entries {
+                write(entry.id)
+                writeVarint(entry.incarnation)
+                write(entry.status)
+            }
+        case .pull(let ids):
+            writeUInt8(9)
+            writeVarint(UInt64(ids.count))
+            for id in ids { write(id) }
         }
         writeVarint(UInt64(datagram.updates.count))
         for update in datagram.updates { write(update) }
@@ -105,6 +130,25 @@ extension ByteReader {
             let flag = try readUInt8()
             guard flag <= 1 else { throw failure(.invalidValue(field: "swim.reply", value: "\(flag)"), at: kindStart) }
             kind = .state(reply: flag == 1)
+        case 8:
+            let from = try readNodeID()
+            let through = try readNodeID()
+            let count = try readCount(minimumElementSize: WireSize.nodeID + 1 + 1)
+            var entries: [SwimDigestEntry] = []
+            entries.reserveCapacity(count)
+            for _ in 0..<count {
+                let id = try readNodeID()
+                let incarnation = try readVarint()
+                let status = try readMemberStatus(field: "swim.digest.status")
+                entries.append(SwimDigestEntry(id: id, incarnation: incarnation, status: status))
+            }
+            kind = .digest(from: from, through: through, entries: entries)
+        case 9:
+            let count = try readCount(minimumElementSize: WireSize.nodeID)
+            var ids: [NodeID] = []
+            ids.reserveCapacity(count)
+            for _ in 0..<count { ids.append(try readNodeID()) }
+            kind = .pull(ids: ids)
         case let other: throw failure(.invalidValue(field: "swim.kind", value: "\(other)"), at: kindStart)
         }
         let count = try readCount(minimumElementSize: WireSize.memberInfo + 1 + 1 + WireSize.nodeID)

@@ -91,6 +91,8 @@ package final class ScaleSimulation<Node: ScaleNode> {
     package private(set) var falseSuspects = 0
     package private(set) var falseDeaths = 0
     package private(set) var eventsHandled = 0
+    /// Dead or left events per subject since the last `partition` (which minority nodes the majority lost).
+    package private(set) var goneEventsSincePartition: [NodeID: Int] = [:]
     /// Who declared which live node dead, and when (for debugging a false positive).
     package private(set) var falseDeathLog: [String] = []
 
@@ -150,6 +152,7 @@ package final class ScaleSimulation<Node: ScaleNode> {
     /// Splits the network: slots where `side` is 1 hear only each other.
     package func partition(_ isolated: Set<Int>) {
         sides = nodes.indices.map { isolated.contains($0) ? 1 : 0 }
+        goneEventsSincePartition = [:]
     }
 
     package func heal() { sides = nil }
@@ -265,6 +268,12 @@ package final class ScaleSimulation<Node: ScaleNode> {
             falseDeathLog.append("t+\(elapsed) \(infos[slot].name) declared \(event.member.name) dead")
         default:
             break
+        }
+        if sides != nil {
+            switch event {
+            case .dead, .left: goneEventsSincePartition[subject, default: 0] += 1
+            default: break
+            }
         }
         if watch?.subject == subject, watch!.wantGone, watch!.distrustAllAt == nil, slot != slotByID[subject] {
             switch event {

@@ -17,6 +17,20 @@ package struct SwimUpdate: Hashable, Sendable {
     }
 }
 
+/// One member in a push-pull digest: enough for the receiver to tell whether it knows more or less about it
+/// (10 bytes a member on the wire, against about 50 for a whole `SwimUpdate`).
+package struct SwimDigestEntry: Hashable, Sendable {
+    package var id: NodeID
+    package var incarnation: UInt64
+    package var status: MemberStatus
+
+    package init(id: NodeID, incarnation: UInt64, status: MemberStatus) {
+        self.id = id
+        self.incarnation = incarnation
+        self.status = status
+    }
+}
+
 /// One SWIM membership datagram. Every datagram names its sender and the sender's incarnation (a receiver learns
 /// of a member from any datagram of it), carries its kind and as many pending changes as fit the byte budget.
 package struct SwimDatagram: Hashable, Sendable {
@@ -34,6 +48,13 @@ package struct SwimDatagram: Hashable, Sendable {
         case nack(sequence: UInt64)
         /// One chunk of the sender's whole state; `reply` asks the receiver to send its own back (push-pull).
         case state(reply: Bool)
+        /// The periodic push-pull: the sender's members with ids in `from...through`, in id order, as digests (each
+        /// chunk self-contained: a member of the receiver's in that range but not listed is one the sender lacks).
+        /// The receiver answers with `state(reply: false)` whole entries where it knows more, and a `pull` of those
+        /// where the sender knows more.
+        case digest(from: NodeID, through: NodeID, entries: [SwimDigestEntry])
+        /// Asks for the whole entries of these members: answered with `state(reply: false)`.
+        case pull(ids: [NodeID])
     }
 
     package var cluster: String

@@ -3,11 +3,12 @@
 ///
 /// Per node and period the cost does not grow with the cluster: one probe (a ping, on time-out `indirectProbes`
 /// ping-requests), its answer, the probes other nodes send it (one on average), `gossipFanout` gossip datagrams
-/// every `gossipIntervalMillis` while there are changes to spread, and a push-pull of the whole state with one
-/// member every `pushPullIntervalMillis` (scaled past 32 members). Changes are piggybacked on those datagrams,
-/// each `retransmitMultiplier × ⌈log10(N + 1)⌉` times. Every datagram fits `maxDatagramBytes`: a state
-/// push-pull is sent in chunks, each a set of self-contained updates (no reassembly: a lost chunk waits for the next
-/// round).
+/// every `gossipIntervalMillis` while there are changes to spread, and a push-pull with one member every
+/// `pushPullIntervalMillis` (scaled past 32 members). Changes are piggybacked on those datagrams, each
+/// `retransmitMultiplier × ⌈log10(N + 1)⌉` times. Every datagram fits `maxDatagramBytes`: a push-pull is sent in
+/// chunks, each self-contained (no reassembly: a lost chunk waits for the next round). The periodic push-pull sends
+/// digests (id, incarnation, status: 10 bytes a member); whole entries travel only where the two differ. A new
+/// node's first sync pulls the whole state once.
 ///
 /// Multicast, where the cluster has it, is the fast path for news every node needs: a new node's announcement, a
 /// refutation, a suspicion, a death and a leave go to the group at once (one datagram per change, not per
@@ -98,9 +99,12 @@ package struct SwimInstance: Sendable {
         self.cluster = cluster
         self.shards = shards
         self.me = me
-        self.random = SplitMix64(seed: me.id.rawValue ^ 0x5717_0000_0000_0001)
-        nextProbeAt = now.adding(millis: swim.probeIntervalMillis)
-        nextGossipAt = now.adding(millis: swim.gossipIntervalMillis)
+        var random = SplitMix64(seed: me.id.rawValue ^ 0x5717_0000_0000_0001)
+        // memberlist's random stagger of the first probe and gossip: nodes started together must not probe in
+        // lockstep (a crash just after everyone's probe would wait a whole period for the next).
+        nextProbeAt = now.adding(millis: 1 + Int64(random.next() % UInt64(max(1, swim.probeIntervalMillis))))
+        nextGossipAt = now.adding(millis: 1 + Int64(random.next() % UInt64(max(1, swim.gossipIntervalMillis))))
+        self.random = random
         nextPushPullAt = now.adding(millis: swim.pushPullIntervalMillis)
         nextAnnounceAt = now
     }
@@ -155,7 +159,7 @@ package struct SwimInstance: Sendable {
         if now >= nextPushPullAt {
             nextPushPullAt = now.adding(millis: pushPullInterval)
             if let target = randomPeer(excluding: []) ?? randomDead() {
-                out += pushPull(to: [records[target]!.member.info.replication], now: now)
+                out += digestPush(to: records[target]!.member.info.replication)
             }
         }
         forgetDeparted(now: now)
@@ -190,7 +194,9 @@ package struct SwimInstance: Sendable {
                 }
                 probe = current
             }
-            if targetIsPeer, elapsed >= stretched(settings.probeIntervalMillis) {
+            // Every helper's indirect probe failed too (its nack): the verdict needs no more waiting.
+            let allNacked = current.indirectSent && current.expectedNacks > 0 && current.nacks >= current.expectedNacks
+            if targetIsPeer, elapsed >= stretched(settings.probeIntervalMillis) || allNacked {
                 probe = nil
                 // Lifeguard: without the nacks that show my network works, the fault may be mine.
                 if current.nacks < current.expectedNacks || current.expectedNacks == 0 { raiseAwareness() }
@@ -258,6 +264,7 @@ package struct SwimInstance: Sendable {
             member: datagram.sender, incarnation: datagram.senderIncarnation, status: .alive,
             origin: datagram.sender.id)
         let senderKnownDead = records[datagram.sender.id].map { !$0.member.isPeer && !$0.superseded } ?? false
+        let senderKnown = records[datagram.sender.id] != nil
         // A newcomer's multicast announcement reached (nearly) everyone: not relayed (push-pull catches the rest).
         // Everything else is, refutations first among them: a receiver that missed one would declare a live
         // member dead.
@@ -273,7 +280,17 @@ package struct SwimInstance: Sendable {
         }
         if !hasSynced, !isLeaving, records[datagram.sender.id]?.member.isPeer == true {
             hasSynced = true
-            out += pushPull(to: [datagram.sender.replication], now: now)
+            // A whole state arriving unasked (a newcomer's ring successor sends it) is the sync already.
+            if case .state(reply: false) = datagram.kind {
+            } else {
+                out += pushPull(to: [datagram.sender.replication], now: now)
+            }
+        }
+        // A newcomer on multicast hears from the cluster only when some member next probes or gossips to it (a probe
+        // period on average): its ring successor sends it the whole state at once, so it knows every member (and
+        // sees any of them fail) from its first milliseconds.
+        if newcomer, !senderKnown, !isLeaving, isRingSuccessor(of: datagram.sender.id) {
+            out += pushPull(to: [datagram.sender.replication], now: now, reply: false)
         }
         for update in datagram.updates {
             let isAnnouncement = newcomer && update.member.id == datagram.sender.id && update.status == .alive
@@ -306,6 +323,10 @@ package struct SwimInstance: Sendable {
             }
         case .state(let reply):
             if reply { out += pushPull(to: [datagram.sender.replication], now: now, reply: false) }
+        case .digest(let lower, let upper, let entries):
+            out += answerDigest(lower: lower, upper: upper, entries: entries, from: datagram.sender, now: now)
+        case .pull(let ids):
+            out += stateChunks(ids.compactMap(wholeEntry), reply: false, to: [datagram.sender.replication])
         }
         return out
     }
@@ -517,6 +538,16 @@ package struct SwimInstance: Sendable {
         }
     }
 
+    /// Whether I am the first live member after `id` on the ring of ids (wrapping): every member computes it from
+    /// nearly the same view, so about one answers. O(N), once per newcomer.
+    func isRingSuccessor(of id: NodeID) -> Bool {
+        let mine = me.id.rawValue &- id.rawValue
+        for (other, record) in records where other != id && record.member.isPeer {
+            if other.rawValue &- id.rawValue < mine { return false }
+        }
+        return true
+    }
+
     // MARK: Lifeguard
 
     mutating func raiseAwareness() { awareness = min(settings.maxAwareness - 1, awareness + 1) }
@@ -635,8 +666,7 @@ package struct SwimInstance: Sendable {
 
     /// My whole state (myself included) in chunks that each fit a datagram, to each of `addresses`.
     mutating func pushPull(to addresses: [String], now: Timestamp, reply: Bool = true) -> [SwimDirective] {
-        let targets = addresses.filter { $0 != me.replication }
-        guard !targets.isEmpty else { return [] }
+        guard addresses.contains(where: { $0 != me.replication }) else { return [] }
         var updates = [SwimUpdate(member: me, incarnation: incarnation, status: .alive, origin: me.id)]
         // In id order: a run's datagrams must not depend on the per-process hash seed.
         for id in records.keys.sorted() {
@@ -646,6 +676,21 @@ package struct SwimInstance: Sendable {
                     member: record.member.info, incarnation: record.incarnation, status: record.member.status,
                     origin: me.id))
         }
+        return stateChunks(updates, reply: reply, to: addresses)
+    }
+
+    /// What I know of `id` as a whole entry (myself included); nil for an unknown or superseded member.
+    func wholeEntry(_ id: NodeID) -> SwimUpdate? {
+        if id == me.id { return SwimUpdate(member: me, incarnation: incarnation, status: .alive, origin: me.id) }
+        guard let record = records[id], !record.superseded else { return nil }
+        return SwimUpdate(
+            member: record.member.info, incarnation: record.incarnation, status: record.member.status, origin: me.id)
+    }
+
+    /// `updates` as `state` datagrams that each fit, to each of `addresses`; only the first asks for a reply.
+    func stateChunks(_ updates: [SwimUpdate], reply: Bool, to addresses: [String]) -> [SwimDirective] {
+        let targets = addresses.filter { $0 != me.replication }
+        guard !targets.isEmpty, !updates.isEmpty else { return [] }
         var out: [SwimDirective] = []
         let header = envelope(.state(reply: reply), updates: [])
         let budget = budget(for: header)
@@ -669,5 +714,123 @@ package struct SwimInstance: Sendable {
         }
         flush()
         return out
+    }
+
+    // MARK: Digest push-pull
+
+    /// The periodic push-pull: my members (myself included, superseded ones left out) as digests in id order, in
+    /// chunks that each fit a datagram and name the id range they cover, so a receiver can tell what I lack.
+    package mutating func digestPush(to address: String) -> [SwimDirective] {
+        guard address != me.replication else { return [] }
+        var entries = [SwimDigestEntry(id: me.id, incarnation: incarnation, status: .alive)]
+        for (id, record) in records where !record.superseded {
+            entries.append(SwimDigestEntry(id: id, incarnation: record.incarnation, status: record.member.status))
+        }
+        entries.sort { $0.id < $1.id }
+        let lowest = NodeID(rawValue: 0)
+        let highest = NodeID(rawValue: .max)
+        // The digest count may take 2 varint bytes (the header is measured with a count of 0).
+        let budget =
+            settings.maxDatagramBytes - Self.datagramOverhead
+            - WireCodec.encodedHeaderSize(envelope(.digest(from: lowest, through: highest, entries: []), updates: []))
+            - 2
+        var out: [SwimDirective] = []
+        var chunk: [SwimDigestEntry] = []
+        var used = 0
+        var from = lowest
+        for entry in entries {
+            let size = WireCodec.encodedSize(entry)
+            if used + size > budget, let last = chunk.last {
+                out.append(
+                    .send(
+                        envelope(.digest(from: from, through: last.id, entries: chunk), updates: []),
+                        multicast: false, unicast: [address]))
+                from = NodeID(rawValue: last.id.rawValue + 1)
+                chunk = []
+                used = 0
+            }
+            chunk.append(entry)
+            used += size
+        }
+        out.append(
+            .send(
+                envelope(.digest(from: from, through: highest, entries: chunk), updates: []), multicast: false,
+                unicast: [address]))
+        return out
+    }
+
+    /// A digest chunk from `sender`: whole entries back where I know more (or know a live member it lacks), and a
+    /// `pull` of the members it knows more about. News of me is refuted at once.
+    mutating func answerDigest(
+        lower: NodeID, upper: NodeID, entries: [SwimDigestEntry], from sender: MemberInfo, now: Timestamp
+    ) -> [SwimDirective] {
+        var out: [SwimDirective] = []
+        var mine: [SwimUpdate] = []
+        var wanted: [NodeID] = []
+        var listed = Set<NodeID>()
+        listed.reserveCapacity(entries.count)
+        for entry in entries {
+            listed.insert(entry.id)
+            if entry.id == me.id {
+                if entry.status == .suspect || entry.status == .dead {
+                    out += refute(
+                        SwimUpdate(member: me, incarnation: entry.incarnation, status: entry.status, origin: sender.id),
+                        now: now)
+                }
+                if entry.status != .alive || entry.incarnation < incarnation, let entry = wholeEntry(me.id) {
+                    mine.append(entry)
+                }
+                continue
+            }
+            guard let record = records[entry.id] else {
+                // Unknown here: only a live one is worth fetching (a dead one would not be admitted).
+                if entry.status == .alive || entry.status == .suspect { wanted.append(entry.id) }
+                continue
+            }
+            if record.superseded { continue }
+            let held = (record.incarnation, record.member.status)
+            if Self.changes((entry.incarnation, entry.status), over: held) {
+                wanted.append(entry.id)
+            } else if Self.changes(held, over: (entry.incarnation, entry.status)), let whole = wholeEntry(entry.id) {
+                mine.append(whole)
+            }
+        }
+        // Live members of mine in the chunk's range that it does not list: the sender lacks them.
+        for (id, record) in records
+        where id >= lower && id <= upper && record.member.isPeer && !record.superseded && !listed.contains(id) {
+            if let whole = wholeEntry(id) { mine.append(whole) }
+        }
+        if me.id >= lower, me.id <= upper, !listed.contains(me.id), let whole = wholeEntry(me.id) { mine.append(whole) }
+        mine.sort { $0.member.id < $1.member.id }
+        out += stateChunks(mine, reply: false, to: [sender.replication])
+        out += pullChunks(wanted, to: sender.replication)
+        return out
+    }
+
+    /// `ids` as `pull` datagrams that each fit.
+    func pullChunks(_ ids: [NodeID], to address: String) -> [SwimDirective] {
+        guard !ids.isEmpty else { return [] }
+        let budget =
+            settings.maxDatagramBytes - Self.datagramOverhead
+            - WireCodec.encodedHeaderSize(envelope(.pull(ids: []), updates: [])) - 2
+        let perChunk = max(1, budget / 8)
+        return stride(from: 0, to: ids.count, by: perChunk).map { start in
+            let chunk = Array(ids[start..<min(ids.count, start + perChunk)])
+            return .send(envelope(.pull(ids: chunk), updates: []), multicast: false, unicast: [address])
+        }
+    }
+
+    /// Whether `apply` would change a record held at `old` on hearing `new` (incarnation, status): the SWIM order,
+    /// leaving final, dead news only about a live or suspect member.
+    static func changes(_ new: (UInt64, MemberStatus), over old: (UInt64, MemberStatus)) -> Bool {
+        switch (old.1, new.1) {
+        case (.leaving, _): false
+        case (_, .leaving): true
+        case (_, .alive): new.0 > old.0
+        case (.dead, .suspect): new.0 > old.0
+        case (_, .suspect): new.0 > old.0 || (new.0 == old.0 && old.1 == .alive)
+        case (.dead, .dead): false
+        case (_, .dead): new.0 >= old.0
+        }
     }
 }
