@@ -109,6 +109,7 @@ final class NodeRuntime {
         tokens = VersionTokenSealer(cluster: settings.cluster, keyring: keyring)
         var membership = settings.membership
         membership.multicast = settings.multicast != nil
+        if let forced = Self.testMembershipProtocol { membership.protocolKind = forced }
         node = NodeInstance(
             cluster: settings.cluster, me: me, membership: membership, replication: settings.replication,
             shards: shardCount, now: Self.now(), follower: lead != nil)
@@ -156,6 +157,13 @@ final class NodeRuntime {
         else { return 0 }
         return millis
     }()
+
+    /// TEST ONLY: `SESSIONCLUSTER_TEST_MEMBERSHIP` (`beacon` or `swim`; anything else is ignored) overrides every
+    /// node's `membership.protocol` in this process, so whole test suites run with either protocol. Never set it in
+    /// production.
+    static let testMembershipProtocol: MembershipProtocol? = getenv("SESSIONCLUSTER_TEST_MEMBERSHIP").flatMap {
+        MembershipProtocol(rawValue: String(cString: $0))
+    }
 
     /// Registers the sockets and starts ticking (on the loop).
     func begin() {
