@@ -65,6 +65,7 @@ import Testing
 
     @Test func aGossipedDeathIsUnreachableForReplication() {
         var node = instance()
+        _ = node.onSwim(datagram(from: peer, .gossip), now: now)
         let before = node.replication.debugAvailability(now: now)
         let death = SwimUpdate(member: other, incarnation: 0, status: .dead, origin: peer.id)
         _ = node.onSwim(datagram(from: peer, .gossip, updates: [death]), now: now)
