@@ -1,5 +1,6 @@
 import Foundation
 import SessionCluster
+import Synchronization
 import TestSupport
 import Testing
 
@@ -89,9 +90,18 @@ import Testing
     @Test(.enabled(if: ProcessInfo.processInfo.environment["SESSIONCLUSTER_TEST_MEMBERSHIP"] == nil))
     func aBeaconNodeAndASwimNodeIgnoreEachOther() async throws {
         let multicast = ClusterNodeTests.uniqueMulticast()
-        let swim = try await ClusterNode.start(Self.settings("s1", multicast: multicast))
-        let beacon = try await ClusterNode.start(ClusterNodeTests.settings("b1", multicast: multicast))
+        let lines = Mutex<[String]>([])
+        var swimSettings = Self.settings("s1", multicast: multicast)
+        swimSettings.logHandler = { record in lines.withLock { $0.append("s1 " + record.message) } }
+        var beaconSettings = ClusterNodeTests.settings("b1", multicast: multicast)
+        beaconSettings.logHandler = { record in lines.withLock { $0.append("b1 " + record.message) } }
+        let swim = try await ClusterNode.start(swimSettings)
+        let beacon = try await ClusterNode.start(beaconSettings)
         try await Task.sleep(for: .milliseconds(1_000))
+        // Each says so in its log, once (10 s between lines), however many datagrams came.
+        let warnings = lines.withLock { $0 }.filter { $0.contains("another membership protocol") }
+        #expect(warnings.filter { $0.hasPrefix("s1 ") }.count == 1)
+        #expect(warnings.filter { $0.hasPrefix("b1 ") }.count == 1)
         #expect(await swim.members().isEmpty)
         #expect(await beacon.members().isEmpty)
         // Both still heard (and dropped) the other's datagrams: they arrived, authenticated.
