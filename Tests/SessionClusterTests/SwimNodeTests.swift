@@ -79,7 +79,8 @@ import Testing
             try await Task.sleep(for: .milliseconds(10))
         }
         #expect(declared)
-        print("swim (multicast \(multicast)): crash seen by every peer in \((ContinuousClock.now - start) / .milliseconds(1)) ms")
+        let millis = (ContinuousClock.now - start) / .milliseconds(1)
+        print("swim (multicast \(multicast)): crash seen by every peer in \(millis) ms")
         // The survivors still serve each other's sessions.
         let login = try await nodes[0].create { $0.set("after", "crash") }
         #expect(try await nodes[1].read(login.id, token: login.version).string("after") == "crash")

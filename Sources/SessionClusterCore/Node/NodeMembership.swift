@@ -87,7 +87,8 @@ package struct NodeMembership: Sendable {
     private static func wrap(_ directives: [SwimDirective]) -> [NodeDirective] {
         directives.map { directive in
             switch directive {
-            case .send(let datagram, let multicast, let unicast): .swim(datagram, multicast: multicast, unicast: unicast)
+            case .send(let datagram, let multicast, let unicast):
+                .swim(datagram, multicast: multicast, unicast: unicast)
             case .event(let event): .member(event)
             }
         }
