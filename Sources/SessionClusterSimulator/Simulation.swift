@@ -185,6 +185,8 @@ public final class Simulation {
                     }
                     queue.push(.beacon(beacon, to: other), at: now + latency())
                 }
+            case .swim:
+                break  // the simulator's nodes run the beacon protocol (SWIM at scale: `Scale/`)
             case .replication(.send(let message, let target)):
                 send(message, from: sender, fromSlot: slot, to: target)
             case .replication(.accessReady(let ticket, let session, let lostWrites)):

@@ -235,6 +235,7 @@ func runNode(configPath: String, name: String, logLevel: LogLevel) async -> Int3
         + (redisServer.map { "redis \($0.address) " } ?? "")
         + "mode \(configuration.replication.mode.rawValue)/\(configuration.replication.ack.rawValue)"
         + " loops \(settings.loops)"
+        + (settings.membership.protocolKind == .swim ? " membership swim" : "")
         + (settings.persistence.map {
             " persistence \($0.mode.rawValue)"
                 + ($0.mode == .log ? "/\($0.fsync.rawValue)" : "") + " in \($0.nodeDirectory(name))"

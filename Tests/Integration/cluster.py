@@ -71,6 +71,10 @@ class Cluster:
         loops = int(os.environ.get("SCENARIO_LOOPS", "0") or 0)
         if loops > 0:
             config["loops"] = loops
+        # SCENARIO_MEMBERSHIP=swim (or beacon) runs every node with that `membership.protocol`.
+        protocol = os.environ.get("SCENARIO_MEMBERSHIP", "")
+        if protocol:
+            membership["protocol"] = protocol
         fd, self.path = tempfile.mkstemp(prefix="cluster-", suffix=".json")
         with os.fdopen(fd, "w") as f:
             json.dump(config, f, indent=2)

@@ -101,7 +101,7 @@ import Testing
     }
 
     @Test func unknownKindIsRejected() {
-        for kind: UInt8 in [0, 5, 0xFF] {
+        for kind: UInt8 in [0, 6, 0xFF] {
             let bytes = header(kind: kind, length: 3) + [2, 0xAC, 0x02]
             #expect(wireError { try WireCodec.decodeFrame(bytes) } == WireError(.unknownFrameKind(kind), offset: 3))
         }

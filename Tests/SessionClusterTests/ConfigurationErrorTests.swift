@@ -116,6 +116,12 @@ import Testing
             document: multicast(#""interface": "localhost""#), keyPath: "membership.multicast.interface",
             value: #""localhost""#, problem: "is not an IPv4 address (like 127.0.0.1)"),
         .init(
+            document: Fixtures.document(membership: #"{"protocol": "gossip"}"#), keyPath: "membership.protocol",
+            value: #""gossip""#, problem: "is not one of beacon, swim"),
+        .init(
+            document: Fixtures.document(membership: #"{"protocol": true}"#), keyPath: "membership.protocol",
+            value: "true", problem: "must be one of beacon, swim"),
+        .init(
             document: Fixtures.document(membership: #"{"heartbeatMillis": 0}"#), keyPath: "membership.heartbeatMillis",
             value: "0", problem: "must be in 1...60000 (milliseconds)"),
         .init(

@@ -131,6 +131,19 @@ enum ConfigurationFixtures {
         #expect(try ClusterConfiguration.parse(bytes) == ClusterConfiguration.parse(ConfigurationFixtures.document()))
     }
 
+    @Test func membershipProtocolIsBeaconByDefaultAndSwimOnRequest() throws {
+        let defaults = try ClusterConfiguration.parse(ConfigurationFixtures.document())
+        #expect(defaults.membership.protocolKind == .beacon)
+        #expect(defaults.membershipSettings().protocolKind == .beacon)
+        let swim = try ClusterConfiguration.parse(ConfigurationFixtures.document(membership: #"{"protocol": "swim"}"#))
+        #expect(swim.membership.protocolKind == .swim)
+        #expect(swim.membershipSettings().protocolKind == .swim)
+        #expect(swim.description.contains("membership: swim"))
+        let beacon = try ClusterConfiguration.parse(
+            ConfigurationFixtures.document(membership: #"{"protocol": "beacon"}"#))
+        #expect(beacon == defaults)
+    }
+
     @Test func multicastNullDisablesMulticast() throws {
         let configuration = try ClusterConfiguration.parse(
             ConfigurationFixtures.document(membership: #"{"multicast": null}"#))

@@ -53,7 +53,8 @@ extension ClusterConfiguration {
             try decodeReplication(section, into: &configuration.replication)
         }
         if let section = try root.object(
-            "membership", keys: ["multicast", "heartbeatMillis", "suspectAfterMillis", "deadAfterMillis", "seeds"])
+            "membership",
+            keys: ["protocol", "multicast", "heartbeatMillis", "suspectAfterMillis", "deadAfterMillis", "seeds"])
         {
             try decodeMembership(section, into: &configuration.membership)
         }
@@ -111,6 +112,7 @@ extension ClusterConfiguration {
     private static func decodeMembership(
         _ section: ConfigurationObject, into membership: inout Membership
     ) throws(ConfigurationError) {
+        if let kind = try section.choice("protocol", as: MembershipProtocol.self) { membership.protocolKind = kind }
         switch section.value("multicast") {
         case nil: break
         case .null?: membership.multicast = nil

@@ -6,6 +6,7 @@ extension ClusterConfiguration {
     /// follows it (the core requires retention ≥ dead timeout, and no configuration key sets it).
     public func membershipSettings() -> MembershipSettings {
         var settings = MembershipSettings()
+        settings.protocolKind = membership.protocolKind
         settings.heartbeatMillis = membership.heartbeatMillis
         settings.suspectAfterMillis = membership.effectiveSuspectAfterMillis
         settings.deadAfterMillis = membership.effectiveDeadAfterMillis

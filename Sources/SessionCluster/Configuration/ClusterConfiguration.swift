@@ -9,6 +9,7 @@
 ///   "secret": "at least 32 bytes, e.g. the output of: openssl rand -base64 33",
 ///   "replication": { "mode": "delta", "ack": "async" },
 ///   "membership": {
+///     "protocol": "beacon",
 ///     "multicast": { "group": "239.255.77.1", "port": 47001, "interface": "127.0.0.1" },
 ///     "heartbeatMillis": 500,
 ///     "suspectAfterMillis": 1500,
@@ -38,6 +39,8 @@
 /// - `replication.mode`: `delta` (every node holds every session) or `backup` (a primary and `copies − 1` backups);
 ///   `replication.ack`: `async` (the request returns at once) or `sync` (after peers acknowledged).
 ///   `replication.copies`: backup mode's copies per session, 2...8 (default 2); delta mode allows only 2.
+/// - `membership.protocol`: `beacon` (every beacon carries the whole member list) or `swim` (probes and
+///   piggybacked changes: per-node traffic independent of the cluster's size). Every node must run the same one.
 /// - `membership.multicast`: `null` turns multicast beacons off (then list `seeds`). `group` is an IPv4 multicast
 ///   address (224.0.0.0–239.255.255.255), `interface` an IPv4 address, `port` 1–65535.
 /// - `membership.heartbeatMillis`: 1–60000. `suspectAfterMillis` and `deadAfterMillis` default to 3× and 6× the
@@ -170,6 +173,8 @@ public struct ClusterConfiguration: Sendable, Equatable {
 
     /// The `membership` section.
     public struct Membership: Sendable, Equatable {
+        /// `"beacon"` (the default) or `"swim"`: see `MembershipProtocol`. Every node of a cluster must run the same.
+        public var protocolKind: MembershipProtocol = .beacon
         /// Where multicast beacons go; nil (`"multicast": null`) turns multicast off, leaving `seeds` and gossip.
         public var multicast: Multicast? = Multicast()
         /// Interval between beacons, in ms. 500 ms is Tomcat's default.
@@ -265,6 +270,7 @@ extension ClusterConfiguration: CustomStringConvertible {
         return "ClusterConfiguration(cluster: \(JSONValue.quoted(cluster)), replication: "
             + "\(replication.mode.rawValue)/\(replication.ack.rawValue)"
             + (replication.copies != 2 ? "/\(replication.copies) copies" : "") + ", multicast: \(multicast), "
+            + (membership.protocolKind == .beacon ? "" : "membership: \(membership.protocolKind.rawValue), ")
             + "seeds: \(membership.seeds.count), nodes: \(nodes.map(\.name).joined(separator: ", ")), "
             + "secret: <\(secret.utf8.count) bytes, redacted>)"
     }

@@ -77,8 +77,8 @@ extension NodeRuntime {
     /// A beacon of this cluster from a node with another number of loops. Membership ignores it (shard k only
     /// replicates with shard k of its peers, so that node cannot take part); the log says why, every 10 s at most
     /// for each such node.
-    func heardOtherLoops(_ beacon: Beacon) {
-        let name = beacon.sender.name
+    func heardOtherLoops(_ sender: MemberInfo, loops: Int) {
+        let name = sender.name
         if beaconMismatchLogs[name] == nil, beaconMismatchLogs.count >= 64 { beaconMismatchLogs = [:] }
         guard let count = beaconMismatchLogs[name, default: LogThrottle(intervalMillis: 10_000)]
             .admit(now: EventLoop.monotonicMillis())
@@ -87,8 +87,22 @@ extension NodeRuntime {
             .error,
             "ignoring a node that runs another number of loops; set the same \"loops\" on every node of the cluster",
             [
-                ("peer", beacon.sender.name), ("peer_address", beacon.sender.replication),
-                ("peer_loops", String(beacon.shards)), ("loops", String(shardCount)), ("beacons", String(count)),
+                ("peer", sender.name), ("peer_address", sender.replication),
+                ("peer_loops", String(loops)), ("loops", String(shardCount)), ("beacons", String(count)),
+            ])
+    }
+
+    /// A membership datagram of the other protocol (a beacon at a SWIM node, or the reverse): ignored, and said in
+    /// the log every 10 s at most, since such nodes never see each other.
+    func heardOtherProtocol(_ sender: MemberInfo, protocol theirs: MembershipProtocol) {
+        guard let count = protocolMismatchLog.admit(now: EventLoop.monotonicMillis()) else { return }
+        log(
+            .error,
+            "ignoring a node that runs another membership protocol; set the same \"membership.protocol\" on every "
+                + "node of the cluster",
+            [
+                ("peer", sender.name), ("peer_address", sender.replication), ("peer_protocol", theirs.rawValue),
+                ("protocol", node.membership.protocolKind.rawValue), ("datagrams", String(count)),
             ])
     }
 }

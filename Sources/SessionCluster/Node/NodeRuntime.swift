@@ -57,6 +57,9 @@ final class NodeRuntime {
     /// Beacons of this cluster from nodes with another number of loops: membership ignores them (see
     /// `Beacon.shards`); this says so in the log, at most once every 10 s per node name (at most 64 names).
     var beaconMismatchLogs: [String: LogThrottle] = [:]
+    /// Datagrams of the other membership protocol (beacons at a SWIM node, SWIM at a beacon node): one log line
+    /// every 10 s at most.
+    var protocolMismatchLog = LogThrottle(intervalMillis: 10_000)
     /// Hands log records to `settings.logHandler` off the loop (bounded; drops and counts when it falls behind).
     let logger: NodeLogger
     /// The last delta's frame (`send`): the same delta to the next peer is not encoded again.
@@ -109,6 +112,7 @@ final class NodeRuntime {
         tokens = VersionTokenSealer(cluster: settings.cluster, keyring: keyring)
         var membership = settings.membership
         membership.multicast = settings.multicast != nil
+        if let forced = Self.testMembershipProtocol { membership.protocolKind = forced }
         node = NodeInstance(
             cluster: settings.cluster, me: me, membership: membership, replication: settings.replication,
             shards: shardCount, now: Self.now(), follower: lead != nil)
@@ -157,6 +161,13 @@ final class NodeRuntime {
         return millis
     }()
 
+    /// TEST ONLY: `SESSIONCLUSTER_TEST_MEMBERSHIP` (`beacon` or `swim`; anything else is ignored) overrides every
+    /// node's `membership.protocol` in this process, so whole test suites run with either protocol. Never set it in
+    /// production.
+    static let testMembershipProtocol: MembershipProtocol? = getenv("SESSIONCLUSTER_TEST_MEMBERSHIP").flatMap {
+        MembershipProtocol(rawValue: String(cString: $0))
+    }
+
     /// Registers the sockets and starts ticking (on the loop).
     func begin() {
         // Before the first tick: restored copies are in place before any peer hears of this node.
@@ -167,11 +178,12 @@ final class NodeRuntime {
             }
             if let datagrams {
                 try loop.register(datagrams.fd, events: EPOLLIN.rawValue) { [unowned self] _ in
-                    receiveBeacons(datagrams)
+                    receiveDatagrams(datagrams)
                 }
             }
             if let receiver = multicastReceiver {
-                try loop.register(receiver.fd, events: EPOLLIN.rawValue) { [unowned self] _ in receiveBeacons(receiver)
+                try loop.register(receiver.fd, events: EPOLLIN.rawValue) { [unowned self] _ in
+                    receiveDatagrams(receiver)
                 }
             }
         } catch {
@@ -196,7 +208,9 @@ final class NodeRuntime {
         for directive in directives {
             switch directive {
             case .beacon(let beacon, let multicast, let unicast):
-                send(beacon, multicast: multicast, unicast: unicast)
+                send(.beacon(beacon), multicast: multicast, unicast: unicast)
+            case .swim(let datagram, let multicast, let unicast):
+                send(.swim(datagram), multicast: multicast, unicast: unicast)
             case .replication(.send(let message, let peer)):
                 send(message, to: peer)
             case .replication(.accessReady(let ticket, let session, let lostWrites)):
@@ -230,11 +244,12 @@ final class NodeRuntime {
         }
     }
 
-    // MARK: Beacons
+    // MARK: Membership datagrams
 
-    private func send(_ beacon: Beacon, multicast: Bool, unicast: [String]) {
+    /// Sends a beacon or SWIM datagram, sealed with the cluster secret, to the group and to each `host:port`.
+    private func send(_ datagram: PeerFrame, multicast: Bool, unicast: [String]) {
         guard let datagrams else { return }
-        let frame = cipher.seal(WireCodec.frame(.beacon(beacon)), channel: .datagram)
+        let frame = cipher.seal(WireCodec.frame(datagram), channel: .datagram)
         if multicast, let group = multicastGroup { try? datagrams.send(frame, to: group) }
         for target in unicast {
             guard let address = try? SocketAddress(parsing: target) else { continue }
@@ -242,19 +257,34 @@ final class NodeRuntime {
         }
     }
 
-    private func receiveBeacons(_ socket: DatagramSocket) {
+    /// Beacons or SWIM datagrams, whichever protocol this node runs; the other one's are ignored (and logged).
+    private func receiveDatagrams(_ socket: DatagramSocket) {
+        let running = node.membership.protocolKind
         while let count = try? socket.receive(into: &datagramBuffer) {
             // Authenticated first: anything else is dropped (and counted by the cipher) before parsing.
             guard let (sender, plaintext) = cipher.open(datagramBuffer[0..<count], channel: .datagram) else { continue }
-            guard case .beacon(let beacon)? = try? WireCodec.decodeFrame(plaintext, limit: 65_536),
-                beacon.sender.id == sender
-            else {
+            switch try? WireCodec.decodeFrame(plaintext, limit: 65_536) {
+            case .beacon(let beacon)? where beacon.sender.id == sender:
+                stats.framesReceived += 1
+                guard beacon.cluster == settings.cluster else { continue }
+                guard running == .beacon else {
+                    heardOtherProtocol(beacon.sender, protocol: .beacon)
+                    continue
+                }
+                if beacon.shards != shardCount { heardOtherLoops(beacon.sender, loops: beacon.shards) }
+                execute(node.onBeacon(beacon, now: Self.now()))
+            case .swim(let datagram)? where datagram.sender.id == sender:
+                stats.framesReceived += 1
+                guard datagram.cluster == settings.cluster else { continue }
+                guard running == .swim else {
+                    heardOtherProtocol(datagram.sender, protocol: .swim)
+                    continue
+                }
+                if datagram.shards != shardCount { heardOtherLoops(datagram.sender, loops: datagram.shards) }
+                execute(node.onSwim(datagram, now: Self.now()))
+            default:
                 stats.malformed += 1
-                continue
             }
-            stats.framesReceived += 1
-            if beacon.cluster == settings.cluster, beacon.shards != shardCount { heardOtherLoops(beacon) }
-            execute(node.onBeacon(beacon, now: Self.now()))
         }
     }
 }

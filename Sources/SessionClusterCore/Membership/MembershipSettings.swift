@@ -1,3 +1,12 @@
+/// The membership protocol a node runs (configuration key `membership.protocol`).
+public enum MembershipProtocol: String, Sendable, CaseIterable {
+    /// Periodic beacons, each with the whole member list (multicast, or unicast to seeds and members).
+    case beacon
+    /// SWIM with Lifeguard (`SwimInstance`): one probe per period, changes piggybacked, cost per node independent
+    /// of the cluster's size.
+    case swim
+}
+
 /// Tuning of the membership protocol: beacon cadence, failure-detection timeouts and where beacons go.
 ///
 /// All durations are milliseconds of the `Timestamp` the shell passes in. Call `validate()` once at start-up;
@@ -35,6 +44,11 @@ public struct MembershipSettings: Sendable, Equatable {
     /// `nil` (the default) means: exactly when `multicast` is off, because then seeds and members are the only
     /// way beacons travel.
     public var unicastToMembers: Bool? = nil
+
+    /// Which membership protocol the node runs: `.beacon` (every beacon carries the whole member list) or `.swim`
+    /// (`SwimInstance`: probes and piggybacked changes, per-node cost independent of the cluster's size). Both ends
+    /// must run the same one: each ignores the other's datagrams.
+    public var protocolKind: MembershipProtocol = .beacon
 
     /// Settings with the defaults documented on each field.
     public init() {}

@@ -2,6 +2,8 @@
 package enum NodeDirective: Hashable, Sendable {
     /// Send a membership beacon: to the multicast group when `multicast`, and to each `host:port` in `unicast`.
     case beacon(Beacon, multicast: Bool, unicast: [String])
+    /// Send a SWIM datagram (`membership.protocol` `swim`), the same ways as a beacon.
+    case swim(SwimDatagram, multicast: Bool, unicast: [String])
     /// A replication directive (send to a peer, access ready / failed, sync commit completed, event).
     case replication(ReplicationDirective)
     /// A membership transition, for logs and the embedder's event stream.
@@ -31,7 +33,8 @@ package enum MembershipMirror: Hashable, Sendable {
 /// shard's replication is thus an instance of the same protocol over the same members, exchanging messages only
 /// with the same shard of each peer.
 package struct NodeInstance: Sendable {
-    package private(set) var membership: MembershipInstance
+    /// The beacon protocol or SWIM (`MembershipSettings.protocolKind`): replication hears of both the same way.
+    package private(set) var membership: NodeMembership
     package private(set) var replication: ReplicationInstance
     /// A shard other than 0 of a node with several loops: membership comes from shard 0 (`apply`).
     package let isFollower: Bool
@@ -50,8 +53,7 @@ package struct NodeInstance: Sendable {
         shards: Int = 1, now: Timestamp, follower: Bool = false
     ) {
         self.isFollower = follower
-        self.membership = MembershipInstance(
-            settings: membership, cluster: cluster, shards: shards, me: me, now: now)
+        self.membership = NodeMembership(settings: membership, cluster: cluster, shards: shards, me: me, now: now)
         self.replication = ReplicationInstance(settings: replication, me: me.id, key: me.name, now: now)
         self.replication.adoptMembershipTiming(
             settleMillis: membership.deadAfterMillis, retentionMillis: membership.deadRetentionMillis)
@@ -87,17 +89,34 @@ package struct NodeInstance: Sendable {
         let directives = translate(membership.onBeacon(beacon, now: now), now: now)
         if membership.admits(beacon) {
             for entry in beacon.members where entry.status == .dead && entry.member.id != me.id {
-                if isSuperseded(entry.member) {
-                    // Another incarnation of a name that is live now (this node's own previous one, say): two
-                    // never run at once under one name, so this one is gone for good, not out of reach.
-                    departed(entry.member.id)
-                } else {
-                    replication.onHeardUnreachable(entry.member.id, now: now)
-                    if recordsMirror { mirror.append(.heardUnreachable(entry.member.id)) }
-                }
+                heardDead(entry.member, now: now)
             }
         }
         return directives
+    }
+
+    /// A SWIM datagram arrived (already authenticated and decoded by the shell). Dead members it carries are
+    /// handled as a beacon's dead entries.
+    package mutating func onSwim(_ datagram: SwimDatagram, now: Timestamp) -> [NodeDirective] {
+        let directives = translate(membership.onSwim(datagram, now: now), now: now)
+        if membership.admits(datagram) {
+            for update in datagram.updates where update.status == .dead && update.member.id != me.id {
+                heardDead(update.member, now: now)
+            }
+        }
+        return directives
+    }
+
+    /// A peer says `member` is dead.
+    private mutating func heardDead(_ member: MemberInfo, now: Timestamp) {
+        if isSuperseded(member) {
+            // Another incarnation of a name that is live now (this node's own previous one, say): two
+            // never run at once under one name, so this one is gone for good, not out of reach.
+            departed(member.id)
+        } else {
+            replication.onHeardUnreachable(member.id, now: now)
+            if recordsMirror { mirror.append(.heardUnreachable(member.id)) }
+        }
     }
 
     /// A replication message arrived from `peer` over its link.
@@ -207,15 +226,15 @@ package struct NodeInstance: Sendable {
     }
 
     /// Carries membership directives over, and tells replication when the set of live peers changed.
-    private mutating func translate(_ directives: [MembershipDirective], now: Timestamp) -> [NodeDirective] {
+    private mutating func translate(_ directives: [NodeDirective], now: Timestamp) -> [NodeDirective] {
         var out = [NodeDirective]()
         var changed = false
         for directive in directives {
             switch directive {
-            case .sendBeacon(let beacon, let multicast, let unicast):
-                out.append(.beacon(beacon, multicast: multicast, unicast: unicast))
-            case .event(let event):
-                out.append(.member(event))
+            case .beacon, .swim, .replication:
+                out.append(directive)
+            case .member(let event):
+                out.append(directive)
                 changed = true
                 switch event {
                 case .joined(let info), .recovered(let info):

@@ -6,7 +6,8 @@
 /// version     1 byte, `currentVersion`
 /// kind        1 byte, `Frame.Kind`
 /// length      4 bytes big-endian, the payload's size
-/// payload     `length` bytes: a PeerHello, ReplicationMessage, Beacon or clock reading (see `WireCodec`)
+/// payload     `length` bytes: a PeerHello, ReplicationMessage, Beacon, clock reading or SwimDatagram
+///             (see `WireCodec`)
 /// ```
 package enum Frame {
     /// The two magic bytes, "SC".
@@ -29,6 +30,8 @@ package enum Frame {
         case beacon = 3
         /// The sender's wall clock in microseconds (8 bytes), stamping the frame that follows it on the link.
         case clock = 4
+        /// A SWIM membership datagram (`SwimDatagram`), sent instead of beacons by nodes running SWIM.
+        case swim = 5
     }
 
     /// A validated header.

@@ -12,6 +12,8 @@ package enum PeerFrame: Hashable, Sendable {
     /// The sender's wall clock (microseconds since the epoch) when it queued the next frame on this link: a
     /// sample of replication lag for the receiver (meaningful when both clocks agree, e.g. on one host).
     case clock(UInt64)
+    /// A SWIM membership datagram (nodes whose `membership.protocol` is `swim`).
+    case swim(SwimDatagram)
 
     /// The header kind of this frame.
     package var kind: Frame.Kind {
@@ -20,6 +22,7 @@ package enum PeerFrame: Hashable, Sendable {
         case .replication: .replication
         case .beacon: .beacon
         case .clock: .clock
+        case .swim: .swim
         }
     }
 }

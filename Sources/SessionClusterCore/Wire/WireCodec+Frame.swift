@@ -16,6 +16,7 @@ extension WireCodec {
         case .replication(let message): writer.write(message)
         case .beacon(let beacon): writer.write(beacon)
         case .clock(let micros): writer.writeUInt64(micros)
+        case .swim(let datagram): writer.write(datagram)
         }
         let length = writer.count - Frame.headerSize
         precondition(length <= Int(UInt32.max), "frame payload of \(length) bytes exceeds the 32-bit length field")
@@ -64,6 +65,7 @@ extension WireCodec {
         case .replication: frame = .replication(try reader.readReplicationMessage())
         case .beacon: frame = .beacon(try reader.readBeacon())
         case .clock: frame = .clock(try reader.readUInt64())
+        case .swim: frame = .swim(try reader.readSwimDatagram())
         }
         try reader.expectEnd()
         return frame
