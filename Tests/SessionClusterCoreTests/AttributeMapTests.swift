@@ -47,4 +47,83 @@ import Testing
         let map = AttributeMap([("user", slot("alice")), ("user", slot("bob", 1))])
         #expect(map.count == 1 && map["user"] == slot("bob", 1))
     }
+
+    // The map keeps every entry in one byte buffer: these check that the offsets stay right as entries are
+    // inserted, replaced by larger or smaller values, turned into tombstones and removed, first, middle and last.
+
+    @Test func emptyValuesEmptyNamesAndTombstonesRoundTrip() {
+        var map = AttributeMap()
+        map[""] = slot("")
+        map["gone"] = slot(nil, 3)
+        map["x"] = slot("")
+        #expect(map.count == 3)
+        #expect(map[""] == slot("") && map["gone"] == slot(nil, 3) && map["x"] == slot(""))
+        #expect(map.map(\.key) == ["", "gone", "x"])
+        map.removeValue(forKey: "")
+        map.removeValue(forKey: "x")
+        #expect(map.count == 1 && map.map(\.key) == ["gone"])
+        map["gone"] = nil
+        #expect(map.isEmpty && map.count == 0 && map == AttributeMap() && Array(map.keys).isEmpty)
+        map["again"] = slot("1")
+        #expect(map.map(\.key) == ["again"] && map["again"] == slot("1"))
+    }
+
+    @Test func largeValuesSurviveReplacementOfTheirNeighbours() {
+        let large = [UInt8]((0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        var map = AttributeMap()
+        map["b"] = AttributeSlot(value: large, stamp: slot(nil).stamp)
+        map["a"] = slot("first")
+        map["c"] = slot("last")
+        #expect(map["b"]?.value == large)
+        map["a"] = slot(String(repeating: "grown", count: 1_000), 1)  // larger: everything after it moves
+        #expect(map["b"]?.value == large && map["c"] == slot("last"))
+        map["a"] = slot("s", 2)  // smaller
+        #expect(map["b"]?.value == large && map["c"] == slot("last") && map["a"] == slot("s", 2))
+        map["b"] = slot(nil, 4)  // the large value becomes a tombstone
+        #expect(map["b"] == slot(nil, 4) && map["c"] == slot("last") && map.count == 3)
+        map["d"] = slot("after last")  // the last entry's offset must have followed
+        #expect(map.map(\.key) == ["a", "b", "c", "d"] && map["d"] == slot("after last"))
+    }
+
+    @Test func manyAttributesInAnyOrderMatchADictionary() {
+        var generator = SplitMix64(seed: 42)
+        var map = AttributeMap()
+        var reference = [String: AttributeSlot]()
+        for step in 0..<3_000 {
+            let name = "k\(generator.next() % 400)"
+            switch generator.next() % 4 {
+            case 0:
+                map[name] = nil
+                reference[name] = nil
+            case 1:
+                map[name] = slot(nil, UInt32(step))
+                reference[name] = slot(nil, UInt32(step))
+            default:
+                let value = String(repeating: "v", count: Int(generator.next() % 300))
+                #expect(map.updateValue(slot(value, UInt32(step)), forKey: name) == reference[name])
+                reference[name] = slot(value, UInt32(step))
+            }
+            #expect(map.count == reference.count)
+        }
+        #expect(map.map(\.key) == reference.keys.sorted())
+        for (name, expected) in reference { #expect(map[name] == expected) }
+        #expect(map == AttributeMap(reference))
+        // A wire round trip gives the same map back.
+        let content = SessionContent(lastAccess: Timestamp(millis: 5), attributes: map)
+        let session = Session(id: SessionID(high: 1, low: 2), content: content, version: VersionVector())
+        let bytes = WireCodec.encode(.snapshot(session, nil))
+        guard case .snapshot(let decoded, _) = try? WireCodec.decodeReplicationMessage(bytes) else {
+            Issue.record("snapshot did not decode")
+            return
+        }
+        #expect(decoded.content.attributes == map)
+    }
+
+    @Test func replacingOneAttributeKeepsTheOthersAndJoinsStillPickTheNewestStamp() {
+        var content = SessionContent(attributes: ["user": slot("alice"), "data": slot("old")])
+        content.join(SessionContent(attributes: ["data": slot("new", 5)]))
+        content.join(SessionContent(attributes: ["data": slot("stale", 1)]))
+        #expect(content.attributes["data"] == slot("new", 5) && content.attributes["user"] == slot("alice"))
+        #expect(content.attributes.count == 2)
+    }
 }

@@ -62,7 +62,7 @@ extension ReplicationInstance {
     /// The latest time (ms) `content` carries: its stamps and its last access.
     static func latestMillis(_ content: SessionContent) -> Int64 {
         var latest = content.lastAccess.millis
-        for slot in content.attributes.values { latest = max(latest, slot.stamp.time.wall) }
+        for stamp in content.attributes.stamps { latest = max(latest, stamp.time.wall) }
         if let stamp = content.maxInactiveStamp { latest = max(latest, stamp.time.wall) }
         if let invalidation = content.invalidation { latest = max(latest, invalidation.stamp.time.wall) }
         return latest

@@ -140,8 +140,8 @@ extension ReplicationInstance {
     /// Whether a concurrent delta overwrote an attribute that a write it had not seen also set.
     private func writesConflict(_ delta: SessionDelta, with session: Session) -> Bool {
         for (name, incoming) in delta.patch.attributes {
-            guard let local = session.content.attributes[name], local.stamp != incoming.stamp else { continue }
-            if local.stamp > incoming.stamp || delta.base[local.stamp.node] < session.version[local.stamp.node] {
+            guard let local = session.content.attributes.stamp(of: name), local != incoming.stamp else { continue }
+            if local > incoming.stamp || delta.base[local.node] < session.version[local.node] {
                 return true
             }
         }

@@ -128,11 +128,9 @@ extension ReplicationInstance {
         /// ever written would stay.)
         func emptyPurgeTime(_ session: Session) -> Timestamp? {
             guard let maxInactive = session.content.maxInactive, maxInactive <= 0 else { return nil }
+            guard !session.content.attributes.hasLiveValue else { return nil }
             var newest = session.content.maxInactiveStamp?.time.wall ?? 0
-            for (_, slot) in session.content.attributes {
-                if slot.value != nil { return nil }
-                newest = max(newest, slot.stamp.time.wall)
-            }
+            for stamp in session.content.attributes.stamps { newest = max(newest, stamp.time.wall) }
             return Timestamp(millis: max(newest, session.content.lastAccess.millis))
                 .adding(millis: tombstoneRetentionMillis)
         }

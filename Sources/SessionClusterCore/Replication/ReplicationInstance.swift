@@ -435,7 +435,7 @@ package struct ReplicationInstance: Sendable {
 
     /// Observes every stamp in a patch so later local writes are stamped after it.
     mutating func observe(_ content: SessionContent) {
-        for slot in content.attributes.values { clock.observe(slot.stamp.time) }
+        for stamp in content.attributes.stamps { clock.observe(stamp.time) }
         if let stamp = content.maxInactiveStamp { clock.observe(stamp.time) }
         if let invalidation = content.invalidation { clock.observe(invalidation.stamp.time) }
     }

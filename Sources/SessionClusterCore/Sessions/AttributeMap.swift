@@ -1,70 +1,113 @@
-/// A session's attribute registers by name: a dictionary-like collection kept as one array sorted by name.
+/// A session's attribute registers by name: a dictionary-like collection kept in ONE contiguous byte buffer,
+/// entries sorted by name.
 ///
-/// Sessions hold a handful of attributes, and every held copy carries this collection, so its size counts:
-/// a sorted array is one allocation of 48 bytes per attribute, where a `Dictionary` adds a ~90-byte header and
-/// keeps up to half its buckets empty. Lookups are a binary search. Names compare as `String` does (Unicode
-/// canonical equivalence), as dictionary keys did: two spellings of one name are one entry.
+/// Every held copy carries this collection, so its size counts. Before, an array of entries each held its own value
+/// array: for a typical session (a user name and 1 KB of state) three allocations, ~190 bytes beyond the payload.
+/// Here names, stamps and values sit in one buffer (one allocation, 28 bytes beyond name and value per entry).
+/// Reading a value copies it out of the buffer; replacing one rewrites only its entry, in place when the buffer is
+/// uniquely held. Lookups scan the entries (sessions hold a handful); appending in name order — decoding, joining
+/// into a copy built the same way — goes straight to the end. Names compare as `String` does (Unicode canonical
+/// equivalence), as dictionary keys did: two spellings of one name are one entry (the first spelling is kept).
 ///
 /// Iteration yields `(key:, value:)` pairs in ascending name order, so equal maps iterate, encode and hash alike.
-package struct AttributeMap: Hashable, Sendable, RandomAccessCollection, ExpressibleByDictionaryLiteral {
+///
+/// Layout: a header (entry count, offset of the last entry; 4 bytes each, little-endian), then per entry
+/// name length (4), name (UTF-8), stamp wall (8), logical (4), node (8), value length (4; `UInt32.max` for a
+/// tombstone), value. An empty map holds no bytes at all.
+package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictionaryLiteral {
     package typealias Element = (key: String, value: AttributeSlot)
+    /// The byte offset of an entry in the buffer.
+    package typealias Index = Int
 
-    private struct Entry: Hashable, Sendable {
-        var name: String
-        var slot: AttributeSlot
-    }
+    private var bytes: [UInt8]
 
-    /// Sorted by `name`, names unique.
-    private var entries: [Entry]
+    private static let headerSize = 8
+    private static let entryOverhead = 4 + 8 + 4 + 8 + 4
+    private static let tombstone = UInt32.max
 
-    package init() { entries = [] }
+    package init() { bytes = [] }
 
-    /// An empty map with room for `minimumCapacity` attributes.
+    /// An empty map; `minimumCapacity` attributes are expected (the buffer grows as values arrive).
     package init(minimumCapacity: Int) {
-        entries = []
-        entries.reserveCapacity(minimumCapacity)
+        bytes = []
     }
 
     /// A map of `slots`' pairs; of repeated names the last pair wins.
     package init(_ slots: some Sequence<(String, AttributeSlot)>) {
-        entries = []
+        bytes = []
         for (name, slot) in slots { self[name] = slot }
     }
 
     /// A map from a `[name: slot]` dictionary.
     package init(_ slots: [String: AttributeSlot]) {
-        self.init(slots.map { ($0.key, $0.value) })
+        self.init(slots.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
     }
 
     package init(dictionaryLiteral elements: (String, AttributeSlot)...) {
         self.init(elements)
     }
 
-    package var startIndex: Int { 0 }
-    package var endIndex: Int { entries.count }
+    // MARK: Collection
 
-    package subscript(position: Int) -> Element { (entries[position].name, entries[position].slot) }
+    package var startIndex: Int { bytes.isEmpty ? 0 : Self.headerSize }
+    package var endIndex: Int { bytes.count }
+
+    package var count: Int { bytes.isEmpty ? 0 : Int(load32(at: 0)) }
+    package var isEmpty: Bool { bytes.isEmpty }
+
+    package func index(after position: Int) -> Int { entryEnd(at: position) }
+
+    package subscript(position: Int) -> Element { (name(at: position), slot(at: position)) }
+
+    // MARK: Dictionary-like access
 
     /// The slot of attribute `name`, nil when the map has none; assigning nil removes the entry.
     package subscript(name: String) -> AttributeSlot? {
         get {
-            guard case .found(let index) = search(name) else { return nil }
-            return entries[index].slot
+            guard case .found(let offset) = search(name) else { return nil }
+            return slot(at: offset)
         }
         set {
             if let newValue { updateValue(newValue, forKey: name) } else { removeValue(forKey: name) }
         }
     }
 
+    /// The stamp of attribute `name` (nil when the map has none), read without copying its value out.
+    package func stamp(of name: String) -> Stamp? {
+        guard case .found(let offset) = search(name) else { return nil }
+        return stamp(at: offset)
+    }
+
     /// Sets the slot of `name`, returning the slot it replaced (nil when `name` was new).
     @discardableResult
     package mutating func updateValue(_ slot: AttributeSlot, forKey name: String) -> AttributeSlot? {
         switch search(name) {
-        case .found(let index):
-            defer { entries[index].slot = slot }
-            return entries[index].slot
-        case .insert(let index):
-            entries.insert(Entry(name: name, slot: slot), at: index)
+        case .found(let offset):
+            let old = self.slot(at: offset)
+            let end = entryEnd(at: offset)
+            let entry = Self.encode(nameBytes: Array(nameBytes(at: offset)), slot)
+            let delta = entry.count - (end - offset)
+            let last = Int(load32(at: 4))
+            reserve(bytes.count + delta)
+            bytes.replaceSubrange(offset..<end, with: entry)
+            if offset < last { store32(UInt32(last + delta), at: 4) }
+            return old
+        case .insert(let offset):
+            let entry = Self.encode(nameBytes: Array(name.utf8), slot)
+            if bytes.isEmpty {
+                bytes.reserveCapacity(Self.headerSize + entry.count)
+                bytes.append(contentsOf: repeatElement(0, count: Self.headerSize))
+                bytes.append(contentsOf: entry)
+                store32(1, at: 0)
+                store32(UInt32(Self.headerSize), at: 4)
+                return nil
+            }
+            let last = Int(load32(at: 4))
+            let newCount = count + 1
+            reserve(bytes.count + entry.count)
+            bytes.insert(contentsOf: entry, at: offset)
+            store32(UInt32(newCount), at: 0)
+            store32(UInt32(offset > last ? offset : last + entry.count), at: 4)
             return nil
         }
     }
@@ -72,30 +115,172 @@ package struct AttributeMap: Hashable, Sendable, RandomAccessCollection, Express
     /// Removes the entry of `name`, returning its slot (nil when there was none).
     @discardableResult
     package mutating func removeValue(forKey name: String) -> AttributeSlot? {
-        guard case .found(let index) = search(name) else { return nil }
-        return entries.remove(at: index).slot
+        guard case .found(let offset) = search(name) else { return nil }
+        let old = slot(at: offset)
+        let end = entryEnd(at: offset)
+        let last = Int(load32(at: 4))
+        let remaining = count - 1
+        guard remaining > 0 else {
+            bytes = []
+            return old
+        }
+        bytes.removeSubrange(offset..<end)
+        store32(UInt32(remaining), at: 0)
+        if offset < last {
+            store32(UInt32(last - (end - offset)), at: 4)
+        } else {
+            // The last entry went: the new last is the one before it.
+            var previous = Self.headerSize
+            var position = Self.headerSize
+            while position < bytes.count {
+                previous = position
+                position = entryEnd(at: position)
+            }
+            store32(UInt32(previous), at: 4)
+        }
+        return old
     }
 
     /// The names, ascending.
-    package var keys: some RandomAccessCollection<String> { entries.lazy.map(\.name) }
+    package var keys: [String] { indices.map { name(at: $0) } }
 
     /// The slots, in ascending name order.
-    package var values: some RandomAccessCollection<AttributeSlot> { entries.lazy.map(\.slot) }
+    package var values: [AttributeSlot] { indices.map { slot(at: $0) } }
+
+    /// The stamps, in ascending name order, read without copying any value out.
+    package var stamps: [Stamp] { indices.map { stamp(at: $0) } }
+
+    /// Whether any entry holds a value (is not a tombstone), read without copying values out.
+    package var hasLiveValue: Bool {
+        indices.contains { load32(at: $0 + 4 + Int(load32(at: $0)) + 20) != Self.tombstone }
+    }
+
+    /// Bytes the map occupies (names, values, stamps and lengths): a cheap size for batching.
+    package var storedBytes: Int { bytes.count }
+
+    // MARK: Equality (names compare as `String` does, so canonically equivalent spellings are equal)
+
+    package static func == (lhs: AttributeMap, rhs: AttributeMap) -> Bool {
+        if lhs.bytes == rhs.bytes { return true }
+        guard lhs.count == rhs.count else { return false }
+        return zip(lhs, rhs).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(count)
+        for (name, slot) in self {
+            hasher.combine(name)
+            hasher.combine(slot)
+        }
+    }
+
+    // MARK: Storage
+
+    /// Grows the buffer to at least `needed` bytes, by an eighth at least: little slack per held copy, yet appending
+    /// many entries one by one copies the buffer a bounded number of times per byte.
+    private mutating func reserve(_ needed: Int) {
+        let capacity = bytes.capacity
+        guard needed > capacity else { return }
+        bytes.reserveCapacity(Swift.max(needed, capacity + capacity / 8))
+    }
+
+    private static func encode(nameBytes: [UInt8], _ slot: AttributeSlot) -> [UInt8] {
+        var entry = [UInt8]()
+        entry.reserveCapacity(entryOverhead + nameBytes.count + (slot.value?.count ?? 0))
+        func append<T: FixedWidthInteger>(_ value: T) {
+            withUnsafeBytes(of: value.littleEndian) { entry.append(contentsOf: $0) }
+        }
+        append(UInt32(nameBytes.count))
+        entry.append(contentsOf: nameBytes)
+        append(slot.stamp.time.wall)
+        append(slot.stamp.time.logical)
+        append(slot.stamp.node.rawValue)
+        if let value = slot.value {
+            precondition(value.count < Int(tombstone), "attribute value of 4 GiB or more")
+            append(UInt32(value.count))
+            entry.append(contentsOf: value)
+        } else {
+            append(tombstone)
+        }
+        return entry
+    }
+
+    private func load32(at offset: Int) -> UInt32 {
+        bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
+    }
+
+    private func load64(at offset: Int) -> UInt64 {
+        bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+    }
+
+    private mutating func store32(_ value: UInt32, at offset: Int) {
+        bytes.withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt32.self) }
+    }
+
+    private func entryEnd(at offset: Int) -> Int {
+        let lengthOffset = offset + 4 + Int(load32(at: offset)) + 20
+        let length = load32(at: lengthOffset)
+        return lengthOffset + 4 + (length == Self.tombstone ? 0 : Int(length))
+    }
+
+    private func nameBytes(at offset: Int) -> ArraySlice<UInt8> {
+        bytes[offset + 4..<offset + 4 + Int(load32(at: offset))]
+    }
+
+    private func name(at offset: Int) -> String { String(decoding: nameBytes(at: offset), as: UTF8.self) }
+
+    private func stamp(at offset: Int) -> Stamp {
+        let stampOffset = offset + 4 + Int(load32(at: offset))
+        return Stamp(
+            time: HLCTimestamp(wall: Int64(bitPattern: load64(at: stampOffset)), logical: load32(at: stampOffset + 8)),
+            node: NodeID(rawValue: load64(at: stampOffset + 12)))
+    }
+
+    private func slot(at offset: Int) -> AttributeSlot {
+        let stampOffset = offset + 4 + Int(load32(at: offset))
+        let stamp = stamp(at: offset)
+        let length = load32(at: stampOffset + 20)
+        let value = length == Self.tombstone ? nil : Array(bytes[stampOffset + 24..<stampOffset + 24 + Int(length)])
+        return AttributeSlot(value: value, stamp: stamp)
+    }
 
     private enum SearchResult {
         case found(Int)
         case insert(Int)
     }
 
-    private func search(_ name: String) -> SearchResult {
-        // Ascending input (decoding a content, joining into a copy built the same way) ends at once.
-        guard let last = entries.last, name <= last.name else { return .insert(entries.count) }
-        var low = 0
-        var high = entries.count
-        while low < high {
-            let middle = (low + high) / 2
-            if entries[middle].name < name { low = middle + 1 } else { high = middle }
+    private enum Order { case less, equal, greater }
+
+    /// How the stored name at `offset` compares with `name`: by bytes when both are ASCII (the same order as
+    /// `String`'s), by `String` comparison otherwise.
+    private func compare(at offset: Int, with name: String) -> Order {
+        let stored = nameBytes(at: offset)
+        let utf8 = name.utf8
+        if stored.elementsEqual(utf8) { return .equal }
+        if stored.allSatisfy({ $0 < 0x80 }) && utf8.allSatisfy({ $0 < 0x80 }) {
+            return stored.lexicographicallyPrecedes(utf8) ? .less : .greater
         }
-        return low < entries.count && entries[low].name == name ? .found(low) : .insert(low)
+        let storedName = String(decoding: stored, as: UTF8.self)
+        return storedName < name ? .less : storedName == name ? .equal : .greater
+    }
+
+    private func search(_ name: String) -> SearchResult {
+        guard !bytes.isEmpty else { return .insert(0) }
+        // Ascending input (decoding a content, joining into a copy built the same way) ends at once.
+        let last = Int(load32(at: 4))
+        switch compare(at: last, with: name) {
+        case .less: return .insert(bytes.count)
+        case .equal: return .found(last)
+        case .greater: break
+        }
+        var position = Self.headerSize
+        while position < last {
+            switch compare(at: position, with: name) {
+            case .less: position = entryEnd(at: position)
+            case .equal: return .found(position)
+            case .greater: return .insert(position)
+            }
+        }
+        return .insert(last)
     }
 }

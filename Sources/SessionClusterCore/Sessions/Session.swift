@@ -13,9 +13,9 @@ package struct Session: Hashable, Sendable {
     /// About how many bytes the session takes on the wire (names, values, stamps and the vector), for sizing
     /// batches such as state-transfer chunks.
     package var estimatedBytes: Int {
-        content.attributes.reduce(64 + 16 * version.entries.count) {
-            $0 + 24 + $1.key.utf8.count + ($1.value.value?.count ?? 0)
-        }
+        // The attribute buffer holds names, values and 28 bytes of stamp and lengths per entry (the wire ~24),
+        // so its size is the estimate; read without copying any value out.
+        64 + 16 * version.entries.count + content.attributes.storedBytes
     }
 
     /// False once the session was logged out, expired or renamed anywhere the copy has heard of.

@@ -23,7 +23,7 @@ struct DeadlineQueue<Key: Hashable & Comparable & Sendable>: Sendable {
         guard time.millis < Int64.max else { return }
         let slot = time.millis <= 0 ? 0 : (time.millis - 1) / granularity + 1
         if buckets[slot] == nil { slots.push(slot) }
-        buckets[slot, default: []].append(key)
+        buckets[slot, default: []].appendGrowingModestly(key)
         count += 1
     }
 
