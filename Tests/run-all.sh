@@ -21,5 +21,8 @@ swift build -c release --product session-node
 Tests/Integration/run.sh
 # Every scenario again with 2 event loops per node.
 SCENARIO_LOOPS=2 Tests/Integration/run.sh
+# The membership scenarios again with SWIM membership (`membership.protocol: "swim"`; beacons are the default):
+# forming, kill -9 under load, a join with state, graceful leave, unicast seeds only, a partition, 16 nodes.
+SCENARIO_MEMBERSHIP=swim Tests/Integration/run.sh 01 03 04 08 09 10 28
 # Benchmarks as a smoke test only: they print figures and never fail on timing (BENCHMARKS.md has the record).
 swift run -c release session-bench --short --json .build/bench-short.json
