@@ -97,8 +97,10 @@ package struct NodeMembership: Sendable {
 
 extension SwimSettings {
     /// SWIM's timing scaled to the node's `membership.heartbeatMillis`, so one key speeds up or slows down failure
-    /// detection whichever protocol runs. At the default 500 ms heartbeat these are `SwimSettings()`'s defaults
-    /// (memberlist's LAN profile): probe every 2 heartbeats, probe time-out 1 heartbeat, gossip every 2/5.
+    /// detection whichever protocol runs: probe every 2 heartbeats, probe time-out 1 heartbeat, gossip every 2/5 (at
+    /// the default 500 ms heartbeat, memberlist's LAN profile). `SwimSettings()`, which the scale simulator runs,
+    /// has a shorter probe time-out (300 ms, 0.6 heartbeat): the node keeps the longer one until it has been
+    /// measured on real networks.
     package init(heartbeatMillis: Int64) {
         self.init()
         let heartbeat = max(1, heartbeatMillis)
