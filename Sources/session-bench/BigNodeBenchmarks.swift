@@ -79,9 +79,9 @@ struct BigNodeBenchmarks {
         let baseline = node.residentKiB ?? 0
         let port = cluster.redisPort["n1"]!
 
-        let began = Measure.seconds()
-        try Self.fill(port: port, range: 0..<lasting, timeout: 1_800)
-        let filled = Measure.seconds() - began
+        let filled = try PersistenceBenchmarks.fill(port: port, count: lasting, seconds: 1_800)
+        let stored = try cluster.stats("n1")["sessions"] ?? 0
+        guard stored >= lasting else { throw BenchError("n1 holds \(stored) of \(lasting) keys after the fill") }
         let resident = node.residentKiB ?? 0
         let perSession = Double(resident - baseline) * 1024 / Double(lasting)
         progress(
@@ -215,49 +215,6 @@ struct BigNodeBenchmarks {
                 + "; ≤ 1.2 KB per copy: \(fixed(figure.bytesPerSession, 0)) B, "
                 + (figure.bytesPerSession <= 1_228.8 ? "met" : "MISSED"))
         return lines.joined(separator: "\n")
-    }
-
-    /// Writes keys `sess:<i>` for `range` with 1 KB values (no expiry), pipelined in batches of 256 over 4
-    /// connections (a thread each).
-    static func fill(port: UInt16, range: Range<Int>, timeout: Double) throws {
-        let connections = 4
-        let batch = 256
-        let template = PersistenceBenchmarks.payload(seed: 13)
-        let deadline = Measure.seconds() + timeout
-        let failure = Mutex<String?>(nil)
-        let done = DispatchGroup()
-        let set = Array("SET".utf8)
-        for connection in 0..<connections {
-            done.enter()
-            let thread = Thread {
-                defer { done.leave() }
-                do {
-                    let client = try RESPClient(host: "127.0.0.1", port: port)
-                    defer { client.close() }
-                    var commands = [[[UInt8]]]()
-                    commands.reserveCapacity(batch)
-                    var index = range.lowerBound + connection
-                    while index < range.upperBound {
-                        guard Measure.seconds() < deadline else { throw BenchError("fill ran out of time") }
-                        commands.removeAll(keepingCapacity: true)
-                        while commands.count < batch && index < range.upperBound {
-                            var value = template
-                            let stamp = Array("\(index):".utf8)
-                            value.replaceSubrange(0..<stamp.count, with: stamp)
-                            commands.append([set, Array("sess:\(index)".utf8), value])
-                            index += connections
-                        }
-                        try client.pipeline(commands)
-                    }
-                } catch {
-                    failure.withLock { $0 = $0 ?? "\(error)" }
-                }
-            }
-            thread.stackSize = 1 << 20
-            thread.start()
-        }
-        if done.wait(timeout: .now() + timeout + 60) == .timedOut { throw BenchError("the fill threads did not end") }
-        if let message = failure.withLock({ $0 }) { throw BenchError("fill failed: \(message)") }
     }
 
     /// Binds every thread of `pid` to `cpu` (`taskset -a -p -c`); false when that failed.
