@@ -13,16 +13,29 @@ if [ -z "${SIM_EXPLORE_BASE:-}" ] && commit="$(git rev-parse HEAD 2>/dev/null)";
     export SIM_EXPLORE_BASE=$((16#${commit:0:10}))
 fi
 export SIM_EXPLORE_SEEDS="${SIM_EXPLORE_SEEDS:-200}"
+# Each stage prints how long it took, and the total at the end, so CI's 30-minute budget can be watched.
+started=$SECONDS
+stage_started=$SECONDS
+stage() {
+    echo "== stage done in $((SECONDS - stage_started)) s (total $((SECONDS - started)) s): $1"
+    stage_started=$SECONDS
+}
 echo "simulation explore window base: ${SIM_EXPLORE_BASE:-clock} (${SIM_EXPLORE_SEEDS} seeds per mode)"
 swift test --no-parallel
+stage "swift test"
 # The suites that run real nodes once more with every node on 2 event loops (sessions in 2 shards).
 SESSIONCLUSTER_TEST_LOOPS=2 swift test --no-parallel --skip-build --skip "SimulationTests|FuzzTests"
+stage "swift test on 2 loops"
 swift build -c release --product session-node
 Tests/Integration/run.sh
+stage "release build and scenarios"
 # Every scenario again with 2 event loops per node.
 SCENARIO_LOOPS=2 Tests/Integration/run.sh
+stage "scenarios on 2 loops"
 # The membership scenarios again with SWIM membership (`membership.protocol: "swim"`; beacons are the default):
 # forming, kill -9 under load, a join with state, graceful leave, unicast seeds only, a partition, 16 nodes.
 SCENARIO_MEMBERSHIP=swim Tests/Integration/run.sh 01 03 04 08 09 10 28
+stage "scenarios with SWIM"
 # Benchmarks as a smoke test only: they print figures and never fail on timing (BENCHMARKS.md has the record).
 swift run -c release session-bench --short --json .build/bench-short.json
+stage "bench --short"
