@@ -1,4 +1,8 @@
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 import Testing
 
 @testable import SessionCluster
@@ -62,6 +66,43 @@ import Testing
             }
         }
         #expect(pending.withLock { $0 } == 0)
+        await loop.stop()
+    }
+
+    /// The answers a turn's events queued (`afterIteration`: flushes) go out before the turn's due timers run, so a
+    /// maintenance step (a sweep, a walk over a million keys) does not hold them back.
+    @Test func workQueuedByEventsRunsBeforeTheTurnsTimers() async throws {
+        let loop = try EventLoop(name: "order-test")
+        loop.start()
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        let (readEnd, writeEnd) = (ends[0], ends[1])
+        defer {
+            close(readEnd)
+            close(writeEnd)
+        }
+        let order = Mutex<[String]>([])
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                try? loop.register(readEnd, events: EventLoop.readable) { _ in
+                    var byte: UInt8 = 0
+                    _ = read(readEnd, &byte, 1)
+                    order.withLock { $0.append("event") }
+                    loop.afterIteration { order.withLock { $0.append("flush") } }
+                }
+                loop.schedule(afterMillis: 0) {
+                    // From a timer: the pipe turns readable and the next timer is due in the same next turn.
+                    var byte: UInt8 = 1
+                    _ = write(writeEnd, &byte, 1)
+                    loop.schedule(afterMillis: 0) {
+                        order.withLock { $0.append("timer") }
+                        loop.deregister(readEnd)
+                        done.resume()
+                    }
+                }
+            }
+        }
+        #expect(order.withLock { $0 } == ["event", "flush", "timer"])
         await loop.stop()
     }
 

@@ -83,7 +83,10 @@ public final class EventLoop: @unchecked Sendable {
     /// Runs `work` on the loop thread, soon. Safe from any thread. Returns false, and never runs `work`, when the
     /// loop has stopped: a caller waiting for `work` MUST then answer by itself (see `ClusterNode`).
     @discardableResult
-    public func execute(_ work: @escaping @Sendable () -> Void) -> Bool {
+    public func execute(
+        file: StaticString = #fileID, line: UInt = #line, _ work: @escaping @Sendable () -> Void
+    ) -> Bool {
+        let work = SlowTurnTrace.threshold == nil ? work : labelledSendable(work, file, line)
         let (accepted, wake) = inbox.withLock { inbox -> (Bool, Bool) in
             guard inbox.open else { return (false, false) }
             inbox.work.append(work)
@@ -153,17 +156,24 @@ public final class EventLoop: @unchecked Sendable {
         _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
     }
 
-    /// Runs `work` on the loop thread at the end of the current iteration (loop thread only): work queued while
-    /// handling one batch of events runs once, after all of them — how small frames get batched.
-    public func afterIteration(_ work: @escaping () -> Void) {
-        endOfIteration.append(work)
+    /// Runs `work` on the loop thread at the end of the current iteration's events (loop thread only): work queued
+    /// while handling one batch of events (and the inbox) runs once, after all of them and before the due timers —
+    /// how small frames get batched; work queued by a timer runs after the timers.
+    public func afterIteration(
+        file: StaticString = #fileID, line: UInt = #line, _ work: @escaping () -> Void
+    ) {
+        endOfIteration.append(SlowTurnTrace.threshold == nil ? work : labelled(work, file, line))
     }
 
     /// Runs `work` on the loop after `millis` milliseconds (loop thread only). Returns an id for `cancel`.
     /// O(log n) in the number of pending timers; timers due at the same millisecond fire in scheduling order.
     @discardableResult
-    public func schedule(afterMillis millis: Int64, _ work: @escaping () -> Void) -> UInt64 {
-        timers.schedule(at: Self.monotonicMillis() &+ max(0, millis), work)
+    public func schedule(
+        afterMillis millis: Int64, file: StaticString = #fileID, line: UInt = #line, _ work: @escaping () -> Void
+    ) -> UInt64 {
+        timers.schedule(
+            at: Self.monotonicMillis() &+ max(0, millis),
+            SlowTurnTrace.threshold == nil ? work : labelled(work, file, line))
     }
 
     /// Cancels a timer that has not fired yet (O(1); an id that fired or was cancelled is ignored).
@@ -206,6 +216,30 @@ public final class EventLoop: @unchecked Sendable {
         return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
     }
 
+    // MARK: Slow-turn trace (diagnostics)
+
+    /// DIAGNOSTICS ONLY (`SESSIONCLUSTER_SLOW_TURN_MICROS`): what the current turn ran, by call site.
+    private var trace: SlowTurnTrace? = SlowTurnTrace.threshold.map { SlowTurnTrace(threshold: $0) }
+
+    /// `work` timed under its call site when it runs (only while the trace is on).
+    private func labelled(_ work: @escaping () -> Void, _ file: StaticString, _ line: UInt) -> () -> Void {
+        { [unowned self] in
+            let started = Self.monotonicMicros()
+            work()
+            trace?.item("\(file):\(line)", since: started)
+        }
+    }
+
+    private func labelledSendable(
+        _ work: @escaping @Sendable () -> Void, _ file: StaticString, _ line: UInt
+    ) -> @Sendable () -> Void {
+        { [unowned self] in
+            let started = Self.monotonicMicros()
+            work()
+            trace?.item("\(file):\(line)", since: started)
+        }
+    }
+
     // MARK: The loop
 
     private func run() {
@@ -216,25 +250,32 @@ public final class EventLoop: @unchecked Sendable {
                 epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), timeout)
             }
             let turnStart = Self.monotonicMicros()
+            if trace != nil { trace!.begin(at: turnStart) }
             if count > 0 {
                 for index in 0..<Int(count) {
                     let fd = events[index].data.fd
                     if fd == wakeFD {
                         var value: UInt64 = 0
                         _ = read(wakeFD, &value, 8)
+                    } else if trace != nil {
+                        let started = Self.monotonicMicros()
+                        handlers[fd]?(events[index].events)
+                        trace!.item("fd \(fd)", since: started)
                     } else {
                         handlers[fd]?(events[index].events)
                     }
                 }
             }
+            drainInbox()
+            // The answers to this turn's requests leave before the timers run: maintenance steps (a sweep, a
+            // walk over a million keys) would otherwise hold every answer of the turn back by their length.
+            runEndOfIteration()
             runDueTimers()
             drainInbox()
-            while !endOfIteration.isEmpty {
-                let work = endOfIteration
-                endOfIteration = []
-                for item in work { item() }
-            }
-            turnStats.record(micros: Int(Self.monotonicMicros() - turnStart))
+            runEndOfIteration()
+            let turnMicros = Int(Self.monotonicMicros() - turnStart)
+            turnStats.record(micros: turnMicros)
+            if trace != nil { trace!.end(micros: turnMicros, loop: name, events: Int(count)) }
         }
         drainInbox()
         // Close the inbox, then run what slipped in before it closed: from here on `execute` refuses work.
@@ -249,6 +290,15 @@ public final class EventLoop: @unchecked Sendable {
             return waiting ?? []
         }
         for continuation in waiting { continuation.resume() }
+    }
+
+    /// The work queued with `afterIteration` (flushes), including work that work queues.
+    private func runEndOfIteration() {
+        while !endOfIteration.isEmpty {
+            let work = endOfIteration
+            endOfIteration = []
+            for item in work { item() }
+        }
     }
 
     private func nextTimeout() -> Int32 {
@@ -324,5 +374,36 @@ public struct LoopTurnStats: Sendable, Equatable {
         count += other.count
         sumMicros &+= other.sumMicros
         maxMicros = max(maxMicros, other.maxMicros)
+    }
+}
+
+/// DIAGNOSTICS ONLY: with `SESSIONCLUSTER_SLOW_TURN_MICROS=N` in the environment, every loop turn longer than N µs
+/// is written to standard error with its events and the longest pieces of work it ran, each named by the call
+/// site that handed it to the loop (a timer, `execute`, `afterIteration`) or by its descriptor. Off (nil) by
+/// default: it costs two clock reads per piece of work.
+struct SlowTurnTrace {
+    static let threshold: Int? = getenv("SESSIONCLUSTER_SLOW_TURN_MICROS").flatMap { Int(String(cString: $0)) }
+
+    let threshold: Int
+    private var started: Int64 = 0
+    private var items: [(label: String, micros: Int)] = []
+
+    init(threshold: Int) { self.threshold = threshold }
+
+    mutating func begin(at micros: Int64) {
+        started = micros
+        items.removeAll(keepingCapacity: true)
+    }
+
+    mutating func item(_ label: @autoclosure () -> String, since start: Int64) {
+        let micros = Int(EventLoop.monotonicMicros() - start)
+        if micros >= 100 { items.append((label(), micros)) }
+    }
+
+    func end(micros: Int, loop: String, events: Int) {
+        guard micros >= threshold else { return }
+        let top = items.sorted { $0.micros > $1.micros }.prefix(6).map { "\($0.label) \($0.micros)" }
+        let line = "slow turn \(loop): \(micros) us, \(events) events; longest: \(top.joined(separator: ", "))\n"
+        FileHandle.standardError.write(Data(line.utf8))
     }
 }
