@@ -61,6 +61,9 @@ func locateNodeBinary() throws -> String {
 @MainActor
 func section(_ name: String, _ body: () throws -> Void) {
     guard options.sections.contains(name) else { return }
+    let started = Measure.seconds()
+    // How long each section took: the test command runs `--short` inside CI's time budget.
+    defer { print("  … section \(name) took \(fixed(Measure.seconds() - started, 0)) s") }
     do {
         try body()
     } catch {

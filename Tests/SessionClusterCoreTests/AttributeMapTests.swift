@@ -107,6 +107,11 @@ import Testing
         }
         #expect(map.map(\.key) == reference.keys.sorted())
         for (name, expected) in reference { #expect(map[name] == expected) }
+        // Read in place (the RESP key walk): a value, not a tombstone nor an absent name.
+        for index in 0..<400 {
+            let name = "k\(index)"
+            #expect(map.hasLiveValue(named: name) == (reference[name]?.value != nil), "\(name)")
+        }
         #expect(map == AttributeMap(reference))
         // A wire round trip gives the same map back.
         let content = SessionContent(lastAccess: Timestamp(millis: 5), attributes: map)

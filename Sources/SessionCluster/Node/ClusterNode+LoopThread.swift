@@ -91,9 +91,8 @@ extension ClusterNode {
                 let replication = runtime.node.replication
                 let ids = replication.sessionIDs(after: cursor, limit: limit)
                 var found = [HeldSession]()
-                for id in ids {
-                    guard let session = replication.session(id), session.isValid else { continue }
-                    if let attribute, session.content.attributes[attribute]?.value == nil { continue }
+                for id in ids where replication.holdsValid(id, having: attribute) {
+                    guard let session = replication.session(id) else { continue }
                     found.append(
                         HeldSession(
                             id: id, attributes: session.content.liveAttributes,

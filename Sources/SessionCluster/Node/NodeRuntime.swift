@@ -192,10 +192,17 @@ final class NodeRuntime {
         tick()
     }
 
+    /// How soon the next tick comes while maintenance has a backlog (ms).
+    static let backlogTickMillis: Int64 = 3
+
     private func tick() {
         guard !stopping else { return }
         execute(node.onTick(now: Self.now()))
-        tickTimer = loop.schedule(afterMillis: settings.tickMillis) { [unowned self] in tick() }
+        // A maintenance backlog (a sweep of many expiries, a digest of millions of ids) goes on in small steps
+        // every few ms rather than in big ones every tick: the same pace, in loop turns short enough not to hold
+        // requests up.
+        let next = node.hasMaintenanceBacklog ? min(settings.tickMillis, Self.backlogTickMillis) : settings.tickMillis
+        tickTimer = loop.schedule(afterMillis: next) { [unowned self] in tick() }
     }
 
     // MARK: Directives

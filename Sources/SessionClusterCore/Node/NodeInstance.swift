@@ -78,6 +78,9 @@ package struct NodeInstance: Sendable {
     /// See `ReplicationInstance.takeChangedCopies()`.
     package mutating func takeChangedCopies() -> [Session] { replication.takeChangedCopies() }
 
+    /// See `ReplicationInstance.hasMaintenanceBacklog`.
+    package var hasMaintenanceBacklog: Bool { replication.hasMaintenanceBacklog }
+
     package mutating func onTick(now: Timestamp) -> [NodeDirective] {
         if isFollower { return Self.wrap(replication.onTick(now: now)) }
         let membershipDirectives = membership.onTick(now: now)

@@ -55,6 +55,11 @@ extension ReplicationInstance {
         /// Whether the copy is a valid session (not a tombstone); read without copying the session out.
         var isValid: Bool { storage.fields.session.content.invalidation == nil }
 
+        /// Whether the copy is a valid session whose attribute `name` holds a value; read in place.
+        func isValid(having name: String) -> Bool {
+            isValid && storage.fields.session.content.attributes.hasLiveValue(named: name)
+        }
+
         /// Takes in delta `dot`: joins its patch (unless `joining` is false: the `noMerge` planted fault), records
         /// the dot and, for a local commit, the access. One call, so the replica table is entered once.
         mutating func apply(

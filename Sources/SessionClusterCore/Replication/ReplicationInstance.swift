@@ -176,6 +176,13 @@ package struct ReplicationInstance: Sendable {
     var lastClockAheadReport: Timestamp?
     /// Whether the last sweep stopped at its batch with more due: the next tick sweeps again.
     var sweepBacklog = false
+
+    /// Whether maintenance has more to do than the last tick's budget covered (a sweep stopped at its batch, a
+    /// digest, push-back or re-placement walk under way): the shell then ticks again sooner (`NodeRuntime`), so a
+    /// backlog goes at the same pace in shorter loop turns.
+    package var hasMaintenanceBacklog: Bool {
+        sweepBacklog || !outgoingDigests.isEmpty || !pushBacks.isEmpty || replacement != nil
+    }
     /// Digests being sent, a bounded step per tick (`ReplicationInstance+Walks`).
     var outgoingDigests: [NodeID: OutgoingDigest] = [:]
     /// Ids to push to a peer whose digest did not list them, walked a bounded step per tick.
@@ -207,6 +214,14 @@ package struct ReplicationInstance: Sendable {
 
     /// The copy of a session held here, valid or not.
     package func session(_ id: SessionID) -> Session? { replicas[id]?.session }
+
+    /// Whether `id` is held as a valid session (holding a value of `attribute`, when given), read without copying
+    /// the session out: a walk over millions of keys asks this of each (`ClusterNode.heldSessions`).
+    package func holdsValid(_ id: SessionID, having attribute: String?) -> Bool {
+        guard let replica = replicas[id] else { return false }
+        guard let attribute else { return replica.isValid }
+        return replica.isValid(having: attribute)
+    }
 
     /// Backup mode: the placement this node knows for a held session.
     package func placement(of id: SessionID) -> Placement? { replicas[id]?.placement }

@@ -155,6 +155,12 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
         indices.contains { load32(at: $0 + 4 + Int(load32(at: $0)) + 20) != Self.tombstone }
     }
 
+    /// Whether attribute `name` holds a value (is present and not a tombstone), read without copying it out.
+    package func hasLiveValue(named name: String) -> Bool {
+        guard case .found(let offset) = search(name) else { return false }
+        return load32(at: offset + 4 + Int(load32(at: offset)) + 20) != Self.tombstone
+    }
+
     /// Bytes the map occupies (names, values, stamps and lengths): a cheap size for batching.
     package var storedBytes: Int { bytes.count }
 
