@@ -206,6 +206,55 @@ import Testing
         #expect(forwarded.sent.contains { $0.datagram.kind == .ack(sequence: 8) && $0.unicast == [n2.replication] })
     }
 
+    /// Only the member probed (or a helper asked to probe it) answers a probe: a ping to n2, captured and replayed
+    /// to n3, makes n3 ack with the probe's sequence, and that must not keep a frozen n2 alive (fresh-eyes review).
+    /// A relay forwards only its target's ack, and a nack counts only from a helper asked.
+    @Test func onlyTheProbedMemberOrAHelperAnswersAProbe() {
+        var clock = self.clock
+        var node = makeInstance()
+        _ = node.onDatagram(datagram(from: n2), now: clock.now)
+        _ = node.onDatagram(datagram(from: n3), now: clock.now)
+        _ = node.onDatagram(datagram(from: n4), now: clock.now)
+        let out = run(&node, &clock, for: 1_000)
+        guard let ping = out.sent.first(where: { if case .ping = $0.datagram.kind { true } else { false } }),
+            case .ping(let sequence) = ping.datagram.kind
+        else {
+            Issue.record("no probe")
+            return
+        }
+        let target = [n2, n3, n4].first { [$0.replication] == ping.unicast }!
+        let bystander = target.id == n2.id ? n3 : n2
+        _ = node.onDatagram(datagram(from: bystander, .ack(sequence: sequence)), now: clock.now)
+        #expect(node.probeUnderWay?.target == target.id)  // the bystander's ack answered nothing
+        _ = node.onDatagram(datagram(from: bystander, .nack(sequence: sequence)), now: clock.now)
+        var verdict = run(&node, &clock, for: 2_000)
+        #expect(verdict.events == [.suspect(target)])  // the silent target is suspected all the same
+
+        // The target's own ack ends a probe.
+        clock.advance(10_000)
+        var fresh = makeInstance()
+        _ = fresh.onDatagram(datagram(from: n2), now: clock.now)
+        verdict = run(&fresh, &clock, for: 1_000)
+        guard case .ping(let second)? = verdict.sent.first(where: { $0.unicast == [n2.replication] })?.datagram.kind
+        else {
+            Issue.record("no probe of n2")
+            return
+        }
+        _ = fresh.onDatagram(datagram(from: n2, .ack(sequence: second)), now: clock.now)
+        #expect(fresh.probeUnderWay == nil)
+
+        // A relay forwards its target's ack, not a bystander's.
+        let relay = fresh.onDatagram(datagram(from: n2, .pingRequest(sequence: 8, target: n3)), now: clock.now)
+        guard case .ping(let relayed)? = relay.sent.last?.datagram.kind else {
+            Issue.record("no relayed ping")
+            return
+        }
+        let wrong = fresh.onDatagram(datagram(from: n4, .ack(sequence: relayed)), now: clock.now)
+        #expect(!wrong.sent.contains { $0.datagram.kind == .ack(sequence: 8) })
+        let right = fresh.onDatagram(datagram(from: n3, .ack(sequence: relayed)), now: clock.now)
+        #expect(right.sent.contains { $0.datagram.kind == .ack(sequence: 8) })
+    }
+
     /// A newcomer's multicast announcement is answered with the whole state by its ring successor only, and that
     /// state is its sync (it does not push its own back and ask again).
     @Test func newcomerGetsTheWholeStateFromItsRingSuccessorAlone() {

@@ -35,6 +35,9 @@ package struct SwimInstance: Sendable {
         var sentAt: Timestamp
         var indirectSent = false
         var expectedNacks = 0
+        /// The members asked to probe the target on my behalf: the only ones whose ack or nack counts besides the
+        /// target's own (a datagram replayed to a third member must not answer for the target).
+        var helpers: [NodeID] = []
         /// Members whose indirect probe of the target failed too: independent confirmations of a suspicion.
         var nackers: [NodeID] = []
         var nacks: Int { nackers.count }
@@ -186,6 +189,7 @@ package struct SwimInstance: Sendable {
                 if let target = records[current.target] {
                     let helpers = randomPeers(settings.indirectProbes, excluding: [current.target])
                     current.expectedNacks = helpers.count
+                    current.helpers = helpers
                     for helper in helpers {
                         out += send(
                             .pingRequest(sequence: current.sequence, target: target.member.info),
@@ -311,14 +315,23 @@ package struct SwimInstance: Sendable {
                 sentAt: now)
             out += send(.ping(sequence: sequence), to: target.replication)
         case .ack(let acked):
-            if let current = probe, current.sequence == acked {
+            // An ack counts only from the member probed, or from a helper asked to probe it; a relay's only from its
+            // target. Sequences alone are guessable from captured traffic: a ping to member A replayed to member B
+            // makes B ack its sender, which must not keep a frozen A alive.
+            let sender = datagram.sender.id
+            if let current = probe, current.sequence == acked,
+                sender == current.target || current.helpers.contains(sender)
+            {
                 probe = nil
                 if records[current.target]?.member.isPeer == true { lowerAwareness() }
-            } else if let relay = relays.removeValue(forKey: acked) {
+            } else if let relay = relays[acked], relay.target == sender {
+                relays[acked] = nil
                 out += send(.ack(sequence: relay.requesterSequence), to: relay.requester)
             }
         case .nack(let nacked):
-            if probe?.sequence == nacked, !probe!.nackers.contains(datagram.sender.id) {
+            if probe?.sequence == nacked, probe!.helpers.contains(datagram.sender.id),
+                !probe!.nackers.contains(datagram.sender.id)
+            {
                 probe!.nackers.append(datagram.sender.id)
             }
         case .state(let reply):
