@@ -140,6 +140,36 @@ import Testing
         await ClusterNodeTests.stopAll(Array(nodes.prefix(2)))
     }
 
+    /// A node started with another secret on the cluster's group runs alone: both sides say why, once a minute at
+    /// most (fresh-eyes review: it was silent on both, only `dropped_unauthenticated` rose).
+    @Test func aNodeWithAnotherSecretIsLoggedOnBothSides() async throws {
+        let multicast = ClusterNodeTests.uniqueMulticast()
+        final class Lines: Sendable {
+            let lines = Mutex<[String]>([])
+        }
+        let lines = [Lines(), Lines()]
+        var nodes = [ClusterNode]()
+        for index in 0..<2 {
+            var settings = ClusterNodeTests.settings("n\(index + 1)", multicast: multicast)
+            if index == 1 { settings.secret = "a different secret, at least thirty-two bytes long" }
+            let log = lines[index]
+            settings.logHandler = { record in log.lines.withLock { $0.append(record.formatted) } }
+            nodes.append(try await ClusterNode.start(settings))
+        }
+        let start = ContinuousClock.now
+        func logged(_ index: Int) -> Int {
+            lines[index].lines.withLock { $0.filter { $0.contains("do not authenticate") }.count }
+        }
+        while (logged(0) == 0 || logged(1) == 0) && ContinuousClock.now - start < .seconds(5) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(logged(0) >= 1 && logged(1) >= 1, "each side says why the other never joins")
+        try await Task.sleep(for: .seconds(1))
+        #expect(logged(0) == 1 && logged(1) == 1, "once a minute at most")
+        for node in nodes { #expect(await node.members().isEmpty) }
+        await ClusterNodeTests.stopAll(nodes)
+    }
+
     @Test func aNodeWithAnotherNumberOfLoopsIsKeptOutOfTheCluster() async throws {
         // Two nodes on one loop in sync mode, then a third started on two loops (a stale cluster file, say).
         let multicast = ClusterNodeTests.uniqueMulticast()

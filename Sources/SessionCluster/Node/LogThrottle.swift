@@ -8,9 +8,9 @@ struct LogThrottle {
 
     init(intervalMillis: Int64) { self.intervalMillis = intervalMillis }
 
-    /// One occurrence at `now` (monotonic ms).
-    mutating func admit(now: Int64) -> Int? {
-        held += 1
+    /// `count` occurrences (one by default) at `now` (monotonic ms).
+    mutating func admit(now: Int64, count: Int = 1) -> Int? {
+        held += count
         if let lastLine, now - lastLine < intervalMillis { return nil }
         defer { held = 0 }
         lastLine = now

@@ -49,7 +49,14 @@ extension NodeRuntime {
         case .writesLost(let id):
             log(.warning, "writes named by the client's token were lost with their node", [Self.sessionField(id)])
         case .sessionLost(let id):
-            log(.error, "session lost: every holder failed", [Self.sessionField(id)])
+            // One line a second at most: after a whole cluster restarted without persistence, every old cookie
+            // would make one.
+            guard logger.admits(.error), let count = sessionLostLog.admit(now: EventLoop.monotonicMillis()) else {
+                return
+            }
+            log(
+                .error, "session lost: every holder failed (or the whole cluster restarted without persistence)",
+                [Self.sessionField(id), ("count", String(count))])
         case .transferStarted(let from):
             log(.info, "state transfer started", peerFields(from))
         case .transferCompleted(let from, let sessions, let millis):
@@ -61,6 +68,18 @@ extension NodeRuntime {
                 .warning, "refused changes from a peer whose clock is ahead by more than maxClockDriftMillis",
                 peerFields(peer) + [("ahead_ms", String(ahead))])
         }
+    }
+
+    /// Membership datagrams that did not authenticate: at most one line a minute, counting them. Usually a node
+    /// started with another `secret` or `cluster` name on the same multicast group or port: it runs alone, and
+    /// without this line neither side would say why (`dropped_unauthenticated` counts them too).
+    func heardStrangers(_ count: Int) {
+        guard logger.admits(.warning) else { return }
+        guard let total = strangerLog.admit(now: EventLoop.monotonicMillis(), count: count) else { return }
+        log(
+            .warning,
+            "membership datagrams that do not authenticate: a node with another secret or cluster name on this "
+                + "group or port?", [("count", String(total))])
     }
 
     /// Concurrent writes merged: routine for keys many clients write at once (a Redis key, a shared session),

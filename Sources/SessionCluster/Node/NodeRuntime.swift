@@ -50,6 +50,10 @@ final class NodeRuntime {
     var lag = ReplicationLag()
     /// Conflict log records are rate-limited (`logConflict`).
     var conflictLog = LogThrottle(intervalMillis: 1_000)
+    /// "session lost" lines: a whole cluster restarted without persistence makes one per old cookie.
+    var sessionLostLog = LogThrottle(intervalMillis: 1_000)
+    /// Membership datagrams that did not authenticate (another secret or cluster name on the same group or port).
+    var strangerLog = LogThrottle(intervalMillis: 60_000)
     /// `update` bodies that held the loop over `slowBodyMillis`: one warning a second at most.
     var slowBodyLog = LogThrottle(intervalMillis: 1_000)
     /// Links refused because the peer runs another number of loops: one error a second at most.
@@ -267,6 +271,11 @@ final class NodeRuntime {
     /// Beacons or SWIM datagrams, whichever protocol this node runs; the other one's are ignored (and logged).
     private func receiveDatagrams(_ socket: DatagramSocket) {
         let running = node.membership.protocolKind
+        let strangers = cipher.rejected[.unauthenticated, default: 0] + cipher.rejected[.unknownKey, default: 0]
+        defer {
+            let now = cipher.rejected[.unauthenticated, default: 0] + cipher.rejected[.unknownKey, default: 0]
+            if now > strangers { heardStrangers(now - strangers) }
+        }
         while let count = try? socket.receive(into: &datagramBuffer) {
             // Authenticated first: anything else is dropped (and counted by the cipher) before parsing.
             guard let (sender, plaintext) = cipher.open(datagramBuffer[0..<count], channel: .datagram) else { continue }
