@@ -106,6 +106,48 @@ import Testing
         await loop.stop()
     }
 
+    /// Due timers that together run longer than the turn's timer budget are spread over turns, and the sockets are
+    /// served between them: a socket that turned readable during the first timer is handled before the second.
+    @Test func longTimersDueTogetherLetTheSocketsInBetween() async throws {
+        let loop = try EventLoop(name: "budget-test")
+        loop.start()
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        let (readEnd, writeEnd) = (ends[0], ends[1])
+        defer {
+            close(readEnd)
+            close(writeEnd)
+        }
+        let order = Mutex<[String]>([])
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                try? loop.register(readEnd, events: EventLoop.readable) { _ in
+                    var byte: UInt8 = 0
+                    _ = read(readEnd, &byte, 1)
+                    order.withLock { $0.append("event") }
+                }
+                func busy(_ micros: Int64) {
+                    let until = EventLoop.monotonicMicros() + micros
+                    while EventLoop.monotonicMicros() < until {}
+                }
+                // Both due in the same turn; the first takes longer than the budget and makes the pipe readable.
+                loop.schedule(afterMillis: 0) {
+                    order.withLock { $0.append("first") }
+                    var byte: UInt8 = 1
+                    _ = write(writeEnd, &byte, 1)
+                    busy(2 * EventLoop.timerBudgetMicros)
+                }
+                loop.schedule(afterMillis: 0) {
+                    order.withLock { $0.append("second") }
+                    loop.deregister(readEnd)
+                    done.resume()
+                }
+            }
+        }
+        #expect(order.withLock { $0 } == ["first", "event", "second"])
+        await loop.stop()
+    }
+
     @Test func manyPendingTimersAreCheap() async throws {
         let loop = try EventLoop(name: "timer-load")
         loop.start()

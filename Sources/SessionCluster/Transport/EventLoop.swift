@@ -308,12 +308,22 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs the timers due now, earliest first, one at a time (a timer cancelled by an earlier one does not
     /// run). A timer scheduled by one of them waits for the next turn, so a timer that re-arms itself with 0 ms
-    /// cannot starve the sockets.
+    /// cannot starve the sockets. Past `timerBudgetMicros` the rest wait for the next turn too (they stay due, so
+    /// that turn's wait for events does not block): maintenance steps that fall due together (a sweep step, a
+    /// key-walk step, a transfer chunk) run in turns of their own instead of one turn that holds every request
+    /// arriving meanwhile.
     private func runDueTimers() {
-        let now = Self.monotonicMillis()
+        let start = Self.monotonicMicros()
+        let now = start / 1_000
         let idLimit = timers.nextScheduledID
-        while let work = timers.popDue(now: now, idLimit: idLimit) { work() }
+        while let work = timers.popDue(now: now, idLimit: idLimit) {
+            work()
+            if Self.monotonicMicros() - start >= Self.timerBudgetMicros { break }
+        }
     }
+
+    /// How long one turn runs due timers back to back before it looks at the sockets again (µs).
+    static let timerBudgetMicros: Int64 = 400
 
     private func drainInbox() {
         while true {
