@@ -69,83 +69,93 @@ import Testing
         await loop.stop()
     }
 
-    /// The answers a turn's events queued (`afterIteration`: flushes) go out before the turn's due timers run, so a
-    /// maintenance step (a sweep, a walk over a million keys) does not hold them back.
-    @Test func workQueuedByEventsRunsBeforeTheTurnsTimers() async throws {
-        let loop = try EventLoop(name: "order-test")
-        loop.start()
-        var ends: [Int32] = [0, 0]
-        #expect(pipe(&ends) == 0)
-        let (readEnd, writeEnd) = (ends[0], ends[1])
-        defer {
+    /// A running loop, a pipe whose read end the tests watch on it, and the order things ran in.
+    final class PipeFixture: Sendable {
+        let loop: EventLoop
+        let readEnd: Int32
+        let writeEnd: Int32
+        let order = Mutex<[String]>([])
+
+        init(_ name: String) throws {
+            var ends: [Int32] = [0, 0]
+            try #require(pipe(&ends) == 0)
+            (readEnd, writeEnd) = (ends[0], ends[1])
+            loop = try EventLoop(name: name)
+            loop.start()
+        }
+
+        func note(_ step: String) { order.withLock { $0.append(step) } }
+
+        /// On the loop: the pipe turning readable notes "event", then runs `then`.
+        func watch(then: @escaping () -> Void = {}) {
+            try? loop.register(readEnd, events: EventLoop.readable) { [self] _ in
+                var byte: UInt8 = 0
+                _ = read(readEnd, &byte, 1)
+                note("event")
+                then()
+            }
+        }
+
+        /// Makes the pipe readable.
+        func poke() {
+            var byte: UInt8 = 1
+            _ = write(writeEnd, &byte, 1)
+        }
+
+        func stop() async {
+            await loop.stop()
             close(readEnd)
             close(writeEnd)
         }
-        let order = Mutex<[String]>([])
+    }
+
+    /// The answers a turn's events queued (`afterIteration`: flushes) go out before the turn's due timers run, so a
+    /// maintenance step (a sweep, a walk over a million keys) does not hold them back.
+    @Test func workQueuedByEventsRunsBeforeTheTurnsTimers() async throws {
+        let fixture = try PipeFixture("order-test")
+        let loop = fixture.loop
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             loop.execute {
-                try? loop.register(readEnd, events: EventLoop.readable) { _ in
-                    var byte: UInt8 = 0
-                    _ = read(readEnd, &byte, 1)
-                    order.withLock { $0.append("event") }
-                    loop.afterIteration { order.withLock { $0.append("flush") } }
-                }
+                fixture.watch { loop.afterIteration { fixture.note("flush") } }
                 loop.schedule(afterMillis: 0) {
                     // From a timer: the pipe turns readable and the next timer is due in the same next turn.
-                    var byte: UInt8 = 1
-                    _ = write(writeEnd, &byte, 1)
+                    fixture.poke()
                     loop.schedule(afterMillis: 0) {
-                        order.withLock { $0.append("timer") }
-                        loop.deregister(readEnd)
+                        fixture.note("timer")
+                        loop.deregister(fixture.readEnd)
                         done.resume()
                     }
                 }
             }
         }
-        #expect(order.withLock { $0 } == ["event", "flush", "timer"])
-        await loop.stop()
+        #expect(fixture.order.withLock { $0 } == ["event", "flush", "timer"])
+        await fixture.stop()
     }
 
     /// Due timers that together run longer than the turn's timer budget are spread over turns, and the sockets are
     /// served between them: a socket that turned readable during the first timer is handled before the second.
     @Test func longTimersDueTogetherLetTheSocketsInBetween() async throws {
-        let loop = try EventLoop(name: "budget-test")
-        loop.start()
-        var ends: [Int32] = [0, 0]
-        #expect(pipe(&ends) == 0)
-        let (readEnd, writeEnd) = (ends[0], ends[1])
-        defer {
-            close(readEnd)
-            close(writeEnd)
-        }
-        let order = Mutex<[String]>([])
+        let fixture = try PipeFixture("budget-test")
+        let loop = fixture.loop
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             loop.execute {
-                try? loop.register(readEnd, events: EventLoop.readable) { _ in
-                    var byte: UInt8 = 0
-                    _ = read(readEnd, &byte, 1)
-                    order.withLock { $0.append("event") }
-                }
-                func busy(_ micros: Int64) {
-                    let until = EventLoop.monotonicMicros() + micros
-                    while EventLoop.monotonicMicros() < until {}
-                }
+                fixture.watch()
                 // Both due in the same turn; the first takes longer than the budget and makes the pipe readable.
                 loop.schedule(afterMillis: 0) {
-                    order.withLock { $0.append("first") }
-                    var byte: UInt8 = 1
-                    _ = write(writeEnd, &byte, 1)
-                    busy(2 * EventLoop.timerBudgetMicros)
+                    fixture.note("first")
+                    fixture.poke()
+                    let until = EventLoop.monotonicMicros() + 2 * EventLoop.timerBudgetMicros
+                    while EventLoop.monotonicMicros() < until {}
                 }
                 loop.schedule(afterMillis: 0) {
-                    order.withLock { $0.append("second") }
-                    loop.deregister(readEnd)
+                    fixture.note("second")
+                    loop.deregister(fixture.readEnd)
                     done.resume()
                 }
             }
         }
-        #expect(order.withLock { $0 } == ["first", "event", "second"])
-        await loop.stop()
+        #expect(fixture.order.withLock { $0 } == ["first", "event", "second"])
+        await fixture.stop()
     }
 
     @Test func manyPendingTimersAreCheap() async throws {

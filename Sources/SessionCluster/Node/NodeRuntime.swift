@@ -271,11 +271,12 @@ final class NodeRuntime {
     /// Beacons or SWIM datagrams, whichever protocol this node runs; the other one's are ignored (and logged).
     private func receiveDatagrams(_ socket: DatagramSocket) {
         let running = node.membership.protocolKind
-        let strangers = cipher.rejected[.unauthenticated, default: 0] + cipher.rejected[.unknownKey, default: 0]
-        defer {
-            let now = cipher.rejected[.unauthenticated, default: 0] + cipher.rejected[.unknownKey, default: 0]
-            if now > strangers { heardStrangers(now - strangers) }
+        // Datagrams that did not authenticate (another secret or cluster name?): counted by the cipher, logged.
+        func strangers() -> Int {
+            cipher.rejected[.unauthenticated, default: 0] + cipher.rejected[.unknownKey, default: 0]
         }
+        let before = strangers()
+        defer { if strangers() > before { heardStrangers(strangers() - before) } }
         while let count = try? socket.receive(into: &datagramBuffer) {
             // Authenticated first: anything else is dropped (and counted by the cipher) before parsing.
             guard let (sender, plaintext) = cipher.open(datagramBuffer[0..<count], channel: .datagram) else { continue }

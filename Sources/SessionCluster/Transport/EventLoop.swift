@@ -223,21 +223,19 @@ public final class EventLoop: @unchecked Sendable {
 
     /// `work` timed under its call site when it runs (only while the trace is on).
     private func labelled(_ work: @escaping () -> Void, _ file: StaticString, _ line: UInt) -> () -> Void {
-        { [unowned self] in
-            let started = Self.monotonicMicros()
-            work()
-            trace?.item("\(file):\(line)", since: started)
-        }
+        { [unowned self] in timed(work, file, line) }
     }
 
     private func labelledSendable(
         _ work: @escaping @Sendable () -> Void, _ file: StaticString, _ line: UInt
     ) -> @Sendable () -> Void {
-        { [unowned self] in
-            let started = Self.monotonicMicros()
-            work()
-            trace?.item("\(file):\(line)", since: started)
-        }
+        { [unowned self] in timed(work, file, line) }
+    }
+
+    private func timed(_ work: () -> Void, _ file: StaticString, _ line: UInt) {
+        let started = Self.monotonicMicros()
+        work()
+        trace?.item("\(file):\(line)", since: started)
     }
 
     // MARK: The loop
@@ -250,7 +248,7 @@ public final class EventLoop: @unchecked Sendable {
                 epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), timeout)
             }
             let turnStart = Self.monotonicMicros()
-            if trace != nil { trace!.begin(at: turnStart) }
+            if trace != nil { trace!.begin() }
             if count > 0 {
                 for index in 0..<Int(count) {
                     let fd = events[index].data.fd
@@ -395,13 +393,11 @@ struct SlowTurnTrace {
     static let threshold: Int? = getenv("SESSIONCLUSTER_SLOW_TURN_MICROS").flatMap { Int(String(cString: $0)) }
 
     let threshold: Int
-    private var started: Int64 = 0
     private var items: [(label: String, micros: Int)] = []
 
     init(threshold: Int) { self.threshold = threshold }
 
-    mutating func begin(at micros: Int64) {
-        started = micros
+    mutating func begin() {
         items.removeAll(keepingCapacity: true)
     }
 
