@@ -25,6 +25,8 @@ public final class Simulation {
         var name: String
         var node: NodeInstance?
         var skew: Int64
+        /// The slot's last incarnation: a restart's id is later, like a real process's.
+        var lastID: NodeID? = nil
     }
 
     public let config: SimulationConfig
@@ -134,7 +136,8 @@ public final class Simulation {
     /// Starts (or restarts, as a new incarnation) the node in `slot`.
     public func startNode(_ slot: Int) {
         guard slots[slot].node == nil else { return }
-        let id = NodeID(using: &random)
+        let id = NodeID(started: nodeTime(slot), after: slots[slot].lastID, using: &random)
+        slots[slot].lastID = id
         let info = MemberInfo(id: id, name: slots[slot].name, replication: "sim:\(slot)", http: "")
         // Like `session-node`, whose cluster file names every node: the roster the lost rule waits for.
         var membership = Self.membershipSettings()

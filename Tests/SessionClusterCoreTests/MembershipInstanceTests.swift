@@ -143,13 +143,13 @@ import Testing
         let b = F.info(9, "b")
         let a2 = F.info(8, "a")
         let a1 = F.info(7, "a")
-        _ = node.onBeacon(F.beacon(from: b, sequence: 1, gossip: F.alive(a2)), now: clock.now)
+        _ = node.onBeacon(F.beacon(from: b, sequence: 1, gossip: F.alive(a1)), now: clock.now)
         _ = node.onBeacon(F.beacon(from: F.info(10, "c"), sequence: 1), now: clock.now)
         #expect(node.members.map(\.info.name) == ["a", "b", "c"])
         // A second "a" only arrives directly, as a restart of the first; the dead one stays listed until forgotten.
-        _ = node.onBeacon(F.beacon(from: a1, sequence: 1), now: clock.now)
+        _ = node.onBeacon(F.beacon(from: a2, sequence: 1), now: clock.now)
         #expect(node.members.map(\.info) == [a1, a2, b, F.info(10, "c")])
-        #expect(node.peers == [a1, b, F.info(10, "c")])
+        #expect(node.peers == [a2, b, F.info(10, "c")])
     }
 
     // MARK: Failure detection
@@ -255,6 +255,56 @@ import Testing
         _ = node.onBeacon(F.beacon(from: n2b, sequence: 1), now: clock.now)
         #expect(node.onBeacon(F.beacon(from: n2, sequence: 41), now: clock.now) == [])
         #expect(node.peers == [n2b])
+    }
+
+    @Test func anEarlierIncarnationNeverDisplacesTheLaterOne() {
+        // A node that only ever knew n2's current process (22) hears a recording of its earlier run (2), directly
+        // and as gossip: the earlier start is ignored both ways.
+        var node = makeInstance()
+        let n2b = F.info(22, "n2")
+        _ = node.onBeacon(F.beacon(from: n2b, sequence: 1), now: clock.now)
+        #expect(node.onBeacon(F.beacon(from: n2, sequence: 900), now: clock.now) == [])
+        #expect(
+            node.onBeacon(F.beacon(from: n3, sequence: 1, gossip: F.alive(n2)), now: clock.now) == [
+                .event(.joined(n3))
+            ])
+        #expect(node.peers == [n2b, n3])
+        #expect(node.member(n2.id) == nil)
+    }
+
+    @Test func twoProcessesUnderOneNameSettleOnTheLaterOneForGood() {
+        // Both keep beaconing for three minutes, long past the time a replaced incarnation is forgotten: the later
+        // start stays the member, the earlier one never comes back.
+        var clock = self.clock
+        var node = makeInstance()
+        let n2b = F.info(22, "n2")
+        _ = node.onBeacon(F.beacon(from: n2, sequence: 1), now: clock.now)
+        _ = node.onBeacon(F.beacon(from: n2b, sequence: 1), now: clock.now)
+        var events: [MembershipEvent] = []
+        for sequence in 2...360 as ClosedRange<UInt64> {
+            clock.advance(500)
+            events += node.onBeacon(F.beacon(from: n2, sequence: sequence), now: clock.now).events
+            events += node.onBeacon(F.beacon(from: n2b, sequence: sequence), now: clock.now).events
+            events += node.onTick(now: clock.now).events
+            #expect(node.peers == [n2b])
+        }
+        #expect(events == [])
+    }
+
+    @Test func anEarlierStartTakesTheNameOnceTheLaterOneIsGone() {
+        // A restart after the clock was set back: its id is the earlier, but the process it replaces has left.
+        var node = makeInstance()
+        let n2b = F.info(22, "n2")
+        _ = node.onBeacon(F.beacon(from: n2b, sequence: 1), now: clock.now)
+        _ = node.onBeacon(F.beacon(from: n2b, sequence: 2, status: .leaving), now: clock.now)
+        #expect(node.onBeacon(F.beacon(from: n2, sequence: 1), now: clock.now) == [.event(.joined(n2))])
+        #expect(node.peers == [n2])
+    }
+
+    @Test func aBeaconUnderMyOwnNameIsNotAMember() {
+        var node = makeInstance()
+        #expect(node.onBeacon(F.beacon(from: F.info(11, n1.name), sequence: 1), now: clock.now) == [])
+        #expect(node.peers == [])
     }
 
     @Test func leavingBeaconRemovesMemberImmediately() {

@@ -112,6 +112,53 @@ import Testing
         #expect(node.member(n2.id)?.status == .dead)
     }
 
+    @Test func anEarlierIncarnationNeverDisplacesTheLaterOne() {
+        // A node that only ever knew n2's current process (22) hears a recording of its earlier run (2), directly
+        // and as gossip: the earlier start is ignored both ways.
+        var node = makeInstance()
+        let restarted = F.info(22, "n2")
+        _ = node.onDatagram(datagram(from: restarted), now: clock.now)
+        #expect(node.onDatagram(datagram(from: n2, incarnation: 5), now: clock.now).events == [])
+        #expect(
+            node.onDatagram(datagram(from: n3, updates: [update(n2, .alive, incarnation: 5)]), now: clock.now).events
+                == [.joined(n3)])
+        #expect(node.peers == [n3, restarted].sorted { $0.name < $1.name })
+        #expect(node.member(n2.id) == nil)
+    }
+
+    @Test func anEarlierStartTakesTheNameOnceTheLaterOneIsGone() {
+        // A restart after the clock was set back: its id is the earlier, but the process it replaces has left.
+        var node = makeInstance()
+        let later = F.info(22, "n2")
+        _ = node.onDatagram(datagram(from: later), now: clock.now)
+        _ = node.onDatagram(datagram(from: n3, updates: [update(later, .leaving)]), now: clock.now)
+        #expect(node.onDatagram(datagram(from: n2), now: clock.now).events == [.joined(n2)])
+        #expect(node.peers == [n2, n3])
+    }
+
+    @Test func twoProcessesUnderOneNameSettleOnTheLaterOneForGood() {
+        // Both keep sending for three minutes, long past the time a replaced incarnation is forgotten: the later
+        // start stays the member, the earlier one never comes back.
+        var clock = self.clock
+        var node = makeInstance()
+        let later = F.info(22, "n2")
+        _ = node.onDatagram(datagram(from: n2), now: clock.now)
+        _ = node.onDatagram(datagram(from: later), now: clock.now)
+        var events: [MembershipEvent] = []
+        for _ in 0..<360 {
+            let out = run(&node, &clock, for: 500)
+            events += out.events
+            // The later process answers its probes; the earlier one just keeps talking.
+            for case .ping(let sequence) in out.sent.map(\.datagram.kind) {
+                events += node.onDatagram(datagram(from: later, .ack(sequence: sequence)), now: clock.now).events
+            }
+            events += node.onDatagram(datagram(from: n2), now: clock.now).events
+            events += node.onDatagram(datagram(from: later), now: clock.now).events
+            #expect(node.peers == [later])
+        }
+        #expect(events.filter { $0.member.name == "n2" } == [])
+    }
+
     @Test func gossipCannotReplaceALiveMemberOfTheSameName() {
         var node = makeInstance()
         _ = node.onDatagram(datagram(from: n2), now: clock.now)

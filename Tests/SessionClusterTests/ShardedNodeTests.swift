@@ -170,6 +170,46 @@ import Testing
         await ClusterNodeTests.stopAll(nodes)
     }
 
+    /// Two processes started under one name (a copied config, say): the cluster settles on the later one and keeps
+    /// it, and all three say so in the log (fresh-eyes review: they took turns every minute, silently).
+    @Test func twoProcessesUnderOneNameSettleOnTheLaterOneAndSayIt() async throws {
+        let multicast = ClusterNodeTests.uniqueMulticast()
+        final class Lines: Sendable {
+            let lines = Mutex<[String]>([])
+        }
+        let lines = [Lines(), Lines(), Lines()]
+        var nodes = [ClusterNode]()
+        for (index, name) in ["n1", "n2", "n2"].enumerated() {
+            var settings = ClusterNodeTests.settings(name, multicast: multicast)
+            let log = lines[index]
+            settings.logHandler = { record in log.lines.withLock { $0.append(record.formatted) } }
+            nodes.append(try await ClusterNode.start(settings))
+            if index == 1 { _ = try await ClusterNodeTests.awaitMembership(nodes) }
+        }
+        let (first, earlier, later) = (nodes[0], nodes[1], nodes[2])
+        #expect(later.me.id > earlier.me.id)
+        func logged(_ index: Int, _ text: String) -> Bool {
+            lines[index].lines.withLock { $0.contains { $0.contains(text) } }
+        }
+        let expected = [
+            (0, "ignoring membership datagrams from an earlier incarnation"),
+            (1, "another process with this node's name started after this one"),
+            (2, "an earlier process with this node's name is still sending"),
+        ]
+        let start = ContinuousClock.now
+        while !expected.allSatisfy({ logged($0.0, $0.1) }) && ContinuousClock.now - start < .seconds(5) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        for (index, text) in expected { #expect(logged(index, text), "node \(index + 1) logs: \(text)") }
+        // For the next two seconds (four heartbeats) n1 keeps the later process as its n2, and only it.
+        for _ in 0..<10 {
+            let peers = await first.members().filter(\.isPeer).map(\.info.id)
+            #expect(peers == [later.me.id])
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        await ClusterNodeTests.stopAll(nodes)
+    }
+
     @Test func aNodeWithAnotherNumberOfLoopsIsKeptOutOfTheCluster() async throws {
         // Two nodes on one loop in sync mode, then a third started on two loops (a stale cluster file, say).
         let multicast = ClusterNodeTests.uniqueMulticast()

@@ -125,3 +125,50 @@ extension NodeRuntime {
             ])
     }
 }
+
+extension NodeRuntime {
+    /// A membership datagram from an incarnation membership does not take as a member: one under this node's own
+    /// name, or one older than the live incarnation its name is known by (`NodeID` orders by start time; an older one
+    /// never replaces a newer). Said in the log every 10 s at most, since it means two processes share a name (or
+    /// an earlier run's datagrams are being replayed). O(1) for a live member's datagrams, the common case.
+    func checkIncarnation(_ sender: MemberInfo) {
+        let me = node.me
+        if sender.name != me.name {
+            if let known = node.membership.member(sender.id), known.isPeer { return }
+            guard
+                let newer = node.membership.members.first(where: {
+                    $0.info.name == sender.name && $0.info.id > sender.id && $0.isPeer
+                })
+            else { return }
+            guard let count = incarnationLog.admit(now: EventLoop.monotonicMillis()) else { return }
+            log(
+                .warning,
+                "ignoring membership datagrams from an earlier incarnation of a member: a second process with that "
+                    + "name, an earlier run's datagrams replayed, or a clock set back before its restart",
+                [
+                    ("peer", sender.name), ("peer_id", sender.id.description), ("peer_address", sender.replication),
+                    ("current_id", newer.info.id.description), ("current_address", newer.info.replication),
+                    ("datagrams", String(count)),
+                ])
+            return
+        }
+        guard sender.id != me.id, let count = incarnationLog.admit(now: EventLoop.monotonicMillis()) else { return }
+        let fields: LogFields = [
+            ("name", me.name), ("other_id", sender.id.description), ("other_address", sender.replication),
+            ("id", me.id.description), ("datagrams", String(count)),
+        ]
+        if sender.id > me.id {
+            log(
+                .error,
+                "another process with this node's name started after this one: the cluster takes it for this node "
+                    + "and ignores this one; stop one of them, or give each node its own name",
+                fields)
+        } else {
+            log(
+                .error,
+                "an earlier process with this node's name is still sending (or an earlier run's datagrams are being "
+                    + "replayed): the cluster ignores it; stop it, or give each node its own name",
+                fields)
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import CLinuxShims
 import SessionClusterCore
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -64,6 +65,8 @@ final class NodeRuntime {
     /// Datagrams of the other membership protocol (beacons at a SWIM node, SWIM at a beacon node): one log line
     /// every 10 s at most.
     var protocolMismatchLog = LogThrottle(intervalMillis: 10_000)
+    /// Datagrams under this node's name from another process, or from an incarnation older than the known one.
+    var incarnationLog = LogThrottle(intervalMillis: 10_000)
     /// Hands log records to `settings.logHandler` off the loop (bounded; drops and counts when it falls behind).
     let logger: NodeLogger
     /// The last delta's frame (`send`): the same delta to the next peer is not encoded again.
@@ -107,9 +110,8 @@ final class NodeRuntime {
                 multicastReceiver = nil
                 multicastGroup = nil
             }
-            var random = SystemRandomNumberGenerator()
             me = MemberInfo(
-                id: NodeID(using: &random), name: settings.name, replication: listener.address,
+                id: Self.newIncarnation(), name: settings.name, replication: listener.address,
                 http: settings.httpAddress)
         }
         cipher = ClusterCipher(cluster: settings.cluster, me: me.id, keyring: keyring, shard: shard)
@@ -154,6 +156,19 @@ final class NodeRuntime {
     var isLead: Bool { listener != nil }
 
     /// The node's wall clock, as the core sees it.
+    /// The last incarnation id this process issued (`newIncarnation`).
+    private static let lastIncarnation = Mutex<NodeID?>(nil)
+
+    /// A new incarnation id: the start time in its top bits, and larger than any this process issued before.
+    static func newIncarnation() -> NodeID {
+        var random = SystemRandomNumberGenerator()
+        return lastIncarnation.withLock { last in
+            let id = NodeID(started: now(), after: last, using: &random)
+            last = id
+            return id
+        }
+    }
+
     static func now() -> Timestamp { Timestamp(millis: EventLoop.wallMillis() &+ testClockOffsetMillis) }
 
     /// TEST ONLY: `SESSIONCLUSTER_CLOCK_OFFSET_MILLIS` (a signed integer) shifts this process's node clocks, so
@@ -289,6 +304,7 @@ final class NodeRuntime {
                     continue
                 }
                 if beacon.shards != shardCount { heardOtherLoops(beacon.sender, loops: beacon.shards) }
+                checkIncarnation(beacon.sender)
                 execute(node.onBeacon(beacon, now: Self.now()))
             case .swim(let datagram)? where datagram.sender.id == sender:
                 stats.framesReceived += 1
@@ -298,6 +314,7 @@ final class NodeRuntime {
                     continue
                 }
                 if datagram.shards != shardCount { heardOtherLoops(datagram.sender, loops: datagram.shards) }
+                checkIncarnation(datagram.sender)
                 execute(node.onSwim(datagram, now: Self.now()))
             default:
                 stats.malformed += 1

@@ -23,7 +23,16 @@ extension MembershipInstance {
         guard var record = records[sender.id] else {
             // Never seen, and already going: nothing to announce, it will not be around.
             guard beacon.status != .leaving else { return [] }
-            // One name runs one process at a time, so a new id under a known name is a restart.
+            // My own name from another process (the shell logs it), or an earlier start than a live incarnation
+            // known under that name: a replayed recording of an earlier run, or the older of two processes with one
+            // name. Neither may replace the one running now (`NodeID` orders by start time). Once the later one is
+            // gone, an earlier start may take the name: a restart after the clock was set back.
+            guard sender.name != me.name,
+                !records.values.contains(where: {
+                    $0.member.info.name == sender.name && $0.member.info.id > sender.id && $0.member.isPeer
+                })
+            else { return [] }
+            // One name runs one process at a time, so a later id under a known name is a restart.
             var directives: [MembershipDirective] = []
             // Older incarnations that already died are marked too, so a late datagram cannot recover them.
             for id in orderedIDs where records[id]?.member.info.name == sender.name {
@@ -53,9 +62,11 @@ extension MembershipInstance {
         }
         // Only a member the gossiper sees as alive is worth introducing; a suspect one is likely on its way out.
         guard entry.status == .alive else { return [] }
-        // A live member (or I) under the same name: gossip cannot tell which incarnation is newer; a direct
-        // beacon will (see the restart rule).
-        let nameTaken = records.values.contains { $0.member.info.name == info.name && $0.member.isPeer }
+        // A live member (or I) under the same name: a direct beacon will settle which incarnation runs (see the
+        // restart rule). Nor is an incarnation older than one known under its name introduced.
+        let nameTaken = records.values.contains {
+            $0.member.info.name == info.name && ($0.member.isPeer || $0.member.info.id > info.id)
+        }
         guard info.name != me.name, !nameTaken else { return [] }
         return admit(info, direct: false, sequence: nil, now: now)
     }

@@ -422,14 +422,17 @@ package struct SwimInstance: Sendable {
         }
     }
 
-    /// A member not known before: admitted when alive (or suspect). A new id under a name that a live member holds
-    /// is a restart only when heard first hand; gossip cannot tell which incarnation is newer.
+    /// A member not known before: admitted when alive (or suspect). A new id under the name of a live member replaces
+    /// it only when it started later (`NodeID` order) and is heard first hand.
     mutating func admit(_ update: SwimUpdate, direct: Bool, rebroadcast: Bool, now: Timestamp) -> [SwimDirective] {
         let info = update.member
         guard update.status == .alive || update.status == .suspect, info.name != me.name else { return [] }
         var out: [SwimDirective] = []
         if let previous = byName[info.name], previous != info.id, let old = records[previous] {
-            guard direct || !old.member.isPeer else { return [] }
+            // While the known incarnation is live, only a later start heard first hand replaces it. Never an earlier
+            // start: a replayed recording of an earlier run, or the older of two processes under one name (the shell
+            // logs both). Once it is gone, an earlier start may take the name: a restart after the clock was set back.
+            guard !old.member.isPeer || (direct && info.id > previous) else { return [] }
             // One name runs one process at a time: the old incarnation is gone for good.
             out += transition(previous, to: .dead, now: now)
             records[previous]?.superseded = true
@@ -551,12 +554,14 @@ package struct SwimInstance: Sendable {
         }
     }
 
-    /// Whether I am the first live member after `id` on the ring of ids (wrapping): every member computes it from
-    /// nearly the same view, so about one answers. O(N), once per newcomer.
+    /// Whether I am the first live member after `id` on the ring of scrambled ids (wrapping): every member computes it
+    /// from nearly the same view, so about one answers. Scrambled, since ids order by start time and the newest (a
+    /// newcomer) would otherwise always be answered by the oldest member. O(N), once per newcomer.
     func isRingSuccessor(of id: NodeID) -> Bool {
-        let mine = me.id.rawValue &- id.rawValue
+        let origin = id.scrambled
+        let mine = me.id.scrambled &- origin
         for (other, record) in records where other != id && record.member.isPeer {
-            if other.rawValue &- id.rawValue < mine { return false }
+            if other.scrambled &- origin < mine { return false }
         }
         return true
     }
