@@ -58,6 +58,11 @@ enum MetricsText {
             ("log_sessions_replayed", stats.persistence.logSessionsReplayed),
             ("log_records_skipped", stats.persistence.logRecordsSkipped),
             ("log_torn_tails", stats.persistence.logTornTails),
+            ("members_alive", stats.membership.alive), ("members_suspect", stats.membership.suspect),
+            ("members_dead", stats.membership.dead), ("members_left", stats.membership.left),
+            ("swim_probes", stats.membership.probes), ("swim_indirect_probes", stats.membership.indirectProbes),
+            ("swim_probes_failed", stats.membership.probesFailed),
+            ("swim_refutations", stats.membership.refutations), ("swim_local_health", stats.membership.localHealth),
         ] + turnBuckets(stats.loopTurns) + turnBuckets(stats.persistence.fsyncLatency, prefix: "log_fsync")
     }
 
@@ -84,7 +89,8 @@ enum MetricsText {
                 "snapshot_last_ms", "snapshot_bytes", "snapshot_sessions_written", "snapshot_sessions_restored",
                 "snapshot_sessions_expired", "snapshot_records_skipped", "snapshot_load_ms", "log_bytes",
                 "log_fsync_max_us", "log_last_compaction_ms", "log_sessions_replayed", "log_records_skipped",
-                "log_torn_tails", "log_writer_lag_ms", "log_writer_lag_max_ms",
+                "log_torn_tails", "log_writer_lag_ms", "log_writer_lag_max_ms", "members_alive", "members_suspect",
+                "members_dead", "members_left", "swim_local_health",
             ].contains(name)
             text += "# TYPE \(metric) \(gauge ? "gauge" : "counter")\n\(metric){node=\"\(node)\"} \(value)\n"
         }

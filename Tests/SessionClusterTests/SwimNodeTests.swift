@@ -81,6 +81,15 @@ import Testing
         #expect(declared)
         let millis = (ContinuousClock.now - start) / .milliseconds(1)
         print("swim (multicast \(multicast)): crash seen by every peer in \(millis) ms")
+        // The figures `/metrics` shows: one member alive, one dead, and (within a few periods) probes going out.
+        var figures = await nodes[0].stats().membership
+        #expect(figures.alive == 1 && figures.dead == 1 && figures.suspect == 0 && figures.left == 0)
+        let probing = ContinuousClock.now
+        while figures.probes == 0 && ContinuousClock.now - probing < .seconds(5) {
+            try await Task.sleep(for: .milliseconds(50))
+            figures = await nodes[0].stats().membership
+        }
+        #expect(figures.probes > 0)
         // The survivors still serve each other's sessions.
         let login = try await nodes[0].create { $0.set("after", "crash") }
         #expect(try await nodes[1].read(login.id, token: login.version).string("after") == "crash")

@@ -161,6 +161,27 @@ extension NodeRuntime {
         }
     }
 
+    /// Members by status, and SWIM's totals. O(members): read only when stats are asked for.
+    var membershipFigures: MembershipFigures {
+        var figures = MembershipFigures()
+        for member in node.membership.members {
+            switch member.status {
+            case .alive: figures.alive += 1
+            case .suspect: figures.suspect += 1
+            case .dead: figures.dead += 1
+            case .leaving: figures.left += 1
+            }
+        }
+        if let swim = node.membership.swim {
+            figures.probes = swim.counters.probes
+            figures.indirectProbes = swim.counters.indirectProbes
+            figures.probesFailed = swim.counters.probesFailed
+            figures.refutations = swim.counters.refutations
+            figures.localHealth = swim.awareness
+        }
+        return figures
+    }
+
     /// Session counts and replication / transport counters.
     var currentStats: NodeStats {
         let replication = node.replication
@@ -180,6 +201,7 @@ extension NodeRuntime {
         figures.tokensRejected = tokens.rejected
         figures.clockMillis = NodeRuntime.now().millis
         figures.hlcMillis = replication.clockReading.wall
+        if shard == 0 { figures.membership = membershipFigures }
         if let persistence {
             figures.persistence = persistence.stats
             if let log = persistence.log {

@@ -232,9 +232,34 @@ public struct NodeStats: Sendable, Equatable {
     public var logRecordsDropped = 0
     /// The snapshot file: last written, loaded at start, records skipped (`persistence` settings).
     public var persistence = PersistenceStats()
+    /// What membership sees now, and SWIM's running totals.
+    public var membership = MembershipFigures()
 
     /// All zero: the figures of a node that never ran.
     static let empty = NodeStats(
         sessions: 0, primaries: 0, copies: 0, replication: ReplicationCounters(), framesReceived: 0, framesSent: 0,
         bytesSent: 0, malformedDropped: 0, linksRefused: 0, linksOverflowed: 0, dropped: [:])
+}
+
+/// What a node's membership sees now (members other than itself, by status, dead and left ones while still
+/// remembered) and, under SWIM, its running totals.
+public struct MembershipFigures: Sendable, Equatable {
+    public var alive = 0
+    public var suspect = 0
+    /// Dead members still remembered (forgotten a minute or so later).
+    public var dead = 0
+    /// Members that left gracefully, still remembered.
+    public var left = 0
+    /// SWIM: members probed.
+    public var probes = 0
+    /// SWIM: probes that needed other members to probe for this node (the direct ping went unanswered).
+    public var indirectProbes = 0
+    /// SWIM: probes that failed altogether (the target became suspect).
+    public var probesFailed = 0
+    /// SWIM: suspicions of this node that it refuted.
+    public var refutations = 0
+    /// SWIM: Lifeguard's local health score (0 healthy; each step stretches this node's probe time-outs).
+    public var localHealth = 0
+
+    public init() {}
 }

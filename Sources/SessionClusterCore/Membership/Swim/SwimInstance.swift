@@ -84,6 +84,8 @@ package struct SwimInstance: Sendable {
     var random: SplitMix64
     /// Lifeguard's local health: 0 is healthy; each step stretches probe interval and time-outs by one period.
     package private(set) var awareness = 0
+    /// Running totals for `/metrics`.
+    package private(set) var counters = SwimCounters()
     var nextProbeAt: Timestamp
     var nextGossipAt: Timestamp
     var nextPushPullAt: Timestamp
@@ -190,6 +192,7 @@ package struct SwimInstance: Sendable {
                     let helpers = randomPeers(settings.indirectProbes, excluding: [current.target])
                     current.expectedNacks = helpers.count
                     current.helpers = helpers
+                    counters.indirectProbes += 1
                     for helper in helpers {
                         out += send(
                             .pingRequest(sequence: current.sequence, target: target.member.info),
@@ -204,6 +207,7 @@ package struct SwimInstance: Sendable {
                 probe = nil
                 // Lifeguard: without the nacks that show my network works, the fault may be mine.
                 if current.nacks < current.expectedNacks || current.expectedNacks == 0 { raiseAwareness() }
+                counters.probesFailed += 1
                 if let record = records[current.target], record.member.status == .alive {
                     out += suspect(
                         current.target, incarnation: record.incarnation, origin: me.id, now: now,
@@ -226,6 +230,7 @@ package struct SwimInstance: Sendable {
             if let target = nextProbeTarget() {
                 sequence += 1
                 probe = Probe(target: target, sequence: sequence, sentAt: now)
+                counters.probes += 1
                 out += send(.ping(sequence: sequence), to: records[target]!.member.info.replication)
             }
         }
@@ -465,6 +470,7 @@ package struct SwimInstance: Sendable {
         guard !isLeaving, update.status == .suspect || update.status == .dead, update.incarnation >= incarnation
         else { return [] }
         incarnation = update.incarnation + 1
+        counters.refutations += 1
         raiseAwareness()
         let alive = SwimUpdate(member: me, incarnation: incarnation, status: .alive, origin: me.id)
         enqueue(alive)
@@ -851,4 +857,16 @@ package struct SwimInstance: Sendable {
         case (_, .dead): new.0 >= old.0
         }
     }
+}
+
+/// A SWIM node's running totals.
+package struct SwimCounters: Hashable, Sendable {
+    /// Members probed (a ping sent).
+    package var probes = 0
+    /// Probes whose direct ping went unanswered in time, so that other members were asked to probe too.
+    package var indirectProbes = 0
+    /// Probes that failed altogether: the target became suspect (or already was).
+    package var probesFailed = 0
+    /// Suspicions or deaths of this node that it refuted with a higher incarnation.
+    package var refutations = 0
 }
