@@ -45,7 +45,42 @@ enum ScaleBenchmarks {
             rows.append(figures)
         }
         print(table(rows))
+        rows += seedSweep()
         return rows
+    }
+
+    /// `SESSION_BENCH_SCALE_SEEDS=K`: K more SWIM runs at `SESSION_BENCH_SCALE_NODES` nodes (1,024 by default), seeds
+    /// 2…K+1, with a 10 s steady state: one seed is one sample of how soon a probe reaches a silently crashed node, so
+    /// the crash figures are printed per seed with their worst.
+    static func seedSweep() -> [ScaleFigures] {
+        let environment = ProcessInfo.processInfo.environment
+        guard let count = environment["SESSION_BENCH_SCALE_SEEDS"].flatMap(Int.init), count > 0 else { return [] }
+        let nodes = environment["SESSION_BENCH_SCALE_NODES"].flatMap(Int.init) ?? 1_024
+        var settings = MembershipSettings()
+        settings.deadRetentionMillis = 60_000
+        var plan = ScaleScenario.Plan()
+        plan.trafficMillis = 10_000
+        var rows: [ScaleFigures] = []
+        for seed in 2...UInt64(count + 1) {
+            let began = Measure.seconds()
+            var figures = ScaleScenario.run(
+                SwimScaleNode.self, name: "swim", nodes: nodes, settings: settings, seed: seed, plan: plan)
+            figures.protocolName = "swim seed \(seed)"
+            progress("swim \(nodes) nodes, seed \(seed): \(fixed(Measure.seconds() - began, 1)) s")
+            rows.append(figures)
+        }
+        print(table(rows))
+        let suspects = rows.compactMap(\.silentSuspectAll), deaths = rows.compactMap(\.silentMost)
+        print(
+            "  silent crash over \(rows.count) seeds: suspected by all within \(suspects.max().map(String.init) ?? "-") ms "
+                + "(median \(median(suspects))), dead for 99.9 % within \(deaths.max().map(String.init) ?? "-") ms "
+                + "(median \(median(deaths)))")
+        return rows
+    }
+
+    static func median(_ values: [Int64]) -> String {
+        guard !values.isEmpty else { return "-" }
+        return String(values.sorted()[values.count / 2])
     }
 
     static func table(_ rows: [ScaleFigures]) -> String {

@@ -112,6 +112,35 @@ import Testing
         #expect(node.member(n2.id)?.status == .dead)
     }
 
+    @Test func inEachPeriodEveryMemberIsProbedByExactlyOneNode() {
+        // Eight nodes with the same view: period by period their probe targets are a permutation of the members (so
+        // a crashed one is probed within the period), and over seven periods each node probes every other once.
+        let infos = (1...8).map { F.info(UInt64($0) * 7_919, "m\($0)") }
+        var nodes = infos.map {
+            SwimInstance(swim: SwimSettings(), membership: MembershipSettings(), cluster: F.cluster, me: $0, now: clock.now)
+        }
+        for index in nodes.indices {
+            for other in infos where other.id != infos[index].id {
+                _ = nodes[index].onDatagram(datagram(from: other), now: clock.now)
+            }
+        }
+        let period = SwimSettings().probeIntervalMillis
+        var probedBy: [NodeID: Set<NodeID>] = [:]
+        for round in 0..<14 as Range<Int64> {
+            // Any instant of the period: each node probes at its own.
+            let now = Timestamp(millis: 1_800_000_000_000 + round * period + (round * 37) % period)
+            var targets: [NodeID] = []
+            for index in nodes.indices {
+                let target = nodes[index].nextProbeTarget(now: now)!
+                #expect(target != infos[index].id)
+                targets.append(target)
+                if round < 7 { probedBy[infos[index].id, default: []].insert(target) }
+            }
+            #expect(Set(targets) == Set(infos.map(\.id)), "period \(round): every member probed once")
+        }
+        for info in infos { #expect(probedBy[info.id]?.count == 7, "\(info.name) probed every other member") }
+    }
+
     @Test func anEarlierIncarnationNeverDisplacesTheLaterOne() {
         // A node that only ever knew n2's current process (22) hears a recording of its earlier run (2), directly
         // and as gossip: the earlier start is ignored both ways.

@@ -72,9 +72,13 @@ package struct SwimInstance: Sendable {
     var byName: [String: NodeID] = [:]
     /// Alive or suspect members.
     package private(set) var peerCount = 0
-    /// Probe targets in a shuffled order, walked round robin (SWIM's bound on first detection time).
+    /// Every remembered member but me (alive, suspect, or dead and not yet forgotten), in no particular order:
+    /// random picks (helpers, gossip targets) and the probe ring are drawn from it.
     var probeOrder: [NodeID] = []
-    var probeIndex = 0
+    /// `probeOrder` and me, sorted by scrambled id (`nextProbeTarget`); rebuilt when `probeOrder` changed.
+    var probeRing: [NodeID] = []
+    var probeRingPosition = 0
+    var probeRingStale = true
     var probe: Probe?
     var relays: [UInt64: Relay] = [:]
     var suspects: Set<NodeID> = []
@@ -227,7 +231,7 @@ package struct SwimInstance: Sendable {
         }
         if probe == nil, now >= nextProbeAt {
             nextProbeAt = now.adding(millis: stretched(settings.probeIntervalMillis))
-            if let target = nextProbeTarget() {
+            if let target = nextProbeTarget(now: now) {
                 sequence += 1
                 probe = Probe(target: target, sequence: sequence, sentAt: now)
                 counters.probes += 1
@@ -448,13 +452,8 @@ package struct SwimInstance: Sendable {
         records[info.id] = Record(member: member, incarnation: update.incarnation, statusSince: now)
         byName[info.name] = info.id
         peerCount += 1
-        // At a random place among those not yet probed this round (SWIM inserts at random): the displaced one moves
-        // to the end, still in this round. Appending alone would give every node the same order.
         probeOrder.append(info.id)
-        let remaining = probeOrder.count - probeIndex
-        if remaining > 1 {
-            probeOrder.swapAt(probeOrder.count - 1, probeIndex + Int(random.next() % UInt64(remaining)))
-        }
+        probeRingStale = true
         if rebroadcast {
             enqueue(SwimUpdate(member: info, incarnation: update.incarnation, status: .alive, origin: info.id))
         }
@@ -547,6 +546,7 @@ package struct SwimInstance: Sendable {
             guard let record = records[id] else {
                 probeOrder.swapAt(index, probeOrder.count - 1)
                 probeOrder.removeLast()
+                probeRingStale = true
                 continue
             }
             if !record.member.isPeer, now.millis(since: record.statusSince) >= membership.deadRetentionMillis {
@@ -555,6 +555,7 @@ package struct SwimInstance: Sendable {
                 if byName[record.member.info.name] == id { byName[record.member.info.name] = nil }
                 probeOrder.swapAt(index, probeOrder.count - 1)
                 probeOrder.removeLast()
+                probeRingStale = true
             }
             if probeOrder.isEmpty { return }
         }
@@ -579,20 +580,29 @@ package struct SwimInstance: Sendable {
 
     // MARK: Choosing members
 
-    /// The next member in the shuffled round robin; reshuffled after each full round.
-    mutating func nextProbeTarget() -> NodeID? {
+    /// The member to probe now: the one `1 + (p mod (M − 1))` places after me on the ring of scrambled ids, where p
+    /// counts probe periods of the wall clock and M is the ring's size counting me.
+    ///
+    /// Every node computes the same ring while views agree, so in each period every member is probed by exactly one
+    /// node: a silently crashed node is probed within one to two periods (each node probes at its own instant of
+    /// the period), where SWIM's independent random orders leave it unprobed for a whole period about one time in
+    /// e and for several periods now and then (the crash agreement of issue 13 hinged on that wait). The offset
+    /// moves each period, so in M − 1 periods a node probes every other member once, SWIM's round-robin bound; who
+    /// probes a given member changes every period, so one slow or lying prober cannot hide it for long. Dead members
+    /// still remembered are on the ring too (serf's reconnect, memberlist's gossip to the dead): after a partition
+    /// heals, each side's probes reach the other, which then refutes.
+    package mutating func nextProbeTarget(now: Timestamp) -> NodeID? {
         guard peerCount > 0 else { return nil }
-        for _ in 0..<probeOrder.count + 1 {
-            if probeIndex >= probeOrder.count {
-                probeIndex = 0
-                for index in probeOrder.indices.reversed() {
-                    probeOrder.swapAt(index, Int(random.next() % UInt64(index + 1)))
-                }
-            }
-            let id = probeOrder[probeIndex]
-            probeIndex += 1
-            // Dead members still remembered are probed too (serf's reconnect, memberlist's gossip to the dead):
-            // after a partition heals, each side's probes reach the other, which then refutes.
+        if probeRingStale {
+            probeRing = (probeOrder + [me.id]).sorted { ($0.scrambled, $0) < ($1.scrambled, $1) }
+            probeRingPosition = probeRing.firstIndex(of: me.id)!
+            probeRingStale = false
+        }
+        let size = probeRing.count
+        guard size > 1 else { return nil }
+        let round = Int(max(0, now.millis) / max(1, settings.probeIntervalMillis) % Int64(size - 1))
+        for step in 0..<(size - 1) {
+            let id = probeRing[(probeRingPosition + 1 + (round + step) % (size - 1)) % size]
             if let record = records[id], record.member.isPeer || (record.member.status == .dead && !record.superseded) {
                 return id
             }
