@@ -1,10 +1,8 @@
 extension ReplicationInstance {
     /// One held copy of a session and what this node knows about it locally.
     ///
-    /// A value type stored out of line, copy-on-write: `replicas` is backed by an open-addressing dictionary whose
-    /// buckets are between 3/8 and 3/4 full, and each bucket — empty or not — is as wide as its value. Inline,
-    /// a copy's fixed fields (about 200 bytes) cost up to 2.7 times their size per session; out of line an
-    /// empty bucket costs one reference.
+    /// A value type stored out of line, copy-on-write: the replica table (`ReplicaSlots`) is an open-addressing
+    /// table between 3/8 and 3/4 full whose slots hold one reference each, found by the id inside the copy.
     struct Replica: Sendable {
         private var storage: Storage
 
@@ -12,6 +10,9 @@ extension ReplicationInstance {
             storage = Storage(
                 Fields(session: session, localAccess: localAccess, placementBox: placement.map(PlacementBox.init)))
         }
+
+        /// The session's id, read without copying the session out (the replica table keys copies by it).
+        var id: SessionID { storage.fields.session.id }
 
         var session: Session {
             get { storage.fields.session }

@@ -7,7 +7,7 @@ extension ReplicationInstance {
     /// a scan misses the cache once per session). Likewise the sweep takes only the copies due (`due`) and the
     /// windowed walks (state transfer, digests, re-placement) take the next ids in order (`order`).
     struct ReplicaTable: Sendable, Sequence {
-        private var replicas: [SessionID: Replica] = [:]
+        private var replicas = ReplicaSlots()
         /// How many held copies are valid sessions.
         private(set) var liveCount = 0
         /// How many held copies are valid sessions whose placement names this node primary (backup mode).
@@ -32,13 +32,24 @@ extension ReplicationInstance {
             // primacy counted, the id entered in or removed from the order, and the copy scheduled again when its
             // next check moved earlier (a copy's entry MUST never be later than its check).
             _modify {
-                // One lookup before and one after (the version only while changes are tracked).
+                // One lookup: the copy is moved out of its slot while the caller mutates it (so it stays uniquely
+                // referenced and is changed in place), then put back, dropped or inserted.
+                let index = replicas.index(of: id)
+                var replica = index.flatMap { replicas.take(at: $0) }
                 let tracking = changed != nil
-                let before = replicas[id].map {
+                let before = replica.map {
                     (rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0), tracking ? $0.session.version : nil)
                 }
                 defer {
-                    let after = replicas[id].map {
+                    // The table finds a copy by the id inside it: the copy stored under `id` carries `id`.
+                    if let held = replica, held.id != id { replica?.session.id = id }
+                    switch (index, replica) {
+                    case (let index?, let held?): replicas.put(held, at: index)
+                    case (let index?, nil): replicas.remove(at: index)
+                    case (nil, let held?): replicas.insert(held)
+                    case (nil, nil): break
+                    }
+                    let after = replica.map {
                         (rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0), tracking ? $0.session.version : nil)
                     }
                     if tracking, let version = after?.3, version != before?.3, !version.isEmpty {
@@ -50,7 +61,7 @@ extension ReplicationInstance {
                     if before != nil, after == nil { order.remove(id) }
                     if let next = after?.2, before.map({ next < $0.2 }) ?? true { due.schedule(id, at: next) }
                 }
-                yield &replicas[id]
+                yield &replica
             }
         }
 
@@ -72,14 +83,14 @@ extension ReplicationInstance {
         }
 
         /// The copies themselves (copy-on-write: holding this costs nothing until the table next changes, then one
-        /// copy of the dictionary's buckets).
-        var all: [SessionID: Replica] { replicas }
+        /// copy of the slots).
+        var all: ReplicaSlots { replicas }
 
-        var keys: Dictionary<SessionID, Replica>.Keys { replicas.keys }
-        var values: Dictionary<SessionID, Replica>.Values { replicas.values }
+        var keys: LazyMapSequence<ReplicaSlots, SessionID> { replicas.lazy.map(\.key) }
+        var values: LazyMapSequence<ReplicaSlots, Replica> { replicas.lazy.map(\.value) }
         var count: Int { replicas.count }
 
-        func makeIterator() -> Dictionary<SessionID, Replica>.Iterator { replicas.makeIterator() }
+        func makeIterator() -> ReplicaSlots.Iterator { replicas.makeIterator() }
     }
 
     /// When a held copy needs the sweep, from the settings and this node's id alone (the table cannot see the ring).

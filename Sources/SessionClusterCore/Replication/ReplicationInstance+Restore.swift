@@ -132,7 +132,7 @@ extension ReplicationInstance {
 /// The copies a node held at one moment (`ReplicationInstance.heldCopiesNow`), an immutable value any thread may
 /// read.
 package struct HeldCopies: Sendable {
-    let copies: [SessionID: ReplicationInstance.Replica]
+    let copies: ReplicationInstance.ReplicaSlots
 
     /// How many copies (valid sessions and tombstones).
     package var count: Int { copies.count }
