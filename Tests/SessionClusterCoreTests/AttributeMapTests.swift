@@ -24,6 +24,20 @@ import Testing
         #expect(map.removeValue(forKey: "cart") == nil)
     }
 
+    @Test func aCopyIsUnchangedByWritesToTheOriginal() {
+        var original = AttributeMap()
+        for name in ["a", "b", "c", "d"] { original[name] = slot(String(repeating: name, count: 40)) }
+        let copy = original
+        original["b"] = nil  // shrinks a shared buffer
+        original["c"] = slot("short")
+        original["e"] = slot(String(repeating: "e", count: 200))  // grows it
+        #expect(copy.keys == ["a", "b", "c", "d"])
+        let values = ["a", "b", "c", "d"].map { Array(String(repeating: $0, count: 40).utf8) }
+        #expect(copy.values.map { $0.value! } == values)
+        #expect(original.keys == ["a", "c", "d", "e"] && original["c"] == slot("short"))
+        #expect(original["a"] == copy["a"] && original["d"] == copy["d"])
+    }
+
     @Test func iteratesInAscendingNameOrderWhateverTheInsertionOrder() {
         let names = ["user", "a", "zeta", "cart", "Z", "theme", "b2", "b10"]
         var map = AttributeMap()

@@ -11,30 +11,32 @@
 ///
 /// Iteration yields `(key:, value:)` pairs in ascending name order, so equal maps iterate, encode and hash alike.
 ///
-/// Layout: a header (entry count, offset of the last entry; 4 bytes each, little-endian), then per entry
-/// name length (4), name (UTF-8), stamp wall (8), logical (4), node (8), value length (4; `UInt32.max` for a
-/// tombstone), value. An empty map holds no bytes at all.
+/// Layout: per entry name length (4), name (UTF-8), stamp wall (8), logical (4), node (8), value length (4;
+/// `UInt32.max` for a tombstone), value; little-endian. The entry count, the offset of the last entry, the bytes in
+/// use and the capacity sit in the buffer object's header (a `ManagedBuffer`): an `[UInt8]` spends 16 bytes on its
+/// own count and capacity beside them. An empty map holds no buffer at all.
 package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictionaryLiteral {
     package typealias Element = (key: String, value: AttributeSlot)
     /// The byte offset of an entry in the buffer.
     package typealias Index = Int
 
-    private var bytes: [UInt8]
+    // `ManagedBuffer` is never `Sendable`; the buffer is written only when uniquely held (copy-on-write, see
+    // `replace`), so sharing a map between threads shares only reads.
+    nonisolated(unsafe) private var storage: Storage?
 
-    private static let headerSize = 8
     private static let entryOverhead = 4 + 8 + 4 + 8 + 4
     private static let tombstone = UInt32.max
 
-    package init() { bytes = [] }
+    package init() { storage = nil }
 
     /// An empty map; `minimumCapacity` attributes are expected (the buffer grows as values arrive).
     package init(minimumCapacity: Int) {
-        bytes = []
+        storage = nil
     }
 
     /// A map of `slots`' pairs; of repeated names the last pair wins.
     package init(_ slots: some Sequence<(String, AttributeSlot)>) {
-        bytes = []
+        storage = nil
         for (name, slot) in slots { self[name] = slot }
     }
 
@@ -49,11 +51,11 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
 
     // MARK: Collection
 
-    package var startIndex: Int { bytes.isEmpty ? 0 : Self.headerSize }
-    package var endIndex: Int { bytes.count }
+    package var startIndex: Int { 0 }
+    package var endIndex: Int { used }
 
-    package var count: Int { bytes.isEmpty ? 0 : Int(load32(at: 0)) }
-    package var isEmpty: Bool { bytes.isEmpty }
+    package var count: Int { Int(storage?.header.count ?? 0) }
+    package var isEmpty: Bool { storage == nil }
 
     package func index(after position: Int) -> Int { entryEnd(at: position) }
 
@@ -87,27 +89,22 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
             let end = entryEnd(at: offset)
             let entry = Self.encode(nameBytes: Array(nameBytes(at: offset)), slot)
             let delta = entry.count - (end - offset)
-            let last = Int(load32(at: 4))
-            reserve(bytes.count + delta)
-            bytes.replaceSubrange(offset..<end, with: entry)
-            if offset < last { store32(UInt32(last + delta), at: 4) }
+            let last = self.last
+            replace(offset..<end, with: entry)
+            if offset < last { storage!.header.last = UInt32(last + delta) }
             return old
         case .insert(let offset):
             let entry = Self.encode(nameBytes: Array(name.utf8), slot)
-            if bytes.isEmpty {
-                bytes.reserveCapacity(Self.headerSize + entry.count)
-                bytes.append(contentsOf: repeatElement(0, count: Self.headerSize))
-                bytes.append(contentsOf: entry)
-                store32(1, at: 0)
-                store32(UInt32(Self.headerSize), at: 4)
+            guard storage != nil else {
+                replace(0..<0, with: entry)
+                storage!.header.count = 1
+                storage!.header.last = 0
                 return nil
             }
-            let last = Int(load32(at: 4))
-            let newCount = count + 1
-            reserve(bytes.count + entry.count)
-            bytes.insert(contentsOf: entry, at: offset)
-            store32(UInt32(newCount), at: 0)
-            store32(UInt32(offset > last ? offset : last + entry.count), at: 4)
+            let last = self.last
+            replace(offset..<offset, with: entry)
+            storage!.header.count += 1
+            storage!.header.last = UInt32(offset > last ? offset : last + entry.count)
             return nil
         }
     }
@@ -118,25 +115,24 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
         guard case .found(let offset) = search(name) else { return nil }
         let old = slot(at: offset)
         let end = entryEnd(at: offset)
-        let last = Int(load32(at: 4))
-        let remaining = count - 1
-        guard remaining > 0 else {
-            bytes = []
+        let last = self.last
+        guard count > 1 else {
+            storage = nil
             return old
         }
-        bytes.removeSubrange(offset..<end)
-        store32(UInt32(remaining), at: 0)
+        replace(offset..<end, with: [])
+        storage!.header.count -= 1
         if offset < last {
-            store32(UInt32(last - (end - offset)), at: 4)
+            storage!.header.last = UInt32(last - (end - offset))
         } else {
             // The last entry went: the new last is the one before it.
-            var previous = Self.headerSize
-            var position = Self.headerSize
-            while position < bytes.count {
+            var previous = 0
+            var position = 0
+            while position < used {
                 previous = position
                 position = entryEnd(at: position)
             }
-            store32(UInt32(previous), at: 4)
+            storage!.header.last = UInt32(previous)
         }
         return old
     }
@@ -162,13 +158,14 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
     }
 
     /// Bytes the map occupies (names, values, stamps and lengths): a cheap size for batching.
-    package var storedBytes: Int { bytes.count }
+    package var storedBytes: Int { used }
 
     // MARK: Equality (names compare as `String` does, so canonically equivalent spellings are equal)
 
     package static func == (lhs: AttributeMap, rhs: AttributeMap) -> Bool {
-        if lhs.bytes == rhs.bytes { return true }
+        if lhs.storage === rhs.storage { return true }
         guard lhs.count == rhs.count else { return false }
+        if lhs.withBytes({ l in rhs.withBytes { r in l.elementsEqual(r) } }) { return true }
         return zip(lhs, rhs).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 
@@ -182,12 +179,71 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
 
     // MARK: Storage
 
-    /// Grows the buffer to at least `needed` bytes, by an eighth at least: little slack per held copy, yet appending
-    /// many entries one by one copies the buffer a bounded number of times per byte.
-    private mutating func reserve(_ needed: Int) {
-        let capacity = bytes.capacity
-        guard needed > capacity else { return }
-        bytes.reserveCapacity(Swift.max(needed, capacity + capacity / 8))
+    private struct Header {
+        /// Bytes in use (the entries) and bytes allocated.
+        var used: UInt32
+        var capacity: UInt32
+        var count: UInt32
+        /// The offset of the last entry.
+        var last: UInt32
+    }
+
+    // Written only through `replace`, after `isKnownUniquelyReferenced`: never shared while mutated.
+    private final class Storage: ManagedBuffer<Header, UInt8> {
+        /// A buffer of `capacity` bytes holding a copy of `source`'s entries.
+        static func make(capacity: Int, copying source: Storage?) -> Storage {
+            precondition(capacity < Int(UInt32.max), "attribute map of 4 GiB or more")
+            let buffer = create(minimumCapacity: capacity) { _ in
+                Header(used: 0, capacity: 0, count: 0, last: 0)
+            }
+            let storage = unsafeDowncast(buffer, to: Storage.self)
+            storage.header = source?.header ?? Header(used: 0, capacity: 0, count: 0, last: 0)
+            storage.header.capacity = UInt32(capacity)
+            if let source {
+                let used = Int(source.header.used)
+                source.withUnsafeMutablePointerToElements { from in
+                    storage.withUnsafeMutablePointerToElements { $0.update(from: from, count: used) }
+                }
+            }
+            return storage
+        }
+    }
+
+    private var used: Int { Int(storage?.header.used ?? 0) }
+
+    private var last: Int { Int(storage?.header.last ?? 0) }
+
+    /// The bytes in use, for reading.
+    private func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        guard let storage else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        let used = Int(storage.header.used)
+        return storage.withUnsafeMutablePointerToElements { body(UnsafeRawBufferPointer(start: $0, count: used)) }
+    }
+
+    /// Replaces the bytes in `range` with `bytes`, in place when the buffer is uniquely held and large enough.
+    /// A buffer grows by an eighth at least: little slack per held copy, yet appending many entries one by one
+    /// copies the buffer a bounded number of times per byte.
+    private mutating func replace(_ range: Range<Int>, with bytes: [UInt8]) {
+        let used = self.used
+        let needed = used - range.count + bytes.count
+        let capacity = Int(storage?.header.capacity ?? 0)
+        if needed > capacity {
+            storage = Storage.make(capacity: Swift.max(needed, capacity + capacity / 8), copying: storage)
+        } else if !isKnownUniquelyReferenced(&storage) {
+            // Room for the old bytes too: they are copied before the change shrinks them.
+            storage = Storage.make(capacity: Swift.max(needed, used), copying: storage)
+        }
+        let storage = storage!
+        storage.withUnsafeMutablePointerToElements { base in
+            // The tail first (the regions may overlap: `copyMemory` is a memmove), then the new bytes.
+            UnsafeMutableRawPointer(base + range.lowerBound + bytes.count)
+                .copyMemory(from: base + range.upperBound, byteCount: used - range.upperBound)
+            bytes.withUnsafeBytes { source in
+                guard let address = source.baseAddress else { return }
+                UnsafeMutableRawPointer(base + range.lowerBound).copyMemory(from: address, byteCount: source.count)
+            }
+        }
+        storage.header.used = UInt32(needed)
     }
 
     private static func encode(nameBytes: [UInt8], _ slot: AttributeSlot) -> [UInt8] {
@@ -212,15 +268,11 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
     }
 
     private func load32(at offset: Int) -> UInt32 {
-        bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
+        withBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
     }
 
     private func load64(at offset: Int) -> UInt64 {
-        bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
-    }
-
-    private mutating func store32(_ value: UInt32, at offset: Int) {
-        bytes.withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt32.self) }
+        withBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
     }
 
     private func entryEnd(at offset: Int) -> Int {
@@ -229,8 +281,8 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
         return lengthOffset + 4 + (length == Self.tombstone ? 0 : Int(length))
     }
 
-    private func nameBytes(at offset: Int) -> ArraySlice<UInt8> {
-        bytes[offset + 4..<offset + 4 + Int(load32(at: offset))]
+    private func nameBytes(at offset: Int) -> [UInt8] {
+        withBytes { Array($0[offset + 4..<offset + 4 + Int(load32(at: offset))]) }
     }
 
     private func name(at offset: Int) -> String { String(decoding: nameBytes(at: offset), as: UTF8.self) }
@@ -246,7 +298,8 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
         let stampOffset = offset + 4 + Int(load32(at: offset))
         let stamp = stamp(at: offset)
         let length = load32(at: stampOffset + 20)
-        let value = length == Self.tombstone ? nil : Array(bytes[stampOffset + 24..<stampOffset + 24 + Int(length)])
+        let value =
+            length == Self.tombstone ? nil : withBytes { Array($0[stampOffset + 24..<stampOffset + 24 + Int(length)]) }
         return AttributeSlot(value: value, stamp: stamp)
     }
 
@@ -260,26 +313,29 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
     /// How the stored name at `offset` compares with `name`: by bytes when both are ASCII (the same order as
     /// `String`'s), by `String` comparison otherwise.
     private func compare(at offset: Int, with name: String) -> Order {
-        let stored = nameBytes(at: offset)
-        let utf8 = name.utf8
-        if stored.elementsEqual(utf8) { return .equal }
-        if stored.allSatisfy({ $0 < 0x80 }) && utf8.allSatisfy({ $0 < 0x80 }) {
-            return stored.lexicographicallyPrecedes(utf8) ? .less : .greater
+        withBytes { raw in
+            let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+            let stored = raw[offset + 4..<offset + 4 + length]
+            let utf8 = name.utf8
+            if stored.elementsEqual(utf8) { return .equal }
+            if stored.allSatisfy({ $0 < 0x80 }) && utf8.allSatisfy({ $0 < 0x80 }) {
+                return stored.lexicographicallyPrecedes(utf8) ? .less : .greater
+            }
+            let storedName = String(decoding: stored, as: UTF8.self)
+            return storedName < name ? .less : storedName == name ? .equal : .greater
         }
-        let storedName = String(decoding: stored, as: UTF8.self)
-        return storedName < name ? .less : storedName == name ? .equal : .greater
     }
 
     private func search(_ name: String) -> SearchResult {
-        guard !bytes.isEmpty else { return .insert(0) }
+        guard storage != nil else { return .insert(0) }
         // Ascending input (decoding a content, joining into a copy built the same way) ends at once.
-        let last = Int(load32(at: 4))
+        let last = self.last
         switch compare(at: last, with: name) {
-        case .less: return .insert(bytes.count)
+        case .less: return .insert(used)
         case .equal: return .found(last)
         case .greater: break
         }
-        var position = Self.headerSize
+        var position = 0
         while position < last {
             switch compare(at: position, with: name) {
             case .less: position = entryEnd(at: position)
