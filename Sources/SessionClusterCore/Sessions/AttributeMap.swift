@@ -201,6 +201,8 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
             storage.header.capacity = UInt32(capacity)
             if let source {
                 let used = Int(source.header.used)
+                // Checked, not assumed: copying more than the new buffer holds would write past its end.
+                precondition(used <= capacity, "attribute buffer too small for the bytes it copies")
                 source.withUnsafeMutablePointerToElements { from in
                     storage.withUnsafeMutablePointerToElements { $0.update(from: from, count: used) }
                 }
