@@ -301,6 +301,19 @@ import Testing
         #expect(node.peers == [n2])
     }
 
+    @Test func theEarlierProcessTakesItsNameBackAsSoonAsTheLaterOneIsKilled() {
+        // Two processes under one name; the later one is killed (-9: its port refuses). The earlier one, still
+        // beaconing, is a member again at its next beacon, not a minute later (fresh-eyes review).
+        var node = makeInstance()
+        let n2b = F.info(22, "n2")
+        _ = node.onBeacon(F.beacon(from: n2, sequence: 1), now: clock.now)
+        _ = node.onBeacon(F.beacon(from: n2b, sequence: 1), now: clock.now)
+        #expect(node.onBeacon(F.beacon(from: n2, sequence: 2), now: clock.now) == [])
+        _ = node.onLinkRefused(n2b.id, now: clock.now)
+        #expect(node.onBeacon(F.beacon(from: n2, sequence: 3), now: clock.now).events == [.recovered(n2)])
+        #expect(node.peers == [n2])
+    }
+
     @Test func aBeaconUnderMyOwnNameIsNotAMember() {
         var node = makeInstance()
         #expect(node.onBeacon(F.beacon(from: F.info(11, n1.name), sequence: 1), now: clock.now) == [])

@@ -165,6 +165,19 @@ import Testing
         #expect(node.peers == [n2, n3])
     }
 
+    @Test func theEarlierProcessTakesItsNameBackAsSoonAsTheLaterOneIsKilled() {
+        // Two processes under one name; the later one is killed (-9: its port refuses). The earlier one, still
+        // talking, is a member again at its next datagram, not a minute later (fresh-eyes review).
+        var node = makeInstance()
+        let later = F.info(22, "n2")
+        _ = node.onDatagram(datagram(from: n2), now: clock.now)
+        _ = node.onDatagram(datagram(from: later), now: clock.now)
+        #expect(node.onDatagram(datagram(from: n2), now: clock.now).events == [])
+        _ = node.onLinkRefused(later.id, now: clock.now)
+        #expect(node.onDatagram(datagram(from: n2), now: clock.now).events == [.recovered(n2)])
+        #expect(node.peers == [n2])
+    }
+
     @Test func twoProcessesUnderOneNameSettleOnTheLaterOneForGood() {
         // Both keep sending for three minutes, long past the time a replaced incarnation is forgotten: the later
         // start stays the member, the earlier one never comes back.

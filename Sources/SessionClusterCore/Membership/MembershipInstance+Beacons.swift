@@ -8,7 +8,17 @@ extension MembershipInstance {
         guard admits(beacon), sender.id != me.id else { return [] }
         if let record = records[sender.id] {
             if let last = record.lastSequence, beacon.sequence <= last { return [] }
-            if record.member.status == .leaving || record.superseded { return [] }
+            if record.member.status == .leaving { return [] }
+            if record.superseded {
+                // Set aside for a later process of its name. Once no process of that name is live (the later one
+                // was killed, say), this one, still talking first hand, takes its name back at once rather than when
+                // the dead entries are forgotten a minute later (fresh-eyes review).
+                let name = sender.name
+                guard !records.values.contains(where: { $0.member.info.name == name && $0.member.isPeer }) else {
+                    return []
+                }
+                records[sender.id]?.superseded = false
+            }
         }
         var directives = onSenderNews(beacon, now: now)
         for entry in beacon.members where entry.member.id != sender.id {

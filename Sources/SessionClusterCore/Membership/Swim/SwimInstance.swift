@@ -389,7 +389,21 @@ package struct SwimInstance: Sendable {
         guard var record = records[info.id] else {
             return admit(update, direct: direct, rebroadcast: rebroadcast, now: now)
         }
-        if record.member.status == .leaving || record.superseded { return [] }
+        if record.member.status == .leaving { return [] }
+        if record.superseded {
+            // Set aside for a later process of its name. Once that one is no longer live (killed, say), this one,
+            // heard first hand, takes its name back at once rather than when the dead entries are forgotten a minute
+            // later (fresh-eyes review).
+            guard direct, update.status == .alive, let holder = byName[info.name], holder != info.id,
+                records[holder]?.member.isPeer != true
+            else { return [] }
+            records[info.id]!.superseded = false
+            records[info.id]!.member.lastHeard = now
+            records[info.id]!.member.heardDirectly = true
+            byName[info.name] = info.id
+            if rebroadcast { enqueue(update) }
+            return transition(info.id, to: .alive, now: now)
+        }
         if direct {
             record.member.lastHeard = now
             record.member.heardDirectly = true
