@@ -16,9 +16,14 @@ enum ScaleBenchmarks {
         return plan
     }
 
-    static func run(profile: Profile) -> [ScaleFigures] {
+    /// Every scale run's membership settings: dead members remembered a minute.
+    static var settings: MembershipSettings {
         var settings = MembershipSettings()
         settings.deadRetentionMillis = 60_000
+        return settings
+    }
+
+    static func run(profile: Profile) -> [ScaleFigures] {
         var rows: [ScaleFigures] = []
         // `SESSION_BENCH_SCALE=swim` skips the beacon rows (a full run of them takes minutes: O(N³) to simulate).
         let beacons = ProcessInfo.processInfo.environment["SESSION_BENCH_SCALE"] != "swim"
@@ -49,15 +54,13 @@ enum ScaleBenchmarks {
         return rows
     }
 
-    /// `SESSION_BENCH_SCALE_SEEDS=K`: K more SWIM runs at `SESSION_BENCH_SCALE_NODES` nodes (1,024 by default), seeds
-    /// 2…K+1, with a 10 s steady state: one seed is one sample of how soon a probe reaches a silently crashed node, so
-    /// the crash figures are printed per seed with their worst.
+    /// `SESSION_BENCH_SCALE_SEEDS=K`: K more SWIM runs at `SESSION_BENCH_SCALE_NODES` nodes (1,024 by default),
+    /// seeds 2…K+1, with a 10 s steady state: one seed is one sample of how soon a probe reaches a silently crashed
+    /// node, so the crash figures are printed per seed with their worst.
     static func seedSweep() -> [ScaleFigures] {
         let environment = ProcessInfo.processInfo.environment
         guard let count = environment["SESSION_BENCH_SCALE_SEEDS"].flatMap(Int.init), count > 0 else { return [] }
         let nodes = environment["SESSION_BENCH_SCALE_NODES"].flatMap(Int.init) ?? 1_024
-        var settings = MembershipSettings()
-        settings.deadRetentionMillis = 60_000
         var plan = ScaleScenario.Plan()
         plan.trafficMillis = 10_000
         var rows: [ScaleFigures] = []
@@ -70,17 +73,15 @@ enum ScaleBenchmarks {
             rows.append(figures)
         }
         print(table(rows))
-        let suspects = rows.compactMap(\.silentSuspectAll), deaths = rows.compactMap(\.silentMost)
+        func summary(_ values: [Int64]) -> String {
+            guard let worst = values.max() else { return "-" }
+            return "\(worst) ms (median \(fixed(Measure.median(values.map(Double.init)), 0)))"
+        }
         print(
-            "  silent crash over \(rows.count) seeds: suspected by all within \(suspects.max().map(String.init) ?? "-") ms "
-                + "(median \(median(suspects))), dead for 99.9 % within \(deaths.max().map(String.init) ?? "-") ms "
-                + "(median \(median(deaths)))")
+            "  silent crash over \(rows.count) seeds: suspected by all within "
+                + "\(summary(rows.compactMap(\.silentSuspectAll))), dead for 99.9 % within "
+                + summary(rows.compactMap(\.silentMost)))
         return rows
-    }
-
-    static func median(_ values: [Int64]) -> String {
-        guard !values.isEmpty else { return "-" }
-        return String(values.sorted()[values.count / 2])
     }
 
     static func table(_ rows: [ScaleFigures]) -> String {

@@ -117,7 +117,8 @@ import Testing
         // a crashed one is probed within the period), and over seven periods each node probes every other once.
         let infos = (1...8).map { F.info(UInt64($0) * 7_919, "m\($0)") }
         var nodes = infos.map {
-            SwimInstance(swim: SwimSettings(), membership: MembershipSettings(), cluster: F.cluster, me: $0, now: clock.now)
+            SwimInstance(
+                swim: SwimSettings(), membership: MembershipSettings(), cluster: F.cluster, me: $0, now: clock.now)
         }
         for index in nodes.indices {
             for other in infos where other.id != infos[index].id {

@@ -155,7 +155,6 @@ final class NodeRuntime {
     /// Whether this is shard 0, which runs membership and the node's sockets.
     var isLead: Bool { listener != nil }
 
-    /// The node's wall clock, as the core sees it.
     /// The last incarnation id this process issued (`newIncarnation`).
     private static let lastIncarnation = Mutex<NodeID?>(nil)
 
@@ -169,6 +168,7 @@ final class NodeRuntime {
         }
     }
 
+    /// The node's wall clock, as the core sees it.
     static func now() -> Timestamp { Timestamp(millis: EventLoop.wallMillis() &+ testClockOffsetMillis) }
 
     /// TEST ONLY: `SESSIONCLUSTER_CLOCK_OFFSET_MILLIS` (a signed integer) shifts this process's node clocks, so
