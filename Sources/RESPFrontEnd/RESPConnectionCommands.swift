@@ -282,8 +282,10 @@ extension RESPCommands {
     }
 
     /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`. The cursor is the high 64 bits of the last session
-    /// id looked at (ids are walked in order), so a scan sees every key present for its whole duration at least
-    /// once, as Redis promises.
+    /// id looked at (ids are walked in the node's order, `ClusterNode.heldSessions`), so a scan sees every key
+    /// present for its whole duration at least once, as Redis promises. That order is keyed by a secret of the
+    /// process (never the scrambled value itself as the cursor: that would give the secret away): a cursor is
+    /// good only on the node that gave it, until it restarts, as a Redis cursor is good only on its server.
     private static func scan(_ a: [[UInt8]]) -> Plan {
         guard let cursor = UInt64(String(decoding: a[0], as: UTF8.self)) else { return .reply(.err("invalid cursor")) }
         var pattern: GlobPattern?
@@ -319,7 +321,8 @@ extension RESPCommands {
                     if let pattern, !pattern.matches(name) { continue }
                     found.append(.bulk(name))
                 }
-                // A cursor of 0 would end the scan: the rare id whose high half is 0 resumes from 1.
+                // A cursor of 0 would end the scan: the id whose high half is 0 (one random id in 2^64; never a key's,
+                // whose top bit is set) resumes after the ids whose high half is 1, wherever those sort.
                 let resume = next.map { max($0.high, 1) } ?? 0
                 reply(.array([.text(String(resume)), .array(found)]))
             }

@@ -142,9 +142,12 @@ public final class Simulation {
         // Like `session-node`, whose cluster file names every node: the roster the lost rule waits for.
         var membership = Self.membershipSettings()
         membership.expectedMembers = slots.map(\.name)
+        // A replica-table key of its own per incarnation, as a real process draws, from the seed and the id alone:
+        // drawing it from `random` would change every later draw, and so what each seed replays.
         slots[slot].node = NodeInstance(
             cluster: Self.cluster, me: info, membership: membership,
-            replication: Self.replicationSettings(config), now: nodeTime(slot))
+            replication: Self.replicationSettings(config), now: nodeTime(slot),
+            tableKey: SplitMix64.mix(config.seed ^ SplitMix64.mix(id.rawValue)))
         slotOf[id] = slot
         queue.push(.tick(slot: slot), at: now + Int64(random.next() % UInt64(Self.tickMillis)))
     }

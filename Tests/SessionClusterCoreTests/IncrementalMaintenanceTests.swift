@@ -190,6 +190,74 @@ import Testing
         #expect(!result.directives.contains { if case .send(.delta, peer) = $0 { true } else { false } })
     }
 
+    /// Creates `id` on `node` at `start`, expiring after `seconds` of inactivity.
+    func create(_ id: SessionID, seconds: Int64, on node: inout ReplicationInstance) {
+        var changes = SessionChanges()
+        changes.setMaxInactive(seconds: seconds)
+        _ = node.create(id, changes: changes, now: start)
+    }
+
+    /// The schedule keeps a 32-bit prefix of each copy's position, not its id: copies sharing one share an entry,
+    /// and each still expires at its own deadline (never early, at most a sweep interval late), the later one
+    /// rescheduled when the earlier one's entry falls due.
+    @Test func sessionsSharingAScheduleEntryEachExpireAtTheirOwnDeadline() throws {
+        var node = instance(.delta, batch: 64, sessions: 0, maxInactive: { _ in 0 }).0
+        let order = node.sessionOrder
+        let prefix: UInt64 = 0x5EED_C0DE_0000_0000
+        let early = SessionID(high: order.high(scrambledTo: prefix | 0xFF00), low: 1)
+        let late = SessionID(high: order.high(scrambledTo: prefix | 0x00FF), low: 2)  // sorts first
+        let latest = SessionID(high: late.high, low: 3)
+        #expect(order.prefix(of: early) == order.prefix(of: late) && early.high != late.high)
+        let seconds: [SessionID: Int64] = [early: 2, late: 5, latest: 9]
+        for (id, seconds) in seconds { create(id, seconds: seconds, on: &node) }
+        var random = SplitMix64(seed: 3)
+        for _ in 0..<20 { create(SessionID(using: &random), seconds: 3_600, on: &node) }
+        let ring = HashRing(members: [HashRing.Member(id: me, key: "n1"), HashRing.Member(id: peer, key: "n2")])
+        var expiredAt = [SessionID: Int64]()
+        var millis: Int64 = 0
+        while millis <= 20_000 {
+            for directive in node.onTick(now: start.adding(millis: millis)) {
+                if case .event(.sessionExpired(let id)) = directive { expiredAt[id] = millis }
+            }
+            millis += 50
+        }
+        #expect(expiredAt.count == 3)
+        for (id, seconds) in seconds {
+            let due = seconds * 1_000 + min(1_000, seconds * 250) + (ring.first(of: id) == me ? 0 : 5_000)
+            let at = try #require(expiredAt[id], "\(id) never expired")
+            #expect(at >= due && at <= due + 1_000, "\(id): due \(due), expired at \(at)")
+        }
+    }
+
+    /// A due entry whose copies would take the sweep past its batch is left due for the next tick, not dropped
+    /// nor pushed a bucket later: a tick visits at most a batch even where positions share prefixes.
+    @Test func aDueEntryThatWouldOverrunTheBatchIsSweptAtTheNextTick() throws {
+        var node = instance(.delta, batch: 4, sessions: 0, maxInactive: { _ in 0 }).0
+        let order = node.sessionOrder
+        func ids(_ prefix: UInt64, _ count: Int) -> [SessionID] {
+            (0..<count).map { SessionID(high: order.high(scrambledTo: prefix | UInt64($0)), low: 0) }
+        }
+        let first = ids(0x1000_0000_0000_0000, 2)  // the smaller prefix: taken first
+        let second = ids(0x2000_0000_0000_0000, 3)
+        for id in first + second { create(id, seconds: 2, on: &node) }
+        // Past every deadline and the non-owner's grace: all five expire at their first look.
+        let now = start.adding(millis: 2_000 + 500 + 5_000)
+        let expired = { (directives: [ReplicationDirective]) -> Set<SessionID> in
+            Set(directives.compactMap { if case .event(.sessionExpired(let id)) = $0 { id } else { nil } })
+        }
+        #expect(expired(node.onTick(now: now)) == Set(first))
+        #expect(node.maintenance.visitedLastTurn == 2)
+        #expect(node.hasMaintenanceBacklog)
+        // Left due at once: the next ticks take it (after the first prefix's leftover entry), not a bucket later.
+        var later = Set<SessionID>()
+        for tick in 1...3 {
+            later.formUnion(expired(node.onTick(now: now.adding(millis: 50 * Int64(tick)))))
+            #expect(node.maintenance.visitedLastTurn <= 4)
+        }
+        #expect(later == Set(second))
+        #expect(node.liveSessionCount == 0)
+    }
+
     @Test func aDigestListsEveryIDAcrossTicksInBoundedSteps() {
         let count = 10_000
         let made = instance(.delta, batch: 256, sessions: count, maxInactive: { _ in 1_800 })
@@ -212,7 +280,7 @@ import Testing
             ticks += 1
         }
         #expect(finished && ticks >= count / 256 - 1)
-        #expect(listed == ids.sorted())
+        #expect(listed == ids.sorted(by: node.sessionOrder.precedes))
     }
 
     @Test func endedRecordsAreForgottenAfterTheirRetentionABatchPerTick() {

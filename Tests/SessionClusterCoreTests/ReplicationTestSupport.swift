@@ -41,12 +41,13 @@ struct ReplicationCluster {
     /// The ring every node builds from the current members.
     var ring: HashRing { HashRing(members: ids.map { HashRing.Member(id: $0, key: names[$0]!) }) }
 
-    /// A new, unconnected node.
+    /// A new, unconnected node. Each keeps its copies in an order of its own, as processes do (`SessionOrder`).
     @discardableResult
     mutating func addNode(_ index: Int) -> NodeID {
         let id = Self.node(index)
         names[id] = "n\(index)"
-        nodes[id] = ReplicationInstance(settings: settings, me: id, key: "n\(index)", now: now)
+        nodes[id] = ReplicationInstance(
+            settings: settings, me: id, key: "n\(index)", now: now, tableKey: SplitMix64.mix(UInt64(index)))
         return id
     }
 

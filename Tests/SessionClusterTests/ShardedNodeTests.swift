@@ -103,7 +103,16 @@ import Testing
                 ids.insert(created.id)
             }
         }
-        // Walk 4 at a time: every id once, in order, across both shards.
+        // Both shards keep the lead's secret order (drawn at start, not 0), so their walks merge.
+        var orders = [SessionOrder]()
+        for shard in 0..<2 {
+            orders.append(
+                await withCheckedContinuation { continuation in
+                    node.shards.run(on: shard) { continuation.resume(returning: $0.node.replication.sessionOrder) }
+                })
+        }
+        #expect(orders[0] == orders[1] && orders[0].key != 0)
+        // Walk 4 at a time: every id once, in that order, across both shards.
         var walked = [SessionID]()
         var cursor: SessionID?
         repeat {
@@ -114,7 +123,7 @@ import Testing
             walked += sessions.map(\.id)
             cursor = next
         } while cursor != nil
-        #expect(walked == ids.sorted())
+        #expect(walked == ids.sorted(by: orders[0].precedes))
         await ClusterNodeTests.stopAll(nodes)
     }
 

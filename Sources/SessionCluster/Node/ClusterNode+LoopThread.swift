@@ -76,18 +76,23 @@ extension ClusterNode {
             { $0.confirm(id, version: version, replicas: replicas, timeoutMillis: timeoutMillis, $1) }, then: done)
     }
 
-    /// The valid sessions held here after `cursor` in id order, looking at `limit` held ids at most (so a walk
-    /// over a million sessions takes bounded steps); `done` gets them with the cursor to continue from, nil once
+    /// The valid sessions held here after `cursor` in this node's order, looking at `limit` held ids at most (so a
+    /// walk over a million sessions takes bounded steps); `done` gets them with the cursor to continue from, nil once
     /// every held id was looked at. On the node's loop. Backup mode: only the sessions this node holds a copy of.
     /// With `having`, only sessions holding that attribute are listed (the others cost a lookup, not a copy of
     /// their attributes).
+    ///
+    /// The order is the replica table's: keyed by a secret this process drew at start (see `SessionOrder`), the
+    /// same on every shard. A cursor therefore means something only to this process: given to another node, or to
+    /// this one after a restart, it starts the walk at an unrelated point (a walk that must see every session
+    /// starts again from nil there).
     public func heldSessions(
         after cursor: SessionID?, limit: Int, having attribute: String? = nil,
         then done: @escaping (_ sessions: [HeldSession], _ next: SessionID?) -> Void
     ) {
         let limit = max(1, limit)
         onEveryShard(
-            { runtime -> (looked: [SessionID], found: [HeldSession]) in
+            { runtime -> (looked: [SessionID], found: [HeldSession], order: SessionOrder) in
                 let replication = runtime.node.replication
                 let ids = replication.sessionIDs(after: cursor, limit: limit)
                 var found = [HeldSession]()
@@ -98,22 +103,25 @@ extension ClusterNode {
                             id: id, attributes: session.content.liveAttributes,
                             expiresFirst: replication.expiresFirst(id)))
                 }
-                return (ids, found)
+                return (ids, found, replication.sessionOrder)
             },
             then: { parts in
-                // Each shard looked at up to `limit` ids after the cursor. Up to the smallest last id of the shards
+                // Each shard looked at up to `limit` ids after the cursor. Up to the earliest last id of the shards
                 // that had more (`bound`), every shard's ids were all looked at: this step ends there, or after
-                // `limit` ids.
-                let bound = parts.filter { $0.looked.count >= limit }.compactMap(\.looked.last).min()
-                let looked = parts.flatMap(\.looked).filter { bound == nil || $0 <= bound! }.sorted()
+                // `limit` ids. Every shard keeps the same order (the lead's key).
+                guard let order = parts.first?.order else { return done([], nil) }
+                let bound = parts.filter { $0.looked.count >= limit }.compactMap(\.looked.last)
+                    .min(by: order.precedes)
+                let looked = parts.flatMap(\.looked).filter { bound == nil || !order.precedes(bound!, $0) }
+                    .sorted(by: order.precedes)
                 let next: SessionID?
                 if looked.count > limit {
                     next = looked[limit - 1]
                 } else {
                     next = bound
                 }
-                let found = parts.flatMap(\.found).filter { next == nil || $0.id <= next! }
-                done(found.sorted { $0.id < $1.id }, next)
+                let found = parts.flatMap(\.found).filter { next == nil || !order.precedes(next!, $0.id) }
+                done(found.sorted { order.precedes($0.id, $1.id) }, next)
             })
     }
 

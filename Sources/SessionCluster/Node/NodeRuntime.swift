@@ -119,9 +119,13 @@ final class NodeRuntime {
         var membership = settings.membership
         membership.multicast = settings.multicast != nil
         if let forced = Self.testMembershipProtocol { membership.protocolKind = forced }
+        // The replica table's order is keyed by a secret (clients choose key names, hence ids: a known order would
+        // let them pile ids into one probe run); every shard takes the lead's, so that their walks merge.
+        var system = SystemRandomNumberGenerator()
         node = NodeInstance(
             cluster: settings.cluster, me: me, membership: membership, replication: settings.replication,
-            shards: shardCount, now: Self.now(), follower: lead != nil)
+            shards: shardCount, now: Self.now(), follower: lead != nil,
+            tableKey: lead?.node.replication.sessionOrder.key ?? system.next())
         node.recordsMirror = lead == nil && self.shardCount > 1
         // Last: it starts a thread, which a socket that failed to open above would leave behind.
         logger =

@@ -48,13 +48,16 @@ package struct NodeInstance: Sendable {
     /// Past this many names, those whose incarnation membership forgot are dropped from `incarnations`.
     static let maxIncarnations = 1_024
 
+    /// `tableKey`: the secret of the order the replica table keeps (`ReplicationInstance.init`); the shell MUST
+    /// pass one from the system generator, the same on every shard of a node.
     package init(
         cluster: String, me: MemberInfo, membership: MembershipSettings, replication: ReplicationSettings,
-        shards: Int = 1, now: Timestamp, follower: Bool = false
+        shards: Int = 1, now: Timestamp, follower: Bool = false, tableKey: UInt64 = 0
     ) {
         self.isFollower = follower
         self.membership = NodeMembership(settings: membership, cluster: cluster, shards: shards, me: me, now: now)
-        self.replication = ReplicationInstance(settings: replication, me: me.id, key: me.name, now: now)
+        self.replication = ReplicationInstance(
+            settings: replication, me: me.id, key: me.name, now: now, tableKey: tableKey)
         self.replication.adoptMembershipTiming(
             settleMillis: membership.deadAfterMillis, retentionMillis: membership.deadRetentionMillis)
         self.replication.expectedPeerNames = Set(membership.expectedMembers).subtracting([me.name])

@@ -77,33 +77,35 @@ extension ReplicationInstance {
     /// Expires sessions past their deadline and forgets old tombstones. The session's expiry owner (ring-first
     /// in delta mode, the primary in backup mode) expires first; other copies wait `expiryGraceMillis` more.
     ///
-    /// Incremental: only the copies whose scheduled check is due are looked at,     /// them per call, `limit` (the rest on the next tick: `sweepBacklog`); a copy not yet due is scheduled again for its time.
+    /// Incremental: only the copies whose scheduled check is due are looked at (with the rare copy whose position
+    /// shares a due one's prefix: `ReplicaTable.takeDue`), about `limit` of them per call (the rest on the next
+    /// tick: `sweepBacklog`); a copy not yet due is scheduled again for its time.
     mutating func sweep(now: Timestamp, limit batch: Int) -> [ReplicationDirective] {
-        let due = replicas.due.takeDue(now: now, limit: batch)
-        maintenance.visitedLastTurn += due.count
+        let due = replicas.takeDue(now: now, limit: batch)
+        maintenance.visitedLastTurn += due.visits
         var expired = [SessionID]()
         var purged = [SessionID]()
         var strays = [SessionID]()
         var emptied = [SessionID]()
         let recheck = now.adding(millis: replicas.rule.granularityMillis)
-        for id in due {
+        for id in due.ids {
             guard let replica = replicas[id] else { continue }
             if settings.mode == .backup, let placement = replica.placement, !placement.holders.contains(me),
                 replica.session.isValid
             {
                 // A copy no placement names (a missed drop notice): hand it on and forget it, once unpinned. A
                 // tombstone stays until purged (see `adoptPlacement`).
-                if pins[id] == nil { strays.append(id) } else { replicas.due.schedule(id, at: recheck) }
+                if pins[id] == nil { strays.append(id) } else { replicas.schedule(id, at: recheck) }
                 continue
             }
             // A named session that holds nothing (a deleted or expired Redis key) is forgotten once its last
             // write is older than the tombstone retention; until then it is checked again at that time.
             let emptyPurge = replica.session.isValid ? replicas.rule.emptyPurgeTime(replica.session) : nil
             if let emptyPurge, now >= emptyPurge {
-                if pins[id] == nil { emptied.append(id) } else { replicas.due.schedule(id, at: recheck) }
+                if pins[id] == nil { emptied.append(id) } else { replicas.schedule(id, at: recheck) }
                 continue
             }
-            if let emptyPurge { replicas.due.schedule(id, at: max(emptyPurge, recheck)) }
+            if let emptyPurge { replicas.schedule(id, at: max(emptyPurge, recheck)) }
             if replica.session.isValid {
                 let deadline = replica.session.deadline(
                     lastAccess: replica.localAccess, defaultMaxInactive: settings.defaultMaxInactiveSeconds)
@@ -116,13 +118,13 @@ extension ReplicationInstance {
                 // max-inactive interval, so a 1 s session does not live for the default 60 s refresh).
                 let slack = accessRefreshInterval(replica.session) + (owner ? 0 : settings.expiryGraceMillis)
                 let expiry = deadline.adding(millis: slack)
-                if now >= expiry { expired.append(id) } else { replicas.due.schedule(id, at: max(expiry, recheck)) }
+                if now >= expiry { expired.append(id) } else { replicas.schedule(id, at: max(expiry, recheck)) }
             } else {
                 let purge = purgeTime(replica.session)
-                if now >= purge { purged.append(id) } else { replicas.due.schedule(id, at: max(purge, recheck)) }
+                if now >= purge { purged.append(id) } else { replicas.schedule(id, at: max(purge, recheck)) }
             }
         }
-        var backlog = due.count >= batch
+        var backlog = due.more
         var directives = [ReplicationDirective]()
         for id in expired.sorted() {
             let stamp = Stamp(time: clock.tick(now: now), node: me)
@@ -131,7 +133,7 @@ extension ReplicationInstance {
             directives += commitPatch(id, patch: ending, now: now, promote: false).directives
             directives.append(.event(.sessionExpired(id)))
             // Its entry was taken, and a purge time is later than the deadline: schedule the tombstone's purge.
-            if let session = replicas[id]?.session { replicas.due.schedule(id, at: purgeTime(session)) }
+            if let session = replicas[id]?.session { replicas.schedule(id, at: purgeTime(session)) }
         }
         for id in strays.sorted() {
             guard let placement = replicas[id]?.placement else { continue }
@@ -151,7 +153,7 @@ extension ReplicationInstance {
         }
         counters.emptyPurged += emptied.count
         // The records of ended and handed-off sessions share what is left of the batch.
-        var left = batch - due.count
+        var left = max(0, batch - due.visits)
         let endedTaken = forgetEnded(now: now, limit: left)
         backlog = backlog || endedTaken >= left
         left -= endedTaken

@@ -1,36 +1,42 @@
 extension ReplicationInstance {
     /// The held copies by session id, counting the valid ones (and those this node is primary for) as they change,
-    /// keeping the ids in order and every copy scheduled for its next maintenance check.
+    /// and every copy scheduled for its next maintenance check.
     ///
     /// The shell checks its session limit on every create and reads the counts on every stats scrape: a scan of
     /// every copy per call would make filling a node quadratic and stall its loop (each copy is a pointer away, so
     /// a scan misses the cache once per session). Likewise the sweep takes only the copies due (`due`) and the
-    /// windowed walks (state transfer, digests, re-placement) take the next ids in order (`order`).
+    /// windowed walks (state transfer, digests, re-placement) take the next ids in the table's order
+    /// (`ids(after:limit:)`).
     struct ReplicaTable: Sendable, Sequence {
-        private var replicas = ReplicaSlots()
+        private var replicas: ReplicaSlots
         /// How many held copies are valid sessions.
         private(set) var liveCount = 0
         /// How many held copies are valid sessions whose placement names this node primary (backup mode).
         private(set) var primaryCount = 0
-        /// Every held id, in order a window at a time.
-        private(set) var order = OrderedSessionIDs()
-        /// Held ids by when the sweep should look at them next (a lower bound: see `MaintenanceRule.nextCheck`).
-        var due: DeadlineQueue<SessionID>
+        /// When the sweep should look at the held copies next (a lower bound: see `MaintenanceRule.nextCheck`), by
+        /// the 32-bit prefix of their position (`SessionOrder.prefix(of:)`): 4 bytes an entry instead of a 16-byte
+        /// id. A due prefix stands for every copy that has it (`takeDue`), one copy but for one in a few thousand
+        /// at 1,000,000 held.
+        private var due: DeadlineQueue<UInt32>
         let rule: MaintenanceRule
         /// Ids whose copy got a new version (or was installed) since the last `takeChanged`; nil while not tracked
         /// (only the append log of persistence `log` mode tracks them).
         private(set) var changed: Set<SessionID>?
 
-        init(rule: MaintenanceRule) {
+        init(rule: MaintenanceRule, order: SessionOrder) {
             self.rule = rule
+            self.replicas = ReplicaSlots(order: order)
             self.due = DeadlineQueue(granularity: rule.granularityMillis)
         }
+
+        /// The order the copies are kept and walked in.
+        var order: SessionOrder { replicas.order }
 
         subscript(id: SessionID) -> Replica? {
             get { replicas[id] }
             // Assignments and in-place mutations both come through here, so every change is seen: validity and
-            // primacy counted, the id entered in or removed from the order, and the copy scheduled again when its
-            // next check moved earlier (a copy's entry MUST never be later than its check).
+            // primacy counted, and the copy scheduled again when its next check moved earlier (a copy's entry MUST
+            // never be later than its check).
             _modify {
                 // One lookup: the copy is moved out of its slot while the caller mutates it (so it stays uniquely
                 // referenced and is changed in place), then put back, dropped or inserted.
@@ -57,12 +63,45 @@ extension ReplicationInstance {
                     }
                     if before?.0 != after?.0 { liveCount += after?.0 == true ? 1 : before?.0 == true ? -1 : 0 }
                     if before?.1 != after?.1 { primaryCount += after?.1 == true ? 1 : before?.1 == true ? -1 : 0 }
-                    if before == nil, after != nil { order.insert(id) }
-                    if before != nil, after == nil { order.remove(id) }
-                    if let next = after?.2, before.map({ next < $0.2 }) ?? true { due.schedule(id, at: next) }
+                    if let next = after?.2, before.map({ next < $0.2 }) ?? true { schedule(id, at: next) }
                 }
                 yield &replica
             }
+        }
+
+        /// Schedules the sweep's next look at the copy of `id` (and any other whose position shares its prefix).
+        mutating func schedule(_ id: SessionID, at time: Timestamp) {
+            due.schedule(replicas.order.prefix(of: id), at: time)
+        }
+
+        /// When the earliest scheduled look falls due, if any.
+        var nextDue: Timestamp? { due.nextDue }
+
+        /// The held ids whose check may be due by `now`, for about `limit` visits: every copy whose position has a
+        /// prefix due, earliest entries first, then by prefix and position. `visits` counts the copies, and an
+        /// entry that found none as one; a prefix whose copies would take the visits past `limit` is left due for
+        /// the next call (unless it is the first). `more`: the call stopped at its limit.
+        mutating func takeDue(now: Timestamp, limit: Int) -> (ids: [SessionID], visits: Int, more: Bool) {
+            let prefixes = due.takeDue(now: now, limit: limit)
+            var ids = [SessionID]()
+            ids.reserveCapacity(prefixes.count)
+            var visits = 0
+            for (index, prefix) in prefixes.enumerated() {
+                let sharing = replicas.ids(withPrefix: prefix)
+                let cost = Swift.max(1, sharing.count)
+                if visits > 0 && visits + cost > limit {
+                    due.scheduleDue(prefixes[index...], now: now)
+                    return (ids, visits, true)
+                }
+                ids += sharing
+                visits += cost
+            }
+            return (ids, visits, prefixes.count >= limit)
+        }
+
+        /// Up to `limit` held ids after `cursor` in the table's order (`SessionOrder`; from the first when nil).
+        func ids(after cursor: SessionID?, limit: Int) -> [SessionID] {
+            replicas.ids(after: cursor, limit: limit)
         }
 
         /// Makes room for `count` copies in all (a restore of a million: the table does not grow by doubling).

@@ -2,9 +2,10 @@
 //
 // A digest to a peer, the push-back at the end of a peer's digest and the re-placement after a membership change
 // each visit every held id. Done in one event, each was a stall of 10–100 ms at a million sessions. Each is now a
-// walk in id order (`ReplicaTable.order`) with a cursor: the event that starts it takes the first step, every tick
-// takes the next, within one budget of `maintenanceBatch` visits per tick. With few sessions the first step is the whole walk, so
-// small clusters (and the simulator) see what they saw before.
+// walk in the replica table's order (`SessionOrder`, keyed per process) with a cursor, a session id: the event that
+// starts it takes the first step, every tick takes the next (the ids after the cursor, whatever was created, removed
+// or moved by a resize meanwhile), within one budget of `maintenanceBatch` visits per tick. With few sessions the
+// first step is the whole walk, so small clusters (and the simulator) see what they saw before.
 //
 // Ids created behind a cursor are not visited by that walk: a digest does not list them (the peer gets them by
 // delta, or from the next digest), a push-back does not push them (the peer lists them in its next digest), a
@@ -72,7 +73,7 @@ extension ReplicationInstance {
 
     /// The next held ids after `cursor`, at most `limit`, and whether they are the last.
     private mutating func nextIDs(after cursor: SessionID?, limit: Int) -> (ids: [SessionID], finished: Bool) {
-        let ids = replicas.order.ids(after: cursor, limit: limit)
+        let ids = replicas.ids(after: cursor, limit: limit)
         maintenance.visitedLastTurn += ids.count
         return (ids, ids.count < limit)
     }
@@ -175,7 +176,7 @@ extension ReplicationInstance {
     /// of visits alone let a tick that moved many run past 8 ms. Counted, not timed: the core stays deterministic.
     private mutating func stepReplacement(now: Timestamp, limit: Int) -> [ReplicationDirective] {
         guard let pass = replacement else { return [] }
-        let ids = replicas.order.ids(after: pass.cursor, limit: limit)
+        let ids = replicas.ids(after: pass.cursor, limit: limit)
         var directives = [ReplicationDirective]()
         var spent = 0
         var cursor = pass.cursor

@@ -195,13 +195,16 @@ package struct ReplicationInstance: Sendable {
 
     package internal(set) var counters = ReplicationCounters()
 
-    /// A node with no sessions. `key` is its stable ring key (the node name).
-    package init(settings: ReplicationSettings, me: NodeID, key: String, now: Timestamp) {
+    /// A node with no sessions. `key` is its stable ring key (the node name). `tableKey` keys the order the copies
+    /// are kept and walked in (`SessionOrder`): the shell MUST pass a secret one (`SystemRandomNumberGenerator`)
+    /// where clients choose ids, the simulator one derived from its seed; tests may leave the default.
+    package init(settings: ReplicationSettings, me: NodeID, key: String, now: Timestamp, tableKey: UInt64 = 0) {
         self.settings = settings
         self.me = me
         self.myKey = key
         self.ring = HashRing(members: [HashRing.Member(id: me, key: key)])
-        self.replicas = ReplicaTable(rule: MaintenanceRule(settings: settings, me: me))
+        self.replicas = ReplicaTable(
+            rule: MaintenanceRule(settings: settings, me: me), order: SessionOrder(key: tableKey))
         self.endedExpiry = DeadlineQueue(granularity: settings.sweepIntervalMillis)
         self.movedExpiry = DeadlineQueue(granularity: settings.sweepIntervalMillis)
         self.transfer = settings.mode == .delta ? .waitingForPeers(nil) : .done
@@ -229,11 +232,15 @@ package struct ReplicationInstance: Sendable {
     /// Ids of every copy held here (including tombstones), sorted.
     package var sessionIDs: [SessionID] { replicas.keys.sorted() }
 
-    /// Ids of the copies held here after `cursor` in id order (valid or not), at most `limit`: one bounded step
-    /// of a walk over every held session (the RESP front end's `SCAN`).
+    /// Ids of the copies held here after `cursor` in the table's order (`sessionOrder`), valid or not, at most
+    /// `limit`: one bounded step of a walk over every held session (the RESP front end's `SCAN`). The order is
+    /// keyed by this instance's secret, so a cursor means nothing to another process.
     package func sessionIDs(after cursor: SessionID?, limit: Int) -> [SessionID] {
-        replicas.order.ids(after: cursor, limit: limit)
+        replicas.ids(after: cursor, limit: limit)
     }
+
+    /// The order `sessionIDs(after:limit:)` walks in (a node's shards share it, so their walks merge).
+    package var sessionOrder: SessionOrder { replicas.order }
 
     /// Whether this node expires session `id` first (delta mode: the ring's first member; backup mode: its
     /// primary); the other holders act only after a grace, should it be gone.

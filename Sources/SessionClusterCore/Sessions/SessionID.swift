@@ -62,7 +62,8 @@ public struct SessionID: Hashable, Comparable, Sendable, CustomStringConvertible
         return encoded + "." + route
     }
 
-    /// Orders ids by their bits (the order `heldSessions` walks in).
+    /// Orders ids by their bits: the same in every process. (A node keeps and walks its copies in another order,
+    /// keyed by a secret of its own: `SessionOrder`, `ClusterNode.heldSessions`.)
     public static func < (lhs: SessionID, rhs: SessionID) -> Bool { (lhs.high, lhs.low) < (rhs.high, rhs.low) }
 
     public var description: String { encoded }

@@ -27,6 +27,17 @@ struct DeadlineQueue<Key: Hashable & Comparable & Sendable>: Sendable {
         count += 1
     }
 
+    /// Schedules `keys` due at once, for the first `takeDue` at or after `now` (keys taken and then left for the
+    /// next call: `schedule(_:at: now)` rounds up to the end of `now`'s bucket, up to `granularity` later).
+    mutating func scheduleDue(_ keys: some Sequence<Key>, now: Timestamp) {
+        let slot = max(0, now.millis / granularity)
+        for key in keys {
+            if buckets[slot] == nil { slots.push(slot) }
+            buckets[slot, default: []].appendGrowingModestly(key)
+            count += 1
+        }
+    }
+
     /// When the earliest bucket falls due, if any.
     var nextDue: Timestamp? { slots.min.map { Timestamp(millis: $0 * granularity) } }
 
@@ -89,5 +100,15 @@ struct MinHeap<Element: Comparable & Sendable>: Sendable {
             parent = smaller
         }
         return smallest
+    }
+}
+
+extension Array {
+    /// Appends, growing a full array by an eighth (at least 16 elements) instead of doubling it. For the buckets of
+    /// `DeadlineQueue`, which hold an entry per held session: doubling leaves an array a third empty on average,
+    /// growing by an eighth about a sixteenth, and still copies each element a bounded number of times.
+    mutating func appendGrowingModestly(_ element: Element) {
+        if count == capacity { reserveCapacity(count + Swift.max(16, count / 8)) }
+        append(element)
     }
 }
