@@ -88,9 +88,11 @@ package enum ReplicationMessage: Hashable, Sendable {
     /// Backup mode: the placement changed; receivers not named in it hand their copy to the primary and drop it.
     case placement(SessionID, Placement)
     /// Delta mode: a joining node pulls one window of the state transfer: up to `chunks` chunks of the sessions
-    /// (tombstones included) whose ids sort after `after` (nil: from the first), in id order.
+    /// (tombstones included) that sort after `after` (nil: from the first) in the receiver's order
+    /// (`SessionOrder`, keyed per process), in that order.
     case transferRequest(RequestID, after: SessionID?, chunks: UInt8)
-    /// One chunk answering `.transferRequest`, sessions in id order; `last`: no session sorts after this chunk.
+    /// One chunk answering `.transferRequest`, sessions in the sender's order; `last`: no session sorts after
+    /// this chunk.
     /// A window that is not the last has exactly the chunks asked for.
     case transferChunk(RequestID, [Session], last: Bool)
     /// Anti-entropy: the sender's versions of sessions the receiver should also hold. `round` groups chunks;
