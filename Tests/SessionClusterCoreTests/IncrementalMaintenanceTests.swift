@@ -181,7 +181,7 @@ import Testing
         let now = start.adding(millis: 10)
         _ = node.onMembersChanged([joiner: "n3"], now: now)  // the old backup `peer` is gone
         #expect(node.maintenance.replacing)
-        let late = try #require(ids.sorted().last)  // the pass reaches it last
+        let late = try #require(ids.sorted(by: node.sessionOrder.precedes).last)  // the pass reaches it last
         #expect(node.placement(of: late)?.backup == peer)
         #expect(node.access(late, token: nil, ticket: 1, now: now).count == 1)
         let result = node.commit(late, changes: setting(["a": "b"]), now: now)
