@@ -82,6 +82,36 @@ import Testing
         #expect(map.map(\.key) == ["again"] && map["again"] == slot("1"))
     }
 
+    /// Lengths and stamps are variable-length in the buffer: every boundary of their encodings reads back exactly.
+    @Test func stampsAndLengthsAtEveryEncodingBoundaryRoundTrip() {
+        let walls: [Int64] = [.min, .min + 1, -1_700_000_000_000, -65, -64, -1, 0, 1, 63, 64, 1_700_000_000_000, .max]
+        let logicals: [UInt32] = [0, 1, 127, 128, 16_383, 16_384, .max]
+        let nodes: [UInt64] = [0, 1, 0x8000_0000_0000_0000, .max]
+        let lengths = [0, 1, 127, 128, 16_383, 16_384]
+        var map = AttributeMap()
+        var expected = [String: AttributeSlot]()
+        var index = 0
+        for wall in walls {
+            for logical in logicals {
+                let length = lengths[index % lengths.count]
+                let name = String(repeating: "n", count: [1, 126, 127, 128, 200][index % 5]) + "\(index)"
+                let value: [UInt8]? = index % 7 == 3 ? nil : [UInt8](repeating: UInt8(index & 0xFF), count: length)
+                let node = NodeID(rawValue: nodes[index % nodes.count])
+                let stamp = Stamp(time: HLCTimestamp(wall: wall, logical: logical), node: node)
+                let slot = AttributeSlot(value: value, stamp: stamp)
+                map[name] = slot
+                expected[name] = slot
+                index += 1
+            }
+        }
+        #expect(map.count == expected.count)
+        for (name, slot) in expected {
+            #expect(map[name] == slot, "\(name.count)-byte name")
+            #expect(map.stamp(of: name) == slot.stamp && map.hasLiveValue(named: name) == (slot.value != nil))
+        }
+        #expect(map.keys == expected.keys.sorted() && map == AttributeMap(expected))
+    }
+
     @Test func largeValuesSurviveReplacementOfTheirNeighbours() {
         let large = [UInt8]((0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         var map = AttributeMap()

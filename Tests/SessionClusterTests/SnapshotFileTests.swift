@@ -140,12 +140,12 @@ import Testing
 
     /// 100,000 mutated files (flipped bytes, cut, spliced, lengths rewritten): no trap, bounded time.
     @Test func fuzzedDecoderNeverCrashes() async {
-        #expect(Self.recordBoundaries(Self.encode(Self.sessions(6, valueBytes: 8), recordBytes: 300)).count >= 4)
+        #expect(Self.recordBoundaries(Self.encode(Self.sessions(6, valueBytes: 8), recordBytes: 200)).count >= 4)
         let findings = await onOwnThread { () -> Findings in
             var findings = Findings()
             var random = SplitMix64(seed: 0x5eed_f11e)
             // Small sessions in small records: each decode is cheap and meets several record boundaries.
-            let base = Self.encode(Self.sessions(6, valueBytes: 8), recordBytes: 300)
+            let base = Self.encode(Self.sessions(6, valueBytes: 8), recordBytes: 200)
             let boundaries = Self.recordBoundaries(base)
             let started = ContinuousClock.now
             for round in 0..<100_000 {

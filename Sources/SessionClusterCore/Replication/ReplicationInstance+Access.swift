@@ -10,14 +10,14 @@ extension ReplicationInstance {
     {
         let token = requirement(id, token: token ?? VersionVector())
         if ended[id] != nil { return [.accessFailed(ticket, .notFound)] }
-        if let session = replicas[id]?.session {
-            guard session.isValid else { return [.accessFailed(ticket, .notFound)] }
-            if session.version.covers(token) || settings.plantedFault == .serveStale,
-                !needsRestoreConfirmation(id, now: now)
-            {
-                replicas[id]?.noteAccess(at: now)
+        // Checked without keeping the session: noting the access writes the copy's buffer, which a `Session` read
+        // from it and still alive would make a copy of.
+        if let (valid, covered) = replicas[id].map({ ($0.isValid, $0.version.covers(token)) }) {
+            guard valid else { return [.accessFailed(ticket, .notFound)] }
+            if covered || settings.plantedFault == .serveStale, !needsRestoreConfirmation(id, now: now) {
+                let session = replicas[id]?.notingAccess(at: now)
                 pin(id)
-                return [.accessReady(ticket, session, lostWrites: false)]
+                return [.accessReady(ticket, session!, lostWrites: false)]
             }
         } else if settings.mode == .delta && token.isEmpty && isTransferComplete {
             // Every node holds every session in delta mode: an id nobody committed to here is unknown.
@@ -33,7 +33,7 @@ extension ReplicationInstance {
     /// then the ring order (ring-first always holds a copy in backup mode).
     func fetchCandidates(_ id: SessionID, preferring: [NodeID]) -> [NodeID] {
         var ordered = preferring
-        let mine = replicas[id]?.session.version ?? VersionVector()
+        let mine = replicas[id]?.version ?? VersionVector()
         for access in accesses.waiting(on: id) {
             for entry in access.token.entries where entry.counter > mine[entry.node] { ordered.append(entry.node) }
         }
@@ -264,7 +264,7 @@ extension ReplicationInstance {
         -> [ReplicationDirective]
     {
         let id = session.id
-        if let version = replicas[id]?.session.version {
+        if let version = replicas[id]?.version {
             // Mutated in place: a local copy of the replica would make its storage be copied.
             if !version.covers(session.version) {
                 if !session.version.covers(version) {

@@ -13,9 +13,11 @@ extension ReplicationInstance {
         patch.maxInactive = settings.defaultMaxInactiveSeconds
         patch.maxInactiveStamp = stamp
         apply(changes, to: &patch, stamp: stamp)
+        // The placeholder's last access is the patch's (`now`), as its first delta makes it: a copy keeps its local
+        // access as an offset from the replicated one (`HeldCopyFields`), and from zero it would saturate.
         replicas[id] = Replica(
-            session: Session(id: id, content: SessionContent(), version: VersionVector()), localAccess: now,
-            placement: nil)
+            session: Session(id: id, content: SessionContent(lastAccess: now), version: VersionVector()),
+            localAccess: now, placement: nil)
         return commitPatch(id, patch: patch, now: now, counterFloor: firstCounter)
     }
 
@@ -24,10 +26,14 @@ extension ReplicationInstance {
     /// due for a refresh. The caller MUST have obtained the session through `access` in this request.
     package mutating func commit(_ id: SessionID, changes: SessionChanges, now: Timestamp) -> CommitResult {
         defer { unpin(id) }
-        guard let session = replicas[id]?.session, session.isValid else { return refused(id) }
+        // Read without keeping the session: a copy holds its attributes and fixed fields in one buffer, and a
+        // write to it while a `Session` read from it is alive here would copy the whole buffer.
+        guard let refreshDue = replicas[id].flatMap({ $0.isValid ? accessRefreshDue($0.session, now: now) : nil })
+        else { return refused(id) }
         replicas[id]?.noteAccess(at: now)
-        if changes.isEmpty && !accessRefreshDue(session, now: now) {
-            return CommitResult(outcome: .committed, version: session.version, awaiting: nil, directives: [])
+        if changes.isEmpty && !refreshDue {
+            return CommitResult(
+                outcome: .committed, version: replicas[id]?.version ?? VersionVector(), awaiting: nil, directives: [])
         }
         let stamp = Stamp(time: clock.tick(now: now), node: me)
         var patch = SessionContent(lastAccess: now)
@@ -44,8 +50,8 @@ extension ReplicationInstance {
         patch.lastAccess = max(patch.lastAccess, now)
         patch.createdAt = patch.createdAt ?? now
         replicas[newID] = Replica(
-            session: Session(id: newID, content: SessionContent(), version: VersionVector()), localAccess: now,
-            placement: nil)
+            session: Session(id: newID, content: SessionContent(lastAccess: now), version: VersionVector()),
+            localAccess: now, placement: nil)
         var result = commitPatch(newID, patch: patch, now: now)
         let stamp = Stamp(time: clock.tick(now: now), node: me)
         let ending = SessionContent(invalidation: Invalidation(stamp: stamp, reason: .renamed, renamedTo: newID))
@@ -99,7 +105,7 @@ extension ReplicationInstance {
     mutating func commitPatch(
         _ id: SessionID, patch: SessionContent, now: Timestamp, promote: Bool = true, counterFloor: UInt64 = 1
     ) -> CommitResult {
-        guard let base = replicas[id]?.session.version else { return refused(id) }
+        guard let base = replicas[id]?.version else { return refused(id) }
         if let own = moved[id]?.ownCounter, base[me] < own {
             // The copy lacks a delta this node issued earlier; writing now would reuse its dot. Refuse: the
             // caller answers 503 and the client retries once the copy caught up. (Access prevents this.)
@@ -173,7 +179,7 @@ extension ReplicationInstance {
             counters.deltasSent += 1
         }
         return CommitResult(
-            outcome: .committed, version: replicas[id]?.session.version ?? VersionVector(), awaiting: awaiting,
+            outcome: .committed, version: replicas[id]?.version ?? VersionVector(), awaiting: awaiting,
             directives: directives)
     }
 
@@ -257,7 +263,7 @@ extension ReplicationInstance {
 
     private func refused(_ id: SessionID) -> CommitResult {
         CommitResult(
-            outcome: .notFound, version: replicas[id]?.session.version ?? VersionVector(), awaiting: nil,
+            outcome: .notFound, version: replicas[id]?.version ?? VersionVector(), awaiting: nil,
             directives: [])
     }
 }

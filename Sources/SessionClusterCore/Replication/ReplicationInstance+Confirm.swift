@@ -47,7 +47,7 @@ extension ReplicationInstance {
 
     /// A peer asks whether its write `dot` of session `id` is in our copy: yes is an `.ack`, no is silence.
     func onConfirm(_ id: SessionID, _ dot: Dot, _ commitID: CommitID, from peer: NodeID) -> [ReplicationDirective] {
-        guard dot.origin == peer, replicas[id]?.session.version.covers(dot) == true else { return [] }
+        guard dot.origin == peer, replicas[id]?.version.covers(dot) == true else { return [] }
         return [.send(.ack(commitID), to: peer)]
     }
 

@@ -90,8 +90,10 @@ extension ReplicationInstance {
         let recheck = now.adding(millis: replicas.rule.granularityMillis)
         for id in due.ids {
             guard let replica = replicas[id] else { continue }
+            // One read of the session (each assembles it from the copy's buffer).
+            let session = replica.session
             if settings.mode == .backup, let placement = replica.placement, !placement.holders.contains(me),
-                replica.session.isValid
+                session.isValid
             {
                 // A copy no placement names (a missed drop notice): hand it on and forget it, once unpinned. A
                 // tombstone stays until purged (see `adoptPlacement`).
@@ -100,14 +102,14 @@ extension ReplicationInstance {
             }
             // A named session that holds nothing (a deleted or expired Redis key) is forgotten once its last
             // write is older than the tombstone retention; until then it is checked again at that time.
-            let emptyPurge = replica.session.isValid ? replicas.rule.emptyPurgeTime(replica.session) : nil
+            let emptyPurge = session.isValid ? replicas.rule.emptyPurgeTime(session) : nil
             if let emptyPurge, now >= emptyPurge {
                 if pins[id] == nil { emptied.append(id) } else { replicas.schedule(id, at: recheck) }
                 continue
             }
             if let emptyPurge { replicas.schedule(id, at: max(emptyPurge, recheck)) }
-            if replica.session.isValid {
-                let deadline = replica.session.deadline(
+            if session.isValid {
+                let deadline = session.deadline(
                     lastAccess: replica.localAccess, defaultMaxInactive: settings.defaultMaxInactiveSeconds)
                 let owner: Bool
                 switch settings.mode {
@@ -116,11 +118,11 @@ extension ReplicationInstance {
                 }
                 // Slack for access times not yet replicated (at most one refresh interval old: a quarter of a short
                 // max-inactive interval, so a 1 s session does not live for the default 60 s refresh).
-                let slack = accessRefreshInterval(replica.session) + (owner ? 0 : settings.expiryGraceMillis)
+                let slack = accessRefreshInterval(session) + (owner ? 0 : settings.expiryGraceMillis)
                 let expiry = deadline.adding(millis: slack)
                 if now >= expiry { expired.append(id) } else { replicas.schedule(id, at: max(expiry, recheck)) }
             } else {
-                let purge = purgeTime(replica.session)
+                let purge = purgeTime(session)
                 if now >= purge { purged.append(id) } else { replicas.schedule(id, at: max(purge, recheck)) }
             }
         }

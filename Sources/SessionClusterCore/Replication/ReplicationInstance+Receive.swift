@@ -92,7 +92,7 @@ extension ReplicationInstance {
                     localAccess: delta.patch.lastAccess, placement: placement)
             }
         }
-        guard let version = replicas[id]?.session.version else { return hold(delta, ack: ack, from: peer, now: now) }
+        guard let version = replicas[id]?.version else { return hold(delta, ack: ack, from: peer, now: now) }
         if version.covers(delta.dot) {
             counters.duplicates += 1
             return acknowledge(delta, ack)
@@ -111,7 +111,7 @@ extension ReplicationInstance {
         -> [ReplicationDirective]
     {
         let id = delta.sessionID
-        guard let version = replicas[id]?.session.version else { return [] }
+        guard let version = replicas[id]?.version else { return [] }
         var directives = [ReplicationDirective]()
         let concurrent = !delta.base.covers(version)
         if concurrent {

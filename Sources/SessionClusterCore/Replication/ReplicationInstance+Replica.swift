@@ -1,106 +1,182 @@
 extension ReplicationInstance {
     /// One held copy of a session and what this node knows about it locally.
     ///
-    /// A value type stored out of line, copy-on-write: the replica table (`ReplicaSlots`) is an open-addressing
-    /// table between 3/8 and 3/4 full whose slots hold one reference each, found by the id inside the copy.
+    /// ONE allocation per copy: the copy is its attribute buffer (`AttributeMap`), whose header holds everything
+    /// else (`HeldCopyFields`: id, version, scalars, local access, the rare fields). Before, the fixed fields were an
+    /// object of their own pointing at the buffer: one more object header, malloc overhead and size-class rounding,
+    /// ~48 bytes per copy. Reading `session` assembles a `Session` that shares the buffer (a retain, no bytes
+    /// copied); writing goes through `_modify`, so the buffer is changed in place when uniquely held.
+    ///
+    /// The price: a write while anything else holds the buffer — a `Session` read from the copy and still alive,
+    /// a persistence snapshot — copies the whole buffer (before, the 144-byte fixed part). Hot paths write first
+    /// and read after (`notingAccess`), or read only what they need (`isValid`, `version`) without a `Session`.
+    ///
+    /// The replica table (`ReplicaSlots`) holds one reference per slot and finds a copy by the id inside it.
     struct Replica: Sendable {
-        private var storage: Storage
+        private var map: AttributeMap
 
         init(session: Session, localAccess: Timestamp, placement: Placement?) {
-            storage = Storage(
-                Fields(session: session, localAccess: localAccess, placementBox: placement.map(PlacementBox.init)))
+            map = session.content.attributes
+            map.held = HeldCopyFields(
+                id: session.id, version: session.version,
+                rare: RareFields.box(placement: placement, invalidation: session.content.invalidationBox),
+                scalars: session.content.scalars, localAccess: localAccess)
         }
 
-        /// The session's id, read without copying the session out (the replica table keys copies by it).
-        var id: SessionID { storage.fields.session.id }
+        /// The session's id, read in place (the replica table keys copies by it).
+        var id: SessionID { map.readHeld { $0.pointee.id } }
+
+        /// The copy's version, read without assembling the session.
+        var version: VersionVector { map.readHeld { $0.pointee.version } }
 
         var session: Session {
-            get { storage.fields.session }
-            // `_modify` (not get/set) so that `replica.session.content.join(…)` mutates the held arrays in place
-            // instead of copying them out and back.
+            get { Self.session(of: map) }
+            // `_modify` (not get/set) so that `replica.session.content.join(…)` mutates the buffer in place instead
+            // of copying it out and back.
             _modify {
-                makeUnique()
-                yield &storage.fields.session
+                var session = Self.session(of: map)
+                let (localAccess, rare) = map.readHeld { ($0.pointee.localAccess, $0.pointee.rare) }
+                // The session's map must be the buffer's only holder to be changed in place; its header's copies of
+                // the version and rare fields are dropped so that the session's own are not shared either.
+                map = AttributeMap()
+                session.content.attributes.held = .blank
+                defer {
+                    swap(&map, &session.content.attributes)
+                    let invalidation = session.content.invalidationBox
+                    map.held = HeldCopyFields(
+                        id: session.id, version: session.version,
+                        rare: rare?.invalidation === invalidation
+                            ? rare : RareFields.box(placement: rare?.placement, invalidation: invalidation),
+                        scalars: session.content.scalars, localAccess: localAccess)
+                }
+                yield &session
+            }
+        }
+
+        private static func session(of map: AttributeMap) -> Session {
+            map.readHeld { held in
+                let invalidation = held.pointee.rare?.invalidation
+                return Session(
+                    id: held.pointee.id,
+                    content: SessionContent(
+                        scalars: held.pointee.scalars, attributes: map, invalidationBox: invalidation),
+                    version: held.pointee.version)
             }
         }
 
         /// The latest access this node served; replicated only occasionally (`accessRefreshMillis`).
         var localAccess: Timestamp {
-            get { storage.fields.localAccess }
-            _modify {
-                makeUnique()
-                yield &storage.fields.localAccess
-            }
+            get { map.readHeld { $0.pointee.localAccess } }
+            set { map.modifyHeld { $0.localAccess = newValue } }
         }
 
         /// Backup mode: who holds the session, as this node last learned.
         var placement: Placement? {
-            get { storage.fields.placementBox?.placement }
+            get { map.readHeld { $0.pointee.rare?.placement } }
             set {
-                guard newValue != storage.fields.placementBox?.placement else { return }
-                makeUnique()
-                storage.fields.placementBox = newValue.map(PlacementBox.init)
+                guard newValue != placement else { return }
+                map.modifyHeld { $0.rare = RareFields.box(placement: newValue, invalidation: $0.rare?.invalidation) }
             }
         }
 
         /// The session carrying the latest access this node saw, as it goes to disk (snapshot, append log):
         /// `lastAccess` is joined by maximum, so raising it changes no version.
         var sessionAsAccessed: Session {
-            var session = storage.fields.session
-            if storage.fields.localAccess > session.content.lastAccess {
-                session.content.lastAccess = storage.fields.localAccess
-            }
+            var session = self.session
+            if localAccess > session.content.lastAccess { session.content.lastAccess = localAccess }
             return session
         }
 
-        /// Whether the copy is a valid session (not a tombstone); read without copying the session out.
-        var isValid: Bool { storage.fields.session.content.invalidation == nil }
+        /// Whether the copy is a valid session (not a tombstone); read in place.
+        var isValid: Bool { map.readHeld { $0.pointee.rare?.invalidation == nil } }
 
         /// Whether the copy is a valid session whose attribute `name` holds a value; read in place.
-        func isValid(having name: String) -> Bool {
-            isValid && storage.fields.session.content.attributes.hasLiveValue(named: name)
-        }
+        func isValid(having name: String) -> Bool { isValid && map.hasLiveValue(named: name) }
 
         /// Takes in delta `dot`: joins its patch (unless `joining` is false: the `noMerge` planted fault), records
         /// the dot and, for a local commit, the access. One call, so the replica table is entered once.
         mutating func apply(
             _ patch: SessionContent, as dot: Dot, joining: Bool = true, accessedAt now: Timestamp? = nil
         ) {
-            makeUnique()
-            if joining { storage.fields.session.content.join(patch) }
-            storage.fields.session.version.add(dot)
-            if let now, now > storage.fields.localAccess { storage.fields.localAccess = now }
+            Self.change(&session) { session in
+                if joining { session.content.join(patch) }
+                session.version.add(dot)
+            }
+            if let now, now > localAccess { localAccess = now }
         }
 
-        /// Records an access served here at `now`; the storage is written only when the time moves forward.
+        /// One pass through `session`'s `_modify` for several changes.
+        private static func change(_ session: inout Session, _ body: (inout Session) -> Void) { body(&session) }
+
+        /// Records an access served here at `now` and returns the session, read after the write (read before it and
+        /// still held, it would make the write copy the buffer).
+        mutating func notingAccess(at now: Timestamp) -> Session {
+            noteAccess(at: now)
+            return session
+        }
+
+        /// Records an access served here at `now`; the buffer is written only when the time moves forward.
         mutating func noteAccess(at now: Timestamp) {
             if now > localAccess { localAccess = now }
         }
+    }
+}
 
-        private mutating func makeUnique() {
-            if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
+/// The rest of a held copy, kept in the header of its attribute buffer (`AttributeMap.held`); blank in maps that
+/// are not a held copy's.
+///
+/// 96 bytes, and every byte counts: with the map's 4-byte `last` the header is 100 bytes, so a copy of a user name
+/// and 1 KB (1,076 bytes of entries) is a 1,192-byte object, malloc's 1,200-byte class; 4 bytes more and it is
+/// the 1,216 class. Hence the local access as a 4-byte offset, filling the end of `scalars`' last word.
+struct HeldCopyFields: Sendable {
+    var id: SessionID
+    var version: VersionVector
+    /// Nil for a valid delta-mode copy (the common case); see `RareFields`.
+    var rare: RareFields?
+    var scalars: Scalars
+    /// Milliseconds from the replicated last access (`scalars.lastAccess`) to the latest access this node served;
+    /// 0 when that is not later. Saturates at ~49.7 days, which a live copy never reaches: a served access is
+    /// replicated within `accessRefreshMillis` (or a quarter of the session's max-inactive interval), and a session
+    /// that never expires by inactivity (a Redis key's) has no use for it.
+    private var localAccessOffset: UInt32
+
+    init(id: SessionID, version: VersionVector, rare: RareFields?, scalars: Scalars, localAccess: Timestamp) {
+        self.id = id
+        self.version = version
+        self.rare = rare
+        self.scalars = scalars
+        self.localAccessOffset = 0
+        self.localAccess = localAccess
+    }
+
+    /// The latest access this node served, or the replicated one when that is later.
+    var localAccess: Timestamp {
+        get { Timestamp(millis: scalars.lastAccess).adding(millis: Int64(localAccessOffset)) }
+        set {
+            let ahead = newValue.millis.subtractingReportingOverflow(scalars.lastAccess)
+            localAccessOffset =
+                ahead.overflow ? (newValue.millis > scalars.lastAccess ? .max : 0)
+                : UInt32(clamping: max(0, ahead.partialValue))
         }
     }
 
-    private struct Fields: Sendable {
-        var session: Session
-        var localAccess: Timestamp
-        /// Backup mode only, so out of line: inline, the optional `Placement` widens every delta-mode copy by
-        /// 24 bytes and moves its storage into the next malloc size class (192 instead of 176 bytes).
-        var placementBox: PlacementBox?
+    static let blank = HeldCopyFields(
+        id: SessionID(high: 0, low: 0), version: VersionVector(), rare: nil, scalars: Scalars(), localAccess: .zero)
+}
+
+/// A held copy's fields that most copies do not have, out of line behind one pointer: the placement (backup mode)
+/// and the invalidation (tombstones). Immutable: replaced, never changed.
+final class RareFields: Sendable {
+    let placement: Placement?
+    let invalidation: InvalidationBox?
+
+    private init(placement: Placement?, invalidation: InvalidationBox?) {
+        self.placement = placement
+        self.invalidation = invalidation
     }
 
-    /// An immutable, out-of-line `Placement` (replaced, never mutated).
-    private final class PlacementBox: Sendable {
-        let placement: Placement
-
-        init(_ placement: Placement) { self.placement = placement }
-    }
-
-    // Mutated only through `Replica.makeUnique()`, i.e. when uniquely referenced: never shared while written.
-    private final class Storage: @unchecked Sendable {
-        var fields: Fields
-
-        init(_ fields: Fields) { self.fields = fields }
+    /// A box for the two, nil when both are nil.
+    static func box(placement: Placement?, invalidation: InvalidationBox?) -> RareFields? {
+        placement == nil && invalidation == nil ? nil : RareFields(placement: placement, invalidation: invalidation)
     }
 }

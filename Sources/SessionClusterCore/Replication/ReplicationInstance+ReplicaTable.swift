@@ -44,7 +44,7 @@ extension ReplicationInstance {
                 var replica = index.flatMap { replicas.take(at: $0) }
                 let tracking = changed != nil
                 let before = replica.map {
-                    (rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0), tracking ? $0.session.version : nil)
+                    (rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0), tracking ? $0.version : nil)
                 }
                 defer {
                     // The table finds a copy by the id inside it: the copy stored under `id` carries `id`.
@@ -56,7 +56,7 @@ extension ReplicationInstance {
                     case (nil, nil): break
                     }
                     let after = replica.map {
-                        (rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0), tracking ? $0.session.version : nil)
+                        (rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0), tracking ? $0.version : nil)
                     }
                     if tracking, let version = after?.3, version != before?.3, !version.isEmpty {
                         changed?.insert(id)
@@ -161,15 +161,18 @@ extension ReplicationInstance {
             if mode == .backup, let placement = replica.placement, !placement.holders.contains(me) {
                 return .zero
             }
-            guard replica.isValid else { return purgeTime(replica.session) }
-            let maxInactive = replica.session.maxInactiveSeconds(default: defaultMaxInactiveSeconds)
+            // One read of the session (each assembles it from the copy's buffer).
+            let session = replica.session
+            guard session.isValid else { return purgeTime(session) }
+            let maxInactive = session.maxInactiveSeconds(default: defaultMaxInactiveSeconds)
             let slack =
-                maxInactive > 0 ? min(accessRefreshMillis, maxInactive.saturatingMultiplied(by: 250)) : accessRefreshMillis
-            let deadline = replica.session.deadline(
+                maxInactive > 0
+                ? min(accessRefreshMillis, maxInactive.saturatingMultiplied(by: 250)) : accessRefreshMillis
+            let deadline = session.deadline(
                 lastAccess: replica.localAccess, defaultMaxInactive: defaultMaxInactiveSeconds
             )
             .adding(millis: slack)
-            return emptyPurgeTime(replica.session).map { min($0, deadline) } ?? deadline
+            return emptyPurgeTime(session).map { min($0, deadline) } ?? deadline
         }
 
         /// When a valid session that never expires by inactivity (`maxInactive` ≤ 0: a Redis key's) and holds no

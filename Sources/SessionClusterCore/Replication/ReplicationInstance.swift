@@ -391,7 +391,7 @@ package struct ReplicationInstance: Sendable {
     /// Backup mode: forgets the copy of `id`, remembering where it went and this node's own counter.
     /// `now` nil keeps the existing moved record's expiry (set when the drop was decided).
     mutating func drop(_ id: SessionID, movedTo placement: Placement, now: Timestamp?) {
-        let ownCounter = max(replicas[id]?.session.version[me] ?? 0, moved[id]?.ownCounter ?? 0)
+        let ownCounter = max(replicas[id]?.version[me] ?? 0, moved[id]?.ownCounter ?? 0)
         replicas[id] = nil
         // A held delta awaiting acknowledgement stays: its writer may have named this node in a placement not
         // seen here yet (links reorder), and the copy that comes with it lets the delta apply and be acknowledged.

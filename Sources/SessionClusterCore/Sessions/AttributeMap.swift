@@ -3,7 +3,7 @@
 ///
 /// Every held copy carries this collection, so its size counts. Before, an array of entries each held its own value
 /// array: for a typical session (a user name and 1 KB of state) three allocations, ~190 bytes beyond the payload.
-/// Here names, stamps and values sit in one buffer (one allocation, 28 bytes beyond name and value per entry).
+/// Here names, stamps and values sit in one buffer (one allocation, ~18 bytes beyond name and value per entry).
 /// Reading a value copies it out of the buffer; replacing one rewrites only its entry, in place when the buffer is
 /// uniquely held. Lookups scan the entries (sessions hold a handful); appending in name order — decoding, joining
 /// into a copy built the same way — goes straight to the end. Names compare as `String` does (Unicode canonical
@@ -11,10 +11,15 @@
 ///
 /// Iteration yields `(key:, value:)` pairs in ascending name order, so equal maps iterate, encode and hash alike.
 ///
-/// Layout: per entry name length (4), name (UTF-8), stamp wall (8), logical (4), node (8), value length (4;
-/// `UInt32.max` for a tombstone), value; little-endian. The entry count, the offset of the last entry, the bytes in
-/// use and the capacity sit in the buffer object's header (a `ManagedBuffer`): an `[UInt8]` spends 16 bytes on its
-/// own count and capacity beside them. An empty map holds no buffer at all.
+/// Layout per entry: name length (LEB128), name (UTF-8), value length + 1 (LEB128; 0 for a tombstone), stamp node
+/// (8, little-endian), stamp wall (zigzag LEB128: 6 bytes for today's milliseconds), logical (LEB128, usually 1
+/// byte), value. Fixed 4- and 8-byte fields took 28 bytes per entry; these take ~18 (a held copy of a user name and
+/// 1 KB saves ~20). The offset of the last entry sits in the buffer object's header (a `ManagedBuffer`); the bytes
+/// in use end with that entry, and the capacity is malloc's usable size, asked when growing: an `[UInt8]` spends 16
+/// bytes on its own count and capacity. A map that never held an entry has no buffer at all (one emptied keeps it).
+///
+/// The header also has room for the rest of a held copy (`HeldCopyFields`: id, version, scalars…), so that a copy
+/// the replica table holds is ONE allocation; other maps leave it blank, and equality and hashing ignore it.
 package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictionaryLiteral {
     package typealias Element = (key: String, value: AttributeSlot)
     /// The byte offset of an entry in the buffer.
@@ -24,8 +29,9 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
     // `replace`), so sharing a map between threads shares only reads.
     nonisolated(unsafe) private var storage: Storage?
 
-    private static let entryOverhead = 4 + 8 + 4 + 8 + 4
-    private static let tombstone = UInt32.max
+    /// The most bytes an entry's lengths and stamp take: two 5-byte lengths (values stay under 4 GiB), the node, a
+    /// 10-byte wall and a 5-byte logical.
+    private static let entryOverhead = 5 + 5 + 8 + 10 + 5
 
     package init() { storage = nil }
 
@@ -54,8 +60,48 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
     package var startIndex: Int { 0 }
     package var endIndex: Int { used }
 
-    package var count: Int { Int(storage?.header.count ?? 0) }
-    package var isEmpty: Bool { storage == nil }
+    /// The number of entries, counted by walking them (a session holds a handful).
+    package var count: Int {
+        var count = 0
+        var position = 0
+        let used = self.used
+        while position < used {
+            count += 1
+            position = entryEnd(at: position)
+        }
+        return count
+    }
+
+    package var isEmpty: Bool { storage.map { $0.header.last == Self.empty } ?? true }
+
+    /// The rest of a held copy (`ReplicationInstance.Replica`), in this map's buffer header; blank in other maps.
+    var held: HeldCopyFields {
+        get { readHeld { $0.pointee } }
+        set { modifyHeld { $0 = newValue } }
+    }
+
+    /// Reads the held fields in place: a part read through the pointer copies only that part (no retain of the
+    /// buffer, no copy of the whole struct).
+    func readHeld<R>(_ body: (UnsafePointer<HeldCopyFields>) -> R) -> R {
+        guard let storage else { return withUnsafePointer(to: HeldCopyFields.blank) { body($0) } }
+        return storage.withUnsafeMutablePointerToHeader { body(Self.heldPointer(in: $0)) }
+    }
+
+    /// Changes the held fields in place, giving the map a buffer of its own first (an empty one when it had none,
+    /// a copy when it was shared).
+    mutating func modifyHeld<R>(_ body: (inout HeldCopyFields) -> R) -> R {
+        if storage == nil {
+            storage = Storage.make(capacity: 0, copying: nil)
+        } else if !isKnownUniquelyReferenced(&storage) {
+            storage = Storage.make(capacity: used, copying: storage)
+        }
+        return storage!.withUnsafeMutablePointerToHeader { body(&Self.heldPointer(in: $0).pointee) }
+    }
+
+    private static func heldPointer(in header: UnsafeMutablePointer<Header>) -> UnsafeMutablePointer<HeldCopyFields> {
+        (UnsafeMutableRawPointer(header) + MemoryLayout<Header>.offset(of: \.held)!)
+            .assumingMemoryBound(to: HeldCopyFields.self)
+    }
 
     package func index(after position: Int) -> Int { entryEnd(at: position) }
 
@@ -95,15 +141,13 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
             return old
         case .insert(let offset):
             let entry = Self.encode(nameBytes: Array(name.utf8), slot)
-            guard storage != nil else {
+            guard !isEmpty else {
                 replace(0..<0, with: entry)
-                storage!.header.count = 1
                 storage!.header.last = 0
                 return nil
             }
             let last = self.last
             replace(offset..<offset, with: entry)
-            storage!.header.count += 1
             storage!.header.last = UInt32(offset > last ? offset : last + entry.count)
             return nil
         }
@@ -116,19 +160,17 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
         let old = slot(at: offset)
         let end = entryEnd(at: offset)
         let last = self.last
-        guard count > 1 else {
-            storage = nil
-            return old
-        }
+        let remaining = used - (end - offset)
         replace(offset..<end, with: [])
-        storage!.header.count -= 1
-        if offset < last {
+        if remaining == 0 {
+            storage!.header.last = Self.empty
+        } else if offset < last {
             storage!.header.last = UInt32(last - (end - offset))
         } else {
             // The last entry went: the new last is the one before it.
             var previous = 0
             var position = 0
-            while position < used {
+            while position < remaining {
                 previous = position
                 position = entryEnd(at: position)
             }
@@ -148,13 +190,13 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
 
     /// Whether any entry holds a value (is not a tombstone), read without copying values out.
     package var hasLiveValue: Bool {
-        indices.contains { load32(at: $0 + 4 + Int(load32(at: $0)) + 20) != Self.tombstone }
+        indices.contains { !parts(at: $0).isTombstone }
     }
 
     /// Whether attribute `name` holds a value (is present and not a tombstone), read without copying it out.
     package func hasLiveValue(named name: String) -> Bool {
         guard case .found(let offset) = search(name) else { return false }
-        return load32(at: offset + 4 + Int(load32(at: offset)) + 20) != Self.tombstone
+        return !parts(at: offset).isTombstone
     }
 
     /// Bytes the map occupies (names, values, stamps and lengths): a cheap size for batching.
@@ -165,7 +207,7 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
     package static func == (lhs: AttributeMap, rhs: AttributeMap) -> Bool {
         if lhs.storage === rhs.storage { return true }
         guard lhs.count == rhs.count else { return false }
-        if lhs.withBytes({ l in rhs.withBytes { r in l.elementsEqual(r) } }) { return true }
+        if lhs.withUsedBytes({ l in rhs.withUsedBytes { r in l.elementsEqual(r) } }) { return true }
         return zip(lhs, rhs).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 
@@ -180,29 +222,28 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
     // MARK: Storage
 
     private struct Header {
-        /// Bytes in use (the entries) and bytes allocated.
-        var used: UInt32
-        var capacity: UInt32
-        var count: UInt32
-        /// The offset of the last entry.
+        /// First, so that `last` fills the end of its last word.
+        var held: HeldCopyFields
+        /// The offset of the last entry; `empty` when there is none. The bytes in use end with that entry, so
+        /// they are not stored: 4 bytes less per held copy moved the common 1 KB copy into a smaller malloc class.
         var last: UInt32
+
+        static var blank: Header { Header(held: .blank, last: AttributeMap.empty) }
     }
+
+    private static let empty = UInt32.max
 
     // Written only through `replace`, after `isKnownUniquelyReferenced`: never shared while mutated.
     private final class Storage: ManagedBuffer<Header, UInt8> {
-        /// A buffer of `capacity` bytes holding a copy of `source`'s entries.
+        /// A buffer of at least `capacity` bytes holding a copy of `source`'s entries and header.
         static func make(capacity: Int, copying source: Storage?) -> Storage {
             precondition(capacity < Int(UInt32.max), "attribute map of 4 GiB or more")
-            let buffer = create(minimumCapacity: capacity) { _ in
-                Header(used: 0, capacity: 0, count: 0, last: 0)
-            }
+            let buffer = create(minimumCapacity: capacity) { _ in source?.header ?? .blank }
             let storage = unsafeDowncast(buffer, to: Storage.self)
-            storage.header = source?.header ?? Header(used: 0, capacity: 0, count: 0, last: 0)
-            storage.header.capacity = UInt32(capacity)
             if let source {
-                let used = Int(source.header.used)
+                let used = AttributeMap.used(of: source)
                 // Checked, not assumed: copying more than the new buffer holds would write past its end.
-                precondition(used <= capacity, "attribute buffer too small for the bytes it copies")
+                precondition(used <= storage.capacity, "attribute buffer too small for the bytes it copies")
                 source.withUnsafeMutablePointerToElements { from in
                     storage.withUnsafeMutablePointerToElements { $0.update(from: from, count: used) }
                 }
@@ -211,15 +252,33 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
         }
     }
 
-    private var used: Int { Int(storage?.header.used ?? 0) }
+    /// The bytes in use: up to the end of the last entry, 0 when there is none.
+    private var used: Int { storage.map(Self.used(of:)) ?? 0 }
 
-    private var last: Int { Int(storage?.header.last ?? 0) }
+    private static func used(of storage: Storage) -> Int {
+        let last = storage.header.last
+        guard last != empty else { return 0 }
+        return storage.withUnsafeMutablePointerToElements { base in
+            parts(in: UnsafeRawBufferPointer(start: base, count: Int(UInt32.max)), at: Int(last)).value.upperBound
+        }
+    }
 
-    /// The bytes in use, for reading.
+    /// The offset of the last entry (0 when there is none).
+    private var last: Int { storage.map { $0.header.last == Self.empty ? 0 : Int($0.header.last) } ?? 0 }
+
+    /// The buffer's bytes, for reading entries the map knows are there. Its length is not the bytes in use
+    /// (computing that parses the last entry): readers stay within the entries by construction.
     private func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         guard let storage else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
-        let used = Int(storage.header.used)
-        return storage.withUnsafeMutablePointerToElements { body(UnsafeRawBufferPointer(start: $0, count: used)) }
+        return storage.withUnsafeMutablePointerToElements {
+            body(UnsafeRawBufferPointer(start: $0, count: Int(UInt32.max)))
+        }
+    }
+
+    /// Exactly the bytes in use.
+    private func withUsedBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let used = self.used
+        return withBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<used])) }
     }
 
     /// Replaces the bytes in `range` with `bytes`, in place when the buffer is uniquely held and large enough.
@@ -228,7 +287,8 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
     private mutating func replace(_ range: Range<Int>, with bytes: [UInt8]) {
         let used = self.used
         let needed = used - range.count + bytes.count
-        let capacity = Int(storage?.header.capacity ?? 0)
+        // malloc's usable size (`ManagedBuffer.capacity`): the slack of the allocation's size class is used too.
+        let capacity = storage?.capacity ?? 0
         if needed > capacity {
             storage = Storage.make(capacity: Swift.max(needed, capacity + capacity / 8), copying: storage)
         } else if !isKnownUniquelyReferenced(&storage) {
@@ -245,64 +305,100 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
                 UnsafeMutableRawPointer(base + range.lowerBound).copyMemory(from: address, byteCount: source.count)
             }
         }
-        storage.header.used = UInt32(needed)
     }
 
     private static func encode(nameBytes: [UInt8], _ slot: AttributeSlot) -> [UInt8] {
         var entry = [UInt8]()
         entry.reserveCapacity(entryOverhead + nameBytes.count + (slot.value?.count ?? 0))
-        func append<T: FixedWidthInteger>(_ value: T) {
-            withUnsafeBytes(of: value.littleEndian) { entry.append(contentsOf: $0) }
+        func varint(_ value: UInt64) {
+            var value = value
+            while value >= 0x80 {
+                entry.append(UInt8(truncatingIfNeeded: value) | 0x80)
+                value >>= 7
+            }
+            entry.append(UInt8(value))
         }
-        append(UInt32(nameBytes.count))
+        varint(UInt64(nameBytes.count))
         entry.append(contentsOf: nameBytes)
-        append(slot.stamp.time.wall)
-        append(slot.stamp.time.logical)
-        append(slot.stamp.node.rawValue)
         if let value = slot.value {
-            precondition(value.count < Int(tombstone), "attribute value of 4 GiB or more")
-            append(UInt32(value.count))
-            entry.append(contentsOf: value)
+            precondition(value.count < Int(UInt32.max), "attribute value of 4 GiB or more")
+            varint(UInt64(value.count) + 1)
         } else {
-            append(tombstone)
+            varint(0)
         }
+        withUnsafeBytes(of: slot.stamp.node.rawValue.littleEndian) { entry.append(contentsOf: $0) }
+        let wall = slot.stamp.time.wall
+        varint(UInt64(bitPattern: wall << 1 ^ wall >> 63))
+        varint(UInt64(slot.stamp.time.logical))
+        if let value = slot.value { entry.append(contentsOf: value) }
         return entry
     }
 
-    private func load32(at offset: Int) -> UInt32 {
-        withBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
+    /// An entry's parts, parsed from its bytes.
+    private struct Parts {
+        var name: Range<Int>
+        var isTombstone: Bool
+        var stamp: Stamp
+        /// The value's bytes (empty for a tombstone).
+        var value: Range<Int>
     }
 
-    private func load64(at offset: Int) -> UInt64 {
-        withBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+    private static func varint(_ raw: UnsafeRawBufferPointer, _ position: inout Int) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let byte = raw[position]
+            position += 1
+            result |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return result }
+            shift += 7
+        }
     }
 
-    private func entryEnd(at offset: Int) -> Int {
-        let lengthOffset = offset + 4 + Int(load32(at: offset)) + 20
-        let length = load32(at: lengthOffset)
-        return lengthOffset + 4 + (length == Self.tombstone ? 0 : Int(length))
+    private func parts(at offset: Int) -> Parts { withBytes { Self.parts(in: $0, at: offset) } }
+
+    private static func parts(in raw: UnsafeRawBufferPointer, at offset: Int) -> Parts {
+        var position = offset
+        let nameLength = Int(Self.varint(raw, &position))
+        let name = position..<position + nameLength
+        position += nameLength
+        let lengthPlusOne = Self.varint(raw, &position)
+        let node = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+        position += 8
+        let zigzag = Self.varint(raw, &position)
+        let wall = Int64(bitPattern: zigzag >> 1 ^ (0 &- (zigzag & 1)))
+        let logical = UInt32(truncatingIfNeeded: Self.varint(raw, &position))
+        let valueLength = lengthPlusOne == 0 ? 0 : Int(lengthPlusOne - 1)
+        return Parts(
+            name: name, isTombstone: lengthPlusOne == 0,
+            stamp: Stamp(time: HLCTimestamp(wall: wall, logical: logical), node: NodeID(rawValue: node)),
+            value: position..<position + valueLength)
     }
+
+    /// Where the name of the entry at `offset` lies.
+    private func nameRange(at offset: Int) -> Range<Int> {
+        withBytes { raw in
+            var position = offset
+            let length = Int(Self.varint(raw, &position))
+            return position..<position + length
+        }
+    }
+
+    private func entryEnd(at offset: Int) -> Int { parts(at: offset).value.upperBound }
 
     private func nameBytes(at offset: Int) -> [UInt8] {
-        withBytes { Array($0[offset + 4..<offset + 4 + Int(load32(at: offset))]) }
+        let range = nameRange(at: offset)
+        return withBytes { Array($0[range]) }
     }
 
     private func name(at offset: Int) -> String { String(decoding: nameBytes(at: offset), as: UTF8.self) }
 
-    private func stamp(at offset: Int) -> Stamp {
-        let stampOffset = offset + 4 + Int(load32(at: offset))
-        return Stamp(
-            time: HLCTimestamp(wall: Int64(bitPattern: load64(at: stampOffset)), logical: load32(at: stampOffset + 8)),
-            node: NodeID(rawValue: load64(at: stampOffset + 12)))
-    }
+    private func stamp(at offset: Int) -> Stamp { parts(at: offset).stamp }
 
     private func slot(at offset: Int) -> AttributeSlot {
-        let stampOffset = offset + 4 + Int(load32(at: offset))
-        let stamp = stamp(at: offset)
-        let length = load32(at: stampOffset + 20)
-        let value =
-            length == Self.tombstone ? nil : withBytes { Array($0[stampOffset + 24..<stampOffset + 24 + Int(length)]) }
-        return AttributeSlot(value: value, stamp: stamp)
+        let parts = parts(at: offset)
+        let value = parts.isTombstone ? nil : withBytes { Array($0[parts.value]) }
+        return AttributeSlot(value: value, stamp: parts.stamp)
     }
 
     private enum SearchResult {
@@ -316,8 +412,9 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
     /// `String`'s), by `String` comparison otherwise.
     private func compare(at offset: Int, with name: String) -> Order {
         withBytes { raw in
-            let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
-            let stored = raw[offset + 4..<offset + 4 + length]
+            var position = offset
+            let length = Int(Self.varint(raw, &position))
+            let stored = raw[position..<position + length]
             let utf8 = name.utf8
             if stored.elementsEqual(utf8) { return .equal }
             if stored.allSatisfy({ $0 < 0x80 }) && utf8.allSatisfy({ $0 < 0x80 }) {
@@ -329,7 +426,7 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
     }
 
     private func search(_ name: String) -> SearchResult {
-        guard storage != nil else { return .insert(0) }
+        guard !isEmpty else { return .insert(0) }
         // Ascending input (decoding a content, joining into a copy built the same way) ends at once.
         let last = self.last
         switch compare(at: last, with: name) {

@@ -13,7 +13,7 @@ package struct Session: Hashable, Sendable {
     /// About how many bytes the session takes on the wire (names, values, stamps and the vector), for sizing
     /// batches such as state-transfer chunks.
     package var estimatedBytes: Int {
-        // The attribute buffer holds names, values and 28 bytes of stamp and lengths per entry (the wire ~24),
+        // The attribute buffer holds names, values and ~18 bytes of stamp and lengths per entry (the wire ~24),
         // so its size is the estimate; read without copying any value out.
         64 + 16 * version.entries.count + content.attributes.storedBytes
     }

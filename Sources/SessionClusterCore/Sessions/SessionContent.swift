@@ -38,55 +38,68 @@ package struct Invalidation: Hashable, Sendable {
 /// last access and creation take the max / min; an invalidation, once joined, stays (it wins over any
 /// concurrent change, and the earliest-stamped invalidation is the one kept so all copies agree).
 package struct SessionContent: Hashable, Sendable {
-    /// When the session was created; nil in patches that do not create it.
-    package var createdAt: Timestamp? {
-        get { storedCreatedAt == Self.noMillis ? nil : Timestamp(millis: storedCreatedAt) }
-        set { storedCreatedAt = newValue.map { Self.storable($0.millis) } ?? Self.noMillis }
-    }
-    /// `createdAt` and `maxInactive` without their optionals' tag bytes: each pads the content by 8 bytes, and
-    /// together they move every held copy's storage into the next malloc size class (160 instead of 144 bytes).
-    /// `noMillis` (`Int64.min`) stands for nil; a value of `Int64.min` itself is kept as `Int64.min + 1` (for
-    /// `maxInactive` both mean "never expires"; no clock reads either as a creation time).
-    private var storedCreatedAt: Int64
-    private var storedMaxInactive: Int64
-    private static let noMillis = Int64.min
-
-    private static func storable(_ value: Int64) -> Int64 { value == noMillis ? noMillis + 1 : value }
-    /// The latest replicated access time (local accesses refresh it only occasionally, see `ReplicationSettings`).
-    package var lastAccess: Timestamp
-    /// Max inactive interval in seconds, as a last-writer-wins register.
-    package var maxInactive: Int64? {
-        get { storedMaxInactive == Self.noMillis ? nil : storedMaxInactive }
-        set { storedMaxInactive = newValue.map(Self.storable) ?? Self.noMillis }
-    }
-    package var maxInactiveStamp: Stamp? {
-        get { storedMaxInactiveStamp == Self.noStamp ? nil : storedMaxInactiveStamp }
-        set { storedMaxInactiveStamp = newValue ?? Self.noStamp }
-    }
-    /// `maxInactiveStamp` without the optional's tag byte, which would pad every held copy by 8 bytes and move
-    /// its storage into the next malloc size class; `noStamp` (a time before any clock's) stands for nil.
-    private var storedMaxInactiveStamp: Stamp
-    private static let noStamp = Stamp(time: HLCTimestamp(wall: .min, logical: 0), node: NodeID(rawValue: 0))
+    /// The fixed-size registers, stored without optionals' tag bytes (see `Scalars`).
+    private(set) var scalars: Scalars
     /// Attribute registers by name (tombstones included).
     package var attributes: AttributeMap
     /// How the session ended, once it has. Rare (tombstones only), so kept out of line: inline it would widen
     /// every held copy by 48 bytes.
+    private(set) var invalidationBox: InvalidationBox?
+
+    /// When the session was created; nil in patches that do not create it.
+    package var createdAt: Timestamp? {
+        get { scalars.createdAt == Scalars.noMillis ? nil : Timestamp(millis: scalars.createdAt) }
+        set { scalars.createdAt = newValue.map { Scalars.storable($0.millis) } ?? Scalars.noMillis }
+    }
+    /// The latest replicated access time (local accesses refresh it only occasionally, see `ReplicationSettings`).
+    package var lastAccess: Timestamp {
+        get { Timestamp(millis: scalars.lastAccess) }
+        set { scalars.lastAccess = newValue.millis }
+    }
+    /// Max inactive interval in seconds, as a last-writer-wins register.
+    package var maxInactive: Int64? {
+        get { scalars.maxInactive == Scalars.noMillis ? nil : scalars.maxInactive }
+        set { scalars.maxInactive = newValue.map(Scalars.storable) ?? Scalars.noMillis }
+    }
+    package var maxInactiveStamp: Stamp? {
+        get {
+            scalars.stampWall == Int64.min && scalars.stampLogical == 0 && scalars.stampNode == 0
+                ? nil
+                : Stamp(
+                    time: HLCTimestamp(wall: scalars.stampWall, logical: scalars.stampLogical),
+                    node: NodeID(rawValue: scalars.stampNode))
+        }
+        set {
+            scalars.stampWall = newValue?.time.wall ?? Int64.min
+            scalars.stampLogical = newValue?.time.logical ?? 0
+            scalars.stampNode = newValue?.node.rawValue ?? 0
+        }
+    }
+    /// How the session ended, once it has.
     package var invalidation: Invalidation? {
         get { invalidationBox?.invalidation }
         set { invalidationBox = newValue.map(InvalidationBox.init) }
     }
-    private var invalidationBox: InvalidationBox?
+
+    /// A content from its parts as a held copy keeps them (`ReplicationInstance.Replica`).
+    init(scalars: Scalars, attributes: AttributeMap, invalidationBox: InvalidationBox?) {
+        self.scalars = scalars
+        self.attributes = attributes
+        self.invalidationBox = invalidationBox
+    }
 
     package init(
         createdAt: Timestamp? = nil, lastAccess: Timestamp = .zero, maxInactive: Int64? = nil,
         maxInactiveStamp: Stamp? = nil, attributes: AttributeMap = [:], invalidation: Invalidation? = nil
     ) {
-        self.storedCreatedAt = createdAt.map { Self.storable($0.millis) } ?? Self.noMillis
-        self.lastAccess = lastAccess
-        self.storedMaxInactive = maxInactive.map(Self.storable) ?? Self.noMillis
-        self.storedMaxInactiveStamp = maxInactiveStamp ?? Self.noStamp
+        self.scalars = Scalars()
         self.attributes = attributes
-        self.invalidationBox = invalidation.map(InvalidationBox.init)
+        self.invalidationBox = nil
+        self.createdAt = createdAt
+        self.lastAccess = lastAccess
+        self.maxInactive = maxInactive
+        self.maxInactiveStamp = maxInactiveStamp
+        self.invalidation = invalidation
     }
 
     /// Joins `other` into this content (least upper bound).
@@ -128,8 +141,27 @@ package struct SessionContent: Hashable, Sendable {
     }
 }
 
+/// A content's fixed-size registers without optionals' tag bytes: each optional pads by 8 bytes and a nested
+/// `Stamp` (24 bytes, 4 of them padding) leaves room unused, and every held copy carries these (its allocation's
+/// malloc size class is what counts). `noMillis` (`Int64.min`) stands for nil in `createdAt` and `maxInactive`; a
+/// value of `Int64.min` itself is kept as `Int64.min + 1` (for `maxInactive` both mean "never expires"; no clock
+/// reads either as a creation time). A stamp of wall `Int64.min` (a time before any clock's), logical 0 and node 0
+/// stands for no stamp.
+struct Scalars: Hashable, Sendable {
+    var createdAt = noMillis
+    var maxInactive = noMillis
+    var lastAccess: Int64 = 0
+    var stampWall = Int64.min
+    var stampNode: UInt64 = 0
+    var stampLogical: UInt32 = 0
+
+    static let noMillis = Int64.min
+
+    static func storable(_ value: Int64) -> Int64 { value == noMillis ? noMillis + 1 : value }
+}
+
 /// An immutable, out-of-line `Invalidation`, compared and hashed by value.
-private final class InvalidationBox: Hashable, Sendable {
+final class InvalidationBox: Hashable, Sendable {
     let invalidation: Invalidation
 
     init(_ invalidation: Invalidation) { self.invalidation = invalidation }
