@@ -29,7 +29,8 @@ let package = Package(
         .executableTarget(
             name: "session-node", dependencies: ["SessionCluster", "HTTPFrontEnd", "RESPFrontEnd", "CLinuxShims"]),
         .executableTarget(
-            name: "session-bench", dependencies: ["SessionCluster", "HTTPFrontEnd", "SessionClusterSimulator"]),
+            name: "session-bench",
+            dependencies: ["SessionCluster", "HTTPFrontEnd", "SessionClusterSimulator", "CLinuxShims"]),
         // Deterministic, seeded cluster simulator over the core (used by tests; replayable by seed).
         .target(name: "SessionClusterSimulator", dependencies: ["SessionClusterCore"]),
         // What the test targets share: running long synchronous work off Swift's cooperative pool.

@@ -17,6 +17,16 @@ int csc_heap_top_pad(int bytes) {
     return mallopt(M_TOP_PAD, bytes);
 }
 
+unsigned long csc_heap_in_use(void) {
+    struct mallinfo2 info = mallinfo2();
+    return (unsigned long)(info.uordblks + info.hblkhd);
+}
+
+unsigned long csc_heap_free(void) {
+    struct mallinfo2 info = mallinfo2();
+    return (unsigned long)info.fordblks;
+}
+
 int csc_name_thread(const char *name) {
     return prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
 }

@@ -16,6 +16,12 @@ int csc_die_with_parent(int signal);
 /// mallopt(M_TOP_PAD, bytes): how much more than asked the heap grows by each time (<malloc.h> is not exposed).
 int csc_heap_top_pad(int bytes);
 
+/// Bytes malloc has handed out and not had back (mallinfo2: arena in use plus mmapped chunks), for the benches.
+unsigned long csc_heap_in_use(void);
+
+/// Bytes free inside malloc's heap (mallinfo2's fordblks): memory resident but not handed out.
+unsigned long csc_heap_free(void);
+
 /// prctl(PR_SET_NAME, name): the calling thread's name as `top -H`, `perf` and /proc show it (15 bytes kept).
 int csc_name_thread(const char *name);
 #endif
