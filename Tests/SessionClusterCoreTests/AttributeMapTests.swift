@@ -55,6 +55,21 @@ import Testing
         map["cafe\u{301}"] = slot("decomposed", 1)
         #expect(map.count == 1)
         #expect(map["caf\u{E9}"] == slot("decomposed", 1))
+        #expect(map.keys.map { Array($0.utf8) } == [Array("cafe\u{301}".utf8)])
+    }
+
+    /// Two spellings of one name written concurrently on two nodes: whichever order the copies join them in, they
+    /// end with the same bytes (the newest write's spelling), not only the same value.
+    @Test func copiesJoiningTwoSpellingsInEitherOrderHoldTheSameBytes() {
+        let older = SessionContent(attributes: ["caf\u{E9}": slot("from n1", 1)])
+        let newer = SessionContent(attributes: ["cafe\u{301}": slot("from n3", 2)])
+        var first = older
+        first.join(newer)
+        var second = newer
+        second.join(older)
+        #expect(first == second)
+        #expect(first.attributes.keys.map { Array($0.utf8) } == second.attributes.keys.map { Array($0.utf8) })
+        #expect(first.attributes.keys.map { Array($0.utf8) } == [Array("cafe\u{301}".utf8)])
     }
 
     @Test func laterPairsWinOnRepeatedNames() {

@@ -7,7 +7,7 @@
 /// Reading a value copies it out of the buffer; replacing one rewrites only its entry, in place when the buffer is
 /// uniquely held. Lookups scan the entries (sessions hold a handful); appending in name order — decoding, joining
 /// into a copy built the same way — goes straight to the end. Names compare as `String` does (Unicode canonical
-/// equivalence), as dictionary keys did: two spellings of one name are one entry (the first spelling is kept).
+/// equivalence), as dictionary keys did: two spellings of one name are one entry, spelled as its latest write.
 ///
 /// Iteration yields `(key:, value:)` pairs in ascending name order, so equal maps iterate, encode and hash alike.
 ///
@@ -133,7 +133,10 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
         case .found(let offset):
             let old = self.slot(at: offset)
             let end = entryEnd(at: offset)
-            let entry = Self.encode(nameBytes: Array(nameBytes(at: offset)), slot)
+            // The name as this write spells it: a join writes only a newer stamp, so every copy ends with the
+            // spelling of the newest write, whatever order the writes arrived in (keeping the first spelling let
+            // copies that agree on the value hold different bytes for its name).
+            let entry = Self.encode(nameBytes: Array(name.utf8), slot)
             let delta = entry.count - (end - offset)
             let last = self.last
             replace(offset..<end, with: entry)
