@@ -86,25 +86,41 @@ final class ClientSocket {
     }
 }
 
-/// Free TCP ports on 127.0.0.1, found by binding port 0 (held together, so they differ, then released).
+/// Free ports on 127.0.0.1, for TCP and UDP both: found by binding a TCP socket to port 0, then a UDP socket to
+/// the port it got (a node binds its membership port for UDP, and a port free for TCP may be any UDP socket's
+/// ephemeral port: a section once failed on "bind(udp …) Address already in use"). All are held together, so they
+/// differ, then released.
 func freePorts(_ count: Int) -> [UInt16] {
     var fds = [Int32]()
     var ports = [UInt16]()
-    for _ in 0..<count {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    func bound(_ type: Int32, port: UInt16) -> (fd: Int32, port: UInt16)? {
+        let fd = socket(AF_INET, type, 0)
+        guard fd >= 0 else { return nil }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
+        address.sin_port = port.bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &address) { pointer in
+        let ok = withUnsafeMutablePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                _ = bind(fd, $0, length)
-                _ = getsockname(fd, $0, &length)
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
             }
         }
-        fds.append(fd)
-        ports.append(UInt16(bigEndian: address.sin_port))
+        guard ok else {
+            close(fd)
+            return nil
+        }
+        return (fd, UInt16(bigEndian: address.sin_port))
+    }
+    // Bounded: a port taken for UDP is held (so it is not offered again) and another is tried.
+    var attempts = 0
+    while ports.count < count && attempts < count + 1_000 {
+        attempts += 1
+        guard let tcp = bound(Int32(SOCK_STREAM.rawValue), port: 0) else { continue }
+        fds.append(tcp.fd)
+        guard let udp = bound(Int32(SOCK_DGRAM.rawValue), port: tcp.port) else { continue }
+        fds.append(udp.fd)
+        ports.append(tcp.port)
     }
     for fd in fds { close(fd) }
     return ports
