@@ -103,14 +103,7 @@ import Testing
             // + access refresh slack: the refresh interval, a quarter of a short max-inactive interval (+ grace)
             return base + min(1_000, seconds * 250) + (owner ? 0 : 5_000)
         }
-        var expiredAt = [SessionID: Int64]()
-        var millis: Int64 = 0
-        while millis <= 12_000 {
-            for directive in node.onTick(now: start.adding(millis: millis)) {
-                if case .event(.sessionExpired(let id)) = directive { expiredAt[id] = millis }
-            }
-            millis += 50
-        }
+        let expiredAt = expiryTimes(on: &node, through: 12_000)
         #expect(expiredAt.count == ids.count)
         for id in ids {
             let due = expiry(of: id)
@@ -190,6 +183,19 @@ import Testing
         #expect(!result.directives.contains { if case .send(.delta, peer) = $0 { true } else { false } })
     }
 
+    /// Ticks `node` every 50 ms from `start` through `limit` ms after it: when each session expired (ms after start).
+    func expiryTimes(on node: inout ReplicationInstance, through limit: Int64) -> [SessionID: Int64] {
+        var expiredAt = [SessionID: Int64]()
+        var millis: Int64 = 0
+        while millis <= limit {
+            for directive in node.onTick(now: start.adding(millis: millis)) {
+                if case .event(.sessionExpired(let id)) = directive { expiredAt[id] = millis }
+            }
+            millis += 50
+        }
+        return expiredAt
+    }
+
     /// Creates `id` on `node` at `start`, expiring after `seconds` of inactivity.
     func create(_ id: SessionID, seconds: Int64, on node: inout ReplicationInstance) {
         var changes = SessionChanges()
@@ -213,14 +219,7 @@ import Testing
         var random = SplitMix64(seed: 3)
         for _ in 0..<20 { create(SessionID(using: &random), seconds: 3_600, on: &node) }
         let ring = HashRing(members: [HashRing.Member(id: me, key: "n1"), HashRing.Member(id: peer, key: "n2")])
-        var expiredAt = [SessionID: Int64]()
-        var millis: Int64 = 0
-        while millis <= 20_000 {
-            for directive in node.onTick(now: start.adding(millis: millis)) {
-                if case .event(.sessionExpired(let id)) = directive { expiredAt[id] = millis }
-            }
-            millis += 50
-        }
+        let expiredAt = expiryTimes(on: &node, through: 20_000)
         #expect(expiredAt.count == 3)
         for (id, seconds) in seconds {
             let due = seconds * 1_000 + min(1_000, seconds * 250) + (ring.first(of: id) == me ? 0 : 5_000)
