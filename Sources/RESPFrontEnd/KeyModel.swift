@@ -179,12 +179,23 @@ struct KeyModel {
     mutating func setFields(_ pairs: [(field: [UInt8], value: [UInt8])]) -> Int {
         if state == nil { delete() }  // an expired key's leftovers must not show through
         var fields = state?.fields ?? []
+        // Where each field sits, hashed only when many are named: looking each one up by a scan would cost the
+        // hash's size per field (n² for an `HSET` of a whole hash).
+        var positions = [[UInt8]: Int]()
+        if pairs.count > 8 {
+            positions.reserveCapacity(fields.count + pairs.count)
+            for (index, entry) in fields.enumerated() { positions[entry.field] = index }
+        }
+        func position(of field: [UInt8]) -> Int? {
+            pairs.count > 8 ? positions[field] : fields.firstIndex { $0.field == field }
+        }
         var added = 0
         for (field, value) in pairs {
             write(KeyLayout.attribute(forField: field), value)
-            if let index = fields.firstIndex(where: { $0.field == field }) {
+            if let index = position(of: field) {
                 fields[index].value = value
             } else {
+                if pairs.count > 8 { positions[field] = fields.count }
                 fields.append((field, value))
                 added += 1
             }
@@ -195,12 +206,18 @@ struct KeyModel {
 
     /// Removes hash fields; returns how many existed. A hash left empty no longer exists (its expiry goes too).
     mutating func removeFields(_ fields: [[UInt8]]) -> Int {
-        guard var remaining = state?.fields else { return 0 }
+        guard let held = state?.fields else { return 0 }
+        // One pass over the hash, whatever the number of fields named (a field named twice counts once).
+        var named = Set(fields)
+        var remaining = [(field: [UInt8], value: [UInt8])]()
+        remaining.reserveCapacity(held.count)
         var removed = 0
-        for field in fields {
-            guard let index = remaining.firstIndex(where: { $0.field == field }) else { continue }
-            remaining.remove(at: index)
-            let name = KeyLayout.attribute(forField: field)
+        for entry in held {
+            guard named.remove(entry.field) != nil else {
+                remaining.append(entry)
+                continue
+            }
+            let name = KeyLayout.attribute(forField: entry.field)
             changes.remove(name)
             forget(name)
             removed += 1

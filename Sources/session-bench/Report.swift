@@ -40,6 +40,7 @@ final class Report {
     var memory: [MemoryFigure] = []
     var redisMemory: MemoryFigure?
     var resp: [RESPFigure] = []
+    var bigHashes: [BigHashFigure] = []
     /// Section 8: one node on 1 and 2 loops, and the serving node's CPU per replicated write.
     var loops: [LoopsFigure] = []
     /// Section 9: the 3-node pairs against Tomcat's clustering.
@@ -385,6 +386,21 @@ final class Report {
             }
         }
 
+        if !bigHashes.isEmpty {
+            out.append("")
+            out.append(
+                "6b. Commands on big hashes (maxAttributes \(RESPBigHashBenchmarks.maxFields)), 3 nodes delta/sync, "
+                    + "one client: each command's time, median and max of \(RESPBigHashBenchmarks.repeats)")
+            let widths = [36, 8, 11, 9]
+            out.append(row(["command", "fields", "median ms", "max ms"], widths))
+            for figure in bigHashes {
+                out.append(
+                    row(
+                        [figure.test, "\(figure.fields)", fixed(figure.medianMillis, 1), fixed(figure.maxMillis, 1)],
+                        widths))
+            }
+        }
+
         out += persistenceTable()
         out += loopsTable()
         out += tomcatTable()
@@ -437,7 +453,8 @@ final class Report {
         var result = [Target]()
         let scaling = ["PUT (wrk)", "SET (redis-benchmark)"].compactMap { test -> String? in
             guard let one = loopsMedian("1 node", test, 1), let two = loopsMedian("1 node", test, 2) else { return nil }
-            return "\(test) \(fixed(two.requestsPerSecond / max(1, one.requestsPerSecond), 2))× (node \(fixed(two.nodeCores, 2)) "
+            return
+                "\(test) \(fixed(two.requestsPerSecond / max(1, one.requestsPerSecond), 2))× (node \(fixed(two.nodeCores, 2)) "
                 + "cores, machine \(fixed(two.machineCores, 2)) of \(machine.cores))"
         }
         let ratios = ["PUT (wrk)", "SET (redis-benchmark)"].compactMap { test -> Double? in
@@ -572,6 +589,11 @@ final class Report {
                 ]
                 if let ratio = respRatio($0) { object["ratio_to_redis"] = ratio }
                 return object
+            },
+            "big_hashes": bigHashes.map {
+                [
+                    "test": $0.test, "fields": $0.fields, "median_ms": $0.medianMillis, "max_ms": $0.maxMillis,
+                ] as [String: Any]
             },
             "replication_lag": lags.map {
                 [

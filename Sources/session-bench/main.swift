@@ -230,6 +230,8 @@ if let binary = nodeBinary {
     section("resp") {
         print("== 6. the Redis protocol: redis-benchmark, \(RESPBenchmarks.connections) connections")
         report.resp = try RESPBenchmarks(profile: options.profile, binary: binary, directory: workDirectory).run()
+        print("== 6b. commands on big hashes (sessions.maxAttributes raised to \(RESPBigHashBenchmarks.maxFields))")
+        report.bigHashes = try RESPBigHashBenchmarks(binary: binary, directory: workDirectory).run()
     }
 }
 if let binary = nodeBinary {

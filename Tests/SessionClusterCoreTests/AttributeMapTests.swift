@@ -190,4 +190,69 @@ import Testing
         #expect(content.attributes["data"] == slot("new", 5) && content.attributes["user"] == slot("alice"))
         #expect(content.attributes.count == 2)
     }
+    /// Random maps whose names overlap (two spellings of `é` among them), joined many-into-many (the one-pass
+    /// merge) and few-into-many (one by one), against a dictionary doing what a join means: the newer stamp wins,
+    /// spelled as its writer spelled it.
+    @Test func joinsMatchANewestStampWinsDictionaryWhateverTheirSizes() {
+        var generator = SplitMix64(seed: 7)
+        let pool =
+            ["a", "b", "caf\u{E9}", "cafe\u{301}", "z", "\u{1}k", "h-field", "\u{FF}x", ""]
+            + (0..<40).map { "k\($0)" }
+        func randomMap(_ entries: Int) -> (AttributeMap, [String: (spelling: String, slot: AttributeSlot)]) {
+            var map = AttributeMap()
+            var reference = [String: (spelling: String, slot: AttributeSlot)]()
+            for _ in 0..<entries {
+                let name = pool[Int(generator.next() % UInt64(pool.count))]
+                let value: String? =
+                    generator.next() % 5 == 0 ? nil : String(repeating: "v", count: Int(generator.next() % 90))
+                let entry = AttributeSlot(
+                    value: value.map { Array($0.utf8) },
+                    stamp: Stamp(
+                        time: HLCTimestamp(wall: Int64(generator.next() % 4), logical: UInt32(generator.next() % 3)),
+                        node: NodeID(rawValue: 1 + generator.next() % 2)))
+                map[name] = entry
+                reference[name] = (name, entry)
+            }
+            return (map, reference)
+        }
+        for round in 0..<400 {
+            var (mine, expected) = randomMap(Int(generator.next() % 30))
+            let (theirs, theirReference) = randomMap(
+                round % 2 == 0 ? Int(generator.next() % 4) : 5 + Int(generator.next() % 40))
+            let before = mine
+            let beforeEntries = Array(mine)
+            mine.join(theirs)
+            for (name, entry) in theirReference where expected[name].map({ entry.slot.stamp > $0.slot.stamp }) ?? true {
+                expected[name] = entry
+            }
+            #expect(mine.count == expected.count, "round \(round)")
+            #expect(
+                mine.keys.map { Array($0.utf8) }
+                    == expected.values.sorted { $0.spelling < $1.spelling }.map { Array($0.spelling.utf8) },
+                "round \(round)")
+            for (name, entry) in expected { #expect(mine[name] == entry.slot, "round \(round): \(name)") }
+            // A map joined into is the only one changed; joining again changes nothing.
+            #expect(before.elementsEqual(beforeEntries) { $0.key == $1.key && $0.value == $1.value })
+            var again = mine
+            again.join(theirs)
+            #expect(again == mine)
+            // A map from a wire round trip is the same map: entries in order, lengths right.
+            var appended = AttributeMap()
+            for (name, slot) in mine { appended[name] = slot }
+            #expect(appended == mine)
+        }
+    }
+
+    /// One request's many changes, stamped alike: the last write of a name wins, spelled as written last.
+    @Test func manyPairsStampedAlikeKeepTheLastWriteOfEachName() {
+        var pairs = [(name: String, slot: AttributeSlot)]()
+        for index in 0..<30 { pairs.append(("f\(index % 12)", slot("\(index)"))) }
+        pairs.append(("caf\u{E9}", slot("first")))
+        pairs.append(("cafe\u{301}", slot("second")))
+        pairs.append(("f3", slot(nil)))
+        let map = AttributeMap(lastWins: pairs)
+        #expect(map == AttributeMap(pairs.map { ($0.name, $0.slot) }))
+        #expect(map.count == 13 && map["f3"] == slot(nil) && map["f5"] == slot("29"))
+        #expect(map["caf\u{E9}"] == slot("second") && map.keys.contains { Array($0.utf8) == Array("cafe\u{301}".utf8) })
+    }
 }

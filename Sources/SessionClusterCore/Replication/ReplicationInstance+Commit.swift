@@ -86,11 +86,19 @@ extension ReplicationInstance {
     }
 
     /// Stamps a request's recorded changes into a patch. Later changes to one attribute win within a request.
+    /// `patch` holds no attributes yet. Many changes are collected and sorted first (`AttributeMap(lastWins:)`):
+    /// written one by one in the order recorded, each would move the bytes after it.
     func apply(_ changes: SessionChanges, to patch: inout SessionContent, stamp: Stamp) {
+        let many = changes.changes.count > 8
+        var written = [(name: String, slot: AttributeSlot)]()
+        func write(_ name: String, _ value: [UInt8]?) {
+            let slot = AttributeSlot(value: value, stamp: stamp)
+            if many { written.append((name, slot)) } else { patch.attributes[name] = slot }
+        }
         for change in changes.changes {
             switch change {
-            case .set(let name, let value): patch.attributes[name] = AttributeSlot(value: value, stamp: stamp)
-            case .remove(let name): patch.attributes[name] = AttributeSlot(value: nil, stamp: stamp)
+            case .set(let name, let value): write(name, value)
+            case .remove(let name): write(name, nil)
             case .setMaxInactive(let seconds):
                 patch.maxInactive = seconds
                 patch.maxInactiveStamp = stamp
@@ -98,6 +106,7 @@ extension ReplicationInstance {
                 patch.invalidation = Invalidation(stamp: stamp, reason: .logout)
             }
         }
+        if many { patch.attributes = AttributeMap(lastWins: written) }
     }
 
     /// Applies a locally made patch as the next delta of this node and replicates it.

@@ -182,6 +182,122 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
         return old
     }
 
+    /// A map of `pairs` stamped alike (one request's changes): of repeated names the last pair wins. Sorted first
+    /// and appended in name order, so that a request naming many attributes costs n log n, not n² (each insert in
+    /// the middle of the buffer moves the bytes after it).
+    package init(lastWins pairs: [(name: String, slot: AttributeSlot)]) {
+        self.init()
+        guard pairs.count > 8 else {
+            for (name, slot) in pairs { self[name] = slot }
+            return
+        }
+        // By name, then by position: of equal names (canonically equivalent spellings too) the last one written
+        // comes last, and is the one kept.
+        let order = pairs.indices.sorted { a, b in
+            let (x, y) = (pairs[a].name, pairs[b].name)
+            return x < y || (x == y && a < b)
+        }
+        for (position, index) in order.enumerated() {
+            if position + 1 < order.count && pairs[order[position + 1]].name == pairs[index].name { continue }
+            self[pairs[index].name] = pairs[index].slot
+        }
+    }
+
+    /// Joins `other`'s registers into this map: each of its entries that this map lacks, or holds with an older
+    /// stamp, replaces this map's (spelled as `other` spells it). A few entries are written one by one (in place
+    /// when the sizes match); more are merged in one pass over both maps into a new buffer, so that joining k
+    /// entries into n costs k + n, not k × n.
+    package mutating func join(_ other: AttributeMap) {
+        guard !other.isEmpty else { return }
+        if other.isFew {
+            for (name, slot) in other {
+                if let mine = stamp(of: name), mine >= slot.stamp { continue }
+                self[name] = slot
+            }
+            return
+        }
+        // First pass: the merged size, and whether anything changes at all (a patch already joined changes
+        // nothing, and leaves the buffer as it is).
+        var size = 0
+        var changes = false
+        mergeWalk(other) { fromOther, range, _ in
+            size += range.count
+            changes = changes || fromOther
+        }
+        guard changes else { return }
+        let header = storage?.header ?? .blank
+        let merged = Storage.make(capacity: size, header: header)
+        var written = 0
+        var last = 0
+        merged.withUnsafeMutablePointerToElements { target in
+            withBytes { mine in
+                other.withBytes { theirs in
+                    mergeWalk(other) { fromOther, range, lastEntry in
+                        let source = fromOther ? theirs : mine
+                        UnsafeMutableRawPointer(target + written).copyMemory(
+                            from: source.baseAddress! + range.lowerBound, byteCount: range.count)
+                        last = written + lastEntry - range.lowerBound
+                        written += range.count
+                    }
+                }
+            }
+        }
+        merged.header.last = UInt32(last)
+        storage = merged
+    }
+
+    /// Whether the map holds at most 4 entries (counted without walking a long map to its end).
+    private var isFew: Bool {
+        var position = 0
+        let used = self.used
+        for _ in 0..<5 {
+            guard position < used else { return true }
+            position = entryEnd(at: position)
+        }
+        return position >= used
+    }
+
+    /// Walks this map and `other` together in name order, calling `emit` with each entry of the join: from `other`
+    /// (`true`) where it lacks here or is newer, else from this map; an entry's byte range in its own buffer. This
+    /// map's entries after `other`'s last go in one range, with the offset of the last of them (`lastEntry`).
+    private func mergeWalk(
+        _ other: AttributeMap, _ emit: (_ fromOther: Bool, _ range: Range<Int>, _ lastEntry: Int) -> Void
+    ) {
+        let lastOfMine = last
+        let (mineUsed, theirsUsed) = (used, other.used)
+        withBytes { mine in
+            other.withBytes { theirs in
+                var (i, j) = (0, 0)
+                while j < theirsUsed {
+                    guard i < mineUsed else {
+                        let entry = Self.parts(in: theirs, at: j)
+                        emit(true, j..<entry.value.upperBound, j)
+                        j = entry.value.upperBound
+                        continue
+                    }
+                    let (a, b) = (Self.parts(in: mine, at: i), Self.parts(in: theirs, at: j))
+                    switch Self.compare(mine[a.name], theirs[b.name]) {
+                    case .less:
+                        emit(false, i..<a.value.upperBound, i)
+                        i = a.value.upperBound
+                    case .greater:
+                        emit(true, j..<b.value.upperBound, j)
+                        j = b.value.upperBound
+                    case .equal:
+                        if b.stamp > a.stamp {
+                            emit(true, j..<b.value.upperBound, j)
+                        } else {
+                            emit(false, i..<a.value.upperBound, i)
+                        }
+                        i = a.value.upperBound
+                        j = b.value.upperBound
+                    }
+                }
+                if i < mineUsed { emit(false, i..<mineUsed, lastOfMine) }
+            }
+        }
+    }
+
     /// The names, ascending.
     package var keys: [String] { indices.map { name(at: $0) } }
 
@@ -238,6 +354,12 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
 
     // Written only through `replace`, after `isKnownUniquelyReferenced`: never shared while mutated.
     private final class Storage: ManagedBuffer<Header, UInt8> {
+        /// An empty buffer of at least `capacity` bytes with `header`'s held fields (and no entries yet).
+        static func make(capacity: Int, header: Header) -> Storage {
+            precondition(capacity < Int(UInt32.max), "attribute map of 4 GiB or more")
+            return unsafeDowncast(create(minimumCapacity: capacity) { _ in header }, to: Storage.self)
+        }
+
         /// A buffer of at least `capacity` bytes holding a copy of `source`'s entries and header.
         static func make(capacity: Int, copying source: Storage?) -> Storage {
             precondition(capacity < Int(UInt32.max), "attribute map of 4 GiB or more")
@@ -417,15 +539,18 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
         withBytes { raw in
             var position = offset
             let length = Int(Self.varint(raw, &position))
-            let stored = raw[position..<position + length]
-            let utf8 = name.utf8
-            if stored.elementsEqual(utf8) { return .equal }
-            if stored.allSatisfy({ $0 < 0x80 }) && utf8.allSatisfy({ $0 < 0x80 }) {
-                return stored.lexicographicallyPrecedes(utf8) ? .less : .greater
-            }
-            let storedName = String(decoding: stored, as: UTF8.self)
-            return storedName < name ? .less : storedName == name ? .equal : .greater
+            return Self.compare(raw[position..<position + length], name.utf8)
         }
+    }
+
+    /// How the name spelled `stored` compares with the name spelled `other` (UTF-8), in `String`'s order.
+    private static func compare(_ stored: Slice<UnsafeRawBufferPointer>, _ other: some Collection<UInt8>) -> Order {
+        if stored.elementsEqual(other) { return .equal }
+        if stored.allSatisfy({ $0 < 0x80 }) && other.allSatisfy({ $0 < 0x80 }) {
+            return stored.lexicographicallyPrecedes(other) ? .less : .greater
+        }
+        let (storedName, otherName) = (String(decoding: stored, as: UTF8.self), String(decoding: other, as: UTF8.self))
+        return storedName < otherName ? .less : storedName == otherName ? .equal : .greater
     }
 
     private func search(_ name: String) -> SearchResult {

@@ -110,10 +110,7 @@ package struct SessionContent: Hashable, Sendable {
             maxInactive = other.maxInactive
             maxInactiveStamp = theirStamp
         }
-        for (name, slot) in other.attributes {
-            if let mine = attributes.stamp(of: name), mine >= slot.stamp { continue }
-            attributes[name] = slot
-        }
+        attributes.join(other.attributes)
         if let theirs = other.invalidation, invalidation.map({ theirs.stamp < $0.stamp }) ?? true {
             invalidation = theirs
         }
