@@ -90,6 +90,11 @@ extension ReplicationInstance {
         /// Whether the copy is a valid session (not a tombstone); read in place.
         var isValid: Bool { map.readHeld { $0.pointee.rare?.invalidation == nil } }
 
+        /// Whether the copy is a valid session that has attribute entries, all of them tombstones (every attribute
+        /// removed: a deleted Redis key's); read in place, stopping at the first live entry (usually the first).
+        /// A valid copy without entries (a fresh login) is not emptied.
+        var isEmptied: Bool { isValid && !map.isEmpty && !map.hasLiveValue }
+
         /// Whether the copy is a valid session whose attribute `name` holds a value; read in place.
         func isValid(having name: String) -> Bool { isValid && map.hasLiveValue(named: name) }
 
