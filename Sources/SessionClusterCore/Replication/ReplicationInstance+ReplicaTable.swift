@@ -80,6 +80,17 @@ extension ReplicationInstance {
             }
         }
 
+        /// Records an access served here at `now` on the copy of `id` (`Replica.noteAccess`), past the subscript's
+        /// before/after comparison: an access moves only the copy's local access, which changes no count and no
+        /// version, and moves the copy's next check only later (a valid copy's deadline runs from it; nothing else
+        /// reads it) — and a check that moves later needs no new entry. Every access and every commit notes one: the
+        /// comparison (a session assembled and the counted states read, before and after) would double its cost.
+        mutating func noteAccess(_ id: SessionID, at now: Timestamp) {
+            guard let index = replicas.index(of: id), var replica = replicas.take(at: index) else { return }
+            replica.noteAccess(at: now)
+            replicas.put(replica, at: index)
+        }
+
         /// Schedules the sweep's next look at the copy of `id` (and any other whose position shares its prefix).
         mutating func schedule(_ id: SessionID, at time: Timestamp) {
             due.schedule(replicas.order.prefix(of: id), at: time)
