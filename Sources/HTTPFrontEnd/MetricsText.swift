@@ -6,7 +6,8 @@ enum MetricsText {
     static func fields(_ stats: NodeStats) -> [(name: String, value: Int)] {
         let counters = stats.replication
         return [
-            ("sessions", stats.sessions), ("primaries", stats.primaries), ("copies", stats.copies),
+            ("sessions", stats.sessions), ("sessions_emptied", stats.emptied), ("primaries", stats.primaries),
+            ("copies", stats.copies),
             ("commits", counters.commits), ("deltas_sent", counters.deltasSent),
             ("deltas_applied", counters.deltasApplied), ("duplicates", counters.duplicates),
             ("gaps_held", counters.gapsHeld), ("fetches_sent", counters.fetchesSent),
@@ -84,8 +85,9 @@ enum MetricsText {
             if name.hasPrefix("loop_turn_le_") || name.hasPrefix("loop_turn_over_") { continue }  // histogram below
             if name.hasPrefix("log_fsync_le_") || name.hasPrefix("log_fsync_over_") { continue }
             let gauge = [
-                "sessions", "primaries", "copies", "lag_max_us", "lag_recent_p50_us", "lag_recent_p99_us",
-                "clock_ms", "hlc_ms", "loop_turn_max_us", "loop_turn_max_ms", "http_connections_open", "links_inbound",
+                "sessions", "sessions_emptied", "primaries", "copies", "lag_max_us", "lag_recent_p50_us",
+                "lag_recent_p99_us", "clock_ms", "hlc_ms", "loop_turn_max_us", "loop_turn_max_ms",
+                "http_connections_open", "links_inbound",
                 "snapshot_last_ms", "snapshot_bytes", "snapshot_sessions_written", "snapshot_sessions_restored",
                 "snapshot_sessions_expired", "snapshot_records_skipped", "snapshot_load_ms", "log_bytes",
                 "log_fsync_max_us", "log_last_compaction_ms", "log_sessions_replayed", "log_records_skipped",

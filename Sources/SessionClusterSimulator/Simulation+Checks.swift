@@ -35,12 +35,21 @@ extension Simulation {
             for id in node.replication.sessionIDs {
                 copies[id, default: []].append((node, node.replication.session(id)!))
             }
-            // The count is kept as copies change (the session limit reads it per create); it must match a scan.
-            let scanned = node.replication.sessionIDs.filter { node.replication.session($0)!.isValid }.count
-            if node.replication.liveSessionCount != scanned {
+            // The counts are kept as copies change (the session limit reads them per create); they must match a
+            // scan. Emptied: valid, with attribute entries, every one a tombstone.
+            let valid = node.replication.sessionIDs.compactMap { node.replication.session($0) }.filter(\.isValid)
+            if node.replication.liveSessionCount != valid.count {
                 violation(
-                    "\(name(of: node.me.id)) counts \(node.replication.liveSessionCount) live sessions, holds \(scanned)"
-                )
+                    "\(name(of: node.me.id)) counts \(node.replication.liveSessionCount) live sessions, holds "
+                        + "\(valid.count)")
+            }
+            let emptied = valid.count {
+                !$0.content.attributes.isEmpty && $0.content.attributes.allSatisfy { $0.value.value == nil }
+            }
+            if node.replication.emptiedSessionCount != emptied {
+                violation(
+                    "\(name(of: node.me.id)) counts \(node.replication.emptiedSessionCount) emptied sessions, holds "
+                        + "\(emptied)")
             }
         }
         report.sessionsAtEnd = copies.values.filter { $0.contains { $0.session.isValid } }.count

@@ -20,12 +20,14 @@ import Testing
     }
 
     static func start(
-        password: String? = nil, retentionMillis: Int64? = nil, adjust: (inout RESPServerSettings) -> Void = { _ in }
+        password: String? = nil, retentionMillis: Int64? = nil, maxSessions: Int? = nil,
+        adjust: (inout RESPServerSettings) -> Void = { _ in }
     ) async throws -> Running {
         var settings = ClusterNodeSettings(cluster: "resp-test", name: "n1")
         settings.secret = "resp server test secret of at least thirty-two bytes"
         settings.multicast = nil
         settings.loops = TestLoops.count
+        if let maxSessions { settings.maxSessions = maxSessions }
         if let retentionMillis {
             settings.replication.tombstoneRetentionMillis = retentionMillis
             settings.replication.sweepIntervalMillis = 100
@@ -215,6 +217,78 @@ import Testing
             return socket.read(until: "again\r\n")
         }
         #expect(again == "+OK\r\n$5\r\nagain\r\n")
+        await running.stop()
+    }
+
+    /// Distinct keys set and deleted leave emptied sessions for the retention (10 minutes): they no longer count
+    /// against `maxSessions`, so new keys and logins are still taken while `DBSIZE` says 0 (before, the sixth key
+    /// of each loop here was refused with `OOM`, and so were logins). Every session held still stops at twice the
+    /// limit.
+    @Test func keysSetAndDeletedDoNotFillTheSessionLimit() async throws {
+        // Each loop holds a share of 4 (ceiling 8); the keys are picked so that each loop gets the same number.
+        let loops = TestLoops.count
+        let running = try await Self.start(maxSessions: 4 * loops)
+        let port = running.port
+        let node = running.node
+        var pool = (0..<10_000).map { "churn\($0)" }.makeIterator()
+        func keys(_ perLoop: Int) -> [[String]] {
+            var picked = Array(repeating: [String](), count: loops)
+            while picked.contains(where: { $0.count < perLoop }), let key = pool.next() {
+                let owner = node.eventLoop(for: SessionID(forKey: Array(key.utf8)))
+                let loop = node.eventLoops.firstIndex { $0 === owner }!
+                if picked[loop].count < perLoop { picked[loop].append(key) }
+            }
+            return picked
+        }
+        let churned = keys(6).flatMap { $0 }
+        let fresh = keys(1).flatMap { $0 }
+        let later = keys(4)
+        let (churn, size, set) = try await onOwnThread { () throws -> (String, String, String) in
+            let socket = try RawSocket(port: port)
+            var batch = [UInt8]()
+            for key in churned { batch += Self.command("SET", key, "v") + Self.command("DEL", key) }
+            socket.send(batch)
+            let churn = socket.read(until: String(repeating: "+OK\r\n:1\r\n", count: churned.count))
+            socket.send(Self.command("DBSIZE"))
+            let size = socket.read(until: "\r\n")
+            var sets = [UInt8]()
+            for key in fresh { sets += Self.command("SET", key, "v") }
+            socket.send(sets)
+            return (churn, size, socket.read(until: String(repeating: "+OK\r\n", count: fresh.count)))
+        }
+        #expect(churn == String(repeating: "+OK\r\n:1\r\n", count: churned.count))
+        #expect(size == ":0\r\n")
+        #expect(set == String(repeating: "+OK\r\n", count: fresh.count))
+        let login = await SessionRoutes(node: node).handle(
+            try HTTPRequest(
+                method: "POST", target: "/login",
+                headers: [("Host", "t"), ("Content-Type", "application/x-www-form-urlencoded")],
+                body: Array("user=alice".utf8)))
+        #expect(login.status == 200)
+        var stats = await node.stats()
+        #expect(stats.sessions == 7 * loops + 1 && stats.emptied == 6 * loops)
+        // The ceiling: each loop now holds 7 (8 on the login's), so one more key set and deleted fits on every
+        // loop but the login's, and the next is refused.
+        let outcome = try await onOwnThread { () throws -> [[String]] in
+            let socket = try RawSocket(port: port)
+            return later.map { keys in
+                var answers = [String]()
+                for key in keys {
+                    socket.send(Self.command("SET", key, "v"))
+                    answers.append(socket.read(until: "\r\n"))
+                    guard answers.last == "+OK\r\n" else { break }
+                    socket.send(Self.command("DEL", key))
+                    _ = socket.read(until: "\r\n")
+                }
+                return answers
+            }
+        }
+        let accepted = outcome.map { $0.count { $0 == "+OK\r\n" } }
+        #expect(accepted.reduce(0, +) == loops - 1, "\(outcome)")
+        #expect(accepted.allSatisfy { $0 <= 1 })
+        #expect(outcome.allSatisfy { $0.last?.hasPrefix("-OOM") == true }, "\(outcome)")
+        stats = await node.stats()
+        #expect(stats.sessions == 8 * loops && stats.emptied == 7 * loops - 1)
         await running.stop()
     }
 

@@ -58,4 +58,31 @@ import Testing
         #expect(try await node.read(first.id, token: grown.version).string("a") == "1")
         await node.shutdown()
     }
+
+    /// Sessions whose attributes were all removed hold nothing: they do not count against `maxSessions` (before,
+    /// they did until they expired or, for a Redis key, were forgotten), but every valid session held stops at
+    /// twice it.
+    @Test func emptiedSessionsDoNotCountUntilTwiceTheLimit() async throws {
+        var settings = ClusterNodeSettings(cluster: "limits-emptied", name: "n1")
+        settings.secret = "limits test secret of thirty-two bytes!"
+        settings.multicast = nil
+        settings.maxSessions = 2
+        let node = try await ClusterNode.start(settings)
+        func empty(_ created: SessionUpdate<Void>) async throws {
+            _ = try await node.update(created.id, token: created.version) { _, changes in changes.remove("a") }
+        }
+        try await empty(try await node.create { $0.set("a", "1") })
+        try await empty(try await node.create { $0.set("a", "1") })
+        var stats = await node.stats()
+        #expect(stats.sessions == 2 && stats.emptied == 2)
+        let kept = try await node.create { $0.set("a", "1") }
+        _ = try await node.create { _ in }  // holds nothing yet: counts
+        await #expect(throws: SessionError.full) { _ = try await node.create { $0.set("a", "1") } }
+        try await empty(kept)
+        // One holds something, but four sessions are held: twice the limit.
+        await #expect(throws: SessionError.full) { _ = try await node.create { $0.set("a", "1") } }
+        stats = await node.stats()
+        #expect(stats.sessions == 4 && stats.emptied == 3)
+        await node.shutdown()
+    }
 }

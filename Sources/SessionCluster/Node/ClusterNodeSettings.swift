@@ -69,7 +69,9 @@ public struct ClusterNodeSettings: Sendable {
     /// Most bytes (names + values) one session may hold; beyond it `.tooLarge` (HTTP 413).
     public var maxSessionBytes = 256 * 1024
     /// Most live sessions this node holds a copy of; creating more fails with `.full` (HTTP 503 +
-    /// Retry-After) — live sessions are never evicted to make room.
+    /// Retry-After) — live sessions are never evicted to make room. Emptied sessions (every attribute removed: a
+    /// deleted Redis key, kept for `tombstoneRetentionMillis`) are not counted, but all valid copies held, emptied
+    /// ones included, stop at twice this.
     public var maxSessions = 1_000_000
     /// Stamps a replication frame with this node's clock at most this often per link (ms; 0 = off), so peers
     /// measure replication lag (`NodeStats.replicationLag`). Meaningful only when the nodes' clocks agree.

@@ -89,7 +89,8 @@ extension NodeRuntime {
         guard !stopping else { return done(.failure(.shuttingDown)) }
         if let held = node.replication.session(id), held.isValid { return done(.failure(.alreadyExists)) }
         // With several loops each shard holds its share of the node's bound (ids spread evenly over the shards).
-        guard node.replication.liveSessionCount < (settings.maxSessions + shardCount - 1) / shardCount else {
+        // Emptied sessions (deleted keys) are left out of the bound, up to a ceiling (`admitsCreate`).
+        guard node.replication.admitsCreate(limit: (settings.maxSessions + shardCount - 1) / shardCount) else {
             return done(.failure(.full))
         }
         guard fits(changes, on: [:]) else { return done(.failure(.tooLarge)) }
@@ -191,6 +192,7 @@ extension NodeRuntime {
             framesSent: stats.framesSent, bytesSent: stats.bytesSent, malformedDropped: stats.malformed,
             linksRefused: stats.refused, linksOverflowed: stats.overflowed,
             dropped: Dictionary(uniqueKeysWithValues: cipher.rejected.map { ($0.key.rawValue, $0.value) }))
+        figures.emptied = replication.emptiedSessionCount
         figures.replicationLag = lag
         figures.loopTurns = loop.turnStats
         figures.inboundLinks = inbound.count

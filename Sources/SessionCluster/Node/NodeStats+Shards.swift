@@ -11,6 +11,7 @@ extension NodeStats {
         }
         for part in parts.dropFirst() {
             total.sessions += part.sessions
+            total.emptied += part.emptied
             total.primaries += part.primaries
             total.copies += part.copies
             for path in Self.replicationCounters { total.replication[keyPath: path] += part.replication[keyPath: path] }

@@ -86,7 +86,8 @@ public enum SessionError: Error, Equatable, CustomStringConvertible {
     case shuttingDown
     /// The change would exceed `maxAttributesPerSession` or `maxSessionBytes` (HTTP 413).
     case tooLarge
-    /// This node holds `maxSessions` live sessions; nothing is evicted (HTTP 503 + Retry-After).
+    /// This node holds `maxSessions` sessions that hold something or are new (emptied ones, every attribute
+    /// removed, are not counted), or twice that counting emptied ones; nothing is evicted (HTTP 503 + Retry-After).
     case full
     /// `create(id:)` named a session that is live here already: update it instead (HTTP 409).
     case alreadyExists
@@ -182,8 +183,11 @@ public enum ClusterEvent: Sendable, Equatable, CustomStringConvertible {
 
 /// A node's figures for stats and metrics.
 public struct NodeStats: Sendable, Equatable {
-    /// Valid sessions held here (backup mode: as primary or backup).
+    /// Valid sessions held here (backup mode: as primary or backup), `emptied` ones included.
     public var sessions: Int
+    /// Of `sessions`, those emptied: every attribute removed (a deleted Redis key, kept until
+    /// `tombstoneRetentionMillis` after its last write). `maxSessions` leaves them out, up to a ceiling.
+    public var emptied = 0
     /// Backup mode: sessions this node is primary for.
     public var primaries: Int
     /// Copies held, tombstones included.

@@ -15,7 +15,8 @@ extension ReplicationInstance {
         if let (valid, covered) = replicas[id].map({ ($0.isValid, $0.version.covers(token)) }) {
             guard valid else { return [.accessFailed(ticket, .notFound)] }
             if covered || settings.plantedFault == .serveStale, !needsRestoreConfirmation(id, now: now) {
-                let session = replicas[id]?.notingAccess(at: now)
+                replicas.noteAccess(id, at: now)
+                let session = replicas[id]?.session
                 pin(id)
                 return [.accessReady(ticket, session!, lostWrites: false)]
             }
@@ -203,7 +204,7 @@ extension ReplicationInstance {
                     }
                 }
                 if case .accessReady = outcome {
-                    replicas[id]?.noteAccess(at: now)
+                    replicas.noteAccess(id, at: now)
                     pin(id)
                 }
             } else if exhausted {

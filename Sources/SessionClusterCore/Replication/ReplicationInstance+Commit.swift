@@ -30,7 +30,7 @@ extension ReplicationInstance {
         // write to it while a `Session` read from it is alive here would copy the whole buffer.
         guard let refreshDue = replicas[id].flatMap({ $0.isValid ? accessRefreshDue($0.session, now: now) : nil })
         else { return refused(id) }
-        replicas[id]?.noteAccess(at: now)
+        replicas.noteAccess(id, at: now)
         if changes.isEmpty && !refreshDue {
             return CommitResult(
                 outcome: .committed, version: replicas[id]?.version ?? VersionVector(), awaiting: nil, directives: [])

@@ -9,7 +9,8 @@ extension ReplicationInstance {
     ///
     /// The price: a write while anything else holds the buffer — a `Session` read from the copy and still alive,
     /// a persistence snapshot — copies the whole buffer (before, the 144-byte fixed part). Hot paths write first
-    /// and read after (`notingAccess`), or read only what they need (`isValid`, `version`) without a `Session`.
+    /// and read after (`ReplicaTable.noteAccess`, then `session`), or read only what they need (`isValid`,
+    /// `version`) without a `Session`.
     ///
     /// The replica table (`ReplicaSlots`) holds one reference per slot and finds a copy by the id inside it.
     struct Replica: Sendable {
@@ -90,6 +91,11 @@ extension ReplicationInstance {
         /// Whether the copy is a valid session (not a tombstone); read in place.
         var isValid: Bool { map.readHeld { $0.pointee.rare?.invalidation == nil } }
 
+        /// Whether the copy is a valid session that has attribute entries, all of them tombstones (every attribute
+        /// removed: a deleted Redis key's); read in place, stopping at the first live entry (usually the first).
+        /// A valid copy without entries (a fresh login) is not emptied.
+        var isEmptied: Bool { isValid && !map.isEmpty && !map.hasLiveValue }
+
         /// Whether the copy is a valid session whose attribute `name` holds a value; read in place.
         func isValid(having name: String) -> Bool { isValid && map.hasLiveValue(named: name) }
 
@@ -107,13 +113,6 @@ extension ReplicationInstance {
 
         /// One pass through `session`'s `_modify` for several changes.
         private static func change(_ session: inout Session, _ body: (inout Session) -> Void) { body(&session) }
-
-        /// Records an access served here at `now` and returns the session, read after the write (read before it and
-        /// still held, it would make the write copy the buffer).
-        mutating func notingAccess(at now: Timestamp) -> Session {
-            noteAccess(at: now)
-            return session
-        }
 
         /// Records an access served here at `now`; the buffer is written only when the time moves forward.
         mutating func noteAccess(at now: Timestamp) {

@@ -11,6 +11,10 @@ extension ReplicationInstance {
         private var replicas: ReplicaSlots
         /// How many held copies are valid sessions.
         private(set) var liveCount = 0
+        /// How many of those are emptied: they have attribute entries and every one is a tombstone (a deleted Redis
+        /// key; an HTTP session whose attributes were all removed). The session limit leaves them out (they hold
+        /// nothing), and bounds them separately (`ReplicationInstance.admitsCreate(limit:)`).
+        private(set) var emptiedCount = 0
         /// How many held copies are valid sessions whose placement names this node primary (backup mode).
         private(set) var primaryCount = 0
         /// When the sweep should look at the held copies next (a lower bound: see `MaintenanceRule.nextCheck`), by
@@ -44,7 +48,10 @@ extension ReplicationInstance {
                 var replica = index.flatMap { replicas.take(at: $0) }
                 let tracking = changed != nil
                 let before = replica.map {
-                    (rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0), tracking ? $0.version : nil)
+                    (
+                        rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0), tracking ? $0.version : nil,
+                        $0.isEmptied
+                    )
                 }
                 defer {
                     // The table finds a copy by the id inside it: the copy stored under `id` carries `id`.
@@ -56,17 +63,32 @@ extension ReplicationInstance {
                     case (nil, nil): break
                     }
                     let after = replica.map {
-                        (rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0), tracking ? $0.version : nil)
+                        (
+                            rule.isLive($0), rule.isPrimary($0), rule.nextCheck($0), tracking ? $0.version : nil,
+                            $0.isEmptied
+                        )
                     }
                     if tracking, let version = after?.3, version != before?.3, !version.isEmpty {
                         changed?.insert(id)
                     }
                     if before?.0 != after?.0 { liveCount += after?.0 == true ? 1 : before?.0 == true ? -1 : 0 }
                     if before?.1 != after?.1 { primaryCount += after?.1 == true ? 1 : before?.1 == true ? -1 : 0 }
+                    if before?.4 != after?.4 { emptiedCount += after?.4 == true ? 1 : before?.4 == true ? -1 : 0 }
                     if let next = after?.2, before.map({ next < $0.2 }) ?? true { schedule(id, at: next) }
                 }
                 yield &replica
             }
+        }
+
+        /// Records an access served here at `now` on the copy of `id` (`Replica.noteAccess`), past the subscript's
+        /// before/after comparison: an access moves only the copy's local access, which changes no count and no
+        /// version, and moves the copy's next check only later (a valid copy's deadline runs from it; nothing else
+        /// reads it) — and a check that moves later needs no new entry. Every access and every commit notes one: the
+        /// comparison (a session assembled and the counted states read, before and after) would double its cost.
+        mutating func noteAccess(_ id: SessionID, at now: Timestamp) {
+            guard let index = replicas.index(of: id), var replica = replicas.take(at: index) else { return }
+            replica.noteAccess(at: now)
+            replicas.put(replica, at: index)
         }
 
         /// Schedules the sweep's next look at the copy of `id` (and any other whose position shares its prefix).

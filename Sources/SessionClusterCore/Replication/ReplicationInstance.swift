@@ -251,8 +251,33 @@ package struct ReplicationInstance: Sendable {
         }
     }
 
-    /// How many valid sessions this node holds a copy of.
+    /// How many valid sessions this node holds a copy of (emptied ones included).
     package var liveSessionCount: Int { replicas.liveCount }
+
+    /// How many of the valid sessions held are emptied: attribute entries, every one a tombstone (a deleted Redis
+    /// key kept until `tombstoneRetentionMillis` after its last write; an HTTP session whose attributes were all
+    /// removed).
+    package var emptiedSessionCount: Int { replicas.emptiedCount }
+
+    /// Whether a new session may be created here under a limit of `limit` sessions (`maxSessions`, or a loop's
+    /// share of it). Counted: the valid sessions that hold something, or nothing yet (a fresh login: counting only
+    /// those holding a value would admit empty creates without bound). Not counted: emptied ones — a churn of
+    /// distinct Redis keys set and deleted would otherwise fill the limit with keys `DBSIZE` no longer shows and
+    /// refuse logins for the whole retention.
+    ///
+    /// Emptied copies still take memory (a copy keeps its buffer's capacity when its values become tombstones,
+    /// so one may weigh what it did when live), hence a ceiling on every valid copy held: twice the limit. Held
+    /// memory stays within twice what the limit alone allowed, and `limit` emptied sessions fit beside a full
+    /// limit: at the default 1,000,000 a node absorbs ~1,600 distinct keys deleted per second for the default
+    /// 10-minute retention before creates are refused again. O(1): both counts are kept as copies change.
+    package func admitsCreate(limit: Int) -> Bool {
+        replicas.liveCount - replicas.emptiedCount < limit
+            && replicas.liveCount < Self.heldCeiling(limit: limit)
+    }
+
+    /// The most valid copies (emptied ones included) a limit of `limit` sessions lets a node hold before it
+    /// refuses creates: `2 × limit`, saturating.
+    package static func heldCeiling(limit: Int) -> Int { limit.saturatingMultiplied(by: 2) }
 
     /// How many copies (valid or tombstones) this node holds.
     package var copyCount: Int { replicas.count }
