@@ -33,8 +33,9 @@ stage "release build and scenarios"
 SCENARIO_LOOPS=2 Tests/Integration/run.sh
 stage "scenarios on 2 loops"
 # The membership scenarios again with SWIM membership (`membership.protocol: "swim"`; beacons are the default):
-# forming, kill -9 under load, a join with state, graceful leave, unicast seeds only, a partition, 16 nodes.
-SCENARIO_MEMBERSHIP=swim Tests/Integration/run.sh 01 03 04 08 09 10 28
+# forming, kill -9 under load, a join with state, graceful leave, unicast seeds only, a partition, 16 nodes, a stale
+# recording replayed.
+SCENARIO_MEMBERSHIP=swim Tests/Integration/run.sh 01 03 04 08 09 10 28 29
 stage "scenarios with SWIM"
 # Benchmarks as a smoke test only: they print figures and never fail on timing (BENCHMARKS.md has the record).
 swift run -c release session-bench --short --json .build/bench-short.json

@@ -29,6 +29,7 @@ enum MetricsText {
             ("dropped_unknown_key", stats.dropped["unknownKey", default: 0]),
             ("dropped_unauthenticated", stats.dropped["unauthenticated", default: 0]),
             ("dropped_replayed", stats.dropped["replayed", default: 0]),
+            ("dropped_stale", stats.dropped["stale", default: 0]),
             ("tokens_rejected", stats.tokensRejected), ("clock_ahead_rejected", counters.clockAheadRejected),
             ("clock_ms", Int(stats.clockMillis)), ("hlc_ms", Int(stats.hlcMillis)),
             ("lag_stamps_sent", stats.replicationLag.stampsSent), ("lag_samples", stats.replicationLag.count),

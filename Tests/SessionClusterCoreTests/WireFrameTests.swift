@@ -27,7 +27,7 @@ import Testing
     @Test(arguments: WireSamples.frames)
     func everyFrameRoundTripsThroughFrameAndDecodeFrame(_ frame: PeerFrame) throws {
         let bytes = WireCodec.frame(frame)
-        #expect(Array(bytes[0..<4]) == [0x53, 0x43, 2, frame.kind.rawValue])
+        #expect(Array(bytes[0..<4]) == [0x53, 0x43, 3, frame.kind.rawValue])
         let length = bytes[4..<8].reduce(0) { $0 << 8 | Int($1) }
         #expect(length == bytes.count - 8)
         #expect(try WireCodec.decodeFrame(bytes) == frame)
@@ -35,7 +35,7 @@ import Testing
 
     @Test func framePayloadIsTheMessageEncoding() {
         let message = ReplicationMessage.ack(300)
-        #expect(WireCodec.frame(.replication(message)) == [0x53, 0x43, 2, 2, 0, 0, 0, 3, 2, 0xAC, 0x02])
+        #expect(WireCodec.frame(.replication(message)) == [0x53, 0x43, 3, 2, 0, 0, 0, 3, 2, 0xAC, 0x02])
         let hello = WireSamples.hellos[0]
         #expect(Array(WireCodec.frame(.hello(hello)).dropFirst(8)) == WireCodec.encode(hello))
         let beacon = WireSamples.beacons[0]
@@ -93,7 +93,8 @@ import Testing
     }
 
     @Test func unknownVersionIsRejected() {
-        for version: UInt8 in [1, 3] {  // 1: before beacons carried shards and envelopes several frames
+        // 1: before beacons carried shards and envelopes several frames; 2: before datagrams carried their send time
+        for version: UInt8 in [1, 2, 4] {
             let bytes = header(version: version, length: 1) + [7, 0]
             #expect(
                 wireError { try WireCodec.decodeFrame(bytes) } == WireError(.unsupportedVersion(version), offset: 2))

@@ -79,19 +79,90 @@ import Testing
     @Test func replayWindowAcceptsReorderingOnceAndRefusesTooOld() {
         var window = ReplayWindow(strict: false)
         let datagrams: [(UInt64, Bool)] = [
-            (5, true), (3, true), (4, true), (4, false), (5, false), (300, true), (40, false), (299, true),
-            (299, false),
-            (0, false),
+            (500, true), (300, true), (400, true), (400, false), (500, false), (30_000, true), (40, true),
+            (29_999, true), (29_999, false), (0, false),
         ]
         for (counter, expected) in datagrams {
             let accepted = window.accept(counter)
             #expect(accepted == expected, "datagram counter \(counter)")
         }
+        // Once the window holds its last `kept`, a counter below the lowest of them is refused, one above is not.
+        func take(_ counter: UInt64) -> Bool { window.accept(counter) }
+        for counter in UInt64(100_000)..<UInt64(100_000 + ReplayWindow.kept) { #expect(take(counter)) }
+        #expect(!take(99_999) && !take(40) && !take(100_000))
+        #expect(take(100_000 + UInt64(ReplayWindow.kept) + 5))  // the lowest kept is now 100,001
+        #expect(!take(100_001))
         var stream = ReplayWindow(strict: true)
         for (counter, expected) in [(1, true), (2, true), (2, false), (1, false), (10, true)] as [(UInt64, Bool)] {
             let accepted = stream.accept(counter)
             #expect(accepted == expected, "stream counter \(counter)")
         }
+    }
+
+    /// A settable wall clock for ciphers under test (Unix ms).
+    final class TestClock: @unchecked Sendable {
+        var now: Int64
+        init(_ now: Int64) { self.now = now }
+    }
+
+    static func counter(of envelope: [UInt8]) -> UInt64 {
+        envelope[13..<21].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    }
+
+    /// The ghost of a gone node: its datagrams, recorded and replayed to a node that never heard them (restarted
+    /// since), are taken only while younger than the bound; streams carry no time and are not judged by it.
+    @Test func aDatagramCarriesItsSendTimeAndAStaleOneIsDropped() throws {
+        let start: Int64 = 1_780_000_000_000
+        let senderClock = TestClock(start)
+        let sender = ClusterCipher(
+            cluster: "c1", me: Self.a, keyring: try Keyring(secret: Self.secret), clock: { senderClock.now })
+        let recording = (0..<3).map { sender.seal(Array("beacon \($0)".utf8), channel: .datagram) }
+        #expect(ClusterCipher.sentMillis(ofDatagram: Self.counter(of: recording[0])) == start)
+        let stream = sender.seal(Array("frame".utf8), channel: .stream)
+        let receiverClock = TestClock(start + 69_000)
+        func restartedReceiver() throws -> ClusterCipher {
+            ClusterCipher(
+                cluster: "c1", me: Self.b, keyring: try Keyring(secret: Self.secret), maxDatagramAgeMillis: 70_000,
+                clock: { receiverClock.now })
+        }
+        let young = try restartedReceiver()
+        #expect(young.open(recording[0][...], channel: .datagram) != nil)
+        receiverClock.now = start + 70_001
+        let late = try restartedReceiver()
+        for envelope in recording { #expect(late.open(envelope[...], channel: .datagram) == nil) }
+        #expect(late.rejected[.stale] == 3 && late.rejected[.replayed] == nil)
+        #expect(late.lastStale?.sender == Self.a && late.lastStale?.ageMillis == 70_001)
+        #expect(late.open(stream[...], channel: .stream) != nil)
+        // The sender's next datagram is fresh again.
+        senderClock.now = receiverClock.now
+        #expect(late.open(sender.seal(Array("now".utf8), channel: .datagram)[...], channel: .datagram) != nil)
+    }
+
+    /// Counters never repeat nor go back: more datagrams in one millisecond than its 128 counts borrow the next
+    /// ones, and a clock stepped back changes nothing; every one opens once, whatever the order it arrives in.
+    @Test func datagramCountersStayDistinctAndRisingWhateverTheClockDoes() throws {
+        let clock = TestClock(1_780_000_000_000)
+        let sender = ClusterCipher(
+            cluster: "c1", me: Self.a, keyring: try Keyring(secret: Self.secret), shard: 1, clock: { clock.now })
+        let receiver = ClusterCipher(
+            cluster: "c1", me: Self.b, keyring: try Keyring(secret: Self.secret), clock: { clock.now })
+        var envelopes = (0..<300).map { _ in sender.seal([1], channel: .datagram) }
+        clock.now -= 5_000
+        envelopes += (0..<10).map { _ in sender.seal([2], channel: .datagram) }
+        clock.now += 5_010
+        envelopes += (0..<10).map { _ in sender.seal([3], channel: .datagram) }
+        let counters = envelopes.map(Self.counter(of:))
+        #expect(zip(counters, counters.dropFirst()).allSatisfy { $0 < $1 })
+        #expect(counters.allSatisfy { $0 >> 48 == 1 })  // the shard's bits
+        #expect(ClusterCipher.sentMillis(ofDatagram: counters.last!) == clock.now)
+        // Delivered in reverse within the last 128: each opens once.
+        for envelope in envelopes.suffix(ReplayWindow.kept).reversed() {
+            #expect(receiver.open(envelope[...], channel: .datagram) != nil)
+        }
+        for envelope in envelopes.suffix(ReplayWindow.kept) {
+            #expect(receiver.open(envelope[...], channel: .datagram) == nil)
+        }
+        #expect(receiver.rejected[.replayed] == ReplayWindow.kept && receiver.rejected[.stale] == nil)
     }
 
     @Test func keyRotationWithoutDowntime() throws {

@@ -82,6 +82,21 @@ extension NodeRuntime {
                 + "group or port?", [("count", String(total))])
     }
 
+    /// Authentic membership datagrams sent too long ago (`ClusterCipher.maxDatagramAgeMillis`): a recording
+    /// replayed, or a node whose clock is far behind (or one of a build before datagrams carried their send time).
+    func heardStale(_ count: Int, last: (sender: NodeID, ageMillis: Int64)) {
+        guard logger.admits(.warning) else { return }
+        guard let total = staleLog.admit(now: EventLoop.monotonicMillis(), count: count) else { return }
+        log(
+            .warning,
+            "dropped membership datagrams sent too long ago by their sender's clock: a recording replayed, or a "
+                + "node whose clock is behind by more than maxClockDriftMillis?",
+            [
+                ("count", String(total)), ("sender_id", last.sender.description),
+                ("age_ms", String(last.ageMillis)), ("max_age_ms", String(cipher.maxDatagramAgeMillis)),
+            ])
+    }
+
     /// Concurrent writes merged: routine for keys many clients write at once (a Redis key, a shared session),
     /// so at most one record a second, counting the merges since the last (`conflicts` in the stats counts all).
     private func logConflict(_ id: SessionID) {
@@ -99,8 +114,9 @@ extension NodeRuntime {
     func heardOtherLoops(_ sender: MemberInfo, loops: Int) {
         let name = sender.name
         if beaconMismatchLogs[name] == nil, beaconMismatchLogs.count >= 64 { beaconMismatchLogs = [:] }
-        guard let count = beaconMismatchLogs[name, default: LogThrottle(intervalMillis: 10_000)]
-            .admit(now: EventLoop.monotonicMillis())
+        guard
+            let count = beaconMismatchLogs[name, default: LogThrottle(intervalMillis: 10_000)]
+                .admit(now: EventLoop.monotonicMillis())
         else { return }
         log(
             .error,

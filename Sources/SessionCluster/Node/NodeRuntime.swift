@@ -55,6 +55,7 @@ final class NodeRuntime {
     var sessionLostLog = LogThrottle(intervalMillis: 1_000)
     /// Membership datagrams that did not authenticate (another secret or cluster name on the same group or port).
     var strangerLog = LogThrottle(intervalMillis: 60_000)
+    var staleLog = LogThrottle(intervalMillis: 60_000)
     /// `update` bodies that held the loop over `slowBodyMillis`: one warning a second at most.
     var slowBodyLog = LogThrottle(intervalMillis: 1_000)
     /// Links refused because the peer runs another number of loops: one error a second at most.
@@ -114,7 +115,12 @@ final class NodeRuntime {
                 id: Self.newIncarnation(), name: settings.name, replication: listener.address,
                 http: settings.httpAddress)
         }
-        cipher = ClusterCipher(cluster: settings.cluster, me: me.id, keyring: keyring, shard: shard)
+        // A datagram's send time is by its sender's clock, which may be behind this node's by up to the drift
+        // allowed, and in flight a while: older ones are a recording (or a node whose clock is too far behind).
+        let drift = settings.replication.maxClockDriftMillis
+        cipher = ClusterCipher(
+            cluster: settings.cluster, me: me.id, keyring: keyring, shard: shard,
+            maxDatagramAgeMillis: drift > Int64.max - 10_000 ? Int64.max : drift + 10_000)
         tokens = VersionTokenSealer(cluster: settings.cluster, keyring: keyring)
         var membership = settings.membership
         membership.multicast = settings.multicast != nil
@@ -295,7 +301,12 @@ final class NodeRuntime {
             cipher.rejected[.unauthenticated, default: 0] + cipher.rejected[.unknownKey, default: 0]
         }
         let before = strangers()
-        defer { if strangers() > before { heardStrangers(strangers() - before) } }
+        let staleBefore = cipher.rejected[.stale, default: 0]
+        defer {
+            if strangers() > before { heardStrangers(strangers() - before) }
+            let stale = cipher.rejected[.stale, default: 0] - staleBefore
+            if stale > 0, let last = cipher.lastStale { heardStale(stale, last: last) }
+        }
         while let count = try? socket.receive(into: &datagramBuffer) {
             // Authenticated first: anything else is dropped (and counted by the cipher) before parsing.
             guard let (sender, plaintext) = cipher.open(datagramBuffer[0..<count], channel: .datagram) else { continue }

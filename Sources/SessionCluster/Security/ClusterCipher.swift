@@ -1,5 +1,9 @@
 import SessionClusterCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Seals every datagram and frame a node sends, and opens (authenticates, decrypts, de-duplicates) what it
 /// receives — before any other parsing. Loop-confined.
 ///
@@ -9,8 +13,14 @@ import SessionClusterCore
 ///   A node served by several loops seals on each with a cipher of its own: shard k's counters start at k · 2⁴⁸,
 ///   so the shards of one sender never share a counter (2⁴⁸ envelopes each, per channel).
 /// - Associated data: the envelope header and the cluster name: another cluster's traffic never authenticates.
-/// - Replay: datagrams within a sliding window of 256 counters per sender, each accepted once; stream frames
-///   strictly increasing per sender and shard (the counter's top 16 bits).
+/// - Replay: stream frames strictly increasing per sender and shard (the counter's top 16 bits). A datagram's
+///   counter carries its send time: below the shard bits, milliseconds since 2024-01-01 (41 bits, until 2093) and 7
+///   bits counting within the millisecond (a 129th datagram in one ms borrows the next). Datagrams are accepted
+///   each once, in any order, among the last 128 a sender's shard had accepted — and only while younger than
+///   `maxDatagramAgeMillis` by the receiver's clock. Without the time, a recording of a node that no longer runs,
+///   replayed to a node that never heard it (one restarted since), showed the gone node as a member; now a
+///   recording is good for that long at most. The bound allows for the senders' clocks being behind
+///   (`maxClockDriftMillis`).
 /// - Tables per sender (derived keys, replay windows) hold only senders whose envelope authenticated, at most
 ///   `maxSenders` each, least recently heard evicted first: forged sender ids cost a key derivation each but
 ///   never grow a table nor push a real peer's entry out.
@@ -23,6 +33,8 @@ final class ClusterCipher {
     /// Why an envelope was dropped (counted, exported in metrics).
     enum Rejection: String, CaseIterable {
         case malformed, unknownKey, unauthenticated, replayed
+        /// A datagram sent longer ago than `maxDatagramAgeMillis` (by its counter's time and this node's clock).
+        case stale
     }
 
     static let headerBytes = 21
@@ -33,6 +45,14 @@ final class ClusterCipher {
     private let me: NodeID
     private(set) var keyring: Keyring
     private var counters: [Channel: UInt64] = [.datagram: 0, .stream: 0]
+    /// The shard's counter bits (`shard << 48`).
+    private let shardBits: UInt64
+    /// Datagrams sent longer ago than this (ms) are dropped as stale.
+    let maxDatagramAgeMillis: Int64
+    /// Unix time in ms (the wall clock; a test's own).
+    private let clock: @Sendable () -> Int64
+    /// The latest stale datagram's sender and age (ms), for the shell to log.
+    private(set) var lastStale: (sender: NodeID, ageMillis: Int64)?
     /// Keys of senders that authenticated (and our own).
     private var senderKeys: RecentTable<KeyName, [UInt8]>
     private var windows: RecentTable<WindowName, ReplayWindow>
@@ -65,11 +85,17 @@ final class ClusterCipher {
     }
 
     /// The cipher of shard `shard` (of a node served by several loops) of node `me`.
-    init(cluster: String, me: NodeID, keyring: Keyring, shard: Int = 0) {
+    init(
+        cluster: String, me: NodeID, keyring: Keyring, shard: Int = 0, maxDatagramAgeMillis: Int64 = 70_000,
+        clock: @escaping @Sendable () -> Int64 = ClusterCipher.wallMillis
+    ) {
         self.cluster = Array(cluster.utf8)
         self.me = me
         self.keyring = keyring
+        self.maxDatagramAgeMillis = maxDatagramAgeMillis
+        self.clock = clock
         let base = UInt64(shard) << 48
+        shardBits = base
         counters = [.datagram: base, .stream: base]
         senderKeys = RecentTable(capacity: Self.maxSenders)
         windows = RecentTable(capacity: 2 * Self.maxSenders)
@@ -104,9 +130,29 @@ final class ClusterCipher {
         for index in 0..<8 { nonce[4 + index] = UInt8(truncatingIfNeeded: counter >> UInt64(56 - 8 * index)) }
     }
 
+    /// Unix time in ms from the system's wall clock.
+    @Sendable static func wallMillis() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+
+    /// The low 48 bits of a counter: the shard's own count.
+    private static let countBits: UInt64 = 1 << 48 - 1
+
+    /// A datagram counter's send time (Unix ms).
+    static func sentMillis(ofDatagram counter: UInt64) -> Int64 {
+        Int64((counter & countBits) >> 7) + NodeID.epochMillis
+    }
+
     /// Encrypts `plaintext` for `channel`.
     func seal(_ plaintext: [UInt8], channel: Channel) -> [UInt8] {
-        let counter = counters[channel, default: 0] + 1
+        var counter = counters[channel, default: 0] + 1
+        if channel == .datagram {
+            // The send time, unless an earlier datagram already used it (or the clock stepped back): then the next.
+            let sent = UInt64(max(0, clock() - NodeID.epochMillis)) << 7 & Self.countBits
+            counter = max(counter, shardBits | sent)
+        }
         counters[channel] = counter
         let id = keyring.current
         var sealed: [UInt8] = []
@@ -149,6 +195,13 @@ final class ClusterCipher {
         // Only authentic envelopes touch the per-sender tables: a forger can neither advance a window nor fill
         // a table. (An evicted window is the least recently heard sender's: a past incarnation, normally.)
         if !cached { senderKeys.set(KeyName(key: id, sender: senderID), key) }
+        if channel == .datagram {
+            let age = clock() &- Self.sentMillis(ofDatagram: counter)
+            if age > maxDatagramAgeMillis {
+                lastStale = (senderID, age)
+                return reject(.stale)
+            }
+        }
         let name = WindowName(sender: senderID, channel: channel, shard: counter >> 48)
         var window = windows.use(name) ?? ReplayWindow(strict: channel == .stream)
         guard window.accept(counter) else { return reject(.replayed) }
@@ -163,52 +216,40 @@ final class ClusterCipher {
     }
 }
 
-/// Remembers which counters of one sender were accepted: each at most once.
+/// Remembers which counters of one sender (and channel and shard) were accepted: each at most once.
+/// - Strict (streams, in order): only a counter above the highest accepted.
+/// - Otherwise (datagrams, in any order): one not accepted yet, above the lowest of the last `kept` accepted once
+///   that many were. A datagram's counter moves 128 per millisecond (it carries its send time), so a window of
+///   counters would take datagrams reordered by only 2 ms for old ones; the last 128 accepted cover seconds of a
+///   sender's membership traffic.
 struct ReplayWindow {
-    static let width: UInt64 = 256
-    /// Streams are in order: only a higher counter is accepted.
+    static let kept = 128
     let strict: Bool
+    /// Strict: the highest accepted. Otherwise the last `kept` accepted, ascending.
     private var highest: UInt64 = 0
-    private var seen = [UInt64](repeating: 0, count: Int(ReplayWindow.width / 64))
+    private var recent: [UInt64] = []
 
     init(strict: Bool) { self.strict = strict }
 
     mutating func accept(_ counter: UInt64) -> Bool {
         guard counter > 0 else { return false }
-        if counter > highest {
-            if counter - highest >= Self.width {
-                seen = [UInt64](repeating: 0, count: seen.count)
-            } else {
-                // The slots of the counters the window moves over last held counters now out of the window.
-                for passed in (highest + 1)...counter { clear(passed) }
-            }
+        if strict {
+            guard counter > highest else { return false }
             highest = counter
-            mark(counter)
             return true
         }
-        guard !strict, highest - counter < Self.width, !isMarked(counter) else { return false }
-        mark(counter)
+        if recent.count == Self.kept, counter <= recent[0] { return false }
+        // Where `counter` goes in ascending order (usually the end: datagrams mostly arrive in order).
+        var low = 0
+        var high = recent.count
+        while low < high {
+            let middle = (low + high) / 2
+            if recent[middle] < counter { low = middle + 1 } else { high = middle }
+        }
+        if low < recent.count, recent[low] == counter { return false }
+        recent.insert(counter, at: low)
+        if recent.count > Self.kept { recent.removeFirst() }
         return true
-    }
-
-    private func slot(_ counter: UInt64) -> (Int, UInt64) {
-        let bit = counter % Self.width
-        return (Int(bit / 64), 1 << (bit % 64))
-    }
-
-    private mutating func mark(_ counter: UInt64) {
-        let (word, mask) = slot(counter)
-        seen[word] |= mask
-    }
-
-    private mutating func clear(_ counter: UInt64) {
-        let (word, mask) = slot(counter)
-        seen[word] &= ~mask
-    }
-
-    private func isMarked(_ counter: UInt64) -> Bool {
-        let (word, mask) = slot(counter)
-        return seen[word] & mask != 0
     }
 }
 

@@ -18,7 +18,7 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Bits below the start time.
     static let randomBits: UInt64 = 23
     /// 2024-01-01T00:00:00Z in Unix milliseconds: the start times' origin.
-    static let epochMillis: Int64 = 1_704_067_200_000
+    package static let epochMillis: Int64 = 1_704_067_200_000
 
     /// An incarnation started at `started` (Unix time), with random low bits drawn from `generator` (the shell passes
     /// the system CSPRNG). Times before 2024 count as 2024.

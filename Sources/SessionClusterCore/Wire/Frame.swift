@@ -13,8 +13,10 @@ package enum Frame {
     /// The two magic bytes, "SC".
     package static let magic: [UInt8] = [0x53, 0x43]
     /// The wire version this build writes and reads. 2: beacons carry the sender's number of shards, and a link's
-    /// envelope may hold several frames. Nodes of other versions ignore each other (their frames fail to parse).
-    package static let currentVersion: UInt8 = 2
+    /// envelope may hold several frames. 3: a datagram's envelope counter carries its send time (`ClusterCipher`),
+    /// and datagrams older than a bound are dropped — a version-2 node's would all look stale. Nodes of other
+    /// versions ignore each other (their frames fail to parse).
+    package static let currentVersion: UInt8 = 3
     /// The header's size in bytes.
     package static let headerSize = 8
     /// The default largest accepted payload, in bytes: 16 MiB, far above any session yet bounded.
