@@ -118,6 +118,14 @@ struct KeyState: Equatable {
     func field(_ field: [UInt8]) -> [UInt8]? {
         fields.first { $0.field == field }?.value
     }
+
+    /// The values of `names` (nil where absent), in their order: the hash is indexed once when more than a few
+    /// are named, not scanned once per name (an `HMGET` of k fields of a hash of n cost k × n).
+    func fields(named names: some Collection<[UInt8]>) -> [[UInt8]?] {
+        guard names.count > 8 else { return names.map(field) }
+        let index = Dictionary(fields.map { ($0.field, $0.value) }, uniquingKeysWith: { first, _ in first })
+        return names.map { index[$0] }
+    }
 }
 
 /// One key during one command (or one `MULTI` block on it): the state the commands see, updated as they run,

@@ -274,7 +274,12 @@ extension RESPValue {
             self = .err(
                 "the key would exceed a session's limits (sessions.maxAttributes fields, sessions.maxSessionBytes "
                     + "bytes)")
-        case .full: self = .error("OOM command not allowed: this node holds its maximum number of sessions")
+        case .full:
+            // DBSIZE may well say 0: deleted keys are held until 10 minutes after their last write, up to twice the
+            // limit. The message says so, or the refusal looks absurd.
+            self = .error(
+                "OOM command not allowed: this node holds its maximum number of sessions (sessions.maxSessions; "
+                    + "deleted keys count until 10 minutes after their last write, up to twice the limit)")
         case .alreadyExists, .invalidAttribute, .aborted: self = .err("\(error)")  // not raised by key writes
         }
     }

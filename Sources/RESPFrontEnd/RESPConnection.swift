@@ -83,6 +83,9 @@ final class RESPConnection {
     /// Commands one connection runs per loop turn at most: a client pipelining without end must not hold the
     /// loop (other clients, replication and membership heartbeats wait behind it — peers declared the node dead).
     static let commandsPerTurn = 128
+    /// And the time (µs) after which it runs no further command this turn: commands on a big hash cost its size
+    /// each (~10 ms at 30,000 fields), so 128 of them held the loop over a second.
+    static let microsPerTurn: Int64 = 2_000
     /// Whether the rest of this connection's commands were put off to a later turn.
     private var yielded = false
 
@@ -91,12 +94,15 @@ final class RESPConnection {
         serving = true
         defer { serving = false }
         var served = 0
+        let began = EventLoop.monotonicMicros()
         while !busy, !closing, stream.state == .open {
             if stream.queuedBytes > settings.maxPendingOutputBytes {
                 stream.pauseReading()  // resumed by onDrained
                 return
             }
-            if served >= Self.commandsPerTurn {
+            if served >= Self.commandsPerTurn
+                || (served > 0 && EventLoop.monotonicMicros() - began >= Self.microsPerTurn)
+            {
                 yielded = true
                 stream.pauseReading()
                 // A 0 ms timer, not `execute`: the loop drains its inbox within the turn, while a timer set now runs

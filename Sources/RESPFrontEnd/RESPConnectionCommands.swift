@@ -206,7 +206,8 @@ extension RESPCommands {
         }
         guard a.count >= 2 else { return .err("wrong number of arguments for 'config|get' command") }
         let known: [(String, String)] = [
-            ("appendonly", "no"), ("databases", "1"), ("maxclients", String(connection.state?.maxClients ?? connection.settings.maxConnections)),
+            ("appendonly", "no"), ("databases", "1"),
+            ("maxclients", String(connection.state?.maxClients ?? connection.settings.maxConnections)),
             ("maxmemory", "0"), ("notify-keyspace-events", ""),
             ("proto-max-bulk-len", String(connection.settings.limits.maxBulkBytes)), ("save", ""), ("timeout", "0"),
         ]

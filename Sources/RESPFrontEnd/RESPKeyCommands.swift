@@ -76,7 +76,7 @@ enum RESPKeyCommands {
         case "HMGET":
             return .read(a[0]) { model in
                 hashReply(model.state, absent: .array(a.dropFirst().map { _ in .null })) { state in
-                    .array(a.dropFirst().map { state.field($0).map(RESPValue.bulk) ?? .null })
+                    .array(state.fields(named: a.dropFirst()).map { $0.map(RESPValue.bulk) ?? .null })
                 }
             }
         case "HGETALL":

@@ -54,4 +54,13 @@ import Testing
         #expect(model.removeFields((0..<20).map(field) + (0..<20).map(field)) == 8)
         #expect(model.state == nil)
     }
+    @Test func manyFieldsReadAtOnceAnswerInTheirOrderWithAbsentOnesNil() {
+        let model = KeyModel(key: Array("h".utf8), attributes: hash(20), now: 1_000)
+        let named = (15..<25).map(field) + [field(3), field(3), field(99)]
+        let values = model.state?.fields(named: named) ?? []
+        let expected: [[UInt8]?] =
+            (15..<25).map { $0 < 20 ? Array("old".utf8) : nil } + [Array("old".utf8), Array("old".utf8), nil]
+        #expect(values == expected)
+        #expect(model.state?.fields(named: [field(1), field(40)]) == [Array("old".utf8), nil])
+    }
 }

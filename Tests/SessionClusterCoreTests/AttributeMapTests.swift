@@ -255,4 +255,29 @@ import Testing
         #expect(map.count == 13 && map["f3"] == slot(nil) && map["f5"] == slot("29"))
         #expect(map["caf\u{E9}"] == slot("second") && map.keys.contains { Array($0.utf8) == Array("cafe\u{301}".utf8) })
     }
+    /// Whether two maps share a name whose stamps meet a condition, in one pass (many entries) or one by one (few),
+    /// against a dictionary's answer.
+    @Test func sharedNamesAreFoundWhateverTheMapsSizes() {
+        var generator = SplitMix64(seed: 11)
+        let pool = ["a", "caf\u{E9}", "cafe\u{301}", "\u{1}k", "z"] + (0..<30).map { "k\($0)" }
+        func randomMap(_ entries: Int) -> AttributeMap {
+            var map = AttributeMap()
+            for _ in 0..<entries {
+                map[pool[Int(generator.next() % UInt64(pool.count))]] = slot(
+                    generator.next() % 4 == 0 ? nil : "v", UInt32(generator.next() % 3))
+            }
+            return map
+        }
+        for round in 0..<300 {
+            let mine = randomMap(Int(generator.next() % 25))
+            let theirs = randomMap(round % 2 == 0 ? Int(generator.next() % 5) : 5 + Int(generator.next() % 30))
+            var shared = [(Stamp, Stamp)]()
+            for (name, slot) in theirs { if let stamp = mine.stamp(of: name) { shared.append((stamp, slot.stamp)) } }
+            #expect(mine.anySharedName(with: theirs) { _, _ in true } == !shared.isEmpty, "round \(round)")
+            #expect(
+                mine.anySharedName(with: theirs) { $0 > $1 } == shared.contains { $0.0 > $0.1 }, "round \(round)")
+            #expect(
+                mine.anySharedName(with: theirs) { $0 != $1 } == shared.contains { $0.0 != $0.1 }, "round \(round)")
+        }
+    }
 }

@@ -176,7 +176,7 @@ extension WireError.Code {
 
     @Test func errorDescriptionNamesTheFailureAndItsValue() {
         let error = WireError(.unsupportedVersion(9), offset: 2)
-        #expect(error.description == "wire decoding failed at byte 2: unsupported wire version 9, this build speaks 2")
+        #expect(error.description == "wire decoding failed at byte 2: unsupported wire version 9, this build speaks 3")
         let truncated = WireError(.truncated(needed: 8, remaining: 3), offset: 12)
         #expect(truncated.description == "wire decoding failed at byte 12: truncated: needed 8 bytes, 3 remain")
         #expect(WireError(.badMagic(found: [0x47, 0x45]), offset: 0).description.contains("0x47 0x45"))

@@ -139,13 +139,9 @@ extension ReplicationInstance {
 
     /// Whether a concurrent delta overwrote an attribute that a write it had not seen also set.
     private func writesConflict(_ delta: SessionDelta, with session: Session) -> Bool {
-        for (name, incoming) in delta.patch.attributes {
-            guard let local = session.content.attributes.stamp(of: name), local != incoming.stamp else { continue }
-            if local > incoming.stamp || delta.base[local.node] < session.version[local.node] {
-                return true
-            }
+        session.content.attributes.anySharedName(with: delta.patch.attributes) { local, incoming in
+            local != incoming && (local > incoming || delta.base[local.node] < session.version[local.node])
         }
-        return false
     }
 
     private func acknowledge(_ delta: SessionDelta, _ ack: CommitID?) -> [ReplicationDirective] {

@@ -246,6 +246,38 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
         storage = merged
     }
 
+    /// Whether `body` holds for the stamps of some name both maps hold (this map's, then `other`'s), visited in
+    /// name order, stopping at the first. One pass over both when `other` holds more than a few entries: a
+    /// concurrent delta of k attributes checked against a copy of n costs k + n, not k × n (a storm of concurrent
+    /// writes to one big Redis hash held loops for seconds).
+    package func anySharedName(with other: AttributeMap, where body: (_ mine: Stamp, _ theirs: Stamp) -> Bool) -> Bool {
+        guard !other.isEmpty, !isEmpty else { return false }
+        if other.isFew {
+            return other.indices.contains { index in
+                guard let mine = stamp(of: other.name(at: index)) else { return false }
+                return body(mine, other.stamp(at: index))
+            }
+        }
+        let (mineUsed, theirsUsed) = (used, other.used)
+        return withBytes { mine in
+            other.withBytes { theirs in
+                var (i, j) = (0, 0)
+                while i < mineUsed && j < theirsUsed {
+                    let (a, b) = (Self.parts(in: mine, at: i), Self.parts(in: theirs, at: j))
+                    switch Self.compare(mine[a.name], theirs[b.name]) {
+                    case .less: i = a.value.upperBound
+                    case .greater: j = b.value.upperBound
+                    case .equal:
+                        if body(a.stamp, b.stamp) { return true }
+                        i = a.value.upperBound
+                        j = b.value.upperBound
+                    }
+                }
+                return false
+            }
+        }
+    }
+
     /// Whether the map holds at most 4 entries (counted without walking a long map to its end).
     private var isFew: Bool {
         var position = 0

@@ -119,10 +119,7 @@ package struct SessionContent: Hashable, Sendable {
     /// Whether any attribute register was written by both sides with different stamps: a lost update under
     /// last-writer-wins, which the replication layer counts as a conflict.
     package func conflicts(with other: SessionContent) -> Bool {
-        for (name, slot) in other.attributes {
-            if let mine = attributes.stamp(of: name), mine != slot.stamp { return true }
-        }
-        return false
+        attributes.anySharedName(with: other.attributes) { mine, theirs in mine != theirs }
     }
 
     /// Live attributes (tombstones left out).
