@@ -136,6 +136,12 @@ import Testing
         // The sender's next datagram is fresh again.
         senderClock.now = receiverClock.now
         #expect(late.open(sender.seal(Array("now".utf8), channel: .datagram)[...], channel: .datagram) != nil)
+        // Dated ahead: within the bound taken, beyond it dropped too (a clock ahead is off either way).
+        senderClock.now = receiverClock.now + 69_000
+        #expect(late.open(sender.seal(Array("ahead".utf8), channel: .datagram)[...], channel: .datagram) != nil)
+        senderClock.now = receiverClock.now + 70_001
+        #expect(late.open(sender.seal(Array("far".utf8), channel: .datagram)[...], channel: .datagram) == nil)
+        #expect(late.rejected[.stale] == 4 && late.lastStale?.ageMillis == -70_001)
     }
 
     /// Counters never repeat nor go back: more datagrams in one millisecond than its 128 counts borrow the next

@@ -82,17 +82,21 @@ extension NodeRuntime {
                 + "group or port?", [("count", String(total))])
     }
 
-    /// Authentic membership datagrams sent too long ago (`ClusterCipher.maxDatagramAgeMillis`): a recording
-    /// replayed, or a node whose clock is far behind (or one of a build before datagrams carried their send time).
+    /// Authentic membership datagrams whose send time is off by more than `ClusterCipher.maxDatagramAgeMillis`:
+    /// a recording replayed, or two clocks that disagree (which one, the log cannot tell: it says both).
     func heardStale(_ count: Int, last: (sender: NodeID, ageMillis: Int64)) {
         guard logger.admits(.warning) else { return }
         guard let total = staleLog.admit(now: EventLoop.monotonicMillis(), count: count) else { return }
+        let message =
+            last.ageMillis >= 0
+            ? "dropped membership datagrams sent too long ago by their sender's clock: a recording replayed, or "
+                + "the sender's clock behind this node's (or this node's ahead) by more than "
+                + "maxClockDriftMillis + 10 s?"
+            : "dropped membership datagrams dated ahead of this node's clock: the sender's clock ahead of this "
+                + "node's (or this node's behind) by more than maxClockDriftMillis + 10 s?"
         log(
-            .warning,
-            "dropped membership datagrams sent too long ago by their sender's clock: a recording replayed, or a "
-                + "node whose clock is behind by more than maxClockDriftMillis?",
-            [
-                ("count", String(total)), ("sender_id", last.sender.description),
+            .warning, message,
+            [("count", String(total))] + peerFields(last.sender) + [
                 ("age_ms", String(last.ageMillis)), ("max_age_ms", String(cipher.maxDatagramAgeMillis)),
             ])
     }

@@ -16,10 +16,10 @@ import SessionClusterCore
 /// - Replay: stream frames strictly increasing per sender and shard (the counter's top 16 bits). A datagram's
 ///   counter carries its send time: below the shard bits, milliseconds since 2024-01-01 (41 bits, until 2093) and 7
 ///   bits counting within the millisecond (a 129th datagram in one ms borrows the next). Datagrams are accepted
-///   each once, in any order, among the last 128 a sender's shard had accepted — and only while younger than
-///   `maxDatagramAgeMillis` by the receiver's clock. Without the time, a recording of a node that no longer runs,
-///   replayed to a node that never heard it (one restarted since), showed the gone node as a member; now a
-///   recording is good for that long at most. The bound allows for the senders' clocks being behind
+///   each once, in any order, among the last 128 a sender's shard had accepted — and only while their send time
+///   is within `maxDatagramAgeMillis` of the receiver's clock, either way. Without the time, a recording of a
+///   node that no longer runs, replayed to a node that never heard it (one restarted since), showed the gone node
+///   as a member; now a recording is good for that long at most. The bound allows for clocks that disagree
 ///   (`maxClockDriftMillis`).
 /// - Tables per sender (derived keys, replay windows) hold only senders whose envelope authenticated, at most
 ///   `maxSenders` each, least recently heard evicted first: forged sender ids cost a key derivation each but
@@ -33,7 +33,8 @@ final class ClusterCipher {
     /// Why an envelope was dropped (counted, exported in metrics).
     enum Rejection: String, CaseIterable {
         case malformed, unknownKey, unauthenticated, replayed
-        /// A datagram sent longer ago than `maxDatagramAgeMillis` (by its counter's time and this node's clock).
+        /// A datagram sent longer ago than `maxDatagramAgeMillis`, or dated further ahead than that (by its
+        /// counter's time and this node's clock).
         case stale
     }
 
@@ -51,7 +52,8 @@ final class ClusterCipher {
     let maxDatagramAgeMillis: Int64
     /// Unix time in ms (the wall clock; a test's own).
     private let clock: @Sendable () -> Int64
-    /// The latest stale datagram's sender and age (ms), for the shell to log.
+    /// The latest stale datagram's sender and age (ms; negative: dated ahead of this node's clock), for the shell
+    /// to log.
     private(set) var lastStale: (sender: NodeID, ageMillis: Int64)?
     /// Keys of senders that authenticated (and our own).
     private var senderKeys: RecentTable<KeyName, [UInt8]>
@@ -196,8 +198,10 @@ final class ClusterCipher {
         // a table. (An evicted window is the least recently heard sender's: a past incarnation, normally.)
         if !cached { senderKeys.set(KeyName(key: id, sender: senderID), key) }
         if channel == .datagram {
+            // Too old, or dated too far ahead: a bound one way only would let a node whose clock runs ahead hear
+            // nobody while everyone hears it (and keep its recordings replayable for as long as it is ahead).
             let age = clock() &- Self.sentMillis(ofDatagram: counter)
-            if age > maxDatagramAgeMillis {
+            if age > maxDatagramAgeMillis || age < -maxDatagramAgeMillis {
                 lastStale = (senderID, age)
                 return reject(.stale)
             }
