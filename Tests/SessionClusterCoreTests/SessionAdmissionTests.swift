@@ -34,6 +34,14 @@ import Testing
         }
     }
 
+    /// Two nodes whose sweep forgets tombstones (emptied sessions included) a second after their last write.
+    static func purgingCluster() -> ReplicationCluster {
+        var settings = ReplicationSettings.unitTest()
+        settings.sweepIntervalMillis = 100
+        settings.tombstoneRetentionMillis = 1_000
+        return ReplicationCluster(count: 2, settings: settings)
+    }
+
     @Test func emptiedSessionsAreLeftOutOfTheLimitUpToTwiceIt() {
         var cluster = ReplicationCluster(count: 2, settings: .unitTest())
         let ids = (1...8).map { sessionID(UInt64($0)) }
@@ -67,10 +75,7 @@ import Testing
     }
 
     @Test func anEmptiedNamedSessionLeavesTheCountWhenItIsForgotten() {
-        var settings = ReplicationSettings.unitTest()
-        settings.sweepIntervalMillis = 100
-        settings.tombstoneRetentionMillis = 1_000
-        var cluster = ReplicationCluster(count: 2, settings: settings)
+        var cluster = Self.purgingCluster()
         let id = sessionID(9)
         var key = setting(["value": "v"])
         key.setMaxInactive(seconds: 0)
@@ -88,10 +93,7 @@ import Testing
     /// logouts, deletions of keys and purges, on both holders, they equal a scan. (The simulator checks the same,
     /// but its sessions always keep their user attribute, so none is ever emptied there.)
     @Test func theCountsEqualAScanThroughRandomChanges() {
-        var settings = ReplicationSettings.unitTest()
-        settings.sweepIntervalMillis = 100
-        settings.tombstoneRetentionMillis = 1_000
-        var cluster = ReplicationCluster(count: 2, settings: settings)
+        var cluster = Self.purgingCluster()
         var random = SplitMix64(seed: 11)
         let ids = (100..<116).map { sessionID(UInt64($0)) }
         var mostEmptied = 0
