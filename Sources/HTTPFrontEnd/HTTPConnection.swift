@@ -161,8 +161,8 @@ final class HTTPConnection {
     private func arm(at due: Int64) {
         if let timer { server.loop.cancel(timer) }
         timerDue = due
-        timer = server.loop.schedule(afterMillis: max(0, due - EventLoop.monotonicMillis())) { [weak self] in
-            self?.timerFired()
+        timer = server.loop.schedule(afterMillis: max(0, due - EventLoop.monotonicMillis())) { [self] in
+            timerFired()
         }
     }
 

@@ -127,7 +127,7 @@ final class ServerState {
                     // some connections (idle ones time out) have given their descriptors back.
                     if let listener { loop.deregister(listener.fd) }
                     listening = false
-                    loop.schedule(afterMillis: 100) { [weak self] in self?.listen() }
+                    loop.schedule(afterMillis: 100) { [self] in listen() }
                     return
                 default:
                     continue  // this one connection failed (ECONNABORTED, EPERM…): take the next
@@ -167,7 +167,7 @@ final class ServerState {
             listen()
         } else if answers.remaining == 0 && !answers.resumed {
             askingForRoom = false
-            loop.schedule(afterMillis: 100) { [weak self] in self?.listen() }
+            loop.schedule(afterMillis: 100) { [self] in listen() }
         }
     }
 

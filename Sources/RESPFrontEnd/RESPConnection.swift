@@ -8,8 +8,9 @@ import SessionCluster
 /// connection closed, as Redis does.
 final class RESPConnection {
     let stream: TCPStream
-    /// The server, weakly: a connection (or a callback of its stream) that outlives it does nothing more.
-    private weak var server: RESPServerState?
+    /// The server. Held strongly: a weak reference would give the server a side table, and every retain and
+    /// release of it the runtime's slow path. The server closes and drops its connections when it closes.
+    private let server: RESPServerState
     let settings: RESPServerSettings
     let keys: KeySpace
     /// This connection's last writes, for `WAIT`.
@@ -60,8 +61,8 @@ final class RESPConnection {
     var isIdle: Bool { !busy && parser.isIdle && stream.queuedBytes == 0 }
 
     func start() {
-        stream.onBytes = { [weak self] bytes in
-            guard let self else { return }
+        // Unowned: the stream calls these only while open, and the server holds an open connection.
+        stream.onBytes = { [unowned self] bytes in
             parser.append(bytes)
             // Bytes while a command waits: held, and nothing more is read until it is answered (one read's worth
             // buffered at most). A client that waits for its answer costs no epoll change.
@@ -73,8 +74,8 @@ final class RESPConnection {
                 partialSince = EventLoop.monotonicMillis()
             }
         }
-        stream.onDrained = { [weak self] in
-            guard let self, !busy, !closing else { return }
+        stream.onDrained = { [unowned self] in
+            guard !busy, !closing else { return }
             if stream.readingPaused { stream.resumeReading() }
             serveNext()
         }
@@ -107,8 +108,7 @@ final class RESPConnection {
                 stream.pauseReading()
                 // A 0 ms timer, not `execute`: the loop drains its inbox within the turn, while a timer set now runs
                 // after this turn's other sockets (and one set by a timer waits for the next turn).
-                loop.schedule(afterMillis: 0) { [weak self] in
-                    guard let self else { return }
+                loop.schedule(afterMillis: 0) { [self] in
                     yielded = false
                     guard !closing, stream.state == .open else { return }
                     if !busy && stream.queuedBytes <= settings.maxPendingOutputBytes { stream.resumeReading() }
@@ -125,7 +125,7 @@ final class RESPConnection {
                     command = parsed
                 case .tooLarge(let bytes):
                     // Read past and refused; the connection goes on (Redis would take it: its limit is 512 MiB).
-                    server?.commands += 1
+                    server.commands += 1
                     if queued != nil { queueFailed = true }
                     write(
                         .err(
@@ -138,7 +138,7 @@ final class RESPConnection {
                 return finish()
             }
             busy = true
-            server?.commands += 1
+            server.commands += 1
             writes.command &+= 1
             RESPCommands.execute(command, on: self) { [self] reply, close in
                 busy = false

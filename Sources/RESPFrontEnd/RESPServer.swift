@@ -199,10 +199,9 @@ final class RESPServerState {
 
     /// Active expiry: a pass over the held keys (`KeySpace.expireDue`, paced), the next a second after it ends.
     private func scheduleExpiry() {
-        loop.schedule(afterMillis: 1_000) { [weak self] in
-            guard let self, !self.stopped else { return }
-            keys.expireDue { [weak self] deleted in
-                guard let self else { return }
+        loop.schedule(afterMillis: 1_000) { [self] in
+            guard !stopped else { return }
+            keys.expireDue { [self] deleted in
                 figures.expired.add(deleted, ordering: .relaxed)
                 scheduleExpiry()
             }
@@ -212,7 +211,7 @@ final class RESPServerState {
     private func listen() {
         guard !stopped, !listening, let listener else { return }
         listening =
-            (try? loop.register(listener.fd, events: EventLoop.readable) { [weak self] _ in self?.acceptAll() })
+            (try? loop.register(listener.fd, events: EventLoop.readable) { [self] _ in acceptAll() })
             != nil
     }
 
@@ -238,7 +237,7 @@ final class RESPServerState {
                     // Out of descriptors: stop watching the listener (it would stay ready and spin) and retry soon.
                     if let listener { loop.deregister(listener.fd) }
                     listening = false
-                    loop.schedule(afterMillis: 100) { [weak self] in self?.listen() }
+                    loop.schedule(afterMillis: 100) { [self] in listen() }
                     return
                 default: continue
                 }
@@ -272,8 +271,9 @@ final class RESPServerState {
         connections[fd] = connection
         connection.slot = sample.count
         sample.append(connection)
-        stream.onClose = { [weak self, weak connection] _ in
-            guard let self, let connection else { return }
+        // Unowned (the connection owns the stream), held strongly while this runs: it may leave both lists here.
+        stream.onClose = { [self, unowned connection] _ in
+            let connection = connection
             connections[fd] = nil
             // Swap-remove from the sample array (unless the server was closed and emptied it).
             guard connection.slot < sample.count, sample[connection.slot] === connection else { return }
@@ -319,7 +319,7 @@ final class RESPServerState {
         guard closing.count < settings.maxConnections else { return stream.close() }
         let fd = stream.fd
         closing[fd] = stream
-        stream.onClose = { [weak self] _ in self?.closing[fd] = nil }
+        stream.onClose = { [self] _ in closing[fd] = nil }
         stream.write(bytes)
         stream.closeAfterDraining(graceMillis: settings.closeGraceMillis)
     }

@@ -12,7 +12,12 @@ struct HTTPRequestHead: Sendable {
     let targetRange: Range<Int>
     let parsedTarget: HTTPRequestTarget
     let version: HTTPRequest.Version
-    private(set) var fields: [HTTPField] = []
+    /// Room for 8 fields from the start: appending one by one grew it from 1 to 2 to 4 to 8 (3 allocations).
+    private(set) var fields: [HTTPField] = {
+        var fields = [HTTPField]()
+        fields.reserveCapacity(8)
+        return fields
+    }()
 
     /// Parses `method SP request-target SP HTTP-version` (RFC 9112 §3), line ending already removed.
     ///
@@ -106,8 +111,12 @@ struct HTTPRequestHead: Sendable {
         var length: Int?
         for field in fields where field.nameIs("content-length", in: bytes) {
             let value = bytes[field.value]
-            for element in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
-                let digits = HTTPSyntax.trimmingWhitespace(element)
+            // Each comma-separated element (empty ones too, refused below), without an array of them.
+            var elementStart = value.startIndex
+            while elementStart <= value.endIndex {
+                let elementEnd = value[elementStart...].firstIndex(of: UInt8(ascii: ",")) ?? value.endIndex
+                defer { elementStart = elementEnd + 1 }
+                let digits = HTTPSyntax.trimmingWhitespace(value[elementStart..<elementEnd])
                 guard !digits.isEmpty, digits.allSatisfy(HTTPSyntax.isDigit) else {
                     throw HTTPParseError(.invalidContentLength, detail: HTTPParseError.excerpt(value))
                 }
@@ -142,16 +151,17 @@ struct HTTPRequestHead: Sendable {
 
     /// `HTTP/<digit>.<digit>`, case-sensitive (RFC 9112 §2.3). Major 1 is spoken; any other major is 505.
     private static func parseVersion(_ bytes: ArraySlice<UInt8>) throws(HTTPParseError) -> HTTPRequest.Version {
-        let chars = Array(bytes)
-        guard chars.count == 8, chars[0..<5].elementsEqual("HTTP/".utf8), HTTPSyntax.isDigit(chars[5]),
-            chars[6] == UInt8(ascii: "."), HTTPSyntax.isDigit(chars[7])
+        let start = bytes.startIndex
+        guard bytes.count == 8, bytes[start..<start + 5].elementsEqual("HTTP/".utf8),
+            HTTPSyntax.isDigit(bytes[start + 5]), bytes[start + 6] == UInt8(ascii: "."),
+            HTTPSyntax.isDigit(bytes[start + 7])
         else {
             throw HTTPParseError(.malformedVersion, detail: HTTPParseError.excerpt(bytes))
         }
-        guard chars[5] == UInt8(ascii: "1") else {
+        guard bytes[start + 5] == UInt8(ascii: "1") else {
             throw HTTPParseError(.unsupportedVersion, detail: HTTPParseError.excerpt(bytes))
         }
-        return chars[7] == UInt8(ascii: "0") ? .http10 : .http11
+        return bytes[start + 7] == UInt8(ascii: "0") ? .http10 : .http11
     }
 
     /// Decimal digits as an `Int`, `Int.max` when larger: any such value is over every body limit anyway.

@@ -61,14 +61,26 @@ public struct HTTPResponse: Sendable {
 
     /// Replaces every header named `name` (ignoring ASCII case) with one line, where the first one was.
     public mutating func setHeader(_ name: String, _ value: String) {
-        let first = headers.firstIndex { HTTPSyntax.equalsIgnoringASCIICase($0.name, name) }
-        headers.removeAll { HTTPSyntax.equalsIgnoringASCIICase($0.name, name) }
-        // Nothing before the first match was removed, so its index is still the right place.
-        headers.insert((name, value), at: first ?? headers.count)
+        guard let first = headers.firstIndex(where: { HTTPSyntax.equalsIgnoringASCIICase($0.name, name) }) else {
+            headers.reserveCapacity(4)
+            headers.append((name, value))
+            return
+        }
+        headers[first] = (name, value)
+        // Later lines of the name go (none, usually: then nothing is moved or allocated).
+        var index = first + 1
+        while index < headers.count {
+            if HTTPSyntax.equalsIgnoringASCIICase(headers[index].name, name) {
+                headers.remove(at: index)
+            } else {
+                index += 1
+            }
+        }
     }
 
     /// Appends a header line, keeping any others of the same name (as `Set-Cookie` needs).
     public mutating func addHeader(_ name: String, _ value: String) {
+        headers.reserveCapacity(4)
         headers.append((name, value))
     }
 

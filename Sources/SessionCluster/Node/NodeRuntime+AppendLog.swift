@@ -25,7 +25,7 @@ extension NodeRuntime {
     func startLog() {
         guard let log = persistence?.log else { return }
         node.trackChanges()
-        loop.schedule(afterMillis: Self.logTickMillis) { [weak self] in self?.logTick() }
+        loop.schedule(afterMillis: Self.logTickMillis) { [self] in logTick() }
         if log.counters.olderBytes > 0 { compactLog(reason: "segments replayed at start") }
     }
 
@@ -38,20 +38,24 @@ extension NodeRuntime {
         guard persistence?.logFlushScheduled == false, persistence?.log != nil else { return }
         persistence?.logFlushScheduled = true
         if settings.persistence?.fsync == .always {
-            loop.afterIteration { [weak self] in self?.flushLog() }
+            loop.afterIteration { [self] in flushLog() }
         } else {
             // Gathered for a moment: one job and one `write` for every change in it, a session changed twice
             // appended once.
-            loop.schedule(afterMillis: Self.logBatchMillis) { [weak self] in self?.flushLog() }
+            loop.schedule(afterMillis: Self.logBatchMillis) { [self] in flushLog() }
         }
     }
 
     /// Runs `answer` at once, or for `always` once its changes are appended and fsynced (group commit).
     func durably(_ answer: @escaping () -> Void) {
-        guard persistence?.log != nil, settings.persistence?.fsync == .always else { return answer() }
+        guard answersWaitForLog else { return answer() }
         persistence?.durableWaiters.append(answer)
         scheduleLogFlush()
     }
+
+    /// Whether answers wait for the log (`durably`): `always` with a log open. Checked before building an answer's
+    /// closure, which costs an allocation per request otherwise.
+    var answersWaitForLog: Bool { persistence?.log != nil && settings.persistence?.fsync == .always }
 
     /// Hands the copies changed since the last flush to the writer. For `always`, one append (and fsync) at a time:
     /// the answers waiting for it (`durably`) go out when it is done, and what changed meanwhile goes in the next
@@ -155,7 +159,7 @@ extension NodeRuntime {
         {
             compactLog(reason: Self.routineCompaction)
         }
-        loop.schedule(afterMillis: Self.logTickMillis) { [weak self] in self?.logTick() }
+        loop.schedule(afterMillis: Self.logTickMillis) { [self] in logTick() }
     }
 
     /// Starts a new segment (under the keyring's current key) after the appends handed over so far, and writes the

@@ -6,17 +6,21 @@ extension NodeRuntime {
         var count = attributes.count
         var bytes = attributes.reduce(0) { $0 + $1.key.utf8.count + $1.value.count }
         // The changes' last word per attribute counts; the request's copy of the session is not rebuilt.
-        // (A few changes, the common case, are checked against each other without hashing.)
+        // (A few changes, the common case, are checked against the later ones in place: no set, no array.)
+        let all = changes.changes
         var decided = Set<String>()
-        var few = [String]()
-        let hashing = changes.changes.count > 8
-        func isFirst(_ name: String) -> Bool {
+        let hashing = all.count > 8
+        func isFirst(_ name: String, at index: Int) -> Bool {
             if hashing { return decided.insert(name).inserted }
-            if few.contains(name) { return false }
-            few.append(name)
-            return true
+            return !all[(index + 1)...].contains { later in
+                switch later {
+                case .set(let other, _), .remove(let other): other == name
+                case .setMaxInactive, .invalidate: false
+                }
+            }
         }
-        for change in changes.changes.reversed() {
+        for index in all.indices.reversed() {
+            let change = all[index]
             let name: String
             let value: [UInt8]?
             switch change {
@@ -28,7 +32,7 @@ extension NodeRuntime {
                 value = nil
             case .setMaxInactive, .invalidate: continue
             }
-            guard isFirst(name) else { continue }
+            guard isFirst(name, at: index) else { continue }
             if let old = attributes[name] {
                 count -= 1
                 bytes -= name.utf8.count + old.count
@@ -53,7 +57,7 @@ extension NodeRuntime {
         guard let commitID = result.awaiting else {
             execute(result.directives)
             // `log`/`always`: answered after the append and fsync that end this turn.
-            return durably { done(.success(token)) }
+            return answersWaitForLog ? durably { done(.success(token)) } : done(.success(token))
         }
         commitWaiters[commitID] = { [unowned self] acknowledged in
             durably { done(acknowledged ? .success(token) : .failure(.notAcknowledged)) }

@@ -28,8 +28,7 @@ extension NodeRuntime {
     private func scheduleTransferDrain() {
         guard !transferDrainScheduled, !transferQueue.isEmpty, !stopping else { return }
         transferDrainScheduled = true
-        _ = loop.schedule(afterMillis: 0) { [weak self] in
-            guard let self else { return }
+        _ = loop.schedule(afterMillis: 0) { [self] in
             transferDrainScheduled = false
             guard !stopping, !transferQueue.isEmpty else { return }
             let (message, peer) = transferQueue.removeFirst()
@@ -98,8 +97,8 @@ extension NodeRuntime {
         }
         link.peer = peer
         let opened = EventLoop.monotonicMillis()
-        link.onClose = { [unowned self, weak link] reason, malformed in
-            if let link, outbound[peer] === link { outbound[peer] = nil }
+        link.onClose = { [unowned self, unowned link] reason, malformed in
+            if outbound[peer] === link { outbound[peer] = nil }
             if malformed { stats.malformed += 1 }
             let now = EventLoop.monotonicMillis()
             if reason == .lost, directory.linkEnded(peer, short: now - opened < Self.shortLinkMillis) {
@@ -163,8 +162,8 @@ extension NodeRuntime {
                     // spin: stop watching it for a while.
                     guard let listener else { return }
                     loop.modify(listener.fd, events: 0)
-                    loop.schedule(afterMillis: 100) { [weak self] in
-                        guard let self, !stopping else { return }
+                    loop.schedule(afterMillis: 100) { [self] in
+                        guard !stopping else { return }
                         loop.modify(listener.fd, events: EPOLLIN.rawValue)
                     }
                     return
@@ -195,8 +194,8 @@ extension NodeRuntime {
             linkLimits.accepted += 1
             link.sequence = linkLimits.accepted
             inbound[fd] = link
-            let helloDeadline = loop.schedule(afterMillis: settings.helloTimeoutMillis) { [weak self, weak link] in
-                guard let self, let link, link.peer == nil, !link.isClosed else { return }
+            let helloDeadline = loop.schedule(afterMillis: settings.helloTimeoutMillis) { [self, link] in
+                guard link.peer == nil, !link.isClosed else { return }
                 linkLimits.timedOut += 1
                 link.close()
             }

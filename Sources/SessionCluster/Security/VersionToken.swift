@@ -136,11 +136,7 @@ struct VersionTokenSealer: @unchecked Sendable {
 
     /// The token for `version` of session `id`.
     func seal(_ version: VersionVector, for id: SessionID) -> VersionToken {
-        let payload = version.tokenPayload
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(1 + payload.count + Self.macBytes)
-        bytes.append(current)
-        bytes += payload
+        var bytes = version.tokenPayload(afterByte: current, reserving: Self.macBytes)
         guard let key = keys[current], let mac = mac(bytes[...], id: id, key: key) else {
             // libcrypto failed: a token that will not authenticate costs the client at most one stale read.
             return VersionToken(sealed: "")

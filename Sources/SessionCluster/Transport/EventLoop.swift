@@ -23,7 +23,7 @@ public final class EventLoop: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
     private var handlers: [Int32: (UInt32) -> Void] = [:]
-    private var endOfIteration: [() -> Void] = []
+    private var endOfIteration: [IterationWork] = []
     private var timers = TimerHeap()
     private let name: String
     private var thread: Thread?
@@ -162,7 +162,17 @@ public final class EventLoop: @unchecked Sendable {
     public func afterIteration(
         file: StaticString = #fileID, line: UInt = #line, _ work: @escaping () -> Void
     ) {
-        endOfIteration.append(SlowTurnTrace.threshold == nil ? work : labelled(work, file, line))
+        endOfIteration.append(.closure(SlowTurnTrace.threshold == nil ? work : labelled(work, file, line)))
+    }
+
+    /// `afterIteration` for an object that does the work itself (`IterationEndTask`): nothing is allocated, where
+    /// a closure capturing it costs an allocation — a stream's flush is queued once per answer.
+    package func afterIteration(file: StaticString = #fileID, line: UInt = #line, _ task: any IterationEndTask) {
+        if SlowTurnTrace.threshold == nil {
+            endOfIteration.append(.task(task))
+        } else {
+            endOfIteration.append(.closure(labelled({ task.iterationEnded() }, file, line)))
+        }
     }
 
     /// Runs `work` on the loop after `millis` milliseconds (loop thread only). Returns an id for `cancel`.
@@ -283,6 +293,13 @@ public final class EventLoop: @unchecked Sendable {
             return inbox.work
         }
         for item in last { item() }
+        // Nothing will run any more: let go of every handler, timer and end-of-iteration work. Callbacks capture
+        // their owners strongly (a weak reference would give the owner a side table, and every retain and release
+        // of it the slow path — 7 % of a node's CPU under load), so this is what frees an owner that was still
+        // registered or had a timer pending when its loop stopped.
+        handlers = [:]
+        timers = TimerHeap()
+        endOfIteration = []
         let waiting = finished.withLock { waiting -> [CheckedContinuation<Void, Never>] in
             defer { waiting = nil }
             return waiting ?? []
@@ -295,7 +312,12 @@ public final class EventLoop: @unchecked Sendable {
         while !endOfIteration.isEmpty {
             let work = endOfIteration
             endOfIteration = []
-            for item in work { item() }
+            for item in work {
+                switch item {
+                case .closure(let closure): closure()
+                case .task(let task): task.iterationEnded()
+                }
+            }
         }
     }
 
@@ -341,6 +363,18 @@ public final class EventLoop: @unchecked Sendable {
             spareWork = batch
         }
     }
+}
+
+/// An object with work to do at the end of a loop iteration, queued with `EventLoop.afterIteration(_:)`.
+package protocol IterationEndTask: AnyObject {
+    /// Runs on the loop at the end of the iteration it was queued in.
+    func iterationEnded()
+}
+
+/// A piece of end-of-iteration work: a closure, or an object that does it.
+private enum IterationWork {
+    case closure(() -> Void)
+    case task(any IterationEndTask)
 }
 
 /// How long an event loop's turns took: the work of one iteration (event handlers, due timers, the inbox and

@@ -9,7 +9,7 @@ import SessionClusterCore
 ///
 /// Every envelope is authenticated before its frames are parsed; one that fails ends the link (a stream cannot
 /// resynchronise) and is counted by the cipher.
-final class PeerConnection {
+final class PeerConnection: IterationEndTask {
     let stream: TCPStream
     /// The peer's id: known from the start for outgoing links, from its authenticated hello for incoming ones.
     var peer: NodeID?
@@ -55,11 +55,7 @@ final class PeerConnection {
         unsealed += frame
         if !sealScheduled {
             sealScheduled = true
-            stream.loop.afterIteration { [weak self] in
-                guard let self else { return }
-                sealScheduled = false
-                sealUnsealed()
-            }
+            stream.loop.afterIteration(self)
             // The link's bytes leave in the order they would have without batching: a delta queued before a
             // request's answer is sent before it (a client that reads on another node next finds it there sooner).
             stream.scheduleFlush()
@@ -71,6 +67,12 @@ final class PeerConnection {
     @discardableResult
     func enqueueAlone(_ frame: [UInt8]) -> Bool {
         sealUnsealed() && write(frame)
+    }
+
+    /// The batch `enqueue` queued for the end of the iteration, sealed (`IterationEndTask`).
+    func iterationEnded() {
+        sealScheduled = false
+        sealUnsealed()
     }
 
     /// Seals the frames queued so far into one envelope and hands it to the stream.

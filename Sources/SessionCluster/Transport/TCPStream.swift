@@ -20,7 +20,7 @@ package enum StreamCloseReason: Equatable, Sendable {
 ///
 /// Writes are appended to a bounded buffer and sent together at the end of the loop iteration, so many
 /// small messages leave in one `send`; received bytes are handed to `onBytes` as they arrive.
-package final class TCPStream {
+package final class TCPStream: IterationEndTask {
     package enum State: Sendable { case connecting, open, closed }
 
     package let fd: Int32
@@ -89,7 +89,7 @@ package final class TCPStream {
         let events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | (state == .connecting ? EPOLLOUT.rawValue : 0)
         watchingWritable = state == .connecting
         do throws(SystemError) {
-            try loop.register(fd, events: events) { [weak self] ready in self?.handle(ready) }
+            try loop.register(fd, events: events) { [self] ready in handle(ready) }
         } catch {
             System.close(fd)
             state = .closed
@@ -119,10 +119,13 @@ package final class TCPStream {
     func scheduleFlush() {
         guard !flushScheduled else { return }
         flushScheduled = true
-        loop.afterIteration { [weak self] in
-            self?.flushScheduled = false
-            self?.flush()
-        }
+        loop.afterIteration(self)
+    }
+
+    /// The flush `scheduleFlush` queued (`IterationEndTask`).
+    package func iterationEnded() {
+        flushScheduled = false
+        flush()
     }
 
     private func flush() {
@@ -270,7 +273,7 @@ package final class TCPStream {
         }
         onBytes = { _ in }
         if graceTimer == nil {
-            graceTimer = loop.schedule(afterMillis: graceMillis) { [weak self] in self?.close(.local) }
+            graceTimer = loop.schedule(afterMillis: graceMillis) { [self] in close(.local) }
         }
         if queuedBytes == 0 && !flushScheduled {
             halfClose()

@@ -89,7 +89,12 @@ package struct ReplicationInstance: Sendable {
 
     var clock = HybridLogicalClock()
     /// Live peers (alive or suspect; not self) and their ring keys.
-    var peers: [NodeID: String] = [:]
+    var peers: [NodeID: String] = [:] {
+        didSet { peerIDs = peers.keys.sorted() }
+    }
+    /// The live peers this instance replicates to, ascending: kept with `peers`, since every commit reads it
+    /// (sorting the keys there cost an allocation and n log n per write).
+    package private(set) var peerIDs: [NodeID] = []
     var ring: HashRing
     var replicas: ReplicaTable
     var held: [SessionID: [HeldDelta]] = [:]
@@ -296,9 +301,6 @@ package struct ReplicationInstance: Sendable {
             + "unknown writers \(unknownWriters.mapValues { now.millis(since: $0) }) departed \(departed.count) "
             + "up \(now.millis(since: startedAt)) ms missing \(missingExpectedPeers.sorted())"
     }
-
-    /// The live peers this instance replicates to.
-    package var peerIDs: [NodeID] { peers.keys.sorted() }
 
     /// Whether a delta-mode joiner has finished receiving existing sessions.
     package var isTransferComplete: Bool {

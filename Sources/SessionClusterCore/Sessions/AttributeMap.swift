@@ -116,7 +116,7 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
             return slot(at: offset)
         }
         set {
-            if let newValue { updateValue(newValue, forKey: name) } else { removeValue(forKey: name) }
+            if let newValue { store(newValue, forKey: name) } else { removeValue(forKey: name) }
         }
     }
 
@@ -129,30 +129,39 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
     /// Sets the slot of `name`, returning the slot it replaced (nil when `name` was new).
     @discardableResult
     package mutating func updateValue(_ slot: AttributeSlot, forKey name: String) -> AttributeSlot? {
-        switch search(name) {
+        let found = search(name)
+        let old: AttributeSlot? = if case .found(let offset) = found { self.slot(at: offset) } else { nil }
+        Self.encode(name: name, slot).withUnsafeBytes { put($0, at: found) }
+        return old
+    }
+
+    /// Sets the slot of `name` (`updateValue` without copying the old slot out).
+    private mutating func store(_ slot: AttributeSlot, forKey name: String) {
+        let found = search(name)
+        Self.encode(name: name, slot).withUnsafeBytes { put($0, at: found) }
+    }
+
+    /// Writes the encoded `entry` where `search` found its name: over the entry there, or inserted. The name as
+    /// the entry spells it: a join writes only a newer stamp, so every copy ends with the spelling of the newest
+    /// write, whatever order the writes arrived in (keeping the first spelling let copies that agree on the value
+    /// hold different bytes for its name).
+    private mutating func put(_ entry: UnsafeRawBufferPointer, at found: SearchResult) {
+        switch found {
         case .found(let offset):
-            let old = self.slot(at: offset)
             let end = entryEnd(at: offset)
-            // The name as this write spells it: a join writes only a newer stamp, so every copy ends with the
-            // spelling of the newest write, whatever order the writes arrived in (keeping the first spelling let
-            // copies that agree on the value hold different bytes for its name).
-            let entry = Self.encode(nameBytes: Array(name.utf8), slot)
             let delta = entry.count - (end - offset)
             let last = self.last
             replace(offset..<end, with: entry)
             if offset < last { storage!.header.last = UInt32(last + delta) }
-            return old
         case .insert(let offset):
-            let entry = Self.encode(nameBytes: Array(name.utf8), slot)
             guard !isEmpty else {
                 replace(0..<0, with: entry)
                 storage!.header.last = 0
-                return nil
+                return
             }
             let last = self.last
             replace(offset..<offset, with: entry)
             storage!.header.last = UInt32(offset > last ? offset : last + entry.count)
-            return nil
         }
     }
 
@@ -164,7 +173,7 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
         let end = entryEnd(at: offset)
         let last = self.last
         let remaining = used - (end - offset)
-        replace(offset..<end, with: [])
+        replace(offset..<end, with: UnsafeRawBufferPointer(start: nil, count: 0))
         if remaining == 0 {
             storage!.header.last = Self.empty
         } else if offset < last {
@@ -210,9 +219,20 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
     package mutating func join(_ other: AttributeMap) {
         guard !other.isEmpty else { return }
         if other.isFew {
-            for (name, slot) in other {
-                if let mine = stamp(of: name), mine >= slot.stamp { continue }
-                self[name] = slot
+            // Entry by entry, their bytes copied as they are (no name, value or entry copied out on the way).
+            let theirsUsed = other.used
+            other.withBytes { theirs in
+                var j = 0
+                while j < theirsUsed {
+                    let entry = Self.parts(in: theirs, at: j)
+                    let found = search(theirs[entry.name])
+                    if case .found(let offset) = found, stamp(at: offset) >= entry.stamp {
+                        j = entry.value.upperBound
+                        continue
+                    }
+                    put(UnsafeRawBufferPointer(rebasing: theirs[j..<entry.value.upperBound]), at: found)
+                    j = entry.value.upperBound
+                }
             }
             return
         }
@@ -253,9 +273,12 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
     package func anySharedName(with other: AttributeMap, where body: (_ mine: Stamp, _ theirs: Stamp) -> Bool) -> Bool {
         guard !other.isEmpty, !isEmpty else { return false }
         if other.isFew {
-            return other.indices.contains { index in
-                guard let mine = stamp(of: other.name(at: index)) else { return false }
-                return body(mine, other.stamp(at: index))
+            return other.withBytes { theirs in
+                other.indices.contains { index in
+                    let entry = Self.parts(in: theirs, at: index)
+                    guard case .found(let offset) = search(theirs[entry.name]) else { return false }
+                    return body(stamp(at: offset), entry.stamp)
+                }
             }
         }
         let (mineUsed, theirsUsed) = (used, other.used)
@@ -326,6 +349,24 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
                     }
                 }
                 if i < mineUsed { emit(false, i..<mineUsed, lastOfMine) }
+            }
+        }
+    }
+
+    /// Visits every entry in ascending name order without copying anything out: its name's UTF-8 and its value's
+    /// bytes (nil for a tombstone), valid only during the call, and its stamp.
+    package func forEachEntry(
+        _ body: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?, _ stamp: Stamp) -> Void
+    ) {
+        let used = self.used
+        withBytes { raw in
+            var position = 0
+            while position < used {
+                let entry = Self.parts(in: raw, at: position)
+                body(
+                    UnsafeRawBufferPointer(rebasing: raw[entry.name]),
+                    entry.isTombstone ? nil : UnsafeRawBufferPointer(rebasing: raw[entry.value]), entry.stamp)
+                position = entry.value.upperBound
             }
         }
     }
@@ -441,7 +482,7 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
     /// Replaces the bytes in `range` with `bytes`, in place when the buffer is uniquely held and large enough.
     /// A buffer grows by an eighth at least: little slack per held copy, yet appending many entries one by one
     /// copies the buffer a bounded number of times per byte.
-    private mutating func replace(_ range: Range<Int>, with bytes: [UInt8]) {
+    private mutating func replace(_ range: Range<Int>, with bytes: UnsafeRawBufferPointer) {
         let used = self.used
         let needed = used - range.count + bytes.count
         // malloc's usable size (`ManagedBuffer.capacity`): the slack of the allocation's size class is used too.
@@ -457,14 +498,13 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
             // The tail first (the regions may overlap: `copyMemory` is a memmove), then the new bytes.
             UnsafeMutableRawPointer(base + range.lowerBound + bytes.count)
                 .copyMemory(from: base + range.upperBound, byteCount: used - range.upperBound)
-            bytes.withUnsafeBytes { source in
-                guard let address = source.baseAddress else { return }
-                UnsafeMutableRawPointer(base + range.lowerBound).copyMemory(from: address, byteCount: source.count)
-            }
+            guard let address = bytes.baseAddress else { return }
+            UnsafeMutableRawPointer(base + range.lowerBound).copyMemory(from: address, byteCount: bytes.count)
         }
     }
 
-    private static func encode(nameBytes: [UInt8], _ slot: AttributeSlot) -> [UInt8] {
+    private static func encode(name: String, _ slot: AttributeSlot) -> [UInt8] {
+        let nameBytes = name.utf8
         var entry = [UInt8]()
         entry.reserveCapacity(entryOverhead + nameBytes.count + (slot.value?.count ?? 0))
         func varint(_ value: UInt64) {
@@ -543,12 +583,10 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
 
     private func entryEnd(at offset: Int) -> Int { parts(at: offset).value.upperBound }
 
-    private func nameBytes(at offset: Int) -> [UInt8] {
+    private func name(at offset: Int) -> String {
         let range = nameRange(at: offset)
-        return withBytes { Array($0[range]) }
+        return withBytes { String(decoding: $0[range], as: UTF8.self) }
     }
-
-    private func name(at offset: Int) -> String { String(decoding: nameBytes(at: offset), as: UTF8.self) }
 
     private func stamp(at offset: Int) -> Stamp { parts(at: offset).stamp }
 
@@ -567,11 +605,11 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
 
     /// How the stored name at `offset` compares with `name`: by bytes when both are ASCII (the same order as
     /// `String`'s), by `String` comparison otherwise.
-    private func compare(at offset: Int, with name: String) -> Order {
+    private func compare(at offset: Int, with name: some Collection<UInt8>) -> Order {
         withBytes { raw in
             var position = offset
             let length = Int(Self.varint(raw, &position))
-            return Self.compare(raw[position..<position + length], name.utf8)
+            return Self.compare(raw[position..<position + length], name)
         }
     }
 
@@ -585,7 +623,10 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
         return storedName < otherName ? .less : storedName == otherName ? .equal : .greater
     }
 
-    private func search(_ name: String) -> SearchResult {
+    private func search(_ name: String) -> SearchResult { search(name.utf8) }
+
+    /// Where the entry named by the UTF-8 `name` is, or would go.
+    private func search(_ name: some Collection<UInt8>) -> SearchResult {
         guard !isEmpty else { return .insert(0) }
         // Ascending input (decoding a content, joining into a copy built the same way) ends at once.
         let last = self.last

@@ -125,13 +125,17 @@ package struct SessionContent: Hashable, Sendable {
     /// Live attributes (tombstones left out).
     package var liveAttributes: [String: [UInt8]] {
         var result = [String: [UInt8]](minimumCapacity: attributes.count)
-        for (name, slot) in attributes { if let value = slot.value { result[name] = value } }
+        attributes.forEachEntry { name, value, _ in
+            if let value { result[String(decoding: name, as: UTF8.self)] = Array(value) }
+        }
         return result
     }
 
     /// Total bytes of live attribute names and values.
     package var attributeBytes: Int {
-        attributes.reduce(0) { $0 + $1.key.utf8.count + ($1.value.value?.count ?? 0) }
+        var total = 0
+        attributes.forEachEntry { name, value, _ in total += name.count + (value?.count ?? 0) }
+        return total
     }
 }
 

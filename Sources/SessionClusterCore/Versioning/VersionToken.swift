@@ -14,7 +14,14 @@ extension VersionVector {
 
     /// The token payload for this vector.
     public var tokenPayload: [UInt8] {
-        var writer = ByteWriter()
+        tokenPayload(afterByte: nil, reserving: 0)
+    }
+
+    /// `first` (a sealer's key id) when given, then the token payload, in one array with room for `extra` more
+    /// bytes (the MAC): one allocation.
+    package func tokenPayload(afterByte first: UInt8?, reserving extra: Int) -> [UInt8] {
+        var writer = ByteWriter(capacity: 1 + 10 + entries.count * 18 + extra)
+        if let first { writer.writeUInt8(first) }
         writer.writeVarint(UInt64(entries.count))
         for entry in entries {
             writer.writeUInt64(entry.node.rawValue)

@@ -31,10 +31,12 @@ extension ByteWriter {
         writeOptional(content.maxInactive) { $0.writeSignedVarint($1) }
         writeOptional(content.maxInactiveStamp) { $0.write($1) }
         writeVarint(UInt64(content.attributes.count))
-        // `AttributeMap` iterates in ascending name order: one content has one encoding.
-        for (name, slot) in content.attributes {
-            writeString(name)
-            write(slot)
+        // `AttributeMap` iterates in ascending name order: one content has one encoding. Each entry is written
+        // from the map's bytes as `writeString(name)` and `write(slot)` would write it, without copying it out.
+        content.attributes.forEachEntry { name, value, stamp in
+            writeBytes(name)
+            writeOptional(value) { $0.writeBytes($1) }
+            write(stamp)
         }
         writeOptional(content.invalidation) { $0.write($1) }
     }
