@@ -40,6 +40,43 @@ import Testing
         #expect(heap.count == 0)
     }
 
+    /// Callbacks capture their owners strongly (a weak reference costs every retain and release of the owner the
+    /// slow path), so a loop that stops must let go of what it still holds: a registered descriptor's handler, a
+    /// timer not due yet, end-of-iteration work. Otherwise an owner registered at the stop lives (and holds its
+    /// descriptors) for ever.
+    @Test func aStoppedLoopLetsGoOfHandlersTimersAndQueuedWork() async throws {
+        final class Owner: IterationEndTask, @unchecked Sendable {
+            func iterationEnded() {}
+        }
+        final class Observed: @unchecked Sendable { weak var owner: Owner? }
+        let loop = try EventLoop(name: "release-test")
+        loop.start()
+        let observed = (handler: Observed(), timer: Observed(), task: Observed())
+        var pipeEnds: [Int32] = [0, 0]
+        #expect(pipe(&pipeEnds) == 0)
+        let descriptor = pipeEnds[0]
+        defer { for end in pipeEnds { close(end) } }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                let (handler, timer, task) = (Owner(), Owner(), Owner())
+                observed.handler.owner = handler
+                observed.timer.owner = timer
+                observed.task.owner = task
+                try? loop.register(descriptor, events: EventLoop.readable) { _ in _ = handler }
+                loop.schedule(afterMillis: 3_600_000) { _ = timer }
+                // Queued by the last work of the loop's last turn: it runs, then is let go of.
+                loop.afterIteration(task)
+                done.resume()
+            }
+        }
+        #expect(observed.handler.owner != nil, "the loop holds the handler's owner while it runs")
+        #expect(observed.timer.owner != nil, "the loop holds a pending timer's owner while it runs")
+        await loop.stop()
+        #expect(observed.handler.owner == nil, "a stopped loop still holds a registered handler")
+        #expect(observed.timer.owner == nil, "a stopped loop still holds a timer that never fired")
+        #expect(observed.task.owner == nil, "a stopped loop still holds end-of-iteration work")
+    }
+
     @Test func loopFiresTimersInOrderAndHonoursCancel() async throws {
         let loop = try EventLoop(name: "timer-test")
         loop.start()
