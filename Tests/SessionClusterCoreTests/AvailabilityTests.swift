@@ -321,6 +321,73 @@ extension AvailabilityTests {
     }
 }
 
+/// A node keeps the tombstone of a session it no longer holds, and every holder its placement names crashes; the
+/// copy that still serves the session is elsewhere (here the old backup, which missed the end and the takeover).
+/// The tombstone was listed only to the named holders, so the session stayed valid there for good: a rotation
+/// (change of id) heard only by a non-holder left the old id valid (simulator seed `backup-async-795957145834`).
+/// It is listed to the session's owners on the ring too.
+extension AvailabilityTests {
+    @Test func aTombstoneWhoseNamedHoldersAreGoneReachesTheRingOwnersByDigest() throws {
+        var settings = ReplicationSettings.unitTest(.backup)
+        settings.antiEntropyIntervalMillis = 100
+        // Five nodes. A session created on n1 (backup B) such that, once two of the others (X, Y) are gone, its
+        // two ring owners among the three left are B and the last one (Z), not n1: n1 then has no role of its own
+        // that would make it re-place the session, and only its digest can carry the end.
+        var found: (ReplicationCluster, SessionID, Placement, NodeID, [NodeID], NodeID)?
+        for seed in UInt64(1)...400 where found == nil {
+            var cluster = ReplicationCluster(count: 5, settings: settings)
+            let candidate = sessionID(1_000 + seed)
+            cluster.create(candidate, on: n1, setting(["user": "alice"]))
+            cluster.deliverAll()
+            guard let placement = cluster[n1].placement(of: candidate), placement.primary == n1,
+                let backup = placement.backup
+            else { continue }
+            for last in cluster.ids where last != n1 && last != backup {
+                let ring = HashRing(
+                    members: [n1, backup, last].map { HashRing.Member(id: $0, key: cluster.names[$0]!) })
+                if !ring.owners(of: candidate, limit: 2).contains(n1) {
+                    let gone = cluster.ids.filter { ![n1, backup, last].contains($0) }
+                    found = (cluster, candidate, placement, backup, gone, last)
+                    break
+                }
+            }
+        }
+        var (cluster, id, placement, backup, gone, last) = try #require(found)
+        // n1 ends the session cut off from everyone, then hears of a takeover by X and Y.
+        var logout = SessionChanges()
+        logout.invalidate()
+        cluster.commit(id, on: n1, logout)
+        _ = cluster.take { $0.from == n1 }
+        let takeover = Placement(epoch: placement.epoch + 2, primary: gone[0], backup: gone[1])
+        cluster.receive(.placement(id, takeover), at: n1, from: gone[0])
+        _ = cluster.take { _ in true }  // nothing of the end or of that takeover gets out
+        // Meanwhile, on the other side, B took the session over with Z as its backup.
+        let other = Placement(epoch: placement.epoch + 1, primary: backup, backup: last)
+        cluster.receive(.placement(id, other), at: backup, from: last)
+        cluster.receive(.placement(id, other), at: last, from: backup)
+        cluster.deliverAll(where: { $0.to != n1 && $0.from != n1 })
+        _ = cluster.take { _ in true }
+        #expect(cluster[n1].session(id)?.isValid == false, "n1 keeps its tombstone")
+        try #require(cluster[backup].session(id)?.isValid == true, "B missed the end")
+        try #require(cluster[last].session(id)?.isValid == true, "Z holds a copy as B's backup")
+        // X and Y crash before anything of it got out.
+        for node in gone { cluster.remove(node) }
+        for node in [n1, backup, last] { cluster.setMembers(of: node, to: [n1, backup, last]) }
+        cluster.deliverAll()
+        try #require(cluster[backup].session(id)?.isValid == true, "nothing told B of the end yet")
+
+        // n1's anti-entropy (a peer per interval): the tombstone goes to the session's ring owners, who pull it.
+        for _ in 0..<6 {
+            cluster.advance(100)
+            cluster.tick(n1)
+            cluster.deliverAll()
+        }
+        #expect(cluster[backup].session(id)?.isValid != true, "the old id still serves the session at B")
+        #expect(cluster[last].session(id)?.isValid != true, "the old id still serves the session at Z")
+        #expect(cluster.holders(of: id).isEmpty)
+    }
+}
+
 /// Gossip of a dead member that is an older incarnation of a live name (a restarted node's own previous one)
 /// marks it gone for good: remembered as "out of reach" it held every lost answer back for a minute.
 @Suite struct SupersededIncarnationTests {

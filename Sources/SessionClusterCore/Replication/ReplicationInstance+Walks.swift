@@ -81,7 +81,8 @@ extension ReplicationInstance {
     // MARK: Digests
 
     /// Starts a digest round to `peer` of the sessions it should hold: all of them in delta mode; in backup mode
-    /// those this node is primary for with `peer` as backup, or backup for with `peer` as primary. Sent in chunks
+    /// those this node is primary for with `peer` as backup, or backup for with `peer` as primary, and the ended
+    /// copies this node keeps without holding them to their holders and to their owners on the ring. Sent in chunks
     /// of `digestChunkEntries`, a step per tick, ending with one (possibly empty) final chunk. A round under way
     /// to the same peer is abandoned (the peer keeps the newest round).
     /// `stepping` false leaves the first step to the next tick's budget.
@@ -102,11 +103,15 @@ extension ReplicationInstance {
             if settings.mode == .backup {
                 // The sessions both hold, whatever their roles (with more than two copies, two backups list theirs
                 // to each other too: the receiver's push-back sends what both should hold and was not listed).
-                // Also a stray tombstone to its holders: they pull the end if they missed it.
+                // Also a stray tombstone to its holders: they pull the end if they missed it. And to the session's
+                // owners on the ring (its ring-first member holds a copy): the holders this copy names may all be
+                // gone, crashed and restarted since, while the copies that serve the session are elsewhere (seed
+                // `backup-async-795957145834`: a rotation heard only by a non-holder left the old id valid).
                 guard let placement = replica.placement,
                     placement.holders.contains(me) && placement.holders.contains(peer)
-                        || (!replica.session.isValid && placement.holders.contains(peer)
-                            && !placement.holders.contains(me))
+                        || (!replica.session.isValid && !placement.holders.contains(me)
+                            && (placement.holders.contains(peer)
+                                || ring.owners(of: id, limit: settings.copies).contains(peer)))
                 else { continue }
             }
             entries.append(DigestEntry(sessionID: id, version: replica.session.version, placement: replica.placement))
