@@ -135,9 +135,16 @@ struct KeySpace {
     /// Runs plans one after the other; `done` gets their answers in order. A loop, not a recursion: plans that
     /// complete at once (the copy is here) would otherwise nest one call per plan and overflow the stack on a
     /// long `MULTI` block or a `DEL` of many keys. After `plansPerTurn` plans the rest waits for a later turn.
-    func runAll(_ plans: [Plan], _ done: @escaping ([RESPValue]) -> Void) {
+    func runAll(
+        _ plans: [Plan], _ done: @escaping ([RESPValue]) -> Void, tooLarge: ((_ bytes: Int) -> Void)? = nil
+    ) {
         var replies = [RESPValue]()
         replies.reserveCapacity(plans.count)
+        // With `tooLarge`, the replies are measured as they come: past `maxReplyBytes` the rest is not kept (the
+        // reads are not even run; writes still are, since they change keys), and `tooLarge` answers instead. An
+        // `MGET` naming one 200 KB key a thousand times built 400 MB before the connection's output cap dropped it.
+        var replyBytes = 0
+        var overLimit: Bool { tooLarge != nil && replyBytes > Self.maxReplyBytes }
         let loop = self.loop
         func drive() {
             var ranThisTurn = 0
@@ -147,18 +154,35 @@ struct KeySpace {
                     return
                 }
                 ranThisTurn += 1
+                if overLimit, case .read = plans[replies.count] {
+                    replies.append(.null)
+                    continue
+                }
                 var returned = false
                 var completed = false
                 run(plans[replies.count]) { value in
-                    replies.append(value)
+                    replyBytes += value.encodedSizeEstimate
+                    replies.append(overLimit ? .null : value)
                     if returned { drive() } else { completed = true }  // later (a pull, an ack): resume the loop
                 }
                 returned = true
                 guard completed else { return }
             }
+            if overLimit, let tooLarge { return tooLarge(replyBytes) }
             done(replies)
         }
         drive()
+    }
+
+    /// The most bytes a reply of many keys' values (`MGET`, `EXEC`) may take: it is built whole before it is
+    /// queued, and the connection drops past 64 MiB queued. Past it the command answers an error instead.
+    static let maxReplyBytes = 32 << 20
+
+    /// The error a command answers when its reply would be over `maxReplyBytes`.
+    static func replyTooLarge(_ command: String, bytes: Int, ran: Bool) -> RESPValue {
+        .err(
+            "\(command) reply too large: over \(maxReplyBytes >> 20) MiB (\(bytes >> 20) MiB at least)"
+                + (ran ? "; its writes were applied, its reply not sent" : "; ask for fewer keys at once"))
     }
 
     /// Active expiry, as Redis does it besides expiring on access: deletes the expired keys held here, this node

@@ -108,10 +108,25 @@ enum RESPCommands {
                     ?? RESPKeyCommands.plan(name, command.dropFirst()) ?? .reply(unknownCommand(command))
             }
             if let (key, bodies) = oneKey(plans) {
-                let block: (inout KeyModel) -> RESPValue = { model in .array(bodies.map { $0(&model) }) }
+                // Every body runs (the block is one write); past the reply limit their answers are not kept.
+                let block: (inout KeyModel) -> RESPValue = { model in
+                    var answers = [RESPValue]()
+                    var bytes = 0
+                    for body in bodies {
+                        let answer = body(&model)
+                        bytes += answer.encodedSizeEstimate
+                        if bytes <= KeySpace.maxReplyBytes { answers.append(answer) }
+                    }
+                    guard bytes <= KeySpace.maxReplyBytes else {
+                        return KeySpace.replyTooLarge("EXEC", bytes: bytes, ran: true)
+                    }
+                    return .array(answers)
+                }
                 connection.keys.write(key, block) { reply($0.replyOrError) }
             } else {
-                connection.keys.runAll(plans) { reply(.array($0)) }
+                connection.keys.runAll(
+                    plans, { reply(.array($0)) },
+                    tooLarge: { reply(KeySpace.replyTooLarge("EXEC", bytes: $0, ran: true)) })
             }
         }
     }

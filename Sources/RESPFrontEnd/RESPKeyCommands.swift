@@ -41,10 +41,8 @@ enum RESPKeyCommands {
             return .run { keys, reply in
                 keys.runAll(
                     a.map { key in .read(key) { model in stringReply(model.state, wrongTypeIsNull: true) { .bulk($0) } }
-                    }
-                ) {
-                    reply(.array($0))
-                }
+                    }, { reply(.array($0)) },
+                    tooLarge: { reply(KeySpace.replyTooLarge("MGET", bytes: $0, ran: false)) })
             }
         case "DEL", "UNLINK":
             return .run { keys, reply in

@@ -202,6 +202,34 @@ import Testing
         await running.stop()
     }
 
+    /// A reply of many values is measured as it is built: past 32 MiB the command answers an error and the
+    /// connection goes on; a `MULTI` block's writes are applied all the same. One `MGET` naming a 200 KB key a
+    /// thousand times (12 KB sent) built 400 MB before the connection's 64 MiB output cap dropped the reply unsent,
+    /// and a million times would have taken the node's memory (fresh-eyes finding of 2026-11-29).
+    @Test func aReplyOverTheLimitIsAnErrorNotAnOutOfMemory() async throws {
+        let running = try await Self.start()
+        let port = running.port
+        let answers = try await onOwnThread { () throws -> String in
+            let socket = try RawSocket(port: port)
+            socket.send(Self.command("SET", "big", String(repeating: "x", count: 200_000)))
+            _ = socket.read(until: "+OK\r\n")
+            let many = [String](repeating: "big", count: 400)  // 80 MB of answers
+            let reads = many.map { Self.command("GET", $0) }.reduce([], +)
+            socket.send(Self.command(["MGET"] + many))
+            socket.send(Self.command("MULTI") + Self.command("SET", "written", "yes") + reads + Self.command("EXEC"))
+            socket.send(Self.command("MULTI") + reads + Self.command("EXEC"))  // one key: the block is one write
+            socket.send(Self.command("MGET", "written", "written") + Self.command("PING"))
+            return socket.read(until: "+PONG\r\n")
+        }
+        #expect(answers.hasPrefix("-ERR MGET reply too large: over 32 MiB"), "\(answers.prefix(200))")
+        #expect(
+            answers.components(separatedBy: "-ERR EXEC reply too large: over 32 MiB").count == 3,
+            "both blocks answer the error")
+        #expect(answers.contains("its writes were applied, its reply not sent"))
+        #expect(answers.hasSuffix("*2\r\n$3\r\nyes\r\n$3\r\nyes\r\n+PONG\r\n"), "\(answers.suffix(200))")
+        await running.stop()
+    }
+
     @Test func aMultiBlockOnOneKeyIsOneDelta() async throws {
         let running = try await Self.start()
         let port = running.port

@@ -28,6 +28,20 @@ public indirect enum RESPValue: Sendable, Equatable {
     /// Redis's generic error: `-ERR <message>`.
     public static func err(_ message: String) -> RESPValue { .error("ERR " + message) }
 
+    /// About the bytes this value takes encoded (at least that, in either protocol version): what a reply of many
+    /// values is measured by before it is built whole (`KeySpace.maxReplyBytes`).
+    var encodedSizeEstimate: Int {
+        switch self {
+        case .simple(let text), .error(let text): 3 + text.utf8.count
+        case .integer, .double: 24
+        case .bulk(let bytes): 16 + bytes.count
+        case .array(let values), .set(let values): values.reduce(16) { $0 + $1.encodedSizeEstimate }
+        case .map(let pairs):
+            pairs.reduce(16) { $0 + $1.0.encodedSizeEstimate + $1.1.encodedSizeEstimate }
+        case .null, .nullArray, .boolean: 5
+        }
+    }
+
     /// Same type and same content.
     public static func == (lhs: RESPValue, rhs: RESPValue) -> Bool {
         switch (lhs, rhs) {
