@@ -10,13 +10,6 @@ extension NodeRuntime {
         let all = changes.changes
         var decided = Set<String>()
         let hashing = all.count > 8
-        // Many changes look their names up in one table (a search of the copy per name cost k × n: deleting a
-        // 25,000-field hash took minutes); a few search the copy in place.
-        let lengths = hashing ? session.attributeLengths : nil
-        func oldLength(_ name: String) -> Int? {
-            if let lengths { return lengths[name] }
-            return session.attributeLength(name)
-        }
         func isFirst(_ name: String, at index: Int) -> Bool {
             if hashing { return decided.insert(name).inserted }
             return !all[(index + 1)...].contains { later in
@@ -40,7 +33,7 @@ extension NodeRuntime {
             case .setMaxInactive, .invalidate: continue
             }
             guard isFirst(name, at: index) else { continue }
-            if let old = oldLength(name) {
+            if let old = session.attributeLength(name) {
                 count -= 1
                 bytes -= name.utf8.count + old
             }

@@ -90,25 +90,11 @@ public struct SessionSnapshot: Sendable, Equatable {
         }
     }
 
-    /// The length of attribute `name`'s value, read without copying it out; nil when there is none. A search of
-    /// the copy: for many names, `attributeLengths` once.
+    /// The length of attribute `name`'s value, read without copying it out; nil when there is none.
     func attributeLength(_ name: String) -> Int? {
         switch storage {
         case .copy(let map): map.liveValueLength(named: name)
         case .dictionary(let dictionary): dictionary[name]?.count
-        }
-    }
-
-    /// Every attribute's value length by name, in one pass (no value copied out).
-    var attributeLengths: [String: Int] {
-        switch storage {
-        case .copy(let map):
-            var lengths = [String: Int](minimumCapacity: map.count)
-            map.forEachEntry { name, value, _ in
-                if let value { lengths[String(decoding: name, as: UTF8.self)] = value.count }
-            }
-            return lengths
-        case .dictionary(let dictionary): return dictionary.mapValues(\.count)
         }
     }
 
