@@ -199,34 +199,6 @@ extension ClusterNodeTests {
         #expect(SessionError.aborted(OutOfStock(item: "x")).httpStatus == 500)
     }
 
-    /// A snapshot reads its attributes from the session's copy when asked (a body that only writes builds no
-    /// dictionary): one attribute, all of them, a removed one absent, and a snapshot whose attributes were set
-    /// reads what was set; snapshots compare by what they show, however they hold it.
-    @Test func aSnapshotReadsItsAttributesFromTheCopyAndAfterBeingSet() async throws {
-        let node = try await ClusterNode.start(Self.settings("n1", multicast: Self.uniqueMulticast()))
-        let login = try await node.create { changes in
-            changes.set("user", "alice")
-            try changes.set("cart", Cart(items: ["tea"], total: 3.5))
-            changes.set("gone", "soon")
-        }
-        let removed = try await node.update(login.id, token: login.version) { _, changes in changes.remove("gone") }
-        var read = try await node.read(login.id, token: removed.version)
-        #expect(read.attribute("user") == Array("alice".utf8))
-        #expect(read.string("user") == "alice")
-        #expect(read.attribute("gone") == nil, "a removed attribute is absent, not empty")
-        #expect(try read.decode(Cart.self, "cart") == Cart(items: ["tea"], total: 3.5))
-        #expect(Set(read.attributes.keys) == ["user", "cart"])
-        let again = try await node.read(login.id, token: removed.version)
-        #expect(read == again)
-        read.attributes["user"] = Array("bob".utf8)
-        #expect(read.string("user") == "bob")
-        #expect(read.attribute("cart") != nil)
-        #expect(read != again)
-        read.attributes["user"] = Array("alice".utf8)
-        #expect(read == again, "equal by what they show: one holds the copy, the other a dictionary")
-        await node.shutdown()
-    }
-
     /// A named session emptied (a key-value store's `remove`) can be set again at once; one that ended cannot.
     @Test func anEmptiedNamedSessionIsSetAgainAnEndedOneIsNot() async throws {
         let node = try await ClusterNode.start(Self.settings("n1", multicast: Self.uniqueMulticast()))

@@ -28,7 +28,7 @@ extension SessionSnapshot {
     /// `.invalidAttribute` when it holds something that does not decode as `type`.
     /// `String` and `[UInt8]` are read as stored (UTF-8 text, bytes), not as JSON: see `SessionChanges.set`.
     public func decode<Value: Decodable>(_ type: Value.Type, _ name: String) throws(SessionError) -> Value? {
-        guard let bytes = attribute(name) else { return nil }
+        guard let bytes = attributes[name] else { return nil }
         if Value.self == String.self {
             guard let text = String(validating: bytes, as: UTF8.self) else {
                 throw .invalidAttribute(name: name, reason: "is not UTF-8 text")

@@ -1,10 +1,10 @@
 import SessionClusterCore
 
 extension NodeRuntime {
-    /// Whether `session`'s attributes with `changes` applied stay within the session limits (read in place: the
-    /// snapshot's dictionary is not built).
-    func fits(_ changes: SessionChanges, on session: SessionSnapshot) -> Bool {
-        var (count, bytes) = session.attributeTotals
+    /// Whether `attributes` with `changes` applied stay within the session limits.
+    func fits(_ changes: SessionChanges, on attributes: [String: [UInt8]]) -> Bool {
+        var count = attributes.count
+        var bytes = attributes.reduce(0) { $0 + $1.key.utf8.count + $1.value.count }
         // The changes' last word per attribute counts; the request's copy of the session is not rebuilt.
         // (A few changes, the common case, are checked against the later ones in place: no set, no array.)
         let all = changes.changes
@@ -33,9 +33,9 @@ extension NodeRuntime {
             case .setMaxInactive, .invalidate: continue
             }
             guard isFirst(name, at: index) else { continue }
-            if let old = session.attributeLength(name) {
+            if let old = attributes[name] {
                 count -= 1
-                bytes -= name.utf8.count + old
+                bytes -= name.utf8.count + old.count
             }
             if let value {
                 count += 1

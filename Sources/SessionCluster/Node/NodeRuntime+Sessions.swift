@@ -42,7 +42,7 @@ extension NodeRuntime {
 
     /// Commits `changes` to an accessed session (whose attributes were `base`) as one delta.
     func commit(
-        _ id: SessionID, changes: SessionChanges, base: SessionSnapshot, _ done: @escaping Completion<VersionToken>
+        _ id: SessionID, changes: SessionChanges, base: [String: [UInt8]], _ done: @escaping Completion<VersionToken>
     ) {
         guard !stopping else { return done(.failure(.shuttingDown)) }
         guard fits(changes, on: base) else {
@@ -74,7 +74,7 @@ extension NodeRuntime {
                 node.release(id)
                 return done(.failure(SessionError(thrown: error)))
             }
-            commit(id, changes: changes, base: session) { committed in
+            commit(id, changes: changes, base: session.attributes) { committed in
                 done(committed.map { SessionUpdate(id: id, version: $0, value: value) })
             }
         }
@@ -93,7 +93,7 @@ extension NodeRuntime {
         guard node.replication.admitsCreate(limit: (settings.maxSessions + shardCount - 1) / shardCount) else {
             return done(.failure(.full))
         }
-        guard fits(changes, on: SessionSnapshot(empty: id)) else { return done(.failure(.tooLarge)) }
+        guard fits(changes, on: [:]) else { return done(.failure(.tooLarge)) }
         let now = NodeRuntime.now()
         let firstCounter = named ? UInt64(clamping: max(1, now.millis)) &* 1024 : 1
         finish(node.create(id, changes: changes, now: now, firstCounter: firstCounter), id: id, done)

@@ -4,25 +4,8 @@ import SessionClusterCore
 public struct SessionSnapshot: Sendable, Equatable {
     /// The session (after `changeID`, its new id).
     public var id: SessionID
-    /// The attributes, as bytes (`string(_:)`, `decode(_:_:)` read them as text or JSON). Built from the
-    /// session's copy when read, and again at every read: to read a few, `attribute(_:)`, `string(_:)` and
-    /// `decode(_:_:)` copy out only the one named. (A request that only writes builds nothing.)
-    public var attributes: [String: [UInt8]] {
-        get {
-            switch storage {
-            case .copy(let map):
-                var result = [String: [UInt8]](minimumCapacity: map.count)
-                map.forEachEntry { name, value, _ in
-                    if let value { result[String(decoding: name, as: UTF8.self)] = Array(value) }
-                }
-                return result
-            case .dictionary(let dictionary): return dictionary
-            }
-        }
-        set { storage = .dictionary(newValue) }
-    }
-    /// The attributes as the copy holds them (tombstones included), or as set.
-    private var storage: SnapshotAttributes
+    /// The attributes, as bytes (`string(_:)`, `decode(_:_:)` read them as text or JSON).
+    public var attributes: [String: [UInt8]]
     /// When the session was created (ms since the epoch); nil for a copy that never learned it.
     public var createdAt: Timestamp?
     /// The last request to the session any node told this one of (ms since the epoch).
@@ -34,7 +17,7 @@ public struct SessionSnapshot: Sendable, Equatable {
 
     init(_ session: Session, version: VersionToken, lostWrites: Bool) {
         id = session.id
-        storage = .copy(session.content.attributes)
+        attributes = session.content.liveAttributes
         createdAt = session.content.createdAt
         lastAccess = session.content.lastAccess
         maxInactiveSeconds = session.content.maxInactive.flatMap { $0 > 0 ? $0 : nil }
@@ -45,7 +28,7 @@ public struct SessionSnapshot: Sendable, Equatable {
     /// The snapshot of a session that holds nothing yet (`update(…, creatingIfAbsent: true)` of an absent one).
     init(empty id: SessionID) {
         self.id = id
-        storage = .dictionary([:])
+        attributes = [:]
         createdAt = nil
         lastAccess = Timestamp(millis: 0)
         version = VersionToken(sealed: "")
@@ -64,51 +47,7 @@ public struct SessionSnapshot: Sendable, Equatable {
     public func strings() -> [String: String] { attributes.mapValues { String(decoding: $0, as: UTF8.self) } }
 
     /// An attribute as UTF-8 text.
-    public func string(_ name: String) -> String? { attribute(name).map { String(decoding: $0, as: UTF8.self) } }
-
-    /// An attribute's bytes; nil when the session has no such attribute.
-    public func attribute(_ name: String) -> [UInt8]? {
-        switch storage {
-        case .copy(let map): map[name]?.value
-        case .dictionary(let dictionary): dictionary[name]
-        }
-    }
-
-    /// The number of attributes and their names' and values' bytes, counted without building `attributes`.
-    var attributeTotals: (count: Int, bytes: Int) {
-        switch storage {
-        case .copy(let map):
-            var totals = (count: 0, bytes: 0)
-            map.forEachEntry { name, value, _ in
-                guard let value else { return }
-                totals.count += 1
-                totals.bytes += name.count + value.count
-            }
-            return totals
-        case .dictionary(let dictionary):
-            return (dictionary.count, dictionary.reduce(0) { $0 + $1.key.utf8.count + $1.value.count })
-        }
-    }
-
-    /// The length of attribute `name`'s value, read without copying it out; nil when there is none.
-    func attributeLength(_ name: String) -> Int? {
-        switch storage {
-        case .copy(let map): map.liveValueLength(named: name)
-        case .dictionary(let dictionary): dictionary[name]?.count
-        }
-    }
-
-    public static func == (lhs: SessionSnapshot, rhs: SessionSnapshot) -> Bool {
-        lhs.id == rhs.id && lhs.createdAt == rhs.createdAt && lhs.lastAccess == rhs.lastAccess
-            && lhs.version == rhs.version && lhs.lostWrites == rhs.lostWrites
-            && lhs.maxInactiveSeconds == rhs.maxInactiveSeconds && lhs.attributes == rhs.attributes
-    }
-}
-
-/// A snapshot's attributes: the copy's map as the session held it (read lazily), or a dictionary once set.
-private enum SnapshotAttributes: Sendable {
-    case copy(AttributeMap)
-    case dictionary([String: [UInt8]])
+    public func string(_ name: String) -> String? { attributes[name].map { String(decoding: $0, as: UTF8.self) } }
 }
 
 /// The result of a committed request: the session id (new after a change of id) and the client's new token.

@@ -24,8 +24,6 @@ public final class EventLoop: @unchecked Sendable {
     private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
     private var handlers: [Int32: (UInt32) -> Void] = [:]
     private var endOfIteration: [IterationWork] = []
-    /// The previous batch of `endOfIteration`, emptied, kept for its capacity (a new array per turn otherwise).
-    private var spareEndOfIteration: [IterationWork] = []
     private var timers = TimerHeap()
     private let name: String
     private var thread: Thread?
@@ -302,7 +300,6 @@ public final class EventLoop: @unchecked Sendable {
         handlers = [:]
         timers = TimerHeap()
         endOfIteration = []
-        spareEndOfIteration = []
         let waiting = finished.withLock { waiting -> [CheckedContinuation<Void, Never>] in
             defer { waiting = nil }
             return waiting ?? []
@@ -313,18 +310,14 @@ public final class EventLoop: @unchecked Sendable {
     /// The work queued with `afterIteration` (flushes), including work that work queues.
     private func runEndOfIteration() {
         while !endOfIteration.isEmpty {
-            // Swapped with the spare array: neither is copied, and both keep their capacity.
-            var work = spareEndOfIteration
-            spareEndOfIteration = []
-            swap(&work, &endOfIteration)
+            let work = endOfIteration
+            endOfIteration = []
             for item in work {
                 switch item {
                 case .closure(let closure): closure()
                 case .task(let task): task.iterationEnded()
                 }
             }
-            work.removeAll(keepingCapacity: true)
-            spareEndOfIteration = work
         }
     }
 

@@ -183,7 +183,6 @@ extension ReplicationInstance {
             commits[commitID] = pending
             awaiting = commitID
         }
-        directives.reserveCapacity(directives.count + targets.count)
         for target in targets {
             directives.append(.send(.delta(delta, ack: awaiting), to: target))
             counters.deltasSent += 1

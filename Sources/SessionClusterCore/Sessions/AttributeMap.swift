@@ -385,13 +385,6 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
         indices.contains { !parts(at: $0).isTombstone }
     }
 
-    /// The length of attribute `name`'s value, read without copying it out; nil when absent or a tombstone.
-    package func liveValueLength(named name: String) -> Int? {
-        guard case .found(let offset) = search(name) else { return nil }
-        let entry = parts(at: offset)
-        return entry.isTombstone ? nil : entry.value.count
-    }
-
     /// Whether attribute `name` holds a value (is present and not a tombstone), read without copying it out.
     package func hasLiveValue(named name: String) -> Bool {
         guard case .found(let offset) = search(name) else { return false }
