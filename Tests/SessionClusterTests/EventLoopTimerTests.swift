@@ -77,6 +77,35 @@ import Testing
         #expect(observed.task.owner == nil, "a stopped loop still holds end-of-iteration work")
     }
 
+    /// Work handed over while the loop drains its inbox is taken in the same drain: two loops handing each other
+    /// a pipeline held one turn for the whole of it (200 reads of a big hash: 1.4 s). A drain now stops taking
+    /// batches after `inboxBudgetMicros`, so a chain of hand-overs lets the timers (and sockets) run in between —
+    /// and still runs to its end.
+    @Test func aChainOfHandOversDoesNotHoldTheTurn() async throws {
+        let loop = try EventLoop(name: "inbox-budget")
+        loop.start()
+        let links = 60
+        let ran = Mutex(0)
+        let timerSawLinks = Mutex(-1)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            @Sendable func link(_ index: Int) {
+                let began = EventLoop.monotonicMicros()
+                while EventLoop.monotonicMicros() - began < 200 {}  // 200 µs of work, 60 of them: 12 ms in all
+                ran.withLock { $0 += 1 }
+                if index + 1 < links { loop.execute { link(index + 1) } } else { done.resume() }
+            }
+            loop.execute {
+                loop.schedule(afterMillis: 0) { timerSawLinks.withLock { $0 = ran.withLock { $0 } } }
+                loop.execute { link(0) }
+            }
+        }
+        #expect(ran.withLock { $0 } == links, "the chain did not run to its end")
+        let seen = timerSawLinks.withLock { $0 }
+        // Without the budget the timer ran after all 60 (one drain took the whole chain); with it, after about 5.
+        #expect(seen >= 0 && seen < links / 2, "a due timer waited for \(seen) of \(links) hand-overs")
+        await loop.stop()
+    }
+
     @Test func loopFiresTimersInOrderAndHonoursCancel() async throws {
         let loop = try EventLoop(name: "timer-test")
         loop.start()

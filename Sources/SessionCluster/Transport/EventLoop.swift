@@ -285,7 +285,8 @@ public final class EventLoop: @unchecked Sendable {
             turnStats.record(micros: turnMicros)
             if trace != nil { trace!.end(micros: turnMicros, loop: name, events: Int(count)) }
         }
-        drainInbox()
+        // The last drain runs to the end: work that work hands over still runs before the inbox closes.
+        drainInbox(bounded: false)
         // Close the inbox, then run what slipped in before it closed: from here on `execute` refuses work.
         let last = inbox.withLock { inbox -> [@Sendable () -> Void] in
             inbox.open = false
@@ -345,7 +346,15 @@ public final class EventLoop: @unchecked Sendable {
     /// How long one turn runs due timers back to back before it looks at the sockets again (µs).
     static let timerBudgetMicros: Int64 = 400
 
-    private func drainInbox() {
+    /// How long one drain of the inbox takes further batches at most (µs). Work handed over while the loop drains
+    /// is taken in the same drain, so two loops handing each other a pipeline (a command to the key's loop, its
+    /// answer back, the next command...) could hold both for the whole pipeline: 200 reads of a big hash held a
+    /// turn 1.4 s. Past the budget the rest waits for the next turn; the eventfd was written for it when it was
+    /// queued, so that turn's wait for events returns at once, after the sockets, timers and flushes had their go.
+    static let inboxBudgetMicros: Int64 = 1_000
+
+    private func drainInbox(bounded: Bool = true) {
+        let start = bounded ? Self.monotonicMicros() : 0
         while true {
             // The batch is swapped with the spare array: neither is copied, and both keep their capacity.
             var batch = spareWork
@@ -361,6 +370,7 @@ public final class EventLoop: @unchecked Sendable {
             for item in batch { item() }
             batch.removeAll(keepingCapacity: true)
             spareWork = batch
+            if bounded && Self.monotonicMicros() - start >= Self.inboxBudgetMicros { return }
         }
     }
 }
