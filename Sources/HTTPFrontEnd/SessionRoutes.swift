@@ -26,6 +26,8 @@ public struct FrontEndSettings: Sendable {
 /// | `POST /logout` | 204, session invalidated cluster-wide, cookies cleared |
 /// | `GET /cluster/members`, `/cluster/stats`, `/metrics`, `/healthz` | membership, counters, Prometheus, `ok` |
 ///
+/// `/healthz` answers 503 with the reason while `ClusterNode.notServingReason` gives one.
+///
 /// Every answer carries `X-Served-By`; a session that cannot be served up to date is 503 with `Retry-After`.
 ///
 /// It runs on the node's event loop (`HTTPServer.start(…, on: node.eventLoop, handler: routes.handle)`): a
@@ -108,7 +110,8 @@ public struct SessionRoutes: Sendable {
         } else if path.elementsEqual(Paths.logout) {
             method == .post ? logout(request, respond) : respond(notAllowed("POST"))
         } else if path.elementsEqual(Paths.healthz) {
-            respond(method == .get || method == .head ? .text(200, "ok\n") : notAllowed("GET, HEAD"))
+            guard method == .get || method == .head else { return respond(notAllowed("GET, HEAD")) }
+            respond(node.notServingReason.map { .text(503, "not serving: \($0)\n") } ?? .text(200, "ok\n"))
         } else if path.elementsEqual(Paths.members) {
             method == .get ? members(respond) : respond(notAllowed("GET"))
         } else if path.elementsEqual(Paths.stats) {

@@ -216,6 +216,23 @@ import Testing
             #expect(peers == [later.me.id])
             try await Task.sleep(for: .milliseconds(200))
         }
+        // The ignored one says so to a health check (a load balancer would otherwise keep sending it clients
+        // whose sessions reach no peer); the others are fine.
+        #expect(earlier.notServingReason?.contains("another process named n2 started after this one") == true)
+        #expect(first.notServingReason == nil && later.notServingReason == nil)
+        // Once the later one is gone, the members find it dead and take the earlier back: it serves again.
+        await later.shutdown()
+        let stopped = ContinuousClock.now
+        while earlier.notServingReason != nil && ContinuousClock.now - stopped < .seconds(15) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(earlier.notServingReason == nil, "still displaced after the later process stopped")
+        var peers: [NodeID] = []
+        while peers != [earlier.me.id] && ContinuousClock.now - stopped < .seconds(15) {
+            peers = await first.members().filter(\.isPeer).map(\.info.id)
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(peers == [earlier.me.id], "n1 takes the earlier process back as its n2")
         await ClusterNodeTests.stopAll(nodes)
     }
 

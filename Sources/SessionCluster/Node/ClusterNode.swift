@@ -43,6 +43,20 @@ public final class ClusterNode: Sendable {
     /// Whether the node takes calls: false from the first `shutdown()` on, so later calls fail at once.
     let accepting = Atomic<Bool>(true)
     private let lifecycle = Mutex(Lifecycle())
+    /// Why this node should be sent no clients now, or nil when nothing says so (any thread, O(1)).
+    ///
+    /// Today one reason: another process with this node's name, started after this one, is running. The cluster
+    /// takes that one for the node and ignores this one (`NodeID` orders by start time), so sessions written here
+    /// would reach no peer. It holds until that process's datagrams have stopped for `deadAfterMillis` plus two
+    /// heartbeats: the members have then found it dead and take this node back. `session-node`'s `/healthz`
+    /// answers 503 with it, so a load balancer's health check stops sending clients here.
+    public var notServingReason: String? {
+        let heard = shards.laterSameNameHeardAt.load(ordering: .relaxed)
+        guard heard != .min, EventLoop.monotonicMillis() - heard < shards.displacedForMillis else { return nil }
+        return "another process named \(me.name) started after this one; the cluster takes it for this node and "
+            + "ignores this one: stop one of them, or give each node its own name"
+    }
+
     /// The figures at the moment the node stopped, so `stats()` still answers afterwards.
     private let finalStats = Mutex<NodeStats?>(nil)
 

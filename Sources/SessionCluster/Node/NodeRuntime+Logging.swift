@@ -172,7 +172,9 @@ extension NodeRuntime {
                 ])
             return
         }
-        guard sender.id != me.id, let count = incarnationLog.admit(now: EventLoop.monotonicMillis()) else { return }
+        guard sender.id != me.id else { return }
+        if sender.id > me.id { shards?.laterSameNameHeardAt.store(EventLoop.monotonicMillis(), ordering: .relaxed) }
+        guard let count = incarnationLog.admit(now: EventLoop.monotonicMillis()) else { return }
         let fields: LogFields = [
             ("name", me.name), ("other_id", sender.id.description), ("other_address", sender.replication),
             ("id", me.id.description), ("datagrams", String(count)),

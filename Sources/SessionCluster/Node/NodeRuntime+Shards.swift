@@ -11,10 +11,19 @@ final class ShardSet: Sendable {
     /// Inbound links shard 0 handed to the other shards and still open: they count against the node's
     /// `maxInboundLinks` as shard 0's own do.
     let handedOffLinks = Atomic<Int>(0)
+    /// When shard 0 last heard a membership datagram from a process with this node's name that started after this
+    /// one (monotonic ms; `Int64.min` never): the cluster then takes that process for this node and ignores this
+    /// one (`ClusterNode.notServingReason`).
+    let laterSameNameHeardAt = Atomic<Int64>(.min)
+    /// How long after the later process's last datagram this node counts as displaced: until the members have
+    /// found that process dead (`deadAfterMillis`) and heard this node again (two heartbeats).
+    let displacedForMillis: Int64
 
     init(_ runtimes: [NodeRuntime]) {
         loops = runtimes.map(\.loop)
         self.runtimes = runtimes.map { LoopConfined(value: $0) }
+        let membership = runtimes[0].settings.membership
+        displacedForMillis = membership.deadAfterMillis + 2 * membership.heartbeatMillis
     }
 
     var count: Int { runtimes.count }
