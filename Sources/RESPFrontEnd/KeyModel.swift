@@ -24,19 +24,39 @@ enum KeyLayout {
 
     /// The hash field an attribute holds; nil for the reserved ones.
     static func field(ofAttribute name: String) -> [UInt8]? {
-        guard let first = name.utf8.first else { return nil }
-        if first == UInt8(ascii: "h") { return Array(name.utf8.dropFirst()) }
-        guard first == UInt8(ascii: "H") else { return nil }
-        let digits = Array(name.utf8.dropFirst())
-        guard digits.count % 2 == 0 else { return nil }
+        var name = name
+        return name.withUTF8 { field(ofAttribute: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The hash field an attribute holds, from the name's UTF-8; nil for the reserved ones.
+    static func field(ofAttribute name: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard let first = name.first else { return nil }
+        if first == UInt8(ascii: "h") { return Array(name.dropFirst()) }
+        guard first == UInt8(ascii: "H"), name.count % 2 == 1 else { return nil }
         var bytes = [UInt8]()
-        for index in stride(from: 0, to: digits.count, by: 2) {
-            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else {
-                return nil
-            }
-            bytes.append(byte)
+        bytes.reserveCapacity(name.count / 2)
+        for index in stride(from: 1, to: name.count, by: 2) {
+            guard let high = hexDigit(name[index]), let low = hexDigit(name[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
         }
         return bytes
+    }
+
+    /// Whether an attribute (its name's UTF-8) holds a hash field, decided without copying it out.
+    static func isField(_ name: UnsafeRawBufferPointer) -> Bool {
+        guard let first = name.first else { return false }
+        if first == UInt8(ascii: "h") { return true }
+        guard first == UInt8(ascii: "H"), name.count % 2 == 1 else { return false }
+        return name.dropFirst().allSatisfy { hexDigit($0) != nil }
+    }
+
+    private static func hexDigit(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 
     /// Whether a session is a key's (the HTTP front end does not serve those).
@@ -128,6 +148,132 @@ struct KeyState: Equatable {
     }
 }
 
+/// What a read sees of a key (`Plan.read`). Either a held copy read in place on the key's loop
+/// (`ClusterNode.peek`), where only what the command asks for is copied out (an `HGET` on a hash of 30,000 fields
+/// used to decode them all into a dictionary first, about 9 ms), or a key model's state (a read inside a `MULTI`
+/// block on one key). Both answer alike: an expired key is absent, and a string wins over hash fields written
+/// concurrently with it (`KeyState`).
+struct KeyView {
+    enum Kind { case string, hash }
+
+    /// Unix time in ms, fixed for the whole command.
+    let now: Int64
+    /// Nil when the key holds nothing (never written, deleted, expired).
+    let kind: Kind?
+    /// Unix time in ms; nil: persistent (or absent).
+    let expiresAt: Int64?
+    /// The string's value, when `kind` is `.string`.
+    let string: [UInt8]?
+    private let source: Source
+
+    private enum Source {
+        case held(SessionView)
+        case state(KeyState?)
+    }
+
+    /// A held copy, read in place: the expiry and string are looked up by name, and a hash's existence by a scan
+    /// that stops at its first field.
+    init(held view: SessionView, now: Int64) {
+        self.now = now
+        source = .held(view)
+        let expiry = view.value(KeyLayout.expiry).flatMap { Int64(String(decoding: $0, as: UTF8.self)) }
+        if let expiry, expiry <= now {
+            (kind, expiresAt, string) = (nil, nil, nil)
+            return
+        }
+        if let value = view.value(KeyLayout.string) {
+            (kind, expiresAt, string) = (.string, expiry, value)
+            return
+        }
+        var anyField = false
+        view.forEachValue { name, _ in
+            anyField = KeyLayout.isField(name)
+            return !anyField
+        }
+        (kind, expiresAt, string) = anyField ? (.hash, expiry, nil) : (nil, nil, nil)
+    }
+
+    /// A key model's state (or an absent key's, nil).
+    init(state: KeyState?, now: Int64) {
+        self.now = now
+        source = .state(state)
+        expiresAt = state?.expiresAt
+        switch state?.value {
+        case .string(let value)?: (kind, string) = (.string, value)
+        case .hash?: (kind, string) = (.hash, nil)
+        case nil: (kind, string) = (nil, nil)
+        }
+    }
+
+    /// Redis's `TYPE` word.
+    var typeName: String {
+        switch kind {
+        case .string?: "string"
+        case .hash?: "hash"
+        case nil: "none"
+        }
+    }
+
+    /// A hash field's value (nil when absent); one lookup by name in a held copy.
+    func field(_ field: [UInt8]) -> [UInt8]? {
+        guard kind == .hash else { return nil }
+        switch source {
+        case .held(let view): return view.value(KeyLayout.attribute(forField: field))
+        case .state(let state): return state?.field(field)
+        }
+    }
+
+    /// The values of `names` (nil where absent), in their order. More than a few are looked up in an index of
+    /// the hash built in one pass, not by a scan each (k × n).
+    func fields(named names: some Collection<[UInt8]>) -> [[UInt8]?] {
+        guard kind == .hash else { return names.map { _ in nil } }
+        switch source {
+        case .held:
+            guard names.count > 8 else { return names.map(field) }
+            let index = Dictionary(allFields.map { ($0.field, $0.value) }, uniquingKeysWith: { first, _ in first })
+            return names.map { index[$0] }
+        case .state(let state):
+            return state?.fields(named: names) ?? names.map { _ in nil }
+        }
+    }
+
+    /// How many fields the hash has (0 for anything else); counted in place.
+    var fieldCount: Int {
+        guard kind == .hash else { return 0 }
+        switch source {
+        case .held(let view):
+            var count = 0
+            view.forEachValue { name, _ in
+                if KeyLayout.isField(name) { count += 1 }
+                return true
+            }
+            return count
+        case .state(let state):
+            return state?.fields.count ?? 0
+        }
+    }
+
+    /// The hash's fields sorted by their bytes: every node lists a hash in the same order.
+    var sortedFields: [(field: [UInt8], value: [UInt8])] {
+        guard kind == .hash else { return [] }
+        switch source {
+        case .held: return KeyState.Value.sorted(allFields)
+        case .state(let state): return state?.sortedFields ?? []
+        }
+    }
+
+    /// Every field of a held hash, in attribute order.
+    private var allFields: [(field: [UInt8], value: [UInt8])] {
+        guard case .held(let view) = source else { return [] }
+        var fields = [(field: [UInt8], value: [UInt8])]()
+        view.forEachValue { name, value in
+            if let field = KeyLayout.field(ofAttribute: name) { fields.append((field, Array(value))) }
+            return true
+        }
+        return fields
+    }
+}
+
 /// One key during one command (or one `MULTI` block on it): the state the commands see, updated as they run,
 /// and the session changes that make it so, committed as one delta.
 struct KeyModel {
@@ -160,6 +306,9 @@ struct KeyModel {
     }
 
     var changed: Bool { !changes.isEmpty }
+
+    /// What a read in the same command (a `MULTI` block on this key) sees now.
+    var view: KeyView { KeyView(state: state, now: now) }
 
     /// Removes everything the key holds (its expiry and name too: a session holding nothing is forgotten after the
     /// tombstone retention, and a later write names the key again).

@@ -5,8 +5,9 @@ import SessionCluster
 enum Plan {
     /// An answer that needs no key (connection commands, argument errors).
     case reply(RESPValue)
-    /// Reads one key.
-    case read([UInt8], (KeyModel) -> RESPValue)
+    /// Reads one key. The body runs where the key's copy is, on its shard's loop (`KeySpace.peek`): it MUST be a
+    /// pure function of the view and the command's arguments.
+    case read([UInt8], (KeyView) -> RESPValue)
     /// Reads and changes one key: its changes are committed as one delta before the answer is given.
     case write([UInt8], (inout KeyModel) -> RESPValue)
     /// Anything else (several keys, walks over the held sessions): runs, then answers once, on the loop.
@@ -45,6 +46,28 @@ struct KeySpace {
                 done(.failure(error))
             }
         }
+    }
+
+    /// Answers `body` over the key as held, read in place on the loop of the key's shard (`ClusterNode.peek`):
+    /// only what `body` asks for is copied out of the copy, and that work stays on the key's loop (decoding a big
+    /// hash on the connection's loop moved its cost to whichever loop the connection happened to be on). `done`
+    /// runs on this loop.
+    func peek(
+        _ key: [UInt8], _ body: @escaping (KeyView) -> RESPValue,
+        _ done: @escaping (Result<RESPValue, SessionError>) -> Void
+    ) {
+        node.peek(
+            SessionID(forKey: key), { view in body(KeyView(held: view, now: Self.now())) },
+            then: { result in
+                switch result {
+                case .success(let reply):
+                    done(.success(reply))
+                case .failure(.notFound), .failure(.lost):
+                    done(.success(body(KeyView(state: nil, now: Self.now()))))
+                case .failure(let error):
+                    done(.failure(error))
+                }
+            })
     }
 
     /// Runs `body` on the key's model and commits what it changed as one delta (in `sync` mode, answered once the
@@ -120,7 +143,7 @@ struct KeySpace {
         case .reply(let value):
             reply(value)
         case .read(let key, let body):
-            read(key) { result in reply(result.map(body).replyOrError) }
+            peek(key, body) { reply($0.replyOrError) }
         case .write(let key, let body):
             write(key, body) { reply($0.replyOrError) }
         case .run(let body):

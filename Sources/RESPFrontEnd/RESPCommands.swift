@@ -140,7 +140,7 @@ enum RESPCommands {
             case .read(let name, let body):
                 guard key == nil || key == name else { return nil }
                 key = name
-                bodies.append { model in body(model) }
+                bodies.append { model in body(model.view) }
             case .write(let name, let body):
                 guard key == nil || key == name else { return nil }
                 key = name

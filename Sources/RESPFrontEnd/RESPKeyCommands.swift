@@ -10,7 +10,7 @@ enum RESPKeyCommands {
     static func plan(_ name: String, _ args: Args) -> Plan? {
         let a = Array(args)
         switch name {
-        case "GET": return .read(a[0]) { model in stringReply(model.state) { .bulk($0) } }
+        case "GET": return .read(a[0]) { key in stringReply(key) { .bulk($0) } }
         case "SET": return set(a)
         case "SETNX":
             return .write(a[0]) { model in
@@ -40,8 +40,8 @@ enum RESPKeyCommands {
         case "MGET":
             return .run { keys, reply in
                 keys.runAll(
-                    a.map { key in .read(key) { model in stringReply(model.state, wrongTypeIsNull: true) { .bulk($0) } }
-                    }, { reply(.array($0)) },
+                    a.map { name in .read(name) { key in stringReply(key, wrongTypeIsNull: true) { .bulk($0) } } },
+                    { reply(.array($0)) },
                     tooLarge: { reply(KeySpace.replyTooLarge("MGET", bytes: $0, ran: false)) })
             }
         case "DEL", "UNLINK":
@@ -52,9 +52,9 @@ enum RESPKeyCommands {
             }
         case "EXISTS":
             return .run { keys, reply in
-                keys.runAll(a.map { key in .read(key) { .integer($0.state == nil ? 0 : 1) } }) { reply(sum($0)) }
+                keys.runAll(a.map { key in .read(key) { .integer($0.kind == nil ? 0 : 1) } }) { reply(sum($0)) }
             }
-        case "TYPE": return .read(a[0]) { .simple($0.state?.typeName ?? "none") }
+        case "TYPE": return .read(a[0]) { .simple($0.typeName) }
         case "EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT": return expire(name, a)
         case "PERSIST":
             return .write(a[0]) { model in
@@ -63,37 +63,37 @@ enum RESPKeyCommands {
                 return .integer(1)
             }
         case "TTL", "PTTL":
-            return .read(a[0]) { model in
-                guard let state = model.state else { return .integer(-2) }
-                guard let at = state.expiresAt else { return .integer(-1) }
-                let left = at - model.now
+            return .read(a[0]) { key in
+                guard key.kind != nil else { return .integer(-2) }
+                guard let at = key.expiresAt else { return .integer(-1) }
+                let left = at - key.now
                 return .integer(Int(name == "TTL" ? (left + 500) / 1000 : left))
             }
         case "RENAME": return rename(a)
-        case "HGET": return .read(a[0]) { model in hashReply(model.state) { .bulk($0.field(a[1])) } }
+        case "HGET": return .read(a[0]) { key in hashReply(key) { .bulk($0.field(a[1])) } }
         case "HMGET":
-            return .read(a[0]) { model in
-                hashReply(model.state, absent: .array(a.dropFirst().map { _ in .null })) { state in
-                    .array(state.fields(named: a.dropFirst()).map { $0.map(RESPValue.bulk) ?? .null })
+            return .read(a[0]) { key in
+                hashReply(key, absent: .array(a.dropFirst().map { _ in .null })) { key in
+                    .array(key.fields(named: a.dropFirst()).map { $0.map(RESPValue.bulk) ?? .null })
                 }
             }
         case "HGETALL":
-            return .read(a[0]) { model in
-                hashReply(model.state, absent: .map([])) {
+            return .read(a[0]) { key in
+                hashReply(key, absent: .map([])) {
                     .map($0.sortedFields.map { (.bulk($0.field), .bulk($0.value)) })
                 }
             }
         case "HKEYS":
             return .read(a[0]) {
-                hashReply($0.state, absent: .array([])) { .array($0.sortedFields.map { .bulk($0.field) }) }
+                hashReply($0, absent: .array([])) { .array($0.sortedFields.map { .bulk($0.field) }) }
             }
         case "HVALS":
             return .read(a[0]) {
-                hashReply($0.state, absent: .array([])) { .array($0.sortedFields.map { .bulk($0.value) }) }
+                hashReply($0, absent: .array([])) { .array($0.sortedFields.map { .bulk($0.value) }) }
             }
-        case "HLEN": return .read(a[0]) { hashReply($0.state, absent: .integer(0)) { .integer($0.fields.count) } }
+        case "HLEN": return .read(a[0]) { hashReply($0, absent: .integer(0)) { .integer($0.fieldCount) } }
         case "HEXISTS":
-            return .read(a[0]) { hashReply($0.state, absent: .integer(0)) { .integer($0.field(a[1]) == nil ? 0 : 1) } }
+            return .read(a[0]) { hashReply($0, absent: .integer(0)) { .integer($0.field(a[1]) == nil ? 0 : 1) } }
         case "HSET", "HMSET":
             guard a.count % 2 == 1 else {
                 return .reply(.err("wrong number of arguments for '\(name.lowercased())' command"))
@@ -301,19 +301,21 @@ enum RESPKeyCommands {
     }
 
     private static func stringReply(
-        _ state: KeyState?, wrongTypeIsNull: Bool = false, _ answer: ([UInt8]) -> RESPValue
+        _ key: KeyView, wrongTypeIsNull: Bool = false, _ answer: ([UInt8]) -> RESPValue
     ) -> RESPValue {
-        guard let state else { return .null }
-        guard case .string(let value) = state.value else { return wrongTypeIsNull ? .null : wrongType }
+        guard key.kind != nil else { return .null }
+        guard let value = key.string else { return wrongTypeIsNull ? .null : wrongType }
         return answer(value)
     }
 
     private static func hashReply(
-        _ state: KeyState?, absent: RESPValue = .null, _ answer: (KeyState) -> RESPValue
+        _ key: KeyView, absent: RESPValue = .null, _ answer: (KeyView) -> RESPValue
     ) -> RESPValue {
-        guard let state else { return absent }
-        guard case .hash = state.value else { return wrongType }
-        return answer(state)
+        switch key.kind {
+        case nil: return absent
+        case .string?: return wrongType
+        case .hash?: return answer(key)
+        }
     }
 
     private static func sum(_ replies: [RESPValue]) -> RESPValue {

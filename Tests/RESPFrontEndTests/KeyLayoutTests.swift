@@ -1,3 +1,4 @@
+import SessionCluster
 import Testing
 
 @testable import RESPFrontEnd
@@ -62,5 +63,65 @@ import Testing
             (15..<25).map { $0 < 20 ? Array("old".utf8) : nil } + [Array("old".utf8), Array("old".utf8), nil]
         #expect(values == expected)
         #expect(model.state?.fields(named: [field(1), field(40)]) == [Array("old".utf8), nil])
+    }
+}
+
+/// A read sees a key alike whether it reads the held copy in place (`KeyView(held:)`, on the key's loop: only what
+/// the command asks for is copied out) or the state a model decoded from every attribute (`KeyState`).
+@Suite struct KeyViewTests {
+    func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+    /// Keys as the layout stores them, including the awkward ones: expired, a string beside concurrent hash
+    /// fields, a hash whose every field was removed (tombstones only), non-ASCII fields, a malformed `H` name.
+    var cases: [(String, [String: [UInt8]?])] {
+        let now: Int64 = 1_000_000
+        let name = (KeyLayout.name, Optional(bytes("k")))
+        var big: [String: [UInt8]?] = [KeyLayout.name: bytes("big")]
+        for index in 0..<300 { big[KeyLayout.attribute(forField: bytes("f\(index)"))] = bytes("v\(index)") }
+        let expiry = KeyLayout.expiry
+        return [
+            ("absent", [:]),
+            ("string", [name.0: name.1, KeyLayout.string: bytes("hello")]),
+            ("string with expiry", [name.0: name.1, KeyLayout.string: bytes("x"), expiry: bytes("\(now + 5_000)")]),
+            ("expired string", [name.0: name.1, KeyLayout.string: bytes("x"), expiry: bytes("\(now)")]),
+            ("string wins over fields", [name.0: name.1, KeyLayout.string: bytes("s"), "hf": bytes("1")]),
+            (
+                "hash",
+                [
+                    name.0: name.1, "ha": bytes("1"), "hb": bytes("2"),
+                    KeyLayout.attribute(forField: [0xFF, 0]): bytes("3"),
+                ]
+            ),
+            ("hash with expiry", [name.0: name.1, "ha": bytes("1"), expiry: bytes("\(now + 1)")]),
+            ("expired hash", [name.0: name.1, "ha": bytes("1"), expiry: bytes("\(now - 1)")]),
+            ("removed fields only", [name.0: nil, "ha": nil, "hb": nil]),
+            ("removed and live fields", [name.0: name.1, "ha": nil, "hb": bytes("2")]),
+            ("name only", [name.0: name.1]),
+            ("malformed H name only", [name.0: name.1, "Hzz": bytes("1"), "H4": bytes("1")]),
+            ("empty field", [name.0: name.1, "h": bytes("empty field name")]),
+            ("big hash", big),
+        ]
+    }
+
+    @Test func aHeldCopyReadInPlaceAnswersAsTheDecodedState() {
+        let now: Int64 = 1_000_000
+        let probes = [bytes("a"), bytes("b"), bytes("f"), [0xFF, 0], bytes("f17"), bytes("f299"), bytes("none"), []]
+        for (label, attributes) in cases {
+            let held = KeyView(held: SessionView(attributes: attributes), now: now)
+            let live = attributes.compactMapValues { $0 }
+            let decoded = KeyView(state: KeyState(attributes: live, now: now), now: now)
+            #expect(held.kind == decoded.kind, "\(label): kind")
+            #expect(held.typeName == decoded.typeName, "\(label): type")
+            #expect(held.expiresAt == decoded.expiresAt, "\(label): expiry")
+            #expect(held.string == decoded.string, "\(label): string")
+            #expect(held.fieldCount == decoded.fieldCount, "\(label): field count")
+            #expect(held.sortedFields.map(\.field) == decoded.sortedFields.map(\.field), "\(label): fields")
+            #expect(held.sortedFields.map(\.value) == decoded.sortedFields.map(\.value), "\(label): values")
+            for probe in probes { #expect(held.field(probe) == decoded.field(probe), "\(label): field \(probe)") }
+            // Few names are looked up one by one, many through an index: both agree with the decoded state.
+            for names in [Array(probes.prefix(3)), probes + probes] {
+                #expect(held.fields(named: names) == decoded.fields(named: names), "\(label): \(names.count) names")
+            }
+        }
     }
 }

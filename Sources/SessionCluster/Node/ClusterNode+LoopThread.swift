@@ -23,6 +23,17 @@ extension ClusterNode {
         onShard(of: id, rejected: { .failure(.shuttingDown) }, { $0.read(id, token: token, $1) }, then: done)
     }
 
+    /// Reads session `id` in place: `project` runs on the loop of the session's shard with its held copy, copying
+    /// out only what it asks for, and `done` gets its result on the calling loop (for the Redis front end: an
+    /// `HGET` on a big hash reads one field, where a snapshot decodes them all into a dictionary). `project` MUST
+    /// NOT touch state of the calling loop: with several loops it runs on another thread. Same failures as `read`.
+    package func peek<Value>(
+        _ id: SessionID, _ project: @escaping (SessionView) -> Value,
+        then done: @escaping (Result<Value, SessionError>) -> Void
+    ) {
+        onShard(of: id, rejected: { .failure(.shuttingDown) }, { $0.peek(id, project, $1) }, then: done)
+    }
+
     /// `update` for callers on the loop: `body` and `done` run on the node's loop.
     public func update<Value>(
         _ id: SessionID, token: VersionToken?,

@@ -116,7 +116,7 @@ extension NodeRuntime {
             loop.deregister(receiver.fd)
             receiver.close()
         }
-        for waiter in accessWaiters.values { waiter(.failure(.shuttingDown)) }
+        for waiter in accessWaiters.values { waiter.fail(.shuttingDown) }
         for waiter in commitWaiters.values { waiter(false) }
         for waiter in confirmWaiters.values { waiter(0) }
         // What is pending goes into the log, then the answers waiting for it (failed commits above join them).

@@ -3,6 +3,19 @@ import SessionClusterCore
 /// The session operations on the loop thread. Each ends by calling `done` exactly once, on the loop: at once
 /// when the copy is here and nothing must be awaited, later when a pull or a `sync` acknowledgement is needed.
 /// `ClusterNode` exposes them twice: as async methods (any task) and as loop-thread callbacks (no thread hop).
+/// Who waits for an access: a request, given a snapshot, or a read in place (`NodeRuntime.peek`), given the copy.
+enum AccessWaiter {
+    case snapshot((Result<SessionSnapshot, SessionError>) -> Void)
+    case view((Result<Session, SessionError>) -> Void)
+
+    func fail(_ error: SessionError) {
+        switch self {
+        case .snapshot(let waiter): waiter(.failure(error))
+        case .view(let waiter): waiter(.failure(error))
+        }
+    }
+}
+
 extension NodeRuntime {
     typealias Completion<Value> = (Result<Value, SessionError>) -> Void
 
@@ -11,10 +24,31 @@ extension NodeRuntime {
         guard !stopping else { return done(.failure(.shuttingDown)) }
         let ticket = nextTicket
         nextTicket += 1
-        accessWaiters[ticket] = done
+        accessWaiters[ticket] = .snapshot(done)
         // A token that does not authenticate for this session is ignored: served as if the client had none.
         let version = token.flatMap { tokens.open($0, for: id) }
         execute(node.access(id, token: version, ticket: ticket, now: NodeRuntime.now()))
+    }
+
+    /// Reads a session in place: access, `project` on the held copy, release — no snapshot is built, and
+    /// `project` runs here, on the shard's loop, whoever asked (see `ClusterNode.peek`).
+    func peek<Value>(
+        _ id: SessionID, _ project: @escaping (SessionView) -> Value, _ done: @escaping Completion<Value>
+    ) {
+        guard !stopping else { return done(.failure(.shuttingDown)) }
+        let ticket = nextTicket
+        nextTicket += 1
+        accessWaiters[ticket] = .view { [unowned self] accessed in
+            switch accessed {
+            case .success(let session):
+                let value = project(SessionView(session: session))
+                node.release(id)
+                done(.success(value))
+            case .failure(let error):
+                done(.failure(error))
+            }
+        }
+        execute(node.access(id, token: nil, ticket: ticket, now: NodeRuntime.now()))
     }
 
     /// See `ClusterNode.confirm(_:version:replicas:timeoutMillis:then:)`.

@@ -37,7 +37,7 @@ final class NodeRuntime {
     var inbound: [Int32: PeerConnection] = [:]
     /// Peers' hello information (address) for peers membership does not know yet; redial bans.
     var directory = PeerDirectory()
-    var accessWaiters: [AccessTicket: (Result<SessionSnapshot, SessionError>) -> Void] = [:]
+    var accessWaiters: [AccessTicket: AccessWaiter] = [:]
     var commitWaiters: [CommitID: (Bool) -> Void] = [:]
     var confirmWaiters: [CommitID: (Int) -> Void] = [:]
     var nextTicket: AccessTicket = 1
@@ -250,11 +250,15 @@ final class NodeRuntime {
             case .replication(.send(let message, let peer)):
                 send(message, to: peer)
             case .replication(.accessReady(let ticket, let session, let lostWrites)):
-                guard let waiter = accessWaiters.removeValue(forKey: ticket) else { break }
-                let token = tokens.sealLater(session.version, for: session.id)
-                waiter(.success(SessionSnapshot(session, version: token, lostWrites: lostWrites)))
+                switch accessWaiters.removeValue(forKey: ticket) {
+                case .snapshot(let waiter)?:
+                    let token = tokens.sealLater(session.version, for: session.id)
+                    waiter(.success(SessionSnapshot(session, version: token, lostWrites: lostWrites)))
+                case .view(let waiter)?: waiter(.success(session))
+                case nil: break
+                }
             case .replication(.accessFailed(let ticket, let failure)):
-                accessWaiters.removeValue(forKey: ticket)?(.failure(SessionError(failure)))
+                accessWaiters.removeValue(forKey: ticket)?.fail(SessionError(failure))
             case .replication(.commitCompleted(let commitID, let acknowledged)):
                 commitWaiters.removeValue(forKey: commitID)?(acknowledged)
             case .replication(.confirmCompleted(let commitID, let count)):

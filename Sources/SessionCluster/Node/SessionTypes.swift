@@ -267,3 +267,33 @@ public struct MembershipFigures: Sendable, Equatable {
 
     public init() {}
 }
+
+/// A held session read in place, on its shard's loop (`ClusterNode.peek`): a lookup copies out only the value asked
+/// for, where a `SessionSnapshot` copies every attribute into a dictionary (for a Redis hash of 30,000 fields, about
+/// 9 ms per `HGET`). Valid only during the projection it is handed to.
+package struct SessionView {
+    let session: Session
+
+    init(session: Session) { self.session = session }
+
+    /// A view of a copy holding `attributes` (nil: removed, a tombstone), for tests of what reads it.
+    package init(attributes: [String: [UInt8]?]) {
+        let stamp = Stamp(time: HLCTimestamp(wall: 1, logical: 0), node: NodeID(rawValue: 1))
+        let slots = attributes.map { ($0.key, AttributeSlot(value: $0.value, stamp: stamp)) }
+        session = Session(
+            id: SessionID(high: 1, low: 1), content: SessionContent(attributes: AttributeMap(slots)),
+            version: VersionVector())
+    }
+
+    /// Attribute `name`'s value; nil when unset or removed. Scans the names (no allocation but the value's).
+    package func value(_ name: String) -> [UInt8]? { session.attribute(name) }
+
+    /// Visits the attributes that hold a value, in ascending name order, with their name's UTF-8 and their value's
+    /// bytes (valid during the call only), until `body` returns false.
+    package func forEachValue(while body: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Bool) {
+        session.content.attributes.scanEntries { name, value in
+            guard let value else { return true }
+            return body(name, value)
+        }
+    }
+}

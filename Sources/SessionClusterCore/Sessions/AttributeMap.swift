@@ -371,6 +371,25 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
         }
     }
 
+    /// `forEachEntry` that stops at the first entry for which `body` returns false (no stamps).
+    package func scanEntries(
+        _ body: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) -> Bool
+    ) {
+        let used = self.used
+        withBytes { raw in
+            var position = 0
+            while position < used {
+                let entry = Self.parts(in: raw, at: position)
+                guard
+                    body(
+                        UnsafeRawBufferPointer(rebasing: raw[entry.name]),
+                        entry.isTombstone ? nil : UnsafeRawBufferPointer(rebasing: raw[entry.value]))
+                else { return }
+                position = entry.value.upperBound
+            }
+        }
+    }
+
     /// The names, ascending.
     package var keys: [String] { indices.map { name(at: $0) } }
 
