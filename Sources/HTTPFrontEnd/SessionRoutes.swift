@@ -201,8 +201,8 @@ public struct SessionRoutes: Sendable {
         _ request: HTTPRequest, _ respond: @escaping Respond, _ change: @escaping (inout SessionChanges) -> Void
     ) {
         guard let (id, token) = credentials(request) else { return respond(unauthorized()) }
-        node.update(
-            id, token: token, { _, changes in change(&changes) },
+        node.write(
+            id, token: token, { changes in change(&changes) },
             then: { result in
                 switch result {
                 case .success(let update):

@@ -34,6 +34,17 @@ extension ClusterNode {
         onShard(of: id, rejected: { .failure(.shuttingDown) }, { $0.peek(id, project, $1) }, then: done)
     }
 
+    /// `update` for a write that does not read the session (a `PUT` of one attribute): `body` records the changes
+    /// and runs on the loop of the session's shard (with several loops, another thread: it MUST NOT touch the
+    /// caller's state); `done` runs on the calling loop. No snapshot is built, which saves a dictionary of every
+    /// attribute per request. Same failures as `update`.
+    package func write<Value>(
+        _ id: SessionID, token: VersionToken?, _ body: @escaping (inout SessionChanges) throws -> Value,
+        then done: @escaping (Result<SessionUpdate<Value>, SessionError>) -> Void
+    ) {
+        onShard(of: id, rejected: { .failure(.shuttingDown) }, { $0.write(id, token: token, body, $1) }, then: done)
+    }
+
     /// `update` for callers on the loop: `body` and `done` run on the node's loop.
     public func update<Value>(
         _ id: SessionID, token: VersionToken?,

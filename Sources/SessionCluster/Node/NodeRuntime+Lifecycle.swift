@@ -3,8 +3,54 @@ import SessionClusterCore
 extension NodeRuntime {
     /// Whether `attributes` with `changes` applied stay within the session limits.
     func fits(_ changes: SessionChanges, on attributes: [String: [UInt8]]) -> Bool {
-        var count = attributes.count
-        var bytes = attributes.reduce(0) { $0 + $1.key.utf8.count + $1.value.count }
+        Self.fits(changes, on: attributes, within: sessionLimits)
+    }
+
+    /// `fits` for a held copy's attributes, read in place (`write`).
+    func fits(_ changes: SessionChanges, onHeld attributes: AttributeMap) -> Bool {
+        Self.fits(changes, onHeld: attributes, within: sessionLimits)
+    }
+
+    /// The most attributes, and bytes of names and values, a session may hold.
+    typealias SessionLimits = (attributes: Int, bytes: Int)
+
+    var sessionLimits: SessionLimits { (settings.maxAttributesPerSession, settings.maxSessionBytes) }
+
+    static func fits(
+        _ changes: SessionChanges, on attributes: [String: [UInt8]], within limits: SessionLimits
+    ) -> Bool {
+        fits(
+            changes, count: attributes.count,
+            bytes: attributes.reduce(0) { $0 + $1.key.utf8.count + $1.value.count },
+            length: { attributes[$0]?.count }, within: limits)
+    }
+
+    /// Whether a held copy's attributes with `changes` applied stay within the session limits, read in place: one
+    /// pass for the totals, then a lookup per changed name (a table of the lengths when many are changed: a
+    /// search each would cost k × n).
+    static func fits(_ changes: SessionChanges, onHeld attributes: AttributeMap, within limits: SessionLimits) -> Bool {
+        var count = 0
+        var bytes = 0
+        let many = changes.changes.count > 8
+        var lengths = [String: Int]()
+        attributes.forEachEntry { name, value, _ in
+            guard let value else { return }
+            count += 1
+            bytes += name.count + value.count
+            if many { lengths[String(decoding: name, as: UTF8.self)] = value.count }
+        }
+        return fits(
+            changes, count: count, bytes: bytes,
+            length: { many ? lengths[$0] : attributes.valueLength(named: $0) }, within: limits)
+    }
+
+    /// Whether attributes numbering `count`, of `bytes` names and values in all, whose value lengths `length` gives
+    /// by name (nil: absent), stay within the session limits with `changes` applied.
+    private static func fits(
+        _ changes: SessionChanges, count: Int, bytes: Int, length: (String) -> Int?, within limits: SessionLimits
+    ) -> Bool {
+        var count = count
+        var bytes = bytes
         // The changes' last word per attribute counts; the request's copy of the session is not rebuilt.
         // (A few changes, the common case, are checked against the later ones in place: no set, no array.)
         let all = changes.changes
@@ -33,16 +79,16 @@ extension NodeRuntime {
             case .setMaxInactive, .invalidate: continue
             }
             guard isFirst(name, at: index) else { continue }
-            if let old = attributes[name] {
+            if let old = length(name) {
                 count -= 1
-                bytes -= name.utf8.count + old.count
+                bytes -= name.utf8.count + old
             }
             if let value {
                 count += 1
                 bytes += name.utf8.count + value.count
             }
         }
-        return count <= settings.maxAttributesPerSession && bytes <= settings.maxSessionBytes
+        return count <= limits.attributes && bytes <= limits.bytes
     }
 
     /// Completes a commit of session `id` with its new token: at once, or when a `sync` commit is acknowledged.

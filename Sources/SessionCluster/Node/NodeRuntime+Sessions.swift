@@ -114,6 +114,46 @@ extension NodeRuntime {
         }
     }
 
+    /// A write that does not read the session (`ClusterNode.write`): access, `body` records the changes, commit.
+    /// No snapshot is built (a dictionary of every attribute, and a token, per request), and the size check
+    /// reads the held copy in place.
+    func write<Value>(
+        _ id: SessionID, token: VersionToken?, _ body: @escaping (inout SessionChanges) throws -> Value,
+        _ done: @escaping Completion<SessionUpdate<Value>>
+    ) {
+        guard !stopping else { return done(.failure(.shuttingDown)) }
+        let ticket = nextTicket
+        nextTicket += 1
+        accessWaiters[ticket] = .view { [unowned self] accessed in
+            let session: Session
+            switch accessed {
+            case .success(let held): session = held
+            case .failure(let error): return done(.failure(error))
+            }
+            var changes = SessionChanges()
+            let value: Value
+            let began = EventLoop.monotonicMillis()
+            defer { noteBodyTime(since: began) }
+            do {
+                value = try body(&changes)
+            } catch {
+                node.release(id)
+                return done(.failure(SessionError(thrown: error)))
+            }
+            guard !stopping else { return done(.failure(.shuttingDown)) }
+            guard fits(changes, onHeld: session.content.attributes) else {
+                node.release(id)
+                return done(.failure(.tooLarge))
+            }
+            finish(node.commit(id, changes: changes, now: NodeRuntime.now()), id: id) { committed in
+                done(committed.map { SessionUpdate(id: id, version: $0, value: value) })
+            }
+        }
+        // A token that does not authenticate for this session is ignored: served as if the client had none.
+        let version = token.flatMap { tokens.open($0, for: id) }
+        execute(node.access(id, token: version, ticket: ticket, now: NodeRuntime.now()))
+    }
+
     /// Creates the session `id` holding `changes`. A named one (`named`: a Redis key's) starts its counter at the
     /// clock's reading in ms × 1024, above anything this node issued for it in an earlier life (a key deleted,
     /// purged and written again), so a copy not yet purged elsewhere takes the new first delta.

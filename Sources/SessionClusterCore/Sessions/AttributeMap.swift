@@ -410,6 +410,13 @@ package struct AttributeMap: Hashable, Sendable, Collection, ExpressibleByDictio
         return !parts(at: offset).isTombstone
     }
 
+    /// The length of attribute `name`'s value; nil when it is absent or removed. Nothing is copied out.
+    package func valueLength(named name: String) -> Int? {
+        guard case .found(let offset) = search(name) else { return nil }
+        let entry = parts(at: offset)
+        return entry.isTombstone ? nil : entry.value.count
+    }
+
     /// Bytes the map occupies (names, values, stamps and lengths): a cheap size for batching.
     package var storedBytes: Int { used }
 
