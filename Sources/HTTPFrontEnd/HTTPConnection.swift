@@ -19,6 +19,12 @@ final class HTTPConnection {
     private var closing = false
     /// Whether `serveNext` is running (answers completed inside the handler continue its loop, not recurse).
     private var serving = false
+    /// Whether this connection's requests were put off to a later turn (the turn had served long enough).
+    private var yielded = false
+    /// When the request now served began (monotonic µs), and whether the last one held the loop long
+    /// (`EventLoop.heavyCommandMicros`: put-off requests then wait behind cheap clients').
+    private var requestBegan: Int64 = 0
+    private var cost = EventLoop.ServingCost.unknown
 
     /// The server list this connection is in (`ServerState.place`), and its links there.
     var listed: ConnectionList.Kind?
@@ -70,18 +76,38 @@ final class HTTPConnection {
         timer = nil
     }
 
-    private func serveNext() {
-        guard !serving else { return }
+    /// Serves the requests received, in order, until one must wait, the client must read, or the turn has served
+    /// long enough (`EventLoop.turnIsOverServingBudget`: the rest waits for a later turn, so a hundred clients
+    /// pipelining big session reads cannot hold the loop for seconds). `resumed`: called by the turn the
+    /// requests were put off to, which serves one at least, however long it has already run.
+    private func serveNext(resumed: Bool = false) {
+        guard !serving, !yielded else { return }
         serving = true
         defer {
             serving = false
             updatePhase()
         }
+        var served = 0
         while !busy, !closing, stream.state == .open {
             if stream.queuedBytes > server.settings.maxPendingOutputBytes {
                 stream.pauseReading()  // resumed by onDrained
                 return
             }
+            let now = EventLoop.monotonicMicros()
+            if served > 0 { cost = now - requestBegan > EventLoop.heavyCommandMicros ? .heavy : .cheap }
+            if (served > 0 || !resumed) && !parser.isIdle && server.loop.turnIsOverServingBudget(now: now) {
+                yielded = true
+                stream.pauseReading()
+                server.loop.serveLater(cost) { [self] in
+                    yielded = false
+                    guard !closing, stream.state == .open else { return }
+                    if !busy && stream.queuedBytes <= server.settings.maxPendingOutputBytes { stream.resumeReading() }
+                    serveNext(resumed: true)
+                }
+                return
+            }
+            requestBegan = now
+            served += 1
             let request: HTTPRequest?
             do throws(HTTPParseError) {
                 request = try parser.next()

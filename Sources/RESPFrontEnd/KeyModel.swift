@@ -226,15 +226,42 @@ struct KeyView {
     /// The values of `names` (nil where absent), in their order. More than a few are looked up in an index of
     /// the hash built in one pass, not by a scan each (k × n).
     func fields(named names: some Collection<[UInt8]>) -> [[UInt8]?] {
+        fields(named: names, upTo: .max)!
+    }
+
+    /// `fields(named:)`, nil once the values found add up to more than `maxBytes` (one field named a million
+    /// times must not build a million copies of it).
+    func fields(named names: some Collection<[UInt8]>, upTo maxBytes: Int) -> [[UInt8]?]? {
         guard kind == .hash else { return names.map { _ in nil } }
+        let lookup: ([UInt8]) -> [UInt8]?
         switch source {
         case .held:
-            guard names.count > 8 else { return names.map(field) }
-            let index = Dictionary(allFields.map { ($0.field, $0.value) }, uniquingKeysWith: { first, _ in first })
-            return names.map { index[$0] }
+            if names.count > 8 {
+                let index = Dictionary(allFields.map { ($0.field, $0.value) }, uniquingKeysWith: { first, _ in first })
+                lookup = { index[$0] }
+            } else {
+                lookup = field
+            }
         case .state(let state):
-            return state?.fields(named: names) ?? names.map { _ in nil }
+            guard let state else { return names.map { _ in nil } }
+            if names.count > 8 {
+                let index = Dictionary(
+                    state.fields.map { ($0.field, $0.value) }, uniquingKeysWith: { first, _ in first })
+                lookup = { index[$0] }
+            } else {
+                lookup = state.field
+            }
         }
+        var values = [[UInt8]?]()
+        values.reserveCapacity(names.count)
+        var bytes = 0
+        for name in names {
+            let value = lookup(name)
+            bytes += 16 + (value?.count ?? 0)
+            guard bytes <= maxBytes else { return nil }
+            values.append(value)
+        }
+        return values
     }
 
     /// How many fields the hash has (0 for anything else); counted in place.

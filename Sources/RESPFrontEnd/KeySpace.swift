@@ -197,15 +197,17 @@ struct KeySpace {
         drive()
     }
 
-    /// The most bytes a reply of many keys' values (`MGET`, `EXEC`) may take: it is built whole before it is
-    /// queued, and the connection drops past 64 MiB queued. Past it the command answers an error instead.
+    /// The most bytes a reply may take: it is built whole before it is queued, and the connection drops past
+    /// 64 MiB queued. The commands that answer many values (`MGET`, `EXEC`, `HMGET`, `KEYS`, `SCAN`) measure
+    /// theirs as they build it and answer an error past it; the connection refuses any other reply over it.
     static let maxReplyBytes = 32 << 20
 
     /// The error a command answers when its reply would be over `maxReplyBytes`.
-    static func replyTooLarge(_ command: String, bytes: Int, ran: Bool) -> RESPValue {
+    static func replyTooLarge(_ command: String?, bytes: Int, ran: Bool, asking: String = "fewer keys") -> RESPValue {
         .err(
-            "\(command) reply too large: over \(maxReplyBytes >> 20) MiB (\(bytes >> 20) MiB at least)"
-                + (ran ? "; its writes were applied, its reply not sent" : "; ask for fewer keys at once"))
+            (command.map { "\($0) reply" } ?? "reply")
+                + " too large: over \(maxReplyBytes >> 20) MiB (\(bytes >> 20) MiB at least)"
+                + (ran ? "; its writes were applied, its reply not sent" : "; ask for \(asking) at once"))
     }
 
     /// Active expiry, as Redis does it besides expiring on access: deletes the expired keys held here, this node

@@ -35,6 +35,9 @@ final class RESPConnection {
     var queuedBytes = 0
     private var busy = false
     private var closing = false
+    /// Bytes of answers queued since the stream last drained: counted in the server's `pendingOutput` (a partly
+    /// sent answer still counts whole until the rest has gone).
+    private(set) var countedOutput = 0
     private var serving = false
     /// When the connection last finished a command (monotonic ms): the cap displaces the idle longest.
     private(set) var idleSince = EventLoop.monotonicMillis()
@@ -61,24 +64,33 @@ final class RESPConnection {
     var isIdle: Bool { !busy && parser.isIdle && stream.queuedBytes == 0 }
 
     func start() {
-        // Unowned: the stream calls these only while open, and the server holds an open connection.
-        stream.onBytes = { [unowned self] bytes in
-            parser.append(bytes)
-            // Bytes while a command waits: held, and nothing more is read until it is answered (one read's worth
-            // buffered at most). A client that waits for its answer costs no epoll change.
-            if busy { stream.pauseReading() }
-            serveNext()
-            if parser.isIdle {
-                partialSince = nil
-            } else if partialSince == nil {
-                partialSince = EventLoop.monotonicMillis()
-            }
+        // Unowned: the stream calls these only while open, and the server holds an open connection. Each is ONE
+        // method call: a command may close the stream (an answer over its output cap), and the server then lets go
+        // of this connection, so code after such a call would read a destroyed object (the caller keeps `self`
+        // alive only for the duration of the call it makes).
+        stream.onBytes = { [unowned self] bytes in received(bytes) }
+        stream.onDrained = { [unowned self] in drained() }
+    }
+
+    private func received(_ bytes: ArraySlice<UInt8>) {
+        parser.append(bytes)
+        // Bytes while a command waits: held, and nothing more is read until it is answered (one read's worth
+        // buffered at most). A client that waits for its answer costs no epoll change.
+        if busy { stream.pauseReading() }
+        serveNext()
+        if parser.isIdle {
+            partialSince = nil
+        } else if partialSince == nil {
+            partialSince = EventLoop.monotonicMillis()
         }
-        stream.onDrained = { [unowned self] in
-            guard !busy, !closing else { return }
-            if stream.readingPaused { stream.resumeReading() }
-            serveNext()
-        }
+    }
+
+    private func drained() {
+        server.pendingOutput -= countedOutput
+        countedOutput = 0
+        guard !busy, !closing else { return }
+        if stream.readingPaused { stream.resumeReading() }
+        serveNext()
     }
 
     /// Commands one connection runs per loop turn at most: a client pipelining without end must not hold the
@@ -89,8 +101,15 @@ final class RESPConnection {
     static let microsPerTurn: Int64 = 2_000
     /// Whether the rest of this connection's commands were put off to a later turn.
     private var yielded = false
+    /// When the command now running began (monotonic µs), and whether the last one held the loop long
+    /// (`EventLoop.heavyCommandMicros`: its put-off work then waits behind cheap clients').
+    private var commandStart: Int64 = 0
+    private var cost = EventLoop.ServingCost.unknown
 
-    private func serveNext() {
+    /// Runs the commands received, in order, until one must wait, the client must read, or this connection's
+    /// share of the turn is used up. `resumed`: called by the turn this connection put its work off to, which
+    /// runs one command at least, however long the turn has already run.
+    private func serveNext(resumed: Bool = false) {
         guard !serving, !yielded else { return }
         serving = true
         defer { serving = false }
@@ -101,21 +120,24 @@ final class RESPConnection {
                 stream.pauseReading()  // resumed by onDrained
                 return
             }
-            if served >= Self.commandsPerTurn
-                || (served > 0 && EventLoop.monotonicMicros() - began >= Self.microsPerTurn)
+            let now = EventLoop.monotonicMicros()
+            if served > 0 { cost = now - commandStart > EventLoop.heavyCommandMicros ? .heavy : .cheap }
+            if served >= Self.commandsPerTurn || (served > 0 && now - began >= Self.microsPerTurn)
+                || ((served > 0 || !resumed) && loop.turnIsOverServingBudget(now: now))
             {
                 yielded = true
                 stream.pauseReading()
-                // A 0 ms timer, not `execute`: the loop drains its inbox within the turn, while a timer set now runs
-                // after this turn's other sockets (and one set by a timer waits for the next turn).
-                loop.schedule(afterMillis: 0) { [self] in
+                // Not `execute`: the loop drains its inbox within the turn. Put-off work runs after this turn's
+                // other sockets and timers, the cheap clients' first.
+                loop.serveLater(cost) { [self] in
                     yielded = false
                     guard !closing, stream.state == .open else { return }
                     if !busy && stream.queuedBytes <= settings.maxPendingOutputBytes { stream.resumeReading() }
-                    serveNext()
+                    serveNext(resumed: true)
                 }
                 return
             }
+            commandStart = now
             served += 1
             let command: [[UInt8]]
             do throws(RESPProtocolError) {
@@ -155,7 +177,26 @@ final class RESPConnection {
 
     private func write(_ reply: RESPValue) {
         guard stream.state == .open, !closing else { return }
-        stream.write(reply.encoded(version: version))
+        // The commands that can answer many values measure their replies as they build them; this catches any
+        // other: a reply over the cap is not queued (past 64 MiB queued the stream drops the connection).
+        let size = reply.encodedSizeEstimate
+        guard size <= KeySpace.maxReplyBytes else {
+            stream.write(KeySpace.replyTooLarge(nil, bytes: size, ran: false, asking: "less").encoded(version: version))
+            return
+        }
+        let bytes = reply.encoded(version: version)
+        countedOutput += bytes.count
+        server.pendingOutput += bytes.count
+        stream.write(bytes)
+        // The loop's connections hold too many answers: a client that is not reading its own (more than its
+        // share waiting) is closed, as Redis's output-buffer limit does; a client that reads is left alone.
+        if server.pendingOutput > settings.maxTotalPendingOutputBytes,
+            stream.queuedBytes > settings.maxPendingOutputBytes
+        {
+            server.closedForOutput += 1
+            closing = true
+            stream.close(.overflow)
+        }
     }
 
     /// Sends nothing more: closes once the queued answers drained (or the grace passed).

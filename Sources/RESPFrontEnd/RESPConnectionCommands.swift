@@ -48,8 +48,21 @@ extension RESPCommands {
             let pattern = GlobPattern(a[0])
             return .run { keys, reply in
                 var found = [RESPValue]()
+                // Measured as it grows: past `maxReplyBytes` nothing more is kept and the answer is an error.
+                var bytes = 0
                 keys.walk(
-                    { key, _ in if pattern.matches(key) { found.append(.bulk(key)) } }, done: { reply(.array(found)) })
+                    { key, _ in
+                        guard bytes <= KeySpace.maxReplyBytes, pattern.matches(key) else { return }
+                        bytes += 16 + key.count
+                        if bytes <= KeySpace.maxReplyBytes { found.append(.bulk(key)) } else { found = [] }
+                    },
+                    done: {
+                        guard bytes <= KeySpace.maxReplyBytes else {
+                            return reply(
+                                KeySpace.replyTooLarge("KEYS", bytes: bytes, ran: false, asking: "a narrower pattern"))
+                        }
+                        reply(.array(found))
+                    })
             }
         case "SCAN": return scan(a)
         case "WAIT":
@@ -259,6 +272,7 @@ extension RESPCommands {
                             "total_connections_received:\(totals.accepted)",
                             "total_commands_processed:\(totals.commands)", "rejected_connections:\(totals.rejected)",
                             "expired_keys:\(totals.expired)",
+                            "client_output_buffer_limit_disconnections:\(totals.closedForOutput)",
                         ]
                     ),
                     ("replication", ["role:master", "connected_slaves:0"]),
@@ -314,12 +328,20 @@ extension RESPCommands {
             keys.node.heldSessions(after: start, limit: min(count, 100_000)) { sessions, next in
                 let now = KeySpace.now()
                 var found = [RESPValue]()
+                var bytes = 0
                 for held in sessions {
                     let attributes = held.attributes
                     guard let name = attributes[KeyLayout.name], let state = KeyState(attributes: attributes, now: now)
                     else { continue }
                     if let type, state.typeName != type { continue }
                     if let pattern, !pattern.matches(name) { continue }
+                    bytes += 16 + name.count
+                    guard bytes <= KeySpace.maxReplyBytes else {
+                        return reply(
+                            .err(
+                                "SCAN reply too large: over \(KeySpace.maxReplyBytes >> 20) MiB of key names; "
+                                    + "ask for a smaller COUNT"))
+                    }
                     found.append(.bulk(name))
                 }
                 // A cursor of 0 would end the scan: the id whose high half is 0 (one random id in 2^64; never a key's,

@@ -74,7 +74,11 @@ enum RESPKeyCommands {
         case "HMGET":
             return .read(a[0]) { key in
                 hashReply(key, absent: .array(a.dropFirst().map { _ in .null })) { key in
-                    .array(key.fields(named: a.dropFirst()).map { $0.map(RESPValue.bulk) ?? .null })
+                    guard let values = key.fields(named: a.dropFirst(), upTo: KeySpace.maxReplyBytes) else {
+                        return KeySpace.replyTooLarge(
+                            "HMGET", bytes: KeySpace.maxReplyBytes, ran: false, asking: "fewer fields")
+                    }
+                    return .array(values.map { $0.map(RESPValue.bulk) ?? .null })
                 }
             }
         case "HGETALL":

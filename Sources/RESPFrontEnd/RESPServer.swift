@@ -25,6 +25,11 @@ public struct RESPServerSettings: Sendable {
     /// Reading a connection pauses while more than this many bytes of answers wait for the client to take them
     /// (a client that pipelines without reading cannot grow the node's memory).
     public var maxPendingOutputBytes = 4 << 20
+    /// Bytes of answers all connections of one loop may hold unsent before the node closes those of its clients
+    /// that do not read theirs (more than `maxPendingOutputBytes` waiting), as Redis's output-buffer limit closes a
+    /// client: each connection alone stops at `maxPendingOutputBytes` plus one reply (up to 32 MiB), so fifty slow
+    /// readers held 1.7 GB.
+    public var maxTotalPendingOutputBytes = 256 << 20
     /// How long a closing connection may take to drain its last answer (ms).
     public var closeGraceMillis: Int64 = 1_000
 
@@ -102,12 +107,16 @@ final class RESPLoopFigures: Sendable {
     let commands = Atomic<Int>(0)
     let crossProtocolAttempts = Atomic<Int>(0)
     let expired = Atomic<Int>(0)
+    let closedForOutput = Atomic<Int>(0)
 
     /// Every loop's figures summed.
     static func sum(_ all: [RESPLoopFigures]) -> (
-        open: Int, accepted: Int, rejected: Int, commands: Int, crossProtocolAttempts: Int, expired: Int
+        open: Int, accepted: Int, rejected: Int, commands: Int, crossProtocolAttempts: Int, expired: Int,
+        closedForOutput: Int
     ) {
-        var total = (open: 0, accepted: 0, rejected: 0, commands: 0, crossProtocolAttempts: 0, expired: 0)
+        var total = (
+            open: 0, accepted: 0, rejected: 0, commands: 0, crossProtocolAttempts: 0, expired: 0, closedForOutput: 0
+        )
         for one in all {
             total.open += one.open.load(ordering: .relaxed)
             total.accepted += one.accepted.load(ordering: .relaxed)
@@ -115,6 +124,7 @@ final class RESPLoopFigures: Sendable {
             total.commands += one.commands.load(ordering: .relaxed)
             total.crossProtocolAttempts += one.crossProtocolAttempts.load(ordering: .relaxed)
             total.expired += one.expired.load(ordering: .relaxed)
+            total.closedForOutput += one.closedForOutput.load(ordering: .relaxed)
         }
         return total
     }
@@ -137,6 +147,14 @@ final class RESPServerState {
     /// The first loop's state: every loop's state, to hand accepted connections to (itself included).
     var siblings: [LoopConfined<RESPServerState>] = []
     private var nextSibling = 0
+    /// Bytes of answers this loop's connections queued and have not seen drained (`RESPConnection.countedOutput`).
+    var pendingOutput = 0
+    /// Slow readers closed because the loop's connections held too many answers (`INFO`'s
+    /// `client_output_buffer_limit_disconnections`).
+    var closedForOutput: Int {
+        get { figures.closedForOutput.load(ordering: .relaxed) }
+        set { figures.closedForOutput.store(newValue, ordering: .relaxed) }
+    }
     var connections: [Int32: RESPConnection] = [:] {
         didSet { figures.open.store(connections.count, ordering: .relaxed) }
     }
@@ -187,7 +205,12 @@ final class RESPServerState {
     }
 
     /// Every loop's figures summed (`INFO`).
-    var totals: (open: Int, accepted: Int, rejected: Int, commands: Int, crossProtocolAttempts: Int, expired: Int) {
+    var totals:
+        (
+            open: Int, accepted: Int, rejected: Int, commands: Int, crossProtocolAttempts: Int, expired: Int,
+            closedForOutput: Int
+        )
+    {
         RESPLoopFigures.sum(allFigures)
     }
 
@@ -274,6 +297,7 @@ final class RESPServerState {
         // Unowned (the connection owns the stream), held strongly while this runs: it may leave both lists here.
         stream.onClose = { [self, unowned connection] _ in
             let connection = connection
+            pendingOutput -= connection.countedOutput
             connections[fd] = nil
             // Swap-remove from the sample array (unless the server was closed and emptied it).
             guard connection.slot < sample.count, sample[connection.slot] === connection else { return }

@@ -181,6 +181,70 @@ import Testing
         await running.stop()
     }
 
+    /// Each connection bounds its own share of a turn, but sixteen connections each sending one costly command
+    /// (a 10 MB `MGET`) at once ran all sixteen in one turn; with fifty, turns of 5 s and peers declaring the node
+    /// dead (fresh-eyes finding of 2026-11-29, helper-44). A turn now serves clients for 5 ms at most, plus one
+    /// command of a connection put off from an earlier turn.
+    @Test func manyConnectionsWithOneCostlyCommandEachDoNotHoldOneTurn() async throws {
+        let running = try await Self.start()
+        let port = running.port
+        let value = String(repeating: "x", count: 100_000)
+        let mget = Self.command(["MGET"] + [String](repeating: "big", count: 100))
+        let expected = Array(("*100\r\n" + String(repeating: "$100000\r\n\(value)\r\n", count: 100)).utf8)
+        let solo = try await onOwnThread { () throws -> [UInt8] in
+            let socket = try RawSocket(port: port, timeoutMillis: 60_000)
+            socket.send(Self.command("SET", "big", value))
+            _ = socket.read(until: "+OK\r\n")
+            socket.send(mget)
+            return socket.read(count: expected.count)
+        }
+        #expect(solo == expected)
+        let one = await running.node.stats().loopTurns.maxMicros
+        let answers = try await onOwnThread { () throws -> [Bool] in
+            let sockets = try (0..<16).map { _ in try RawSocket(port: port, timeoutMillis: 60_000) }
+            for socket in sockets { socket.send(mget) }
+            return sockets.map { $0.read(count: expected.count) == expected }
+        }
+        #expect(answers == [Bool](repeating: true, count: 16))
+        let longest = await running.node.stats().loopTurns.maxMicros
+        // Unbounded: about 8 × `one` here (the sixteen arrive over two turns). Bounded: about 1.3 × `one`.
+        #expect(longest < 3 * one + 20_000, "one command's turn \(one) µs, the longest turn \(longest) µs")
+        await running.stop()
+    }
+
+    /// Each connection that does not read stops at its own share of answers plus one reply, but fifty of them
+    /// held 1.7 GB (fresh-eyes finding of 2026-11-29, helper-44). Past the loop's total, a client that is not
+    /// reading its answers is closed (counted in `INFO`), and a client that reads is served as before.
+    @Test func slowReadersAreClosedOnceTheLoopHoldsTooManyAnswers() async throws {
+        let running = try await Self.start(adjust: {
+            $0.maxPendingOutputBytes = 1 << 20
+            $0.maxTotalPendingOutputBytes = 8 << 20
+        })
+        let port = running.port
+        let (closed, served) = try await onOwnThread { () throws -> (Int, String) in
+            let reader = try RawSocket(port: port)
+            reader.send(Self.command("SET", "big", String(repeating: "x", count: 200_000)))
+            _ = reader.read(until: "+OK\r\n")
+            let mget = Self.command(["MGET"] + [String](repeating: "big", count: 10))  // 2 MB each
+            let slow = try (0..<8).map { _ in try RawSocket(port: port) }
+            for socket in slow { socket.send([UInt8]((0..<10).map { _ in mget }.joined())) }
+            var closed = 0
+            let deadline = Date().addingTimeInterval(10)
+            while closed == 0 && Date() < deadline {
+                reader.send(Self.command("INFO", "stats"))
+                let info = reader.read(until: "\r\n\r\n")  // one section: the end of the text and of the bulk
+                closed = info.components(separatedBy: "client_output_buffer_limit_disconnections:").dropFirst().first
+                    .flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            reader.send(Self.command("SET", "small", "ok") + Self.command("GET", "small"))
+            return (closed, reader.read(until: "$2\r\nok\r\n"))
+        }
+        #expect(closed >= 1, "no slow reader was closed")
+        #expect(served.hasSuffix("+OK\r\n$2\r\nok\r\n"), "\(served.suffix(100))")
+        await running.stop()
+    }
+
     @Test func aValueOverTheLimitIsRefusedAndTheConnectionGoesOn() async throws {
         let running = try await Self.start { $0.limits.maxBulkBytes = 1_000 }
         let port = running.port
@@ -227,6 +291,38 @@ import Testing
             "both blocks answer the error")
         #expect(answers.contains("its writes were applied, its reply not sent"))
         #expect(answers.hasSuffix("*2\r\n$3\r\nyes\r\n$3\r\nyes\r\n+PONG\r\n"), "\(answers.suffix(200))")
+        await running.stop()
+    }
+
+    /// `HMGET`, `KEYS` and `SCAN` measure their replies too. An `HMGET` naming a 256 KB field 300 times (a 77 MB
+    /// reply) went over the connection's 64 MiB output cap, which closed the stream from inside the command, and
+    /// the connection then read itself after the server had let go of it: the node aborted (fresh-eyes finding of
+    /// 2026-11-29, helper-44). Now each answers an error, and the connection goes on.
+    @Test func manyValuedRepliesOverTheLimitAreErrorsAndTheNodeLives() async throws {
+        let running = try await Self.start(node: {
+            $0.maxSessionBytes = 1 << 20
+        })
+        let port = running.port
+        let answers = try await onOwnThread { () throws -> String in
+            let socket = try RawSocket(port: port, timeoutMillis: 60_000)
+            let value = String(repeating: "x", count: 256_000)
+            socket.send(Self.command("HSET", "h", "f", value))
+            _ = socket.read(until: ":1\r\n")
+            for index in 0..<150 {
+                socket.send(Self.command("SET", String(repeating: "k", count: 240_000) + "\(index)", "v"))
+            }
+            _ = socket.read(until: String(repeating: "+OK\r\n", count: 150))
+            socket.send(Self.command(["HMGET", "h"] + [String](repeating: "f", count: 300)))
+            socket.send(Self.command("KEYS", "k*"))
+            socket.send(Self.command("SCAN", "0", "COUNT", "1000"))
+            socket.send(Self.command("HMGET", "h", "f", "nope") + Self.command("PING"))
+            return socket.read(until: "+PONG\r\n")
+        }
+        let lines = answers.components(separatedBy: "\r\n")
+        #expect(lines[0].hasPrefix("-ERR HMGET reply too large: over 32 MiB"), "\(lines[0].prefix(200))")
+        #expect(lines[1].hasPrefix("-ERR KEYS reply too large: over 32 MiB"), "\(lines[1].prefix(200))")
+        #expect(lines[2].hasPrefix("-ERR SCAN reply too large: over 32 MiB"), "\(lines[2].prefix(200))")
+        #expect(answers.hasSuffix("*2\r\n$256000\r\n\(String(repeating: "x", count: 256_000))\r\n$-1\r\n+PONG\r\n"))
         await running.stop()
     }
 

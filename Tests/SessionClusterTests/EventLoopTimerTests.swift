@@ -106,6 +106,33 @@ import Testing
         await loop.stop()
     }
 
+    /// Client work put off past a turn's serving budget runs cheap clients' first, then new clients', then one
+    /// heavy client's per turn; timers due meanwhile (heartbeats) run in every turn, not behind it. Work that puts
+    /// itself off again from inside the queue goes to the next turn.
+    @Test func putOffServingRunsCheapThenNewThenOneHeavyPerTurn() async throws {
+        let loop = try EventLoop(name: "serve-later")
+        loop.start()
+        let order = Mutex<[String]>([])
+        @Sendable func note(_ label: String) { order.withLock { $0.append(label) } }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                loop.serveLater(.heavy) { note("h1") }
+                loop.serveLater(.heavy) {
+                    note("h2")
+                    done.resume()
+                }
+                loop.serveLater(.unknown) { note("u1") }
+                loop.serveLater(.cheap) {
+                    note("c1")
+                    loop.serveLater(.cheap) { note("c1 again") }
+                }
+                loop.schedule(afterMillis: 0) { note("timer") }
+            }
+        }
+        #expect(order.withLock { $0 } == ["timer", "c1", "u1", "h1", "c1 again", "h2"])
+        await loop.stop()
+    }
+
     @Test func loopFiresTimersInOrderAndHonoursCancel() async throws {
         let loop = try EventLoop(name: "timer-test")
         loop.start()

@@ -53,6 +53,21 @@ public final class RawSocket: @unchecked Sendable {
         }
     }
 
+    /// Reads `count` bytes (fewer at EOF or timeout): for big answers, which `read(until:)` would search anew on
+    /// every chunk.
+    public func read(count: Int) -> [UInt8] {
+        var received = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let got = received.withUnsafeMutableBytes { raw in
+                recv(fd, raw.baseAddress! + filled, count - filled, 0)
+            }
+            guard got > 0 else { break }
+            filled += got
+        }
+        return Array(received[0..<filled])
+    }
+
     /// Reads until `marker` has arrived (or EOF / timeout).
     public func read(until marker: String) -> String {
         var received: [UInt8] = []

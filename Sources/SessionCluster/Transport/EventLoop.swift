@@ -194,6 +194,87 @@ public final class EventLoop: @unchecked Sendable {
     /// Timers scheduled that have neither fired nor been cancelled (loop thread only).
     public var pendingTimers: Int { timers.count }
 
+    /// When the current turn began (monotonic µs; loop thread only).
+    private var currentTurnStart: Int64 = 0
+
+    /// Whether the current turn has run `servingBudgetMicros` or more (loop thread only). A connection that is
+    /// asked to serve past it puts its work off (`serveLater`; see `RESPConnection`, `HTTPConnection`): each
+    /// bounds its own share of a turn, but many clients each sending one costly command (a 30 MB `MGET`, a
+    /// pipeline of big session reads) made turns of seconds, long enough for peers to declare the node dead.
+    package func turnIsOverServingBudget(now: Int64 = monotonicMicros()) -> Bool {
+        now - currentTurnStart >= Self.servingBudgetMicros
+    }
+
+    /// How long a turn serves clients before the rest wait for the next turn (µs).
+    package static let servingBudgetMicros: Int64 = 5_000
+
+    /// What a client's last command cost the loop, which orders its put-off work (`serveLater`).
+    package enum ServingCost {
+        /// It held the loop under `heavyCommandMicros`.
+        case cheap
+        /// It has run no command yet.
+        case unknown
+        /// It held the loop longer.
+        case heavy
+    }
+
+    /// Client work put off by a connection that found the turn's serving budget used up, or its own share of a
+    /// turn (loop thread only). It runs at the end of this turn's timers, or of a later turn: the cheap clients'
+    /// work first, in order, for `servingBudgetMicros`; then new clients' (one at least); then one heavy client's
+    /// (fifty 30 MB `MGET`s take a turn each, in turn, while a `GET` waits behind other cheap work only). Not in
+    /// the timer heap: put-off work there ran ahead of the membership heartbeats due after it, one per turn, and
+    /// peers declared the node dead.
+    package func serveLater(_ cost: ServingCost, _ work: @escaping () -> Void) {
+        switch cost {
+        case .cheap: cheapServing.append(work)
+        case .unknown: newServing.append(work)
+        case .heavy: heavyServing.append(work)
+        }
+    }
+
+    /// A command that held the loop longer than this (µs) makes its client's put-off work heavy.
+    package static let heavyCommandMicros: Int64 = 1_000
+
+    private var cheapServing: [() -> Void] = []
+    private var newServing: [() -> Void] = []
+    private var heavyServing: [() -> Void] = []
+    private var hasPutOffServing: Bool { !cheapServing.isEmpty || !newServing.isEmpty || !heavyServing.isEmpty }
+
+    private func runPutOffServing() {
+        guard hasPutOffServing else { return }
+        let start = Self.monotonicMicros()
+        // Each queue is taken whole before its work runs (the work may put more off, into the same queue): what
+        // did not run goes back first, ahead of what the work run put off again.
+        if !cheapServing.isEmpty && Self.monotonicMicros() - start < Self.servingBudgetMicros {
+            let batch = cheapServing
+            cheapServing = []
+            let ran = Self.run(batch, since: start)
+            if ran < batch.count { cheapServing = Array(batch[ran...]) + cheapServing }
+        }
+        if !newServing.isEmpty {
+            let batch = newServing
+            newServing = []
+            let ran = Self.run(batch, since: start)
+            if ran < batch.count { newServing = Array(batch[ran...]) + newServing }
+        }
+        if !heavyServing.isEmpty {
+            let work = heavyServing.removeFirst()
+            work()
+        }
+    }
+
+    /// Runs `batch` in order, one item at least, until `servingBudgetMicros` have passed since `start`; returns
+    /// how many ran.
+    private static func run(_ batch: [() -> Void], since start: Int64) -> Int {
+        var index = 0
+        while index < batch.count {
+            batch[index]()
+            index += 1
+            if monotonicMicros() - start >= servingBudgetMicros { break }
+        }
+        return index
+    }
+
     /// How long this loop's turns took (read on the loop thread): each iteration's handlers, timers, inbox and
     /// end-of-iteration work, not its wait for events.
     public private(set) var turnStats = LoopTurnStats()
@@ -258,6 +339,7 @@ public final class EventLoop: @unchecked Sendable {
                 epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), timeout)
             }
             let turnStart = Self.monotonicMicros()
+            currentTurnStart = turnStart
             if trace != nil { trace!.begin() }
             if count > 0 {
                 for index in 0..<Int(count) {
@@ -280,6 +362,7 @@ public final class EventLoop: @unchecked Sendable {
             runEndOfIteration()
             runDueTimers()
             drainInbox()
+            runPutOffServing()
             runEndOfIteration()
             let turnMicros = Int(Self.monotonicMicros() - turnStart)
             turnStats.record(micros: turnMicros)
@@ -301,6 +384,9 @@ public final class EventLoop: @unchecked Sendable {
         handlers = [:]
         timers = TimerHeap()
         endOfIteration = []
+        cheapServing = []
+        newServing = []
+        heavyServing = []
         let waiting = finished.withLock { waiting -> [CheckedContinuation<Void, Never>] in
             defer { waiting = nil }
             return waiting ?? []
@@ -323,6 +409,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func nextTimeout() -> Int32 {
+        if hasPutOffServing { return 0 }
         guard let earliest = timers.earliestDeadline() else { return 1_000 }
         return Int32(clamping: max(0, earliest - Self.monotonicMillis()))
     }
