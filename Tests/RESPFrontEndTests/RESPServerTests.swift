@@ -233,8 +233,8 @@ import Testing
             while closed == 0 && Date() < deadline {
                 reader.send(Self.command("INFO", "stats"))
                 let info = reader.read(until: "\r\n\r\n")  // one section: the end of the text and of the bulk
-                closed = info.components(separatedBy: "client_output_buffer_limit_disconnections:").dropFirst().first
-                    .flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
+                let figure = info.components(separatedBy: "client_output_buffer_limit_disconnections:").dropFirst()
+                closed = figure.first.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
                 Thread.sleep(forTimeInterval: 0.05)
             }
             reader.send(Self.command("SET", "small", "ok") + Self.command("GET", "small"))
