@@ -218,7 +218,7 @@ import Testing
     @Test func slowReadersAreClosedOnceTheLoopHoldsTooManyAnswers() async throws {
         let running = try await Self.start(adjust: {
             $0.maxPendingOutputBytes = 1 << 20
-            $0.maxTotalPendingOutputBytes = 8 << 20
+            $0.maxTotalPendingOutputBytes = 4 << 20  // per loop: with 2 loops, 4 slow readers each
         })
         let port = running.port
         let (closed, served) = try await onOwnThread { () throws -> (Int, String) in

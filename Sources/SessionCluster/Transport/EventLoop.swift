@@ -245,7 +245,7 @@ public final class EventLoop: @unchecked Sendable {
         let start = Self.monotonicMicros()
         // Each queue is taken whole before its work runs (the work may put more off, into the same queue): what
         // did not run goes back first, ahead of what the work run put off again.
-        if !cheapServing.isEmpty && Self.monotonicMicros() - start < Self.servingBudgetMicros {
+        if !cheapServing.isEmpty {
             let batch = cheapServing
             cheapServing = []
             let ran = Self.run(batch, since: start)
