@@ -45,6 +45,7 @@ extension RESPCommands {
                 keys.walk({ _, _ in count += 1 }, done: { reply(.integer(count)) })
             }
         case "KEYS":
+            guard a[0].count <= GlobPattern.maxBytes else { return .reply(GlobPattern.tooLong) }
             let pattern = GlobPattern(a[0])
             return .run { keys, reply in
                 var found = [RESPValue]()
@@ -311,7 +312,9 @@ extension RESPCommands {
             let option = String(decoding: a[index], as: UTF8.self).uppercased()
             guard index + 1 < a.count else { return .reply(RESPKeyCommands.syntax) }
             switch option {
-            case "MATCH": pattern = GlobPattern(a[index + 1])
+            case "MATCH":
+                guard a[index + 1].count <= GlobPattern.maxBytes else { return .reply(GlobPattern.tooLong) }
+                pattern = GlobPattern(a[index + 1])
             case "COUNT":
                 guard let value = RESPKeyCommands.integer(a[index + 1]) else {
                     return .reply(RESPKeyCommands.notInteger)

@@ -109,6 +109,37 @@ import Testing
     /// Client work put off past a turn's serving budget runs cheap clients' first, then new clients', then one
     /// heavy client's per turn; timers due meanwhile (heartbeats) run in every turn, not behind it. Work that puts
     /// itself off again from inside the queue goes to the next turn.
+    /// The budget holds within one batch of the inbox too: fifty 30 MB answers another loop handed back at once
+    /// came in one batch and held a turn 1.7 s (fresh-eyes finding of 2026-11-29, helper-45). What is left runs
+    /// first in the next drain, in order.
+    @Test func oneBigBatchOfHandOversDoesNotHoldTheTurn() async throws {
+        let loop = try EventLoop(name: "inbox-batch")
+        loop.start()
+        let ran = Mutex<[Int]>([])
+        let timerSaw = Mutex(-1)
+        let blocking = Mutex(true)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            // A first item holds the loop while the sixty are queued behind it: they are taken as one batch.
+            loop.execute {
+                while blocking.withLock({ $0 }) {}
+                loop.schedule(afterMillis: 0) { timerSaw.withLock { $0 = ran.withLock { $0.count } } }
+            }
+            for index in 0..<60 {
+                loop.execute {
+                    let began = EventLoop.monotonicMicros()
+                    while EventLoop.monotonicMicros() - began < 200 {}
+                    ran.withLock { $0.append(index) }
+                    if index == 59 { done.resume() }
+                }
+            }
+            blocking.withLock { $0 = false }
+        }
+        #expect(ran.withLock { $0 } == Array(0..<60), "every item ran, in order")
+        let seen = timerSaw.withLock { $0 }
+        #expect(seen >= 0 && seen < 30, "a due timer waited for \(seen) of 60 items of one batch")
+        await loop.stop()
+    }
+
     @Test func putOffServingRunsCheapThenNewThenOneHeavyPerTurn() async throws {
         let loop = try EventLoop(name: "serve-later")
         loop.start()

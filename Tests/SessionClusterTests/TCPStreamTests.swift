@@ -21,7 +21,7 @@ import Testing
             loop.start()
         }
 
-        func connect(maxQueuedBytes: Int = 64 << 20) async throws {
+        func connect(maxQueuedBytes: Int = 64 << 20, readChunk: Int = 64 * 1024) async throws {
             let listener = try Listener(host: "127.0.0.1", port: 0)
             let address = listener.address
             try await onLoop { [self] in
@@ -34,7 +34,8 @@ import Testing
             }
             let accepted = try #require(fd)
             try await onLoop { [self] in
-                server = try TCPStream.accepted(fd: accepted, loop: loop, maxQueuedBytes: maxQueuedBytes)
+                server = try TCPStream.accepted(
+                    fd: accepted, loop: loop, maxQueuedBytes: maxQueuedBytes, readChunk: readChunk)
                 server.onBytes = { [self] bytes in received.withLock { $0 += bytes } }
             }
             listener.close()
@@ -44,6 +45,46 @@ import Testing
             try await withCheckedThrowingContinuation { continuation in
                 loop.execute { continuation.resume(with: Result { try body() }) }
             }
+        }
+    }
+
+    /// A stream with much to read stops reading once the turn has served long enough, and goes on next turn
+    /// (epoll is level-triggered): a peer applying 200,000 replicated deletes read them all in one 2 s turn and
+    /// was suspected by its own peers (fresh-eyes finding of 2026-11-29, helper-45).
+    @Test func aStreamWithMuchToReadLetsTheTurnEnd() async throws {
+        let pair = try Pair()
+        try await pair.connect(readChunk: 1_024)
+        try await pair.onLoop { pair.server.pauseReading() }
+        try await pair.onLoop { _ = pair.client.write([UInt8](repeating: 7, count: 200 * 1_024)) }
+        try await Task.sleep(for: .milliseconds(200))
+        let calls = Mutex(0)
+        let callsWhenTimerRan = Mutex(-1)
+        try await pair.onLoop {
+            pair.server.onBytes = { bytes in
+                let began = EventLoop.monotonicMicros()
+                while EventLoop.monotonicMicros() - began < 300 {}  // 300 µs per 1 KB read: 60 ms in all
+                let call = calls.withLock {
+                    $0 += 1
+                    return $0
+                }
+                pair.received.withLock { $0 += bytes }
+                // Due at once: it runs when this turn's reading ends.
+                if call == 1 {
+                    pair.loop.schedule(afterMillis: 0) { callsWhenTimerRan.withLock { $0 = calls.withLock { $0 } } }
+                }
+            }
+            pair.server.resumeReading()
+        }
+        for _ in 0..<200 where pair.received.withLock({ $0.count }) < 200 * 1_024 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(pair.received.withLock { $0.count } == 200 * 1_024, "everything is read in the end")
+        let seen = callsWhenTimerRan.withLock { $0 }
+        // Unbounded: all 200 reads in the turn before the timer. Bounded: about 17 (5 ms).
+        #expect(seen >= 0 && seen < 100, "the timer waited for \(seen) of 200 reads")
+        try await pair.onLoop {
+            pair.client.close()
+            pair.server.close()
         }
     }
 

@@ -387,6 +387,7 @@ public final class EventLoop: @unchecked Sendable {
         cheapServing = []
         newServing = []
         heavyServing = []
+        inboxCarry = []
         let waiting = finished.withLock { waiting -> [CheckedContinuation<Void, Never>] in
             defer { waiting = nil }
             return waiting ?? []
@@ -409,7 +410,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func nextTimeout() -> Int32 {
-        if hasPutOffServing { return 0 }
+        if hasPutOffServing || !inboxCarry.isEmpty { return 0 }
         guard let earliest = timers.earliestDeadline() else { return 1_000 }
         return Int32(clamping: max(0, earliest - Self.monotonicMillis()))
     }
@@ -442,6 +443,22 @@ public final class EventLoop: @unchecked Sendable {
 
     private func drainInbox(bounded: Bool = true) {
         let start = bounded ? Self.monotonicMicros() : 0
+        func overBudget() -> Bool { bounded && Self.monotonicMicros() - start >= Self.inboxBudgetMicros }
+        // What an earlier drain took but left when its budget ran out goes first.
+        if !inboxCarry.isEmpty {
+            let carried = inboxCarry
+            inboxCarry = []
+            var index = 0
+            while index < carried.count {
+                carried[index]()
+                index += 1
+                if index < carried.count && overBudget() {
+                    inboxCarry = Array(carried[index...]) + inboxCarry
+                    return
+                }
+            }
+            if overBudget() { return }
+        }
         while true {
             // The batch is swapped with the spare array: neither is copied, and both keep their capacity.
             var batch = spareWork
@@ -454,12 +471,25 @@ public final class EventLoop: @unchecked Sendable {
                 spareWork = batch
                 return
             }
-            for item in batch { item() }
+            // The budget is looked at after each item, not each batch: the answers of fifty 30 MB reads another
+            // loop handed back at once came in one batch and held a turn 1.7 s (fresh-eyes finding, helper-45).
+            var index = 0
+            while index < batch.count {
+                batch[index]()
+                index += 1
+                if index < batch.count && overBudget() {
+                    inboxCarry = Array(batch[index...])
+                    break
+                }
+            }
             batch.removeAll(keepingCapacity: true)
             spareWork = batch
-            if bounded && Self.monotonicMicros() - start >= Self.inboxBudgetMicros { return }
+            if overBudget() { return }
         }
     }
+
+    /// Inbox work taken by a drain that ran out of budget before running it; the next drain runs it first.
+    private var inboxCarry: [@Sendable () -> Void] = []
 }
 
 /// An object with work to do at the end of a loop iteration, queued with `EventLoop.afterIteration(_:)`.
