@@ -36,7 +36,9 @@ enum KeyLayout {
         var bytes = [UInt8]()
         bytes.reserveCapacity(name.count / 2)
         for index in stride(from: 1, to: name.count, by: 2) {
-            guard let high = hexDigit(name[index]), let low = hexDigit(name[index + 1]) else { return nil }
+            guard let high = RESPCommandParser.hexValue(name[index]),
+                let low = RESPCommandParser.hexValue(name[index + 1])
+            else { return nil }
             bytes.append(high << 4 | low)
         }
         return bytes
@@ -47,16 +49,7 @@ enum KeyLayout {
         guard let first = name.first else { return false }
         if first == UInt8(ascii: "h") { return true }
         guard first == UInt8(ascii: "H"), name.count % 2 == 1 else { return false }
-        return name.dropFirst().allSatisfy { hexDigit($0) != nil }
-    }
-
-    private static func hexDigit(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
+        return name.dropFirst().allSatisfy { RESPCommandParser.hexValue($0) != nil }
     }
 
     /// Whether a session is a key's (the HTTP front end does not serve those).
@@ -234,23 +227,16 @@ struct KeyView {
     func fields(named names: some Collection<[UInt8]>, upTo maxBytes: Int) -> [[UInt8]?]? {
         guard kind == .hash else { return names.map { _ in nil } }
         let lookup: ([UInt8]) -> [UInt8]?
-        switch source {
-        case .held:
-            if names.count > 8 {
-                let index = Dictionary(allFields.map { ($0.field, $0.value) }, uniquingKeysWith: { first, _ in first })
-                lookup = { index[$0] }
-            } else {
-                lookup = field
+        if names.count > 8 {
+            let fields: [(field: [UInt8], value: [UInt8])]
+            switch source {
+            case .held: fields = allFields
+            case .state(let state): fields = state?.fields ?? []
             }
-        case .state(let state):
-            guard let state else { return names.map { _ in nil } }
-            if names.count > 8 {
-                let index = Dictionary(
-                    state.fields.map { ($0.field, $0.value) }, uniquingKeysWith: { first, _ in first })
-                lookup = { index[$0] }
-            } else {
-                lookup = state.field
-            }
+            let index = Dictionary(fields.map { ($0.field, $0.value) }, uniquingKeysWith: { first, _ in first })
+            lookup = { index[$0] }
+        } else {
+            lookup = field
         }
         var values = [[UInt8]?]()
         values.reserveCapacity(names.count)

@@ -21,10 +21,15 @@ extension NodeRuntime {
 
     /// Makes the session available to one request (it stays pinned until `commit` or `release`).
     func access(_ id: SessionID, token: VersionToken?, _ done: @escaping Completion<SessionSnapshot>) {
-        guard !stopping else { return done(.failure(.shuttingDown)) }
+        access(id, token: token, .snapshot(done))
+    }
+
+    /// Asks the core for the session on behalf of `waiter` (answered at once when the copy is here).
+    private func access(_ id: SessionID, token: VersionToken?, _ waiter: AccessWaiter) {
+        guard !stopping else { return waiter.fail(.shuttingDown) }
         let ticket = nextTicket
         nextTicket += 1
-        accessWaiters[ticket] = .snapshot(done)
+        accessWaiters[ticket] = waiter
         // A token that does not authenticate for this session is ignored: served as if the client had none.
         let version = token.flatMap { tokens.open($0, for: id) }
         execute(node.access(id, token: version, ticket: ticket, now: NodeRuntime.now()))
@@ -35,20 +40,18 @@ extension NodeRuntime {
     func peek<Value>(
         _ id: SessionID, _ project: @escaping (SessionView) -> Value, _ done: @escaping Completion<Value>
     ) {
-        guard !stopping else { return done(.failure(.shuttingDown)) }
-        let ticket = nextTicket
-        nextTicket += 1
-        accessWaiters[ticket] = .view { [unowned self] accessed in
-            switch accessed {
-            case .success(let session):
-                let value = project(SessionView(session: session))
-                node.release(id)
-                done(.success(value))
-            case .failure(let error):
-                done(.failure(error))
-            }
-        }
-        execute(node.access(id, token: nil, ticket: ticket, now: NodeRuntime.now()))
+        access(
+            id, token: nil,
+            .view { [unowned self] accessed in
+                switch accessed {
+                case .success(let session):
+                    let value = project(SessionView(session: session))
+                    node.release(id)
+                    done(.success(value))
+                case .failure(let error):
+                    done(.failure(error))
+                }
+            })
     }
 
     /// See `ClusterNode.confirm(_:version:replicas:timeoutMillis:then:)`.
@@ -98,16 +101,7 @@ extension NodeRuntime {
             case .success(let snapshot): session = snapshot
             case .failure(let error): return done(.failure(error))
             }
-            var changes = SessionChanges()
-            let value: Value
-            let began = EventLoop.monotonicMillis()
-            defer { noteBodyTime(since: began) }
-            do {
-                value = try body(session, &changes)
-            } catch {
-                node.release(id)
-                return done(.failure(SessionError(thrown: error)))
-            }
+            guard let (changes, value) = recordChanges(id, done, { try body(session, &$0) }) else { return }
             commit(id, changes: changes, base: session.attributes) { committed in
                 done(committed.map { SessionUpdate(id: id, version: $0, value: value) })
             }
@@ -121,37 +115,43 @@ extension NodeRuntime {
         _ id: SessionID, token: VersionToken?, _ body: @escaping (inout SessionChanges) throws -> Value,
         _ done: @escaping Completion<SessionUpdate<Value>>
     ) {
-        guard !stopping else { return done(.failure(.shuttingDown)) }
-        let ticket = nextTicket
-        nextTicket += 1
-        accessWaiters[ticket] = .view { [unowned self] accessed in
-            let session: Session
-            switch accessed {
-            case .success(let held): session = held
-            case .failure(let error): return done(.failure(error))
-            }
-            var changes = SessionChanges()
-            let value: Value
-            let began = EventLoop.monotonicMillis()
-            defer { noteBodyTime(since: began) }
-            do {
-                value = try body(&changes)
-            } catch {
-                node.release(id)
-                return done(.failure(SessionError(thrown: error)))
-            }
-            guard !stopping else { return done(.failure(.shuttingDown)) }
-            guard fits(changes, onHeld: session.content.attributes) else {
-                node.release(id)
-                return done(.failure(.tooLarge))
-            }
-            finish(node.commit(id, changes: changes, now: NodeRuntime.now()), id: id) { committed in
-                done(committed.map { SessionUpdate(id: id, version: $0, value: value) })
-            }
+        access(
+            id, token: token,
+            .view { [unowned self] accessed in
+                let session: Session
+                switch accessed {
+                case .success(let held): session = held
+                case .failure(let error): return done(.failure(error))
+                }
+                guard let (changes, value) = recordChanges(id, done, body) else { return }
+                guard !stopping else { return done(.failure(.shuttingDown)) }
+                guard fits(changes, onHeld: session.content.attributes) else {
+                    node.release(id)
+                    return done(.failure(.tooLarge))
+                }
+                finish(node.commit(id, changes: changes, now: NodeRuntime.now()), id: id) { committed in
+                    done(committed.map { SessionUpdate(id: id, version: $0, value: value) })
+                }
+            })
+    }
+
+    /// Runs an update's body on fresh changes, timed (`noteBodyTime`). A body that throws releases the session
+    /// and answers its error to `done`: nil then.
+    private func recordChanges<Value>(
+        _ id: SessionID, _ done: Completion<SessionUpdate<Value>>,
+        _ body: (inout SessionChanges) throws -> Value
+    ) -> (SessionChanges, Value)? {
+        var changes = SessionChanges()
+        let began = EventLoop.monotonicMillis()
+        defer { noteBodyTime(since: began) }
+        do {
+            let value = try body(&changes)
+            return (changes, value)
+        } catch {
+            node.release(id)
+            done(.failure(SessionError(thrown: error)))
+            return nil
         }
-        // A token that does not authenticate for this session is ignored: served as if the client had none.
-        let version = token.flatMap { tokens.open($0, for: id) }
-        execute(node.access(id, token: version, ticket: ticket, now: NodeRuntime.now()))
     }
 
     /// Creates the session `id` holding `changes`. A named one (`named`: a Redis key's) starts its counter at the

@@ -243,24 +243,23 @@ public final class EventLoop: @unchecked Sendable {
     private func runPutOffServing() {
         guard hasPutOffServing else { return }
         let start = Self.monotonicMicros()
-        // Each queue is taken whole before its work runs (the work may put more off, into the same queue): what
-        // did not run goes back first, ahead of what the work run put off again.
-        if !cheapServing.isEmpty {
-            let batch = cheapServing
-            cheapServing = []
-            let ran = Self.run(batch, since: start)
-            if ran < batch.count { cheapServing = Array(batch[ran...]) + cheapServing }
-        }
-        if !newServing.isEmpty {
-            let batch = newServing
-            newServing = []
-            let ran = Self.run(batch, since: start)
-            if ran < batch.count { newServing = Array(batch[ran...]) + newServing }
-        }
+        runQueued(\.cheapServing, since: start)
+        runQueued(\.newServing, since: start)
         if !heavyServing.isEmpty {
             let work = heavyServing.removeFirst()
             work()
         }
+    }
+
+    /// Runs the queue at `queue` in order, one item at least, until `servingBudgetMicros` have passed since
+    /// `start`. The queue is taken whole before its work runs (the work may put more off, into the same queue):
+    /// what did not run goes back first, ahead of what the work run put off again.
+    private func runQueued(_ queue: ReferenceWritableKeyPath<EventLoop, [() -> Void]>, since start: Int64) {
+        let batch = self[keyPath: queue]
+        guard !batch.isEmpty else { return }
+        self[keyPath: queue] = []
+        let ran = Self.run(batch, since: start)
+        if ran < batch.count { self[keyPath: queue] = Array(batch[ran...]) + self[keyPath: queue] }
     }
 
     /// Runs `batch` in order, one item at least, until `servingBudgetMicros` have passed since `start`; returns
